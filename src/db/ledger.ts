@@ -1,0 +1,274 @@
+// Ledger queries: load a member's wallet under its lock, and write a core Decision in one statement.
+import { sql, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { balanceChanges } from '../core/ledger/invariants.js';
+import type { LotTake } from '../core/ledger/consumption.js';
+import type { Balance, Decision, EntryKind, Hold, JournalEntry, Lot, WalletState } from '../core/ledger/types.js';
+import type { ExpiryPolicy, ProgramPolicy } from '../core/program.js';
+import { uuidv7 } from '../core/ids.js';
+import type { Database, JournalEntriesTable } from './schema.js';
+
+export type Trx = Transaction<Database>;
+
+export interface LockedWallet {
+  state: WalletState;
+  tenantId: string;
+  memberStatus: 'active' | 'suspended' | 'erased';
+  policy: ProgramPolicy;
+  timeZone: string;
+  /** lots to mature or expire, or holds to release, are waiting: settle before deciding */
+  due: boolean;
+}
+
+interface WalletRow {
+  tenant_id: string; member_id: string; wallet_id: string; program_id: string;
+  available: bigint; pending: bigint; held: bigint; lifetime_earned: bigint; lifetime_redeemed: bigint;
+  expired: bigint; last_activity_at: Date | null; wallet_kind: 'redeemable' | 'qualifying';
+  member_status: 'active' | 'suspended' | 'erased'; return_window_days: number;
+  expiry_kind: ExpiryPolicy['kind']; expiry_months: number | null; expiry_month: number | null;
+  expiry_day: number | null; expiry_years_after: number | null; negative_balance_policy: 'debt' | 'write_off';
+  time_zone: string; due: boolean;
+}
+
+export function expiryPolicyOf(row: Pick<WalletRow, 'expiry_kind' | 'expiry_months' | 'expiry_month' | 'expiry_day' | 'expiry_years_after'>): ExpiryPolicy {
+  switch (row.expiry_kind) {
+    case 'none': return { kind: 'none' };
+    case 'rolling':
+    case 'inactivity': return { kind: row.expiry_kind, months: row.expiry_months! };
+    case 'fixed_date': return { kind: 'fixed_date', month: row.expiry_month!, day: row.expiry_day!, yearsAfter: row.expiry_years_after! };
+  }
+}
+
+export function balanceOf(row: {
+  member_id: string; wallet_id: string; available: bigint; pending: bigint; held: bigint;
+  lifetime_earned: bigint; lifetime_redeemed: bigint; expired: bigint; last_activity_at: Date | null;
+}): Balance {
+  return {
+    memberId: row.member_id, walletId: row.wallet_id, available: row.available, pending: row.pending,
+    held: row.held, lifetimeEarned: row.lifetime_earned, lifetimeRedeemed: row.lifetime_redeemed,
+    expired: row.expired, lastActivityAt: row.last_activity_at,
+  };
+}
+
+/** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
+export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
+  const { rows } = await sql<WalletRow>`
+    select b.*, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
+      p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
+      (exists (select 1 from lots l
+               where l.tenant_id = b.tenant_id and l.member_id = b.member_id and l.wallet_id = b.wallet_id
+                 and l.remaining <> 0
+                 and (l.pending and l.available_at <= ${now}
+                      or not l.pending and l.remaining > 0 and (l.expires_at <= ${now}
+                         or p.expiry_kind = 'inactivity' and ${inactiveSince(sql`b.last_activity_at`, sql`p.expiry_months`, sql`t.time_zone`, now)})
+                      or l.remaining < 0 and exists (select 1 from lots c
+                           where c.tenant_id = l.tenant_id and c.member_id = l.member_id and c.wallet_id = l.wallet_id
+                             and c.remaining > 0 and not c.pending)))
+       or exists (select 1 from holds h
+                  where h.tenant_id = b.tenant_id and h.member_id = b.member_id and h.wallet_id = b.wallet_id
+                    and h.status = 'active' and h.expires_at <= ${now})) as due
+    from balances b
+    join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    join members m on m.tenant_id = b.tenant_id and m.member_id = b.member_id
+    join programs p on p.tenant_id = b.tenant_id and p.program_id = b.program_id
+    join tenants t on t.tenant_id = b.tenant_id
+    where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = ${walletCode}
+    for update of b`.execute(trx);
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    tenantId,
+    state: {
+      programId: row.program_id, walletId: row.wallet_id, walletKind: row.wallet_kind,
+      memberId: row.member_id, balance: balanceOf(row), lots: [],
+    },
+    memberStatus: row.member_status,
+    policy: {
+      returnWindowDays: row.return_window_days,
+      expiry: expiryPolicyOf(row),
+      negativeBalance: row.negative_balance_policy,
+    },
+    timeZone: row.time_zone,
+    due: row.due,
+  };
+}
+
+/** True when a wallet last active at `lastActivity` has been idle for `months` months at `now`, on the tenant's calendar. */
+export function inactiveSince(lastActivity: RawBuilder<unknown>, months: RawBuilder<unknown>, zone: RawBuilder<unknown>, now: Date): RawBuilder<boolean> {
+  return sql<boolean>`((${lastActivity} at time zone ${zone}) + make_interval(months => ${months})) at time zone ${zone} <= ${now}`;
+}
+
+interface LotRow {
+  lot_id: string; member_id: string; wallet_id: string; entry_id: string; amount: bigint; remaining: bigint;
+  pending: boolean; earned_at: Date; available_at: Date; expires_at: Date | null;
+}
+
+export const lotOf = (r: LotRow): Lot => ({
+  lotId: r.lot_id, memberId: r.member_id, walletId: r.wallet_id, entryId: r.entry_id, amount: r.amount,
+  remaining: r.remaining, pending: r.pending, earnedAt: r.earned_at, availableAt: r.available_at, expiresAt: r.expires_at,
+});
+
+/** The wallet's lots that still hold (or owe) points. The caller holds the wallet's lock. */
+export async function loadLots(trx: Trx, tenantId: string, state: WalletState): Promise<Lot[]> {
+  const rows = await trx.selectFrom('lots')
+    .select(['lot_id', 'member_id', 'wallet_id', 'entry_id', 'amount', 'remaining', 'pending', 'earned_at', 'available_at', 'expires_at'])
+    .where('tenant_id', '=', tenantId).where('member_id', '=', state.memberId).where('wallet_id', '=', state.walletId)
+    .where('remaining', '<>', 0n)
+    .execute();
+  return rows.map(lotOf);
+}
+
+/** What a consumption group took from each lot, net of what was given back. */
+export async function loadConsumption(trx: Trx, tenantId: string, groupEntryId: string): Promise<LotTake[]> {
+  const { rows } = await sql<LotRow & { taken: bigint }>`
+    select l.lot_id, l.member_id, l.wallet_id, l.entry_id, l.amount, l.remaining, l.pending, l.earned_at,
+           l.available_at, l.expires_at, -sum(mv.delta) as taken
+    from lot_movements mv join lots l on l.tenant_id = mv.tenant_id and l.lot_id = mv.lot_id
+    where mv.tenant_id = ${tenantId} and mv.group_entry_id = ${groupEntryId}
+    group by l.tenant_id, l.lot_id
+    having sum(mv.delta) < 0`.execute(trx);
+  return rows.map((r) => ({ lot: lotOf(r), amount: r.taken }));
+}
+
+export async function loadHold(trx: Trx, tenantId: string, holdId: string): Promise<Hold | null> {
+  const row = await trx.selectFrom('holds').selectAll()
+    .where('tenant_id', '=', tenantId).where('hold_id', '=', holdId).executeTakeFirst();
+  return row ? holdOf(row) : null;
+}
+
+export const holdOf = (r: {
+  hold_id: string; program_id: string; wallet_id: string; member_id: string; amount: bigint;
+  status: Hold['status']; hold_entry_id: string; expires_at: Date; created_at: Date; resolved_at: Date | null;
+}): Hold => ({
+  holdId: r.hold_id, programId: r.program_id, walletId: r.wallet_id, memberId: r.member_id, amount: r.amount,
+  status: r.status, holdEntryId: r.hold_entry_id, expiresAt: r.expires_at, createdAt: r.created_at, resolvedAt: r.resolved_at,
+});
+
+export const entryOf = (r: Selectable<JournalEntriesTable>): JournalEntry => ({
+  entryId: r.entry_id, kind: r.kind as EntryKind, programId: r.program_id, walletId: r.wallet_id, memberId: r.member_id,
+  amount: r.amount, counterpartyId: r.counterparty_id, holdId: r.hold_id, lotId: r.lot_id,
+  reversesEntryId: r.reverses_entry_id, idempotencyKey: r.idempotency_key, ref: r.ref, actor: r.actor,
+  reason: r.reason, createdAt: r.created_at,
+});
+
+/** An entry and how much of it earlier reversals already took back. */
+export async function loadEntry(trx: Trx, tenantId: string, entryId: string): Promise<{ entry: JournalEntry; reversed: bigint; walletCode: string } | null> {
+  const row = await trx.selectFrom('journal_entries as e')
+    .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'e.tenant_id').onRef('w.wallet_id', '=', 'e.wallet_id'))
+    .selectAll('e').select('w.code as wallet_code')
+    .select((eb) => eb.selectFrom('journal_entries as r')
+      .select(sql<bigint>`coalesce(sum(r.amount), 0)::bigint`.as('s'))
+      .whereRef('r.tenant_id', '=', 'e.tenant_id').whereRef('r.reverses_entry_id', '=', 'e.entry_id').as('reversed'))
+    .where('e.tenant_id', '=', tenantId).where('e.entry_id', '=', entryId)
+    .executeTakeFirst();
+  if (!row) return null;
+  return { entry: entryOf(row), reversed: BigInt(row.reversed ?? 0n), walletCode: row.wallet_code };
+}
+
+export async function loadLotsCreatedBy(trx: Trx, tenantId: string, entryId: string): Promise<Lot[]> {
+  const rows = await trx.selectFrom('lots')
+    .select(['lot_id', 'member_id', 'wallet_id', 'entry_id', 'amount', 'remaining', 'pending', 'earned_at', 'available_at', 'expires_at'])
+    .where('tenant_id', '=', tenantId).where('entry_id', '=', entryId).where('amount', '>', 0n)
+    .execute();
+  return rows.map(lotOf);
+}
+
+export interface StoredResponse {
+  key: string;
+  operation: string;
+  requestHash: string;
+  response: string;
+}
+
+/** Writes everything a decision decided, and the idempotency record when given, as one statement. */
+export async function writeDecision(trx: Trx, tenantId: string, decision: Decision, now: Date, idempotency?: StoredResponse): Promise<void> {
+  const parts: RawBuilder<unknown>[] = [];
+  const cte = (name: string, body: RawBuilder<unknown>) => parts.push(sql`${sql.raw(name)} as (${body})`);
+  const values = <T>(rows: T[], row: (r: T) => RawBuilder<unknown>[]) =>
+    sql.join(rows.map((r) => sql`(${sql.join(row(r))})`));
+
+  if (decision.entries.length) {
+    cte('e', sql`insert into journal_entries (tenant_id, entry_id, program_id, wallet_id, member_id, kind, amount,
+      counterparty_id, hold_id, lot_id, reverses_entry_id, idempotency_key, ref, actor, reason, created_at)
+      values ${values(decision.entries, (e) => [sql`${tenantId}`, sql`${e.entryId}`, sql`${e.programId}`, sql`${e.walletId}`,
+        sql`${e.memberId}`, sql`${e.kind}`, sql`${e.amount}`, sql`${e.counterpartyId}`, sql`${e.holdId}`, sql`${e.lotId}`,
+        sql`${e.reversesEntryId}`, sql`${e.idempotencyKey}`, sql`${e.ref}`, sql`${e.actor}`, sql`${e.reason}`, sql`${e.createdAt}`])}`);
+    const legs = decision.entries.flatMap((e) => e.postings.map((p, i) => ({ e, p, leg: i + 1 })));
+    cte('p', sql`insert into postings (tenant_id, entry_id, leg, wallet_id, member_id, account, amount)
+      values ${values(legs, ({ e, p, leg }) => [sql`${tenantId}`, sql`${e.entryId}`, sql`${leg}`, sql`${e.walletId}`,
+        sql`${p.memberId}`, sql`${p.account}`, sql`${p.amount}`])}`);
+  }
+  const newLots = new Set(decision.lots.map((l) => l.lotId));
+  if (decision.lots.length) {
+    const programOf = new Map(decision.entries.map((e) => [e.entryId, e.programId]));
+    cte('l', sql`insert into lots (tenant_id, lot_id, program_id, wallet_id, member_id, entry_id, amount, remaining,
+      pending, earned_at, available_at, expires_at)
+      values ${values(decision.lots, (l) => [sql`${tenantId}`, sql`${l.lotId}`, sql`${programOf.get(l.entryId) ?? decision.entries[0]!.programId}`,
+        sql`${l.walletId}`, sql`${l.memberId}`, sql`${l.entryId}`, sql`${l.amount}`, sql`${l.remaining}`, sql`${l.pending}`,
+        sql`${l.earnedAt}`, sql`${l.availableAt}`, sql`${l.expiresAt}`])}`);
+  }
+  const lotDeltas = new Map<string, bigint>();
+  for (const m of decision.movements) {
+    if (newLots.has(m.lotId)) continue;
+    lotDeltas.set(m.lotId, (lotDeltas.get(m.lotId) ?? 0n) + m.delta);
+  }
+  const changed = [...lotDeltas].filter(([, d]) => d !== 0n);
+  if (changed.length) {
+    cte('lu', sql`update lots set remaining = lots.remaining + v.delta
+      from (values ${values(changed, ([id, d]) => [sql`${id}::uuid`, sql`${d}::bigint`])}) as v(lot_id, delta)
+      where lots.tenant_id = ${tenantId} and lots.lot_id = v.lot_id`);
+  }
+  if (decision.movements.length) {
+    cte('m', sql`insert into lot_movements (tenant_id, movement_id, entry_id, group_entry_id, lot_id, delta, created_at)
+      values ${values(decision.movements, (m) => [sql`${tenantId}`, sql`${uuidv7(now.getTime())}`, sql`${m.entryId}`,
+        sql`${m.groupEntryId}`, sql`${m.lotId}`, sql`${m.delta}`, sql`${now}`])}`);
+  }
+  if (decision.newHolds.length) {
+    cte('h', sql`insert into holds (tenant_id, hold_id, program_id, wallet_id, member_id, amount, status, hold_entry_id,
+      expires_at, created_at)
+      values ${values(decision.newHolds, (h) => [sql`${tenantId}`, sql`${h.holdId}`, sql`${h.programId}`, sql`${h.walletId}`,
+        sql`${h.memberId}`, sql`${h.amount}`, sql`${h.status}`, sql`${h.holdEntryId}`, sql`${h.expiresAt}`, sql`${h.createdAt}`])}`);
+  }
+  if (decision.resolvedHolds.length) {
+    cte('hr', sql`update holds set status = v.status, resolved_at = ${now}
+      from (values ${values(decision.resolvedHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.status}`])}) as v(hold_id, status)
+      where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
+  }
+  const balances = balanceChanges(decision);
+  if (balances.length) {
+    cte('b', sql`update balances set available = balances.available + v.available, pending = balances.pending + v.pending,
+      held = balances.held + v.held, lifetime_earned = balances.lifetime_earned + v.earned,
+      lifetime_redeemed = balances.lifetime_redeemed + v.redeemed, expired = balances.expired + v.expired,
+      last_activity_at = case when v.active then ${now}::timestamptz else balances.last_activity_at end
+      from (values ${values(balances, (b) => [sql`${b.memberId}::uuid`, sql`${b.walletId}::uuid`, sql`${b.available}::bigint`,
+        sql`${b.pending}::bigint`, sql`${b.held}::bigint`, sql`${b.lifetimeEarned}::bigint`, sql`${b.lifetimeRedeemed}::bigint`,
+        sql`${b.expired}::bigint`, sql`${b.active}::boolean`])})
+        as v(member_id, wallet_id, available, pending, held, earned, redeemed, expired, active)
+      where balances.tenant_id = ${tenantId} and balances.member_id = v.member_id and balances.wallet_id = v.wallet_id`);
+  }
+  if (idempotency) {
+    cte('i', insertIdempotency(tenantId, idempotency, now));
+  }
+  if (parts.length === 0) return;
+  await sql`with ${sql.join(parts)} select 1`.execute(trx);
+}
+
+const insertIdempotency = (tenantId: string, r: StoredResponse, now: Date) => sql`
+  insert into idempotency_keys (tenant_id, key, operation, request_hash, response, created_at)
+  values (${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}::jsonb, ${now})`;
+
+export async function storeIdempotency(trx: Trx, tenantId: string, record: StoredResponse, now: Date): Promise<void> {
+  await insertIdempotency(tenantId, record, now).execute(trx);
+}
+
+export async function findIdempotency(trx: Trx, tenantId: string, key: string): Promise<StoredResponse | null> {
+  const row = await trx.selectFrom('idempotency_keys').select(['key', 'operation', 'request_hash', 'response'])
+    .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
+  return row ? { key: row.key, operation: row.operation, requestHash: row.request_hash, response: JSON.stringify(row.response) } : null;
+}
+
+export async function readBalances(trx: Trx, tenantId: string, wallets: { memberId: string; walletId: string }[]): Promise<Balance[]> {
+  const rows = await trx.selectFrom('balances').selectAll().where('tenant_id', '=', tenantId)
+    .where((eb) => eb.or(wallets.map((w) => eb.and([eb('member_id', '=', w.memberId), eb('wallet_id', '=', w.walletId)]))))
+    .execute();
+  return wallets.map((w) => balanceOf(rows.find((r) => r.member_id === w.memberId && r.wallet_id === w.walletId)!));
+}

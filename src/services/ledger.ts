@@ -1,0 +1,274 @@
+// Ledger use cases. Each: validate, open one transaction (idempotent), lock the wallet(s),
+// settle what is due, let the core decide, write the decision, answer.
+import { DomainError, invalid, notFound } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { balanceChanges } from '../core/ledger/invariants.js';
+import {
+  decideAdjust, decideCapture, decideEarn, decideHold, decideRedeem, decideReverse, decideTransfer, decideVoid,
+  type ReversalTarget,
+} from '../core/ledger/operations.js';
+import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } from '../core/ledger/types.js';
+import { positivePoints, MAX_POINTS } from '../core/points.js';
+import {
+  balanceOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, readBalances, storeIdempotency,
+  writeDecision, type LockedWallet, type StoredResponse, type Trx,
+} from '../db/ledger.js';
+import { settle } from '../db/settlement.js';
+import type { Laurel } from './context.js';
+import { idempotent, requireIdempotencyKey } from './idempotency.js';
+import { optionalText, requireId, requireText } from './validate.js';
+
+export interface LedgerResult {
+  entries: (JournalEntry & { postings: Posting[] })[];
+  /** the balances of every wallet the operation touched, the acting member's first */
+  balances: Balance[];
+  hold?: Hold;
+}
+
+interface Request {
+  tenantId: string;
+  idempotencyKey: string;
+  /** who asked: an API key, a user, a job */
+  actor?: string;
+}
+
+interface MemberRequest extends Request {
+  memberId: string;
+  /** wallet code; the program's `points` wallet by default */
+  wallet?: string;
+}
+
+const DEFAULT_WALLET = 'points';
+const MAX_HOLD_SECONDS = 30 * 86_400;
+
+interface OpenOptions {
+  lots?: boolean;
+  /** refuse suspended and erased members (reversals and hold resolutions go through regardless) */
+  activeMember?: boolean;
+}
+
+/** Locks a wallet, brings it up to `now`, and loads its lots when the operation consumes them. */
+async function openWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, options: OpenOptions = {}): Promise<LockedWallet> {
+  let wallet = await lockWallet(trx, tenantId, memberId, walletCode, now);
+  if (!wallet) {
+    const member = await trx.selectFrom('members').select('member_id')
+      .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).executeTakeFirst();
+    throw member ? notFound(`wallet ${walletCode}`, 'wallet') : notFound('member', 'memberId');
+  }
+  if (options.activeMember && wallet.memberStatus !== 'active') {
+    throw new DomainError('conflict', `the member is ${wallet.memberStatus}`, 'memberId');
+  }
+  if (wallet.due) {
+    await settle(trx, now, { tenantId, memberId, walletId: wallet.state.walletId });
+    wallet = (await lockWallet(trx, tenantId, memberId, walletCode, now))!;
+  }
+  if (options.lots) wallet.state.lots = await loadLots(trx, tenantId, wallet.state);
+  return wallet;
+}
+
+function context(wallet: LockedWallet, now: Date, request: Request): LedgerContext {
+  return {
+    now, newId: () => uuidv7(now.getTime()), policy: wallet.policy, timeZone: wallet.timeZone,
+    actor: request.actor ?? 'api', idempotencyKey: request.idempotencyKey,
+  };
+}
+
+/** Balances after the decision, computed from the locked rows: exact, because nobody else can write them. */
+function project(wallets: LockedWallet[], decision: Decision, now: Date): Balance[] {
+  const changes = balanceChanges(decision);
+  return wallets.map(({ state }) => {
+    const c = changes.find((x) => x.memberId === state.memberId && x.walletId === state.walletId);
+    const b = state.balance;
+    if (!c) return b;
+    return {
+      ...b, available: b.available + c.available, pending: b.pending + c.pending, held: b.held + c.held,
+      lifetimeEarned: b.lifetimeEarned + c.lifetimeEarned, lifetimeRedeemed: b.lifetimeRedeemed + c.lifetimeRedeemed,
+      expired: b.expired + c.expired, lastActivityAt: c.active ? now : b.lastActivityAt,
+    };
+  });
+}
+
+/**
+ * Writes a decision and answers. Restored lots may already be past their expiry, and new points
+ * may owe a debt: then the wallets are settled again before answering, with the same statements
+ * the jobs use. Otherwise the whole write, idempotency record included, is one statement.
+ */
+async function commit(trx: Trx, now: Date, wallets: LockedWallet[], decision: Decision,
+  store: (result: LedgerResult) => StoredResponse, hold?: Hold): Promise<LedgerResult> {
+  const tenantId = wallets[0]!.tenantId;
+  const newLots = new Set(decision.lots.map((l) => l.lotId));
+  const restores = decision.movements.some((m) => m.delta > 0n && !newLots.has(m.lotId));
+  const owing = wallets.some((w) => w.state.balance.available < 0n);
+  const entries = decision.entries.map(({ reversedKind: _, ...entry }) => entry);
+  const answer = (balances: Balance[]): LedgerResult => ({ entries, balances, ...(hold ? { hold } : {}) });
+  if (!restores && !owing) {
+    const result = answer(project(wallets, decision, now));
+    await writeDecision(trx, tenantId, decision, now, store(result));
+    return result;
+  }
+  await writeDecision(trx, tenantId, decision, now);
+  for (const w of wallets) await settle(trx, now, { tenantId, memberId: w.state.memberId, walletId: w.state.walletId });
+  const result = answer(await readBalances(trx, tenantId, wallets.map((w) => w.state)));
+  await storeIdempotency(trx, tenantId, store(result), now);
+  return result;
+}
+
+const walletCode = (code: unknown): string => (code === undefined ? DEFAULT_WALLET : requireText(code, 'wallet', 32));
+
+export async function earn(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ref?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const memberId = requireId(input.memberId, 'memberId', 'member');
+  const amount = positivePoints(input.amount, 'amount');
+  const code = walletCode(input.wallet);
+  const ref = optionalText(input.ref, 'ref', 200);
+  return idempotent(laurel, input.tenantId, key, 'earn', { memberId, code, amount, ref }, async (trx, now, store) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true });
+    return commit(trx, now, [wallet], decideEarn(context(wallet, now, input), wallet.state, amount, ref), store);
+  });
+}
+
+export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ref?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const memberId = requireId(input.memberId, 'memberId', 'member');
+  const amount = positivePoints(input.amount, 'amount');
+  const code = walletCode(input.wallet);
+  const ref = optionalText(input.ref, 'ref', 200);
+  return idempotent(laurel, input.tenantId, key, 'redeem', { memberId, code, amount, ref }, async (trx, now, store) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true });
+    return commit(trx, now, [wallet], decideRedeem(context(wallet, now, input), wallet.state, amount, ref), store);
+  });
+}
+
+export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bigint | number; reason: string; actor: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const memberId = requireId(input.memberId, 'memberId', 'member');
+  const reason = requireText(input.reason, 'reason', 500);
+  const actor = requireText(input.actor, 'actor', 200);
+  const raw = typeof input.amount === 'bigint' ? input.amount : Number.isSafeInteger(input.amount) ? BigInt(input.amount) : null;
+  if (raw === null || raw === 0n || raw > MAX_POINTS || raw < -MAX_POINTS) {
+    throw invalid('amount', `amount must be a non-zero integer between -${MAX_POINTS} and ${MAX_POINTS}`);
+  }
+  const code = walletCode(input.wallet);
+  return idempotent(laurel, input.tenantId, key, 'adjust', { memberId, code, amount: raw, reason, actor }, async (trx, now, store) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n });
+    return commit(trx, now, [wallet], decideAdjust(context(wallet, now, { ...input, actor }), wallet.state, raw, reason), store);
+  });
+}
+
+export async function createHold(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ttlSeconds: number; ref?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const memberId = requireId(input.memberId, 'memberId', 'member');
+  const amount = positivePoints(input.amount, 'amount');
+  const ttl = input.ttlSeconds;
+  if (!Number.isInteger(ttl) || ttl < 1 || ttl > MAX_HOLD_SECONDS) {
+    throw invalid('ttlSeconds', `ttlSeconds must be an integer from 1 to ${MAX_HOLD_SECONDS}`);
+  }
+  const code = walletCode(input.wallet);
+  const ref = optionalText(input.ref, 'ref', 200);
+  return idempotent(laurel, input.tenantId, key, 'hold', { memberId, code, amount, ttl, ref }, async (trx, now, store) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true });
+    const decision = decideHold(context(wallet, now, input), wallet.state, amount, new Date(now.getTime() + ttl * 1000), ref);
+    return commit(trx, now, [wallet], decision, store, decision.newHolds[0]);
+  });
+}
+
+/** Finds a hold, then locks its wallet and reads it again: holds change only under that lock. */
+async function openHold(trx: Trx, tenantId: string, holdId: string, now: Date): Promise<{ wallet: LockedWallet; hold: Hold }> {
+  const found = await loadHold(trx, tenantId, holdId);
+  if (!found) throw notFound('hold', 'holdId');
+  const code = (await trx.selectFrom('wallets').select('code').where('tenant_id', '=', tenantId).where('wallet_id', '=', found.walletId).executeTakeFirstOrThrow()).code;
+  const wallet = await openWallet(trx, tenantId, found.memberId, code, now);
+  return { wallet, hold: (await loadHold(trx, tenantId, holdId))! };
+}
+
+export async function captureHold(laurel: Laurel, input: Request & { holdId: string; amount?: bigint | number; ref?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const holdId = requireId(input.holdId, 'holdId', 'hold');
+  const amount = input.amount === undefined ? null : positivePoints(input.amount, 'amount');
+  const ref = optionalText(input.ref, 'ref', 200);
+  return idempotent(laurel, input.tenantId, key, 'capture', { holdId, amount, ref }, async (trx, now, store) => {
+    const { wallet, hold } = await openHold(trx, input.tenantId, holdId, now);
+    const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
+    const decision = decideCapture(context(wallet, now, input), wallet.state, hold, consumed, amount, ref);
+    return commit(trx, now, [wallet], decision, store, { ...hold, status: 'captured', resolvedAt: now });
+  });
+}
+
+export async function voidHold(laurel: Laurel, input: Request & { holdId: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const holdId = requireId(input.holdId, 'holdId', 'hold');
+  return idempotent(laurel, input.tenantId, key, 'void', { holdId }, async (trx, now, store) => {
+    const { wallet, hold } = await openHold(trx, input.tenantId, holdId, now);
+    const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
+    const decision = decideVoid(context(wallet, now, input), wallet.state, hold, consumed);
+    return commit(trx, now, [wallet], decision, store, { ...hold, status: 'voided', resolvedAt: now });
+  });
+}
+
+export async function transfer(laurel: Laurel, input: Request & { fromMemberId: string; toMemberId: string; wallet?: string; amount: bigint | number; reason?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const from = requireId(input.fromMemberId, 'fromMemberId', 'member');
+  const to = requireId(input.toMemberId, 'toMemberId', 'member');
+  if (from === to) throw invalid('toMemberId', 'a transfer needs two different members');
+  const amount = positivePoints(input.amount, 'amount');
+  const code = walletCode(input.wallet);
+  const reason = optionalText(input.reason, 'reason', 500);
+  return idempotent(laurel, input.tenantId, key, 'transfer', { from, to, code, amount, reason }, async (trx, now, store) => {
+    // Two wallets: lock them in id order, as every other path does, so two transfers cannot deadlock.
+    const [first, second] = [from, to].sort();
+    const a = await openWallet(trx, input.tenantId, first!, code, now, { activeMember: true, lots: first === from });
+    const b = await openWallet(trx, input.tenantId, second!, code, now, { activeMember: true, lots: second === from });
+    const [sender, receiver] = first === from ? [a, b] : [b, a];
+    if (sender.state.programId !== receiver.state.programId) throw invalid('toMemberId', 'both members must be in the same program');
+    const decision = decideTransfer(context(sender, now, input), sender.state, receiver.state, amount, reason);
+    return commit(trx, now, [sender, receiver], decision, store);
+  });
+}
+
+/** Reverses all, or `amount`, of an earn, redeem, adjustment or transfer. */
+export async function reverseEntry(laurel: Laurel, input: Request & { entryId: string; amount?: bigint | number; reason?: string }): Promise<LedgerResult> {
+  const key = requireIdempotencyKey(input.idempotencyKey);
+  const entryId = requireId(input.entryId, 'entryId', 'journal entry');
+  const amount = input.amount === undefined ? null : positivePoints(input.amount, 'amount');
+  const reason = optionalText(input.reason, 'reason', 500);
+  return idempotent(laurel, input.tenantId, key, 'reverse', { entryId, amount, reason }, async (trx, now, store) => {
+    const found = await loadEntry(trx, input.tenantId, entryId);
+    if (!found) throw notFound('journal entry', 'entryId');
+    const { entry, walletCode: code } = found;
+    const members = [...new Set([entry.memberId, entry.counterpartyId].filter((m): m is string => m !== null))].sort();
+    const wallets = new Map<string, LockedWallet>();
+    for (const m of members) wallets.set(m, await openWallet(trx, input.tenantId, m, code, now, { lots: true }));
+    // Read again under the locks: a concurrent reversal of the same entry is now visible.
+    const reversed = (await loadEntry(trx, input.tenantId, entryId))!.reversed;
+    const target: ReversalTarget = { entry, reversed };
+    const actor = wallets.get(entry.memberId)!;
+    if (entry.kind === 'transfer') {
+      target.receiver = wallets.get(entry.counterpartyId!)!.state;
+      target.payer = actor.state;
+    } else if (entry.lotId !== null) {
+      target.receiver = actor.state;
+    } else {
+      target.payer = actor.state;
+    }
+    if (target.receiver) target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+    if (target.payer) {
+      const group = entry.holdId ? (await loadHold(trx, input.tenantId, entry.holdId))!.holdEntryId : entry.entryId;
+      target.consumedGroupId = group;
+      target.consumed = (await loadConsumption(trx, input.tenantId, group)).filter((t) => t.lot.memberId === entry.memberId);
+    }
+    const decision = decideReverse(context(actor, now, input), target, amount, reason);
+    const ordered = [actor, ...[...wallets.values()].filter((w) => w !== actor)];
+    return commit(trx, now, ordered, decision, store);
+  });
+}
+
+export async function getBalance(laurel: Laurel, tenantId: string, memberId: string, wallet?: string): Promise<Balance> {
+  const id = requireId(memberId, 'memberId', 'member');
+  const code = walletCode(wallet);
+  const row = await laurel.db.selectFrom('balances as b')
+    .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'b.tenant_id').onRef('w.wallet_id', '=', 'b.wallet_id'))
+    .selectAll('b').where('b.tenant_id', '=', tenantId).where('b.member_id', '=', id).where('w.code', '=', code)
+    .executeTakeFirst();
+  if (!row) throw notFound('member or wallet', 'memberId');
+  return balanceOf(row);
+}

@@ -1,0 +1,130 @@
+// Members of a program: their identifiers (unique per program), attributes and status.
+import { DomainError, invalid, notFound } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import type { Laurel } from './context.js';
+import { isUniqueViolation } from './idempotency.js';
+import { optionalText, requireId } from './validate.js';
+
+export type MemberStatus = 'active' | 'suspended' | 'erased';
+export const IDENTIFIERS = ['externalId', 'email', 'phone', 'cardCode'] as const;
+export type Identifier = (typeof IDENTIFIERS)[number];
+
+export interface Member {
+  tenantId: string;
+  memberId: string;
+  programId: string;
+  externalId: string | null;
+  email: string | null;
+  phone: string | null;
+  cardCode: string | null;
+  attributes: Record<string, unknown>;
+  birthday: string | null;
+  status: MemberStatus;
+  enrolledAt: Date;
+}
+
+export interface MemberInput {
+  programId: string;
+  externalId?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  cardCode?: string | null;
+  attributes?: Record<string, unknown>;
+  birthday?: string | null;
+}
+
+const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+const PHONE = /^\+[1-9]\d{6,14}$/;
+const BIRTHDAY = /^\d{4}-\d{2}-\d{2}$/;
+
+/** Identifiers as stored: emails lower-cased, phones in E.164, so a lookup finds one member. */
+export function normaliseIdentifier(kind: Identifier, value: unknown): string {
+  const text = optionalText(value, kind, 200)?.trim();
+  if (!text) throw invalid(kind, `${kind} must not be empty`);
+  if (kind === 'email') {
+    if (!EMAIL.test(text)) throw invalid('email', 'email must be an e-mail address');
+    return text.toLowerCase();
+  }
+  if (kind === 'phone') {
+    const phone = text.replace(/[\s().-]/g, '');
+    if (!PHONE.test(phone)) throw invalid('phone', 'phone must be in international form, such as +33612345678');
+    return phone;
+  }
+  return text;
+}
+
+const COLUMN = { externalId: 'external_id', email: 'email', phone: 'phone', cardCode: 'card_code' } as const;
+
+function memberOf(r: {
+  tenant_id: string; member_id: string; program_id: string; external_id: string | null; email: string | null;
+  phone: string | null; card_code: string | null; attributes: Record<string, unknown>; birthday: string | null;
+  status: MemberStatus; enrolled_at: Date;
+}): Member {
+  return {
+    tenantId: r.tenant_id, memberId: r.member_id, programId: r.program_id, externalId: r.external_id, email: r.email,
+    phone: r.phone, cardCode: r.card_code, attributes: r.attributes, birthday: r.birthday, status: r.status, enrolledAt: r.enrolled_at,
+  };
+}
+
+export async function createMember(laurel: Laurel, tenantId: string, input: MemberInput): Promise<Member> {
+  const programId = requireId(input.programId, 'programId', 'program');
+  const ids = Object.fromEntries(IDENTIFIERS.map((k) =>
+    [k, input[k] === undefined || input[k] === null ? null : normaliseIdentifier(k, input[k])])) as Record<Identifier, string | null>;
+  if (IDENTIFIERS.every((k) => ids[k] === null)) throw invalid('externalId', 'a member needs at least one identifier');
+  const attributes = input.attributes ?? {};
+  if (typeof attributes !== 'object' || Array.isArray(attributes)) throw invalid('attributes', 'attributes must be an object');
+  const birthday = input.birthday ?? null;
+  if (birthday !== null && (typeof birthday !== 'string' || !BIRTHDAY.test(birthday) || Number.isNaN(Date.parse(birthday)))) {
+    throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
+  }
+  const now = laurel.clock.now();
+  const memberId = uuidv7(now.getTime());
+  try {
+    await laurel.db.transaction().execute(async (trx) => {
+      const wallets = await trx.selectFrom('wallets').select('wallet_id')
+        .where('tenant_id', '=', tenantId).where('program_id', '=', programId).execute();
+      if (wallets.length === 0) throw notFound('program', 'programId');
+      await trx.insertInto('members').values({
+        tenant_id: tenantId, member_id: memberId, program_id: programId, external_id: ids.externalId, email: ids.email,
+        phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, status: 'active',
+        enrolled_at: now, updated_at: now,
+      }).execute();
+      // Every wallet gets its balance row now: it is the row each ledger operation locks.
+      await trx.insertInto('balances').values(wallets.map((w) => ({
+        tenant_id: tenantId, member_id: memberId, wallet_id: w.wallet_id, program_id: programId,
+      }))).execute();
+    });
+  } catch (e) {
+    for (const k of IDENTIFIERS) {
+      if (isUniqueViolation(e, `members_${COLUMN[k]}`)) {
+        throw new DomainError('conflict', `another member of this program has this ${k}`, k);
+      }
+    }
+    throw e;
+  }
+  return getMember(laurel, tenantId, memberId);
+}
+
+export async function getMember(laurel: Laurel, tenantId: string, memberId: string): Promise<Member> {
+  const row = await laurel.db.selectFrom('members').selectAll()
+    .where('tenant_id', '=', tenantId).where('member_id', '=', requireId(memberId, 'memberId', 'member')).executeTakeFirst();
+  if (!row) throw notFound('member', 'memberId');
+  return memberOf(row);
+}
+
+export async function findMember(laurel: Laurel, tenantId: string, programId: string, kind: Identifier, value: string): Promise<Member> {
+  const row = await laurel.db.selectFrom('members').selectAll()
+    .where('tenant_id', '=', tenantId).where('program_id', '=', requireId(programId, 'programId', 'program'))
+    .where(COLUMN[kind], '=', normaliseIdentifier(kind, value)).executeTakeFirst();
+  if (!row) throw notFound('member', kind);
+  return memberOf(row);
+}
+
+export async function setMemberStatus(laurel: Laurel, tenantId: string, memberId: string, status: 'active' | 'suspended'): Promise<Member> {
+  if (status !== 'active' && status !== 'suspended') throw invalid('status', 'status must be active or suspended');
+  const member = await getMember(laurel, tenantId, memberId);
+  if (member.status === 'erased') throw new DomainError('conflict', 'an erased member cannot be reactivated', 'status');
+  await laurel.db.updateTable('members').set({ status, updated_at: laurel.clock.now() })
+    .where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
+  return { ...member, status };
+}

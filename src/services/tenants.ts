@@ -1,0 +1,87 @@
+// Tenants (brands) and their programs.
+import { DateTime } from 'luxon';
+import { DomainError, invalid, notFound } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import { isValidTimeZone, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
+import { expiryPolicyOf } from '../db/ledger.js';
+import type { Laurel } from './context.js';
+import { requireId, requireText } from './validate.js';
+
+export interface Tenant {
+  tenantId: string;
+  name: string;
+  timeZone: string;
+  currency: string;
+  createdAt: Date;
+}
+
+export interface Program extends Omit<ProgramInput, 'wallets'> {
+  tenantId: string;
+  programId: string;
+  wallets: (WalletSpec & { walletId: string })[];
+  createdAt: Date;
+}
+
+const CURRENCY = /^[A-Z]{3}$/;
+
+export async function createTenant(laurel: Laurel, input: { name: string; timeZone: string; currency: string }): Promise<Tenant> {
+  const name = requireText(input.name, 'name', 200);
+  if (!isValidTimeZone(input.timeZone)) throw invalid('timeZone', 'timeZone must be an IANA time zone such as Europe/Paris');
+  if (typeof input.currency !== 'string' || !CURRENCY.test(input.currency)) throw invalid('currency', 'currency must be an ISO 4217 code such as EUR');
+  const tenant: Tenant = { tenantId: uuidv7(), name, timeZone: DateTime.local().setZone(input.timeZone).zoneName!, currency: input.currency, createdAt: laurel.clock.now() };
+  await laurel.db.insertInto('tenants').values({
+    tenant_id: tenant.tenantId, name, time_zone: tenant.timeZone, currency: tenant.currency, created_at: tenant.createdAt,
+  }).execute();
+  return tenant;
+}
+
+export async function getTenant(laurel: Laurel, tenantId: string): Promise<Tenant> {
+  const row = await laurel.db.selectFrom('tenants').selectAll().where('tenant_id', '=', requireId(tenantId, 'tenantId', 'tenant')).executeTakeFirst();
+  if (!row) throw notFound('tenant', 'tenantId');
+  return { tenantId: row.tenant_id, name: row.name, timeZone: row.time_zone, currency: row.currency, createdAt: row.created_at };
+}
+
+function expiryColumns(expiry: ExpiryPolicy) {
+  return {
+    expiry_kind: expiry.kind,
+    expiry_months: expiry.kind === 'rolling' || expiry.kind === 'inactivity' ? expiry.months : null,
+    expiry_month: expiry.kind === 'fixed_date' ? expiry.month : null,
+    expiry_day: expiry.kind === 'fixed_date' ? expiry.day : null,
+    expiry_years_after: expiry.kind === 'fixed_date' ? expiry.yearsAfter : null,
+  };
+}
+
+export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput): Promise<Program> {
+  await getTenant(laurel, tenantId);
+  const valid = validateProgram(input);
+  const program: Program = {
+    ...valid, tenantId, programId: uuidv7(), createdAt: laurel.clock.now(),
+    wallets: valid.wallets.map((w) => ({ ...w, walletId: uuidv7() })),
+  };
+  await laurel.db.transaction().execute(async (trx) => {
+    await trx.insertInto('programs').values({
+      tenant_id: tenantId, program_id: program.programId, name: program.name, enrollment_mode: program.enrollmentMode,
+      return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
+      created_at: program.createdAt, ...expiryColumns(program.expiry),
+    }).execute();
+    await trx.insertInto('wallets').values(program.wallets.map((w) => ({
+      tenant_id: tenantId, wallet_id: w.walletId, program_id: program.programId, code: w.code, kind: w.kind,
+    }))).execute();
+  });
+  return program;
+}
+
+export async function getProgram(laurel: Laurel, tenantId: string, programId: string): Promise<Program> {
+  const id = requireId(programId, 'programId', 'program');
+  const row = await laurel.db.selectFrom('programs').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('program', 'programId');
+  const wallets = await laurel.db.selectFrom('wallets').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', id).orderBy('code').execute();
+  return {
+    tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode,
+    returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy,
+    expiry: expiryPolicyOf(row), createdAt: row.created_at,
+    wallets: wallets.map((w) => ({ walletId: w.wallet_id, code: w.code, kind: w.kind })),
+  };
+}
+
+export { DomainError };
