@@ -121,7 +121,7 @@ export async function loadLots(trx: Trx, tenantId: string, state: WalletState): 
 export async function loadConsumption(trx: Trx, tenantId: string, groupEntryId: string): Promise<LotTake[]> {
   const { rows } = await sql<LotRow & { taken: bigint }>`
     select l.lot_id, l.member_id, l.wallet_id, l.entry_id, l.amount, l.remaining, l.pending, l.earned_at,
-           l.available_at, l.expires_at, -sum(mv.delta) as taken
+           l.available_at, l.expires_at, -sum(mv.delta)::bigint as taken
     from lot_movements mv join lots l on l.tenant_id = mv.tenant_id and l.lot_id = mv.lot_id
     where mv.tenant_id = ${tenantId} and mv.group_entry_id = ${groupEntryId}
     group by l.tenant_id, l.lot_id

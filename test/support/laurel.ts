@@ -43,3 +43,17 @@ export async function expectVerified(laurel: Laurel, tenantId?: string): Promise
   const report = await verifyLedger(laurel.db, laurel.clock.now(), tenantId ?? null);
   expect(report.ok, formatReport(report)).toBe(true);
 }
+
+export interface LotView {
+  amount: bigint;
+  remaining: bigint;
+  pending: boolean;
+  expiresAt: string | null;
+}
+
+/** A member's lots, oldest first, as plain values a test can compare. */
+export async function lotsOf(laurel: Laurel, tenantId: string, memberId: string): Promise<LotView[]> {
+  const rows = await laurel.db.selectFrom('lots').select(['amount', 'remaining', 'pending', 'expires_at', 'earned_at', 'lot_id'])
+    .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).orderBy('earned_at').orderBy('lot_id').execute();
+  return rows.map((r) => ({ amount: r.amount, remaining: r.remaining, pending: r.pending, expiresAt: r.expires_at?.toISOString() ?? null }));
+}

@@ -1,0 +1,259 @@
+// Scenarios for each ledger policy, with numbers a person can check by hand.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DAY_MS } from '../src/core/clock.js';
+import { settleDue } from '../src/db/settlement.js';
+import { adjust, createHold, earn, getBalance, redeem, reverseEntry, transfer } from '../src/services/ledger.js';
+import { setMemberStatus } from '../src/services/members.js';
+import { expectVerified, key, lotsOf, newMember, newProgram, openTestLaurel } from './support/laurel.js';
+
+let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
+beforeAll(async () => { laurel = await openTestLaurel(); });
+afterAll(async () => { await laurel.close(); });
+
+const settle = () => settleDue(laurel.db, laurel.clock.now());
+
+describe('expiry', () => {
+  it('rolling: a lot expires N calendar months after it was earned, in the tenant zone', async () => {
+    laurel.clock.set('2026-01-15T10:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'rolling', months: 12 } });
+    const m = await newMember(laurel, p);
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 100, idempotencyKey: key() });
+    expect((await lotsOf(laurel, p.tenantId, m))[0]!.expiresAt).toBe('2027-01-15T10:00:00.000Z');
+    laurel.clock.set('2027-01-15T09:59:59Z');
+    await settle();
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 100n, expired: 0n });
+    laurel.clock.set('2027-01-15T10:00:00Z');
+    await settle();
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 0n, expired: 100n });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('fixed date: end of the year after earning, on the tenant calendar (23:30 on 31 December counts for that year)', async () => {
+    // Auckland is UTC+13 in December: 2026-12-31 10:30Z is 23:30 local on 31 December 2026.
+    const p = await newProgram(laurel, { expiry: { kind: 'fixed_date', month: 12, day: 31, yearsAfter: 1 } }, 'Pacific/Auckland');
+    const m = await newMember(laurel, p);
+    laurel.clock.set('2026-12-31T10:30:00Z');
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 10, idempotencyKey: key() });
+    laurel.clock.set('2026-12-31T11:30:00Z'); // 00:30 on 1 January 2027 in Auckland
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 20, idempotencyKey: key() });
+    const lots = await lotsOf(laurel, p.tenantId, m);
+    expect(lots.map((l) => l.expiresAt)).toEqual(['2027-12-31T11:00:00.000Z', '2028-12-31T11:00:00.000Z']);
+    laurel.clock.set('2027-12-31T10:59:59Z');
+    await settle();
+    expect((await getBalance(laurel, p.tenantId, m)).available).toBe(30n);
+    laurel.clock.set('2027-12-31T11:00:00Z');
+    await settle();
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 20n, expired: 10n });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('inactivity: all points expire after N months without activity, and activity restarts the count', async () => {
+    laurel.clock.set('2026-01-10T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 6 } });
+    const m = await newMember(laurel, p);
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 300, idempotencyKey: key() });
+    laurel.clock.set('2026-07-10T10:59:00Z'); // 6 months after 13:00 Paris time is 11:00Z: one minute to spare
+    await redeem(laurel, { tenantId: p.tenantId, memberId: m, amount: 100, idempotencyKey: key() });
+    laurel.clock.set('2026-10-01T00:00:00Z');
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 50, idempotencyKey: key() });
+    laurel.clock.set('2027-03-31T23:00:00Z'); // 6 months after 1 October 02:00 Paris time is 1 April 02:00
+    await settle();
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 250n, expired: 0n });
+    laurel.clock.set('2027-04-01T00:00:00Z');
+    await settle();
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 0n, expired: 250n });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('spends soonest-expiring lots first, then the oldest', async () => {
+    const p = await newProgram(laurel, { expiry: { kind: 'fixed_date', month: 12, day: 31, yearsAfter: 0 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    laurel.clock.set('2026-03-01T12:00:00Z');
+    await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() }); // expires end of 2026
+    laurel.clock.set('2026-04-01T12:00:00Z');
+    await earn(laurel, { tenantId: t, memberId: m, amount: 50, idempotencyKey: key() }); // end of 2026, younger
+    laurel.clock.set('2027-02-01T12:00:00Z');
+    await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() }); // end of 2027
+    // The 2026 lots expired on 1 January 2027 (Paris): only 100 are left.
+    expect((await redeem(laurel, { tenantId: t, memberId: m, amount: 30, idempotencyKey: key() })).balances[0]!.available).toBe(70n);
+    const q = await newProgram(laurel, { expiry: { kind: 'fixed_date', month: 12, day: 31, yearsAfter: 1 } });
+    const n = await newMember(laurel, q);
+    laurel.clock.set('2026-03-01T12:00:00Z');
+    await earn(laurel, { tenantId: q.tenantId, memberId: n, amount: 100, idempotencyKey: key() }); // end of 2027
+    laurel.clock.set('2027-01-10T12:00:00Z');
+    await earn(laurel, { tenantId: q.tenantId, memberId: n, amount: 100, idempotencyKey: key() }); // end of 2028
+    laurel.clock.set('2027-02-10T12:00:00Z');
+    await earn(laurel, { tenantId: q.tenantId, memberId: n, amount: 50, idempotencyKey: key() }); // end of 2028, younger
+    await redeem(laurel, { tenantId: q.tenantId, memberId: n, amount: 120, idempotencyKey: key() });
+    expect((await lotsOf(laurel, q.tenantId, n)).map((l) => l.remaining)).toEqual([0n, 80n, 50n]);
+    await expectVerified(laurel, t);
+    await expectVerified(laurel, q.tenantId);
+  });
+});
+
+describe('reversals restore exactly what was taken', () => {
+  it('a reversed redeem gives each lot back its points, and a restored lot already past expiry expires again', async () => {
+    laurel.clock.set('2026-01-01T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'rolling', months: 1 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await earn(laurel, { tenantId: t, memberId: m, amount: 40, idempotencyKey: key() }); // expires 1 Feb
+    laurel.clock.set('2026-01-20T12:00:00Z');
+    await earn(laurel, { tenantId: t, memberId: m, amount: 60, idempotencyKey: key() }); // expires 20 Feb
+    const r = await redeem(laurel, { tenantId: t, memberId: m, amount: 70, idempotencyKey: key() });
+    expect((await lotsOf(laurel, t, m)).map((l) => l.remaining)).toEqual([0n, 30n]);
+    laurel.clock.set('2026-02-05T12:00:00Z');
+    const back = await reverseEntry(laurel, { tenantId: t, entryId: r.entries[0]!.entryId, reason: 'order cancelled', idempotencyKey: key() });
+    // 40 go back to the first lot, which expired on 1 Feb, so they expire at once; 30 go back to the second.
+    expect(back.balances[0]).toMatchObject({ available: 60n, expired: 40n, lifetimeRedeemed: 0n });
+    expect((await lotsOf(laurel, t, m)).map((l) => l.remaining)).toEqual([0n, 60n]);
+    await expectVerified(laurel, t);
+  });
+
+  it('a reversed earn takes pending points first, and cannot be reversed twice', async () => {
+    const p = await newProgram(laurel, { returnWindowDays: 14 });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 120, idempotencyKey: key() });
+    const part = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, amount: 20, idempotencyKey: key() });
+    expect(part.balances[0]).toMatchObject({ available: 0n, pending: 100n, lifetimeEarned: 100n });
+    await expect(reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, amount: 101, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'validation', field: 'amount' });
+    await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    await expect(reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'conflict', field: 'entryId' });
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, pending: 0n, lifetimeEarned: 0n });
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('claw-back of points already spent', () => {
+  it('debt: the balance goes negative and later points repay it first', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'debt' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    await redeem(laurel, { tenantId: t, memberId: m, amount: 80, idempotencyKey: key() });
+    laurel.clock.advance(60_000);
+    const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, reason: 'order returned', idempotencyKey: key() });
+    expect(rev.balances[0]!.available).toBe(-80n);
+    laurel.clock.advance(60_000);
+    expect((await earn(laurel, { tenantId: t, memberId: m, amount: 50, idempotencyKey: key() })).balances[0]!.available).toBe(-30n);
+    laurel.clock.advance(60_000);
+    await expect(redeem(laurel, { tenantId: t, memberId: m, amount: 1, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'insufficient_points' });
+    expect((await earn(laurel, { tenantId: t, memberId: m, amount: 50, idempotencyKey: key() })).balances[0]!.available).toBe(20n);
+    // in order: the returned lot (0), the debt lot, repaid (0), the first new lot, all to the debt (0), the second (20)
+    expect((await lotsOf(laurel, t, m)).map((l) => l.remaining)).toEqual([0n, 0n, 0n, 20n]);
+    expect((await redeem(laurel, { tenantId: t, memberId: m, amount: 20, idempotencyKey: key() })).balances[0]!.available).toBe(0n);
+    await expectVerified(laurel, t);
+  });
+
+  it('write-off: the shortfall is posted to the program write-off account and the balance stays at zero', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'write_off' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    await redeem(laurel, { tenantId: t, memberId: m, amount: 80, idempotencyKey: key() });
+    const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect(rev.balances[0]).toMatchObject({ available: 0n, lifetimeEarned: 0n });
+    const legs = rev.entries[0]!.postings.map((p) => [p.account, p.amount]);
+    expect(legs).toEqual(expect.arrayContaining([['available', -20n], ['issuance', 100n], ['write_off', -80n]]));
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('transfers and wallets', () => {
+  it("a transfer gives the receiver lots with the sender's expiry", async () => {
+    laurel.clock.set('2026-05-01T08:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'rolling', months: 6 } });
+    const [a, b] = [await newMember(laurel, p), await newMember(laurel, p)];
+    await earn(laurel, { tenantId: p.tenantId, memberId: a, amount: 100, idempotencyKey: key() });
+    laurel.clock.set('2026-06-01T08:00:00Z');
+    await transfer(laurel, { tenantId: p.tenantId, fromMemberId: a, toMemberId: b, amount: 40, idempotencyKey: key() });
+    // earned 10:00 Paris summer time; six months later is 10:00 Paris winter time, 09:00Z
+    expect(await lotsOf(laurel, p.tenantId, b)).toEqual([{ amount: 40n, remaining: 40n, pending: false, expiresAt: '2026-11-01T09:00:00.000Z' }]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a qualifying wallet earns but cannot be spent', async () => {
+    const p = await newProgram(laurel);
+    const m = await newMember(laurel, p);
+    await earn(laurel, { tenantId: p.tenantId, memberId: m, wallet: 'status', amount: 500, idempotencyKey: key() });
+    expect((await getBalance(laurel, p.tenantId, m, 'status')).available).toBe(500n);
+    await expect(redeem(laurel, { tenantId: p.tenantId, memberId: m, wallet: 'status', amount: 1, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'conflict', field: 'wallet' });
+    await expect(earn(laurel, { tenantId: p.tenantId, memberId: m, wallet: 'miles', amount: 1, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'not_found', field: 'wallet' });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a suspended member neither earns nor spends, but their entries can still be reversed', async () => {
+    const p = await newProgram(laurel);
+    const m = await newMember(laurel, p);
+    const e = await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 10, idempotencyKey: key() });
+    await setMemberStatus(laurel, p.tenantId, m, 'suspended');
+    await expect(earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 10, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'conflict', field: 'memberId' });
+    await expect(createHold(laurel, { tenantId: p.tenantId, memberId: m, amount: 5, ttlSeconds: 60, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'conflict' });
+    await reverseEntry(laurel, { tenantId: p.tenantId, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect((await getBalance(laurel, p.tenantId, m)).available).toBe(0n);
+    await expectVerified(laurel, p.tenantId);
+  });
+});
+
+describe('adjustments', () => {
+  it('need a reason and an actor, and a negative one cannot overdraw', async () => {
+    const p = await newProgram(laurel);
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await expect(adjust(laurel, { tenantId: t, memberId: m, amount: 50, reason: ' ', actor: 'ops', idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'validation', field: 'reason' });
+    const a = await adjust(laurel, { tenantId: t, memberId: m, amount: 50, reason: 'missing points for order 17', actor: 'ops@brand', idempotencyKey: key() });
+    expect(a.entries[0]).toMatchObject({ kind: 'adjust', actor: 'ops@brand', reason: 'missing points for order 17' });
+    await expect(adjust(laurel, { tenantId: t, memberId: m, amount: -51, reason: 'fix', actor: 'ops', idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'insufficient_points' });
+    expect((await adjust(laurel, { tenantId: t, memberId: m, amount: -50, reason: 'fix', actor: 'ops', idempotencyKey: key() })).balances[0]!.available).toBe(0n);
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('idempotency', () => {
+  it('the same key and request replays the stored result; another request with that key is refused', async () => {
+    const p = await newProgram(laurel);
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const k = key();
+    const first = await earn(laurel, { tenantId: t, memberId: m, amount: 25, ref: 'order-9', idempotencyKey: k });
+    laurel.clock.advance(DAY_MS);
+    const again = await earn(laurel, { tenantId: t, memberId: m, amount: 25, ref: 'order-9', idempotencyKey: k });
+    expect(again).toEqual(first);
+    expect((await getBalance(laurel, t, m)).available).toBe(25n);
+    await expect(earn(laurel, { tenantId: t, memberId: m, amount: 26, ref: 'order-9', idempotencyKey: k }))
+      .rejects.toMatchObject({ code: 'idempotency_conflict', field: 'idempotencyKey' });
+    await expect(redeem(laurel, { tenantId: t, memberId: m, amount: 25, ref: 'order-9', idempotencyKey: k }))
+      .rejects.toMatchObject({ code: 'idempotency_conflict' });
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('bad input is refused, naming the field', () => {
+  it.each([
+    [{ amount: 0 }, 'amount'], [{ amount: -5 }, 'amount'], [{ amount: 1.5 }, 'amount'], [{ amount: 1e16 }, 'amount'],
+    [{ memberId: 'not-a-uuid' }, 'memberId'], [{ idempotencyKey: '' }, 'idempotencyKey'], [{ wallet: '' }, 'wallet'],
+  ])('earn with %o', async (override, field) => {
+    const p = await newProgram(laurel);
+    const m = await newMember(laurel, p);
+    await expect(earn(laurel, { tenantId: p.tenantId, memberId: m, amount: 10, idempotencyKey: key(), ...override }))
+      .rejects.toMatchObject({ code: 'validation', field });
+    expect((await getBalance(laurel, p.tenantId, m)).available).toBe(0n);
+  });
+
+  it('an unknown member is not found', async () => {
+    const p = await newProgram(laurel);
+    await expect(earn(laurel, { tenantId: p.tenantId, memberId: '01a20c82-4d1f-7939-b601-6e85e79978fe', amount: 10, idempotencyKey: key() }))
+      .rejects.toMatchObject({ code: 'not_found', field: 'memberId' });
+  });
+});
