@@ -22,7 +22,7 @@ export interface LockedWallet {
 interface WalletRow {
   tenant_id: string; member_id: string; wallet_id: string; program_id: string;
   available: bigint; pending: bigint; held: bigint; lifetime_earned: bigint; lifetime_redeemed: bigint;
-  expired: bigint; last_activity_at: Date | null; wallet_kind: 'redeemable' | 'qualifying';
+  expired: bigint; last_activity_at: Date | null; code: string; wallet_kind: 'redeemable' | 'qualifying';
   member_status: 'active' | 'suspended' | 'erased'; return_window_days: number;
   expiry_kind: ExpiryPolicy['kind']; expiry_months: number | null; expiry_month: number | null;
   expiry_day: number | null; expiry_years_after: number | null; negative_balance_policy: 'debt' | 'write_off';
@@ -39,11 +39,11 @@ export function expiryPolicyOf(row: Pick<WalletRow, 'expiry_kind' | 'expiry_mont
 }
 
 export function balanceOf(row: {
-  member_id: string; wallet_id: string; available: bigint; pending: bigint; held: bigint;
+  member_id: string; wallet_id: string; code: string; available: bigint; pending: bigint; held: bigint;
   lifetime_earned: bigint; lifetime_redeemed: bigint; expired: bigint; last_activity_at: Date | null;
 }): Balance {
   return {
-    memberId: row.member_id, walletId: row.wallet_id, available: row.available, pending: row.pending,
+    memberId: row.member_id, walletId: row.wallet_id, wallet: row.code, available: row.available, pending: row.pending,
     held: row.held, lifetimeEarned: row.lifetime_earned, lifetimeRedeemed: row.lifetime_redeemed,
     expired: row.expired, lastActivityAt: row.last_activity_at,
   };
@@ -52,7 +52,7 @@ export function balanceOf(row: {
 /** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
 export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
   const { rows } = await sql<WalletRow>`
-    select b.*, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
+    select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
       p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
       (exists (select 1 from lots l
                where l.tenant_id = b.tenant_id and l.member_id = b.member_id and l.wallet_id = b.wallet_id
@@ -267,8 +267,10 @@ export async function findIdempotency(trx: Trx, tenantId: string, key: string): 
 }
 
 export async function readBalances(trx: Trx, tenantId: string, wallets: { memberId: string; walletId: string }[]): Promise<Balance[]> {
-  const rows = await trx.selectFrom('balances').selectAll().where('tenant_id', '=', tenantId)
-    .where((eb) => eb.or(wallets.map((w) => eb.and([eb('member_id', '=', w.memberId), eb('wallet_id', '=', w.walletId)]))))
+  const rows = await trx.selectFrom('balances as b')
+    .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'b.tenant_id').onRef('w.wallet_id', '=', 'b.wallet_id'))
+    .selectAll('b').select('w.code').where('b.tenant_id', '=', tenantId)
+    .where((eb) => eb.or(wallets.map((w) => eb.and([eb('b.member_id', '=', w.memberId), eb('b.wallet_id', '=', w.walletId)]))))
     .execute();
   return wallets.map((w) => balanceOf(rows.find((r) => r.member_id === w.memberId && r.wallet_id === w.walletId)!));
 }

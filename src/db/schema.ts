@@ -9,6 +9,7 @@ export interface TenantsTable {
   time_zone: string;
   currency: string;
   created_at: Timestamp;
+  member_token_secret: string;
 }
 
 export interface ProgramsTable {
@@ -140,6 +141,17 @@ export interface IdempotencyKeysTable {
   created_at: Timestamp;
 }
 
+export interface ApiKeysTable {
+  tenant_id: string;
+  key_id: string;
+  name: string;
+  scopes: string[];
+  secret_hash: string;
+  created_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -158,6 +170,7 @@ export interface Database {
   lot_movements: LotMovementsTable;
   holds: HoldsTable;
   idempotency_keys: IdempotencyKeysTable;
+  api_keys: ApiKeysTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

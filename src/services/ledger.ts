@@ -10,7 +10,7 @@ import {
 import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } from '../core/ledger/types.js';
 import { positivePoints, MAX_POINTS } from '../core/points.js';
 import {
-  balanceOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, readBalances, storeIdempotency,
+  balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, readBalances, storeIdempotency,
   writeDecision, type LockedWallet, type StoredResponse, type Trx,
 } from '../db/ledger.js';
 import { settle } from '../db/settlement.js';
@@ -262,13 +262,74 @@ export async function reverseEntry(laurel: Laurel, input: Request & { entryId: s
   });
 }
 
-export async function getBalance(laurel: Laurel, tenantId: string, memberId: string, wallet?: string): Promise<Balance> {
+/** One wallet's balance, or with no wallet given, every wallet of the member. */
+export async function getBalances(laurel: Laurel, tenantId: string, memberId: string, wallet?: string): Promise<Balance[]> {
   const id = requireId(memberId, 'memberId', 'member');
-  const code = walletCode(wallet);
-  const row = await laurel.db.selectFrom('balances as b')
+  let query = laurel.db.selectFrom('balances as b')
     .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'b.tenant_id').onRef('w.wallet_id', '=', 'b.wallet_id'))
-    .selectAll('b').where('b.tenant_id', '=', tenantId).where('b.member_id', '=', id).where('w.code', '=', code)
-    .executeTakeFirst();
-  if (!row) throw notFound('member or wallet', 'memberId');
-  return balanceOf(row);
+    .selectAll('b').select('w.code').where('b.tenant_id', '=', tenantId).where('b.member_id', '=', id);
+  if (wallet !== undefined) query = query.where('w.code', '=', walletCode(wallet));
+  const rows = await query.orderBy('w.code').execute();
+  if (rows.length === 0) {
+    throw wallet === undefined ? notFound('member', 'memberId') : notFound(`member or wallet ${wallet}`, 'wallet');
+  }
+  return rows.map(balanceOf);
+}
+
+export async function getBalance(laurel: Laurel, tenantId: string, memberId: string, wallet?: string): Promise<Balance> {
+  return (await getBalances(laurel, tenantId, memberId, wallet ?? DEFAULT_WALLET))[0]!;
+}
+
+export interface JournalFilter {
+  memberId: string;
+  wallet?: string;
+  kinds?: string[];
+  from?: Date;
+  to?: Date;
+  /** entries older than this entry (pages go newest first) */
+  before?: string | null;
+  limit: number;
+}
+
+/** A member's journal, newest first, with postings; limit+1 rows so the caller knows if more follow. */
+export async function listJournal(laurel: Laurel, tenantId: string, filter: JournalFilter): Promise<(JournalEntry & { postings: Posting[] })[]> {
+  const memberId = requireId(filter.memberId, 'memberId', 'member');
+  await getBalances(laurel, tenantId, memberId, filter.wallet);
+  let q = laurel.db.selectFrom('journal_entries as e').selectAll('e')
+    .where('e.tenant_id', '=', tenantId)
+    .where((eb) => eb.or([eb('e.member_id', '=', memberId), eb('e.counterparty_id', '=', memberId)]));
+  if (filter.wallet) {
+    q = q.innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'e.tenant_id').onRef('w.wallet_id', '=', 'e.wallet_id'))
+      .where('w.code', '=', filter.wallet);
+  }
+  if (filter.kinds?.length) q = q.where('e.kind', 'in', filter.kinds);
+  if (filter.from) q = q.where('e.created_at', '>=', filter.from);
+  if (filter.to) q = q.where('e.created_at', '<', filter.to);
+  if (filter.before) q = q.where('e.entry_id', '<', filter.before);
+  const rows = await q.orderBy('e.entry_id', 'desc').limit(filter.limit + 1).execute();
+  return withPostings(laurel, tenantId, rows.map(entryOf));
+}
+
+async function withPostings(laurel: Laurel, tenantId: string, entries: JournalEntry[]): Promise<(JournalEntry & { postings: Posting[] })[]> {
+  if (entries.length === 0) return [];
+  const legs = await laurel.db.selectFrom('postings').select(['entry_id', 'account', 'member_id', 'amount'])
+    .where('tenant_id', '=', tenantId).where('entry_id', 'in', entries.map((e) => e.entryId)).orderBy('entry_id').orderBy('leg').execute();
+  return entries.map((e) => ({
+    ...e,
+    postings: legs.filter((l) => l.entry_id === e.entryId).map((l) => ({ account: l.account as Posting['account'], memberId: l.member_id, amount: l.amount })),
+  }));
+}
+
+export async function getEntry(laurel: Laurel, tenantId: string, entryId: string): Promise<JournalEntry & { postings: Posting[] }> {
+  const id = requireId(entryId, 'entryId', 'journal entry');
+  const row = await laurel.db.selectFrom('journal_entries').selectAll().where('tenant_id', '=', tenantId).where('entry_id', '=', id).executeTakeFirst();
+  if (!row) throw notFound('journal entry', 'entryId');
+  return (await withPostings(laurel, tenantId, [entryOf(row)]))[0]!;
+}
+
+export async function getHold(laurel: Laurel, tenantId: string, holdId: string): Promise<Hold> {
+  const id = requireId(holdId, 'holdId', 'hold');
+  const hold = await laurel.db.transaction().execute((trx) => loadHold(trx, tenantId, id));
+  if (!hold) throw notFound('hold', 'holdId');
+  return hold;
 }

@@ -128,3 +128,75 @@ export async function setMemberStatus(laurel: Laurel, tenantId: string, memberId
     .where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
   return { ...member, status };
 }
+
+export interface MemberFilter {
+  programId?: string;
+  status?: MemberStatus;
+  after?: string | null;
+  limit: number;
+}
+
+/** A page of members in id (enrolment) order; asks for limit+1 rows so the caller knows if more follow. */
+export async function listMembers(laurel: Laurel, tenantId: string, filter: MemberFilter): Promise<Member[]> {
+  let q = laurel.db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId);
+  if (filter.programId) q = q.where('program_id', '=', requireId(filter.programId, 'programId', 'program'));
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.after) q = q.where('member_id', '>', filter.after);
+  return (await q.orderBy('member_id').limit(filter.limit + 1).execute()).map(memberOf);
+}
+
+export interface MemberPatch {
+  externalId?: string | null;
+  email?: string | null;
+  phone?: string | null;
+  cardCode?: string | null;
+  attributes?: Record<string, unknown>;
+  birthday?: string | null;
+}
+
+export async function updateMember(laurel: Laurel, tenantId: string, memberId: string, patch: MemberPatch): Promise<Member> {
+  const member = await getMember(laurel, tenantId, memberId);
+  if (member.status === 'erased') throw new DomainError('conflict', 'an erased member cannot be changed', 'memberId');
+  const set: Record<string, unknown> = { updated_at: laurel.clock.now() };
+  for (const k of IDENTIFIERS) {
+    if (patch[k] !== undefined) set[COLUMN[k]] = patch[k] === null ? null : normaliseIdentifier(k, patch[k]);
+  }
+  if (patch.attributes !== undefined) {
+    if (typeof patch.attributes !== 'object' || patch.attributes === null || Array.isArray(patch.attributes)) {
+      throw invalid('attributes', 'attributes must be an object');
+    }
+    set.attributes = JSON.stringify(patch.attributes);
+  }
+  if (patch.birthday !== undefined) {
+    if (patch.birthday !== null && (!BIRTHDAY.test(patch.birthday) || Number.isNaN(Date.parse(patch.birthday)))) {
+      throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
+    }
+    set.birthday = patch.birthday;
+  }
+  const after = (k: Identifier) => (COLUMN[k] in set ? set[COLUMN[k]] : member[k]);
+  if (IDENTIFIERS.every((k) => after(k) === null)) {
+    throw invalid('externalId', 'a member needs at least one identifier');
+  }
+  try {
+    await laurel.db.updateTable('members').set(set).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
+  } catch (e) {
+    for (const k of IDENTIFIERS) {
+      if (isUniqueViolation(e, `members_${COLUMN[k]}`)) throw new DomainError('conflict', `another member of this program has this ${k}`, k);
+    }
+    throw e;
+  }
+  return getMember(laurel, tenantId, member.memberId);
+}
+
+/**
+ * GDPR erasure: identifiers, attributes and birthday are deleted; the member row, its id and
+ * its ledger stay, so balances, the journal and the program's accounts still add up.
+ */
+export async function eraseMember(laurel: Laurel, tenantId: string, memberId: string): Promise<Member> {
+  const member = await getMember(laurel, tenantId, memberId);
+  await laurel.db.updateTable('members').set({
+    external_id: null, email: null, phone: null, card_code: null, attributes: '{}', birthday: null,
+    status: 'erased', updated_at: laurel.clock.now(),
+  }).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
+  return getMember(laurel, tenantId, member.memberId);
+}

@@ -1,4 +1,5 @@
 // Tenants (brands) and their programs.
+import { randomBytes } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
@@ -31,6 +32,7 @@ export async function createTenant(laurel: Laurel, input: { name: string; timeZo
   const tenant: Tenant = { tenantId: uuidv7(), name, timeZone: DateTime.local().setZone(input.timeZone).zoneName!, currency: input.currency, createdAt: laurel.clock.now() };
   await laurel.db.insertInto('tenants').values({
     tenant_id: tenant.tenantId, name, time_zone: tenant.timeZone, currency: tenant.currency, created_at: tenant.createdAt,
+    member_token_secret: randomBytes(32).toString('hex'),
   }).execute();
   return tenant;
 }
@@ -85,3 +87,8 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
 }
 
 export { DomainError };
+
+export async function listPrograms(laurel: Laurel, tenantId: string): Promise<Program[]> {
+  const rows = await laurel.db.selectFrom('programs').select('program_id').where('tenant_id', '=', tenantId).orderBy('program_id').execute();
+  return Promise.all(rows.map((r) => getProgram(laurel, tenantId, r.program_id)));
+}

@@ -80,6 +80,8 @@ export interface Hold {
 export interface Balance {
   memberId: string;
   walletId: string;
+  /** the wallet's code, e.g. `points` */
+  wallet: string;
   available: bigint;
   pending: bigint;
   held: bigint;

@@ -1,0 +1,95 @@
+// The Fastify application: one plugin per resource, schemas first (they validate requests,
+// serialize responses and become the OpenAPI document), every error as problem+json.
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { uuidv7 } from '../core/ids.js';
+import type { Laurel } from '../services/context.js';
+import { registerAuth } from './auth.js';
+import { registerMetrics } from './metrics.js';
+import { PROBLEMS, problem, sendProblem, toProblem } from './problems.js';
+import { ProblemSchema } from './schemas.js';
+import { validatorCompiler } from './validation.js';
+import { routes } from './routes/index.js';
+
+export interface AppOptions {
+  logger?: boolean;
+  /** requests per minute per API key (or per address without one) */
+  rateLimitPerMinute?: number;
+}
+
+export const API_DESCRIPTION = `Laurel is an API-first loyalty engine: members earn points, spend them, hold them at checkout
+and get them back on returns, in a double-entry journal that always balances.
+
+**Authentication**: \`Authorization: Bearer <API key>\`. Keys belong to one tenant and carry scopes:
+\`admin\` (everything), \`pos\` (members, events, redemptions, holds), \`read\` (reads). A member portal
+uses a member token (\`POST /v1/members/{memberId}/tokens\`) that reads only that member.
+
+**Idempotency**: every POST that moves points requires an \`Idempotency-Key\` header; a retry with the
+same key and body returns the first response, the same key with another body is refused (409).
+
+**Errors**: RFC 9457 problem+json, with \`errors[].field\` naming each bad input.
+
+**Pagination**: lists take \`limit\` and \`cursor\` and answer \`{ data, hasMore, nextCursor }\`.`;
+
+export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger === false ? false : { level: process.env.LOG_LEVEL ?? 'info' },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.-]{1,100}$/.test(given) ? given : uuidv7();
+    },
+    bodyLimit: 1_048_576,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { removeAdditional: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.addSchema(ProblemSchema);
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.setErrorHandler((error, request, reply) => {
+    const p = toProblem(error);
+    if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
+    return sendProblem(request, reply, p);
+  });
+  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'Laurel API', version: '1.0.0', description: API_DESCRIPTION },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key, or a member token' } } },
+      security: [{ bearer: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.get('/openapi.json', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async () => app.swagger());
+
+  registerAuth(app, laurel);
+  registerMetrics(app);
+  await app.register(rateLimit, {
+    max: options.rateLimitPerMinute ?? Number(process.env.LAUREL_RATE_LIMIT_PER_MINUTE ?? 6000),
+    timeWindow: '1 minute',
+    keyGenerator: (request) => request.headers.authorization ?? request.ip,
+  });
+
+  app.get('/healthz', {
+    schema: { summary: 'Liveness and readiness', tags: ['operations'], security: [] },
+    config: { access: { scopes: 'public' } },
+  }, async () => ({ status: 'ok', engine: laurel.engine }));
+
+  app.get('/problems/:type', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (request, reply) => {
+    const slug = (request.params as { type: string }).type.replaceAll('-', '_') as keyof typeof PROBLEMS;
+    const p = PROBLEMS[slug];
+    if (!p) return sendProblem(request, reply, problem('not_found', 'no such problem type'));
+    return { type: `/problems/${slug.replaceAll('_', '-')}`, title: p.title, status: p.status, description: p.about };
+  });
+
+  await app.register(routes(laurel), { prefix: '/v1' });
+  return app;
+}

@@ -1,0 +1,16 @@
+// The /v1 API: one plugin per resource.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Laurel } from '../../services/context.js';
+import { sharedSchemas } from '../schemas.js';
+import { ledgerRoutes } from './ledger.js';
+import { memberRoutes } from './members.js';
+import { programRoutes } from './programs.js';
+import { tenantRoutes } from './tenants.js';
+
+export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  for (const schema of sharedSchemas) app.addSchema(schema);
+  await app.register(tenantRoutes(laurel));
+  await app.register(programRoutes(laurel));
+  await app.register(memberRoutes(laurel));
+  await app.register(ledgerRoutes(laurel));
+};

@@ -1,0 +1,148 @@
+// Members: enrol, find by any identifier, list, update, suspend, erase; portal tokens.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Laurel } from '../../services/context.js';
+import {
+  createMember, eraseMember, findMember, getMember, IDENTIFIERS, listMembers, setMemberStatus, updateMember, type Member,
+} from '../../services/members.js';
+import { ADMIN, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
+import { decodeCursor, page } from '../cursor.js';
+import { httpProblem } from '../problems.js';
+import { errors, Id, listOf, ListQuery, Nullable, Timestamp } from '../schemas.js';
+
+const Identifiers = {
+  externalId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: "the brand's own customer id", examples: ['cust_4711'] }))),
+  email: Type.Optional(Nullable(Type.String({ minLength: 3, maxLength: 200, examples: ['ada@example.com'] }))),
+  phone: Type.Optional(Nullable(Type.String({ minLength: 3, maxLength: 30, description: 'international form', examples: ['+33612345678'] }))),
+  cardCode: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: 'loyalty card number or QR payload', examples: ['CARD-0001'] }))),
+};
+const Details = {
+  attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'free-form JSON the brand keeps on the member' })),
+  birthday: Type.Optional(Nullable(Type.String({ format: 'date', examples: ['1990-04-30'] }))),
+};
+
+const MemberSchema = Type.Object({
+  object: Type.Literal('member'),
+  memberId: Id('the member'),
+  programId: Id('the program'),
+  externalId: Nullable(Type.String()),
+  email: Nullable(Type.String()),
+  phone: Nullable(Type.String()),
+  cardCode: Nullable(Type.String()),
+  attributes: Type.Record(Type.String(), Type.Unknown()),
+  birthday: Nullable(Type.String()),
+  status: Type.String({ enum: ['active', 'suspended', 'erased'] }),
+  enrolledAt: Timestamp('when the member joined'),
+});
+
+const presentMember = (m: Member) => ({
+  object: 'member' as const, memberId: m.memberId, programId: m.programId, externalId: m.externalId, email: m.email,
+  phone: m.phone, cardCode: m.cardCode, attributes: m.attributes, birthday: m.birthday, status: m.status,
+  enrolledAt: m.enrolledAt.toISOString(),
+});
+
+const MemberParams = Type.Object({ memberId: Id('the member') });
+
+export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.post('/members', {
+    schema: {
+      summary: 'Enrol a member', tags: ['members'],
+      description: 'Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164.',
+      body: Type.Object({ programId: Id('the program'), ...Identifiers, ...Details }, { additionalProperties: false }),
+      response: { 201: MemberSchema, ...errors(403, 404, 409) },
+    },
+    config: { access: POS },
+  }, async (request, reply) => reply.status(201).send(presentMember(await createMember(laurel, tenantOf(request), request.body as Parameters<typeof createMember>[2]))));
+
+  app.get('/members', {
+    schema: {
+      summary: 'List members', tags: ['members'], description: 'In enrolment order, a page at a time.',
+      querystring: Type.Object({
+        programId: Type.Optional(Id('only this program')),
+        status: Type.Optional(Type.String({ enum: ['active', 'suspended', 'erased'] })),
+        ...ListQuery,
+      }, { additionalProperties: false }),
+      response: { 200: listOf(MemberSchema, 'a page of members'), ...errors(403) },
+    },
+    config: { access: READ },
+  }, async (request) => {
+    const q = request.query;
+    const limit = q.limit ?? 20;
+    const rows = await listMembers(laurel, tenantOf(request), { programId: q.programId, status: q.status as Member['status'] | undefined, after: decodeCursor(q.cursor), limit });
+    const p = page(rows, limit, (m) => m.memberId);
+    return { ...p, data: p.data.map(presentMember) };
+  });
+
+  app.get('/members/lookup', {
+    schema: {
+      summary: 'Find a member by an identifier', tags: ['members'],
+      description: 'Give the program and exactly one of externalId, email, phone, cardCode — e.g. the card a cashier scans.',
+      querystring: Type.Object({
+        programId: Id('the program'),
+        externalId: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        email: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+        phone: Type.Optional(Type.String({ minLength: 1, maxLength: 30 })),
+        cardCode: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+      }, { additionalProperties: false }),
+      response: { 200: MemberSchema, ...errors(403, 404) },
+    },
+    config: { access: READ },
+  }, async (request) => {
+    const q = request.query as Record<string, string | undefined>;
+    const given = IDENTIFIERS.filter((k) => q[k] !== undefined);
+    if (given.length !== 1) {
+      throw httpProblem('validation', 'give exactly one of externalId, email, phone, cardCode', [{ field: 'externalId', message: 'exactly one identifier is required' }]);
+    }
+    return presentMember(await findMember(laurel, tenantOf(request), q.programId!, given[0]!, q[given[0]!]!));
+  });
+
+  app.get('/members/:memberId', {
+    schema: { summary: 'Get a member', tags: ['members'], params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) } },
+    config: { access: READ_OR_MEMBER },
+  }, async (request) => presentMember(await getMember(laurel, tenantOf(request), request.params.memberId)));
+
+  app.patch('/members/:memberId', {
+    schema: {
+      summary: 'Update a member', tags: ['members'], description: 'Only the fields given change; null clears an identifier.',
+      params: MemberParams,
+      body: Type.Object({ ...Identifiers, ...Details }, { additionalProperties: false, minProperties: 1 }),
+      response: { 200: MemberSchema, ...errors(403, 404, 409) },
+    },
+    config: { access: POS },
+  }, async (request) => presentMember(await updateMember(laurel, tenantOf(request), request.params.memberId, request.body as Parameters<typeof updateMember>[3])));
+
+  for (const [action, status] of [['suspend', 'suspended'], ['reactivate', 'active']] as const) {
+    app.post(`/members/:memberId/${action}`, {
+      schema: {
+        summary: action === 'suspend' ? 'Suspend a member' : 'Reactivate a member', tags: ['members'],
+        description: action === 'suspend' ? 'A suspended member can neither earn nor spend; their entries can still be reversed.' : 'Lift a suspension.',
+        params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404, 409) },
+      },
+      config: { access: ADMIN },
+    }, async (request) => presentMember(await setMemberStatus(laurel, tenantOf(request), request.params.memberId, status === 'suspended' ? 'suspended' : 'active')));
+  }
+
+  app.post('/members/:memberId/erase', {
+    schema: {
+      summary: 'Erase personal data (GDPR)', tags: ['members'],
+      description: 'Deletes identifiers, attributes and birthday. The member id and the ledger stay, so every balance and report still adds up.',
+      params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) },
+    },
+    config: { access: ADMIN },
+  }, async (request) => presentMember(await eraseMember(laurel, tenantOf(request), request.params.memberId)));
+
+  app.post('/members/:memberId/tokens', {
+    schema: {
+      summary: 'Issue a member portal token', tags: ['members'],
+      description: "A JWT that reads only this member's profile, balances and journal: hand it to the member portal or widget.",
+      params: MemberParams,
+      body: Type.Optional(Type.Object({ ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 })) }, { additionalProperties: false })),
+      response: { 201: Type.Object({ object: Type.Literal('member_token'), token: Type.String(), expiresAt: Timestamp('when it stops working') }), ...errors(403, 404) },
+    },
+    config: { access: POS },
+  }, async (request, reply) => {
+    const member = await getMember(laurel, tenantOf(request), request.params.memberId);
+    const { token, expiresAt } = await signMemberToken(laurel, member.tenantId, member.memberId, request.body?.ttlSeconds ?? 3600);
+    return reply.status(201).send({ object: 'member_token' as const, token, expiresAt: expiresAt.toISOString() });
+  });
+};

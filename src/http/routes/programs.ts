@@ -1,0 +1,72 @@
+// Programs: wallets and policies (return window, expiry, negative balances).
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { ProgramInput } from '../../core/program.js';
+import type { Laurel } from '../../services/context.js';
+import { createProgram, getProgram, listPrograms, type Program } from '../../services/tenants.js';
+import { ADMIN, READ, tenantOf } from '../auth.js';
+import { errors, Id, Timestamp } from '../schemas.js';
+
+const Wallet = Type.Object({
+  code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
+  kind: Type.String({ enum: ['redeemable', 'qualifying'], description: 'redeemable points can be spent; qualifying ones only count for tiers' }),
+}, { additionalProperties: false });
+
+const Expiry = Type.Union([
+  Type.Object({ kind: Type.Literal('none') }, { additionalProperties: false }),
+  Type.Object({ kind: Type.Literal('rolling'), months: Type.Integer({ minimum: 1, maximum: 1200 }) }, { additionalProperties: false, description: 'each lot expires N calendar months after it was earned' }),
+  Type.Object({
+    kind: Type.Literal('fixed_date'), month: Type.Integer({ minimum: 1, maximum: 12 }), day: Type.Integer({ minimum: 1, maximum: 31 }),
+    yearsAfter: Type.Integer({ minimum: 0, maximum: 100 }),
+  }, { additionalProperties: false, description: 'each lot expires at the end of month/day, yearsAfter years after the year it was earned (tenant time zone)' }),
+  Type.Object({ kind: Type.Literal('inactivity'), months: Type.Integer({ minimum: 1, maximum: 1200 }) }, { additionalProperties: false, description: 'all points expire after N months without activity' }),
+]);
+
+const ProgramBody = Type.Object({
+  name: Type.String({ minLength: 1, maxLength: 200, examples: ['Coffee Club'] }),
+  enrollmentMode: Type.String({ enum: ['universal', 'opt_in'], description: 'universal: members are enrolled by their first event' }),
+  wallets: Type.Optional(Type.Array(Wallet, { minItems: 1, maxItems: 10, description: 'default: points (redeemable) and status (qualifying)' })),
+  returnWindowDays: Type.Integer({ minimum: 0, maximum: 3650, description: 'days earned points stay pending (returns take them back)' }),
+  expiry: Expiry,
+  negativeBalance: Type.String({ enum: ['debt', 'write_off'], description: 'when a return claws back points already spent: keep a debt that later points repay, or write it off' }),
+}, { additionalProperties: false });
+
+const ProgramSchema = Type.Object({
+  object: Type.Literal('program'),
+  programId: Id('the program'),
+  name: Type.String(),
+  enrollmentMode: Type.String(),
+  wallets: Type.Array(Type.Object({ walletId: Id('the wallet'), code: Type.String(), kind: Type.String() })),
+  returnWindowDays: Type.Integer(),
+  expiry: Expiry,
+  negativeBalance: Type.String(),
+  createdAt: Timestamp('when'),
+});
+
+const presentProgram = (p: Program) => ({
+  object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
+  returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, createdAt: p.createdAt.toISOString(),
+});
+
+export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.post('/programs', {
+    schema: { summary: 'Create a program', tags: ['programs'], body: ProgramBody, response: { 201: ProgramSchema, ...errors(403) } },
+    config: { access: ADMIN },
+  }, async (request, reply) => {
+    const body = request.body as Omit<ProgramInput, 'wallets'> & { wallets?: ProgramInput['wallets'] };
+    const program = await createProgram(laurel, tenantOf(request), {
+      ...body, wallets: body.wallets ?? [{ code: 'points', kind: 'redeemable' }, { code: 'status', kind: 'qualifying' }],
+    });
+    return reply.status(201).send(presentProgram(program));
+  });
+
+  app.get('/programs', {
+    schema: { summary: 'List programs', tags: ['programs'], response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
+    config: { access: READ },
+  }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
+
+  app.get('/programs/:programId', {
+    schema: { summary: 'Get a program', tags: ['programs'], params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
+    config: { access: READ },
+  }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
+};

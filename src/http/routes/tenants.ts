@@ -1,0 +1,97 @@
+// The calling tenant, new tenants (operator only), and API keys.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { timingSafeEqual } from 'node:crypto';
+import { Type } from 'typebox';
+import { createApiKey, listApiKeys, revokeApiKey, SCOPES, type ApiKey } from '../../services/api-keys.js';
+import type { Laurel } from '../../services/context.js';
+import { createTenant, getTenant, type Tenant } from '../../services/tenants.js';
+import { ADMIN, READ, tenantOf } from '../auth.js';
+import { httpProblem } from '../problems.js';
+import { errors, Id, Nullable, Timestamp } from '../schemas.js';
+
+const TenantSchema = Type.Object({
+  object: Type.Literal('tenant'),
+  tenantId: Id('the tenant'),
+  name: Type.String(),
+  timeZone: Type.String({ description: 'IANA time zone of calendar rules (expiry dates, windows)', examples: ['Europe/Paris'] }),
+  currency: Type.String({ description: 'ISO 4217', examples: ['EUR'] }),
+  createdAt: Timestamp('when'),
+});
+
+const ApiKeySchema = Type.Object({
+  object: Type.Literal('api_key'),
+  keyId: Id('the key'),
+  name: Type.String(),
+  scopes: Type.Array(Type.String({ enum: [...SCOPES] })),
+  createdAt: Timestamp('when'),
+  revokedAt: Nullable(Timestamp('when it was revoked')),
+});
+
+const Scopes = Type.Array(Type.String({ enum: [...SCOPES] }), { minItems: 1, uniqueItems: true, description: 'admin: everything; pos: members, events, redemptions, holds; read: reads' });
+
+const presentTenant = (t: Tenant) => ({ object: 'tenant' as const, tenantId: t.tenantId, name: t.name, timeZone: t.timeZone, currency: t.currency, createdAt: t.createdAt.toISOString() });
+const presentKey = (k: ApiKey) => ({ object: 'api_key' as const, keyId: k.keyId, name: k.name, scopes: k.scopes, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null });
+
+function isOperator(header: string | undefined): boolean {
+  const operatorKey = process.env.LAUREL_OPERATOR_KEY;
+  const presented = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+  if (!operatorKey || !presented) return false;
+  const a = Buffer.from(operatorKey);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.post('/tenants', {
+    schema: {
+      summary: 'Create a tenant', tags: ['tenants'],
+      description: 'Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Returns the tenant and its first admin API key, shown only this once.',
+      body: Type.Object({
+        name: Type.String({ minLength: 1, maxLength: 200, examples: ['Acme Coffee'] }),
+        timeZone: Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] }),
+        currency: Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }),
+      }, { additionalProperties: false }),
+      response: { 201: Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), ...errors(403) },
+    },
+    config: { access: { scopes: 'public' } },
+  }, async (request, reply) => {
+    if (!isOperator(request.headers.authorization)) {
+      throw httpProblem('forbidden', 'creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment');
+    }
+    const tenant = await createTenant(laurel, request.body);
+    const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
+    return reply.status(201).send({ tenant: presentTenant(tenant), apiKey: { key: key.secret, keyId: key.keyId } });
+  });
+
+  app.get('/tenant', {
+    schema: { summary: 'The calling tenant', tags: ['tenants'], response: { 200: TenantSchema, ...errors(403) } },
+    config: { access: READ },
+  }, async (request) => presentTenant(await getTenant(laurel, tenantOf(request))));
+
+  app.post('/api-keys', {
+    schema: {
+      summary: 'Create an API key', tags: ['api keys'],
+      description: 'The full key is in the response `key` and is never shown again: only its hash is stored.',
+      body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, examples: ['store 12 till 3'] }), scopes: Scopes }, { additionalProperties: false }),
+      response: { 201: Type.Intersect([ApiKeySchema, Type.Object({ key: Type.String() })]), ...errors(403) },
+    },
+    config: { access: ADMIN },
+  }, async (request, reply) => {
+    const key = await createApiKey(laurel, tenantOf(request), request.body as { name: string; scopes: ApiKey['scopes'] });
+    return reply.status(201).send({ ...presentKey(key), key: key.secret });
+  });
+
+  app.get('/api-keys', {
+    schema: { summary: 'List API keys', tags: ['api keys'], response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), ...errors(403) } },
+    config: { access: ADMIN },
+  }, async (request) => ({ object: 'list' as const, data: (await listApiKeys(laurel, tenantOf(request))).map(presentKey) }));
+
+  app.delete('/api-keys/:keyId', {
+    schema: {
+      summary: 'Revoke an API key', tags: ['api keys'], description: 'The key stops working at once; the record stays.',
+      params: Type.Object({ keyId: Id('the key') }),
+      response: { 200: ApiKeySchema, ...errors(403, 404, 409) },
+    },
+    config: { access: ADMIN },
+  }, async (request) => presentKey(await revokeApiKey(laurel, tenantOf(request), request.params.keyId)));
+};

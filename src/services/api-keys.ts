@@ -1,0 +1,71 @@
+// API keys. Only a SHA-256 of the key is stored (a generated key carries 256 random bits, so a
+// fast hash is enough and lookup by hash is one index probe); the key is shown once.
+import { createHash, randomBytes } from 'node:crypto';
+import { DomainError, invalid, notFound } from '../core/errors.js';
+import { uuidv7 } from '../core/ids.js';
+import type { Laurel } from './context.js';
+import { requireId, requireText } from './validate.js';
+
+export const SCOPES = ['admin', 'pos', 'read'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export interface ApiKey {
+  keyId: string;
+  tenantId: string;
+  name: string;
+  scopes: Scope[];
+  createdAt: Date;
+  revokedAt: Date | null;
+  lastUsedAt: Date | null;
+}
+
+const hash = (key: string) => createHash('sha256').update(key).digest('hex');
+
+function keyOf(r: { key_id: string; tenant_id: string; name: string; scopes: string[]; created_at: Date; revoked_at: Date | null; last_used_at: Date | null }): ApiKey {
+  return { keyId: r.key_id, tenantId: r.tenant_id, name: r.name, scopes: r.scopes as Scope[], createdAt: r.created_at, revokedAt: r.revoked_at, lastUsedAt: r.last_used_at };
+}
+
+export function validateScopes(scopes: unknown): Scope[] {
+  if (!Array.isArray(scopes) || scopes.length === 0 || scopes.some((s) => !SCOPES.includes(s))) {
+    throw invalid('scopes', 'scopes must be a non-empty list of admin, pos, read');
+  }
+  return [...new Set(scopes as Scope[])];
+}
+
+/**
+ * Creates a key; the returned `secret` is the only time the full key is seen. An operator may
+ * choose the key (LAUREL_ADMIN_KEY); otherwise it is `lk_` and 256 random bits.
+ */
+export async function createApiKey(laurel: Laurel, tenantId: string, input: { name: string; scopes: Scope[]; secret?: string }): Promise<ApiKey & { secret: string }> {
+  const name = requireText(input.name, 'name', 100);
+  const scopes = validateScopes(input.scopes);
+  const secret = input.secret ?? `lk_${randomBytes(32).toString('base64url')}`;
+  if (secret.length < 16 || secret.length > 200 || /\s/.test(secret)) throw invalid('secret', 'a key is 16 to 200 characters without spaces');
+  const row = await laurel.db.insertInto('api_keys').values({
+    tenant_id: tenantId, key_id: uuidv7(), name, scopes, secret_hash: hash(secret), created_at: laurel.clock.now(),
+  }).returningAll().executeTakeFirstOrThrow();
+  return { ...keyOf(row), secret };
+}
+
+export async function listApiKeys(laurel: Laurel, tenantId: string): Promise<ApiKey[]> {
+  const rows = await laurel.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).orderBy('key_id').execute();
+  return rows.map(keyOf);
+}
+
+export async function revokeApiKey(laurel: Laurel, tenantId: string, keyId: string): Promise<ApiKey> {
+  const id = requireId(keyId, 'keyId', 'API key');
+  const row = await laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() })
+    .where('tenant_id', '=', tenantId).where('key_id', '=', id).where('revoked_at', 'is', null)
+    .returningAll().executeTakeFirst();
+  if (row) return keyOf(row);
+  const existing = await laurel.db.selectFrom('api_keys').select('key_id').where('tenant_id', '=', tenantId).where('key_id', '=', id).executeTakeFirst();
+  if (!existing) throw notFound('API key', 'keyId');
+  throw new DomainError('conflict', 'the API key is already revoked', 'keyId');
+}
+
+/** The key a presented secret belongs to, or null: unknown or revoked. */
+export async function authenticateApiKey(laurel: Laurel, presented: string): Promise<ApiKey | null> {
+  if (presented.length < 16 || presented.length > 200) return null;
+  const row = await laurel.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', hash(presented)).executeTakeFirst();
+  return row && !row.revoked_at ? keyOf(row) : null;
+}
