@@ -1,30 +1,39 @@
-#!/usr/bin/env node
 // `laurel`: the one command for operators. Each subcommand opens the database from the
 // environment (DATABASE_URL, or PGlite in LAUREL_DATA_DIR), does one thing, and exits.
-import { createServer } from 'node:http';
 import { parseArgs } from 'node:util';
 import { formatReport, verifyLedger } from '../db/verify.js';
 import { settleDue } from '../db/settlement.js';
+import { buildApp } from '../http/app.js';
+import { createApiKey, listApiKeys, revokeApiKey, validateScopes } from '../services/api-keys.js';
 import { openLaurel, type Laurel } from '../services/context.js';
 import { hasData, seedDemo } from '../services/demo.js';
 import { getBalance } from '../services/ledger.js';
+import { createTenant } from '../services/tenants.js';
 
 const USAGE = `usage: laurel <command> [options]
 
 commands:
-  serve             migrate, create the demo program on an empty database, run the scheduled
-                    settlement (maturation, expiry, hold release) and answer GET /healthz on PORT
-  migrate           apply the database migrations that are not applied yet
-  verify [--tenant ID]
-                    recompute balances and lots from the journal; exit 1 on any difference
-  settle            mature, expire and release everything due now, once
-  demo              create the demo program (on any database)
+  serve                 the API on PORT, with scheduled settlement; on an empty database it first
+                        creates a demo tenant and prints its admin API key
+  migrate               apply the database migrations that are not applied yet
+  verify [--tenant ID]  recompute balances and lots from the journal; exit 1 on any difference
+  settle                mature, expire, release and repay everything due now, once
+  demo                  create a demo tenant and program (on any database) and print its admin key
+  tenants create --name NAME --time-zone ZONE --currency CODE
+                        create a tenant and print its first admin API key
+  keys create --tenant ID --name NAME --scopes admin,pos,read
+  keys list --tenant ID
+  keys revoke --tenant ID --key KEY_ID
 
 environment:
-  DATABASE_URL      postgres://… (default: embedded PGlite)
-  LAUREL_DATA_DIR   PGlite data directory (default ./data)
-  PORT              HTTP port for serve (default 3000)
-  LAUREL_SETTLE_INTERVAL_SECONDS  how often serve settles (default 60)`;
+  DATABASE_URL          postgres://… (default: embedded PGlite)
+  LAUREL_DATA_DIR       PGlite data directory (default ./data)
+  PORT, HOST            where serve listens (default 3000, 127.0.0.1)
+  LAUREL_ADMIN_KEY      on first start, the demo tenant's admin key (default: random, printed)
+  LAUREL_OPERATOR_KEY   lets POST /v1/tenants create tenants over HTTP
+  LAUREL_SETTLE_INTERVAL_SECONDS  how often serve settles (default 60)
+  LAUREL_RATE_LIMIT_PER_MINUTE    requests per minute per API key (default 6000)
+  LOG_LEVEL             pino level (default info)`;
 
 async function withLaurel<T>(fn: (laurel: Laurel) => Promise<T>): Promise<T> {
   const laurel = await openLaurel();
@@ -35,47 +44,66 @@ async function withLaurel<T>(fn: (laurel: Laurel) => Promise<T>): Promise<T> {
   }
 }
 
-async function printDemo(laurel: Laurel): Promise<void> {
+/** Creates the demo tenant and its admin key; returns the key so serve can print it. */
+async function createDemo(laurel: Laurel): Promise<string> {
   const demo = await seedDemo(laurel);
-  console.log(`demo tenant  ${demo.tenant.name}  ${demo.tenant.tenantId}`);
-  console.log(`demo program ${demo.program.name}  ${demo.program.programId}`);
+  const key = await createApiKey(laurel, demo.tenant.tenantId, { name: 'demo admin', scopes: ['admin'], secret: process.env.LAUREL_ADMIN_KEY || undefined });
+  console.log(`demo tenant   ${demo.tenant.name} (${demo.tenant.tenantId})`);
+  console.log(`demo program  ${demo.program.name} (${demo.program.programId})`);
   for (const m of demo.members) {
     const b = await getBalance(laurel, demo.tenant.tenantId, m.memberId);
-    console.log(`  ${m.name.padEnd(6)} ${m.memberId}  available ${b.available}  pending ${b.pending}`);
+    console.log(`  member ${m.name.padEnd(6)} ${m.memberId}  available ${b.available}, pending ${b.pending}`);
   }
+  console.log(`admin API key ${key.secret}`);
+  return key.secret;
 }
 
 async function serve(): Promise<void> {
   const laurel = await openLaurel();
-  console.log(`laurel: database ready (${laurel.engine})`);
-  if (!(await hasData(laurel))) await printDemo(laurel);
-  const intervalMs = Number(process.env.LAUREL_SETTLE_INTERVAL_SECONDS ?? 60) * 1000;
-  let settling = Promise.resolve();
-  const timer = setInterval(() => {
-    settling = settleDue(laurel.db, laurel.clock.now()).then(() => undefined, (e) => console.error('laurel: settlement failed', e));
-  }, intervalMs);
-  const server = createServer((req, res) => {
-    const healthy = req.url === '/healthz';
-    res.writeHead(healthy ? 200 : 404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify(healthy ? { status: 'ok', engine: laurel.engine } : { error: 'not found' }));
-  });
+  if (!(await hasData(laurel))) await createDemo(laurel);
+  else console.log('existing database: make an API key with `npx laurel keys create --tenant ID --name NAME --scopes admin`');
+  const app = await buildApp(laurel);
   const port = Number(process.env.PORT ?? 3000);
-  server.listen(port, () => console.log(`laurel: listening on http://localhost:${port}/healthz`));
-  const stop = () => {
+  const host = process.env.HOST ?? '127.0.0.1';
+  await app.listen({ port, host });
+  const base = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
+  console.log(`laurel ready on ${laurel.engine}: API ${base}/v1  docs ${base}/docs  OpenAPI ${base}/openapi.json  health ${base}/healthz`);
+
+  const intervalMs = Number(process.env.LAUREL_SETTLE_INTERVAL_SECONDS ?? 60) * 1000;
+  let settling: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => {
+    settling = settleDue(laurel.db, laurel.clock.now()).catch((e) => app.log.error({ err: e }, 'settlement failed'));
+  }, intervalMs);
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.log.info({ signal }, 'shutting down: finishing requests in flight');
     clearInterval(timer);
-    server.close(async () => {
-      await settling;
-      await laurel.close();
-      process.exit(0);
-    });
+    await app.close();
+    await settling;
+    await laurel.close();
+    process.exit(0);
   };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
+  process.once('SIGINT', () => void stop('SIGINT'));
+  process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+function required(value: string | undefined, option: string): string {
+  if (!value) throw new Error(`--${option} is required (laurel help)`);
+  return value;
 }
 
 async function main(argv: string[]): Promise<number> {
-  const [command, ...rest] = argv;
-  const { values } = parseArgs({ args: rest, options: { tenant: { type: 'string' } }, allowPositionals: true });
+  const [command, sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: command === 'keys' || command === 'tenants' ? rest : [sub ?? '', ...rest].filter(Boolean),
+    options: {
+      tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
+      'time-zone': { type: 'string' }, currency: { type: 'string' },
+    },
+    allowPositionals: true,
+  });
   switch (command) {
     case 'serve':
       await serve();
@@ -96,12 +124,38 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       });
     case 'demo':
-      await withLaurel(printDemo);
+      await withLaurel(createDemo);
       return 0;
-    default:
-      console.log(USAGE);
-      return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+    case 'tenants':
+      if (sub !== 'create') break;
+      return withLaurel(async (laurel) => {
+        const tenant = await createTenant(laurel, { name: required(values.name, 'name'), timeZone: required(values['time-zone'], 'time-zone'), currency: required(values.currency, 'currency') });
+        const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
+        console.log(`tenant ${tenant.tenantId}\nadmin API key ${key.secret}`);
+        return 0;
+      });
+    case 'keys':
+      return withLaurel(async (laurel) => {
+        const tenantId = required(values.tenant, 'tenant');
+        if (sub === 'create') {
+          const key = await createApiKey(laurel, tenantId, { name: required(values.name, 'name'), scopes: validateScopes(required(values.scopes, 'scopes').split(',')) });
+          console.log(`${key.keyId}  ${key.scopes.join(',')}  ${key.secret}`);
+        } else if (sub === 'list') {
+          for (const k of await listApiKeys(laurel, tenantId)) {
+            console.log(`${k.keyId}  ${k.name}  ${k.scopes.join(',')}  ${k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'}`);
+          }
+        } else if (sub === 'revoke') {
+          const k = await revokeApiKey(laurel, tenantId, required(values.key, 'key'));
+          console.log(`${k.keyId} revoked`);
+        } else {
+          console.log(USAGE);
+          return 2;
+        }
+        return 0;
+      });
   }
+  console.log(USAGE);
+  return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
 }
 
 main(process.argv.slice(2)).then((code) => {
