@@ -1,14 +1,30 @@
-// UUIDv7 (RFC 9562): 48 bits of unix milliseconds, then random bits. Sortable by creation
-// time and needing no sequence, so ids can be made anywhere and rows shard freely.
+// UUIDv7 (RFC 9562): 48 bits of unix milliseconds, a 12-bit counter, then random bits. Sortable
+// by creation time and needing no sequence, so ids can be made anywhere and rows shard freely.
+// Within one process ids are strictly increasing (RFC 9562 §6.2, method 1): ids made in the same
+// millisecond count up, so pages in id order list things in the order they were made.
+
+let lastMs = 0;
+let counter = 0;
 
 export function uuidv7(now = Date.now()): string {
+  let ms = Math.max(now, lastMs);
+  if (ms === lastMs) {
+    counter++;
+    if (counter > 0xfff) {
+      ms++;
+      counter = 0;
+    }
+  } else {
+    counter = 0;
+  }
+  lastMs = ms;
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  let ms = now;
   for (let i = 5; i >= 0; i--) {
     bytes[i] = ms % 256;
     ms = Math.floor(ms / 256);
   }
-  bytes[6] = (bytes[6]! & 0x0f) | 0x70;
+  bytes[6] = 0x70 | (counter >> 8);
+  bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
   const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;

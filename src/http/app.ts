@@ -47,6 +47,8 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
+  // JSON only: a text body is refused as 415 instead of reaching validation as a string.
+  app.removeContentTypeParser(['text/plain']);
   app.addSchema(ProblemSchema);
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
