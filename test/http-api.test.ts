@@ -167,8 +167,8 @@ describe('lists', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const r = (await call(app, { method: 'GET', url: `/v1/members?programId=${program.programId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, key: a.keys.read })).json();
-      seen.push(...r.data.map((m: { externalId: string }) => m.externalId));
+      const r: { data: { externalId: string }[]; hasMore: boolean; nextCursor: string | null } = (await call(app, { method: 'GET', url: `/v1/members?programId=${program.programId}&limit=2${cursor ? `&cursor=${cursor}` : ''}`, key: a.keys.read })).json();
+      seen.push(...r.data.map((m) => m.externalId));
       cursor = r.nextCursor;
       expect(r.hasMore).toBe(cursor !== null);
     } while (cursor);
@@ -244,5 +244,17 @@ describe('documentation and operations', () => {
   it('echoes a request id', async () => {
     const r = await call(app, { method: 'GET', url: '/healthz', headers: { 'x-request-id': 'req-123' } });
     expect(r.headers['x-request-id']).toBe('req-123');
+  });
+});
+
+describe('creating a member', () => {
+  it('with an Idempotency-Key, a retry returns the same member instead of a conflict', async () => {
+    const k = idemKey();
+    const body = { programId: a.program.programId, externalId: `idem-${k}` };
+    const first = await call(app, { method: 'POST', url: '/v1/members', key: a.keys.pos, body, idempotencyKey: k });
+    const again = await call(app, { method: 'POST', url: '/v1/members', key: a.keys.pos, body, idempotencyKey: k });
+    expect(first.statusCode).toBe(201);
+    expect(again.json()).toEqual(first.json());
+    expectProblem(await call(app, { method: 'POST', url: '/v1/members', key: a.keys.pos, body, idempotencyKey: idemKey() }), 409, 'externalId');
   });
 });

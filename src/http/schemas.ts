@@ -50,6 +50,13 @@ export const IdempotencyHeader = Type.Object({
   }),
 }, { additionalProperties: true });
 
+export const OptionalIdempotencyHeader = Type.Object({
+  'idempotency-key': Type.Optional(Type.String({
+    minLength: 1, maxLength: 255,
+    description: 'Optional here: with it, a retry returns the first response instead of a conflict.',
+  })),
+}, { additionalProperties: true });
+
 export const ListQuery = {
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'page size (1 to 100)' })),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: '`nextCursor` of the previous page' })),

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { DomainError, invalid } from '../core/errors.js';
 import { decodeJson, encodeJson } from '../core/json.js';
-import { findIdempotency, type StoredResponse, type Trx } from '../db/ledger.js';
+import { findIdempotency, storeIdempotency, type StoredResponse, type Trx } from '../db/ledger.js';
 import type { Laurel } from './context.js';
 
 const MAX_ATTEMPTS = 5;
@@ -68,4 +68,18 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
       if (!retry || attempt >= MAX_ATTEMPTS) throw e;
     }
   }
+}
+
+/**
+ * Runs a write in one transaction; with an idempotency key, at most once (its result is stored
+ * with the write and replayed). For writes whose key is optional, such as creating a member.
+ */
+export async function writeOnce<T>(laurel: Laurel, tenantId: string, key: string | undefined, operation: string, request: unknown,
+  work: (trx: Trx, now: Date) => Promise<T>): Promise<T> {
+  if (key === undefined) return laurel.db.transaction().execute((trx) => work(trx, laurel.clock.now()));
+  return idempotent(laurel, tenantId, requireIdempotencyKey(key), operation, request, async (trx, now, store) => {
+    const result = await work(trx, now);
+    await storeIdempotency(trx, tenantId, store(result), now);
+    return result;
+  });
 }

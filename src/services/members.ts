@@ -2,7 +2,7 @@
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Laurel } from './context.js';
-import { isUniqueViolation } from './idempotency.js';
+import { isUniqueViolation, writeOnce } from './idempotency.js';
 import { optionalText, requireId } from './validate.js';
 
 export type MemberStatus = 'active' | 'suspended' | 'erased';
@@ -66,7 +66,8 @@ function memberOf(r: {
   };
 }
 
-export async function createMember(laurel: Laurel, tenantId: string, input: MemberInput): Promise<Member> {
+/** Enrols a member; with an idempotency key, a retry returns the member the first call made. */
+export async function createMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string): Promise<Member> {
   const programId = requireId(input.programId, 'programId', 'program');
   const ids = Object.fromEntries(IDENTIFIERS.map((k) =>
     [k, input[k] === undefined || input[k] === null ? null : normaliseIdentifier(k, input[k])])) as Record<Identifier, string | null>;
@@ -77,22 +78,23 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
   if (birthday !== null && (typeof birthday !== 'string' || !BIRTHDAY.test(birthday) || Number.isNaN(Date.parse(birthday)))) {
     throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
   }
-  const now = laurel.clock.now();
-  const memberId = uuidv7(now.getTime());
+  const request = { programId, ...ids, attributes, birthday };
   try {
-    await laurel.db.transaction().execute(async (trx) => {
+    return await writeOnce(laurel, tenantId, idempotencyKey, 'create_member', request, async (trx, now) => {
       const wallets = await trx.selectFrom('wallets').select('wallet_id')
         .where('tenant_id', '=', tenantId).where('program_id', '=', programId).execute();
       if (wallets.length === 0) throw notFound('program', 'programId');
-      await trx.insertInto('members').values({
+      const memberId = uuidv7(now.getTime());
+      const row = await trx.insertInto('members').values({
         tenant_id: tenantId, member_id: memberId, program_id: programId, external_id: ids.externalId, email: ids.email,
         phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, status: 'active',
         enrolled_at: now, updated_at: now,
-      }).execute();
+      }).returningAll().executeTakeFirstOrThrow();
       // Every wallet gets its balance row now: it is the row each ledger operation locks.
       await trx.insertInto('balances').values(wallets.map((w) => ({
         tenant_id: tenantId, member_id: memberId, wallet_id: w.wallet_id, program_id: programId,
       }))).execute();
+      return memberOf(row);
     });
   } catch (e) {
     for (const k of IDENTIFIERS) {
@@ -102,7 +104,6 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
     }
     throw e;
   }
-  return getMember(laurel, tenantId, memberId);
 }
 
 export async function getMember(laurel: Laurel, tenantId: string, memberId: string): Promise<Member> {

@@ -1,5 +1,6 @@
-// One Laurel per test file, on PGlite in memory or, when DATABASE_URL is set, on PostgreSQL.
-// Each test makes its own tenant, so files never see each other's data.
+// One Laurel per test file, on PGlite in memory or, when DATABASE_URL is set, on a PostgreSQL
+// database of its own. Each test makes its own tenant.
+import pg from 'pg';
 import { expect } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { ProgramInput } from '../../src/core/program.js';
@@ -10,10 +11,40 @@ import { createProgram, createTenant, type Program } from '../../src/services/te
 
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
+/**
+ * A Laurel for one test file. On PostgreSQL it gets a database of its own beside DATABASE_URL's,
+ * dropped on close: settlement runs over every tenant of a database, so files running in
+ * parallel must not share one (one file's time travel would settle another's wallets).
+ */
 export async function openTestLaurel(start = '2026-01-15T10:00:00Z'): Promise<Laurel & { clock: ManualClock }> {
   const clock = new ManualClock(start);
-  const laurel = await openLaurel({ databaseUrl: process.env.DATABASE_URL, dataDir: 'memory://', poolSize: 60 }, clock);
-  return { ...laurel, clock };
+  if (!process.env.DATABASE_URL) {
+    return { ...(await openLaurel({ dataDir: 'memory://' }, clock)), clock };
+  }
+  const shared = process.env.DATABASE_URL;
+  const url = new URL(shared);
+  const name = `${url.pathname.slice(1) || 'laurel'}_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  await onServer(shared, (c) => c.query(`create database "${name}"`));
+  url.pathname = `/${name}`;
+  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize: 60 }, clock);
+  return {
+    ...laurel,
+    clock,
+    close: async () => {
+      await laurel.close();
+      await onServer(shared, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    },
+  };
+}
+
+async function onServer(databaseUrl: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    await work(client);
+  } finally {
+    await client.end();
+  }
 }
 
 export const basicProgram: ProgramInput = {

@@ -8,7 +8,7 @@ import {
 import { ADMIN, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, listOf, ListQuery, Nullable, Timestamp } from '../schemas.js';
+import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Identifiers = {
   externalId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: "the brand's own customer id", examples: ['cust_4711'] }))),
@@ -48,11 +48,13 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     schema: {
       summary: 'Enrol a member', tags: ['members'],
       description: 'Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164.',
+      headers: OptionalIdempotencyHeader,
       body: Type.Object({ programId: Id('the program'), ...Identifiers, ...Details }, { additionalProperties: false }),
       response: { 201: MemberSchema, ...errors(403, 404, 409) },
     },
     config: { access: POS },
-  }, async (request, reply) => reply.status(201).send(presentMember(await createMember(laurel, tenantOf(request), request.body as Parameters<typeof createMember>[2]))));
+  }, async (request, reply) => reply.status(201).send(presentMember(await createMember(laurel, tenantOf(request),
+    request.body as Parameters<typeof createMember>[2], request.headers['idempotency-key'] as string | undefined))));
 
   app.get('/members', {
     schema: {
