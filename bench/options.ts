@@ -1,0 +1,73 @@
+// Command-line options of `npm run bench`.
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  databaseUrl: string;
+  json: boolean;
+  quick: boolean;
+  /** drop and recreate the bench database first */
+  fresh: boolean;
+  profile: boolean;
+  levels: number[];
+  rounds: number;
+  /** seconds measured per run of each side at each level */
+  seconds: number;
+  warmupSeconds: number;
+  readSeconds: number;
+  smallHistory: number;
+  largeHistory: number;
+}
+
+export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
+
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile]
+  [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
+DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
+
+export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      fresh: { type: 'boolean', default: false },
+      'no-profile': { type: 'boolean', default: false },
+      rounds: { type: 'string' },
+      seconds: { type: 'string' },
+      warmup: { type: 'string' },
+      'read-seconds': { type: 'string' },
+      levels: { type: 'string' },
+      large: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const num = (v: string | undefined, fallback: number, name: string): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${name} must be a positive number\n${USAGE}`);
+    return n;
+  };
+  const quick = values.quick;
+  const levels = values.levels
+    ? values.levels.split(',').map((s) => num(s.trim(), 1, 'levels')).map(Math.round)
+    : [1, 8, 32];
+  return {
+    databaseUrl: env.DATABASE_URL || DEFAULT_URL,
+    json: values.json,
+    quick,
+    fresh: values.fresh,
+    profile: !values['no-profile'],
+    levels,
+    rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds')),
+    seconds: num(values.seconds, quick ? 2 : 5, 'seconds'),
+    warmupSeconds: num(values.warmup, quick ? 0.5 : 1, 'warmup'),
+    readSeconds: num(values['read-seconds'], quick ? 2 : 3, 'read-seconds'),
+    smallHistory: 10,
+    largeHistory: Math.round(num(values.large, 100_000, 'large')),
+  };
+}

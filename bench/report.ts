@@ -1,0 +1,76 @@
+// The human-readable report and the one-line JSON summary.
+import type { LoadResult } from './load.js';
+import type { PgbenchResult } from './pgbench.js';
+import { median, round } from './stats.js';
+
+export interface EarnLevel {
+  concurrency: number;
+  earn: LoadResult[];
+  baseline: PgbenchResult[];
+}
+
+export interface ReadSide {
+  entries: number;
+  runs: LoadResult[];
+}
+
+export interface Summary {
+  earn: { concurrency: number; events_per_s: number; baseline_tps: number; ratio: number }[];
+  balance_read: {
+    small_history_entries: number; large_history_entries: number;
+    small_reads_per_s: number; large_reads_per_s: number; ratio: number;
+  };
+}
+
+export function summarize(levels: EarnLevel[], small: ReadSide, large: ReadSide): Summary {
+  return {
+    earn: levels.map((l) => {
+      const events = median(l.earn.map((r) => r.perSecond));
+      const tps = median(l.baseline.map((r) => r.tps));
+      return { concurrency: l.concurrency, events_per_s: round(events, 1), baseline_tps: round(tps, 1), ratio: round(events / tps, 3) };
+    }),
+    balance_read: (() => {
+      const s = median(small.runs.map((r) => r.perSecond));
+      const g = median(large.runs.map((r) => r.perSecond));
+      return {
+        small_history_entries: small.entries, large_history_entries: large.entries,
+        small_reads_per_s: round(s, 1), large_reads_per_s: round(g, 1), ratio: round(g / s, 3),
+      };
+    })(),
+  };
+}
+
+/** A plain text table: right-aligned columns, a rule under the header. */
+export function table(header: string[], rows: (string | number)[][]): string {
+  const cells = [header, ...rows.map((r) => r.map(String))];
+  const widths = header.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.slice(1).map(line)].join('\n');
+}
+
+const f = (x: number, digits = 1): string => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+
+export function earnTable(levels: EarnLevel[], summary: Summary): string {
+  return table(
+    ['concurrency', 'earn/s', 'p50 ms', 'p99 ms', 'node cpu ms/earn', 'baseline tps', 'baseline lat ms', 'ratio', 'paired: median (per round)'],
+    levels.map((l, i) => {
+      const s = summary.earn[i]!;
+      const ratios = l.earn.map((e, r) => e.perSecond / (l.baseline[r]?.tps ?? Number.NaN));
+      const perRound = `${f(median(ratios), 3)} (${ratios.map((x) => f(x, 2)).join(' ')})`;
+      return [
+        String(l.concurrency), f(s.events_per_s), f(median(l.earn.map((r) => r.p50Ms)), 2), f(median(l.earn.map((r) => r.p99Ms)), 2),
+        f(median(l.earn.map((r) => r.nodeCpuMsPerOp)), 3), f(s.baseline_tps), f(median(l.baseline.map((r) => r.latencyMs)), 2),
+        f(s.ratio, 3), perRound,
+      ];
+    }),
+  );
+}
+
+export function readTable(small: ReadSide, large: ReadSide, summary: Summary): string {
+  const row = (side: ReadSide, rate: number) => [
+    String(side.entries), f(rate), f(median(side.runs.map((r) => r.p50Ms)), 3), f(median(side.runs.map((r) => r.p99Ms)), 3),
+    side.runs.map((r) => f(r.perSecond, 0)).join(' '),
+  ];
+  return table(['history entries', 'reads/s', 'p50 ms', 'p99 ms', 'per-round reads/s'],
+    [row(small, summary.balance_read.small_reads_per_s), row(large, summary.balance_read.large_reads_per_s)]);
+}

@@ -1,0 +1,258 @@
+// `npm run bench [-- --json] [-- --quick]`: earn through the service layer against a pgbench
+// baseline at concurrency 1, 8 and 32, and balance reads for a short and a long history.
+// Progress goes to stderr; the report to stdout, and with --json its last line is the summary.
+import { cpus } from 'node:os';
+import { sql } from 'kysely';
+import { openLaurel, type Laurel } from '../src/services/context.js';
+import { earn } from '../src/services/ledger.js';
+import { buildHistories, runReads } from './balance-read.js';
+import { ensureDatabase, redact, withParam } from './database.js';
+import { EARN_AMOUNT, runEarn, type Connect } from './earn.js';
+import { newFixture, newMembers, type Fixture } from './fixtures.js';
+import type { LoadResult } from './load.js';
+import { parseOptions, type BenchOptions } from './options.js';
+import { Pgbench } from './pgbench.js';
+import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
+import { earnTable, readTable, summarize, table, type EarnLevel, type ReadSide } from './report.js';
+import { log, median } from './stats.js';
+
+const APP_NAME = 'laurel-bench';
+const READ_CONCURRENCY = 8;
+
+const out: string[] = [];
+const print = (s = ''): void => { out.push(s); };
+
+async function earnBenchmark(connect: Connect, pgbench: Pgbench, fx: Fixture, o: BenchOptions): Promise<{ levels: EarnLevel[]; completed: number }> {
+  const warmupMs = o.warmupSeconds * 1000;
+  const durationMs = o.seconds * 1000;
+  const levels: EarnLevel[] = o.levels.map((c) => ({ concurrency: c, earn: [], baseline: [] }));
+  let completed = 0;
+  const top = Math.max(...o.levels);
+  log(`warming up (earn and pgbench at concurrency ${top})`);
+  completed += (await runEarn(connect, fx, top, 0, Math.max(1000, warmupMs * 2), 'warmup')).completed;
+  await pgbench.run(top, 1);
+  // Planner statistics for the tables the warm-up filled, as a live database has them.
+  await connect(1).then(async (l) => {
+    await sql`analyze tenants, programs, wallets, members, balances, journal_entries, postings, lots, lot_movements, idempotency_keys`.execute(l.db);
+    await l.close();
+  });
+  for (let round = 0; round < o.rounds; round++) {
+    for (const level of levels) {
+      const c = level.concurrency;
+      // Alternate which side goes first, so drifting noise hits both alike.
+      const sides = round % 2 === 0 ? ['earn', 'pgbench'] : ['pgbench', 'earn'];
+      for (const side of sides) {
+        if (side === 'earn') {
+          const r = await runEarn(connect, fx, c, warmupMs, durationMs, `r${round}c${c}`);
+          completed += r.completed;
+          level.earn.push(r);
+          log(`round ${round + 1}/${o.rounds} c=${c}: earn ${r.perSecond.toFixed(1)}/s (p50 ${r.p50Ms.toFixed(2)} ms)`);
+        } else {
+          const b = await pgbench.run(c, o.seconds);
+          level.baseline.push(b);
+          log(`round ${round + 1}/${o.rounds} c=${c}: pgbench ${b.tps.toFixed(1)} tps`);
+        }
+      }
+    }
+  }
+  return { levels, completed };
+}
+
+/** Every acknowledged earn is in the journal once, and every balance is its member's earns. */
+async function checkEarns(laurel: Laurel, fx: Fixture, completed: number): Promise<string> {
+  const { rows } = await sql<{ entries: string; wrong: string; members: string }>`
+    select (select count(*) from journal_entries where tenant_id = ${fx.tenantId}) as entries,
+           (select count(*) from members where tenant_id = ${fx.tenantId}) as members,
+           (select count(*) from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+             cross join lateral (select coalesce(sum(j.amount), 0) as total from journal_entries j
+               where j.tenant_id = b.tenant_id and j.member_id = b.member_id and j.wallet_id = b.wallet_id) s
+             where b.tenant_id = ${fx.tenantId} and w.code = 'points'
+               and (b.available <> s.total or b.lifetime_earned <> s.total)) as wrong`
+    .execute(laurel.db);
+  const r = rows[0]!;
+  if (Number(r.entries) !== completed || Number(r.wrong) !== 0) {
+    throw new Error(`earn check failed: ${completed} earns acknowledged, ${r.entries} journal entries, ${r.wrong} balances off`);
+  }
+  return `${completed} earns acknowledged = ${r.entries} journal entries; all ${r.members} members' balances equal their journal`;
+}
+
+async function readBenchmark(laurel: Laurel, fx: Fixture, o: BenchOptions) {
+  const h = await buildHistories(laurel, fx, o.smallHistory, o.largeHistory);
+  const small: ReadSide = { entries: h.smallEntries, runs: [] };
+  const large: ReadSide = { entries: h.largeEntries, runs: [] };
+  for (let round = 0; round < o.rounds; round++) {
+    const order = round % 2 === 0 ? [[small, h.small], [large, h.large]] as const : [[large, h.large], [small, h.small]] as const;
+    for (const [side, member] of order) {
+      const r = await runReads(laurel, fx, member, READ_CONCURRENCY, o.warmupSeconds * 500, o.readSeconds * 1000);
+      side.runs.push(r);
+      log(`round ${round + 1}/${o.rounds}: getBalance (${side.entries} entries) ${r.perSecond.toFixed(0)}/s`);
+    }
+  }
+  return { h, small, large };
+}
+
+/** Sequential earns on a member: median latency in ms. */
+async function earnLatency(laurel: Laurel, fx: Fixture, memberId: string, n: number, label: string): Promise<number> {
+  const times: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await earn(laurel, { tenantId: fx.tenantId, memberId, amount: EARN_AMOUNT, idempotencyKey: `bench-${fx.runId}-${label}-${i}` });
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+const KINDS: StatementKind[] = ['begin', 'idempotency lookup', 'lock+load wallet', 'write decision', 'commit', 'other'];
+
+async function profileEarn(laurel: Laurel, connect: Connect, pgbench: Pgbench, fx: Fixture, readFx: Fixture, url: string, o: BenchOptions, largeMember: string, smallMember: string): Promise<void> {
+  const seconds = Math.max(2, Math.min(o.seconds, 4));
+  const profiler = new QueryProfiler();
+  const levels = [...new Set([Math.min(...o.levels), Math.max(...o.levels)])];
+  const rows: (string | number)[][] = [];
+  const header = ['per earn (mean)', ...levels.map((c) => `c=${c}`)];
+  const cols: Map<string, string>[] = [];
+  const seen = new Set<string>();
+  let lastMembers: string[] = [];
+  for (const c of levels) {
+    const col = new Map<string, string>();
+    profiler.reset();
+    profiler.install();
+    const cpu = new BackendCpu(url, APP_NAME);
+    await cpu.start();
+    let r: LoadResult & { members: string[] };
+    try {
+      // Count only the earns' statements: not the pool's migration check, nor the making of members.
+      r = await runEarn(connect, fx, c, o.warmupSeconds * 1000, seconds * 1000, `profile-c${c}`, () => profiler.reset());
+    } finally {
+      profiler.uninstall();
+    }
+    const server = await cpu.stop();
+    r.members.forEach((m) => seen.add(m));
+    lastMembers = r.members;
+    const n = r.completed;
+    let statements = 0;
+    let inStatements = 0;
+    for (const k of KINDS) {
+      const t = profiler.tallies.get(k);
+      if (!t) continue;
+      statements += t.count;
+      inStatements += t.totalMs;
+      col.set(`${k} round trip ms`, `${(t.totalMs / t.count).toFixed(3)} ×${(t.count / n).toFixed(2)}`);
+    }
+    const poolMs = profiler.poolWait.count ? profiler.poolWait.totalMs / n : 0;
+    col.set('statements (round trips) per earn', (statements / n).toFixed(2));
+    col.set('pool connect wait ms', poolMs.toFixed(3));
+    col.set('earn latency ms (mean)', r.meanMs.toFixed(3));
+    col.set('  of which in statements ms', (inStatements / n).toFixed(3));
+    const outside = r.meanMs - inStatements / n - poolMs;
+    // Under load a round trip also holds the wait for the event loop to run its callback: then
+    // the whole latency is in the round trips and this rest is noise around 0.
+    col.set('  of which outside (Node JS between statements) ms', outside > 0 ? outside.toFixed(3) : `~0 (${outside.toFixed(3)})`);
+    col.set('earn/s (instrumented)', r.perSecond.toFixed(1));
+    col.set('node CPU ms per earn', r.nodeCpuMsPerOp.toFixed(3));
+    col.set('server backend CPU ms per earn', (server.backendCpuSeconds * 1000 / n).toFixed(3));
+    col.set('machine CPU busy (laurel run)', `${(server.machineBusy * 100).toFixed(0)}%`);
+    const bcpu = new BackendCpu(url, 'pgbench');
+    await bcpu.start();
+    const b = await pgbench.run(c, seconds);
+    const bs = await bcpu.stop();
+    col.set('pgbench: tps', b.tps.toFixed(1));
+    col.set('pgbench: latency ms (4 statements)', b.latencyMs.toFixed(3));
+    col.set('pgbench: server backend CPU ms per txn', (bs.backendCpuSeconds * 1000 / Math.max(1, b.transactions)).toFixed(3));
+    col.set('machine CPU busy (pgbench run)', `${(bs.machineBusy * 100).toFixed(0)}%`);
+    cols.push(col);
+    log(`profiled c=${c}`);
+  }
+  const keys = [...new Set(cols.flatMap((c) => [...c.keys()]))];
+  for (const k of keys) rows.push([k, ...cols.map((c) => c.get(k) ?? '-')]);
+  const lotsRow = await laurel.db.selectFrom('lots').select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('tenant_id', '=', fx.tenantId).where('member_id', '=', lastMembers[0]!).executeTakeFirstOrThrow();
+  const lotsAfter = Number(lotsRow.n);
+
+  print('where an earn\'s time goes (instrumented runs; "round trip" is client-observed, ×N = statements per earn)');
+  print(table(header, rows));
+  print();
+
+  // The server's side of the two big statements.
+  const lock = profiler.samples.get('lock+load wallet');
+  const write = profiler.samples.get('write decision');
+  const plans: (string | number)[][] = [];
+  if (lock) {
+    // The sample is some profiled member's; point it at others (the history members live in the reads tenant).
+    const [fresh] = await newMembers(laurel, fx, 1, 'explain');
+    const to = (member: string, tenant: string) => new Map([...seen].map((m) => [m, member] as [string, string]).concat([[fx.tenantId, tenant]]));
+    for (const [label, member, tenant] of [
+      ['member with 0 lots', fresh!, fx.tenantId],
+      [`member with ${lotsAfter} lots (after a profile run)`, lastMembers[0]!, fx.tenantId],
+      [`member with ${o.smallHistory}+ lots`, smallMember, readFx.tenantId],
+      [`member with ${o.largeHistory}+ lots`, largeMember, readFx.tenantId]] as const) {
+      const p = await explain(url, withValues(lock, to(member, tenant)), true);
+      plans.push([`lock+load wallet, ${label}`, p.planningMs.toFixed(3), p.executionMs?.toFixed(3) ?? '-']);
+    }
+  }
+  if (write) {
+    const p = await explain(url, write, false);
+    plans.push(['write decision (one earn)', p.planningMs.toFixed(3), '(not executed)']);
+  }
+  print('server time of the two big statements (EXPLAIN ANALYZE on a warm connection, best of 3; unnamed statements are planned on every call)');
+  print(table(['statement', 'planning ms', 'execution ms'], plans));
+  print();
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions(process.argv.slice(2));
+  o.seconds = Math.max(1, Math.round(o.seconds)); // pgbench -T takes whole seconds: both sides run as long
+  const runId = Date.now().toString(36);
+  await ensureDatabase(o.databaseUrl, o.fresh);
+  const laurelUrl = withParam(o.databaseUrl, 'application_name', APP_NAME);
+  const connect: Connect = (poolSize) => openLaurel({ databaseUrl: laurelUrl, poolSize });
+  // For setup, checks and the reads; each earn run opens its own pool and closes it after.
+  const laurel = await connect(READ_CONCURRENCY + 1);
+  const pgbench = await Pgbench.create(o.databaseUrl);
+  try {
+    const { rows: [server] } = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(laurel.db);
+    const started = Date.now();
+    const earnFx = await newFixture(laurel, runId, 'earn');
+    const { levels, completed } = await earnBenchmark(connect, pgbench, earnFx, o);
+    const earnCheck = await checkEarns(laurel, earnFx, completed);
+    log(earnCheck);
+
+    const readFx = await newFixture(laurel, runId, 'reads');
+    const { h, small, large } = await readBenchmark(laurel, readFx, o);
+    const summary = summarize(levels, small, large);
+
+    print(`Laurel bench — ${redact(o.databaseUrl)} (PostgreSQL ${server!.v}), ${cpus().length} CPUs, node ${process.version}`);
+    print(`${o.rounds} round(s) per level, ${o.seconds} s measured per run, earn after ${o.warmupSeconds} s warm-up; medians${o.quick ? ' (--quick)' : ''}`);
+    print();
+    print('earn (service layer: idempotency, wallet lock, one lot, journal + postings, balance, idempotency record)');
+    print('vs pgbench baseline (one transaction: insert a journal row, update the balance row); ratio = median earn/s ÷ median baseline tps;');
+    print('paired = earn/s ÷ tps of the pgbench run next to it, per round, and their median');
+    print(earnTable(levels, summary));
+    print(`check: ${earnCheck}`);
+    print();
+    print(`balance reads (getBalance, concurrency ${READ_CONCURRENCY}, ${o.readSeconds} s per run)`);
+    print(readTable(small, large, summary));
+    print(`ratio large/small: ${summary.balance_read.ratio.toFixed(3)}  (${h.largeEntries}-entry history written in bulk in ${(h.bulkMs / 1000).toFixed(1)} s; laurel verify of the tenant: ok, ${(h.verifyMs / 1000).toFixed(1)} s)`);
+    print();
+
+    // An earn scans the member's live lots to see whether any is due: its cost grows with them.
+    const n = o.quick ? 5 : 20;
+    const smallMs = await earnLatency(laurel, readFx, h.small, n, 'lat-small');
+    const largeMs = await earnLatency(laurel, readFx, h.large, n, 'lat-large');
+    print(`sequential earn latency (median of ${n}): member with ${h.smallEntries} lots ${smallMs.toFixed(2)} ms, member with ${h.largeEntries} lots ${largeMs.toFixed(2)} ms`);
+    print();
+
+    if (o.profile) await profileEarn(laurel, connect, pgbench, earnFx, readFx, o.databaseUrl, o, h.large, h.small);
+    print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    if (o.json) print(JSON.stringify(summary));
+    process.stdout.write(`${out.join('\n')}\n`);
+  } finally {
+    await pgbench.close();
+    await laurel.close();
+  }
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
+  process.exit(1);
+});
