@@ -214,13 +214,15 @@ describe('malformed requests', () => {
 });
 
 describe('documentation and operations', () => {
-  it('documents every operation with a summary, a description or tags, and its error responses', async () => {
+  it('documents every operation with a summary, a description, examples and its error responses', async () => {
     const doc = (await call(app, { method: 'GET', url: '/openapi.json' })).json();
     expect(doc.openapi).toBe('3.1.0');
     const operations = Object.values(doc.paths as Record<string, Record<string, { summary?: string; responses: Record<string, unknown> }>>).flatMap((p) => Object.values(p));
     expect(operations.length).toBeGreaterThanOrEqual(endpoints.length);
     for (const op of operations) {
       expect(op.summary).toBeTruthy();
+      expect((op as { description?: string }).description, op.summary).toBeTruthy();
+      expect(JSON.stringify(op), `${op.summary} has examples`).toMatch(/"examples?"/);
       if (op.summary !== 'Liveness and readiness') expect(Object.keys(op.responses)).toEqual(expect.arrayContaining(['400', '401']));
     }
     expect((await call(app, { method: 'GET', url: '/docs/' })).statusCode).toBe(200);

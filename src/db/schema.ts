@@ -25,6 +25,10 @@ export interface ProgramsTable {
   expiry_years_after: number | null;
   negative_balance_policy: 'debt' | 'write_off';
   created_at: Timestamp;
+  base_points: ColumnType<bigint, bigint | undefined, bigint>;
+  base_per_minor: ColumnType<bigint, bigint | undefined, bigint>;
+  /** action name → points, as JSON numbers */
+  custom_action_points: ColumnType<Record<string, number>, string | undefined, string>;
 }
 
 export interface WalletsTable {
@@ -152,6 +156,31 @@ export interface ApiKeysTable {
   last_used_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
 }
 
+export interface EventsTable {
+  tenant_id: string;
+  event_id: string;
+  program_id: string;
+  member_id: string;
+  external_id: string;
+  type: string;
+  occurred_at: Timestamp;
+  channel: string | null;
+  location: string | null;
+  currency: string | null;
+  total: bigint | null;
+  paid_with_points: bigint | null;
+  refund_amount: bigint | null;
+  order_ref: string | null;
+  purchase_event_id: string | null;
+  base_points: bigint | null;
+  base_per_minor: bigint | null;
+  payload: ColumnType<Record<string, unknown>, string, string>;
+  points: bigint;
+  ledger_key: string | null;
+  entry_id: ColumnType<string | null, string | null | undefined, string | null>;
+  created_at: Timestamp;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -171,6 +200,7 @@ export interface Database {
   holds: HoldsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_keys: ApiKeysTable;
+  events: EventsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -5,13 +5,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
+import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import type { Laurel } from '../services/context.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
-import { PROBLEMS, problem, sendProblem, toProblem } from './problems.js';
+import { PROBLEMS, httpProblem, problem, sendProblem, toProblem } from './problems.js';
 import { ProblemSchema } from './schemas.js';
-import { validatorCompiler } from './validation.js';
+import { unprocessableInput, validatorCompiler } from './validation.js';
 import { routes } from './routes/index.js';
 
 export interface AppOptions {
@@ -44,14 +45,24 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     bodyLimit: 1_048_576,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { removeAdditional: false } },
+    // Errors the router raises before any route runs (a path segment that is not valid
+    // percent-encoding, or longer than maxParamLength) are problems like any other.
+    frameworkErrors: (error, request, reply) => sendProblem(request, reply, toProblem(error)),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: a text body is refused as 415 instead of reaching validation as a string.
   app.removeContentTypeParser(['text/plain']);
   app.addSchema(ProblemSchema);
+  // Once the app is closing, answers close their connection: close() then waits for the
+  // requests in flight, not for keep-alive clients to hang up (keepAliveTimeout, 72 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) reply.header('connection', 'close');
   });
   app.setErrorHandler((error, request, reply) => {
     const p = toProblem(error);
@@ -73,6 +84,16 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   app.get('/openapi.json', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async () => app.swagger());
 
   registerAuth(app, laurel);
+  // Input the schemas cannot refuse but the server cannot process (NUL, lone surrogates, deep nesting): 400.
+  app.addHook('preValidation', async (request) => {
+    for (const [part, value] of [['body', request.body], ['querystring', request.query], ['params', request.params]] as const) {
+      const fault = unprocessableInput(value);
+      if (fault) {
+        const field = fault.field || part;
+        throw httpProblem('validation', `invalid ${part}: ${field} ${fault.message}`, [{ field, message: fault.message }]);
+      }
+    }
+  });
   registerMetrics(app);
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? Number(process.env.LAUREL_RATE_LIMIT_PER_MINUTE ?? 6000),
@@ -81,9 +102,13 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
 
   app.get('/healthz', {
-    schema: { summary: 'Liveness and readiness', tags: ['operations'], security: [] },
+    schema: {
+      summary: 'Liveness and readiness', tags: ['operations'], security: [],
+      description: 'Answers 200 once the database is migrated and the API accepts requests. No authentication.',
+      response: { 200: Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }) },
+    },
     config: { access: { scopes: 'public' } },
-  }, async () => ({ status: 'ok', engine: laurel.engine }));
+  }, async () => ({ status: 'ok' as const, engine: laurel.engine }));
 
   app.get('/problems/:type', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (request, reply) => {
     const slug = (request.params as { type: string }).type.replaceAll('-', '_') as keyof typeof PROBLEMS;

@@ -109,6 +109,15 @@ export function tenantOf(request: FastifyRequest): string {
   return request.principal!.tenantId;
 }
 
+/**
+ * The caller's Idempotency-Key, in a namespace of its own: keys Laurel derives itself (an
+ * event's `event:…` keys) can never collide with one a client chose.
+ */
+export function clientKey(request: FastifyRequest): string | undefined {
+  const key = request.headers['idempotency-key'];
+  return typeof key === 'string' ? `client:${key}` : undefined;
+}
+
 /** A label for the journal: which key (or member) did it. */
 export function actorOf(request: FastifyRequest): string {
   const p = request.principal!;

@@ -35,7 +35,8 @@ export interface MemberInput {
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 const PHONE = /^\+[1-9]\d{6,14}$/;
-const BIRTHDAY = /^\d{4}-\d{2}-\d{2}$/;
+// year 0000 passes as an ISO date but PostgreSQL has no year 0
+const BIRTHDAY = /^(?!0000)\d{4}-\d{2}-\d{2}$/;
 
 /** Identifiers as stored: emails lower-cased, phones in E.164, so a lookup finds one member. */
 export function normaliseIdentifier(kind: Identifier, value: unknown): string {

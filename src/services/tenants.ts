@@ -3,7 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import { validateEarning, type EarningInput, type EarningSettings } from '../core/events/rate.js';
 import { isValidTimeZone, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
+import { customActionPointsJson, earningOf } from '../db/events.js';
 import { expiryPolicyOf } from '../db/ledger.js';
 import type { Laurel } from './context.js';
 import { requireId, requireText } from './validate.js';
@@ -16,7 +18,7 @@ export interface Tenant {
   createdAt: Date;
 }
 
-export interface Program extends Omit<ProgramInput, 'wallets'> {
+export interface Program extends Omit<ProgramInput, 'wallets'>, EarningSettings {
   tenantId: string;
   programId: string;
   wallets: (WalletSpec & { walletId: string })[];
@@ -53,11 +55,13 @@ function expiryColumns(expiry: ExpiryPolicy) {
   };
 }
 
-export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput): Promise<Program> {
+/** A program; the base rate and custom action points are optional (1 point per 100 minor units, none). */
+export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput & EarningInput): Promise<Program> {
   await getTenant(laurel, tenantId);
   const valid = validateProgram(input);
+  const earning = validateEarning(input);
   const program: Program = {
-    ...valid, tenantId, programId: uuidv7(), createdAt: laurel.clock.now(),
+    ...valid, ...earning, tenantId, programId: uuidv7(), createdAt: laurel.clock.now(),
     wallets: valid.wallets.map((w) => ({ ...w, walletId: uuidv7() })),
   };
   await laurel.db.transaction().execute(async (trx) => {
@@ -65,6 +69,8 @@ export async function createProgram(laurel: Laurel, tenantId: string, input: Pro
       tenant_id: tenantId, program_id: program.programId, name: program.name, enrollment_mode: program.enrollmentMode,
       return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
       created_at: program.createdAt, ...expiryColumns(program.expiry),
+      base_points: earning.basePoints, base_per_minor: earning.basePerMinor,
+      custom_action_points: customActionPointsJson(earning.customActionPoints),
     }).execute();
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
       tenant_id: tenantId, wallet_id: w.walletId, program_id: program.programId, code: w.code, kind: w.kind,
@@ -81,7 +87,7 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
   return {
     tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode,
     returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy,
-    expiry: expiryPolicyOf(row), createdAt: row.created_at,
+    expiry: expiryPolicyOf(row), createdAt: row.created_at, ...earningOf(row),
     wallets: wallets.map((w) => ({ walletId: w.wallet_id, code: w.code, kind: w.kind })),
   };
 }

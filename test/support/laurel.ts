@@ -32,7 +32,15 @@ export async function openTestLaurel(start = '2026-01-15T10:00:00Z'): Promise<La
     clock,
     close: async () => {
       await laurel.close();
-      await onServer(shared, (c) => c.query(`drop database if exists "${name}" with (force)`));
+      await onServer(shared, async (c) => {
+        // The pool's connections close a moment after it ends: wait for them rather than kill them.
+        for (let i = 0; i < 100; i++) {
+          const { rows } = await c.query('select count(*)::int as n from pg_stat_activity where datname = $1', [name]);
+          if (rows[0].n === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 50));
+        }
+        await c.query(`drop database if exists "${name}" with (force)`);
+      });
     },
   };
 }

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Laurel } from '../../services/context.js';
 import { sharedSchemas } from '../schemas.js';
+import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
 import { memberRoutes } from './members.js';
 import { programRoutes } from './programs.js';
@@ -13,4 +14,5 @@ export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app)
   await app.register(programRoutes(laurel));
   await app.register(memberRoutes(laurel));
   await app.register(ledgerRoutes(laurel));
+  await app.register(eventRoutes(laurel));
 };

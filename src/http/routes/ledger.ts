@@ -8,7 +8,7 @@ import type { Laurel } from '../../services/context.js';
 import {
   adjust, captureHold, createHold, getBalances, getEntry, getHold, listJournal, redeem, reverseEntry, transfer, voidHold,
 } from '../../services/ledger.js';
-import { actorOf, ADMIN, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
+import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentBalance, presentEntry, presentHold, presentLedgerResult } from '../present.js';
 import { errors, Id, IdempotencyHeader, listOf, ListQuery, PositivePoints, Timestamp } from '../schemas.js';
@@ -22,7 +22,7 @@ const Result = { $ref: 'LedgerResult' } as const;
 function write(request: FastifyRequest) {
   return {
     tenantId: tenantOf(request),
-    idempotencyKey: (request.headers['idempotency-key'] as string),
+    idempotencyKey: clientKey(request)!,
     actor: actorOf(request),
   };
 }
@@ -109,7 +109,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     await createHold(laurel, { ...write(request), memberId: request.params.memberId, ...request.body }))));
 
   app.get('/holds/:holdId', {
-    schema: { summary: 'Get a hold', tags: ['holds'], params: HoldParams, response: { 200: Type.Ref('Hold'), ...errors(403, 404) } },
+    schema: { summary: 'Get a hold', tags: ['holds'], description: 'A hold and its status: active, captured, voided or expired.', params: HoldParams, response: { 200: Type.Ref('Hold'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentHold(await getHold(laurel, tenantOf(request), request.params.holdId)));
 
@@ -149,7 +149,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(await transfer(laurel, { ...write(request), ...request.body }))));
 
   app.get('/journal-entries/:entryId', {
-    schema: { summary: 'Get a journal entry', tags: ['ledger'], params: Type.Object({ entryId: Id('the entry') }), response: { 200: Type.Ref('JournalEntry'), ...errors(403, 404) } },
+    schema: { summary: 'Get a journal entry', tags: ['ledger'], description: 'One entry of the append-only journal, with its postings (they sum to zero).', params: Type.Object({ entryId: Id('the entry') }), response: { 200: Type.Ref('JournalEntry'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentEntry(await getEntry(laurel, tenantOf(request), request.params.entryId)));
 

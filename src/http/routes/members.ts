@@ -5,7 +5,7 @@ import type { Laurel } from '../../services/context.js';
 import {
   createMember, eraseMember, findMember, getMember, IDENTIFIERS, listMembers, setMemberStatus, updateMember, type Member,
 } from '../../services/members.js';
-import { ADMIN, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
+import { ADMIN, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { httpProblem } from '../problems.js';
 import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
@@ -54,7 +54,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     },
     config: { access: POS },
   }, async (request, reply) => reply.status(201).send(presentMember(await createMember(laurel, tenantOf(request),
-    request.body as Parameters<typeof createMember>[2], request.headers['idempotency-key'] as string | undefined))));
+    request.body as Parameters<typeof createMember>[2], clientKey(request)))));
 
   app.get('/members', {
     schema: {
@@ -99,7 +99,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/members/:memberId', {
-    schema: { summary: 'Get a member', tags: ['members'], params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) } },
+    schema: { summary: 'Get a member', tags: ['members'], description: 'The member profile. A member token may read its own member.', params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) } },
     config: { access: READ_OR_MEMBER },
   }, async (request) => presentMember(await getMember(laurel, tenantOf(request), request.params.memberId)));
 

@@ -64,7 +64,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/tenant', {
-    schema: { summary: 'The calling tenant', tags: ['tenants'], response: { 200: TenantSchema, ...errors(403) } },
+    schema: { summary: 'The calling tenant', tags: ['tenants'], description: 'The tenant the API key belongs to: its time zone decides calendar rules, its currency the money amounts.', response: { 200: TenantSchema, ...errors(403) } },
     config: { access: READ },
   }, async (request) => presentTenant(await getTenant(laurel, tenantOf(request))));
 
@@ -82,7 +82,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/api-keys', {
-    schema: { summary: 'List API keys', tags: ['api keys'], response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), ...errors(403) } },
+    schema: { summary: 'List API keys', tags: ['api keys'], description: 'Every key of the tenant, revoked ones included. Secrets are never shown again.', response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), ...errors(403) } },
     config: { access: ADMIN },
   }, async (request) => ({ object: 'list' as const, data: (await listApiKeys(laurel, tenantOf(request))).map(presentKey) }));
 

@@ -1,0 +1,191 @@
+// Events: purchases, returns and custom actions, as a shop, a POS or a CRM sends them. The event's
+// externalId is its idempotency key: no Idempotency-Key header is needed, and sending an event
+// again answers exactly what the first sending did.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { MAX_LINES, MAX_MONEY, MAX_QUANTITY } from '../../core/events/event.js';
+import { EVENT_TYPE } from '../../core/events/rate.js';
+import type { Laurel } from '../../services/context.js';
+import { getEvent, ingestEvent, listMemberEvents, type EventRecord, type IngestInput } from '../../services/events.js';
+import { actorOf, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
+import { decodeCursor, page } from '../cursor.js';
+import { presentLedgerResult } from '../present.js';
+import { errors, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
+
+const Money = (description: string, example: number) =>
+  Type.Integer({ minimum: 0, maximum: Number(MAX_MONEY), description, examples: [example] });
+const Text = (max: number, description: string, example: string) =>
+  Type.String({ minLength: 1, maxLength: max, description, examples: [example] });
+const EventType = Type.String({
+  pattern: EVENT_TYPE.source, examples: ['purchase'],
+  description: "`purchase`, `return`, or a custom action of the brand's (`review`, `survey_completed`, `signup`, …), which earns the program's `customActionPoints` for it",
+});
+
+const LineInput = Type.Object({
+  sku: Text(200, 'the product; one line per sku', 'LATTE-L'),
+  category: Type.Optional(Text(200, 'purchase: the product category', 'coffee')),
+  quantity: Type.Integer({ minimum: 1, maximum: Number(MAX_QUANTITY), description: 'units bought (purchase) or brought back (return)', examples: [2] }),
+  unitPrice: Type.Optional(Money('purchase (required): price of one unit, in minor units (cents)', 1250)),
+  discount: Type.Optional(Money('purchase: minor units off the whole line, at most quantity × unitPrice (default 0)', 100)),
+}, { additionalProperties: false });
+
+const MemberIdentifiers = Type.Object({
+  externalId: Type.Optional(Text(200, "the brand's own customer id", 'cust_4711')),
+  email: Type.Optional(Text(200, 'e-mail address', 'ada@example.com')),
+  phone: Type.Optional(Text(30, 'phone number in international form', '+33612345678')),
+  cardCode: Type.Optional(Text(200, 'loyalty card number or QR payload', 'CARD-0001')),
+}, {
+  additionalProperties: false, minProperties: 1,
+  description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404.",
+});
+
+const EventBody = Type.Object({
+  programId: Id('the program'),
+  externalId: Text(200, 'your id of the event, unique in the program. It is the idempotency key: sending the event again changes nothing and answers the first result; other content under the same id is refused (409).', 'order-1001'),
+  type: EventType,
+  memberId: Type.Optional(Id('the member (or give `member`); a return may name no member: its purchase does')),
+  member: Type.Optional(MemberIdentifiers),
+  occurredAt: Type.Optional(Timestamp('when it happened (default: when Laurel receives it)')),
+  channel: Type.Optional(Text(64, 'where it happened: online, store, app, curbside…', 'store')),
+  location: Type.Optional(Text(200, 'the store or site', 'paris-01')),
+  currency: Type.Optional(Type.String({ pattern: '^[A-Z]{3}$', description: "ISO 4217; only the tenant's currency (the default) is accepted", examples: ['EUR'] })),
+  orderId: Type.Optional(Text(200, 'your order or refund reference', '1001')),
+  lines: Type.Optional(Type.Array(LineInput, {
+    minItems: 1, maxItems: MAX_LINES, description: 'purchase (required): what was bought; return: what comes back (or give refundAmount)',
+  })),
+  paidWithPoints: Type.Optional(Money('purchase: minor units paid with points, store credit or a reward — that part earns nothing', 1000)),
+  purchaseExternalId: Type.Optional(Text(200, 'return (required): the externalId of the purchase it refunds', 'order-1001')),
+  refundAmount: Type.Optional(Type.Integer({
+    minimum: 1, maximum: Number(MAX_MONEY), examples: [500], description: 'return: money refunded in minor units, instead of lines',
+  })),
+  attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), {
+    description: 'anything else to keep with the event (a review rating, a survey id); at most 16 KB of JSON', examples: [{ rating: 5 }],
+  })),
+}, {
+  additionalProperties: false,
+  examples: [{
+    programId: '01a20c82-4d1f-7939-b601-6e85e79978fe', externalId: 'order-1001', type: 'purchase', member: { email: 'ada@example.com' },
+    channel: 'store', currency: 'EUR', orderId: '1001',
+    lines: [{ sku: 'LATTE-L', category: 'coffee', quantity: 2, unitPrice: 1250 }, { sku: 'BEANS-1KG', quantity: 1, unitPrice: 999, discount: 100 }],
+  }],
+});
+
+const LineSchema = Type.Object({
+  sku: Type.String(),
+  category: Type.Optional(Nullable(Type.String())),
+  quantity: Type.Integer({ examples: [2] }),
+  unitPrice: Type.Optional(Type.Integer({ description: 'purchase: minor units per unit' })),
+  discount: Type.Optional(Type.Integer({ description: 'purchase: minor units off the line' })),
+});
+
+const EventSchema = Type.Object({
+  object: Type.Literal('event'),
+  eventId: Id('the event'),
+  programId: Id('the program'),
+  memberId: Id('the member'),
+  externalId: Type.String({ examples: ['order-1001'] }),
+  type: Type.String({ examples: ['purchase'] }),
+  occurredAt: Timestamp('when it happened'),
+  channel: Nullable(Type.String()),
+  location: Nullable(Type.String()),
+  currency: Nullable(Type.String({ examples: ['EUR'] })),
+  orderId: Nullable(Type.String()),
+  lines: Nullable(Type.Array(LineSchema, { description: 'purchase: the lines bought; return: the lines brought back' })),
+  total: Nullable(Type.Integer({ description: 'purchase: money paid in minor units (lines less discounts less paidWithPoints): what earns', examples: [3399] })),
+  paidWithPoints: Nullable(Type.Integer({ description: 'purchase: minor units paid with points or store credit' })),
+  rate: Nullable(Type.Object({
+    points: Type.Integer({ examples: [1] }), perMinor: Type.Integer({ examples: [100] }),
+  }, { description: 'purchase: the base rate it earned at: `points` per `perMinor` minor units, rounded down' })),
+  purchaseEventId: Nullable(Id('return: the purchase it refunds')),
+  purchaseExternalId: Nullable(Type.String({ description: 'return: the purchase it refunds' })),
+  refundAmount: Nullable(Type.Integer({ description: 'return: money refunded, in minor units' })),
+  attributes: Type.Record(Type.String(), Type.Unknown()),
+  points: Points('points earned (positive) or taken back by a return (negative)'),
+  ledgerEntryId: Nullable(Id('the journal entry that moved the points: null when the event moves none, or until they are moved (a retry of the event completes it)')),
+  createdAt: Timestamp('when Laurel received it'),
+});
+
+// A union with a $ref would make the serializer pick its branch by validating, and validation
+// knows no bigint: a type list lets it pick by `typeof` instead.
+const { $id: _id, ...ledgerResult } = LedgerResultSchema as typeof LedgerResultSchema & { $id: string };
+const NullableLedgerResult = Type.Unsafe<ReturnType<typeof presentLedgerResult> | null>({
+  ...ledgerResult, type: ['object', 'null'],
+  description: 'the earn or reversal (a ledger_result: entries and the balances after it); null when no points moved',
+});
+
+const EventResultSchema = Type.Object({
+  object: Type.Literal('event_result'),
+  event: EventSchema,
+  points: Points('points earned (positive), taken back (negative) or none (0)'),
+  ledger: NullableLedgerResult,
+});
+
+/** Every amount here is bounded (≤ 10^12), so it is exact as a JSON number. */
+const n = (v: bigint): number => Number(v);
+const nn = (v: bigint | null): number | null => (v === null ? null : Number(v));
+
+const presentEvent = (e: EventRecord) => ({
+  object: 'event' as const, eventId: e.eventId, programId: e.programId, memberId: e.memberId, externalId: e.externalId,
+  type: e.type, occurredAt: new Date(e.occurredAt).toISOString(), channel: e.channel, location: e.location, currency: e.currency,
+  orderId: e.orderId,
+  lines: e.lines?.map((l) => ('unitPrice' in l
+    ? { sku: l.sku, category: l.category, quantity: n(l.quantity), unitPrice: n(l.unitPrice), discount: n(l.discount) }
+    : { sku: l.sku, quantity: n(l.quantity) })) ?? null,
+  total: nn(e.total), paidWithPoints: nn(e.paidWithPoints), rate: e.rate ? { points: n(e.rate.points), perMinor: n(e.rate.perMinor) } : null,
+  purchaseEventId: e.purchaseEventId, purchaseExternalId: e.purchaseExternalId, refundAmount: nn(e.refundAmount),
+  attributes: e.attributes, points: n(e.points), ledgerEntryId: e.ledgerEntryId, createdAt: new Date(e.createdAt).toISOString(),
+});
+
+export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.post('/events', {
+    schema: {
+      summary: 'Send an event', tags: ['events'],
+      description: [
+        'Records a purchase, a return or a custom action and moves its points.',
+        '**purchase**: earns floor(total × basePoints / basePerMinor), where total = Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units.',
+        '**return** (lines or refundAmount): takes back what the refund no longer earns, computed on the whole purchase so that returning everything takes back exactly what it earned. Returning more than is left is refused (409).',
+        "**custom action** (any other type): earns the program's `customActionPoints` for the type, or nothing; it is recorded either way.",
+        'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
+      ].join('\n\n'),
+      body: EventBody,
+      response: { 201: EventResultSchema, ...errors(403, 404, 409) },
+    },
+    config: { access: POS, operation: 'event' },
+  }, async (request, reply) => {
+    const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) });
+    return reply.status(201).send({
+      object: 'event_result' as const, event: presentEvent(result.event), points: n(result.points),
+      ledger: result.ledger ? presentLedgerResult(result.ledger) : null,
+    });
+  });
+
+  app.get('/events/:eventId', {
+    schema: {
+      summary: 'Get an event', tags: ['events'], description: 'One event as it was recorded, with the points it moved.',
+      params: Type.Object({ eventId: Id('the event') }),
+      response: { 200: EventSchema, ...errors(403, 404) },
+    },
+    config: { access: READ },
+  }, async (request) => presentEvent(await getEvent(laurel, tenantOf(request), request.params.eventId)));
+
+  app.get('/members/:memberId/events', {
+    schema: {
+      summary: "A member's events", tags: ['events'], description: 'Newest first (in the order Laurel received them), a page at a time.',
+      params: Type.Object({ memberId: Id('the member') }),
+      querystring: Type.Object({
+        type: Type.Optional(Type.Array(EventType, { description: 'only these types (repeat the parameter)' })),
+        ...ListQuery,
+      }, { additionalProperties: false }),
+      response: { 200: listOf(EventSchema, 'a page of events'), ...errors(403, 404) },
+    },
+    config: { access: READ_OR_MEMBER },
+  }, async (request) => {
+    const q = request.query;
+    const limit = q.limit ?? 20;
+    const rows = await listMemberEvents(laurel, tenantOf(request), {
+      memberId: request.params.memberId, types: q.type, before: decodeCursor(q.cursor), limit,
+    });
+    const p = page(rows, limit, (e) => e.eventId);
+    return { ...p, data: p.data.map(presentEvent) };
+  });
+};
