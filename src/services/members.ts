@@ -38,6 +38,19 @@ const PHONE = /^\+[1-9]\d{6,14}$/;
 // year 0000 passes as an ISO date but PostgreSQL has no year 0
 const BIRTHDAY = /^(?!0000)\d{4}-\d{2}-\d{2}$/;
 
+function validBirthday(value: unknown): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || !BIRTHDAY.test(value) || Number.isNaN(Date.parse(value))) {
+    throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
+  }
+  return value;
+}
+
+function validAttributes(value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw invalid('attributes', 'attributes must be an object');
+  return value as Record<string, unknown>;
+}
+
 /** Identifiers as stored: emails lower-cased, phones in E.164, so a lookup finds one member. */
 export function normaliseIdentifier(kind: Identifier, value: unknown): string {
   const text = optionalText(value, kind, 200)?.trim();
@@ -56,6 +69,12 @@ export function normaliseIdentifier(kind: Identifier, value: unknown): string {
 
 const COLUMN = { externalId: 'external_id', email: 'email', phone: 'phone', cardCode: 'card_code' } as const;
 
+/** A taken identifier (a unique index of members) as the conflict it is; any other error as it is. */
+function identifierConflict(e: unknown): unknown {
+  const taken = IDENTIFIERS.find((k) => isUniqueViolation(e, `members_${COLUMN[k]}`));
+  return taken ? new DomainError('conflict', `another member of this program has this ${taken}`, taken) : e;
+}
+
 function memberOf(r: {
   tenant_id: string; member_id: string; program_id: string; external_id: string | null; email: string | null;
   phone: string | null; card_code: string | null; attributes: Record<string, unknown>; birthday: string | null;
@@ -73,12 +92,8 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
   const ids = Object.fromEntries(IDENTIFIERS.map((k) =>
     [k, input[k] === undefined || input[k] === null ? null : normaliseIdentifier(k, input[k])])) as Record<Identifier, string | null>;
   if (IDENTIFIERS.every((k) => ids[k] === null)) throw invalid('externalId', 'a member needs at least one identifier');
-  const attributes = input.attributes ?? {};
-  if (typeof attributes !== 'object' || Array.isArray(attributes)) throw invalid('attributes', 'attributes must be an object');
-  const birthday = input.birthday ?? null;
-  if (birthday !== null && (typeof birthday !== 'string' || !BIRTHDAY.test(birthday) || Number.isNaN(Date.parse(birthday)))) {
-    throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
-  }
+  const attributes = validAttributes(input.attributes ?? {});
+  const birthday = validBirthday(input.birthday ?? null);
   const request = { programId, ...ids, attributes, birthday };
   try {
     return await writeOnce(laurel, tenantId, idempotencyKey, 'create_member', request, async (trx, now) => {
@@ -98,12 +113,7 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
       return memberOf(row);
     });
   } catch (e) {
-    for (const k of IDENTIFIERS) {
-      if (isUniqueViolation(e, `members_${COLUMN[k]}`)) {
-        throw new DomainError('conflict', `another member of this program has this ${k}`, k);
-      }
-    }
-    throw e;
+    throw identifierConflict(e);
   }
 }
 
@@ -147,14 +157,7 @@ export async function listMembers(laurel: Laurel, tenantId: string, filter: Memb
   return (await q.orderBy('member_id').limit(filter.limit + 1).execute()).map(memberOf);
 }
 
-export interface MemberPatch {
-  externalId?: string | null;
-  email?: string | null;
-  phone?: string | null;
-  cardCode?: string | null;
-  attributes?: Record<string, unknown>;
-  birthday?: string | null;
-}
+export type MemberPatch = Omit<MemberInput, 'programId'>;
 
 export async function updateMember(laurel: Laurel, tenantId: string, memberId: string, patch: MemberPatch): Promise<Member> {
   const member = await getMember(laurel, tenantId, memberId);
@@ -163,18 +166,8 @@ export async function updateMember(laurel: Laurel, tenantId: string, memberId: s
   for (const k of IDENTIFIERS) {
     if (patch[k] !== undefined) set[COLUMN[k]] = patch[k] === null ? null : normaliseIdentifier(k, patch[k]);
   }
-  if (patch.attributes !== undefined) {
-    if (typeof patch.attributes !== 'object' || patch.attributes === null || Array.isArray(patch.attributes)) {
-      throw invalid('attributes', 'attributes must be an object');
-    }
-    set.attributes = JSON.stringify(patch.attributes);
-  }
-  if (patch.birthday !== undefined) {
-    if (patch.birthday !== null && (!BIRTHDAY.test(patch.birthday) || Number.isNaN(Date.parse(patch.birthday)))) {
-      throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
-    }
-    set.birthday = patch.birthday;
-  }
+  if (patch.attributes !== undefined) set.attributes = JSON.stringify(validAttributes(patch.attributes));
+  if (patch.birthday !== undefined) set.birthday = validBirthday(patch.birthday);
   const after = (k: Identifier) => (COLUMN[k] in set ? set[COLUMN[k]] : member[k]);
   if (IDENTIFIERS.every((k) => after(k) === null)) {
     throw invalid('externalId', 'a member needs at least one identifier');
@@ -182,10 +175,7 @@ export async function updateMember(laurel: Laurel, tenantId: string, memberId: s
   try {
     await laurel.db.updateTable('members').set(set).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
   } catch (e) {
-    for (const k of IDENTIFIERS) {
-      if (isUniqueViolation(e, `members_${COLUMN[k]}`)) throw new DomainError('conflict', `another member of this program has this ${k}`, k);
-    }
-    throw e;
+    throw identifierConflict(e);
   }
   return getMember(laurel, tenantId, member.memberId);
 }
