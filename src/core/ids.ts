@@ -6,6 +6,20 @@
 let lastMs = 0;
 let counter = 0;
 
+const HEX = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+// Random bytes are drawn from the system's generator a block at a time, for 256 ids.
+const pool = new Uint8Array(16 * 256);
+let poolOffset = pool.length;
+
+function randomBytes16(): Uint8Array {
+  if (poolOffset === pool.length) {
+    crypto.getRandomValues(pool);
+    poolOffset = 0;
+  }
+  poolOffset += 16;
+  return pool.subarray(poolOffset - 16, poolOffset);
+}
+
 export function uuidv7(now = Date.now()): string {
   let ms = Math.max(now, lastMs);
   if (ms === lastMs) {
@@ -18,7 +32,7 @@ export function uuidv7(now = Date.now()): string {
     counter = 0;
   }
   lastMs = ms;
-  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  const bytes = randomBytes16();
   for (let i = 5; i >= 0; i--) {
     bytes[i] = ms % 256;
     ms = Math.floor(ms / 256);
@@ -26,8 +40,12 @@ export function uuidv7(now = Date.now()): string {
   bytes[6] = 0x70 | (counter >> 8);
   bytes[7] = counter & 0xff;
   bytes[8] = (bytes[8]! & 0x3f) | 0x80;
-  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+  const h = (from: number, to: number) => {
+    let out = '';
+    for (let i = from; i < to; i++) out += HEX[bytes[i]!]!;
+    return out;
+  };
+  return `${h(0, 4)}-${h(4, 6)}-${h(6, 8)}-${h(8, 10)}-${h(10, 16)}`;
 }
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

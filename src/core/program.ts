@@ -117,14 +117,13 @@ export function availableAt(earnedAt: Date, returnWindowDays: number, zone: stri
  * Null when it does not expire by date (no expiry, or inactivity, which the expiry run decides).
  */
 export function lotExpiresAt(expiry: ExpiryPolicy, earnedAt: Date, zone: string): Date | null {
-  const local = DateTime.fromJSDate(earnedAt, { zone });
   switch (expiry.kind) {
     case 'rolling':
-      return local.plus({ months: expiry.months }).toJSDate();
+      return DateTime.fromJSDate(earnedAt, { zone }).plus({ months: expiry.months }).toJSDate();
     case 'fixed_date':
       // "End of 31 December" is the first instant of 1 January in the tenant's zone.
       return DateTime.fromObject(
-        { year: local.year + expiry.yearsAfter, month: expiry.month, day: expiry.day },
+        { year: DateTime.fromJSDate(earnedAt, { zone }).year + expiry.yearsAfter, month: expiry.month, day: expiry.day },
         { zone },
       ).plus({ days: 1 }).toJSDate();
     case 'none':

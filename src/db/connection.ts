@@ -1,5 +1,6 @@
 // One factory for both engines: PostgreSQL from DATABASE_URL (a pool), or PGlite in a data
 // directory (embedded, one connection). The rest of Laurel sees only a Kysely<Database>.
+import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
 import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
@@ -20,9 +21,55 @@ export interface ConnectionOptions {
   /** PGlite data directory; 'memory://' keeps it in memory */
   dataDir?: string | undefined;
   poolSize?: number | undefined;
+  /**
+   * PostgreSQL: send parameterised statements as named prepared statements, planned once per
+   * connection (default true). Off behind a pooler that cannot keep them (see README).
+   */
+  preparedStatements?: boolean | undefined;
 }
 
 const INT8_OID = 20;
+
+/** Statements one connection prepares at most; beyond, statements run unnamed (planned each time). */
+export const PREPARED_PER_CONNECTION = 100;
+
+/** SQLSTATE 0A000 "cached plan must not change result type": a `select *` after its table changed. */
+const FEATURE_NOT_SUPPORTED = '0A000';
+
+type QueryFn = (...args: unknown[]) => unknown;
+
+/**
+ * Makes `client` send each parameterised statement it sees as a named prepared statement, so
+ * PostgreSQL parses and plans it once per connection instead of on every call (the hot
+ * statements are the same text every time; only their values change). The name is a hash of
+ * the text. At most `cap` texts per connection get a name, so SQL of ever new shapes (IN lists
+ * of varying length) cannot grow the connection's memory without bound: the rest run unnamed,
+ * as before. A text whose prepared statement the server refuses to run again (its table gained
+ * a column under a `select *`, in a rolling migration) runs unnamed from then on.
+ * Statements without parameters (BEGIN, COMMIT, migrations) keep the simple protocol.
+ */
+function prepareStatements(client: pg.PoolClient, cap = PREPARED_PER_CONNECTION): void {
+  // text → name, or null: run unnamed
+  const names = new Map<string, string | null>();
+  // (looked up on each call, so that a wrapper installed on the prototype later still sees the statements)
+  const query: QueryFn = function (this: pg.PoolClient, ...args: unknown[]) {
+    return (pg.Client.prototype.query as unknown as QueryFn).apply(this, args);
+  };
+  (client as unknown as { query: QueryFn }).query = function (this: pg.PoolClient, ...args: unknown[]) {
+    const [text, values] = args;
+    if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || values.length === 0) return query.apply(this, args);
+    let name = names.get(text);
+    if (name === undefined && names.size < cap) {
+      name = `laurel_${createHash('sha1').update(text).digest('base64url')}`;
+      names.set(text, name);
+    }
+    if (!name) return query.apply(this, args);
+    return (query.call(this, { name, text, values }) as Promise<unknown>).catch((e: unknown) => {
+      if ((e as { code?: string }).code === FEATURE_NOT_SUPPORTED) names.set(text, null);
+      throw e;
+    });
+  };
+}
 
 export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb> {
   if (options.databaseUrl) {
@@ -33,6 +80,11 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
     });
+    // An idle connection the server ends (a restart, a terminated backend, one still closing
+    // when close() returns) leaves the pool by itself; without a listener its error event would
+    // crash the process.
+    pool.on('error', () => {});
+    if (options.preparedStatements !== false) pool.on('connect', (client) => prepareStatements(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
@@ -50,5 +102,6 @@ export function connectionOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): 
     databaseUrl: env.DATABASE_URL || undefined,
     dataDir: env.LAUREL_DATA_DIR || './data',
     poolSize: env.LAUREL_DB_POOL_SIZE ? Number(env.LAUREL_DB_POOL_SIZE) : undefined,
+    preparedStatements: env.LAUREL_PREPARED_STATEMENTS ? env.LAUREL_PREPARED_STATEMENTS !== 'false' : undefined,
   };
 }

@@ -49,32 +49,41 @@ export function balanceOf(row: {
   };
 }
 
-/** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
-export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
-  const { rows } = await sql<WalletRow>`
+/**
+ * Whether the wallet locked as `b` (program `p`, tenant `t`) has anything to settle at `now`: a
+ * pending lot to mature, a live lot past its date, live lots in a wallet idle for longer than an
+ * inactivity policy allows, a debt with points to repay it, or an active hold past its expiry.
+ * Each EXISTS reads at most one entry of one member-scoped index (migration 0004), so the check
+ * costs the same for a member with ten lots as for one with a hundred thousand.
+ */
+function dueCheck(now: Date): RawBuilder<boolean> {
+  const wallet = (alias: string) => sql.raw(`${alias}.tenant_id = b.tenant_id and ${alias}.member_id = b.member_id and ${alias}.wallet_id = b.wallet_id`);
+  const liveLot = sql`exists (select 1 from lots l where ${wallet('l')} and l.remaining > 0 and not l.pending)`;
+  return sql<boolean>`(
+    exists (select 1 from lots l where ${wallet('l')} and l.pending and l.available_at <= ${now} and l.remaining <> 0)
+    or exists (select 1 from lots l where ${wallet('l')} and l.remaining > 0 and not l.pending and l.expires_at <= ${now})
+    or ((p.expiry_kind = 'inactivity' and ${inactiveSince(sql`b.last_activity_at`, sql`p.expiry_months`, sql`t.time_zone`, now)}
+         or exists (select 1 from lots l where ${wallet('l')} and l.remaining < 0))
+        and ${liveLot})
+    or exists (select 1 from holds h where ${wallet('h')} and h.status = 'active' and h.expires_at <= ${now}))`;
+}
+
+/** A member's wallet (its balance row, locked) and what the core needs to decide. */
+function walletQuery(tenantId: string, memberId: string, walletCode: string, now: Date): RawBuilder<WalletRow> {
+  return sql<WalletRow>`
     select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
       p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
-      (exists (select 1 from lots l
-               where l.tenant_id = b.tenant_id and l.member_id = b.member_id and l.wallet_id = b.wallet_id
-                 and l.remaining <> 0
-                 and (l.pending and l.available_at <= ${now}
-                      or not l.pending and l.remaining > 0 and (l.expires_at <= ${now}
-                         or p.expiry_kind = 'inactivity' and ${inactiveSince(sql`b.last_activity_at`, sql`p.expiry_months`, sql`t.time_zone`, now)})
-                      or l.remaining < 0 and exists (select 1 from lots c
-                           where c.tenant_id = l.tenant_id and c.member_id = l.member_id and c.wallet_id = l.wallet_id
-                             and c.remaining > 0 and not c.pending)))
-       or exists (select 1 from holds h
-                  where h.tenant_id = b.tenant_id and h.member_id = b.member_id and h.wallet_id = b.wallet_id
-                    and h.status = 'active' and h.expires_at <= ${now})) as due
+      ${dueCheck(now)} as due
     from balances b
     join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     join members m on m.tenant_id = b.tenant_id and m.member_id = b.member_id
     join programs p on p.tenant_id = b.tenant_id and p.program_id = b.program_id
     join tenants t on t.tenant_id = b.tenant_id
     where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = ${walletCode}
-    for update of b`.execute(trx);
-  const row = rows[0];
-  if (!row) return null;
+    for update of b`;
+}
+
+function lockedWalletOf(tenantId: string, row: WalletRow): LockedWallet {
   return {
     tenantId,
     state: {
@@ -89,6 +98,33 @@ export async function lockWallet(trx: Trx, tenantId: string, memberId: string, w
     },
     timeZone: row.time_zone,
     due: row.due,
+  };
+}
+
+/** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
+export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
+  const row = (await walletQuery(tenantId, memberId, walletCode, now).execute(trx)).rows[0];
+  return row ? lockedWalletOf(tenantId, row) : null;
+}
+
+/**
+ * lockWallet and the lookup of an idempotency key in one statement, so one round trip: it always
+ * answers one row, with the response stored under the key (if any) and the wallet (if it exists).
+ * A request that waited for the wallet's lock sees the key as it was when the statement began: if
+ * the holder of the lock stored the same key meanwhile, this request's own insert of the key fails
+ * (a unique violation), and idempotent() retries and replays — as with a separate lookup.
+ */
+export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, key: string): Promise<{ wallet: LockedWallet | null; stored: StoredResponse | null }> {
+  const { rows } = await sql<StoredRow & { [K in keyof WalletRow]: WalletRow[K] | null }>`
+    select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
+      k.response as stored_response, w.*
+    from (select) as one
+    left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
+    left join (${walletQuery(tenantId, memberId, walletCode, now)}) as w on true`.execute(trx);
+  const row = rows[0]!;
+  return {
+    stored: storedOf(row),
+    wallet: row.member_id === null ? null : lockedWalletOf(tenantId, row as WalletRow),
   };
 }
 
@@ -260,10 +296,19 @@ export async function storeIdempotency(trx: Trx, tenantId: string, record: Store
   await insertIdempotency(tenantId, record, now).execute(trx);
 }
 
+interface StoredRow {
+  stored_key: string | null; stored_operation: string | null; stored_request_hash: string | null; stored_response: unknown;
+}
+
+const storedOf = (r: StoredRow): StoredResponse | null => (r.stored_key === null ? null : {
+  key: r.stored_key, operation: r.stored_operation!, requestHash: r.stored_request_hash!, response: JSON.stringify(r.stored_response),
+});
+
 export async function findIdempotency(trx: Trx, tenantId: string, key: string): Promise<StoredResponse | null> {
-  const row = await trx.selectFrom('idempotency_keys').select(['key', 'operation', 'request_hash', 'response'])
+  const row = await trx.selectFrom('idempotency_keys')
+    .select(['key as stored_key', 'operation as stored_operation', 'request_hash as stored_request_hash', 'response as stored_response'])
     .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
-  return row ? { key: row.key, operation: row.operation, requestHash: row.request_hash, response: JSON.stringify(row.response) } : null;
+  return row ? storedOf(row) : null;
 }
 
 export async function readBalances(trx: Trx, tenantId: string, wallets: { memberId: string; walletId: string }[]): Promise<Balance[]> {

@@ -32,9 +32,30 @@ export function requestHash(operation: string, request: unknown): string {
   return createHash('sha256').update(operation).update('\0').update(JSON.stringify(canonical(request))).digest('hex');
 }
 
+/**
+ * The lookup of the request's key. idempotent() makes it in a statement of its own, unless the
+ * work makes it part of its own first statement (`lookupInWork`, see lockWalletFindingKey): one
+ * round trip fewer. Then the work hands what it found to `found` before it does anything else.
+ */
+export interface KeyLookup {
+  readonly key: string;
+  /** with a stored response, ends the work: the stored result is replayed, or a different request is refused */
+  found(stored: StoredResponse | null): void;
+}
+
 export interface IdempotentWork<T> {
-  /** writes the operation; when `record` is given, it must be written in the same transaction */
-  (trx: Trx, now: Date, stored: (result: T) => StoredResponse): Promise<T>;
+  /** writes the operation; `store(result)` is the idempotency record to write in the same transaction */
+  (trx: Trx, now: Date, store: (result: T) => StoredResponse, lookup: KeyLookup): Promise<T>;
+}
+
+export interface IdempotentOptions {
+  /** the work looks the key up itself, in its first statement, and calls `lookup.found` with what it found */
+  lookupInWork?: boolean;
+}
+
+/** Thrown by KeyLookup.found to end the transaction (which wrote nothing) with the stored result. */
+class Replay {
+  constructor(readonly result: unknown) {}
 }
 
 function replay<T>(stored: StoredResponse, operation: string, hash: string): T {
@@ -53,17 +74,29 @@ export const isUniqueViolation = (e: unknown, constraint?: string): boolean =>
 /** Deadlocks and serialization failures: safe to run the whole transaction again. */
 const isTransient = (e: unknown): boolean => sqlState(e) === '40P01' || sqlState(e) === '40001';
 
-export async function idempotent<T>(laurel: Laurel, tenantId: string, key: string, operation: string, request: unknown, work: IdempotentWork<T>): Promise<T> {
+export async function idempotent<T>(laurel: Laurel, tenantId: string, key: string, operation: string, request: unknown,
+  work: IdempotentWork<T>, options: IdempotentOptions = {}): Promise<T> {
   const hash = requestHash(operation, request);
   for (let attempt = 1; ; attempt++) {
     try {
       return await laurel.db.transaction().execute(async (trx) => {
-        const stored = await findIdempotency(trx, tenantId, key);
-        if (stored) return replay<T>(stored, operation, hash);
+        let looked = false;
+        const lookup: KeyLookup = {
+          key,
+          found: (stored) => {
+            looked = true;
+            if (stored) throw new Replay(replay<T>(stored, operation, hash));
+          },
+        };
+        if (!options.lookupInWork) lookup.found(await findIdempotency(trx, tenantId, key));
         const now = laurel.clock.now();
-        return work(trx, now, (result) => ({ key, operation, requestHash: hash, response: encodeJson(result) }));
+        return await work(trx, now, (result) => {
+          if (!looked) throw new Error(`${operation}: the idempotency key must be looked up before the result is stored`);
+          return { key, operation, requestHash: hash, response: encodeJson(result) };
+        }, lookup);
       });
     } catch (e) {
+      if (e instanceof Replay) return e.result as T;
       const retry = isUniqueViolation(e, 'idempotency_keys_pkey') || isTransient(e);
       if (!retry || attempt >= MAX_ATTEMPTS) throw e;
     }

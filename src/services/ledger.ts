@@ -10,12 +10,12 @@ import {
 import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } from '../core/ledger/types.js';
 import { positivePoints, MAX_POINTS } from '../core/points.js';
 import {
-  balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, readBalances, storeIdempotency,
-  writeDecision, type LockedWallet, type StoredResponse, type Trx,
+  balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
+  storeIdempotency, writeDecision, type LockedWallet, type StoredResponse, type Trx,
 } from '../db/ledger.js';
 import { settle } from '../db/settlement.js';
 import type { Laurel } from './context.js';
-import { idempotent, requireIdempotencyKey } from './idempotency.js';
+import { idempotent, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
 import { optionalText, requireId, requireText } from './validate.js';
 
 export interface LedgerResult {
@@ -45,11 +45,23 @@ interface OpenOptions {
   lots?: boolean;
   /** refuse suspended and erased members (reversals and hold resolutions go through regardless) */
   activeMember?: boolean;
+  /** look the request's idempotency key up in the same statement as the lock (the transaction's first) */
+  lookup?: KeyLookup;
 }
+
+/** idempotent() for a work whose first statement is openWallet with `lookup`. */
+const LOOKUP_IN_WORK = { lookupInWork: true };
 
 /** Locks a wallet, brings it up to `now`, and loads its lots when the operation consumes them. */
 async function openWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, options: OpenOptions = {}): Promise<LockedWallet> {
-  let wallet = await lockWallet(trx, tenantId, memberId, walletCode, now);
+  let wallet: LockedWallet | null;
+  if (options.lookup) {
+    const found = await lockWalletFindingKey(trx, tenantId, memberId, walletCode, now, options.lookup.key);
+    options.lookup.found(found.stored);
+    wallet = found.wallet;
+  } else {
+    wallet = await lockWallet(trx, tenantId, memberId, walletCode, now);
+  }
   if (!wallet) {
     const member = await trx.selectFrom('members').select('member_id')
       .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).executeTakeFirst();
@@ -121,10 +133,10 @@ export async function earn(laurel: Laurel, input: MemberRequest & { amount: bigi
   const amount = positivePoints(input.amount, 'amount');
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'earn', { memberId, code, amount, ref }, async (trx, now, store) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true });
+  return idempotent(laurel, input.tenantId, key, 'earn', { memberId, code, amount, ref }, async (trx, now, store, lookup) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lookup });
     return commit(trx, now, [wallet], decideEarn(context(wallet, now, input), wallet.state, amount, ref), store);
-  });
+  }, LOOKUP_IN_WORK);
 }
 
 export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ref?: string }): Promise<LedgerResult> {
@@ -133,10 +145,10 @@ export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bi
   const amount = positivePoints(input.amount, 'amount');
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'redeem', { memberId, code, amount, ref }, async (trx, now, store) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true });
+  return idempotent(laurel, input.tenantId, key, 'redeem', { memberId, code, amount, ref }, async (trx, now, store, lookup) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true, lookup });
     return commit(trx, now, [wallet], decideRedeem(context(wallet, now, input), wallet.state, amount, ref), store);
-  });
+  }, LOOKUP_IN_WORK);
 }
 
 export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bigint | number; reason: string; actor: string }): Promise<LedgerResult> {
@@ -149,10 +161,10 @@ export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bi
     throw invalid('amount', `amount must be a non-zero integer between -${MAX_POINTS} and ${MAX_POINTS}`);
   }
   const code = walletCode(input.wallet);
-  return idempotent(laurel, input.tenantId, key, 'adjust', { memberId, code, amount: raw, reason, actor }, async (trx, now, store) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n });
+  return idempotent(laurel, input.tenantId, key, 'adjust', { memberId, code, amount: raw, reason, actor }, async (trx, now, store, lookup) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n, lookup });
     return commit(trx, now, [wallet], decideAdjust(context(wallet, now, { ...input, actor }), wallet.state, raw, reason), store);
-  });
+  }, LOOKUP_IN_WORK);
 }
 
 export async function createHold(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ttlSeconds: number; ref?: string }): Promise<LedgerResult> {
@@ -165,11 +177,11 @@ export async function createHold(laurel: Laurel, input: MemberRequest & { amount
   }
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'hold', { memberId, code, amount, ttl, ref }, async (trx, now, store) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true });
+  return idempotent(laurel, input.tenantId, key, 'hold', { memberId, code, amount, ttl, ref }, async (trx, now, store, lookup) => {
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true, lookup });
     const decision = decideHold(context(wallet, now, input), wallet.state, amount, new Date(now.getTime() + ttl * 1000), ref);
     return commit(trx, now, [wallet], decision, store, decision.newHolds[0]);
-  });
+  }, LOOKUP_IN_WORK);
 }
 
 /** Finds a hold, then locks its wallet and reads it again: holds change only under that lock. */
@@ -213,16 +225,16 @@ export async function transfer(laurel: Laurel, input: Request & { fromMemberId: 
   const amount = positivePoints(input.amount, 'amount');
   const code = walletCode(input.wallet);
   const reason = optionalText(input.reason, 'reason', 500);
-  return idempotent(laurel, input.tenantId, key, 'transfer', { from, to, code, amount, reason }, async (trx, now, store) => {
+  return idempotent(laurel, input.tenantId, key, 'transfer', { from, to, code, amount, reason }, async (trx, now, store, lookup) => {
     // Two wallets: lock them in id order, as every other path does, so two transfers cannot deadlock.
     const [first, second] = [from, to].sort();
-    const a = await openWallet(trx, input.tenantId, first!, code, now, { activeMember: true, lots: first === from });
+    const a = await openWallet(trx, input.tenantId, first!, code, now, { activeMember: true, lots: first === from, lookup });
     const b = await openWallet(trx, input.tenantId, second!, code, now, { activeMember: true, lots: second === from });
     const [sender, receiver] = first === from ? [a, b] : [b, a];
     if (sender.state.programId !== receiver.state.programId) throw invalid('toMemberId', 'both members must be in the same program');
     const decision = decideTransfer(context(sender, now, input), sender.state, receiver.state, amount, reason);
     return commit(trx, now, [sender, receiver], decision, store);
-  });
+  }, LOOKUP_IN_WORK);
 }
 
 /** Reverses all, or `amount`, of an earn, redeem, adjustment or transfer. */

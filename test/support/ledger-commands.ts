@@ -1,0 +1,155 @@
+// The random histories the ledger property tests replay: one program policy, one time zone, a
+// start instant, and a sequence of commands over two members. Amounts are mostly relative to what
+// the state offers, so that both successes and refusals are common.
+import fc from 'fast-check';
+import type { ModelPolicy } from './ledger-model.js';
+
+export type Member = 0 | 1;
+/** An amount: absolute, or a percentage of what the state offers (available points, what is left to reverse or held). */
+export type Size = { abs: number } | { pct: number };
+export type Cmd =
+  | { op: 'earn'; m: Member; amount: number }
+  | { op: 'redeem'; m: Member; size: Size }
+  | { op: 'adjust'; m: Member; credit: boolean; size: Size }
+  | { op: 'hold'; m: Member; size: Size; ttl: number }
+  | { op: 'capture'; recent: number; part: Size | null }
+  | { op: 'void'; recent: number }
+  | { op: 'transfer'; from: Member; self: boolean; size: Size }
+  /** `kind` picks a recent entry of that kind; hold and reverse entries are there to be refused */
+  | { op: 'reverse'; kind: string; back: number; part: Size | null }
+  | { op: 'travel'; ms: number }
+  /** lands on (or a millisecond either side of) one of the next maturities, expiries or hold deadlines, and may settle there */
+  | { op: 'edge'; holds: boolean; pick: number; offset: number; settle: boolean }
+  | { op: 'settle' }
+  | { op: 'replay'; pick: number; tamper: boolean };
+
+export interface Scenario {
+  policy: ModelPolicy;
+  zone: string;
+  start: number;
+  cmds: Cmd[];
+}
+
+export const MINUTE = 60_000;
+const DAY = 86_400_000;
+export const MAX_HOLD_SECONDS = 30 * 86_400;
+
+const member = fc.constantFrom<Member>(0, 1);
+const size: fc.Arbitrary<Size> = fc.oneof(
+  { weight: 3, arbitrary: fc.record({ pct: fc.integer({ min: 5, max: 110 }) }) },
+  { weight: 1, arbitrary: fc.record({ abs: fc.integer({ min: 1, max: 150 }) }) },
+);
+/** spending (nearly) everything, so that claw-backs fall short */
+const spendMost: fc.Arbitrary<Size> = fc.oneof({ weight: 3, arbitrary: fc.record({ pct: fc.integer({ min: 70, max: 100 }) }) }, { weight: 1, arbitrary: size });
+const part = fc.option(size, { nil: null, freq: 2 });
+const recent = fc.nat({ max: 3 });
+
+type Weights = Record<Exclude<Cmd['op'], 'replay'>, number>;
+const MIXED: Weights = { earn: 5, redeem: 3, adjust: 2, hold: 4, capture: 4, void: 2, transfer: 2, reverse: 3, travel: 3, edge: 3, settle: 2 };
+// Claw-backs of spent points, then new points from several lots at once (transfers, restores,
+// maturities): the histories in which debts are made and repaid lot by lot.
+const DEBTS: Weights = { earn: 6, redeem: 4, adjust: 1, hold: 2, capture: 2, void: 1, transfer: 4, reverse: 6, travel: 3, edge: 1, settle: 2 };
+
+function commandArb(options: { replay: boolean; badTtl: boolean }, w: Weights, reverseKinds: string[], spend: fc.Arbitrary<Size>): fc.Arbitrary<Cmd> {
+  const ttl = options.badTtl
+    ? fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 3 * 86_400 }) }, { weight: 1, arbitrary: fc.constantFrom(0, MAX_HOLD_SECONDS + 1) })
+    : fc.integer({ min: 1, max: 3 * 86_400 });
+  const commands: fc.WeightedArbitrary<Cmd>[] = [
+    { weight: w.earn, arbitrary: fc.record({ op: fc.constant('earn' as const), m: member, amount: fc.integer({ min: 1, max: 200 }) }) },
+    { weight: w.redeem, arbitrary: fc.record({ op: fc.constant('redeem' as const), m: member, size: spend }) },
+    { weight: w.adjust, arbitrary: fc.record({ op: fc.constant('adjust' as const), m: member, credit: fc.boolean(), size }) },
+    { weight: w.hold, arbitrary: fc.record({ op: fc.constant('hold' as const), m: member, size: spend, ttl }) },
+    { weight: w.capture, arbitrary: fc.record({ op: fc.constant('capture' as const), recent, part }) },
+    { weight: w.void, arbitrary: fc.record({ op: fc.constant('void' as const), recent }) },
+    { weight: w.transfer, arbitrary: fc.record({ op: fc.constant('transfer' as const), from: member, self: fc.nat({ max: 15 }).map((x) => x === 0), size }) },
+    { weight: w.reverse, arbitrary: fc.record({ op: fc.constant('reverse' as const), kind: fc.constantFrom(...reverseKinds), back: recent, part }) },
+    { weight: w.travel, arbitrary: fc.record({ op: fc.constant('travel' as const), ms: fc.oneof(
+      fc.integer({ min: 1, max: 180 }).map((x) => x * MINUTE),
+      fc.integer({ min: 1, max: 40 }).map((x) => x * DAY),
+      fc.integer({ min: 1, max: 4 }).map((x) => x * 30 * DAY)) }) },
+    { weight: w.edge, arbitrary: fc.record({ op: fc.constant('edge' as const), holds: fc.boolean(), pick: recent, offset: fc.constantFrom(-1, 0, 0, 1), settle: fc.boolean() }) },
+    { weight: w.settle, arbitrary: fc.constant({ op: 'settle' as const }) },
+  ];
+  if (options.replay) commands.push({ weight: 2, arbitrary: fc.record({ op: fc.constant('replay' as const), pick: fc.nat({ max: 1000 }), tamper: fc.boolean() }) });
+  return fc.oneof(...commands);
+}
+
+export const policyArb: fc.Arbitrary<ModelPolicy> = fc.record({
+  returnWindowDays: fc.constantFrom(0, 7),
+  expiry: fc.oneof(
+    fc.constant({ kind: 'none' as const }),
+    fc.record({ kind: fc.constant('rolling' as const), months: fc.integer({ min: 1, max: 3 }) }),
+    // 31 March, same year: points earned later in the year are born past their expiry
+    fc.record({ kind: fc.constant('fixed_date' as const), month: fc.constantFrom(3, 12), day: fc.constant(31), yearsAfter: fc.constantFrom(0, 1) }),
+    fc.record({ kind: fc.constant('inactivity' as const), months: fc.integer({ min: 1, max: 2 }) }),
+  ),
+  negativeBalance: fc.constantFrom('debt' as const, 'write_off' as const),
+});
+
+/**
+ * A debt, then its repayment from several lots at once, then anything: member 0 earns at
+ * different times, spends nearly all and has its last earn clawed back; member 1 earns at
+ * different times and transfers part of it over, lots of different expiries.
+ */
+function repaymentArb(options: { replay: boolean; badTtl: boolean }): fc.Arbitrary<{ policy: ModelPolicy; script: Cmd[] }> {
+  const earns = (m: Member, min: number) => fc.array(fc.record({ amount: fc.integer({ min: 1, max: 200 }), days: fc.integer({ min: 1, max: 40 }) }), { minLength: min, maxLength: min + 2 })
+    .map((xs) => xs.flatMap(({ amount, days }): Cmd[] => [{ op: 'earn', m, amount }, { op: 'travel', ms: days * DAY }]));
+  return fc.record({
+    policy: fc.record({
+      returnWindowDays: fc.constant(0),
+      expiry: fc.record({ kind: fc.constant('rolling' as const), months: fc.integer({ min: 2, max: 4 }) }),
+      negativeBalance: fc.constant('debt' as const),
+    }),
+    debtor: earns(0, 1),
+    spend: fc.integer({ min: 90, max: 100 }),
+    payer: earns(1, 2),
+    pay: fc.integer({ min: 20, max: 100 }),
+    rest: fc.array(commandArb(options, DEBTS, ['earn', 'earn', 'transfer', 'redeem'], spendMost), { maxLength: 10 }),
+  }).map(({ policy, debtor, spend, payer, pay, rest }) => ({
+    policy,
+    script: [
+      ...debtor,
+      { op: 'redeem', m: 0, size: { pct: spend } },
+      { op: 'reverse', kind: 'earn', back: 0, part: null },
+      ...payer,
+      { op: 'transfer', from: 1, self: false, size: { pct: pay } },
+      ...rest,
+    ],
+  }));
+}
+
+/** Histories mixing everything, and one in four about making and repaying debts. */
+export function scenarioArb(options: { replay: boolean; badTtl: boolean; maxLength: number }): fc.Arbitrary<Scenario> {
+  const mixed = fc.record({
+    policy: policyArb,
+    script: fc.array(commandArb(options, MIXED, ['earn', 'redeem', 'redeem', 'adjust', 'transfer', 'transfer', 'hold', 'reverse'], size),
+      { minLength: 3, maxLength: options.maxLength - 2 }),
+  });
+  return fc.record({
+    body: fc.oneof({ weight: 3, arbitrary: mixed }, { weight: 1, arbitrary: repaymentArb(options) }),
+    zone: fc.constantFrom('Europe/Paris', 'America/New_York', 'Pacific/Auckland'),
+    start: fc.integer({ min: Date.UTC(2026, 0, 1) / MINUTE, max: Date.UTC(2029, 11, 31) / MINUTE }).map((x) => x * MINUTE),
+    // Both members start with some points, so that spending is not mostly refused for want of any.
+    opening: fc.tuple(fc.integer({ min: 20, max: 300 }), fc.integer({ min: 20, max: 300 })),
+  }).map(({ body, zone, start, opening: [a, b] }) => ({
+    policy: body.policy, zone, start,
+    cmds: [{ op: 'adjust', m: 0, credit: true, size: { abs: a } }, { op: 'adjust', m: 1, credit: true, size: { abs: b } }, ...body.script],
+  }));
+}
+
+/** The amount a Size stands for, given what the state offers. */
+export const sized = (s: Size, base: bigint): number =>
+  'abs' in s ? s.abs : base > 0n ? Math.max(1, Math.ceil((Number(base) * s.pct) / 100)) : s.pct;
+
+/**
+ * fast-check options; LAUREL_PROPERTY_SEED replays a reported run. `limitMs` bounds the whole
+ * assertion, shrinking included (which replays histories, on a database slowly): a failure
+ * found by then is still reported, with the smallest counterexample found so far. `historyMs`,
+ * for asynchronous properties, fails a history that hangs (a settlement that never finishes)
+ * instead of letting the time limit pass it.
+ */
+export const runOptions = (runs: number, limitMs: number, historyMs?: number): fc.Parameters<unknown> => {
+  const seed = process.env.LAUREL_PROPERTY_SEED;
+  const plugins = [fc.interruptAfterTimeLimit(limitMs), ...(historyMs ? [fc.timeout(historyMs)] : [])];
+  return { numRuns: runs, plugins, ...(seed === undefined ? {} : { seed: Number(seed) }) };
+};
