@@ -8,6 +8,8 @@ export interface BenchOptions {
   /** drop and recreate the bench database first */
   fresh: boolean;
   profile: boolean;
+  /** run the HTTP benchmark (the real app under autocannon) */
+  http: boolean;
   levels: number[];
   rounds: number;
   /** seconds measured per run of each side at each level */
@@ -20,7 +22,7 @@ export interface BenchOptions {
 
 export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
 
-const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile]
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http]
   [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
 DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
 
@@ -32,6 +34,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       quick: { type: 'boolean', default: false },
       fresh: { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
+      'no-http': { type: 'boolean', default: false },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
@@ -62,6 +65,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     quick,
     fresh: values.fresh,
     profile: !values['no-profile'],
+    http: !values['no-http'],
     levels,
     rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds')),
     seconds: num(values.seconds, quick ? 2 : 5, 'seconds'),

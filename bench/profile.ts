@@ -44,7 +44,11 @@ export class QueryProfiler {
     this.originalQuery = query;
     this.originalConnect = connect;
     clientProto.query = function (this: pg.Client, ...args: unknown[]) {
-      const [text, values] = args;
+      // query(text, values), or query({ name, text, values }) for a prepared statement (src/db/connection.ts)
+      const [first, second] = args;
+      const config = first !== null && typeof first === 'object' ? first as { text?: unknown; values?: unknown } : null;
+      const text = config ? config.text : first;
+      const values = config ? config.values : second;
       // (the bench's own monitoring queries are not Laurel's)
       if (typeof text !== 'string' || args.length > 2 || text.includes('pg_stat_activity')) return query.apply(this, args);
       const kind = classify(text);

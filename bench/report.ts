@@ -1,4 +1,5 @@
 // The human-readable report and the one-line JSON summary.
+import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
 import { median, round } from './stats.js';
@@ -14,12 +15,40 @@ export interface ReadSide {
   runs: LoadResult[];
 }
 
+export interface HttpFigure {
+  connections: number;
+  requests_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** ÷ the service-level figure at the same concurrency, same run (null when not measured) */
+  ratio_to_service: number | null;
+  /** ÷ the pgbench baseline at concurrency 32, same run (null when not measured) */
+  ratio_to_pgbench: number | null;
+}
+
 export interface Summary {
   earn: { concurrency: number; events_per_s: number; baseline_tps: number; ratio: number }[];
   balance_read: {
     small_history_entries: number; large_history_entries: number;
     small_reads_per_s: number; large_reads_per_s: number; ratio: number;
   };
+  http?: { earn: HttpFigure; balance_read: HttpFigure };
+}
+
+/** The HTTP figures next to the service-level and pgbench ones of the same run. */
+export function summarizeHttp(summary: Summary, http: HttpResults): NonNullable<Summary['http']> {
+  const level = summary.earn.find((e) => e.concurrency === http.connections);
+  const serviceReads = median(http.serviceReads.map((r) => r.perSecond));
+  const figure = (runs: HttpRun[], service: number | undefined): HttpFigure => {
+    const rate = median(runs.map((r) => r.requestsPerSecond));
+    return {
+      connections: http.connections, requests_per_s: round(rate, 1),
+      p50_ms: round(median(runs.map((r) => r.p50Ms)), 2), p99_ms: round(median(runs.map((r) => r.p99Ms)), 2),
+      ratio_to_service: service ? round(rate / service, 3) : null,
+      ratio_to_pgbench: level ? round(rate / level.baseline_tps, 3) : null,
+    };
+  };
+  return { earn: figure(http.earn, level?.events_per_s), balance_read: figure(http.balance, serviceReads) };
 }
 
 export function summarize(levels: EarnLevel[], small: ReadSide, large: ReadSide): Summary {
@@ -73,4 +102,27 @@ export function readTable(small: ReadSide, large: ReadSide, summary: Summary): s
   ];
   return table(['history entries', 'reads/s', 'p50 ms', 'p99 ms', 'per-round reads/s'],
     [row(small, summary.balance_read.small_reads_per_s), row(large, summary.balance_read.large_reads_per_s)]);
+}
+
+export function httpTable(http: HttpResults, figures: NonNullable<Summary['http']>, summary: Summary): string {
+  const level = summary.earn.find((e) => e.concurrency === http.connections);
+  const serviceReads = median(http.serviceReads.map((r) => r.perSecond));
+  const row = (label: string, runs: HttpRun[], fig: HttpFigure, service: number | undefined) => [
+    label, f(fig.requests_per_s), f(fig.p50_ms, 2), f(fig.p99_ms, 2), runs.map((r) => f(r.requestsPerSecond, 0)).join(' '),
+    service === undefined ? '-' : f(service), fig.ratio_to_service === null ? '-' : f(fig.ratio_to_service, 3),
+    level ? f(level.baseline_tps) : '-', fig.ratio_to_pgbench === null ? '-' : f(fig.ratio_to_pgbench, 3),
+  ];
+  const cpu = (label: string, runs: HttpRun[]) => [
+    label, f(median(runs.map((r) => r.serverNodeCpuMs)), 3), f(median(runs.map((r) => r.backendCpuMs)), 3),
+    f(median(runs.map((r) => r.clientCpuMs)), 3), `${f(median(runs.map((r) => r.machineBusy * 100)), 0)}%`,
+  ];
+  return [
+    table(['request', 'req/s', 'p50 ms', 'p99 ms', 'per-round req/s', `service c=${http.connections}/s`, 'ratio to service', `pgbench c=${http.connections} tps`, 'ratio to pgbench'], [
+      row('POST /v1/events (purchase)', http.earn, figures.earn, level?.events_per_s),
+      row('GET /v1/members/{id}/balances', http.balance, figures.balance_read, serviceReads),
+    ]),
+    '',
+    'CPU per 2xx response (ms; warm-up and measured run), and how busy the machine was',
+    table(['request', 'server node', 'server backends', 'autocannon', 'machine busy'], [cpu('POST /v1/events', http.earn), cpu('GET balances', http.balance)]),
+  ].join('\n');
 }

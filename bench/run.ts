@@ -9,11 +9,12 @@ import { buildHistories, runReads } from './balance-read.js';
 import { ensureDatabase, redact, withParam } from './database.js';
 import { EARN_AMOUNT, runEarn, type Connect } from './earn.js';
 import { newFixture, newMembers, type Fixture } from './fixtures.js';
+import { HTTP_CONNECTIONS, httpBenchmark } from './http.js';
 import type { LoadResult } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
-import { earnTable, readTable, summarize, table, type EarnLevel, type ReadSide } from './report.js';
+import { earnTable, httpTable, readTable, summarize, summarizeHttp, table, type EarnLevel, type ReadSide } from './report.js';
 import { log, median } from './stats.js';
 
 const APP_NAME = 'laurel-bench';
@@ -194,7 +195,7 @@ async function profileEarn(laurel: Laurel, connect: Connect, pgbench: Pgbench, f
     const p = await explain(url, write, false);
     plans.push(['write decision (one earn)', p.planningMs.toFixed(3), '(not executed)']);
   }
-  print('server time of the two big statements (EXPLAIN ANALYZE on a warm connection, best of 3; unnamed statements are planned on every call)');
+  print('server time of the two big statements (EXPLAIN ANALYZE on a warm connection, best of 3; Laurel prepares them, so it plans them once per connection, not per call)');
   print(table(['statement', 'planning ms', 'execution ms'], plans));
   print();
 }
@@ -234,6 +235,17 @@ async function main(): Promise<void> {
     print(readTable(small, large, summary));
     print(`ratio large/small: ${summary.balance_read.ratio.toFixed(3)}  (${h.largeEntries}-entry history written in bulk in ${(h.bulkMs / 1000).toFixed(1)} s; laurel verify of the tenant: ok, ${(h.verifyMs / 1000).toFixed(1)} s)`);
     print();
+
+    if (o.http) {
+      const http = await httpBenchmark(connect, await newFixture(laurel, runId, 'http'), o, APP_NAME);
+      summary.http = summarizeHttp(summary, http);
+      print(`HTTP (the real app on 127.0.0.1: buildApp on PostgreSQL, logger off, rate limit out of reach; autocannon in a child process, ${HTTP_CONNECTIONS} connections,`);
+      print(`${http.members} members; ${o.rounds} round(s) of ${o.seconds} s after ${o.warmupSeconds} s warm-up; medians). ratio to service = ÷ earn c=${HTTP_CONNECTIONS} above, or ÷ getBalances`);
+      print(`c=${HTTP_CONNECTIONS} through the service layer on the same members (run next to the HTTP reads); ratio to pgbench = ÷ the pgbench c=${HTTP_CONNECTIONS} median above`);
+      print(httpTable(http, summary.http, summary));
+      print(`check: ${http.check}`);
+      print();
+    }
 
     // An earn scans the member's live lots to see whether any is due: its cost grows with them.
     const n = o.quick ? 5 : 20;

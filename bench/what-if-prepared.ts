@@ -1,43 +1,23 @@
-// What-if, not part of `npm run bench`: how much would plan caching give earn? Runs earn at one
-// concurrency, alternating plain runs with runs where this process sends Laurel's three fixed hot
-// statements (idempotency lookup, lock+load wallet, the earn-shaped write) as named prepared
-// statements, so PostgreSQL plans them once per connection instead of on every call.
-// Nothing in src/ changes: pg.Client#query is wrapped in this process only.
+// Not part of `npm run bench`: how much plan caching gives earn. Runs earn at one concurrency,
+// alternating runs with Laurel's prepared statements (the default, src/db/connection.ts) and runs
+// with them off (LAUREL_PREPARED_STATEMENTS=false: every statement unnamed, planned on every call).
 //   npx tsx bench/what-if-prepared.ts [concurrency=32] [rounds=4] [seconds=4]
-import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { openLaurel } from '../src/services/context.js';
 import { ensureDatabase, withParam } from './database.js';
 import { runEarn, type Connect } from './earn.js';
 import { newFixture } from './fixtures.js';
 import { DEFAULT_URL } from './options.js';
-import { BackendCpu, classify } from './profile.js';
+import { BackendCpu } from './profile.js';
 import { median } from './stats.js';
-
-type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
 
 const [c = 32, rounds = 4, seconds = 4] = process.argv.slice(2).map(Number);
 const url = process.env.DATABASE_URL || DEFAULT_URL;
 const APP = 'laurel-bench-whatif';
 
-let named = false;
-const proto = pg.Client.prototype as unknown as { query: QueryFn };
-const original = proto.query;
-proto.query = function (this: pg.Client, ...args: unknown[]) {
-  const [text, values] = args;
-  if (named && typeof text === 'string' && args.length === 2) {
-    const kind = classify(text);
-    if (kind === 'lock+load wallet' || kind === 'idempotency lookup' || kind === 'write decision') {
-      const name = `laurel_${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
-      return original.call(this, { name, text, values });
-    }
-  }
-  return original.apply(this, args);
-};
-
+let named = true;
 await ensureDatabase(url, false);
 const laurelUrl = withParam(url, 'application_name', APP);
-const connect: Connect = (poolSize) => openLaurel({ databaseUrl: laurelUrl, poolSize });
+const connect: Connect = (poolSize) => openLaurel({ databaseUrl: laurelUrl, poolSize, preparedStatements: named });
 const admin = await connect(2);
 const fx = await newFixture(admin, `whatif${Date.now().toString(36)}`, 'what-if');
 const results = { unnamed: [] as number[][], named: [] as number[][] };

@@ -1,0 +1,33 @@
+// What the bench's HTTP load generator (http-load.ts, a child process) is told, and answers.
+
+export interface HttpLoadSpec {
+  url: string;
+  kind: 'earn' | 'balance';
+  /** an API key (pos for earn, read for balances) */
+  key: string;
+  programId: string;
+  members: string[];
+  connections: number;
+  warmupSeconds: number;
+  seconds: number;
+  /** makes every externalId unique across runs */
+  runId: string;
+}
+
+export interface HttpLoadResult {
+  /** 2xx responses per second of the measured run */
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  statusCodes: Record<string, number>;
+  /** 2xx responses of the warm-up run */
+  warmupOk: number;
+  /** this load generator's CPU over the warm-up and the measured run */
+  cpuSeconds: number;
+}
+
+/** A purchase of one line of 10.00: 10 points at the default rate (1 point per 100 minor units). */
+export const HTTP_PURCHASE_MINOR = 1000;
