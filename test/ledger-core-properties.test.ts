@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { DomainError } from '../src/core/errors.js';
 import type { Decision } from '../src/core/ledger/types.js';
 import { MINUTE, runOptions, scenarioArb, sized, type Cmd, type Scenario } from './support/ledger-commands.js';
-import { LedgerModel, Rejected, type ModelBalance, type ModelResult } from './support/ledger-model.js';
+import { expectation, LedgerModel, Rejected, type ModelBalance, type ModelResult } from './support/ledger-model.js';
 import { MemoryLedger } from './support/memory-ledger.js';
 
 // ~2 ms a history: 5,000 take ~10 s on a busy 2-core machine.
@@ -26,11 +26,7 @@ function runScenario(sc: Scenario): void {
   const why = (more = '') => `${trace.join('\n')}${more ? `\n${more}` : ''}`;
 
   function perform(label: string, predict: () => ModelResult, call: () => Decision): void {
-    let expected: ModelResult | Rejected;
-    try { expected = predict(); } catch (e) {
-      if (!(e instanceof Rejected)) throw e;
-      expected = e;
-    }
+    const expected = expectation(predict);
     if (expected instanceof Rejected) {
       trace.push(`${label} → refused: ${expected.code}`);
       let error: unknown = null;

@@ -11,7 +11,7 @@ import {
   adjust, captureHold, createHold, earn, getBalance, redeem, reverseEntry, transfer, voidHold, type LedgerResult,
 } from '../src/services/ledger.js';
 import { MINUTE, runOptions, scenarioArb, sized, type Cmd, type Scenario } from './support/ledger-commands.js';
-import { LedgerModel, Rejected, type ModelBalance, type ModelResult } from './support/ledger-model.js';
+import { expectation, LedgerModel, Rejected, type ModelBalance, type ModelResult } from './support/ledger-model.js';
 import { expectVerified, key, lotsOf, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
 
 // Sized for about a minute per engine when the suite runs two files at once on a busy 2-core
@@ -45,11 +45,7 @@ async function runScenario(sc: Scenario): Promise<void> {
 
   /** Runs one operation on both sides: the model predicts success (and what is written) or the refusal. */
   async function perform(label: string, predict: () => ModelResult, call: () => Promise<LedgerResult>, tamper: () => Promise<unknown>) {
-    let expected: ModelResult | Rejected;
-    try { expected = predict(); } catch (e) {
-      if (!(e instanceof Rejected)) throw e;
-      expected = e;
-    }
+    const expected = expectation(predict);
     if (expected instanceof Rejected) {
       trace.push(`${label} → refused: ${expected.code}`);
       const before = await journalSize();

@@ -47,6 +47,16 @@ export class Rejected extends Error {
   }
 }
 
+/** What the model says of an operation: what it writes, or the refusal it expects. */
+export function expectation(predict: () => ModelResult): ModelResult | Rejected {
+  try {
+    return predict();
+  } catch (e) {
+    if (e instanceof Rejected) return e;
+    throw e;
+  }
+}
+
 interface Lot {
   id: number; member: number;
   amount: bigint; remaining: bigint; pending: boolean;
