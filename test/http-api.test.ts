@@ -260,3 +260,18 @@ describe('creating a member', () => {
     expectProblem(await call(app, { method: 'POST', url: '/v1/members', key: a.keys.pos, body, idempotencyKey: idemKey() }), 409, 'externalId');
   });
 });
+
+describe('creating a program', () => {
+  it('with an Idempotency-Key, a retry returns the same program instead of a second one', async () => {
+    const k = idemKey();
+    const body = { name: `Once ${k}`, enrollmentMode: 'opt_in', returnWindowDays: 0, expiry: { kind: 'none' }, negativeBalance: 'debt' };
+    const first = await call(app, { method: 'POST', url: '/v1/programs', key: a.keys.admin, body, idempotencyKey: k });
+    const again = await call(app, { method: 'POST', url: '/v1/programs', key: a.keys.admin, body, idempotencyKey: k });
+    expect(first.statusCode).toBe(201);
+    expect(again.statusCode).toBe(201);
+    expect(again.json()).toEqual(first.json());
+    const named = (await call(app, { method: 'GET', url: '/v1/programs', key: a.keys.read })).json().data.filter((p: { name: string }) => p.name === body.name);
+    expect(named).toHaveLength(1);
+    expectProblem(await call(app, { method: 'POST', url: '/v1/programs', key: a.keys.admin, body: { ...body, returnWindowDays: 7 }, idempotencyKey: k }), 409);
+  });
+});

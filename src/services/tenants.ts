@@ -8,6 +8,7 @@ import { isValidTimeZone, validateProgram, type ExpiryPolicy, type ProgramInput,
 import { customActionPointsJson, earningOf } from '../db/events.js';
 import { expiryPolicyOf } from '../db/ledger.js';
 import type { Laurel } from './context.js';
+import { writeOnce } from './idempotency.js';
 import { requireId, requireText } from './validate.js';
 
 export interface Tenant {
@@ -56,15 +57,16 @@ function expiryColumns(expiry: ExpiryPolicy) {
 }
 
 /** A program; the base rate and custom action points are optional (1 point per 100 minor units, none). */
-export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput & EarningInput): Promise<Program> {
+/** Creates a program; with an idempotency key, a retry returns the program the first call made. */
+export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput & EarningInput, idempotencyKey?: string): Promise<Program> {
   await getTenant(laurel, tenantId);
   const valid = validateProgram(input);
   const earning = validateEarning(input);
-  const program: Program = {
-    ...valid, ...earning, tenantId, programId: uuidv7(), createdAt: laurel.clock.now(),
-    wallets: valid.wallets.map((w) => ({ ...w, walletId: uuidv7() })),
-  };
-  await laurel.db.transaction().execute(async (trx) => {
+  return writeOnce(laurel, tenantId, idempotencyKey, 'create_program', { ...valid, ...earning }, async (trx, now) => {
+    const program: Program = {
+      ...valid, ...earning, tenantId, programId: uuidv7(now.getTime()), createdAt: now,
+      wallets: valid.wallets.map((w) => ({ ...w, walletId: uuidv7(now.getTime()) })),
+    };
     await trx.insertInto('programs').values({
       tenant_id: tenantId, program_id: program.programId, name: program.name, enrollment_mode: program.enrollmentMode,
       return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
@@ -75,8 +77,8 @@ export async function createProgram(laurel: Laurel, tenantId: string, input: Pro
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
       tenant_id: tenantId, wallet_id: w.walletId, program_id: program.programId, code: w.code, kind: w.kind,
     }))).execute();
+    return program;
   });
-  return program;
 }
 
 export async function getProgram(laurel: Laurel, tenantId: string, programId: string): Promise<Program> {

@@ -5,8 +5,8 @@ import { EVENT_TYPE, MAX_ACTION_POINTS, MAX_BASE_PER_MINOR, MAX_BASE_POINTS, typ
 import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { createProgram, getProgram, listPrograms, type Program } from '../../services/tenants.js';
-import { ADMIN, READ, tenantOf } from '../auth.js';
-import { errors, Id, Timestamp } from '../schemas.js';
+import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
+import { errors, Id, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -76,13 +76,13 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: {
       summary: 'Create a program', tags: ['programs'],
       description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. Purchase events earn `basePoints` per `basePerMinor` minor units paid in money (rounded down); custom action events earn their `customActionPoints`.',
-      body: ProgramBody, response: { 201: ProgramSchema, ...errors(403) } },
+      headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: ProgramSchema, ...errors(403, 409) } },
     config: { access: ADMIN },
   }, async (request, reply) => {
     const body = request.body as Omit<ProgramInput, 'wallets'> & EarningInput & { wallets?: ProgramInput['wallets'] };
     const program = await createProgram(laurel, tenantOf(request), {
       ...body, wallets: body.wallets ?? [{ code: 'points', kind: 'redeemable' }, { code: 'status', kind: 'qualifying' }],
-    });
+    }, clientKey(request));
     return reply.status(201).send(presentProgram(program));
   });
 
