@@ -18,6 +18,7 @@ import { createApiKey } from '../src/services/api-keys.js';
 import { openLaurel } from '../src/services/context.js';
 import { adjust } from '../src/services/ledger.js';
 import { createMember } from '../src/services/members.js';
+import { createRule } from '../src/services/rules.js';
 import { createProgram, createTenant } from '../src/services/tenants.js';
 import { basicProgram, onPostgres } from './support/laurel.js';
 
@@ -106,12 +107,16 @@ function serverEnv(port: number): NodeJS.ProcessEnv {
   return env;
 }
 
-/** On PostgreSQL: a tenant of the test's own, with a member holding the card and some points. */
+/** On PostgreSQL: a tenant of the test's own, earning 1 point per euro by a rule, with a member holding the card and some points. */
 async function seedOwnTenant(): Promise<void> {
   const laurel = await openLaurel({ databaseUrl: process.env.DATABASE_URL, dataDir: 'memory://', poolSize: 2 });
   try {
     const tenant = await createTenant(laurel, { name: 'E2E tenant', timeZone: 'Europe/Paris', currency: 'EUR' });
     const program = await createProgram(laurel, tenant.tenantId, { ...basicProgram, name: 'E2E rewards' });
+    // a program earns by its rules only: 1 point per euro, as the demo program does
+    await createRule(laurel, tenant.tenantId, program.programId, {
+      name: '1 point per euro', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 },
+    }, { actor: 'e2e' });
     const member = await createMember(laurel, tenant.tenantId, { programId: program.programId, cardCode: CARD, externalId: 'e2e-alice' });
     await adjust(laurel, { tenantId: tenant.tenantId, memberId: member.memberId, amount: 500, reason: 'opening balance', actor: 'e2e', idempotencyKey: 'e2e-opening' });
     await createApiKey(laurel, tenant.tenantId, { name: 'e2e admin', scopes: ['admin'], secret: ADMIN_KEY });

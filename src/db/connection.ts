@@ -29,6 +29,9 @@ export interface ConnectionOptions {
 }
 
 const INT8_OID = 20;
+const DATE_OID = 1082;
+/** A calendar date stays its text, YYYY-MM-DD: as a JS Date it would shift with the process's zone. */
+const asText = (value: string) => value;
 
 /** Statements one connection prepares at most; beyond, statements run unnamed (planned each time). */
 export const PREPARED_PER_CONNECTION = 100;
@@ -78,7 +81,7 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
       max: options.poolSize ?? 10,
       // Points are bigint end to end: never let int8 become a float.
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-        oid === INT8_OID ? BigInt : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
+        oid === INT8_OID ? BigInt : oid === DATE_OID ? asText : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
     });
     // An idle connection the server ends (a restart, a terminated backend, one still closing
     // when close() returns) leaves the pool by itself; without a listener its error event would
@@ -90,7 +93,7 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
   }
   const dataDir = options.dataDir ?? './data';
   // PGlite returns small int8 values as numbers unless told otherwise: points stay bigint.
-  const parsers = { [INT8_OID]: (value: string) => BigInt(value) };
+  const parsers = { [INT8_OID]: (value: string) => BigInt(value), [DATE_OID]: asText };
   const pglite = dataDir === 'memory://' ? new PGlite({ parsers }) : new PGlite(dataDir, { parsers });
   await pglite.waitReady;
   const db = new Kysely<Database>({ dialect: new PGliteDialect(pglite) });

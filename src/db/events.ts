@@ -1,42 +1,32 @@
-// Event queries: programs' earning settings, event rows and their domain shape, the returns of a
-// purchase under its lock, and how much of the purchase's earn is already taken back.
-import { sql, type Insertable, type Selectable } from 'kysely';
-import type { EventRecord } from '../core/events/event.js';
+// Event queries: a program's event settings, event rows and their domain shape, the returns of a
+// purchase under its lock, what rules read of a member.
+import type { Insertable, Selectable } from 'kysely';
+import type { EventEntry, EventRecord, Explained } from '../core/events/event.js';
 import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
-import type { EarningSettings } from '../core/events/rate.js';
+import { decodeJson, encodeJson } from '../core/json.js';
+import type { Facts } from '../core/rules/conditions.js';
 import type { StoredResponse } from './ledger.js';
 import type { Db, EventsTable } from './schema.js';
 
 export type EventRow = Selectable<EventsTable>;
-
-/** Custom action points as stored: JSON numbers (they are at most 10^9, exact in a double). */
-export const customActionPointsJson = (points: Record<string, bigint>): string =>
-  JSON.stringify(Object.fromEntries(Object.entries(points).map(([k, v]) => [k, Number(v)])));
-
-export function earningOf(row: { base_points: bigint; base_per_minor: bigint; custom_action_points: Record<string, number> }): EarningSettings {
-  return {
-    basePoints: BigInt(row.base_points),
-    basePerMinor: BigInt(row.base_per_minor),
-    customActionPoints: Object.fromEntries(Object.entries(row.custom_action_points ?? {}).map(([k, v]) => [k, BigInt(v)])),
-  };
-}
 
 export interface EventProgram {
   programId: string;
   enrollmentMode: 'universal' | 'opt_in';
   /** the tenant's currency: the one money of its events */
   currency: string;
-  earning: EarningSettings;
+  /** the tenant's zone: rules see local time, caps count local days and months */
+  timeZone: string;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
-    .select(['p.program_id', 'p.enrollment_mode', 'p.base_points', 'p.base_per_minor', 'p.custom_action_points', 't.currency'])
+    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone'])
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
     .executeTakeFirst();
   if (!row) return null;
-  return { programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, earning: earningOf(row) };
+  return { programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone };
 }
 
 /** Money and quantities go into JSON as numbers: every one is at most 10^12, exact in a double. */
@@ -54,35 +44,53 @@ function linesOf(json: unknown, purchased: boolean): PurchaseLine[] | ReturnLine
     : lines.map((l) => ({ sku: l.sku, quantity: BigInt(l.quantity) }));
 }
 
-export function eventRowOf(tenantId: string, e: EventRecord): Insertable<EventsTable> {
+export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null): Insertable<EventsTable> {
   return {
     tenant_id: tenantId, event_id: e.eventId, program_id: e.programId, member_id: e.memberId, external_id: e.externalId,
     type: e.type, occurred_at: e.occurredAt, channel: e.channel, location: e.location, currency: e.currency,
     total: e.total, paid_with_points: e.paidWithPoints, refund_amount: e.refundAmount, order_ref: e.orderId,
-    purchase_event_id: e.purchaseEventId, base_points: e.rate?.points ?? null, base_per_minor: e.rate?.perMinor ?? null,
-    payload: JSON.stringify({
-      lines: linesJson(e.lines), attributes: e.attributes, purchaseExternalId: e.purchaseExternalId, reversesEntryId: e.reversesEntryId,
-    }),
-    points: e.points, ledger_key: e.ledgerKey, entry_id: e.ledgerEntryId, created_at: e.createdAt,
+    purchase_event_id: e.purchaseEventId,
+    payload: JSON.stringify({ lines: linesJson(e.lines), attributes: e.attributes, purchaseExternalId: e.purchaseExternalId }),
+    points: e.points, entry_id: e.ledgerEntryId, created_at: e.createdAt,
+    facts: facts === null ? null : encodeJson(facts), explanation: encodeJson(e.explanation), entries: encodeJson(e.entries),
   };
 }
 
 export function eventOf(row: EventRow): EventRecord {
-  const payload = row.payload as { lines?: unknown; attributes?: Record<string, unknown>; purchaseExternalId?: string | null; reversesEntryId?: string | null };
+  const payload = row.payload as { lines?: unknown; attributes?: Record<string, unknown>; purchaseExternalId?: string | null };
   const kind = row.type === 'purchase' ? 'purchase' : row.type === 'return' ? 'return' : 'action';
   return {
     eventId: row.event_id, programId: row.program_id, memberId: row.member_id, externalId: row.external_id, type: row.type, kind,
     occurredAt: row.occurred_at, channel: row.channel, location: row.location, currency: row.currency, orderId: row.order_ref,
     lines: linesOf(payload.lines, kind === 'purchase'), total: row.total, paidWithPoints: row.paid_with_points,
-    rate: row.base_points === null || row.base_per_minor === null ? null : { points: row.base_points, perMinor: row.base_per_minor },
     purchaseEventId: row.purchase_event_id, purchaseExternalId: payload.purchaseExternalId ?? null, refundAmount: row.refund_amount,
-    attributes: payload.attributes ?? {}, points: row.points, ledgerKey: row.ledger_key, reversesEntryId: payload.reversesEntryId ?? null,
-    ledgerEntryId: row.entry_id, createdAt: row.created_at,
+    attributes: payload.attributes ?? {}, points: row.points, ledgerEntryId: row.entry_id, createdAt: row.created_at,
+    entries: decodeJson<EventEntry[]>(row.entries), explanation: decodeJson<Explained[]>(row.explanation),
   };
 }
 
-export async function insertEvent(db: Db, tenantId: string, e: EventRecord): Promise<void> {
-  await db.insertInto('events').values(eventRowOf(tenantId, e)).execute();
+export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null): Promise<void> {
+  await db.insertInto('events').values(eventRowOf(tenantId, e, facts)).execute();
+}
+
+/** The facts a purchase's rules saw, for its returns and for dry runs. */
+export const factsOfRow = (row: EventRow): Facts | null => (row.facts === null ? null : decodeJson<Facts>(row.facts));
+
+/** What rules read of a member. */
+export async function loadMemberProfile(db: Db, tenantId: string, memberId: string) {
+  const row = await db.selectFrom('members').select(['member_id', 'tier', 'grade', 'attributes', 'birthday', 'enrolled_at'])
+    .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).executeTakeFirst();
+  return row ? {
+    memberId: row.member_id, tier: row.tier, grade: row.grade, attributes: row.attributes ?? {}, birthday: row.birthday, enrolledAt: row.enrolled_at,
+  } : null;
+}
+
+/** Past events of a program, newest first: what a dry run replays. */
+export async function programEvents(db: Db, tenantId: string, programId: string, filter: { type: string; from: Date | null; to: Date | null; limit: number }) {
+  let q = db.selectFrom('events').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('type', '=', filter.type);
+  if (filter.from) q = q.where('occurred_at', '>=', filter.from);
+  if (filter.to) q = q.where('occurred_at', '<', filter.to);
+  return q.orderBy('event_id', 'desc').limit(filter.limit).execute();
 }
 
 export async function findEventByExternalId(db: Db, tenantId: string, programId: string, externalId: string): Promise<EventRow | undefined> {
@@ -99,28 +107,6 @@ export async function lockEvent(db: Db, tenantId: string, eventId: string): Prom
 export async function loadReturnsOf(db: Db, tenantId: string, purchaseEventId: string): Promise<EventRow[]> {
   return db.selectFrom('events').selectAll()
     .where('tenant_id', '=', tenantId).where('purchase_event_id', '=', purchaseEventId).orderBy('event_id').execute();
-}
-
-/**
- * Points of an earn already taken back, or about to be: its reversals in the journal (by returns
- * or by hand) plus the returns recorded whose reversal is not written yet. One statement, so a
- * reversal committing meanwhile is counted once, on one side or the other.
- */
-export async function reversedOrPending(db: Db, tenantId: string, purchaseEventId: string, earnEntryId: string): Promise<bigint> {
-  const { rows } = await sql<{ reversed: bigint }>`
-    select (select coalesce(sum(j.amount), 0) from journal_entries j
-             where j.tenant_id = ${tenantId} and j.reverses_entry_id = ${earnEntryId})
-         + (select coalesce(sum(-r.points), 0) from events r
-             where r.tenant_id = ${tenantId} and r.purchase_event_id = ${purchaseEventId} and r.points <> 0
-               and not exists (select 1 from idempotency_keys k where k.tenant_id = r.tenant_id and k.key = r.ledger_key))
-         as reversed`.execute(db);
-  return BigInt(rows[0]!.reversed);
-}
-
-/** Records which journal entry carried out the event; the first writer wins, later ones change nothing. */
-export async function markApplied(db: Db, tenantId: string, eventId: string, entryId: string): Promise<void> {
-  await db.updateTable('events').set({ entry_id: entryId })
-    .where('tenant_id', '=', tenantId).where('event_id', '=', eventId).where('entry_id', 'is', null).execute();
 }
 
 export async function loadEvent(db: Db, tenantId: string, eventId: string): Promise<EventRow | undefined> {

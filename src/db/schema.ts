@@ -25,10 +25,6 @@ export interface ProgramsTable {
   expiry_years_after: number | null;
   negative_balance_policy: 'debt' | 'write_off';
   created_at: Timestamp;
-  base_points: ColumnType<bigint, bigint | undefined, bigint>;
-  base_per_minor: ColumnType<bigint, bigint | undefined, bigint>;
-  /** action name → points, as JSON numbers */
-  custom_action_points: ColumnType<Record<string, number>, string | undefined, string>;
 }
 
 export interface WalletsTable {
@@ -50,6 +46,8 @@ export interface MembersTable {
   attributes: ColumnType<Record<string, unknown>, string, string>;
   birthday: ColumnType<string | null, string | null, string | null>;
   status: 'active' | 'suspended' | 'erased';
+  tier: ColumnType<string | null, string | null | undefined, string | null>;
+  grade: ColumnType<string | null, string | null | undefined, string | null>;
   enrolled_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -172,13 +170,63 @@ export interface EventsTable {
   refund_amount: bigint | null;
   order_ref: string | null;
   purchase_event_id: string | null;
-  base_points: bigint | null;
-  base_per_minor: bigint | null;
   payload: ColumnType<Record<string, unknown>, string, string>;
   points: bigint;
-  ledger_key: string | null;
   entry_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** the facts its rules saw (JSON with tagged bigints) */
+  facts: ColumnType<unknown, string | null | undefined, string | null>;
+  /** the rules that fired, with their inputs and amounts */
+  explanation: ColumnType<unknown, string | undefined, string>;
+  /** the journal entries it wrote: [{ wallet, entryId, amount }] */
+  entries: ColumnType<unknown, string | undefined, string>;
   created_at: Timestamp;
+}
+
+export interface CampaignsTable {
+  tenant_id: string;
+  campaign_id: string;
+  program_id: string;
+  name: string;
+  valid_from: Date | null;
+  valid_to: Date | null;
+  budget: bigint | null;
+  budget_used: ColumnType<bigint, bigint | undefined, bigint>;
+  per_member: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RulesTable {
+  tenant_id: string;
+  rule_id: string;
+  program_id: string;
+  trigger: string;
+  enabled: boolean;
+  version: number;
+  budget_used: ColumnType<bigint, bigint | undefined, bigint>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface RuleVersionsTable {
+  tenant_id: string;
+  rule_id: string;
+  version: number;
+  definition: ColumnType<unknown, string, never>;
+  actor: string;
+  created_at: Timestamp;
+}
+
+export interface RuleAwardsTable {
+  tenant_id: string;
+  event_id: string;
+  rule_id: string;
+  version: number;
+  campaign_id: string | null;
+  member_id: string;
+  occurred_at: Timestamp;
+  wallet: string;
+  points: bigint;
 }
 
 export interface SchemaMigrationsTable {
@@ -201,6 +249,10 @@ export interface Database {
   idempotency_keys: IdempotencyKeysTable;
   api_keys: ApiKeysTable;
   events: EventsTable;
+  campaigns: CampaignsTable;
+  rules: RulesTable;
+  rule_versions: RuleVersionsTable;
+  rule_awards: RuleAwardsTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

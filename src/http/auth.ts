@@ -118,6 +118,12 @@ export function clientKey(request: FastifyRequest): string | undefined {
   return typeof key === 'string' ? `client:${key}` : undefined;
 }
 
+/** Refuses a field only an admin key may set (a member's tier, say) to any other caller. */
+export function adminOnlyField(request: FastifyRequest, field: string): void {
+  const p = request.principal!;
+  if (p.kind !== 'key' || !p.scopes.includes('admin')) throw httpProblem('forbidden', `only an admin key may set ${field}`);
+}
+
 /** A label for the journal: which key (or member) did it. */
 export function actorOf(request: FastifyRequest): string {
   const p = request.principal!;

@@ -1,5 +1,6 @@
 // Domain values as API objects: every object names its kind (`object`), like Stripe's.
 import type { Balance, Hold, JournalEntry, Posting } from '../core/ledger/types.js';
+import type { Explained } from '../core/events/event.js';
 import type { LedgerResult } from '../services/ledger.js';
 
 export const presentBalance = (b: Balance) => ({
@@ -26,4 +27,19 @@ export const presentLedgerResult = (r: LedgerResult) => ({
   entries: r.entries.map(presentEntry),
   balances: r.balances.map(presentBalance),
   ...(r.hold ? { hold: presentHold(r.hold) } : {}),
+});
+
+/** Bigints in JSON: every amount Laurel stores is at most 10^12, exact as a JSON number. */
+export function plain(value: unknown): unknown {
+  if (typeof value === 'bigint') return Number(value);
+  if (Array.isArray(value)) return value.map(plain);
+  if (value instanceof Date) return value.toISOString();
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, plain(v)]));
+  return value;
+}
+
+export const presentExplained = (a: Explained) => ({
+  ruleId: a.ruleId, version: a.version, name: a.name, campaignId: a.campaignId, effect: a.effect, wallet: a.wallet,
+  points: Number(a.points), uncapped: Number(a.uncapped), limitedBy: a.limitedBy,
+  detail: plain(a.detail) as Record<string, string | number | boolean | null>,
 });

@@ -88,6 +88,25 @@ export const PostingSchema = Type.Object({
   amount: Points('positive credits the account, negative debits it; the postings of an entry sum to zero'),
 });
 
+/** One rule's part in an event or a quote: what it gave, from what, and what limited it. */
+export const ExplainedSchema = Type.Object({
+  ruleId: Id('the rule'),
+  version: Type.Integer({ description: 'the version of the rule that decided it', examples: [3] }),
+  name: Type.String({ examples: ['Double points weekend'] }),
+  campaignId: Nullable(Id('the campaign of the rule')),
+  effect: Type.String({ examples: ['multiplier'] }),
+  wallet: Type.String({ description: 'the wallet it pays into', examples: ['points'] }),
+  points: Type.Integer({ description: 'what it gave after limits (negative: what a return took back)', examples: [12] }),
+  uncapped: Type.Integer({ description: 'what the effect computed before caps and budgets', examples: [12] }),
+  limitedBy: Type.Array(Type.String({ enum: ['rule_cap', 'campaign_cap', 'rule_budget', 'campaign_budget'] }), {
+    description: 'the limits that trimmed it',
+  }),
+  detail: Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean(), Type.Null()]), {
+    description: "the effect's inputs: the amount it earned on, its rate or factor, the draw of a surprise…",
+    examples: [{ factor: '2', base: 12 }],
+  }),
+});
+
 export const JournalEntrySchema = Type.Object({
   object: Type.Literal('journal_entry'),
   entryId: Id('the entry'),
@@ -104,6 +123,10 @@ export const JournalEntrySchema = Type.Object({
   reason: Nullable(Type.String()),
   createdAt: Timestamp('when'),
   postings: Type.Array(PostingSchema),
+  event: Type.Optional(Type.Object({
+    eventId: Id('the event'), externalId: Type.String(), type: Type.String(),
+    explanation: Type.Array(ExplainedSchema, { description: 'the rules that fired and what each gave' }),
+  }, { description: 'getting one entry: the event that wrote it, with its explanation' })),
 }, { $id: 'JournalEntry' });
 
 export const HoldSchema = Type.Object({
@@ -126,3 +149,4 @@ export const LedgerResultSchema = Type.Object({
 }, { $id: 'LedgerResult' });
 
 export const sharedSchemas = [BalanceSchema, JournalEntrySchema, HoldSchema, LedgerResultSchema];
+

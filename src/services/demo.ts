@@ -1,9 +1,11 @@
-// The demo program `npm start` creates on an empty database: a coffee brand with three
-// members and two months of history, so every balance, lot and entry kind has an example.
+// The demo program `npm start` creates on an empty database: a coffee brand with earning rules,
+// three members and two months of history, so every balance, lot, entry kind and rule has an example.
 import { DAY_MS, ManualClock } from '../core/clock.js';
 import type { Laurel } from './context.js';
+import { ingestEvent } from './events.js';
 import { adjust, captureHold, createHold, earn, redeem } from './ledger.js';
 import { createMember } from './members.js';
+import { createCampaign, createRule } from './rules.js';
 import { createProgram, createTenant, type Program, type Tenant } from './tenants.js';
 import { settleDue } from '../db/settlement.js';
 
@@ -28,6 +30,21 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
     wallets: [{ code: 'points', kind: 'redeemable' }, { code: 'status', kind: 'qualifying' }],
     returnWindowDays: 14, expiry: { kind: 'rolling', months: 12 }, negativeBalance: 'debt',
   });
+  const t = tenant.tenantId;
+  const rule = (definition: Record<string, unknown>, campaignId?: string) =>
+    createRule(past, t, program.programId, { ...definition, ...(campaignId ? { campaignId } : {}) }, { actor: 'demo' });
+  const bonuses = await createCampaign(past, t, program.programId, { name: 'Bonuses', perMember: [{ period: 'month', points: 2000 }] });
+  await rule({ name: '1 point per euro', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+  await rule({ name: 'Double points for Gold', trigger: 'purchase', effect: { type: 'tier_multiplier', tiers: { gold: 2 } } }, bonuses.campaignId);
+  await rule({
+    name: 'Welcome: 100 on the first purchase', trigger: 'purchase', condition: 'member.stats.purchases == 0',
+    effect: { type: 'fixed_points', points: 100 },
+  }, bonuses.campaignId);
+  await rule({
+    name: 'Pastries 3x at weekends', trigger: 'purchase', condition: 'time.weekend',
+    effect: { type: 'multiplier', factor: 3, categories: ['pastry'] },
+  }, bonuses.campaignId);
+  await rule({ name: 'Review: 50 points', trigger: 'review', effect: { type: 'fixed_points', points: 50 }, limits: { perMember: [{ period: 'month', times: 2 }] } });
   const people = [
     { name: 'Alice', email: 'alice@example.com', cardCode: 'CARD-0001' },
     { name: 'Bob', email: 'bob@example.com', cardCode: 'CARD-0002' },
@@ -37,26 +54,30 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
   for (const p of people) {
     const m = await createMember(past, tenant.tenantId, {
       programId: program.programId, externalId: p.name.toLowerCase(), email: p.email, cardCode: p.cardCode,
-      attributes: { firstName: p.name },
+      attributes: { firstName: p.name }, ...(p.name === 'Alice' ? { tier: 'gold' } : {}),
     });
     members.push({ name: p.name, memberId: m.memberId });
   }
-  const t = tenant.tenantId;
   const key = (s: string) => `demo-${s}`;
   const [alice, bob, carol] = members.map((m) => m.memberId) as [string, string, string];
-  await earn(past, { tenantId: t, memberId: alice, amount: 420, ref: 'order-1001', idempotencyKey: key('1') });
+  const purchase = (memberId: string, externalId: string, lines: { sku: string; category: string; quantity: number; unitPrice: number }[]) =>
+    ingestEvent(past, t, { programId: program.programId, memberId, externalId, type: 'purchase', channel: 'store', location: 'paris-01', lines });
+  await purchase(alice, 'order-1001', [
+    { sku: 'BEANS-1KG', category: 'coffee', quantity: 8, unitPrice: 2000 }, { sku: 'CROISSANT', category: 'pastry', quantity: 2, unitPrice: 120 },
+  ]);
   await earn(past, { tenantId: t, memberId: alice, wallet: 'status', amount: 420, ref: 'order-1001', idempotencyKey: key('1s') });
-  await earn(past, { tenantId: t, memberId: bob, amount: 150, ref: 'order-1002', idempotencyKey: key('2') });
+  await purchase(bob, 'order-1002', [{ sku: 'LATTE-L', category: 'coffee', quantity: 10, unitPrice: 450 }]);
+  await ingestEvent(past, t, { programId: program.programId, memberId: bob, externalId: 'review-1', type: 'review', attributes: { rating: 5 } });
   clock.advance(20 * DAY_MS);
   await settleDue(past.db, clock.now());
   await redeem(past, { tenantId: t, memberId: alice, amount: 200, ref: 'reward-free-coffee', idempotencyKey: key('3') });
-  await earn(past, { tenantId: t, memberId: carol, amount: 80, ref: 'order-1003', idempotencyKey: key('4') });
+  await purchase(carol, 'order-1003', [{ sku: 'BEANS-250G', category: 'coffee', quantity: 1, unitPrice: 890 }]);
   clock.advance(30 * DAY_MS);
   await settleDue(past.db, clock.now());
   const hold = await createHold(past, { tenantId: t, memberId: bob, amount: 100, ttlSeconds: 900, ref: 'checkout-77', idempotencyKey: key('5') });
   await captureHold(past, { tenantId: t, holdId: hold.hold!.holdId, idempotencyKey: key('6') });
   await adjust(past, { tenantId: t, memberId: carol, amount: 50, reason: 'welcome gesture', actor: 'demo', idempotencyKey: key('7') });
-  await earn(past, { tenantId: t, memberId: alice, amount: 95, ref: 'order-1004', idempotencyKey: key('8') });
+  await purchase(alice, 'order-1004', [{ sku: 'MUG', category: 'merch', quantity: 1, unitPrice: 950 }]);
   await settleDue(laurel.db, now);
   return { tenant, program, members };
 }

@@ -1,31 +1,33 @@
-// Event ingestion (SPEC §2, §4): a purchase earns by the program's base rate on what was paid in
-// money, a return takes back what its refund no longer earns, a custom action earns its fixed
-// points. The external id is the event's idempotency key: sending it twice changes nothing and
-// answers the first result; the same id with another body is refused.
-//
-// Recording an event and moving its points are two transactions (earn and reverseEntry own
-// theirs). Three rules make any retry safe:
-//  1. the event is recorded once, its points decided, under `event:<programId>:<externalId>`;
-//  2. its earn or reversal runs under a key derived from that one, so running it again replays it;
-//  3. the answer is built from those two stored results only, so every replay answers the same.
-// A crash between 1 and 2 leaves the event recorded with its points pending: the retry moves them.
+// Event ingestion (SPEC §2, §4): a purchase or a custom action earns through the program's rules,
+// a return takes back what its lines earned. The external id is the event's idempotency key:
+// sending it twice changes nothing and answers the first result; the same id with another body
+// is refused. Each event is one transaction: the rules' decision, their awards and budgets, the
+// journal entries and the event row commit together or not at all.
 import { DomainError, invalid, notFound } from '../core/errors.js';
-import { normaliseEvent, storableText, type EventInput, type EventRecord, type NormalisedEvent } from '../core/events/event.js';
-import { orderTotal, purchasePoints, type PurchaseLine, type ReturnLine } from '../core/events/purchase.js';
+import {
+  normaliseEvent, storableText, type EventEntry, type EventInput, type EventRecord, type Explained, type NormalisedEvent,
+} from '../core/events/event.js';
+import { orderTotal, type PurchaseLine, type ReturnLine } from '../core/events/purchase.js';
 import { EVENT_TYPE } from '../core/events/rate.js';
 import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
 import { decodeJson } from '../core/json.js';
-import { MAX_POINTS, sumBig } from '../core/points.js';
+import { MAX_POINTS, minBig, sumBig } from '../core/points.js';
+import { basketOf, remainingBasket } from '../core/rules/basket.js';
+import { loadRule, type Scope } from '../core/rules/evaluate.js';
+import { pointsToTakeBack } from '../core/rules/returns.js';
+import { SIGNUP } from '../core/rules/rule.js';
 import {
-  eventOf, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
-  lockEvent, markApplied, reversedOrPending, type EventProgram,
+  eventOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
+  lockEvent, type EventProgram,
 } from '../db/events.js';
-import { storeIdempotency, type Trx } from '../db/ledger.js';
+import { findIdempotency, loadEntry, storeIdempotency, type Trx } from '../db/ledger.js';
+import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
 import type { Laurel } from './context.js';
+import { amountsByWallet, evaluateEarning, explained, POINTS_WALLET, type EarningEvent } from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
-import { earn, reverseEntry, type LedgerResult } from './ledger.js';
-import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier } from './members.js';
+import { earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { requireId } from './validate.js';
 
 export type { EventRecord } from '../core/events/event.js';
@@ -42,9 +44,9 @@ export interface IngestInput extends EventInput {
 
 export interface EventResult {
   event: EventRecord;
-  /** points earned (> 0), taken back (< 0), or 0 */
+  /** points earned (> 0), taken back (< 0), or 0, in the points wallet */
   points: bigint;
-  /** the earn or reversal; null when the event moves no points */
+  /** the earns or reversals (points, store credit) and the balances after them; null when the event moves nothing */
   ledger: LedgerResult | null;
 }
 
@@ -60,20 +62,15 @@ const OPERATION = 'event';
 const COLUMN = { externalId: 'external_id', email: 'email', phone: 'phone', cardCode: 'card_code' } as const;
 
 export const eventKey = (programId: string, externalId: string): string => `event:${programId}:${externalId}`;
-// Another prefix, not a suffix: whatever an external id holds, no event's key is another's ledger key.
-const ledgerKeyOf = (programId: string, event: NormalisedEvent): string =>
-  `event-${event.kind === 'return' ? 'reverse' : 'earn'}:${programId}:${event.externalId}`;
 
-export async function ingestEvent(laurel: Laurel, tenantId: string, input: IngestInput): Promise<EventResult> {
+export async function ingestEvent(laurel: Laurel, tenantId: string, input: IngestInput, options: { internal?: boolean } = {}): Promise<EventResult> {
   if (typeof input !== 'object' || input === null) throw invalid('type', 'an event is an object');
   const programId = requireId(input.programId, 'programId', 'program');
   const event = normaliseEvent(input);
+  if (event.type === SIGNUP && !options.internal) throw invalid('type', 'signup events are sent by Laurel itself when a member enrols');
   const request: EventRequest = { programId, event, member: memberRefOf(input, event.kind) };
   const key = eventKey(programId, event.externalId);
-  const actor = input.actor ?? 'events';
-  const record = (await replayed(laurel, tenantId, key, request)) ?? (await recordEvent(laurel, tenantId, key, request, actor));
-  const ledger = await applyEvent(laurel, tenantId, record, actor);
-  return { event: { ...record, ledgerEntryId: ledger?.entries[0]?.entryId ?? record.ledgerEntryId }, points: record.points, ledger };
+  return (await replayed(laurel, tenantId, key, request)) ?? (await recordEvent(laurel, tenantId, key, request, input.actor ?? 'events'));
 }
 
 function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberRef | null {
@@ -105,15 +102,15 @@ function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberR
 const eventConflict = (externalId: string) =>
   new DomainError('idempotency_conflict', `event ${externalId} was already received with different content`, 'externalId');
 
-/** The recorded event when this external id was seen before with the same content; a conflict when with other content. */
-async function replayed(laurel: Laurel, tenantId: string, key: string, request: EventRequest): Promise<EventRecord | null> {
+/** The first answer when this external id was seen before with the same content; a conflict when with other content. */
+async function replayed(laurel: Laurel, tenantId: string, key: string, request: EventRequest): Promise<EventResult | null> {
   const stored = await findStoredResponse(laurel.db, tenantId, key);
   if (!stored) return null;
   if (stored.operation !== OPERATION || stored.requestHash !== requestHash(OPERATION, request)) throw eventConflict(request.event.externalId);
-  return decodeJson<EventRecord>(stored.response);
+  return decodeJson<EventResult>(stored.response);
 }
 
-async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, actor: string): Promise<EventRecord> {
+async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, actor: string): Promise<EventResult> {
   const { event } = request;
   const program = await loadEventProgram(laurel.db, tenantId, request.programId);
   if (!program) throw notFound('program', 'programId');
@@ -125,21 +122,46 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   if (member.status !== 'active') {
     throw new DomainError('conflict', `the member is ${member.status}`, 'memberId' in request.member! ? 'memberId' : 'member');
   }
-  if (event.kind === 'purchase') {
-    const rate = { points: program.earning.basePoints, perMinor: program.earning.basePerMinor };
-    const total = orderTotal(event.lines, event.paidWithPoints);
-    const points = purchasePoints(total, rate);
-    if (points > MAX_POINTS) throw invalid('lines', `this purchase would earn more than ${MAX_POINTS} points`);
-    return store(laurel, tenantId, key, request, async (_trx, now) => newRecord(request, member.memberId, now, {
-      points, total, paidWithPoints: event.paidWithPoints, rate, currency: event.currency ?? program.currency,
-    }));
-  }
-  const points = program.earning.customActionPoints[event.type] ?? 0n;
-  return store(laurel, tenantId, key, request, async (_trx, now) => newRecord(request, member.memberId, now, { points }));
+  const paidWithPoints = event.kind === 'purchase' ? event.paidWithPoints : 0n;
+  const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
+  return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
+    // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
+    const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, POINTS_WALLET, now, { activeMember: true, lookup });
+    const earningEvent: EarningEvent = {
+      externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
+      orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
+    };
+    const earning = await evaluateEarning(trx, laurel.strategies, tenantId, program, { event: earningEvent, basket, memberId: member.memberId, lock: true });
+    const explanation = earning.awards.map(explained);
+    const amounts = amountsByWallet(explanation);
+    for (const [wallet, amount] of amounts) {
+      if (amount > MAX_POINTS) throw invalid('lines', `this event would earn more than ${MAX_POINTS} in the ${wallet} wallet`);
+    }
+    await spendBudgets(trx, tenantId, earning.spent);
+    const eventId = uuidv7(now.getTime());
+    await insertAwards(trx, tenantId, explanation.filter((a) => a.points > 0n).map((a) => ({
+      eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: member.memberId,
+      occurredAt: earningEvent.occurredAt, wallet: a.wallet, points: a.points,
+    })));
+    const results: LedgerResult[] = [];
+    const entries: EventEntry[] = [];
+    for (const [wallet, amount] of amounts) {
+      const locked = wallet === POINTS_WALLET ? pointsWallet : await lockMemberWallet(trx, tenantId, member.memberId, wallet, now);
+      const result = await earnWithin(trx, now, locked, { tenantId, idempotencyKey: key, actor, amount, ref: event.externalId });
+      results.push(result);
+      entries.push({ wallet, entryId: result.entries[0]!.entryId, amount });
+    }
+    const record = newRecord(request, eventId, member.memberId, now, {
+      occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
+      ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
+      entries, explanation,
+    });
+    return { record, ledger: results, facts: earning.facts };
+  });
 }
 
 async function recordReturn(laurel: Laurel, tenantId: string, key: string, request: EventRequest, program: EventProgram,
-  event: Extract<NormalisedEvent, { kind: 'return' }>, actor: string): Promise<EventRecord> {
+  event: Extract<NormalisedEvent, { kind: 'return' }>, actor: string): Promise<EventResult> {
   const row = await findEventByExternalId(laurel.db, tenantId, program.programId, event.purchaseExternalId);
   if (!row) throw notFound('purchase', 'purchaseExternalId');
   if (row.type !== 'purchase') {
@@ -153,50 +175,118 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     }
   }
   if (event.currency !== null && event.currency !== purchase.currency) throw invalid('currency', `the purchase was in ${purchase.currency}`);
-  // Part of the purchase's points can only be taken back once they are in the journal.
-  const earnEntryId = purchase.points === 0n ? null
-    : purchase.ledgerEntryId ?? (await applyEvent(laurel, tenantId, purchase, actor))!.entries[0]!.entryId;
-  return store(laurel, tenantId, key, request, async (trx, now) => {
-    const locked = eventOf((await lockEvent(trx, tenantId, purchase.eventId))!);
+  return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
+    // The purchase's lock serialises its returns: each sees every one before it. A twin of this return finds its key here.
+    const locked = (await lockEvent(trx, tenantId, purchase.eventId))!;
+    lookup.found(await findIdempotency(trx, tenantId, key));
     const returns = (await loadReturnsOf(trx, tenantId, purchase.eventId)).map(eventOf);
-    const history = {
+    const lines = purchase.lines as PurchaseLine[];
+    const decision = decideReturn({ lines, total: purchase.total! }, {
       returned: returnedSoFar(returns.map((r) => ({ lines: r.lines as ReturnLine[] | null }))),
       refunded: sumBig(returns.map((r) => r.refundAmount ?? 0n)),
-      reversed: earnEntryId === null ? 0n : await reversedOrPending(trx, tenantId, purchase.eventId, earnEntryId),
-    };
-    const facts = { lines: locked.lines as PurchaseLine[], total: locked.total!, earned: locked.points, rate: locked.rate! };
-    const decision = decideReturn(facts, history, event.lines ? { lines: event.lines } : { refundAmount: event.refundAmount! });
-    return newRecord(request, purchase.memberId, now, {
-      points: -decision.reverse, refundAmount: decision.refundAmount, currency: purchase.currency,
-      purchaseEventId: purchase.eventId, purchaseExternalId: purchase.externalId,
-      reversesEntryId: decision.reverse > 0n ? earnEntryId : null,
+    }, event.lines ? { lines: event.lines } : { refundAmount: event.refundAmount! });
+    const awards = await awardsOf(trx, tenantId, [purchase.eventId, ...returns.map((r) => r.eventId)]);
+    const awarded = awards.filter((a) => a.eventId === purchase.eventId);
+    const takenBack = new Map<string, bigint>();
+    for (const a of awards) if (a.eventId !== purchase.eventId) takenBack.set(a.ruleId, (takenBack.get(a.ruleId) ?? 0n) - a.points);
+    const rules = (await rulesAt(trx, tenantId, purchase.explanation)).map((r) => loadRule(r, laurel.strategies));
+    const campaigns = await campaignsById(trx, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
+    const facts = factsOfRow(locked);
+    const back = facts === null ? [] : pointsToTakeBack({
+      awarded, rules, campaigns, facts, takenBack,
+      event: { externalId: purchase.externalId, channel: purchase.channel, location: purchase.location, occurredAt: purchase.occurredAt },
+      remaining: remainingBasket(lines, decision.returned, decision.paidLeft),
     });
+    const eventId = uuidv7(now.getTime());
+    const explanation: Explained[] = back.map((b) => {
+      const r = rules.find((x) => x.rule.ruleId === b.ruleId)!.rule;
+      return {
+        ruleId: r.ruleId, version: r.version, name: r.name, campaignId: r.campaignId, effect: r.effect.type, wallet: b.wallet!,
+        points: -b.points, uncapped: -b.points, limitedBy: [], detail: { takenBackFrom: purchase.externalId },
+      };
+    });
+    await insertAwards(trx, tenantId, explanation.map((a) => ({
+      eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: purchase.memberId,
+      occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points,
+    })));
+    await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
+    const results: LedgerResult[] = [];
+    const entries: EventEntry[] = [];
+    for (const [wallet, negative] of amountsByWallet(explanation)) {
+      const earned = purchase.entries.find((e) => e.wallet === wallet);
+      if (!earned) continue;
+      await lockMemberWallet(trx, tenantId, purchase.memberId, wallet, now);
+      // What is left of the earn: a manual reversal may already have taken some of it.
+      const { reversed } = (await loadEntry(trx, tenantId, earned.entryId))!;
+      const amount = minBig(-negative, earned.amount - reversed);
+      if (amount <= 0n) continue;
+      const result = await reverseWithin(trx, now, {
+        tenantId, idempotencyKey: key, actor, entryId: earned.entryId, amount, reason: `return ${event.externalId}`,
+      });
+      results.push(result);
+      entries.push({ wallet, entryId: result.entries[0]!.entryId, amount: -amount });
+    }
+    const record = newRecord(request, eventId, purchase.memberId, now, {
+      currency: purchase.currency, refundAmount: decision.refundAmount, purchaseEventId: purchase.eventId,
+      purchaseExternalId: purchase.externalId, entries, explanation,
+    });
+    return { record, ledger: results, facts: null };
   });
 }
 
-function newRecord(request: EventRequest, memberId: string, now: Date, fields: Partial<EventRecord> & { points: bigint }): EventRecord {
+/** A return gives back to the budgets what it takes back from the member. */
+async function giveBackBudgets(trx: Trx, tenantId: string, rules: readonly { ruleId: string; limits: { budget: bigint | null } }[],
+  campaigns: ReadonlyMap<string, { budget: bigint | null }>, taken: readonly Explained[]): Promise<void> {
+  const back = new Map<Scope, bigint>();
+  for (const t of taken) {
+    if (rules.find((r) => r.ruleId === t.ruleId)?.limits.budget != null) back.set(`rule:${t.ruleId}`, (back.get(`rule:${t.ruleId}`) ?? 0n) + t.points);
+    if (t.campaignId !== null && campaigns.get(t.campaignId)?.budget != null) {
+      back.set(`campaign:${t.campaignId}`, (back.get(`campaign:${t.campaignId}`) ?? 0n) + t.points);
+    }
+  }
+  if (back.size === 0) return;
+  await budgetsUsed(trx, tenantId, [...back.keys()], true);
+  await spendBudgets(trx, tenantId, back);
+}
+
+function newRecord(request: EventRequest, eventId: string, memberId: string, now: Date, fields: Partial<EventRecord>): EventRecord {
   const { event } = request;
+  const entries = fields.entries ?? [];
   return {
-    eventId: uuidv7(now.getTime()), programId: request.programId, memberId, externalId: event.externalId, type: event.type,
+    eventId, programId: request.programId, memberId, externalId: event.externalId, type: event.type,
     kind: event.kind, occurredAt: event.occurredAt ?? now, channel: event.channel, location: event.location,
     currency: event.currency, orderId: event.orderId, lines: 'lines' in event ? event.lines : null, total: null,
-    paidWithPoints: null, rate: null, purchaseEventId: null, purchaseExternalId: null, refundAmount: null,
-    attributes: event.attributes, ledgerKey: fields.points === 0n ? null : ledgerKeyOf(request.programId, event),
-    reversesEntryId: null, ledgerEntryId: null, createdAt: now, ...fields,
+    paidWithPoints: null, purchaseEventId: null, purchaseExternalId: null, refundAmount: null,
+    attributes: event.attributes, createdAt: now, explanation: [], ...fields, entries,
+    points: entries.find((e) => e.wallet === POINTS_WALLET)?.amount ?? 0n,
+    ledgerEntryId: entries.find((e) => e.wallet === POINTS_WALLET)?.entryId ?? null,
   };
 }
 
-/** Records the event once, with the idempotency record of its key, in one transaction. */
+/** The ledger results of one event as one: every entry, and each touched wallet's balance after the last of them. */
+function merged(results: readonly LedgerResult[]): LedgerResult | null {
+  if (results.length === 0) return null;
+  return { entries: results.flatMap((r) => r.entries), balances: results.map((r) => r.balances[0]!) };
+}
+
+interface Written {
+  record: EventRecord;
+  ledger: LedgerResult[];
+  facts: EventResultFacts;
+}
+type EventResultFacts = Parameters<typeof insertEvent>[3];
+
+/** Runs the event's transaction under its key and records the event and its answer in it. */
 async function store(laurel: Laurel, tenantId: string, key: string, request: EventRequest,
-  decide: (trx: Trx, now: Date) => Promise<EventRecord>): Promise<EventRecord> {
+  write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
-    return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored) => {
-      const record = await decide(trx, now);
-      // The key before the row: a twin sent at the same moment waits on the key, then replays.
-      await storeIdempotency(trx, tenantId, stored(record), now);
-      await insertEvent(trx, tenantId, record);
-      return record;
-    });
+    return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
+      const { record, ledger, facts } = await write(trx, now, lookup);
+      const result: EventResult = { event: record, points: record.points, ledger: merged(ledger) };
+      await storeIdempotency(trx, tenantId, stored(result), now);
+      await insertEvent(trx, tenantId, record, facts);
+      return result;
+    }, { lookupInWork: true });
   } catch (e) {
     if (e instanceof DomainError && e.code === 'idempotency_conflict') throw eventConflict(request.event.externalId);
     throw e;
@@ -204,19 +294,28 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
 }
 
 /**
- * Moves the event's points (earn, or reverse part of the purchase's earn) under its ledger key:
- * the first call writes, every later one replays the same result.
+ * Creates a member and, when the program has signup rules, sends their signup event: the
+ * welcome bonus. The event's id is derived from the member's, so a retry never pays it twice.
  */
-async function applyEvent(laurel: Laurel, tenantId: string, record: EventRecord, actor: string): Promise<LedgerResult | null> {
-  if (record.points === 0n || record.ledgerKey === null) return null;
-  const result = record.points > 0n
-    ? await earn(laurel, { tenantId, idempotencyKey: record.ledgerKey, memberId: record.memberId, amount: record.points, ref: record.externalId, actor })
-    : await reverseEntry(laurel, {
-      tenantId, idempotencyKey: record.ledgerKey, entryId: record.reversesEntryId!, amount: -record.points,
-      reason: `return ${record.externalId}`, actor,
-    });
-  if (record.ledgerEntryId === null) await markApplied(laurel.db, tenantId, record.eventId, result.entries[0]!.entryId);
-  return result;
+export async function enrolMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string): Promise<Member> {
+  const member = await createMember(laurel, tenantId, input, idempotencyKey);
+  await welcome(laurel, tenantId, member.programId, member.memberId);
+  return member;
+}
+
+async function welcome(laurel: Laurel, tenantId: string, programId: string, memberId: string): Promise<void> {
+  const signupRules = await laurel.db.selectFrom('rules').select('rule_id')
+    .where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('trigger', '=', SIGNUP).where('enabled', '=', true)
+    .limit(1).execute();
+  if (signupRules.length === 0) return;
+  await ingestEvent(laurel, tenantId, { programId, memberId, type: SIGNUP, externalId: `signup:${memberId}`, actor: 'enrolment' }, { internal: true });
+}
+
+/** The member a request names by id or identifiers, in the program; nobody is enrolled. */
+export async function resolveMemberId(laurel: Laurel, tenantId: string, program: EventProgram,
+  input: Pick<IngestInput, 'memberId' | 'member'>): Promise<string> {
+  const ref = memberRefOf(input as IngestInput, 'action')!;
+  return (await resolveMember(laurel, tenantId, program, ref, false)).memberId;
 }
 
 interface FoundMember {
@@ -252,7 +351,7 @@ async function resolveMember(laurel: Laurel, tenantId: string, program: EventPro
       : 'member not found (a first event enrols a member only when it gives their externalId or email)', 'member');
   }
   try {
-    const created = await createMember(laurel, tenantId, { programId: program.programId, ...ids });
+    const created = await enrolMember(laurel, tenantId, { programId: program.programId, ...ids });
     return { memberId: created.memberId, status: created.status };
   } catch (e) {
     // Another event enrolled them a moment ago: that member is the one.
@@ -261,6 +360,14 @@ async function resolveMember(laurel: Laurel, tenantId: string, program: EventPro
     if (again.length !== 1) throw e;
     return again[0]!;
   }
+}
+
+/** The event that wrote a journal entry (its key is the event's), when one did. */
+export async function eventOfEntry(laurel: Laurel, tenantId: string, entry: { idempotencyKey: string | null }): Promise<EventRecord | null> {
+  const m = /^event:([0-9a-f-]{36}):(.*)$/s.exec(entry.idempotencyKey ?? '');
+  if (!m) return null;
+  const row = await findEventByExternalId(laurel.db, tenantId, m[1]!, m[2]!);
+  return row ? eventOf(row) : null;
 }
 
 export async function getEvent(laurel: Laurel, tenantId: string, eventId: string): Promise<EventRecord> {

@@ -16,6 +16,7 @@ import {
 import { settle } from '../db/settlement.js';
 import type { Laurel } from './context.js';
 import { idempotent, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
+export type { LockedWallet } from '../db/ledger.js';
 import { optionalText, requireId, requireText } from './validate.js';
 
 export interface LedgerResult {
@@ -106,7 +107,7 @@ function project(wallets: LockedWallet[], decision: Decision, now: Date): Balanc
  * the jobs use. Otherwise the whole write, idempotency record included, is one statement.
  */
 async function commit(trx: Trx, now: Date, wallets: LockedWallet[], decision: Decision,
-  store: (result: LedgerResult) => StoredResponse, hold?: Hold): Promise<LedgerResult> {
+  store: ((result: LedgerResult) => StoredResponse) | null, hold?: Hold): Promise<LedgerResult> {
   const tenantId = wallets[0]!.tenantId;
   const newLots = new Set(decision.lots.map((l) => l.lotId));
   const restores = decision.movements.some((m) => m.delta > 0n && !newLots.has(m.lotId));
@@ -115,13 +116,13 @@ async function commit(trx: Trx, now: Date, wallets: LockedWallet[], decision: De
   const answer = (balances: Balance[]): LedgerResult => ({ entries, balances, ...(hold ? { hold } : {}) });
   if (!restores && !owing) {
     const result = answer(project(wallets, decision, now));
-    await writeDecision(trx, tenantId, decision, now, store(result));
+    await writeDecision(trx, tenantId, decision, now, store?.(result));
     return result;
   }
   await writeDecision(trx, tenantId, decision, now);
   for (const w of wallets) await settle(trx, now, { tenantId, memberId: w.state.memberId, walletId: w.state.walletId });
   const result = answer(await readBalances(trx, tenantId, wallets.map((w) => w.state)));
-  await storeIdempotency(trx, tenantId, store(result), now);
+  if (store) await storeIdempotency(trx, tenantId, store(result), now);
   return result;
 }
 
@@ -243,35 +244,58 @@ export async function reverseEntry(laurel: Laurel, input: Request & { entryId: s
   const entryId = requireId(input.entryId, 'entryId', 'journal entry');
   const amount = input.amount === undefined ? null : positivePoints(input.amount, 'amount');
   const reason = optionalText(input.reason, 'reason', 500);
-  return idempotent(laurel, input.tenantId, key, 'reverse', { entryId, amount, reason }, async (trx, now, store) => {
-    const found = await loadEntry(trx, input.tenantId, entryId);
-    if (!found) throw notFound('journal entry', 'entryId');
-    const { entry, walletCode: code } = found;
-    const members = [...new Set([entry.memberId, entry.counterpartyId].filter((m): m is string => m !== null))].sort();
-    const wallets = new Map<string, LockedWallet>();
-    for (const m of members) wallets.set(m, await openWallet(trx, input.tenantId, m, code, now, { lots: true }));
-    // Read again under the locks: a concurrent reversal of the same entry is now visible.
-    const reversed = (await loadEntry(trx, input.tenantId, entryId))!.reversed;
-    const target: ReversalTarget = { entry, reversed };
-    const actor = wallets.get(entry.memberId)!;
-    if (entry.kind === 'transfer') {
-      target.receiver = wallets.get(entry.counterpartyId!)!.state;
-      target.payer = actor.state;
-    } else if (entry.lotId !== null) {
-      target.receiver = actor.state;
-    } else {
-      target.payer = actor.state;
-    }
-    if (target.receiver) target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
-    if (target.payer) {
-      const group = entry.holdId ? (await loadHold(trx, input.tenantId, entry.holdId))!.holdEntryId : entry.entryId;
-      target.consumedGroupId = group;
-      target.consumed = (await loadConsumption(trx, input.tenantId, group)).filter((t) => t.lot.memberId === entry.memberId);
-    }
-    const decision = decideReverse(context(actor, now, input), target, amount, reason);
-    const ordered = [actor, ...[...wallets.values()].filter((w) => w !== actor)];
-    return commit(trx, now, ordered, decision, store);
-  });
+  return idempotent(laurel, input.tenantId, key, 'reverse', { entryId, amount, reason }, (trx, now, store) =>
+    reverseWithin(trx, now, { ...input, entryId, amount, reason }, store));
+}
+
+/**
+ * A reversal inside the caller's transaction. With no `store`, no idempotency record is written:
+ * the caller's own key (an event's) covers the whole transaction.
+ */
+export async function reverseWithin(trx: Trx, now: Date, input: Request & { entryId: string; amount: bigint | null; reason: string | null },
+  store: ((result: LedgerResult) => StoredResponse) | null = null): Promise<LedgerResult> {
+  const { entryId, amount, reason } = input;
+  const found = await loadEntry(trx, input.tenantId, entryId);
+  if (!found) throw notFound('journal entry', 'entryId');
+  const { entry, walletCode: code } = found;
+  const members = [...new Set([entry.memberId, entry.counterpartyId].filter((m): m is string => m !== null))].sort();
+  const wallets = new Map<string, LockedWallet>();
+  for (const m of members) wallets.set(m, await openWallet(trx, input.tenantId, m, code, now, { lots: true }));
+  // Read again under the locks: a concurrent reversal of the same entry is now visible.
+  const reversed = (await loadEntry(trx, input.tenantId, entryId))!.reversed;
+  const target: ReversalTarget = { entry, reversed };
+  const actor = wallets.get(entry.memberId)!;
+  if (entry.kind === 'transfer') {
+    target.receiver = wallets.get(entry.counterpartyId!)!.state;
+    target.payer = actor.state;
+  } else if (entry.lotId !== null) {
+    target.receiver = actor.state;
+  } else {
+    target.payer = actor.state;
+  }
+  if (target.receiver) target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+  if (target.payer) {
+    const group = entry.holdId ? (await loadHold(trx, input.tenantId, entry.holdId))!.holdEntryId : entry.entryId;
+    target.consumedGroupId = group;
+    target.consumed = (await loadConsumption(trx, input.tenantId, group)).filter((t) => t.lot.memberId === entry.memberId);
+  }
+  const decision = decideReverse(context(actor, now, input), target, amount, reason);
+  const ordered = [actor, ...[...wallets.values()].filter((w) => w !== actor)];
+  return commit(trx, now, ordered, decision, store);
+}
+
+/**
+ * Locks a member's wallet for operations made inside the caller's transaction (an event's),
+ * settling what is due; with `lookup`, the caller's idempotency key is looked up under the lock.
+ */
+export async function lockMemberWallet(trx: Trx, tenantId: string, memberId: string, code: string, now: Date,
+  options: { activeMember?: boolean; lookup?: KeyLookup } = {}): Promise<LockedWallet> {
+  return openWallet(trx, tenantId, memberId, code, now, options);
+}
+
+/** An earn into a wallet the caller locked, inside its transaction; the caller's key covers it. */
+export async function earnWithin(trx: Trx, now: Date, wallet: LockedWallet, input: Request & { amount: bigint; ref: string | null }): Promise<LedgerResult> {
+  return commit(trx, now, [wallet], decideEarn(context(wallet, now, input), wallet.state, input.amount, input.ref), null);
 }
 
 /** One wallet's balance, or with no wallet given, every wallet of the member. */

@@ -19,6 +19,9 @@ export interface Member {
   cardCode: string | null;
   attributes: Record<string, unknown>;
   birthday: string | null;
+  /** the tier and grade assigned to the member; rule conditions read them */
+  tier: string | null;
+  grade: string | null;
   status: MemberStatus;
   enrolledAt: Date;
 }
@@ -31,6 +34,8 @@ export interface MemberInput {
   cardCode?: string | null;
   attributes?: Record<string, unknown>;
   birthday?: string | null;
+  tier?: string | null;
+  grade?: string | null;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -43,6 +48,14 @@ function validBirthday(value: unknown): string | null {
   if (typeof value !== 'string' || !BIRTHDAY.test(value) || Number.isNaN(Date.parse(value))) {
     throw invalid('birthday', 'birthday must be a date such as 1990-04-30');
   }
+  return value;
+}
+
+const LEVEL_CODE = /^[a-z][a-z0-9_]{0,31}$/;
+
+function validLevel(value: unknown, field: 'tier' | 'grade'): string | null {
+  if (value === null) return null;
+  if (typeof value !== 'string' || !LEVEL_CODE.test(value)) throw invalid(field, `${field} must be a code such as gold (lower-case letters, digits and _)`);
   return value;
 }
 
@@ -78,11 +91,12 @@ function identifierConflict(e: unknown): unknown {
 function memberOf(r: {
   tenant_id: string; member_id: string; program_id: string; external_id: string | null; email: string | null;
   phone: string | null; card_code: string | null; attributes: Record<string, unknown>; birthday: string | null;
-  status: MemberStatus; enrolled_at: Date;
+  tier: string | null; grade: string | null; status: MemberStatus; enrolled_at: Date;
 }): Member {
   return {
     tenantId: r.tenant_id, memberId: r.member_id, programId: r.program_id, externalId: r.external_id, email: r.email,
-    phone: r.phone, cardCode: r.card_code, attributes: r.attributes, birthday: r.birthday, status: r.status, enrolledAt: r.enrolled_at,
+    phone: r.phone, cardCode: r.card_code, attributes: r.attributes, birthday: r.birthday, tier: r.tier, grade: r.grade,
+    status: r.status, enrolledAt: r.enrolled_at,
   };
 }
 
@@ -94,7 +108,9 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
   if (IDENTIFIERS.every((k) => ids[k] === null)) throw invalid('externalId', 'a member needs at least one identifier');
   const attributes = validAttributes(input.attributes ?? {});
   const birthday = validBirthday(input.birthday ?? null);
-  const request = { programId, ...ids, attributes, birthday };
+  const tier = validLevel(input.tier ?? null, 'tier');
+  const grade = validLevel(input.grade ?? null, 'grade');
+  const request = { programId, ...ids, attributes, birthday, tier, grade };
   try {
     return await writeOnce(laurel, tenantId, idempotencyKey, 'create_member', request, async (trx, now) => {
       const wallets = await trx.selectFrom('wallets').select('wallet_id')
@@ -103,7 +119,7 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
       const memberId = uuidv7(now.getTime());
       const row = await trx.insertInto('members').values({
         tenant_id: tenantId, member_id: memberId, program_id: programId, external_id: ids.externalId, email: ids.email,
-        phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, status: 'active',
+        phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, tier, grade, status: 'active',
         enrolled_at: now, updated_at: now,
       }).returningAll().executeTakeFirstOrThrow();
       // Every wallet gets its balance row now: it is the row each ledger operation locks.
@@ -168,6 +184,8 @@ export async function updateMember(laurel: Laurel, tenantId: string, memberId: s
   }
   if (patch.attributes !== undefined) set.attributes = JSON.stringify(validAttributes(patch.attributes));
   if (patch.birthday !== undefined) set.birthday = validBirthday(patch.birthday);
+  if (patch.tier !== undefined) set.tier = validLevel(patch.tier, 'tier');
+  if (patch.grade !== undefined) set.grade = validLevel(patch.grade, 'grade');
   const after = (k: Identifier) => (COLUMN[k] in set ? set[COLUMN[k]] : member[k]);
   if (IDENTIFIERS.every((k) => after(k) === null)) {
     throw invalid('externalId', 'a member needs at least one identifier');

@@ -3,9 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { validateEarning, type EarningInput, type EarningSettings } from '../core/events/rate.js';
 import { isValidTimeZone, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
-import { customActionPointsJson, earningOf } from '../db/events.js';
 import { expiryPolicyOf } from '../db/ledger.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
@@ -19,7 +17,7 @@ export interface Tenant {
   createdAt: Date;
 }
 
-export interface Program extends Omit<ProgramInput, 'wallets'>, EarningSettings {
+export interface Program extends Omit<ProgramInput, 'wallets'> {
   tenantId: string;
   programId: string;
   wallets: (WalletSpec & { walletId: string })[];
@@ -56,23 +54,22 @@ function expiryColumns(expiry: ExpiryPolicy) {
   };
 }
 
-/** A program; the base rate and custom action points are optional (1 point per 100 minor units, none). */
-/** Creates a program; with an idempotency key, a retry returns the program the first call made. */
-export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput & EarningInput, idempotencyKey?: string): Promise<Program> {
+/**
+ * Creates a program (what it earns is its rules'); with an idempotency key, a retry returns the
+ * program the first call made.
+ */
+export async function createProgram(laurel: Laurel, tenantId: string, input: ProgramInput, idempotencyKey?: string): Promise<Program> {
   await getTenant(laurel, tenantId);
   const valid = validateProgram(input);
-  const earning = validateEarning(input);
-  return writeOnce(laurel, tenantId, idempotencyKey, 'create_program', { ...valid, ...earning }, async (trx, now) => {
+  return writeOnce(laurel, tenantId, idempotencyKey, 'create_program', valid, async (trx, now) => {
     const program: Program = {
-      ...valid, ...earning, tenantId, programId: uuidv7(now.getTime()), createdAt: now,
+      ...valid, tenantId, programId: uuidv7(now.getTime()), createdAt: now,
       wallets: valid.wallets.map((w) => ({ ...w, walletId: uuidv7(now.getTime()) })),
     };
     await trx.insertInto('programs').values({
       tenant_id: tenantId, program_id: program.programId, name: program.name, enrollment_mode: program.enrollmentMode,
       return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
       created_at: program.createdAt, ...expiryColumns(program.expiry),
-      base_points: earning.basePoints, base_per_minor: earning.basePerMinor,
-      custom_action_points: customActionPointsJson(earning.customActionPoints),
     }).execute();
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
       tenant_id: tenantId, wallet_id: w.walletId, program_id: program.programId, code: w.code, kind: w.kind,
@@ -89,7 +86,7 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
   return {
     tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode,
     returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy,
-    expiry: expiryPolicyOf(row), createdAt: row.created_at, ...earningOf(row),
+    expiry: expiryPolicyOf(row), createdAt: row.created_at,
     wallets: wallets.map((w) => ({ walletId: w.wallet_id, code: w.code, kind: w.kind })),
   };
 }

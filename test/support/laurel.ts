@@ -5,7 +5,7 @@ import { expect } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import type { ProgramInput } from '../../src/core/program.js';
 import { verifyLedger, formatReport } from '../../src/db/verify.js';
-import { openLaurel, type Laurel } from '../../src/services/context.js';
+import { openLaurel, type Extensions, type Laurel } from '../../src/services/context.js';
 import { createMember } from '../../src/services/members.js';
 import { createProgram, createTenant, type Program } from '../../src/services/tenants.js';
 
@@ -16,17 +16,17 @@ export const onPostgres = Boolean(process.env.DATABASE_URL);
  * dropped on close: settlement runs over every tenant of a database, so files running in
  * parallel must not share one (one file's time travel would settle another's wallets).
  */
-export async function openTestLaurel(start = '2026-01-15T10:00:00Z'): Promise<Laurel & { clock: ManualClock }> {
+export async function openTestLaurel(start = '2026-01-15T10:00:00Z', extensions: Extensions = {}): Promise<Laurel & { clock: ManualClock }> {
   const clock = new ManualClock(start);
   if (!process.env.DATABASE_URL) {
-    return { ...(await openLaurel({ dataDir: 'memory://' }, clock)), clock };
+    return { ...(await openLaurel({ dataDir: 'memory://' }, clock, extensions)), clock };
   }
   const shared = process.env.DATABASE_URL;
   const url = new URL(shared);
   const name = `${url.pathname.slice(1) || 'laurel'}_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await onServer(shared, (c) => c.query(`create database "${name}"`));
   url.pathname = `/${name}`;
-  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize: 60 }, clock);
+  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize: 60 }, clock, extensions);
   return {
     ...laurel,
     clock,

@@ -3,7 +3,7 @@
 import { invalid } from '../errors.js';
 import type { PurchaseLine, ReturnLine } from './purchase.js';
 import { goodsOf } from './purchase.js';
-import { EVENT_TYPE, integerIn, type BaseRate } from './rate.js';
+import { EVENT_TYPE, integerIn } from './rate.js';
 
 /** Largest amount of money (minor units) one order, line or refund may carry: far inside bigint and JSON integers. */
 export const MAX_MONEY = 1_000_000_000_000n;
@@ -27,21 +27,43 @@ export interface EventRecord {
   /** purchase: the money paid, which earns */
   total: bigint | null;
   paidWithPoints: bigint | null;
-  /** purchase: the rate it earned at */
-  rate: BaseRate | null;
   /** return: the purchase it refunds, and the money it refunded */
   purchaseEventId: string | null;
   purchaseExternalId: string | null;
   refundAmount: bigint | null;
   attributes: Record<string, unknown>;
+  /** points earned (> 0) or taken back (< 0) in the program's points wallet */
   points: bigint;
-  /** the idempotency key of the event's earn or reversal; null when it moves no points */
-  ledgerKey: string | null;
-  /** return: the purchase's earn entry it reverses */
-  reversesEntryId: string | null;
-  /** the earn or reversal, once written */
+  /** the journal entries it wrote, one per wallet (points, store credit) */
+  entries: EventEntry[];
+  /** the points wallet's entry, when there is one */
   ledgerEntryId: string | null;
+  /** which rules fired, with their inputs and amounts (a return: what it took back from each) */
+  explanation: Explained[];
   createdAt: Date;
+}
+
+export interface EventEntry {
+  wallet: string;
+  entryId: string;
+  /** > 0 earned, < 0 taken back */
+  amount: bigint;
+}
+
+/** One rule's part in an event. */
+export interface Explained {
+  ruleId: string;
+  version: number;
+  name: string;
+  campaignId: string | null;
+  effect: string;
+  wallet: string;
+  /** what it awarded after limits (< 0: what a return took back) */
+  points: bigint;
+  /** what the effect computed before limits */
+  uncapped: bigint;
+  limitedBy: string[];
+  detail: Record<string, string | number | boolean | bigint | null>;
 }
 
 export interface EventInput {

@@ -1,7 +1,5 @@
-// The money of a purchase, in integer minor units: what each line cost, what the customer paid
-// in money (the part paid with points or store credit earns nothing, SPEC §4), and the points
-// that earns at a base rate.
-import { pointsFor, type BaseRate } from './rate.js';
+// The money of a purchase, in integer minor units: what each line cost, and what the customer
+// paid in money (the part paid with points or store credit earns nothing, SPEC §4).
 
 export interface PurchaseLine {
   sku: string;
@@ -26,6 +24,3 @@ export const goodsOf = (lines: readonly PurchaseLine[]): bigint => lines.reduce(
 
 /** What was paid in money: the goods less what points or store credit paid. The base of earning. */
 export const orderTotal = (lines: readonly PurchaseLine[], paidWithPoints: bigint): bigint => goodsOf(lines) - paidWithPoints;
-
-/** Points a purchase earns at the base rate: floor(total × points / perMinor). */
-export const purchasePoints = (total: bigint, rate: BaseRate): bigint => pointsFor(total, rate);

@@ -1,19 +1,13 @@
-// Returns: how much money a return refunds and how many points it takes back. Everything is
-// computed cumulatively from the purchase, never per return, so rounding cannot drift: after any
-// sequence of returns the member keeps exactly floor((total − refunded) × rate) of what the
-// purchase earned, and a full return takes back exactly everything it earned.
+// Returns: how much money a return refunds and what is left of the order after it. Everything is
+// computed cumulatively from the purchase, never per return, so rounding cannot drift; the points
+// a return takes back follow from what is left (core/rules/returns.ts).
 import { DomainError, invalid } from '../errors.js';
 import { lineNet, type PurchaseLine, type ReturnLine } from './purchase.js';
-import { pointsFor, type BaseRate } from './rate.js';
 
 export interface PurchaseFacts {
   lines: readonly PurchaseLine[];
   /** money paid: the goods less what points paid */
   total: bigint;
-  /** points the purchase earned */
-  earned: bigint;
-  /** the rate it earned at (the program's rate may have changed since) */
-  rate: BaseRate;
 }
 
 export interface ReturnHistory {
@@ -21,8 +15,6 @@ export interface ReturnHistory {
   returned: ReadonlyMap<string, bigint>;
   /** money already refunded by earlier returns */
   refunded: bigint;
-  /** points of the purchase's earn already taken back: earlier returns (applied or not yet) and manual reversals */
-  reversed: bigint;
 }
 
 export type ReturnRequest = { lines: readonly ReturnLine[] } | { refundAmount: bigint };
@@ -30,8 +22,10 @@ export type ReturnRequest = { lines: readonly ReturnLine[] } | { refundAmount: b
 export interface ReturnDecision {
   /** money this return refunds */
   refundAmount: bigint;
-  /** points this return takes back (≥ 0) */
-  reverse: bigint;
+  /** units returned per sku, this return included */
+  returned: Map<string, bigint>;
+  /** money the customer has paid and not been refunded, after this return */
+  paidLeft: bigint;
 }
 
 /** Units returned per sku by earlier returns. */
@@ -77,21 +71,16 @@ function applyLines(purchase: PurchaseFacts, history: ReturnHistory, lines: read
 
 export function decideReturn(purchase: PurchaseFacts, history: ReturnHistory, request: ReturnRequest): ReturnDecision {
   const refundable = purchase.total - history.refunded;
-  let refundAmount: bigint;
   if ('lines' in request) {
     const after = applyLines(purchase, history, request.lines);
     const everything = purchase.lines.every((l) => (after.get(l.sku) ?? 0n) === l.quantity);
     // Returning the last units refunds all that is left, whatever earlier refunds by amount took.
     const byLines = moneyFor(goodsReturned(purchase.lines, after), purchase) - moneyFor(goodsReturned(purchase.lines, history.returned), purchase);
-    refundAmount = everything ? refundable : byLines < refundable ? byLines : refundable;
-  } else {
-    if (request.refundAmount > refundable) {
-      throw new DomainError('conflict', `at most ${refundable} (minor units) of this purchase can still be refunded`, 'refundAmount');
-    }
-    refundAmount = request.refundAmount;
+    const refundAmount = everything ? refundable : byLines < refundable ? byLines : refundable;
+    return { refundAmount, returned: after, paidLeft: refundable - refundAmount };
   }
-  const keeps = pointsFor(purchase.total - history.refunded - refundAmount, purchase.rate);
-  const target = purchase.earned - (keeps < purchase.earned ? keeps : purchase.earned);
-  const reverse = target - history.reversed;
-  return { refundAmount, reverse: reverse > 0n ? reverse : 0n };
+  if (request.refundAmount > refundable) {
+    throw new DomainError('conflict', `at most ${refundable} (minor units) of this purchase can still be refunded`, 'refundAmount');
+  }
+  return { refundAmount: request.refundAmount, returned: new Map(history.returned), paidLeft: refundable - request.refundAmount };
 }

@@ -7,10 +7,11 @@ import { MAX_LINES, MAX_MONEY, MAX_QUANTITY } from '../../core/events/event.js';
 import { EVENT_TYPE } from '../../core/events/rate.js';
 import type { Laurel } from '../../services/context.js';
 import { getEvent, ingestEvent, listMemberEvents, type EventRecord, type IngestInput } from '../../services/events.js';
+import { quote, type QuoteInput } from '../../services/rules.js';
 import { actorOf, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
-import { presentLedgerResult } from '../present.js';
-import { errors, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
+import { presentExplained, presentLedgerResult } from '../present.js';
+import { errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
 
 const Money = (description: string, example: number) =>
   Type.Integer({ minimum: 0, maximum: Number(MAX_MONEY), description, examples: [example] });
@@ -18,7 +19,7 @@ const Text = (max: number, description: string, example: string) =>
   Type.String({ minLength: 1, maxLength: max, description, examples: [example] });
 const EventType = Type.String({
   pattern: EVENT_TYPE.source, examples: ['purchase'],
-  description: "`purchase`, `return`, or a custom action of the brand's (`review`, `survey_completed`, `signup`, …), which earns the program's `customActionPoints` for it",
+  description: "`purchase`, `return`, or a custom action of the brand's (`review`, `survey_completed`, …), which earns what the program's rules for that type give. `signup` is sent by Laurel itself when a member enrols.",
 });
 
 const LineInput = Type.Object({
@@ -39,7 +40,7 @@ const MemberIdentifiers = Type.Object({
   description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404.",
 });
 
-const EventBody = Type.Object({
+const EventFields = {
   programId: Id('the program'),
   externalId: Text(200, 'your id of the event, unique in the program. It is the idempotency key: sending the event again changes nothing and answers the first result; other content under the same id is refused (409).', 'order-1001'),
   type: EventType,
@@ -61,13 +62,36 @@ const EventBody = Type.Object({
   attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), {
     description: 'anything else to keep with the event (a review rating, a survey id); at most 16 KB of JSON', examples: [{ rating: 5 }],
   })),
-}, {
+};
+
+const EventBody = Type.Object(EventFields, {
   additionalProperties: false,
   examples: [{
     programId: '01a20c82-4d1f-7939-b601-6e85e79978fe', externalId: 'order-1001', type: 'purchase', member: { email: 'ada@example.com' },
     channel: 'store', currency: 'EUR', orderId: '1001',
     lines: [{ sku: 'LATTE-L', category: 'coffee', quantity: 2, unitPrice: 1250 }, { sku: 'BEANS-1KG', quantity: 1, unitPrice: 999, discount: 100 }],
   }],
+});
+
+const { purchaseExternalId: _p, refundAmount: _r, ...quoteFields } = EventFields;
+const QuoteBody = Type.Object({
+  ...quoteFields,
+  externalId: Type.Optional(Text(200, 'the id the event will be sent with: a surprise bonus is drawn from it (default "quote")', 'order-1001')),
+  type: Type.Optional(Type.String({ pattern: EVENT_TYPE.source, description: 'purchase (default) or a custom action', examples: ['purchase'] })),
+  memberId: Type.Optional(Id('the member (or give `member`, or neither: what a newcomer would earn)')),
+}, {
+  additionalProperties: false,
+  examples: [{
+    programId: '01a20c82-4d1f-7939-b601-6e85e79978fe', member: { cardCode: 'CARD-0001' }, channel: 'store',
+    lines: [{ sku: 'SERUM-30', category: 'skincare', quantity: 1, unitPrice: 4200 }],
+  }],
+});
+
+const QuoteSchema = Type.Object({
+  object: Type.Literal('quote'),
+  points: Points('points the event would earn in the points wallet'),
+  wallets: Type.Array(Type.Object({ wallet: Type.String(), amount: Type.Integer() }), { description: 'what it would put in each wallet, store credit included' }),
+  awards: Type.Array(ExplainedSchema, { description: 'the rules that would fire, with their amounts: "42 points, 12 of them from the double-points weekend"' }),
 });
 
 const LineSchema = Type.Object({
@@ -93,15 +117,17 @@ const EventSchema = Type.Object({
   lines: Nullable(Type.Array(LineSchema, { description: 'purchase: the lines bought; return: the lines brought back' })),
   total: Nullable(Type.Integer({ description: 'purchase: money paid in minor units (lines less discounts less paidWithPoints): what earns', examples: [3399] })),
   paidWithPoints: Nullable(Type.Integer({ description: 'purchase: minor units paid with points or store credit' })),
-  rate: Nullable(Type.Object({
-    points: Type.Integer({ examples: [1] }), perMinor: Type.Integer({ examples: [100] }),
-  }, { description: 'purchase: the base rate it earned at: `points` per `perMinor` minor units, rounded down' })),
   purchaseEventId: Nullable(Id('return: the purchase it refunds')),
   purchaseExternalId: Nullable(Type.String({ description: 'return: the purchase it refunds' })),
   refundAmount: Nullable(Type.Integer({ description: 'return: money refunded, in minor units' })),
   attributes: Type.Record(Type.String(), Type.Unknown()),
-  points: Points('points earned (positive) or taken back by a return (negative)'),
-  ledgerEntryId: Nullable(Id('the journal entry that moved the points: null when the event moves none, or until they are moved (a retry of the event completes it)')),
+  points: Points('points earned (positive) or taken back by a return (negative) in the points wallet'),
+  ledgerEntryId: Nullable(Id('the journal entry that moved the points wallet; null when the event moves no points')),
+  entries: Type.Array(Type.Object({
+    wallet: Type.String({ examples: ['points'] }), entryId: Id('the journal entry'),
+    amount: Type.Integer({ description: 'earned (positive) or taken back (negative)', examples: [42] }),
+  }), { description: 'the journal entries the event wrote, one per wallet (points, store credit)' }),
+  explanation: Type.Array(ExplainedSchema, { description: 'the rules that fired, in priority order, with their inputs and amounts; for a return, what it took back from each rule' }),
   createdAt: Timestamp('when Laurel received it'),
 });
 
@@ -131,9 +157,11 @@ const presentEvent = (e: EventRecord) => ({
   lines: e.lines?.map((l) => ('unitPrice' in l
     ? { sku: l.sku, category: l.category, quantity: n(l.quantity), unitPrice: n(l.unitPrice), discount: n(l.discount) }
     : { sku: l.sku, quantity: n(l.quantity) })) ?? null,
-  total: nn(e.total), paidWithPoints: nn(e.paidWithPoints), rate: e.rate ? { points: n(e.rate.points), perMinor: n(e.rate.perMinor) } : null,
+  total: nn(e.total), paidWithPoints: nn(e.paidWithPoints),
   purchaseEventId: e.purchaseEventId, purchaseExternalId: e.purchaseExternalId, refundAmount: nn(e.refundAmount),
-  attributes: e.attributes, points: n(e.points), ledgerEntryId: e.ledgerEntryId, createdAt: new Date(e.createdAt).toISOString(),
+  attributes: e.attributes, points: n(e.points), ledgerEntryId: e.ledgerEntryId,
+  entries: e.entries.map((x) => ({ wallet: x.wallet, entryId: x.entryId, amount: n(x.amount) })),
+  explanation: e.explanation.map(presentExplained), createdAt: new Date(e.createdAt).toISOString(),
 });
 
 export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
@@ -142,9 +170,10 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
       summary: 'Send an event', tags: ['events'],
       description: [
         'Records a purchase, a return or a custom action and moves its points.',
-        '**purchase**: earns floor(total × basePoints / basePerMinor), where total = Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units.',
-        '**return** (lines or refundAmount): takes back what the refund no longer earns, computed on the whole purchase so that returning everything takes back exactly what it earned. Returning more than is left is refused (409).',
-        "**custom action** (any other type): earns the program's `customActionPoints` for the type, or nothing; it is recorded either way.",
+        "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.",
+        '**return** (lines or refundAmount): takes back what the returned lines earned. What is left of the order is evaluated again with the rule versions and facts of the purchase; each rule keeps the lesser of what it gave and what it would give now, so a minimum-spend bonus that no longer qualifies is taken back and returning everything takes back exactly what the purchase earned. Pending points go first; spent points follow the negative-balance policy. Returning more than is left is refused (409).',
+        "**custom action** (any other type): earns what the program's rules for that type give, or nothing; it is recorded either way.",
+        '`explanation` lists every rule that fired, with its inputs, its amount and the limits that trimmed it.',
         'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
       ].join('\n\n'),
       body: EventBody,
@@ -157,6 +186,22 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
       object: 'event_result' as const, event: presentEvent(result.event), points: n(result.points),
       ledger: result.ledger ? presentLedgerResult(result.ledger) : null,
     });
+  });
+
+  app.post('/quotes', {
+    schema: {
+      summary: 'Quote an event', tags: ['events'],
+      description: "Evaluates the program's rules for a basket (or an action) exactly as the event would be, and writes nothing: the POS preview. Caps and budgets are read as they stand now.",
+      body: QuoteBody,
+      response: { 200: QuoteSchema, ...errors(403, 404) },
+    },
+    config: { access: POS },
+  }, async (request) => {
+    const q = await quote(laurel, tenantOf(request), request.body as QuoteInput);
+    return {
+      object: 'quote' as const, points: n(q.points), wallets: q.wallets.map((w) => ({ wallet: w.wallet, amount: n(w.amount) })),
+      awards: q.awards.map(presentExplained),
+    };
   });
 
   app.get('/events/:eventId', {

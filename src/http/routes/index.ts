@@ -6,6 +6,7 @@ import { eventRoutes } from './events.js';
 import { ledgerRoutes } from './ledger.js';
 import { memberRoutes } from './members.js';
 import { programRoutes } from './programs.js';
+import { ruleRoutes } from './rules.js';
 import { tenantRoutes } from './tenants.js';
 
 export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
@@ -15,4 +16,5 @@ export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app)
   await app.register(memberRoutes(laurel));
   await app.register(ledgerRoutes(laurel));
   await app.register(eventRoutes(laurel));
+  await app.register(ruleRoutes(laurel));
 };

@@ -5,12 +5,13 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { MAX_POINTS } from '../../core/points.js';
 import type { Laurel } from '../../services/context.js';
+import { eventOfEntry } from '../../services/events.js';
 import {
   adjust, captureHold, createHold, getBalances, getEntry, getHold, listJournal, redeem, reverseEntry, transfer, voidHold,
 } from '../../services/ledger.js';
 import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
-import { presentBalance, presentEntry, presentHold, presentLedgerResult } from '../present.js';
+import { presentBalance, presentEntry, presentExplained, presentHold, presentLedgerResult } from '../present.js';
 import { errors, Id, IdempotencyHeader, listOf, ListQuery, PositivePoints, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'wallet code (default `points`)', examples: ['points'] }));
@@ -149,9 +150,16 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(await transfer(laurel, { ...write(request), ...request.body }))));
 
   app.get('/journal-entries/:entryId', {
-    schema: { summary: 'Get a journal entry', tags: ['ledger'], description: 'One entry of the append-only journal, with its postings (they sum to zero).', params: Type.Object({ entryId: Id('the entry') }), response: { 200: Type.Ref('JournalEntry'), ...errors(403, 404) } },
+    schema: { summary: 'Get a journal entry', tags: ['ledger'], description: 'One entry of the append-only journal, with its postings (they sum to zero) and, when an event wrote it, the event with the rules that fired.', params: Type.Object({ entryId: Id('the entry') }), response: { 200: Type.Ref('JournalEntry'), ...errors(403, 404) } },
     config: { access: READ },
-  }, async (request) => presentEntry(await getEntry(laurel, tenantOf(request), request.params.entryId)));
+  }, async (request) => {
+    const entry = await getEntry(laurel, tenantOf(request), request.params.entryId);
+    const event = await eventOfEntry(laurel, tenantOf(request), entry);
+    return {
+      ...presentEntry(entry),
+      ...(event ? { event: { eventId: event.eventId, externalId: event.externalId, type: event.type, explanation: event.explanation.map(presentExplained) } } : {}),
+    };
+  });
 
   app.post('/journal-entries/:entryId/reversals', {
     schema: {

@@ -2,10 +2,11 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Laurel } from '../../services/context.js';
+import { enrolMember } from '../../services/events.js';
 import {
-  createMember, eraseMember, findMember, getMember, IDENTIFIERS, listMembers, setMemberStatus, updateMember, type Member,
+  eraseMember, findMember, getMember, IDENTIFIERS, listMembers, setMemberStatus, updateMember, type Member,
 } from '../../services/members.js';
-import { ADMIN, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
+import { ADMIN, adminOnlyField, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { httpProblem } from '../problems.js';
 import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
@@ -19,6 +20,8 @@ const Identifiers = {
 const Details = {
   attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'free-form JSON the brand keeps on the member' })),
   birthday: Type.Optional(Nullable(Type.String({ format: 'date', examples: ['1990-04-30'] }))),
+  tier: Type.Optional(Nullable(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: "the member's tier, as rules read it (member.tier); admin keys only", examples: ['gold'] }))),
+  grade: Type.Optional(Nullable(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: "the member's customer grade, as rules read it (member.grade); admin keys only", examples: ['a'] }))),
 };
 
 const MemberSchema = Type.Object({
@@ -31,13 +34,15 @@ const MemberSchema = Type.Object({
   cardCode: Nullable(Type.String()),
   attributes: Type.Record(Type.String(), Type.Unknown()),
   birthday: Nullable(Type.String()),
+  tier: Nullable(Type.String()),
+  grade: Nullable(Type.String()),
   status: Type.String({ enum: ['active', 'suspended', 'erased'] }),
   enrolledAt: Timestamp('when the member joined'),
 });
 
 const presentMember = (m: Member) => ({
   object: 'member' as const, memberId: m.memberId, programId: m.programId, externalId: m.externalId, email: m.email,
-  phone: m.phone, cardCode: m.cardCode, attributes: m.attributes, birthday: m.birthday, status: m.status,
+  phone: m.phone, cardCode: m.cardCode, attributes: m.attributes, birthday: m.birthday, tier: m.tier, grade: m.grade, status: m.status,
   enrolledAt: m.enrolledAt.toISOString(),
 });
 
@@ -53,8 +58,11 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
       response: { 201: MemberSchema, ...errors(403, 404, 409) },
     },
     config: { access: POS },
-  }, async (request, reply) => reply.status(201).send(presentMember(await createMember(laurel, tenantOf(request),
-    request.body as Parameters<typeof createMember>[2], clientKey(request)))));
+  }, async (request, reply) => {
+    for (const field of ['tier', 'grade'] as const) if (request.body[field] !== undefined) adminOnlyField(request, field);
+    return reply.status(201).send(presentMember(await enrolMember(laurel, tenantOf(request),
+      request.body as Parameters<typeof enrolMember>[2], clientKey(request))));
+  });
 
   app.get('/members', {
     schema: {
@@ -111,7 +119,10 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
       response: { 200: MemberSchema, ...errors(403, 404, 409) },
     },
     config: { access: POS },
-  }, async (request) => presentMember(await updateMember(laurel, tenantOf(request), request.params.memberId, request.body as Parameters<typeof updateMember>[3])));
+  }, async (request) => {
+    for (const field of ['tier', 'grade'] as const) if (request.body[field] !== undefined) adminOnlyField(request, field);
+    return presentMember(await updateMember(laurel, tenantOf(request), request.params.memberId, request.body as Parameters<typeof updateMember>[3]));
+  });
 
   for (const [action, status] of [['suspend', 'suspended'], ['reactivate', 'active']] as const) {
     app.post(`/members/:memberId/${action}`, {

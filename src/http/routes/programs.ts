@@ -1,7 +1,6 @@
-// Programs: wallets and policies (return window, expiry, negative balances).
+// Programs: wallets and policies (return window, expiry, negative balances); their rules live in routes/rules.ts.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { EVENT_TYPE, MAX_ACTION_POINTS, MAX_BASE_PER_MINOR, MAX_BASE_POINTS, type EarningInput } from '../../core/events/rate.js';
 import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { createProgram, getProgram, listPrograms, type Program } from '../../services/tenants.js';
@@ -23,21 +22,6 @@ const Expiry = Type.Union([
   Type.Object({ kind: Type.Literal('inactivity'), months: Type.Integer({ minimum: 1, maximum: 1200 }) }, { additionalProperties: false, description: 'all points expire after N months without activity' }),
 ]);
 
-const Earning = {
-  basePoints: Type.Integer({
-    minimum: 0, maximum: Number(MAX_BASE_POINTS), examples: [1],
-    description: 'points a purchase earns per `basePerMinor` minor units paid in money, rounded down (default 1; 0: purchases earn nothing)',
-  }),
-  basePerMinor: Type.Integer({
-    minimum: 1, maximum: Number(MAX_BASE_PER_MINOR), examples: [100],
-    description: 'the minor units (cents) that earn `basePoints` (default 100: 1 point per 100 cents)',
-  }),
-  customActionPoints: Type.Record(Type.String({ pattern: EVENT_TYPE.source }), Type.Integer({ minimum: 0, maximum: Number(MAX_ACTION_POINTS) }), {
-    additionalProperties: false, maxProperties: 100, examples: [{ review: 50, survey_completed: 20 }],
-    description: 'fixed points each custom action event earns, by event type; an action not listed earns 0 and is still recorded',
-  }),
-};
-
 const ProgramBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200, examples: ['Coffee Club'] }),
   enrollmentMode: Type.String({ enum: ['universal', 'opt_in'], description: 'universal: members are enrolled by their first event' }),
@@ -45,9 +29,6 @@ const ProgramBody = Type.Object({
   returnWindowDays: Type.Integer({ minimum: 0, maximum: 3650, description: 'days earned points stay pending (returns take them back)' }),
   expiry: Expiry,
   negativeBalance: Type.String({ enum: ['debt', 'write_off'], description: 'when a return claws back points already spent: keep a debt that later points repay, or write it off' }),
-  basePoints: Type.Optional(Earning.basePoints),
-  basePerMinor: Type.Optional(Earning.basePerMinor),
-  customActionPoints: Type.Optional(Earning.customActionPoints),
 }, { additionalProperties: false });
 
 const ProgramSchema = Type.Object({
@@ -59,15 +40,12 @@ const ProgramSchema = Type.Object({
   returnWindowDays: Type.Integer(),
   expiry: Expiry,
   negativeBalance: Type.String(),
-  ...Earning,
   createdAt: Timestamp('when'),
 });
 
 const presentProgram = (p: Program) => ({
   object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
   returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance,
-  basePoints: Number(p.basePoints), basePerMinor: Number(p.basePerMinor),
-  customActionPoints: Object.fromEntries(Object.entries(p.customActionPoints).map(([k, v]) => [k, Number(v)])),
   createdAt: p.createdAt.toISOString(),
 });
 
@@ -75,11 +53,11 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   app.post('/programs', {
     schema: {
       summary: 'Create a program', tags: ['programs'],
-      description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. Purchase events earn `basePoints` per `basePerMinor` minor units paid in money (rounded down); custom action events earn their `customActionPoints`.',
+      description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. What events earn is set by the earning rules of the program (`POST /v1/programs/{programId}/rules`); a program without rules earns nothing.',
       headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: ProgramSchema, ...errors(403, 409) } },
     config: { access: ADMIN },
   }, async (request, reply) => {
-    const body = request.body as Omit<ProgramInput, 'wallets'> & EarningInput & { wallets?: ProgramInput['wallets'] };
+    const body = request.body as Omit<ProgramInput, 'wallets'> & { wallets?: ProgramInput['wallets'] };
     const program = await createProgram(laurel, tenantOf(request), {
       ...body, wallets: body.wallets ?? [{ code: 'points', kind: 'redeemable' }, { code: 'status', kind: 'qualifying' }],
     }, clientKey(request));

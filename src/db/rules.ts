@@ -1,0 +1,280 @@
+// Rule, campaign and award queries. Definitions are stored as plain JSON (numbers, ISO dates):
+// every amount in a rule is at most 10^12, exact in a double.
+import { sql, type Selectable } from 'kysely';
+import { DateTime } from 'luxon';
+import type { Scope, Usage } from '../core/rules/evaluate.js';
+import { periodStart } from '../core/rules/evaluate.js';
+import { NO_STATS, type MemberStats } from '../core/rules/facts.js';
+import type { Campaign, MemberCap, Period, Rule, RuleDefinition } from '../core/rules/rule.js';
+import type { CampaignsTable, Db, RulesTable } from './schema.js';
+
+const num = (v: bigint | null) => (v === null ? null : Number(v));
+const big = (v: unknown) => (v === null || v === undefined ? null : BigInt(v as number));
+const when = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+
+export const capsJson = (caps: readonly MemberCap[]) => caps.map((c) => ({ period: c.period, points: num(c.points), times: c.times }));
+export const capsOf = (json: unknown): MemberCap[] =>
+  ((json as { period: Period; points?: number | null; times?: number | null }[] | null) ?? [])
+    .map((c) => ({ period: c.period, points: big(c.points), times: c.times ?? null }));
+
+export function definitionJson(d: RuleDefinition): string {
+  const l = d.limits;
+  return JSON.stringify({
+    ...d,
+    limits: {
+      validFrom: l.validFrom?.toISOString() ?? null, validTo: l.validTo?.toISOString() ?? null, channels: l.channels, locations: l.locations,
+      minSpend: num(l.minSpend), perMember: capsJson(l.perMember), budget: num(l.budget),
+    },
+  }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
+}
+
+/** A stored definition, with the defaults of fields a migration or an older version left out. */
+export function definitionOf(json: unknown): RuleDefinition {
+  const d = json as Partial<RuleDefinition> & { limits?: Record<string, unknown> };
+  const l = (d.limits ?? {}) as Record<string, unknown>;
+  return {
+    name: d.name!, description: d.description ?? null, trigger: d.trigger!, condition: d.condition ?? null, effect: d.effect!,
+    limits: {
+      validFrom: when(l.validFrom), validTo: when(l.validTo), channels: (l.channels as string[] | undefined) ?? null,
+      locations: (l.locations as string[] | undefined) ?? null, minSpend: big(l.minSpend), perMember: capsOf(l.perMember), budget: big(l.budget),
+    },
+    stacking: d.stacking ?? 'cumulative', priority: d.priority ?? 0, campaignId: d.campaignId ?? null,
+  };
+}
+
+type RuleRow = Selectable<RulesTable> & { definition: unknown; at_version: number };
+
+const ruleOf = (row: RuleRow): Rule & { budgetUsed: bigint } => ({
+  ...definitionOf(row.definition), ruleId: row.rule_id, programId: row.program_id, version: row.at_version, enabled: row.enabled,
+  budgetUsed: BigInt(row.budget_used),
+});
+
+const rulesWithVersion = (db: Db, tenantId: string) => db.selectFrom('rules as r')
+  .innerJoin('rule_versions as v', (j) => j.onRef('v.tenant_id', '=', 'r.tenant_id').onRef('v.rule_id', '=', 'r.rule_id'))
+  .selectAll('r').select(['v.definition', 'v.version as at_version'])
+  .where('r.tenant_id', '=', tenantId);
+
+export async function insertRule(db: Db, tenantId: string, rule: Rule, actor: string, now: Date): Promise<void> {
+  await db.insertInto('rules').values({
+    tenant_id: tenantId, rule_id: rule.ruleId, program_id: rule.programId, trigger: rule.trigger, enabled: rule.enabled,
+    version: rule.version, created_at: now, updated_at: now,
+  }).execute();
+  await insertVersion(db, tenantId, rule, actor, now);
+}
+
+async function insertVersion(db: Db, tenantId: string, rule: Rule, actor: string, now: Date): Promise<void> {
+  const { ruleId, programId: _p, version: _v, enabled: _e, ...definition } = rule;
+  await db.insertInto('rule_versions').values({
+    tenant_id: tenantId, rule_id: ruleId, version: rule.version, definition: definitionJson(definition as RuleDefinition), actor, created_at: now,
+  }).execute();
+}
+
+/** Saves `rule` as its next version; the caller holds the rule's lock. */
+export async function insertNextVersion(db: Db, tenantId: string, rule: Rule, actor: string, now: Date): Promise<void> {
+  await insertVersion(db, tenantId, rule, actor, now);
+  await db.updateTable('rules').set({ version: rule.version, trigger: rule.trigger, enabled: rule.enabled, updated_at: now })
+    .where('tenant_id', '=', tenantId).where('rule_id', '=', rule.ruleId).execute();
+}
+
+export async function setRuleEnabled(db: Db, tenantId: string, ruleId: string, enabled: boolean, now: Date): Promise<void> {
+  await db.updateTable('rules').set({ enabled, updated_at: now }).where('tenant_id', '=', tenantId).where('rule_id', '=', ruleId).execute();
+}
+
+/** The rule at its current version (or at `version`), locked when asked. */
+export async function loadRule(db: Db, tenantId: string, ruleId: string, options: { version?: number; lock?: boolean } = {}) {
+  let q = rulesWithVersion(db, tenantId).where('r.rule_id', '=', ruleId);
+  q = options.version === undefined ? q.whereRef('v.version', '=', 'r.version') : q.where('v.version', '=', options.version);
+  const row = await (options.lock ? q.forUpdate('r') : q).executeTakeFirst();
+  return row ? ruleOf(row) : null;
+}
+
+export async function listRules(db: Db, tenantId: string, programId: string, filter: { trigger?: string; enabled?: boolean } = {}) {
+  let q = rulesWithVersion(db, tenantId).where('r.program_id', '=', programId).whereRef('v.version', '=', 'r.version');
+  if (filter.trigger !== undefined) q = q.where('r.trigger', '=', filter.trigger);
+  if (filter.enabled !== undefined) q = q.where('r.enabled', '=', filter.enabled);
+  return (await q.orderBy('r.rule_id').execute()).map(ruleOf);
+}
+
+/** Every version of a rule, oldest first, with who saved it and when. */
+export async function listVersions(db: Db, tenantId: string, ruleId: string) {
+  const rows = await rulesWithVersion(db, tenantId).select(['v.actor', 'v.created_at as saved_at'])
+    .where('r.rule_id', '=', ruleId).orderBy('v.version').execute();
+  return rows.map((r) => ({ ...ruleOf(r), savedBy: r.actor, savedAt: r.saved_at }));
+}
+
+/** The rules the program runs for an event of this type. */
+export async function activeRules(db: Db, tenantId: string, programId: string, trigger: string) {
+  return listRules(db, tenantId, programId, { trigger, enabled: true });
+}
+
+/** Rules at given versions: what a past event used. */
+export async function rulesAt(db: Db, tenantId: string, refs: readonly { ruleId: string; version: number }[]): Promise<Rule[]> {
+  if (refs.length === 0) return [];
+  const rows = await rulesWithVersion(db, tenantId)
+    .where((eb) => eb.or(refs.map((r) => eb.and([eb('v.rule_id', '=', r.ruleId), eb('v.version', '=', r.version)]))))
+    .execute();
+  return rows.map(ruleOf);
+}
+
+// ---- campaigns ---------------------------------------------------------------------------
+
+export const campaignOf = (row: Selectable<CampaignsTable>): Campaign & { budgetUsed: bigint } => ({
+  campaignId: row.campaign_id, programId: row.program_id, name: row.name, validFrom: row.valid_from, validTo: row.valid_to,
+  budget: row.budget === null ? null : BigInt(row.budget), perMember: capsOf(row.per_member), budgetUsed: BigInt(row.budget_used),
+});
+
+export async function insertCampaign(db: Db, tenantId: string, c: Campaign, now: Date): Promise<void> {
+  await db.insertInto('campaigns').values({
+    tenant_id: tenantId, campaign_id: c.campaignId, program_id: c.programId, name: c.name, valid_from: c.validFrom, valid_to: c.validTo,
+    budget: c.budget, per_member: JSON.stringify(capsJson(c.perMember)), created_at: now, updated_at: now,
+  }).execute();
+}
+
+export async function updateCampaign(db: Db, tenantId: string, c: Campaign, now: Date): Promise<void> {
+  await db.updateTable('campaigns').set({
+    name: c.name, valid_from: c.validFrom, valid_to: c.validTo, budget: c.budget, per_member: JSON.stringify(capsJson(c.perMember)), updated_at: now,
+  }).where('tenant_id', '=', tenantId).where('campaign_id', '=', c.campaignId).execute();
+}
+
+export async function loadCampaign(db: Db, tenantId: string, campaignId: string, lock = false) {
+  const q = db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('campaign_id', '=', campaignId);
+  const row = await (lock ? q.forUpdate() : q).executeTakeFirst();
+  return row ? campaignOf(row) : null;
+}
+
+export async function listCampaigns(db: Db, tenantId: string, programId: string) {
+  const rows = await db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId)
+    .orderBy('campaign_id').execute();
+  return rows.map(campaignOf);
+}
+
+export async function campaignsById(db: Db, tenantId: string, ids: readonly string[]): Promise<Map<string, Campaign>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('campaign_id', 'in', [...new Set(ids)]).execute();
+  return new Map(rows.map((r) => [r.campaign_id, campaignOf(r)]));
+}
+
+// ---- limits --------------------------------------------------------------------------------
+
+const scopeParts = (scope: Scope) => {
+  const [kind, id] = scope.split(':') as ['rule' | 'campaign', string];
+  return { kind, id };
+};
+
+/**
+ * What the member already received from each scope in each cap's current period, in one
+ * statement. Returns add negative awards, so points taken back free the cap again; an award
+ * counts once towards `times` when its event earned.
+ */
+export async function memberUsage(db: Db, tenantId: string, memberId: string, caps: ReadonlyMap<Scope, readonly MemberCap[]>,
+  at: Date, timeZone: string): Promise<(scope: Scope, period: Period) => Usage> {
+  // The period holding `at`, from its start to the next one's: a late-reported event does not count awards of later periods.
+  const asks = [...caps].flatMap(([scope, list]) => list.map((c) => {
+    const start = periodStart(c.period, at, timeZone);
+    const end = start === null ? null : DateTime.fromJSDate(start, { zone: timeZone }).plus({ [`${c.period}s`]: 1 }).toJSDate();
+    return { scope, period: c.period, start, end };
+  }));
+  const found = new Map<string, Usage>();
+  if (asks.length > 0) {
+    const { rows } = await sql<{ i: string; points: bigint; times: bigint }>`
+      select p.i, coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
+      from unnest(${asks.map((a) => scopeParts(a.scope).kind)}::text[], ${asks.map((a) => scopeParts(a.scope).id)}::uuid[],
+                  ${asks.map((a) => a.start?.toISOString() ?? null)}::timestamptz[],
+                  ${asks.map((a) => a.end?.toISOString() ?? null)}::timestamptz[]) with ordinality as p(kind, id, start, finish, i)
+      left join rule_awards a on a.tenant_id = ${tenantId} and a.member_id = ${memberId}
+        and ((p.kind = 'rule' and a.rule_id = p.id) or (p.kind = 'campaign' and a.campaign_id = p.id))
+        and (p.start is null or a.occurred_at >= p.start) and (p.finish is null or a.occurred_at < p.finish)
+      group by p.i`.execute(db);
+    for (const r of rows) {
+      const ask = asks[Number(r.i) - 1]!;
+      found.set(`${ask.scope}|${ask.period}`, { points: BigInt(r.points), times: Number(r.times) });
+    }
+  }
+  return (scope, period) => found.get(`${scope}|${period}`) ?? { points: 0n, times: 0 };
+}
+
+/**
+ * What the budgets of these scopes used; with `lock`, their rows are locked first (rules, then
+ * campaigns, each in id order, so two events cannot deadlock on them).
+ */
+export async function budgetsUsed(db: Db, tenantId: string, scopes: readonly Scope[], lock: boolean): Promise<Map<Scope, bigint>> {
+  const used = new Map<Scope, bigint>();
+  const ids = (kind: string) => scopes.map(scopeParts).filter((s) => s.kind === kind).map((s) => s.id).sort();
+  const ruleIds = ids('rule');
+  const campaignIds = ids('campaign');
+  if (ruleIds.length) {
+    const rows = await db.selectFrom('rules').select(['rule_id', 'budget_used']).where('tenant_id', '=', tenantId)
+      .where('rule_id', 'in', ruleIds).orderBy('rule_id').$if(lock, (q) => q.forUpdate()).execute();
+    for (const r of rows) used.set(`rule:${r.rule_id}`, BigInt(r.budget_used));
+  }
+  if (campaignIds.length) {
+    const rows = await db.selectFrom('campaigns').select(['campaign_id', 'budget_used']).where('tenant_id', '=', tenantId)
+      .where('campaign_id', 'in', campaignIds).orderBy('campaign_id').$if(lock, (q) => q.forUpdate()).execute();
+    for (const r of rows) used.set(`campaign:${r.campaign_id}`, BigInt(r.budget_used));
+  }
+  return used;
+}
+
+/** Adds to (or, for returns, gives back to) the budgets used, under the locks of budgetsUsed. */
+export async function spendBudgets(db: Db, tenantId: string, spent: ReadonlyMap<Scope, bigint>): Promise<void> {
+  for (const [scope, amount] of spent) {
+    if (amount === 0n) continue;
+    const { kind, id } = scopeParts(scope);
+    if (kind === 'rule') {
+      await db.updateTable('rules').set((eb) => ({ budget_used: sql`greatest(${eb.ref('budget_used')} + ${amount}, 0)` }))
+        .where('tenant_id', '=', tenantId).where('rule_id', '=', id).execute();
+    } else {
+      await db.updateTable('campaigns').set((eb) => ({ budget_used: sql`greatest(${eb.ref('budget_used')} + ${amount}, 0)` }))
+        .where('tenant_id', '=', tenantId).where('campaign_id', '=', id).execute();
+    }
+  }
+}
+
+export interface AwardRow {
+  eventId: string;
+  ruleId: string;
+  version: number;
+  campaignId: string | null;
+  memberId: string;
+  occurredAt: Date;
+  wallet: string;
+  points: bigint;
+}
+
+export async function insertAwards(db: Db, tenantId: string, awards: readonly AwardRow[]): Promise<void> {
+  if (awards.length === 0) return;
+  await db.insertInto('rule_awards').values(awards.map((a) => ({
+    tenant_id: tenantId, event_id: a.eventId, rule_id: a.ruleId, version: a.version, campaign_id: a.campaignId, member_id: a.memberId,
+    occurred_at: a.occurredAt, wallet: a.wallet, points: a.points,
+  }))).execute();
+}
+
+export async function awardsOf(db: Db, tenantId: string, eventIds: readonly string[]): Promise<AwardRow[]> {
+  if (eventIds.length === 0) return [];
+  const rows = await db.selectFrom('rule_awards').selectAll().where('tenant_id', '=', tenantId).where('event_id', 'in', [...eventIds])
+    .orderBy('event_id').orderBy('rule_id').execute();
+  return rows.map((r) => ({
+    eventId: r.event_id, ruleId: r.rule_id, version: r.version, campaignId: r.campaign_id, memberId: r.member_id,
+    occurredAt: r.occurred_at, wallet: r.wallet, points: BigInt(r.points),
+  }));
+}
+
+/** The member's purchases before this event: counts and money paid, lifetime, this year and this month (tenant's zone). */
+export async function memberStats(db: Db, tenantId: string, memberId: string, at: Date, timeZone: string): Promise<MemberStats> {
+  const local = DateTime.fromJSDate(at, { zone: timeZone });
+  const year = local.startOf('year').toJSDate();
+  const month = local.startOf('month').toJSDate();
+  const { rows } = await sql<{ purchases: bigint; year_count: bigint; month_count: bigint; spend: bigint; year_spend: bigint }>`
+    select count(*) as purchases,
+           count(*) filter (where occurred_at >= ${year}) as year_count,
+           count(*) filter (where occurred_at >= ${month}) as month_count,
+           coalesce(sum(total), 0) as spend,
+           coalesce(sum(total) filter (where occurred_at >= ${year}), 0) as year_spend
+    from events where tenant_id = ${tenantId} and member_id = ${memberId} and type = 'purchase'`.execute(db);
+  const r = rows[0];
+  if (!r) return NO_STATS;
+  return {
+    purchases: BigInt(r.purchases), purchasesThisYear: BigInt(r.year_count), purchasesThisMonth: BigInt(r.month_count),
+    spend: BigInt(r.spend), spendThisYear: BigInt(r.year_spend),
+  };
+}

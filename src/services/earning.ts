@@ -1,0 +1,95 @@
+// Evaluating a program's rules for one event, against the database: load the rules that run for
+// its type, the member's profile, stats and usage of caps, the budgets left; let the core decide.
+// Events call it inside their transaction with locks; quotes call it without, and write nothing.
+import type { Explained } from '../core/events/event.js';
+import type { Basket } from '../core/rules/basket.js';
+import type { Facts } from '../core/rules/conditions.js';
+import { readsStats } from '../core/rules/conditions.js';
+import { capsOf, evaluate, loadRule, type Award, type EvaluatedEvent, type LimitState, type LoadedRule, type Scope } from '../core/rules/evaluate.js';
+import { factsOf, NO_STATS, type FactsInput } from '../core/rules/facts.js';
+import type { Campaign, Rule } from '../core/rules/rule.js';
+import type { Strategies } from '../core/rules/strategies.js';
+import { loadMemberProfile, type EventProgram } from '../db/events.js';
+import { activeRules, budgetsUsed, campaignsById, memberStats, memberUsage } from '../db/rules.js';
+import type { Db } from '../db/schema.js';
+
+export const POINTS_WALLET = 'points';
+
+export interface EarningEvent extends EvaluatedEvent {
+  type: string;
+  orderId: string | null;
+  currency: string | null;
+  attributes: Record<string, unknown>;
+  paidWithPoints: bigint;
+}
+
+export interface Earning {
+  awards: Award[];
+  facts: Facts;
+  /** points each budget scope gives out: what the event must add to the budgets used */
+  spent: Map<Scope, bigint>;
+}
+
+const ANONYMOUS: FactsInput['member'] = { memberId: '', tier: null, grade: null, attributes: {}, birthday: null, enrolledAt: new Date(0) };
+
+/** The budget scopes a rule draws on, with each budget's size. */
+function budgetsOf(rule: Rule, campaigns: ReadonlyMap<string, Campaign>): [Scope, bigint][] {
+  const found: [Scope, bigint][] = [];
+  if (rule.limits.budget !== null) found.push([`rule:${rule.ruleId}`, rule.limits.budget]);
+  const campaign = rule.campaignId === null ? undefined : campaigns.get(rule.campaignId);
+  if (campaign && campaign.budget !== null) found.push([`campaign:${campaign.campaignId}`, campaign.budget]);
+  return found;
+}
+
+/**
+ * Runs the rules. With `lock`, the budget rows an award draws on are locked before the final
+ * evaluation, so concurrent events never give out more than a budget holds (the caller already
+ * holds the member's wallet lock, which serialises that member's caps).
+ */
+export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: string, program: EventProgram, input: {
+  event: EarningEvent; basket: Basket; memberId: string | null; lock: boolean;
+}): Promise<Earning> {
+  const { event, basket, memberId } = input;
+  const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
+  const campaigns = await campaignsById(db, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
+  const loaded = memberId === null ? null : await loadMemberProfile(db, tenantId, memberId);
+  const profile = loaded ?? ANONYMOUS;
+  const stats = memberId !== null && rules.some((r) => readsStats(r.rule.condition))
+    ? await memberStats(db, tenantId, memberId, event.occurredAt, program.timeZone) : NO_STATS;
+  const facts = factsOf({ event: { ...event, type: event.type }, basket, member: profile, stats, timeZone: program.timeZone });
+  if (rules.length === 0) return { awards: [], facts, spent: new Map() };
+  const caps = capsOf(rules, campaigns);
+  const usage = memberId !== null && caps.size > 0
+    ? await memberUsage(db, tenantId, memberId, caps, event.occurredAt, program.timeZone)
+    : () => ({ points: 0n, times: 0 });
+  const budgeted = new Map(rules.flatMap((r) => budgetsOf(r.rule, campaigns)));
+  const unlimitedBudgets: LimitState = { usage, budgetLeft: () => null };
+  const evaluation = { rules, campaigns, basket, facts, event };
+  if (budgeted.size === 0) return { awards: evaluate({ ...evaluation, limits: unlimitedBudgets }), facts, spent: new Map() };
+  // Lock only the budgets this event would draw on: events that earn nothing from a budgeted rule never wait for it.
+  const drawing = new Set(evaluate({ ...evaluation, limits: unlimitedBudgets })
+    .filter((a) => a.points > 0n)
+    .flatMap((a) => budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns).map(([scope]) => scope)));
+  const used = await budgetsUsed(db, tenantId, [...drawing], input.lock);
+  const awards = evaluate({
+    ...evaluation,
+    limits: { usage, budgetLeft: (scope) => (budgeted.has(scope) ? budgeted.get(scope)! - (used.get(scope) ?? 0n) : null) },
+  });
+  const spent = new Map<Scope, bigint>();
+  for (const a of awards) {
+    for (const [scope] of budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns)) {
+      spent.set(scope, (spent.get(scope) ?? 0n) + a.points);
+    }
+  }
+  return { awards, facts, spent };
+}
+
+/** An award as the explanation stores it: in the wallet it went to. */
+export const explained = (a: Award): Explained => ({ ...a, wallet: a.wallet ?? POINTS_WALLET });
+
+/** Σ awards per wallet (the points wallet first), leaving out wallets that get nothing. */
+export function amountsByWallet(items: readonly { wallet: string; points: bigint }[]): [string, bigint][] {
+  const sums = new Map<string, bigint>();
+  for (const a of items) sums.set(a.wallet, (sums.get(a.wallet) ?? 0n) + a.points);
+  return [...sums].filter(([, v]) => v !== 0n).sort(([a], [b]) => (a === POINTS_WALLET ? -1 : b === POINTS_WALLET ? 1 : a < b ? -1 : 1));
+}

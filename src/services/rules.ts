@@ -1,0 +1,227 @@
+// Managing earning rules and campaigns, quoting a basket, and dry-running a rule on past events.
+// A rule's definition is never changed in place: an update saves the next version, and each event
+// keeps the versions it was decided with (its returns are decided with them too).
+import { invalid, notFound } from '../core/errors.js';
+import { normaliseEvent, type EventInput, type Explained } from '../core/events/event.js';
+import type { PurchaseLine } from '../core/events/purchase.js';
+import { orderTotal } from '../core/events/purchase.js';
+import { uuidv7 } from '../core/ids.js';
+import { basketOf } from '../core/rules/basket.js';
+import { evaluate, loadRule } from '../core/rules/evaluate.js';
+import { withBasket } from '../core/rules/facts.js';
+import { validateCampaign, validateRule, type Campaign, type Rule } from '../core/rules/rule.js';
+import { eventOf, factsOfRow, loadEventProgram, programEvents } from '../db/events.js';
+import {
+  awardsOf, campaignsById, insertCampaign, insertNextVersion, insertRule, listCampaigns as listCampaignRows, listRules as listRuleRows,
+  listVersions, loadCampaign, loadRule as loadRuleRow, setRuleEnabled, updateCampaign as updateCampaignRow,
+} from '../db/rules.js';
+import type { Laurel } from './context.js';
+import { amountsByWallet, evaluateEarning, explained, POINTS_WALLET } from './earning.js';
+import { resolveMemberId, type IngestInput } from './events.js';
+import { writeOnce } from './idempotency.js';
+import { getProgram } from './tenants.js';
+import { requireId } from './validate.js';
+
+export type SavedRule = Rule & { budgetUsed: bigint };
+export type SavedCampaign = Campaign & { budgetUsed: bigint };
+
+async function environmentOf(laurel: Laurel, tenantId: string, programId: string) {
+  const program = await getProgram(laurel, tenantId, programId);
+  return { strategies: laurel.strategies, wallets: new Set(program.wallets.map((w) => w.code)) };
+}
+
+async function checkCampaign(laurel: Laurel, tenantId: string, programId: string, campaignId: string | null): Promise<void> {
+  if (campaignId === null) return;
+  const campaign = await loadCampaign(laurel.db, tenantId, requireId(campaignId, 'campaignId', 'campaign'));
+  if (!campaign || campaign.programId !== programId) throw notFound('campaign', 'campaignId');
+}
+
+export async function createRule(laurel: Laurel, tenantId: string, programId: string, input: unknown, options: { actor: string; idempotencyKey?: string }): Promise<SavedRule> {
+  const id = requireId(programId, 'programId', 'program');
+  const env = await environmentOf(laurel, tenantId, id);
+  const extra = ['enabled'];
+  const definition = validateRule(input, env, extra);
+  const enabled = (input as { enabled?: unknown }).enabled ?? true;
+  if (typeof enabled !== 'boolean') throw invalid('enabled', 'enabled must be true or false');
+  await checkCampaign(laurel, tenantId, id, definition.campaignId);
+  return writeOnce(laurel, tenantId, options.idempotencyKey, 'create_rule', { id, definition, enabled }, async (trx, now) => {
+    const rule: Rule = { ...definition, ruleId: uuidv7(now.getTime()), programId: id, version: 1, enabled };
+    await insertRule(trx, tenantId, rule, options.actor, now);
+    return { ...rule, budgetUsed: 0n };
+  });
+}
+
+export async function getRule(laurel: Laurel, tenantId: string, ruleId: string, version?: number): Promise<SavedRule> {
+  const rule = await loadRuleRow(laurel.db, tenantId, requireId(ruleId, 'ruleId', 'rule'), { version });
+  if (!rule) throw notFound(version === undefined ? 'rule' : `version ${version} of the rule`, version === undefined ? 'ruleId' : 'version');
+  return rule;
+}
+
+/** Saves the next version of a rule. Events already recorded keep the version they used. */
+export async function updateRule(laurel: Laurel, tenantId: string, ruleId: string, input: unknown, options: { actor: string; idempotencyKey?: string }): Promise<SavedRule> {
+  const current = await getRule(laurel, tenantId, ruleId);
+  const definition = validateRule(input, await environmentOf(laurel, tenantId, current.programId));
+  await checkCampaign(laurel, tenantId, current.programId, definition.campaignId);
+  return writeOnce(laurel, tenantId, options.idempotencyKey, 'update_rule', { ruleId: current.ruleId, definition }, async (trx, now) => {
+    const locked = (await loadRuleRow(trx, tenantId, current.ruleId, { lock: true }))!;
+    const next: Rule = { ...definition, ruleId: locked.ruleId, programId: locked.programId, version: locked.version + 1, enabled: locked.enabled };
+    await insertNextVersion(trx, tenantId, next, options.actor, now);
+    return { ...next, budgetUsed: locked.budgetUsed };
+  });
+}
+
+/** Turns a rule on or off; events already recorded are not touched. */
+export async function setEnabled(laurel: Laurel, tenantId: string, ruleId: string, enabled: boolean): Promise<SavedRule> {
+  const rule = await getRule(laurel, tenantId, ruleId);
+  if (rule.enabled !== enabled) await setRuleEnabled(laurel.db, tenantId, rule.ruleId, enabled, laurel.clock.now());
+  return { ...rule, enabled };
+}
+
+export async function listRules(laurel: Laurel, tenantId: string, programId: string, filter: { trigger?: string; enabled?: boolean } = {}): Promise<SavedRule[]> {
+  const program = await getProgram(laurel, tenantId, programId);
+  return listRuleRows(laurel.db, tenantId, program.programId, filter);
+}
+
+export async function ruleVersions(laurel: Laurel, tenantId: string, ruleId: string) {
+  const rule = await getRule(laurel, tenantId, ruleId);
+  return listVersions(laurel.db, tenantId, rule.ruleId);
+}
+
+// ---- campaigns ----------------------------------------------------------------------------
+
+export async function createCampaign(laurel: Laurel, tenantId: string, programId: string, input: unknown, idempotencyKey?: string): Promise<SavedCampaign> {
+  const program = await getProgram(laurel, tenantId, programId);
+  const fields = validateCampaign(input);
+  return writeOnce(laurel, tenantId, idempotencyKey, 'create_campaign', { programId: program.programId, fields }, async (trx, now) => {
+    const campaign: Campaign = { ...fields, campaignId: uuidv7(now.getTime()), programId: program.programId };
+    await insertCampaign(trx, tenantId, campaign, now);
+    return { ...campaign, budgetUsed: 0n };
+  });
+}
+
+export async function getCampaign(laurel: Laurel, tenantId: string, campaignId: string): Promise<SavedCampaign> {
+  const campaign = await loadCampaign(laurel.db, tenantId, requireId(campaignId, 'campaignId', 'campaign'));
+  if (!campaign) throw notFound('campaign', 'campaignId');
+  return campaign;
+}
+
+/** Replaces a campaign's name, window, budget and caps; a budget below what is already used stops it from giving more. */
+export async function updateCampaign(laurel: Laurel, tenantId: string, campaignId: string, input: unknown): Promise<SavedCampaign> {
+  const current = await getCampaign(laurel, tenantId, campaignId);
+  const fields = validateCampaign(input);
+  return laurel.db.transaction().execute(async (trx) => {
+    const locked = (await loadCampaign(trx, tenantId, current.campaignId, true))!;
+    const next = { ...locked, ...fields };
+    await updateCampaignRow(trx, tenantId, next, laurel.clock.now());
+    return next;
+  });
+}
+
+export async function listCampaigns(laurel: Laurel, tenantId: string, programId: string): Promise<SavedCampaign[]> {
+  const program = await getProgram(laurel, tenantId, programId);
+  return listCampaignRows(laurel.db, tenantId, program.programId);
+}
+
+// ---- quote ---------------------------------------------------------------------------------
+
+export interface Quote {
+  /** points the event would earn in the points wallet */
+  points: bigint;
+  /** what it would put in each wallet (store credit included) */
+  wallets: { wallet: string; amount: bigint }[];
+  awards: Explained[];
+}
+
+export type QuoteInput = Omit<IngestInput, 'externalId' | 'type'> & { externalId?: string; type?: string };
+
+/**
+ * What an event would earn now, without writing anything: the POS preview. Caps and budgets are
+ * read as they stand; a member may be left out (what a newcomer would earn).
+ */
+export async function quote(laurel: Laurel, tenantId: string, input: QuoteInput): Promise<Quote> {
+  if (typeof input !== 'object' || input === null) throw invalid('type', 'a quote is an object');
+  const programId = requireId(input.programId, 'programId', 'program');
+  const event = normaliseEvent({ ...(input as EventInput), externalId: input.externalId ?? 'quote', type: input.type ?? 'purchase' });
+  if (event.kind === 'return') throw invalid('type', 'a return earns nothing to quote');
+  const program = await loadEventProgram(laurel.db, tenantId, programId);
+  if (!program) throw notFound('program', 'programId');
+  if (event.currency !== null && event.currency !== program.currency) throw invalid('currency', `this tenant's events are in ${program.currency}`);
+  const memberId = input.memberId !== undefined || input.member !== undefined ? await resolveMemberId(laurel, tenantId, program, input) : null;
+  const paidWithPoints = event.kind === 'purchase' ? event.paidWithPoints : 0n;
+  const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
+  const now = laurel.clock.now();
+  const earning = await evaluateEarning(laurel.db, laurel.strategies, tenantId, program, {
+    event: {
+      externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
+      orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
+    },
+    basket, memberId, lock: false,
+  });
+  const awards = earning.awards.map(explained);
+  const wallets = amountsByWallet(awards).map(([wallet, amount]) => ({ wallet, amount }));
+  return { points: wallets.find((w) => w.wallet === POINTS_WALLET)?.amount ?? 0n, wallets, awards };
+}
+
+// ---- dry run -------------------------------------------------------------------------------
+
+export interface DryRunInput {
+  /** a draft to try instead of the rule's current version */
+  definition?: unknown;
+  from?: Date | null;
+  to?: Date | null;
+  limit?: number;
+}
+
+export interface DryRunEvent {
+  eventId: string;
+  externalId: string;
+  occurredAt: Date;
+  memberId: string;
+  /** what the rule (or the draft) would award, before caps and budgets */
+  points: bigint;
+  /** what the event really got from this rule */
+  actual: bigint;
+  detail: Explained['detail'] | null;
+}
+
+/**
+ * Replays a rule, or a draft of it, on the program's past events of its trigger (newest first)
+ * with the facts each event was decided with. Nothing is written. Caps and budgets are not
+ * simulated: `points` is what the rule's effect gives each event on its own.
+ */
+export async function dryRun(laurel: Laurel, tenantId: string, ruleId: string, input: DryRunInput) {
+  const saved = await getRule(laurel, tenantId, ruleId);
+  let rule: Rule = saved;
+  if (input.definition !== undefined) {
+    const definition = validateRule(input.definition, await environmentOf(laurel, tenantId, saved.programId));
+    await checkCampaign(laurel, tenantId, saved.programId, definition.campaignId);
+    rule = { ...definition, ruleId: saved.ruleId, programId: saved.programId, version: 0, enabled: true };
+  }
+  const limit = input.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw invalid('limit', 'limit must be an integer from 1 to 1000');
+  const loaded = loadRule(rule, laurel.strategies);
+  const campaigns = await campaignsById(laurel.db, tenantId, rule.campaignId ? [rule.campaignId] : []);
+  const rows = await programEvents(laurel.db, tenantId, saved.programId, { type: rule.trigger, from: input.from ?? null, to: input.to ?? null, limit });
+  const actual = new Map((await awardsOf(laurel.db, tenantId, rows.map((r) => r.event_id)))
+    .filter((a) => a.ruleId === saved.ruleId).map((a) => [a.eventId, a.points]));
+  const events: DryRunEvent[] = [];
+  for (const row of rows) {
+    const facts = factsOfRow(row);
+    if (facts === null) continue;
+    const e = eventOf(row);
+    const basket = e.kind === 'purchase' ? basketOf(e.lines as PurchaseLine[], e.total ?? 0n) : basketOf([], 0n);
+    const [award] = evaluate({
+      rules: [loaded], campaigns, basket, facts: withBasket(facts, basket),
+      event: { externalId: e.externalId, channel: e.channel, location: e.location, occurredAt: e.occurredAt },
+    });
+    events.push({
+      eventId: e.eventId, externalId: e.externalId, occurredAt: e.occurredAt, memberId: e.memberId,
+      points: award?.points ?? 0n, actual: actual.get(e.eventId) ?? 0n, detail: award?.detail ?? null,
+    });
+  }
+  const sum = (f: (e: DryRunEvent) => bigint) => events.reduce((s, e) => s + f(e), 0n);
+  return {
+    rule, events,
+    summary: { events: events.length, fired: events.filter((e) => e.points > 0n).length, points: sum((e) => e.points), actual: sum((e) => e.actual) },
+  };
+}
