@@ -29,5 +29,5 @@ export interface HttpLoadResult {
   cpuSeconds: number;
 }
 
-/** A purchase of one line of 10.00: 10 points at the default rate (1 point per 100 minor units). */
+/** A purchase of one line of 10.00: 10 points through the fixture's base rule (1 point per 100 minor units, fixtures.ts). */
 export const HTTP_PURCHASE_MINOR = 1000;

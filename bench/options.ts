@@ -10,6 +10,8 @@ export interface BenchOptions {
   profile: boolean;
   /** run the HTTP benchmark (the real app under autocannon) */
   http: boolean;
+  /** run the rule-evaluation benchmark (purchases against 20 rules, next to earn) */
+  rules: boolean;
   levels: number[];
   rounds: number;
   /** seconds measured per run of each side at each level */
@@ -22,7 +24,7 @@ export interface BenchOptions {
 
 export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
 
-const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http]
+const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http] [--no-rules]
   [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
 DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
 
@@ -35,6 +37,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       fresh: { type: 'boolean', default: false },
       'no-profile': { type: 'boolean', default: false },
       'no-http': { type: 'boolean', default: false },
+      'no-rules': { type: 'boolean', default: false },
       rounds: { type: 'string' },
       seconds: { type: 'string' },
       warmup: { type: 'string' },
@@ -66,6 +69,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     fresh: values.fresh,
     profile: !values['no-profile'],
     http: !values['no-http'],
+    rules: !values['no-rules'],
     levels,
     rounds: Math.round(num(values.rounds, quick ? 1 : 5, 'rounds')),
     seconds: num(values.seconds, quick ? 2 : 5, 'seconds'),

@@ -2,6 +2,7 @@
 import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
+import type { Earned, EvaluateResult, RuleRun, RulesFixture } from './rules.js';
 import { median, round } from './stats.js';
 
 export interface EarnLevel {
@@ -13,6 +14,57 @@ export interface EarnLevel {
 export interface ReadSide {
   entries: number;
   runs: LoadResult[];
+}
+
+/** The rule runs of one concurrency, one per round, each next to that round's earn run. */
+export interface RulesLevel {
+  concurrency: number;
+  runs: RuleRun[];
+}
+
+export interface RulesFigure {
+  concurrency: number;
+  events_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  /** the plain earn of the same run and level (median) */
+  earn_events_per_s: number;
+  /** events_per_s ÷ earn_events_per_s (of the medians) */
+  ratio: number;
+  /** the median over rounds of (rule run ÷ the earn run of the same round) */
+  ratio_paired: number;
+  baseline_tps: number;
+  ratio_to_pgbench: number;
+}
+
+export interface RulesSummary {
+  rules: number;
+  lines: number;
+  levels: RulesFigure[];
+  /** means over every event of the rule runs */
+  per_event: { rules_fired: number; awards: number; points: number; credit_minor: number };
+  cel: {
+    conditions: number;
+    /** parses when the rules were first loaded in this process, and when loaded again (fresh strategy map) */
+    parses_cold_load: number;
+    parses_warm_load: number;
+    /** parses during the rule runs through the database (warm-ups included), over that many events */
+    parses_in_runs: number;
+    events_in_runs: number;
+    /** parses during the timed evaluate() loops */
+    parses_in_evaluate: number;
+    /** compileCondition returns the very function each loaded rule holds */
+    same_function: boolean;
+  };
+  evaluate: {
+    evaluations_per_s: number;
+    evaluations_per_cpu_s: number;
+    us_per_evaluation: number;
+    /** basketOf + factsOf + evaluate twice, as evaluateEarning does */
+    decisions_per_s: number;
+    first_evaluation_us: number;
+    later_evaluation_us: number;
+  };
 }
 
 export interface HttpFigure {
@@ -33,6 +85,7 @@ export interface Summary {
     small_reads_per_s: number; large_reads_per_s: number; ratio: number;
   };
   http?: { earn: HttpFigure; balance_read: HttpFigure };
+  rules?: RulesSummary;
 }
 
 /** The HTTP figures next to the service-level and pgbench ones of the same run. */
@@ -50,6 +103,45 @@ export function summarizeHttp(summary: Summary, http: HttpResults): NonNullable<
   };
   return { earn: figure(http.earn, level?.events_per_s), balance_read: figure(http.balance, serviceReads) };
 }
+
+/** Rule events/s next to the earn and pgbench medians of the same levels. */
+export function summarizeRules(rf: RulesFixture, levels: RulesLevel[], earn: EarnLevel[], summary: Summary, evaluated: EvaluateResult,
+  earned: Earned, lines: number): RulesSummary {
+  const n = Math.max(1, earned.events);
+  return {
+    rules: rf.rules.length, lines,
+    levels: levels.map((l) => {
+      const e = earn.find((x) => x.concurrency === l.concurrency)!;
+      const s = summary.earn.find((x) => x.concurrency === l.concurrency)!;
+      const events = median(l.runs.map((r) => r.perSecond));
+      return {
+        concurrency: l.concurrency, events_per_s: round(events, 1),
+        p50_ms: round(median(l.runs.map((r) => r.p50Ms)), 2), p99_ms: round(median(l.runs.map((r) => r.p99Ms)), 2),
+        earn_events_per_s: s.events_per_s, ratio: round(events / s.events_per_s, 3),
+        ratio_paired: round(median(pairedRatios(l, e)), 3),
+        baseline_tps: s.baseline_tps, ratio_to_pgbench: round(events / s.baseline_tps, 3),
+      };
+    }),
+    per_event: {
+      rules_fired: round(earned.fired / n, 2), awards: round(earned.awarded / n, 2),
+      points: round(Number(earned.points) / n, 1), credit_minor: round(Number(earned.credit) / n, 1),
+    },
+    cel: {
+      conditions: rf.conditions, parses_cold_load: evaluated.coldParses, parses_warm_load: evaluated.warmParses,
+      parses_in_runs: levels.reduce((a, l) => a + l.runs.reduce((b, r) => b + r.parses, 0), 0), events_in_runs: earned.events,
+      parses_in_evaluate: evaluated.loopParses, same_function: evaluated.sameFunction,
+    },
+    evaluate: {
+      evaluations_per_s: round(median(evaluated.perSecond), 0), evaluations_per_cpu_s: round(median(evaluated.perCpuSecond), 0),
+      us_per_evaluation: round(1e6 / median(evaluated.perSecond), 1), decisions_per_s: round(median(evaluated.decisionsPerSecond), 0),
+      first_evaluation_us: round(evaluated.firstUs, 0), later_evaluation_us: round(evaluated.laterUs, 1),
+    },
+  };
+}
+
+/** Per round: the rule run ÷ the earn run of the same round and level. */
+const pairedRatios = (rules: RulesLevel, earn: EarnLevel): number[] =>
+  rules.runs.map((r, i) => r.perSecond / (earn.earn[i]?.perSecond ?? Number.NaN));
 
 export function summarize(levels: EarnLevel[], small: ReadSide, large: ReadSide): Summary {
   return {
@@ -125,4 +217,32 @@ export function httpTable(http: HttpResults, figures: NonNullable<Summary['http'
     'CPU per 2xx response (ms; warm-up and measured run), and how busy the machine was',
     table(['request', 'server node', 'server backends', 'autocannon', 'machine busy'], [cpu('POST /v1/events', http.earn), cpu('GET balances', http.balance)]),
   ].join('\n');
+}
+
+export function rulesTable(levels: RulesLevel[], earn: EarnLevel[], figures: RulesSummary): string {
+  return table(
+    ['concurrency', 'events/s', 'p50 ms', 'p99 ms', 'node cpu ms/event', 'earn/s', 'ratio to earn', 'paired: median (per round)', 'pgbench tps', 'ratio to pgbench'],
+    levels.map((l, i) => {
+      const s = figures.levels[i]!;
+      const paired = pairedRatios(l, earn.find((e) => e.concurrency === l.concurrency)!);
+      return [
+        String(l.concurrency), f(s.events_per_s), f(s.p50_ms, 2), f(s.p99_ms, 2), f(median(l.runs.map((r) => r.nodeCpuMsPerOp)), 3),
+        f(s.earn_events_per_s), f(s.ratio, 3), `${f(s.ratio_paired, 3)} (${paired.map((x) => f(x, 2)).join(' ')})`,
+        f(s.baseline_tps), f(s.ratio_to_pgbench, 3),
+      ];
+    }),
+  );
+}
+
+/** Each rule, in priority order: how often it fired (applied) and how often it gave more than 0 (caps can trim to 0). */
+export function firedTable(rf: RulesFixture, earned: Earned): string {
+  const pct = (x: number) => `${f((100 * x) / Math.max(1, earned.events), 0)}%`;
+  const lines = table(['rule', 'effect', 'fired', 'gave > 0'], rf.rules.map((r) => {
+    const t = earned.byRule.get(r.name) ?? { fired: 0, awarded: 0 };
+    return [r.name, r.effect, pct(t.fired), pct(t.awarded)];
+  })).split('\n');
+  // The conditions go last, left-aligned: they are text, not figures.
+  const width = Math.max(...lines.map((l) => l.length));
+  const conditions = ['condition', '---------', ...rf.rules.map((r) => r.condition ?? '-')];
+  return lines.map((l, i) => `${l.padEnd(width)}  ${conditions[i]}`).join('\n');
 }

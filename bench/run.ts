@@ -1,5 +1,6 @@
 // `npm run bench [-- --json] [-- --quick]`: earn through the service layer against a pgbench
-// baseline at concurrency 1, 8 and 32, and balance reads for a short and a long history.
+// baseline at concurrency 1, 8 and 32, purchases against 20 rules next to them, and balance reads
+// for a short and a long history.
 // Progress goes to stderr; the report to stdout, and with --json its last line is the summary.
 import { cpus } from 'node:os';
 import { sql } from 'kysely';
@@ -14,7 +15,14 @@ import type { LoadResult } from './load.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
-import { earnTable, httpTable, readTable, summarize, summarizeHttp, table, type EarnLevel, type ReadSide } from './report.js';
+import {
+  earnTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeHttp, summarizeRules, table,
+  type EarnLevel, type ReadSide, type RulesLevel, type RulesSummary,
+} from './report.js';
+import {
+  addEarned, BASKETS, celParses, checkRules, countCelParses, evaluateBenchmark, historyLatency, newRulesFixture, noEarnings, runRules,
+  type Earned, type RulesFixture,
+} from './rules.js';
 import { log, median } from './stats.js';
 
 const APP_NAME = 'laurel-bench';
@@ -23,27 +31,53 @@ const READ_CONCURRENCY = 8;
 const out: string[] = [];
 const print = (s = ''): void => { out.push(s); };
 
-async function earnBenchmark(connect: Connect, pgbench: Pgbench, fx: Fixture, o: BenchOptions): Promise<{ levels: EarnLevel[]; completed: number }> {
+interface EarnResults {
+  levels: EarnLevel[];
+  completed: number;
+  /** the rule runs (none without a rules fixture) and the events they completed, warm-ups included */
+  rules: RulesLevel[];
+  rulesCompleted: number;
+  earned: Earned;
+}
+
+/**
+ * Per round and level: earn, the rule runs (when `rf`), pgbench; the next round the other way
+ * round. The rule runs sit between the two sides they are divided by, so drifting noise hits
+ * all three alike.
+ */
+async function earnBenchmark(connect: Connect, pgbench: Pgbench, fx: Fixture, o: BenchOptions, rf: RulesFixture | null): Promise<EarnResults> {
   const warmupMs = o.warmupSeconds * 1000;
   const durationMs = o.seconds * 1000;
   const levels: EarnLevel[] = o.levels.map((c) => ({ concurrency: c, earn: [], baseline: [] }));
+  const rules: RulesLevel[] = rf ? o.levels.map((c) => ({ concurrency: c, runs: [] })) : [];
+  const earned = noEarnings();
   let completed = 0;
+  let rulesCompleted = 0;
   const top = Math.max(...o.levels);
-  log(`warming up (earn and pgbench at concurrency ${top})`);
+  log(`warming up (earn${rf ? ', rules' : ''} and pgbench at concurrency ${top})`);
   completed += (await runEarn(connect, fx, top, 0, Math.max(1000, warmupMs * 2), 'warmup')).completed;
+  if (rf) rulesCompleted += (await runRules(connect, rf, top, 0, Math.max(1000, warmupMs * 2), 'warmup')).completed;
   await pgbench.run(top, 1);
   // Planner statistics for the tables the warm-up filled, as a live database has them.
   await connect(1).then(async (l) => {
-    await sql`analyze tenants, programs, wallets, members, balances, journal_entries, postings, lots, lot_movements, idempotency_keys`.execute(l.db);
+    await sql`analyze tenants, programs, wallets, members, balances, journal_entries, postings, lots, lot_movements, idempotency_keys,
+      events, rules, rule_versions, campaigns, rule_awards`.execute(l.db);
     await l.close();
   });
   for (let round = 0; round < o.rounds; round++) {
-    for (const level of levels) {
+    for (const [i, level] of levels.entries()) {
       const c = level.concurrency;
       // Alternate which side goes first, so drifting noise hits both alike.
-      const sides = round % 2 === 0 ? ['earn', 'pgbench'] : ['pgbench', 'earn'];
+      const sides = round % 2 === 0 ? ['earn', 'rules', 'pgbench'] : ['pgbench', 'rules', 'earn'];
       for (const side of sides) {
-        if (side === 'earn') {
+        if (side === 'rules') {
+          if (!rf) continue;
+          const r = await runRules(connect, rf, c, warmupMs, durationMs, `r${round}c${c}`);
+          rulesCompleted += r.completed;
+          addEarned(earned, r.earned);
+          rules[i]!.runs.push(r);
+          log(`round ${round + 1}/${o.rounds} c=${c}: rules ${r.perSecond.toFixed(1)} events/s (p50 ${r.p50Ms.toFixed(2)} ms, ${r.parses} CEL parses)`);
+        } else if (side === 'earn') {
           const r = await runEarn(connect, fx, c, warmupMs, durationMs, `r${round}c${c}`);
           completed += r.completed;
           level.earn.push(r);
@@ -56,7 +90,7 @@ async function earnBenchmark(connect: Connect, pgbench: Pgbench, fx: Fixture, o:
       }
     }
   }
-  return { levels, completed };
+  return { levels, completed, rules, rulesCompleted, earned };
 }
 
 /** Every acknowledged earn is in the journal once, and every balance is its member's earns. */
@@ -200,8 +234,33 @@ async function profileEarn(laurel: Laurel, connect: Connect, pgbench: Pgbench, f
   print();
 }
 
+async function printRules(laurel: Laurel, rf: RulesFixture, rules: RulesLevel[], levels: EarnLevel[], s: RulesSummary,
+  earned: Earned, check: string, o: BenchOptions): Promise<void> {
+  const n = o.quick ? 5 : 20;
+  const latency = await historyLatency(laurel, rf, n);
+  print(`rules (ingestEvent: a purchase of ${s.lines} lines, a new externalId each, against ${s.rules} enabled purchase rules; each worker its own member;`);
+  print('run per round between earn and pgbench); ratio to earn = median events/s ÷ median earn/s above; paired = ÷ the earn run of the same round');
+  print(rulesTable(rules, levels, s));
+  const e = s.per_event;
+  print(`per event: ${e.rules_fired} rules fired, ${e.awards} gave more than 0, ${e.points} points and ${e.credit_minor} minor units of store credit (means over ${earned.events} events)`);
+  print(firedTable(rf, earned));
+  const c = s.cel;
+  print(`CEL: ${c.conditions} distinct conditions; the parser ran ${c.parses_cold_load} times at the process's first load of the rules, ${c.parses_warm_load} when loaded again,`);
+  print(`${c.parses_in_runs} times in the ${c.events_in_runs} events of the rule runs (warm-ups included), ${c.parses_in_evaluate} in the evaluate() loops;`
+    + ` compileCondition returns the function each rule holds: ${c.same_function ? 'yes' : 'NO'} (total parses in this process: ${celParses()})`);
+  const v = s.evaluate;
+  print(`evaluate() in process, no database, these rules and baskets: ${v.evaluations_per_s}/s (${v.us_per_evaluation} µs; ${v.evaluations_per_cpu_s} per CPU second);`
+    + ` the first call ${v.first_evaluation_us} µs (CEL type-checks each AST on its first run), later ${v.later_evaluation_us} µs;`);
+  print(`an event's whole pure decision (basketOf, factsOf, evaluate twice as evaluateEarning does with a budgeted rule): ${v.decisions_per_s}/s`);
+  print(`sequential event latency (median of ${n}): a fresh member ${latency.freshMs.toFixed(2)} ms, the member with the most purchases (${latency.purchases}) ${latency.longMs.toFixed(2)} ms`);
+  print(`check: ${check}`);
+  print();
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
+  // Before anything compiles a rule condition: the rules bench reports every parse.
+  countCelParses();
   o.seconds = Math.max(1, Math.round(o.seconds)); // pgbench -T takes whole seconds: both sides run as long
   const runId = Date.now().toString(36);
   await ensureDatabase(o.databaseUrl, o.fresh);
@@ -214,9 +273,14 @@ async function main(): Promise<void> {
     const { rows: [server] } = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(laurel.db);
     const started = Date.now();
     const earnFx = await newFixture(laurel, runId, 'earn');
-    const { levels, completed } = await earnBenchmark(connect, pgbench, earnFx, o);
+    const rulesFx = o.rules ? await newRulesFixture(laurel, runId) : null;
+    // Before the rule runs, so that its first load of the rules is the process's first (cold) one.
+    const evaluated = rulesFx ? await evaluateBenchmark(laurel, rulesFx, o.rounds, Math.min(o.seconds, 2) * 1000) : null;
+    const { levels, completed, rules, rulesCompleted, earned } = await earnBenchmark(connect, pgbench, earnFx, o, rulesFx);
     const earnCheck = await checkEarns(laurel, earnFx, completed);
     log(earnCheck);
+    const rulesCheck = rulesFx ? await checkRules(laurel, rulesFx, rulesCompleted) : '';
+    if (rulesFx) log(rulesCheck);
 
     const readFx = await newFixture(laurel, runId, 'reads');
     const { h, small, large } = await readBenchmark(laurel, readFx, o);
@@ -231,6 +295,10 @@ async function main(): Promise<void> {
     print(earnTable(levels, summary));
     print(`check: ${earnCheck}`);
     print();
+    if (rulesFx && evaluated) {
+      summary.rules = summarizeRules(rulesFx, rules, levels, summary, evaluated, earned, BASKETS[0]!.lines.length);
+      await printRules(laurel, rulesFx, rules, levels, summary.rules, earned, rulesCheck, o);
+    }
     print(`balance reads (getBalance, concurrency ${READ_CONCURRENCY}, ${o.readSeconds} s per run)`);
     print(readTable(small, large, summary));
     print(`ratio large/small: ${summary.balance_read.ratio.toFixed(3)}  (${h.largeEntries}-entry history written in bulk in ${(h.bulkMs / 1000).toFixed(1)} s; laurel verify of the tenant: ok, ${(h.verifyMs / 1000).toFixed(1)} s)`);
