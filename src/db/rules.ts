@@ -176,15 +176,22 @@ export async function memberUsage(db: Db, tenantId: string, memberId: string, ca
   }));
   const found = new Map<string, Usage>();
   if (asks.length > 0) {
+    // One lateral probe per scope kind, so each reads its own index over the period's range only.
     const { rows } = await sql<{ i: string; points: bigint; times: bigint }>`
-      select p.i, coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
+      select p.i, r.points + c.points as points, r.times + c.times as times
       from unnest(${asks.map((a) => scopeParts(a.scope).kind)}::text[], ${asks.map((a) => scopeParts(a.scope).id)}::uuid[],
-                  ${asks.map((a) => a.start?.toISOString() ?? null)}::timestamptz[],
-                  ${asks.map((a) => a.end?.toISOString() ?? null)}::timestamptz[]) with ordinality as p(kind, id, start, finish, i)
-      left join rule_awards a on a.tenant_id = ${tenantId} and a.member_id = ${memberId}
-        and ((p.kind = 'rule' and a.rule_id = p.id) or (p.kind = 'campaign' and a.campaign_id = p.id))
-        and (p.start is null or a.occurred_at >= p.start) and (p.finish is null or a.occurred_at < p.finish)
-      group by p.i`.execute(db);
+                  ${asks.map((a) => a.start?.toISOString() ?? '-infinity')}::timestamptz[],
+                  ${asks.map((a) => a.end?.toISOString() ?? 'infinity')}::timestamptz[]) with ordinality as p(kind, id, start, finish, i)
+      cross join lateral (
+        select coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
+        from rule_awards a
+        where p.kind = 'rule' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.rule_id = p.id
+          and a.occurred_at >= p.start and a.occurred_at < p.finish) r
+      cross join lateral (
+        select coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
+        from rule_awards a
+        where p.kind = 'campaign' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.campaign_id = p.id
+          and a.occurred_at >= p.start and a.occurred_at < p.finish) c`.execute(db);
     for (const r of rows) {
       const ask = asks[Number(r.i) - 1]!;
       found.set(`${ask.scope}|${ask.period}`, { points: BigInt(r.points), times: Number(r.times) });

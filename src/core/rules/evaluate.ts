@@ -134,7 +134,7 @@ export function evaluate(input: EvaluationInput): Award[] {
     for (const r of fired) {
       if (r.strategy.phase !== phase) continue;
       const result = r.strategy.award({
-        params: r.params, basket: input.basket, facts: input.facts, base: frozen, draw: drawFor(r.rule.ruleId, input.event.externalId),
+        params: r.params, basket: input.basket, facts: input.facts, base: frozen, draw: () => drawFor(r.rule.ruleId, input.event.externalId),
       });
       if (result.points < 0n) throw new Error(`effect ${r.strategy.type} awarded a negative amount`);
       if (phase === 'base' && r.strategy.wallet(r.params as never) === null) result.perLine?.forEach((p, i) => (base[i]! += p));

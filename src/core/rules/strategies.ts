@@ -19,8 +19,8 @@ export interface AwardInput<P> {
   facts: Facts;
   /** points each basket line earned from the base effects that fired, before limits */
   base: readonly bigint[];
-  /** a number in [0, 10^9) drawn from the rule and the event id: the same event always draws the same */
-  draw: bigint;
+  /** a number in [0, 10^9) drawn from the rule and the event id: the same event always draws the same (hashed only when asked) */
+  draw(): bigint;
 }
 
 export interface AwardResult {
@@ -226,8 +226,9 @@ export const surprise: EarningStrategy<{ probability: Ratio; points: bigint }> =
   wallet: () => null,
   award({ params, draw }) {
     const threshold = (params.probability.numerator * BILLION) / params.probability.denominator;
-    const won = draw < threshold;
-    return { points: won ? params.points : 0n, detail: { probability: show(params.probability), draw: `${draw}/${BILLION}`, won } };
+    const drawn = draw();
+    const won = drawn < threshold;
+    return { points: won ? params.points : 0n, detail: { probability: show(params.probability), draw: `${drawn}/${BILLION}`, won } };
   },
 };
 
