@@ -13,6 +13,8 @@ import {
 } from '../src/services/ledger.js';
 import { expectVerified, key, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
 
+/** Connections of this file: with the other concurrency file beside it, 30 each stays under the server's 100. */
+const CONNECTIONS = 30;
 let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
 
 /** Runs every call at once and sorts the outcomes. */
@@ -45,9 +47,9 @@ async function countEntries(tenantId: string, where: { kind: string; memberId?: 
 
 describe.skipIf(!onPostgres)('ledger concurrency on PostgreSQL (separate connections)', () => {
   beforeAll(async () => {
-    laurel = await openTestLaurel('2026-01-15T10:00:00Z');
+    laurel = await openTestLaurel('2026-01-15T10:00:00Z', {}, CONNECTIONS);
     // Open the connections up front, so the races below start together instead of queueing on connects.
-    await Promise.all(times(55, () => sql`select pg_sleep(0.05)`.execute(laurel.db)));
+    await Promise.all(times(CONNECTIONS, () => sql`select pg_sleep(0.05)`.execute(laurel.db)));
   });
   afterAll(async () => {
     await laurel?.close();

@@ -11,6 +11,8 @@ import { createCampaign, createRule, getCampaign, getRule } from '../src/service
 import type { Program } from '../src/services/tenants.js';
 import { expectVerified, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
 
+/** Connections of this file: with the other concurrency file beside it, 30 each stays under the server's 100. */
+const CONNECTIONS = 30;
 let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
 
 const times = <T>(n: number, make: (i: number) => T): T[] => Array.from({ length: n }, (_, i) => make(i));
@@ -49,9 +51,9 @@ async function earnedInJournal(p: Program): Promise<bigint> {
 
 describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separate connections)', () => {
   beforeAll(async () => {
-    laurel = await openTestLaurel('2026-01-15T10:00:00Z');
+    laurel = await openTestLaurel('2026-01-15T10:00:00Z', {}, CONNECTIONS);
     // Open the connections up front, so the races start together instead of queueing on connects.
-    await Promise.all(times(55, () => sql`select pg_sleep(0.05)`.execute(laurel.db)));
+    await Promise.all(times(CONNECTIONS, () => sql`select pg_sleep(0.05)`.execute(laurel.db)));
   });
   afterAll(async () => { await laurel?.close(); });
   beforeEach(() => { laurel.clock.set('2026-01-15T10:00:00Z'); });

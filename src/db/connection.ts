@@ -42,6 +42,13 @@ const FEATURE_NOT_SUPPORTED = '0A000';
 type QueryFn = (...args: unknown[]) => unknown;
 
 /**
+ * Starts a statement that must be planned with its values every time: its generic plan would
+ * estimate one member's rows from the average member's and choose badly for a member with a
+ * long history (see loadLots).
+ */
+export const UNPREPARED = '/* unprepared */';
+
+/**
  * Makes `client` send each parameterised statement it sees as a named prepared statement, so
  * PostgreSQL parses and plans it once per connection instead of on every call (the hot
  * statements are the same text every time; only their values change). The name is a hash of
@@ -49,7 +56,8 @@ type QueryFn = (...args: unknown[]) => unknown;
  * of varying length) cannot grow the connection's memory without bound: the rest run unnamed,
  * as before. A text whose prepared statement the server refuses to run again (its table gained
  * a column under a `select *`, in a rolling migration) runs unnamed from then on.
- * Statements without parameters (BEGIN, COMMIT, migrations) keep the simple protocol.
+ * Statements without parameters (BEGIN, COMMIT, migrations) keep the simple protocol, and those
+ * that start with UNPREPARED run unnamed.
  */
 function prepareStatements(client: pg.PoolClient, cap = PREPARED_PER_CONNECTION): void {
   // text → name, or null: run unnamed
@@ -60,7 +68,9 @@ function prepareStatements(client: pg.PoolClient, cap = PREPARED_PER_CONNECTION)
   };
   (client as unknown as { query: QueryFn }).query = function (this: pg.PoolClient, ...args: unknown[]) {
     const [text, values] = args;
-    if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || values.length === 0) return query.apply(this, args);
+    if (args.length !== 2 || typeof text !== 'string' || !Array.isArray(values) || values.length === 0 || text.startsWith(UNPREPARED)) {
+      return query.apply(this, args);
+    }
     let name = names.get(text);
     if (name === undefined && names.size < cap) {
       name = `laurel_${createHash('sha1').update(text).digest('base64url')}`;

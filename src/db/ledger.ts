@@ -6,6 +6,7 @@ import type { Balance, Decision, EntryKind, Hold, JournalEntry, Lot, WalletState
 import type { ExpiryPolicy, ProgramPolicy } from '../core/program.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Database, JournalEntriesTable } from './schema.js';
+import { UNPREPARED } from './connection.js';
 
 export type Trx = Transaction<Database>;
 
@@ -143,14 +144,23 @@ export const lotOf = (r: LotRow): Lot => ({
   remaining: r.remaining, pending: r.pending, earnedAt: r.earned_at, availableAt: r.available_at, expiresAt: r.expires_at,
 });
 
-/** The wallet's lots that still hold (or owe) points. The caller holds the wallet's lock. */
-export async function loadLots(trx: Trx, tenantId: string, state: WalletState): Promise<Lot[]> {
-  const rows = await trx.selectFrom('lots')
-    .select(['lot_id', 'member_id', 'wallet_id', 'entry_id', 'amount', 'remaining', 'pending', 'earned_at', 'available_at', 'expires_at'])
-    .where('tenant_id', '=', tenantId).where('member_id', '=', state.memberId).where('wallet_id', '=', state.walletId)
-    .where('remaining', '<>', 0n)
-    .execute();
-  return rows.map(lotOf);
+/**
+ * The wallet's spendable lots, in consumption order (soonest-expiring, then oldest), as many as
+ * cover `need` points: a spend reads a few lots, never the member's whole history. Pages grow
+ * (64, 4,096, then all) for a spend that needs more. The caller holds the wallet's lock.
+ */
+export async function loadLots(trx: Trx, tenantId: string, state: WalletState, now: Date, need: bigint): Promise<Lot[]> {
+  for (const limit of [64, 4096, null]) {
+    const { rows } = await sql<LotRow>`${sql.raw(UNPREPARED)}
+      select lot_id, member_id, wallet_id, entry_id, amount, remaining, pending, earned_at, available_at, expires_at
+      from lots
+      where tenant_id = ${tenantId} and member_id = ${state.memberId} and wallet_id = ${state.walletId}
+        and remaining > 0 and not pending and (expires_at is null or expires_at > ${now})
+      order by expires_at, earned_at, lot_id
+      ${limit === null ? sql`` : sql`limit ${sql.lit(limit)}`}`.execute(trx);
+    if (limit === null || rows.length < limit || rows.reduce((sum, r) => sum + r.remaining, 0n) >= need) return rows.map(lotOf);
+  }
+  return [];
 }
 
 /** What a consumption group took from each lot, net of what was given back. */

@@ -43,7 +43,8 @@ const DEFAULT_WALLET = 'points';
 const MAX_HOLD_SECONDS = 30 * 86_400;
 
 interface OpenOptions {
-  lots?: boolean;
+  /** load the spendable lots that cover this many points (the operation consumes lots) */
+  lots?: bigint;
   /** refuse suspended and erased members (reversals and hold resolutions go through regardless) */
   activeMember?: boolean;
   /** look the request's idempotency key up in the same statement as the lock (the transaction's first) */
@@ -75,7 +76,7 @@ async function openWallet(trx: Trx, tenantId: string, memberId: string, walletCo
     await settle(trx, now, { tenantId, memberId, walletId: wallet.state.walletId });
     wallet = (await lockWallet(trx, tenantId, memberId, walletCode, now))!;
   }
-  if (options.lots) wallet.state.lots = await loadLots(trx, tenantId, wallet.state);
+  if (options.lots !== undefined) wallet.state.lots = await loadLots(trx, tenantId, wallet.state, now, options.lots);
   return wallet;
 }
 
@@ -147,7 +148,7 @@ export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bi
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
   return idempotent(laurel, input.tenantId, key, 'redeem', { memberId, code, amount, ref }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true, lookup });
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: amount, lookup });
     return commit(trx, now, [wallet], decideRedeem(context(wallet, now, input), wallet.state, amount, ref), store);
   }, LOOKUP_IN_WORK);
 }
@@ -163,7 +164,7 @@ export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bi
   }
   const code = walletCode(input.wallet);
   return idempotent(laurel, input.tenantId, key, 'adjust', { memberId, code, amount: raw, reason, actor }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n, lookup });
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n ? -raw : undefined, lookup });
     return commit(trx, now, [wallet], decideAdjust(context(wallet, now, { ...input, actor }), wallet.state, raw, reason), store);
   }, LOOKUP_IN_WORK);
 }
@@ -179,7 +180,7 @@ export async function createHold(laurel: Laurel, input: MemberRequest & { amount
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
   return idempotent(laurel, input.tenantId, key, 'hold', { memberId, code, amount, ttl, ref }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: true, lookup });
+    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: amount, lookup });
     const decision = decideHold(context(wallet, now, input), wallet.state, amount, new Date(now.getTime() + ttl * 1000), ref);
     return commit(trx, now, [wallet], decision, store, decision.newHolds[0]);
   }, LOOKUP_IN_WORK);
@@ -229,8 +230,8 @@ export async function transfer(laurel: Laurel, input: Request & { fromMemberId: 
   return idempotent(laurel, input.tenantId, key, 'transfer', { from, to, code, amount, reason }, async (trx, now, store, lookup) => {
     // Two wallets: lock them in id order, as every other path does, so two transfers cannot deadlock.
     const [first, second] = [from, to].sort();
-    const a = await openWallet(trx, input.tenantId, first!, code, now, { activeMember: true, lots: first === from, lookup });
-    const b = await openWallet(trx, input.tenantId, second!, code, now, { activeMember: true, lots: second === from });
+    const a = await openWallet(trx, input.tenantId, first!, code, now, { activeMember: true, lots: first === from ? amount : undefined, lookup });
+    const b = await openWallet(trx, input.tenantId, second!, code, now, { activeMember: true, lots: second === from ? amount : undefined });
     const [sender, receiver] = first === from ? [a, b] : [b, a];
     if (sender.state.programId !== receiver.state.programId) throw invalid('toMemberId', 'both members must be in the same program');
     const decision = decideTransfer(context(sender, now, input), sender.state, receiver.state, amount, reason);
@@ -260,7 +261,9 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
   const { entry, walletCode: code } = found;
   const members = [...new Set([entry.memberId, entry.counterpartyId].filter((m): m is string => m !== null))].sort();
   const wallets = new Map<string, LockedWallet>();
-  for (const m of members) wallets.set(m, await openWallet(trx, input.tenantId, m, code, now, { lots: true }));
+  // A claw-back takes the entry's own lots first, then others: lots worth twice the entry cover
+  // whatever the lots it created, which may be among them, still hold.
+  for (const m of members) wallets.set(m, await openWallet(trx, input.tenantId, m, code, now, { lots: 2n * entry.amount }));
   // Read again under the locks: a concurrent reversal of the same entry is now visible.
   const reversed = (await loadEntry(trx, input.tenantId, entryId))!.reversed;
   const target: ReversalTarget = { entry, reversed };

@@ -16,7 +16,11 @@ export const onPostgres = Boolean(process.env.DATABASE_URL);
  * dropped on close: settlement runs over every tenant of a database, so files running in
  * parallel must not share one (one file's time travel would settle another's wallets).
  */
-export async function openTestLaurel(start = '2026-01-15T10:00:00Z', extensions: Extensions = {}): Promise<Laurel & { clock: ManualClock }> {
+/**
+ * `poolSize` bounds the file's PostgreSQL connections: the concurrency files run side by side
+ * with the others, and the server takes 100 in all.
+ */
+export async function openTestLaurel(start = '2026-01-15T10:00:00Z', extensions: Extensions = {}, poolSize = 20): Promise<Laurel & { clock: ManualClock }> {
   const clock = new ManualClock(start);
   if (!process.env.DATABASE_URL) {
     return { ...(await openLaurel({ dataDir: 'memory://' }, clock, extensions)), clock };
@@ -26,7 +30,7 @@ export async function openTestLaurel(start = '2026-01-15T10:00:00Z', extensions:
   const name = `${url.pathname.slice(1) || 'laurel'}_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await onServer(shared, (c) => c.query(`create database "${name}"`));
   url.pathname = `/${name}`;
-  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize: 60 }, clock, extensions);
+  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize }, clock, extensions);
   return {
     ...laurel,
     clock,
