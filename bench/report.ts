@@ -86,6 +86,8 @@ export interface Summary {
   };
   http?: { earn: HttpFigure; balance_read: HttpFigure };
   rules?: RulesSummary;
+  /** sequential earn and redeem latency for the short and the long history */
+  history_latency?: { earn_small_ms: number; earn_large_ms: number; redeem_small_ms: number; redeem_large_ms: number };
 }
 
 /** The HTTP figures next to the service-level and pgbench ones of the same run. */

@@ -5,7 +5,7 @@
 import { cpus } from 'node:os';
 import { sql } from 'kysely';
 import { openLaurel, type Laurel } from '../src/services/context.js';
-import { earn } from '../src/services/ledger.js';
+import { earn, redeem } from '../src/services/ledger.js';
 import { buildHistories, runReads } from './balance-read.js';
 import { ensureDatabase, redact, withParam } from './database.js';
 import { EARN_AMOUNT, runEarn, type Connect } from './earn.js';
@@ -23,7 +23,7 @@ import {
   addEarned, BASKETS, celParses, checkRules, countCelParses, evaluateBenchmark, historyLatency, newRulesFixture, noEarnings, runRules,
   type Earned, type RulesFixture,
 } from './rules.js';
-import { log, median } from './stats.js';
+import { log, median, round } from './stats.js';
 
 const APP_NAME = 'laurel-bench';
 const READ_CONCURRENCY = 8;
@@ -126,12 +126,12 @@ async function readBenchmark(laurel: Laurel, fx: Fixture, o: BenchOptions) {
   return { h, small, large };
 }
 
-/** Sequential earns on a member: median latency in ms. */
-async function earnLatency(laurel: Laurel, fx: Fixture, memberId: string, n: number, label: string): Promise<number> {
+/** Sequential earns (or redeems) on a member: median latency in ms. */
+async function sequentialLatency(laurel: Laurel, fx: Fixture, memberId: string, n: number, label: string, op: typeof earn = earn): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    await earn(laurel, { tenantId: fx.tenantId, memberId, amount: EARN_AMOUNT, idempotencyKey: `bench-${fx.runId}-${label}-${i}` });
+    await op(laurel, { tenantId: fx.tenantId, memberId, amount: EARN_AMOUNT, idempotencyKey: `bench-${fx.runId}-${label}-${i}` });
     times.push(performance.now() - t);
   }
   return median(times);
@@ -315,11 +315,20 @@ async function main(): Promise<void> {
       print();
     }
 
-    // An earn scans the member's live lots to see whether any is due: its cost grows with them.
+    // An earn checks the member's lots for anything due, and a redeem reads the lots that pay
+    // for it: neither may grow with the member's history.
     const n = o.quick ? 5 : 20;
-    const smallMs = await earnLatency(laurel, readFx, h.small, n, 'lat-small');
-    const largeMs = await earnLatency(laurel, readFx, h.large, n, 'lat-large');
-    print(`sequential earn latency (median of ${n}): member with ${h.smallEntries} lots ${smallMs.toFixed(2)} ms, member with ${h.largeEntries} lots ${largeMs.toFixed(2)} ms`);
+    const latency = { earn: { small: 0, large: 0 }, redeem: { small: 0, large: 0 } };
+    for (const [kind, op] of [['earn', earn], ['redeem', redeem]] as const) {
+      latency[kind].small = await sequentialLatency(laurel, readFx, h.small, n, `lat-${kind}-small`, op);
+      latency[kind].large = await sequentialLatency(laurel, readFx, h.large, n, `lat-${kind}-large`, op);
+      print(`sequential ${kind} latency (median of ${n}): member with ${h.smallEntries} lots ${latency[kind].small.toFixed(2)} ms, `
+        + `member with ${h.largeEntries} lots ${latency[kind].large.toFixed(2)} ms (ratio ${(latency[kind].large / latency[kind].small).toFixed(2)})`);
+    }
+    summary.history_latency = {
+      earn_small_ms: round(latency.earn.small, 2), earn_large_ms: round(latency.earn.large, 2),
+      redeem_small_ms: round(latency.redeem.small, 2), redeem_large_ms: round(latency.redeem.large, 2),
+    };
     print();
 
     if (o.profile) await profileEarn(laurel, connect, pgbench, earnFx, readFx, o.databaseUrl, o, h.large, h.small);
