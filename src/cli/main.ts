@@ -2,7 +2,10 @@
 // environment (DATABASE_URL, or PGlite in LAUREL_DATA_DIR), does one thing, and exits.
 import { parseArgs } from 'node:util';
 import { formatReport, verifyLedger } from '../db/verify.js';
+import { listRuns, listSchedules, setSchedule } from '../db/jobs.js';
 import { settleDue } from '../db/settlement.js';
+import { nextRun, validateCron } from '../jobs/cron.js';
+import { installSchedules, runJobNow, startRunner, workerName } from '../jobs/runner.js';
 import { buildApp } from '../http/app.js';
 import { createApiKey, listApiKeys, revokeApiKey, validateScopes } from '../services/api-keys.js';
 import { openLaurel, type Laurel } from '../services/context.js';
@@ -13,8 +16,12 @@ import { createTenant } from '../services/tenants.js';
 const USAGE = `usage: laurel <command> [options]
 
 commands:
-  serve                 the API on PORT, with scheduled settlement; on an empty database it first
-                        creates a demo tenant and prints its admin API key
+  serve                 the API on PORT, with the job runner inside (LAUREL_JOBS=off: without); on an
+                        empty database it first creates a demo tenant and prints its admin API key
+  worker                the job runner alone, no API (run any number of them on PostgreSQL)
+  jobs list             each job's schedule, next run and last runs
+  jobs run NAME         run a job now (a progress line on a terminal), recorded like a scheduled run
+  jobs schedule NAME [--cron EXPR] [--time-zone ZONE] [--enable | --disable]
   migrate               apply the database migrations that are not applied yet
   verify [--tenant ID]  recompute balances and lots from the journal; exit 1 on any difference
   settle                mature, expire, release and repay everything due now, once
@@ -31,7 +38,8 @@ environment:
   PORT, HOST            where serve listens (default 3000, 127.0.0.1)
   LAUREL_ADMIN_KEY      on first start, the demo tenant's admin key (default: random, printed)
   LAUREL_OPERATOR_KEY   lets POST /v1/tenants create tenants over HTTP
-  LAUREL_SETTLE_INTERVAL_SECONDS  how often serve settles (default 60)
+  LAUREL_JOBS=off       serve without the job runner (run laurel worker instead)
+  LAUREL_JOBS_POLL_SECONDS        how often a runner looks for due jobs (default 5)
   LAUREL_RATE_LIMIT_PER_MINUTE    requests per minute per API key (default 6000)
   LOG_LEVEL             pino level (default info)`;
 
@@ -69,24 +77,77 @@ async function serve(): Promise<void> {
   const base = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   console.log(`laurel ready on ${laurel.engine}: API ${base}/v1  docs ${base}/docs  OpenAPI ${base}/openapi.json  health ${base}/healthz`);
 
-  const intervalMs = Number(process.env.LAUREL_SETTLE_INTERVAL_SECONDS ?? 60) * 1000;
-  let settling: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => {
-    settling = settleDue(laurel.db, laurel.clock.now()).catch((e) => app.log.error({ err: e }, 'settlement failed'));
-  }, intervalMs);
+  const runner = process.env.LAUREL_JOBS === 'off' ? null
+    : startRunner(laurel, { pollMs: pollMs(), onError: (e) => app.log.error({ err: e }, 'job runner failed') });
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     app.log.info({ signal }, 'shutting down: finishing requests in flight');
-    clearInterval(timer);
     await app.close();
-    await settling;
+    await runner?.stop();
     await laurel.close();
     process.exit(0);
   };
   process.once('SIGINT', () => void stop('SIGINT'));
   process.once('SIGTERM', () => void stop('SIGTERM'));
+}
+
+const pollMs = (): number => Number(process.env.LAUREL_JOBS_POLL_SECONDS ?? 5) * 1000;
+
+/** The runner alone: polls until SIGINT or SIGTERM, then lets the job in progress finish. */
+async function worker(): Promise<void> {
+  const laurel = await openLaurel();
+  const runner = startRunner(laurel, { pollMs: pollMs(), onError: (e) => console.error(`job runner: ${e instanceof Error ? e.message : String(e)}`) });
+  console.log(`laurel worker ${workerName()} on ${laurel.engine}: polling every ${pollMs() / 1000} s`);
+  const stop = async () => {
+    await runner.stop();
+    await laurel.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}
+
+async function jobs(laurel: Laurel, sub: string | undefined, name: string | undefined, values: Record<string, string | boolean | undefined>): Promise<number> {
+  await installSchedules(laurel);
+  if (sub === 'list') {
+    const runs = await listRuns(laurel.db, { limit: 200 });
+    for (const s of await listSchedules(laurel.db)) {
+      const last = runs.find((r) => r.job === s.job);
+      console.log(`${s.job.padEnd(18)} ${s.enabled ? 'enabled ' : 'disabled'} ${s.cron} (${s.time_zone})  next ${s.next_run_at.toISOString()}`
+        + `${s.failures ? `  ${s.failures} failures in a row` : ''}`);
+      if (last) {
+        console.log(`${''.padEnd(18)} last run ${last.status} at ${last.started_at.toISOString()} by ${last.worker}`
+          + `${last.stats ? ` ${JSON.stringify(last.stats)}` : ''}${last.error ? ` error: ${last.error}` : ''}`);
+      }
+    }
+    return 0;
+  }
+  if (sub === 'run') {
+    const job = required(name, 'job name');
+    const tty = process.stdout.isTTY;
+    const outcome = await runJobNow(laurel, job, (p) => {
+      if (tty) process.stdout.write(`\r${job}: ${p.done} ${p.unit}…`);
+    });
+    if (tty) process.stdout.write('\n');
+    console.log(`${job} ${outcome.status} (run ${outcome.runId})${outcome.error ? `: ${outcome.error}` : ''} ${JSON.stringify(outcome.stats)}`);
+    return outcome.status === 'succeeded' ? 0 : 1;
+  }
+  if (sub === 'schedule') {
+    const job = required(name, 'job name');
+    const current = (await listSchedules(laurel.db)).find((s) => s.job === job);
+    if (!current) throw new Error(`no job ${job}`);
+    const cron = typeof values.cron === 'string' ? values.cron : current.cron;
+    const timeZone = typeof values['time-zone'] === 'string' ? values['time-zone'] : current.time_zone;
+    validateCron(cron, timeZone);
+    const enabled = values.enable ? true : values.disable ? false : undefined;
+    await setSchedule(laurel.db, job, { cron, timeZone, enabled, nextRunAt: nextRun(cron, timeZone, laurel.clock.now()) });
+    console.log(`${job}: ${cron} (${timeZone})${enabled === undefined ? '' : enabled ? ', enabled' : ', disabled'}`);
+    return 0;
+  }
+  console.log(USAGE);
+  return 2;
 }
 
 function required(value: string | undefined, option: string): string {
@@ -96,11 +157,12 @@ function required(value: string | undefined, option: string): string {
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  const { values } = parseArgs({
-    args: command === 'keys' || command === 'tenants' ? rest : [sub ?? '', ...rest].filter(Boolean),
+  const { values, positionals } = parseArgs({
+    args: command === 'keys' || command === 'tenants' || command === 'jobs' ? rest : [sub ?? '', ...rest].filter(Boolean),
     options: {
       tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
-      'time-zone': { type: 'string' }, currency: { type: 'string' },
+      'time-zone': { type: 'string' }, currency: { type: 'string' }, cron: { type: 'string' },
+      enable: { type: 'boolean' }, disable: { type: 'boolean' },
     },
     allowPositionals: true,
   });
@@ -108,6 +170,11 @@ async function main(argv: string[]): Promise<number> {
     case 'serve':
       await serve();
       return -1;
+    case 'worker':
+      await worker();
+      return -1;
+    case 'jobs':
+      return withLaurel((laurel) => jobs(laurel, sub, positionals[0], values));
     case 'migrate':
       await withLaurel(async () => console.log('migrations applied'));
       return 0;

@@ -31,6 +31,8 @@ export interface ProgramInput extends ProgramPolicy {
   name: string;
   enrollmentMode: EnrollmentMode;
   wallets: WalletSpec[];
+  /** days before a lot expires that its member is reminded (an outbox message); null: never */
+  expiryReminderDays?: number | null;
 }
 
 export const DEFAULT_WALLETS: WalletSpec[] = [
@@ -99,6 +101,8 @@ export function validateProgram(input: ProgramInput): ProgramInput {
     returnWindowDays: integerIn(input.returnWindowDays, 0, 3650, 'returnWindowDays'),
     expiry: validateExpiry(input.expiry ?? { kind: 'none' }),
     negativeBalance: input.negativeBalance,
+    expiryReminderDays: input.expiryReminderDays === undefined || input.expiryReminderDays === null
+      ? null : integerIn(input.expiryReminderDays, 1, 365, 'expiryReminderDays'),
   };
 }
 

@@ -24,6 +24,7 @@ export interface ProgramsTable {
   expiry_day: number | null;
   expiry_years_after: number | null;
   negative_balance_policy: 'debt' | 'write_off';
+  expiry_reminder_days: ColumnType<number | null, number | null | undefined, number | null>;
   created_at: Timestamp;
 }
 
@@ -229,6 +230,38 @@ export interface RuleAwardsTable {
   points: bigint;
 }
 
+export interface JobSchedulesTable {
+  job: string;
+  cron: string;
+  time_zone: string;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  next_run_at: Timestamp;
+  failures: ColumnType<number, number | undefined, number>;
+  leased_until: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+export interface JobRunsTable {
+  run_id: string;
+  job: string;
+  trigger: 'schedule' | 'manual';
+  status: 'running' | 'succeeded' | 'failed' | 'abandoned';
+  worker: string;
+  started_at: Timestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  stats: ColumnType<unknown, string | null | undefined, string | null>;
+  error: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface OutboxTable {
+  tenant_id: string;
+  message_id: string;
+  type: string;
+  dedupe_key: string;
+  payload: ColumnType<unknown, string, string>;
+  created_at: Timestamp;
+  delivered_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
@@ -253,6 +286,9 @@ export interface Database {
   rules: RulesTable;
   rule_versions: RuleVersionsTable;
   rule_awards: RuleAwardsTable;
+  job_schedules: JobSchedulesTable;
+  job_runs: JobRunsTable;
+  outbox: OutboxTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -220,7 +220,7 @@ const dueWallets = (now: Date) => sql`
  * a request (or another worker) are skipped and left for the next run, so any number of
  * workers can run this at once, and a run cut short leaves only whole chunks done.
  */
-export async function settleDue(db: Db, now: Date, chunkSize = 5000): Promise<SettlementReport> {
+export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void): Promise<SettlementReport> {
   const total = emptyReport();
   for (;;) {
     const chunk = await db.transaction().execute(async (trx) => {
@@ -244,5 +244,6 @@ export async function settleDue(db: Db, now: Date, chunkSize = 5000): Promise<Se
     total.lotsExpired += chunk.lotsExpired;
     total.pointsExpired += chunk.pointsExpired;
     total.debtsRepaid += chunk.debtsRepaid;
+    onChunk?.(total);
   }
 }

@@ -1,5 +1,6 @@
 // Who is calling: an API key of a tenant (with scopes), or a member with a portal token.
 // Every route declares who may call it; a member token only ever reaches its own member.
+import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
 import { authenticateApiKey, type Scope } from '../services/api-keys.js';
@@ -122,6 +123,16 @@ export function clientKey(request: FastifyRequest): string | undefined {
 export function adminOnlyField(request: FastifyRequest, field: string): void {
   const p = request.principal!;
   if (p.kind !== 'key' || !p.scopes.includes('admin')) throw httpProblem('forbidden', `only an admin key may set ${field}`);
+}
+
+/** Whether the caller presents the deployment's operator key (LAUREL_OPERATOR_KEY): tenants, jobs. */
+export function isOperator(request: FastifyRequest): boolean {
+  const operatorKey = process.env.LAUREL_OPERATOR_KEY;
+  const presented = /^Bearer\s+(\S+)$/i.exec(request.headers.authorization ?? '')?.[1];
+  if (!operatorKey || !presented) return false;
+  const a = Buffer.from(operatorKey);
+  const b = Buffer.from(presented);
+  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 /** A label for the journal: which key (or member) did it. */

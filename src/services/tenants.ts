@@ -69,6 +69,7 @@ export async function createProgram(laurel: Laurel, tenantId: string, input: Pro
     await trx.insertInto('programs').values({
       tenant_id: tenantId, program_id: program.programId, name: program.name, enrollment_mode: program.enrollmentMode,
       return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
+      expiry_reminder_days: program.expiryReminderDays ?? null,
       created_at: program.createdAt, ...expiryColumns(program.expiry),
     }).execute();
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
@@ -85,7 +86,7 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
   const wallets = await laurel.db.selectFrom('wallets').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', id).orderBy('code').execute();
   return {
     tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode,
-    returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy,
+    returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy, expiryReminderDays: row.expiry_reminder_days,
     expiry: expiryPolicyOf(row), createdAt: row.created_at,
     wallets: wallets.map((w) => ({ walletId: w.wallet_id, code: w.code, kind: w.kind })),
   };

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Laurel } from '../../services/context.js';
 import { sharedSchemas } from '../schemas.js';
 import { eventRoutes } from './events.js';
+import { jobRoutes } from './jobs.js';
 import { ledgerRoutes } from './ledger.js';
 import { memberRoutes } from './members.js';
 import { programRoutes } from './programs.js';
@@ -17,4 +18,5 @@ export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app)
   await app.register(ledgerRoutes(laurel));
   await app.register(eventRoutes(laurel));
   await app.register(ruleRoutes(laurel));
+  await app.register(jobRoutes(laurel));
 };

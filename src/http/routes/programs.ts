@@ -5,7 +5,7 @@ import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { createProgram, getProgram, listPrograms, type Program } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
-import { errors, Id, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -29,6 +29,7 @@ const ProgramBody = Type.Object({
   returnWindowDays: Type.Integer({ minimum: 0, maximum: 3650, description: 'days earned points stay pending (returns take them back)' }),
   expiry: Expiry,
   negativeBalance: Type.String({ enum: ['debt', 'write_off'], description: 'when a return claws back points already spent: keep a debt that later points repay, or write it off' }),
+  expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365, description: 'remind members this many days before a lot of their points expires (a `points.expiring` outbox message, once per lot); null: never' }))),
 }, { additionalProperties: false });
 
 const ProgramSchema = Type.Object({
@@ -40,12 +41,13 @@ const ProgramSchema = Type.Object({
   returnWindowDays: Type.Integer(),
   expiry: Expiry,
   negativeBalance: Type.String(),
+  expiryReminderDays: Nullable(Type.Integer()),
   createdAt: Timestamp('when'),
 });
 
 const presentProgram = (p: Program) => ({
   object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
-  returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance,
+  returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, expiryReminderDays: p.expiryReminderDays ?? null,
   createdAt: p.createdAt.toISOString(),
 });
 

@@ -1,11 +1,10 @@
 // The calling tenant, new tenants (operator only), and API keys.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
 import { createApiKey, listApiKeys, revokeApiKey, SCOPES, type ApiKey } from '../../services/api-keys.js';
 import type { Laurel } from '../../services/context.js';
 import { createTenant, getTenant, type Tenant } from '../../services/tenants.js';
-import { ADMIN, READ, tenantOf } from '../auth.js';
+import { ADMIN, isOperator, READ, tenantOf } from '../auth.js';
 import { httpProblem } from '../problems.js';
 import { errors, Id, Nullable, Timestamp } from '../schemas.js';
 
@@ -32,15 +31,6 @@ const Scopes = Type.Array(Type.String({ enum: [...SCOPES] }), { minItems: 1, uni
 const presentTenant = (t: Tenant) => ({ object: 'tenant' as const, tenantId: t.tenantId, name: t.name, timeZone: t.timeZone, currency: t.currency, createdAt: t.createdAt.toISOString() });
 const presentKey = (k: ApiKey) => ({ object: 'api_key' as const, keyId: k.keyId, name: k.name, scopes: k.scopes, createdAt: k.createdAt.toISOString(), revokedAt: k.revokedAt?.toISOString() ?? null });
 
-function isOperator(header: string | undefined): boolean {
-  const operatorKey = process.env.LAUREL_OPERATOR_KEY;
-  const presented = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
-  if (!operatorKey || !presented) return false;
-  const a = Buffer.from(operatorKey);
-  const b = Buffer.from(presented);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
-
 export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/tenants', {
     schema: {
@@ -55,7 +45,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
-    if (!isOperator(request.headers.authorization)) {
+    if (!isOperator(request)) {
       throw httpProblem('forbidden', 'creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment');
     }
     const tenant = await createTenant(laurel, request.body);
