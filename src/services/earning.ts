@@ -48,6 +48,8 @@ function budgetsOf(rule: Rule, campaigns: ReadonlyMap<string, Campaign>): [Scope
  */
 export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: string, program: EventProgram, input: {
   event: EarningEvent; basket: Basket; memberId: string | null; lock: boolean;
+  /** called with the other wallets the event may pay into, before any budget row is locked */
+  lockWallets?: (wallets: string[]) => Promise<void>;
 }): Promise<Earning> {
   const { event, basket, memberId } = input;
   const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
@@ -65,9 +67,14 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   const budgeted = new Map(rules.flatMap((r) => budgetsOf(r.rule, campaigns)));
   const unlimitedBudgets: LimitState = { usage, budgetLeft: () => null };
   const evaluation = { rules, campaigns, basket, facts, event };
-  if (budgeted.size === 0) return { awards: evaluate({ ...evaluation, limits: unlimitedBudgets }), facts, spent: new Map() };
+  const unbudgeted = evaluate({ ...evaluation, limits: unlimitedBudgets });
+  // Every lock an event takes comes in one order: the member's wallets, then budget rows (a
+  // return takes them in the same order), so two events never wait for each other in a circle.
+  const otherWallets = [...new Set(unbudgeted.filter((a) => a.points > 0n && a.wallet !== null).map((a) => a.wallet!))].sort();
+  if (otherWallets.length > 0) await input.lockWallets?.(otherWallets);
+  if (budgeted.size === 0) return { awards: unbudgeted, facts, spent: new Map() };
   // Lock only the budgets this event would draw on: events that earn nothing from a budgeted rule never wait for it.
-  const drawing = new Set(evaluate({ ...evaluation, limits: unlimitedBudgets })
+  const drawing = new Set(unbudgeted
     .filter((a) => a.points > 0n)
     .flatMap((a) => budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns).map(([scope]) => scope)));
   const used = await budgetsUsed(db, tenantId, [...drawing], input.lock);

@@ -131,7 +131,13 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
-    const earning = await evaluateEarning(trx, laurel.strategies, tenantId, program, { event: earningEvent, basket, memberId: member.memberId, lock: true });
+    const wallets = new Map([[POINTS_WALLET, pointsWallet]]);
+    const earning = await evaluateEarning(trx, laurel.strategies, tenantId, program, {
+      event: earningEvent, basket, memberId: member.memberId, lock: true,
+      lockWallets: async (codes) => {
+        for (const code of codes) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
+      },
+    });
     const explanation = earning.awards.map(explained);
     const amounts = amountsByWallet(explanation);
     for (const [wallet, amount] of amounts) {
@@ -146,7 +152,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     const results: LedgerResult[] = [];
     const entries: EventEntry[] = [];
     for (const [wallet, amount] of amounts) {
-      const locked = wallet === POINTS_WALLET ? pointsWallet : await lockMemberWallet(trx, tenantId, member.memberId, wallet, now);
+      const locked = wallets.get(wallet) ?? await lockMemberWallet(trx, tenantId, member.memberId, wallet, now);
       const result = await earnWithin(trx, now, locked, { tenantId, idempotencyKey: key, actor, amount, ref: event.externalId });
       results.push(result);
       entries.push({ wallet, entryId: result.entries[0]!.entryId, amount });
@@ -209,7 +215,6 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: purchase.memberId,
       occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points,
     })));
-    await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
     const results: LedgerResult[] = [];
     const entries: EventEntry[] = [];
     for (const [wallet, negative] of amountsByWallet(explanation)) {
@@ -226,6 +231,8 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       results.push(result);
       entries.push({ wallet, entryId: result.entries[0]!.entryId, amount: -amount });
     }
+    // After the wallets: budget rows are always locked last.
+    await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
     const record = newRecord(request, eventId, purchase.memberId, now, {
       currency: purchase.currency, refundAmount: decision.refundAmount, purchaseEventId: purchase.eventId,
       purchaseExternalId: purchase.externalId, entries, explanation,
