@@ -57,11 +57,15 @@ export async function startManualRun(db: Db, job: string, worker: string, now: D
   return runId;
 }
 
+/**
+ * Records a run's end. A run that outlived its lease was marked abandoned and its job taken over:
+ * its record stays abandoned and it no longer touches the schedule, which is the new run's now.
+ */
 export async function finishRun(db: Db, run: { runId: string; job: string; scheduled: boolean }, now: Date, stats: Record<string, number>): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('job_runs').set({ status: 'succeeded', finished_at: now, stats: JSON.stringify(stats) })
-      .where('run_id', '=', run.runId).execute();
-    if (run.scheduled) {
+    const ended = await trx.updateTable('job_runs').set({ status: 'succeeded', finished_at: now, stats: JSON.stringify(stats) })
+      .where('run_id', '=', run.runId).where('status', '=', 'running').executeTakeFirst();
+    if (run.scheduled && Number(ended.numUpdatedRows) === 1) {
       await trx.updateTable('job_schedules').set({ failures: 0, leased_until: null }).where('job', '=', run.job).execute();
     }
   });
@@ -70,9 +74,9 @@ export async function finishRun(db: Db, run: { runId: string; job: string; sched
 /** Records a failure; a scheduled job is retried after `retryAt` (or at its next cron time, if sooner). */
 export async function failRun(db: Db, run: { runId: string; job: string; scheduled: boolean }, now: Date, error: string, retryAt: Date): Promise<void> {
   await db.transaction().execute(async (trx) => {
-    await trx.updateTable('job_runs').set({ status: 'failed', finished_at: now, error: error.slice(0, 4000) })
-      .where('run_id', '=', run.runId).execute();
-    if (run.scheduled) {
+    const ended = await trx.updateTable('job_runs').set({ status: 'failed', finished_at: now, error: error.slice(0, 4000) })
+      .where('run_id', '=', run.runId).where('status', '=', 'running').executeTakeFirst();
+    if (run.scheduled && Number(ended.numUpdatedRows) === 1) {
       await trx.updateTable('job_schedules')
         .set((eb) => ({ failures: eb('failures', '+', 1), leased_until: null, next_run_at: sql`least(${eb.ref('next_run_at')}, ${retryAt})` }))
         .where('job', '=', run.job).execute();

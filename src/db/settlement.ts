@@ -202,6 +202,18 @@ export async function settle(trx: Trx, now: Date, scope: Scope): Promise<Settlem
 }
 
 /** Wallets with anything due at `now`: a hold to release, a lot to mature or expire, a debt to repay. */
+/** Whether the wallet `s` of settle_wallets is still due: the checks of dueWallets, for that wallet, each on its index. */
+function stillDue(now: Date): RawBuilder<unknown> {
+  const of = (a: string) => sql.raw(`${a}.tenant_id = s.tenant_id and ${a}.member_id = s.member_id and ${a}.wallet_id = s.wallet_id`);
+  return sql`
+    exists (select 1 from holds h where ${of('h')} and h.status = 'active' and h.expires_at <= ${now})
+    or exists (select 1 from lots l where ${of('l')} and l.pending and l.available_at <= ${now})
+    or exists (select 1 from lots l where ${of('l')} and not l.pending and l.remaining > 0 and l.expires_at <= ${now})
+    or exists (${idleLots(now, of('l'))})
+    or exists (select 1 from lots d where ${of('d')} and d.remaining < 0 and exists (select 1 from lots c where ${of('c')}
+      and c.remaining > 0 and not c.pending))`;
+}
+
 const dueWallets = (now: Date) => sql`
   select tenant_id, member_id, wallet_id from holds where status = 'active' and expires_at <= ${now}
   union
@@ -233,8 +245,11 @@ export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (
         order by b.tenant_id, b.member_id, b.wallet_id
         limit ${chunkSize}
         for update of b skip locked`.execute(trx);
-      const wallets = Number(locked.numAffectedRows ?? 0n);
-      if (wallets === 0) return null;
+      if (Number(locked.numAffectedRows ?? 0n) === 0) return null;
+      // A row another worker settled while this statement ran is locked all the same (the due
+      // check saw the statement's start): drop those, so each wallet is counted by one worker.
+      await sql`delete from settle_wallets s where not (${stillDue(now)})`.execute(trx);
+      const wallets = Number((await sql<{ n: number }>`select count(*)::int as n from settle_wallets`.execute(trx)).rows[0]!.n);
       return { ...(await settle(trx, now, 'locked_chunk')), wallets };
     });
     if (!chunk) return total;
