@@ -20,12 +20,20 @@ export interface BenchOptions {
   readSeconds: number;
   smallHistory: number;
   largeHistory: number;
+  /** run the expiry benchmark (the settle job over members × 10 due lots, against a raw-SQL UPDATE) */
+  expiry: boolean;
+  expiryMembers: number;
+  /** rounds of the expiry benchmark: each builds its own fixture (a run consumes it) */
+  expiryRounds: number;
+  /** run only this part of the bench */
+  only: 'expiry' | null;
 }
 
 export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http] [--no-rules]
   [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
+  [--no-expiry] [--expiry-members N] [--expiry-rounds N] [--only expiry]
 DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -44,6 +52,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'read-seconds': { type: 'string' },
       levels: { type: 'string' },
       large: { type: 'string' },
+      'no-expiry': { type: 'boolean', default: false },
+      'expiry-members': { type: 'string' },
+      'expiry-rounds': { type: 'string' },
+      only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -59,6 +71,8 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     return n;
   };
   const quick = values.quick;
+  if (values.only !== undefined && values.only !== 'expiry') throw new Error(`--only takes: expiry\n${USAGE}`);
+  if (values.only === 'expiry' && values['no-expiry']) throw new Error(`--only expiry and --no-expiry contradict each other\n${USAGE}`);
   const levels = values.levels
     ? values.levels.split(',').map((s) => num(s.trim(), 1, 'levels')).map(Math.round)
     : [1, 8, 32];
@@ -77,5 +91,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     readSeconds: num(values['read-seconds'], quick ? 2 : 3, 'read-seconds'),
     smallHistory: 10,
     largeHistory: Math.round(num(values.large, 100_000, 'large')),
+    expiry: !values['no-expiry'],
+    expiryMembers: Math.round(num(values['expiry-members'], quick ? 10_000 : 100_000, 'expiry-members')),
+    expiryRounds: Math.round(num(values['expiry-rounds'], 1, 'expiry-rounds')),
+    only: values.only === 'expiry' ? 'expiry' : null,
   };
 }

@@ -1,4 +1,5 @@
 // The human-readable report and the one-line JSON summary.
+import type { ExpiryResults } from './expiry.js';
 import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
@@ -88,6 +89,69 @@ export interface Summary {
   rules?: RulesSummary;
   /** sequential earn and redeem latency for the short and the long history */
   history_latency?: { earn_small_ms: number; earn_large_ms: number; redeem_small_ms: number; redeem_large_ms: number };
+  expiry?: ExpirySummary;
+}
+
+/** The settle job expiring members × 10 due lots against the raw-SQL UPDATEs over a copy of the rows (medians over rounds). */
+export interface ExpirySummary {
+  members: number;
+  lots: number;
+  rounds: number;
+  /** wallets per settle transaction */
+  chunk_wallets: number;
+  /** members, balances and the earns' rows, written set-based (not the copy nor the vacuum) */
+  fixture_build_s: number;
+  laurel_s: number;
+  lots_per_s: number;
+  baseline_s: number;
+  baseline_lots_per_s: number;
+  /** laurel_s ÷ baseline_s (of the medians); the target is ≤ 3 */
+  ratio: number;
+  /** the median over rounds of (Laurel ÷ the baseline of the same round) */
+  ratio_paired: number;
+  /** this process's RSS before the job, its peak during it (sampled every 100 ms) and the difference (the largest over rounds) */
+  rss_before_mb: number;
+  rss_peak_mb: number;
+  rss_growth_mb: number;
+  heap_growth_mb: number;
+  chunks: number;
+  /** the first and the last chunk's time: a chunk's cost that grows with what is left to do shows here */
+  chunk_first_ms: number;
+  chunk_last_ms: number;
+  verify_s: number;
+}
+
+export function summarizeExpiry(e: ExpiryResults, chunkWallets: number): ExpirySummary {
+  const laurel = median(e.rounds.map((r) => r.laurel.ms)) / 1000;
+  const baseline = median(e.rounds.map((r) => r.baseline.ms)) / 1000;
+  const worst = e.rounds.reduce((w, r) => (r.laurel.rssPeakMb - r.laurel.rssBeforeMb > w.laurel.rssPeakMb - w.laurel.rssBeforeMb ? r : w));
+  return {
+    members: e.members, lots: e.lots, rounds: e.rounds.length, chunk_wallets: chunkWallets,
+    fixture_build_s: round(median(e.rounds.map((r) => r.buildMs)) / 1000, 1),
+    laurel_s: round(laurel, 2), lots_per_s: round(e.lots / laurel, 0),
+    baseline_s: round(baseline, 2), baseline_lots_per_s: round(e.lots / baseline, 0),
+    ratio: round(laurel / baseline, 2), ratio_paired: round(median(e.rounds.map((r) => r.laurel.ms / r.baseline.ms)), 2),
+    rss_before_mb: round(worst.laurel.rssBeforeMb, 1), rss_peak_mb: round(worst.laurel.rssPeakMb, 1),
+    rss_growth_mb: round(worst.laurel.rssPeakMb - worst.laurel.rssBeforeMb, 1),
+    heap_growth_mb: round(Math.max(...e.rounds.map((r) => r.laurel.heapPeakMb - r.laurel.heapBeforeMb)), 1),
+    chunks: worst.laurel.chunkMs.length,
+    chunk_first_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs[0] ?? Number.NaN)), 0),
+    chunk_last_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs.at(-1) ?? Number.NaN)), 0),
+    verify_s: round(median(e.rounds.map((r) => r.verifyMs)) / 1000, 1),
+  };
+}
+
+export function expiryTable(e: ExpiryResults): string {
+  const s = (ms: number) => f(ms / 1000, 2);
+  return table(
+    ['round', 'first', 'fixture s', 'copy+vacuum s', 'laurel s', 'lots/s', 'chunks (first…last ms)', 'rss before/peak MB', 'baseline s', 'baseline lots/s', 'ratio'],
+    e.rounds.map((r, i) => [
+      String(i + 1), r.first, f(r.buildMs / 1000), f((r.copyMs + r.vacuumMs) / 1000), s(r.laurel.ms), f(r.laurel.lots / (r.laurel.ms / 1000), 0),
+      `${r.laurel.chunkMs.length} (${f(r.laurel.chunkMs[0] ?? Number.NaN, 0)}…${f(r.laurel.chunkMs.at(-1) ?? Number.NaN, 0)})`,
+      `${f(r.laurel.rssBeforeMb, 0)}/${f(r.laurel.rssPeakMb, 0)}`, s(r.baseline.ms), f(r.baseline.lots / (r.baseline.ms / 1000), 0),
+      f(r.laurel.ms / r.baseline.ms, 2),
+    ]),
+  );
 }
 
 /** The HTTP figures next to the service-level and pgbench ones of the same run. */

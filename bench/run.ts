@@ -1,6 +1,7 @@
 // `npm run bench [-- --json] [-- --quick]`: earn through the service layer against a pgbench
 // baseline at concurrency 1, 8 and 32, purchases against 20 rules next to them, and balance reads
-// for a short and a long history.
+// for a short and a long history, and the settle job expiring 1,000,000 lots against a raw-SQL UPDATE
+// (`--only expiry` runs just that).
 // Progress goes to stderr; the report to stdout, and with --json its last line is the summary.
 import { cpus } from 'node:os';
 import { sql } from 'kysely';
@@ -9,6 +10,7 @@ import { earn, redeem } from '../src/services/ledger.js';
 import { buildHistories, runReads } from './balance-read.js';
 import { ensureDatabase, redact, withParam } from './database.js';
 import { EARN_AMOUNT, runEarn, type Connect } from './earn.js';
+import { EXPIRY_MONTHS, expiryBenchmark, LOTS_PER_MEMBER, SETTLE_CHUNK } from './expiry.js';
 import { newFixture, newMembers, type Fixture } from './fixtures.js';
 import { HTTP_CONNECTIONS, httpBenchmark } from './http.js';
 import type { LoadResult } from './load.js';
@@ -16,8 +18,8 @@ import { parseOptions, type BenchOptions } from './options.js';
 import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
 import {
-  earnTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeHttp, summarizeRules, table,
-  type EarnLevel, type ReadSide, type RulesLevel, type RulesSummary,
+  earnTable, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules, table,
+  type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary,
 } from './report.js';
 import {
   addEarned, BASKETS, celParses, checkRules, countCelParses, evaluateBenchmark, historyLatency, newRulesFixture, noEarnings, runRules,
@@ -257,6 +259,23 @@ async function printRules(laurel: Laurel, rf: RulesFixture, rules: RulesLevel[],
   print();
 }
 
+/** The settle job over members × 10 due lots, then the baseline's UPDATEs over a copy of the rows; printed. */
+async function expiryPart(url: string, runId: string, o: BenchOptions): Promise<ExpirySummary> {
+  const e = await expiryBenchmark(url, runId, { members: o.expiryMembers, rounds: o.expiryRounds });
+  const s = summarizeExpiry(e, SETTLE_CHUNK);
+  print(`expiry (the settle job, runJobNow(laurel, 'settle'), chunks of ${SETTLE_CHUNK} wallets: ${e.members} members × ${LOTS_PER_MEMBER} lots = ${e.lots} lots,`);
+  print(`rolling ${EXPIRY_MONTHS}-month expiry, the clock moved a day past the last lot's expiry) vs the baseline in the same run: one transaction over a copy`);
+  print('of the same rows (same indexes): UPDATE balances FROM the per-member sum of the due lots, then UPDATE lots SET remaining = 0; ratio = Laurel s ÷ baseline s (target ≤ 3)');
+  print(expiryTable(e));
+  print(`ratio ${s.ratio.toFixed(2)} (paired median ${s.ratio_paired.toFixed(2)}): ${s.ratio <= 3 ? 'within' : 'NOT within'} 3× the baseline; `
+    + `Laurel ${s.lots_per_s} lots/s, baseline ${s.baseline_lots_per_s} lots/s`);
+  print(`memory: RSS ${s.rss_before_mb} MB before the job, peak ${s.rss_peak_mb} MB during it (+${s.rss_growth_mb} MB; heap +${s.heap_growth_mb} MB)`);
+  print(`check: laurel verify of the tenant: ok (${s.verify_s} s); ${e.rounds.at(-1)!.check}`
+    + (e.clearedWallets ? `; ${e.clearedWallets} wallets of earlier runs were due at the target time and settled first` : ''));
+  print();
+  return s;
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   // Before anything compiles a rule condition: the rules bench reports every parse.
@@ -268,10 +287,19 @@ async function main(): Promise<void> {
   const connect: Connect = (poolSize) => openLaurel({ databaseUrl: laurelUrl, poolSize });
   // For setup, checks and the reads; each earn run opens its own pool and closes it after.
   const laurel = await connect(READ_CONCURRENCY + 1);
-  const pgbench = await Pgbench.create(o.databaseUrl);
+  const pgbench = o.only ? null : await Pgbench.create(o.databaseUrl);
   try {
     const { rows: [server] } = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(laurel.db);
     const started = Date.now();
+    if (o.only === 'expiry' || !pgbench) {
+      print(`Laurel bench — ${redact(o.databaseUrl)} (PostgreSQL ${server!.v}), ${cpus().length} CPUs, node ${process.version}; --only expiry`);
+      print();
+      const expiry = await expiryPart(laurelUrl, runId, o);
+      print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      if (o.json) print(JSON.stringify({ expiry }));
+      process.stdout.write(`${out.join('\n')}\n`);
+      return;
+    }
     const earnFx = await newFixture(laurel, runId, 'earn');
     const rulesFx = o.rules ? await newRulesFixture(laurel, runId) : null;
     // Before the rule runs, so that its first load of the rules is the process's first (cold) one.
@@ -332,11 +360,13 @@ async function main(): Promise<void> {
     print();
 
     if (o.profile) await profileEarn(laurel, connect, pgbench, earnFx, readFx, o.databaseUrl, o, h.large, h.small);
+    // Last: its million rows would otherwise sit in the tables the other parts read.
+    if (o.expiry) summary.expiry = await expiryPart(laurelUrl, runId, o);
     print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (o.json) print(JSON.stringify(summary));
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
-    await pgbench.close();
+    await pgbench?.close();
     await laurel.close();
   }
 }

@@ -10,10 +10,10 @@ import { factsOf, NO_STATS, type FactsInput } from '../core/rules/facts.js';
 import type { Campaign, Rule } from '../core/rules/rule.js';
 import type { Strategies } from '../core/rules/strategies.js';
 import { loadMemberProfile, type EventProgram } from '../db/events.js';
+import { DEFAULT_WALLET } from './ledger.js';
 import { activeRules, budgetsUsed, campaignsById, memberStats, memberUsage } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
 
-export const POINTS_WALLET = 'points';
 
 export interface EarningEvent extends EvaluatedEvent {
   type: string;
@@ -92,11 +92,11 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
 }
 
 /** An award as the explanation stores it: in the wallet it went to. */
-export const explained = (a: Award): Explained => ({ ...a, wallet: a.wallet ?? POINTS_WALLET });
+export const explained = (a: Award): Explained => ({ ...a, wallet: a.wallet ?? DEFAULT_WALLET });
 
 /** Σ awards per wallet (the points wallet first), leaving out wallets that get nothing. */
 export function amountsByWallet(items: readonly { wallet: string; points: bigint }[]): [string, bigint][] {
   const sums = new Map<string, bigint>();
   for (const a of items) sums.set(a.wallet, (sums.get(a.wallet) ?? 0n) + a.points);
-  return [...sums].filter(([, v]) => v !== 0n).sort(([a], [b]) => (a === POINTS_WALLET ? -1 : b === POINTS_WALLET ? 1 : a < b ? -1 : 1));
+  return [...sums].filter(([, v]) => v !== 0n).sort(([a], [b]) => (a === DEFAULT_WALLET ? -1 : b === DEFAULT_WALLET ? 1 : a < b ? -1 : 1));
 }

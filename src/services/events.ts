@@ -24,9 +24,9 @@ import {
 import { findIdempotency, loadEntry, storeIdempotency, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
 import type { Laurel } from './context.js';
-import { amountsByWallet, evaluateEarning, explained, POINTS_WALLET, type EarningEvent } from './earning.js';
+import { amountsByWallet, evaluateEarning, explained, type EarningEvent } from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
-import { earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { requireId } from './validate.js';
 
@@ -126,12 +126,12 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
   return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
-    const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, POINTS_WALLET, now, { activeMember: true, lookup });
+    const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
     const earningEvent: EarningEvent = {
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
-    const wallets = new Map([[POINTS_WALLET, pointsWallet]]);
+    const wallets = new Map([[DEFAULT_WALLET, pointsWallet]]);
     const earning = await evaluateEarning(trx, laurel.strategies, tenantId, program, {
       event: earningEvent, basket, memberId: member.memberId, lock: true,
       lockWallets: async (codes) => {
@@ -265,8 +265,8 @@ function newRecord(request: EventRequest, eventId: string, memberId: string, now
     currency: event.currency, orderId: event.orderId, lines: 'lines' in event ? event.lines : null, total: null,
     paidWithPoints: null, purchaseEventId: null, purchaseExternalId: null, refundAmount: null,
     attributes: event.attributes, createdAt: now, explanation: [], ...fields, entries,
-    points: entries.find((e) => e.wallet === POINTS_WALLET)?.amount ?? 0n,
-    ledgerEntryId: entries.find((e) => e.wallet === POINTS_WALLET)?.entryId ?? null,
+    points: entries.find((e) => e.wallet === DEFAULT_WALLET)?.amount ?? 0n,
+    ledgerEntryId: entries.find((e) => e.wallet === DEFAULT_WALLET)?.entryId ?? null,
   };
 }
 

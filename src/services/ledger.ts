@@ -39,7 +39,8 @@ interface MemberRequest extends Request {
   wallet?: string;
 }
 
-const DEFAULT_WALLET = 'points';
+/** The wallet an operation uses when it names none, and the one events earn points into. */
+export const DEFAULT_WALLET = 'points';
 const MAX_HOLD_SECONDS = 30 * 86_400;
 
 interface OpenOptions {

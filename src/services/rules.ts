@@ -16,7 +16,8 @@ import {
   listVersions, loadCampaign, loadRule as loadRuleRow, setRuleEnabled, updateCampaign as updateCampaignRow,
 } from '../db/rules.js';
 import type { Laurel } from './context.js';
-import { amountsByWallet, evaluateEarning, explained, POINTS_WALLET } from './earning.js';
+import { amountsByWallet, evaluateEarning, explained } from './earning.js';
+import { DEFAULT_WALLET } from './ledger.js';
 import { resolveMemberId, type IngestInput } from './events.js';
 import { writeOnce } from './idempotency.js';
 import { getProgram } from './tenants.js';
@@ -159,7 +160,7 @@ export async function quote(laurel: Laurel, tenantId: string, input: QuoteInput)
   });
   const awards = earning.awards.map(explained);
   const wallets = amountsByWallet(awards).map(([wallet, amount]) => ({ wallet, amount }));
-  return { points: wallets.find((w) => w.wallet === POINTS_WALLET)?.amount ?? 0n, wallets, awards };
+  return { points: wallets.find((w) => w.wallet === DEFAULT_WALLET)?.amount ?? 0n, wallets, awards };
 }
 
 // ---- dry run -------------------------------------------------------------------------------

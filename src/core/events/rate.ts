@@ -3,7 +3,6 @@ import { invalid } from '../errors.js';
 
 /** Event types: purchase, return, and any action name a brand defines (review, survey_completed…). */
 export const EVENT_TYPE = /^[a-z][a-z0-9_]{0,63}$/;
-export const BUILT_IN_TYPES: ReadonlySet<string> = new Set(['purchase', 'return']);
 
 export function integerIn(value: unknown, min: bigint, max: bigint, field: string): bigint {
   const n = typeof value === 'bigint' ? value : typeof value === 'number' && Number.isSafeInteger(value) ? BigInt(value) : null;
