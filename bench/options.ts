@@ -93,7 +93,7 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     largeHistory: Math.round(num(values.large, 100_000, 'large')),
     expiry: !values['no-expiry'],
     expiryMembers: Math.round(num(values['expiry-members'], quick ? 10_000 : 100_000, 'expiry-members')),
-    expiryRounds: Math.round(num(values['expiry-rounds'], 1, 'expiry-rounds')),
+    expiryRounds: Math.round(num(values['expiry-rounds'], quick ? 1 : 2, 'expiry-rounds')),
     only: values.only === 'expiry' ? 'expiry' : null,
   };
 }

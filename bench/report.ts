@@ -1,5 +1,5 @@
 // The human-readable report and the one-line JSON summary.
-import type { ExpiryResults } from './expiry.js';
+import { SETTLE_STEPS, type ExpiryResults } from './expiry.js';
 import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
@@ -118,6 +118,8 @@ export interface ExpirySummary {
   /** the first and the last chunk's time: a chunk's cost that grows with what is left to do shows here */
   chunk_first_ms: number;
   chunk_last_ms: number;
+  /** the job's statements by step (src/db/settlement.ts): count and seconds of round trips, means over rounds */
+  steps: Record<string, { count: number; s: number }>;
   verify_s: number;
 }
 
@@ -137,8 +139,21 @@ export function summarizeExpiry(e: ExpiryResults, chunkWallets: number): ExpiryS
     chunks: worst.laurel.chunkMs.length,
     chunk_first_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs[0] ?? Number.NaN)), 0),
     chunk_last_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs.at(-1) ?? Number.NaN)), 0),
+    steps: Object.fromEntries(SETTLE_STEPS.map((k) => {
+      const n = e.rounds.length;
+      return [k, {
+        count: round(e.rounds.reduce((a, r) => a + r.laurel.steps[k].count, 0) / n, 0),
+        s: round(e.rounds.reduce((a, r) => a + r.laurel.steps[k].ms, 0) / n / 1000, 2),
+      }];
+    })),
     verify_s: round(median(e.rounds.map((r) => r.verifyMs)) / 1000, 1),
   };
+}
+
+/** Where the settle job's time went: its statements by step, seconds and count (means over rounds), and the share of the job. */
+export function expirySteps(s: ExpirySummary): string {
+  return Object.entries(s.steps).filter(([, v]) => v.count > 0)
+    .map(([k, v]) => `${k} ${f(v.s, 2)} s ×${v.count} (${f((100 * v.s) / s.laurel_s, 0)}%)`).join(', ');
 }
 
 export function expiryTable(e: ExpiryResults): string {
