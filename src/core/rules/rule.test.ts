@@ -1,25 +1,14 @@
 // Every field of a rule is checked before it is saved, and every problem names its field.
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../errors.js';
 import { validateCampaign, validateRule, type RuleEnvironment } from './rule.js';
 import { strategiesWith } from './strategies.js';
+import { fieldOf } from '../../../test/support/refusal.js';
 
 const env: RuleEnvironment = { strategies: strategiesWith(), wallets: new Set(['credit']) };
 const good = { name: 'A point per euro', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } };
 const at = (over: Record<string, unknown>) => ({ ...good, ...over });
 const withEffect = (effect: Record<string, unknown>, over: Record<string, unknown> = {}) => at({ effect, ...over });
 const withLimits = (limits: unknown, over: Record<string, unknown> = {}) => at({ limits, ...over });
-
-function fieldOf(attempt: () => unknown): string | undefined {
-  try {
-    attempt();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    expect((e as DomainError).code).toBe('validation');
-    return (e as DomainError).field;
-  }
-  throw new Error('accepted');
-}
 
 describe('validateRule refuses', () => {
   const bad: [string, unknown, string][] = [

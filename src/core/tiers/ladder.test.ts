@@ -1,7 +1,7 @@
 // Every field of a tier ladder is checked before it is saved, and every problem names its field.
 import { describe, expect, it } from 'vitest';
-import { DomainError } from '../errors.js';
 import { ladderToJson, rankOf, validateLadder } from './ladder.js';
+import { fieldOf } from '../../../test/support/refusal.js';
 
 const good = {
   metric: 'points',
@@ -20,17 +20,6 @@ const at = (over: Record<string, unknown>) => ({ ...good, ...over });
 const withTier = (i: number, over: Record<string, unknown>) =>
   at({ tiers: good.tiers.map((t, j) => (j === i ? Object.fromEntries(Object.entries({ ...t, ...over }).filter(([, v]) => v !== undefined)) : t)) });
 const withBenefits = (i: number, benefits: unknown) => withTier(i, { benefits });
-
-function fieldOf(attempt: () => unknown): string | undefined {
-  try {
-    attempt();
-  } catch (e) {
-    expect(e).toBeInstanceOf(DomainError);
-    expect((e as DomainError).code).toBe('validation');
-    return (e as DomainError).field;
-  }
-  throw new Error('accepted');
-}
 
 describe('validateLadder refuses', () => {
   const tier = (i: number) => ({ code: `t${i}`, name: `T${i}`, threshold: i * 10 });
