@@ -35,6 +35,9 @@ export interface ProgramInput extends ProgramPolicy {
   expiryReminderDays?: number | null;
 }
 
+/** The wallet an operation uses when it names none, and the one events earn points into. */
+export const DEFAULT_WALLET = 'points';
+
 export const DEFAULT_WALLETS: WalletSpec[] = [
   { code: 'points', kind: 'redeemable' },
   { code: 'status', kind: 'qualifying' },

@@ -1,9 +1,10 @@
 // Event queries: a program's event settings, event rows and their domain shape, the returns of a
 // purchase under its lock, what rules read of a member.
-import type { Insertable, Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import type { EventEntry, EventRecord, Explained } from '../core/events/event.js';
 import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
+import { DEFAULT_WALLET } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
 import type { StoredResponse } from './ledger.js';
 import type { Db, EventsTable } from './schema.js';
@@ -17,16 +18,26 @@ export interface EventProgram {
   currency: string;
   /** the tenant's zone: rules see local time, caps count local days and months */
   timeZone: string;
+  /** the wallets whose rule awards are tier-qualifying points: the points wallet and the qualifying ones */
+  qualifyingWallets: string[];
+  /** the program's tier ladder as stored (validateLadder reads it); null: no tiers */
+  ladder: unknown;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
-    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone'])
+    .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
+    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder'])
+    .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
+      and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
     .executeTakeFirst();
   if (!row) return null;
-  return { programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone };
+  return {
+    programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone,
+    qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
+  };
 }
 
 /** Money and quantities go into JSON as numbers: every one is at most 10^12, exact in a double. */

@@ -49,6 +49,9 @@ export interface MembersTable {
   status: 'active' | 'suspended' | 'erased';
   tier: ColumnType<string | null, string | null | undefined, string | null>;
   grade: ColumnType<string | null, string | null | undefined, string | null>;
+  tier_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  tier_grace_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  tier_review_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   enrolled_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -268,6 +271,48 @@ export interface SchemaMigrationsTable {
   applied_at: Timestamp;
 }
 
+export interface MemberActivityTable {
+  tenant_id: string;
+  event_id: string;
+  program_id: string;
+  member_id: string;
+  occurred_at: Timestamp;
+  qualifying_points: bigint;
+  spend: bigint;
+  visits: number;
+}
+
+/** tier_ladders and grading_schemes: one validated definition per program */
+export interface ProgramDefinitionTable {
+  tenant_id: string;
+  program_id: string;
+  definition: ColumnType<unknown, string, string>;
+  actor: string;
+  updated_at: Timestamp;
+}
+
+export interface TierHistoryTable {
+  tenant_id: string;
+  history_id: string;
+  member_id: string;
+  at: Timestamp;
+  from_tier: string | null;
+  to_tier: string;
+  change: 'placed' | 'up' | 'kept' | 'grace' | 'down' | 'set';
+  reason: string;
+  event_id: string | null;
+}
+
+export interface GradeHistoryTable {
+  tenant_id: string;
+  history_id: string;
+  member_id: string;
+  at: Timestamp;
+  from_grade: string | null;
+  to_grade: string | null;
+  reason: string;
+}
+
 export interface Database {
   tenants: TenantsTable;
   programs: ProgramsTable;
@@ -289,6 +334,11 @@ export interface Database {
   job_schedules: JobSchedulesTable;
   job_runs: JobRunsTable;
   outbox: OutboxTable;
+  member_activity: MemberActivityTable;
+  tier_ladders: ProgramDefinitionTable;
+  tier_history: TierHistoryTable;
+  grading_schemes: ProgramDefinitionTable;
+  grade_history: GradeHistoryTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

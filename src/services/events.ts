@@ -21,6 +21,7 @@ import {
   eventOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
   lockEvent, type EventProgram,
 } from '../db/events.js';
+import { insertActivity, type Activity } from '../db/activity.js';
 import { findIdempotency, loadEntry, storeIdempotency, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
 import type { Laurel } from './context.js';
@@ -162,7 +163,12 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
       entries, explanation,
     });
-    return { record, ledger: results, facts: earning.facts };
+    const activity = {
+      eventId, programId: program.programId, memberId: member.memberId, occurredAt: earningEvent.occurredAt,
+      qualifyingPoints: qualifyingPoints(program, explanation),
+      spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1 : 0,
+    };
+    return { record, ledger: results, facts: earning.facts, activity };
   });
 }
 
@@ -237,7 +243,13 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       currency: purchase.currency, refundAmount: decision.refundAmount, purchaseEventId: purchase.eventId,
       purchaseExternalId: purchase.externalId, entries, explanation,
     });
-    return { record, ledger: results, facts: null };
+    // Counted at the return's own time: the next review sees it, a window already judged is left alone.
+    const activity = {
+      eventId, programId: program.programId, memberId: purchase.memberId, occurredAt: record.occurredAt,
+      qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
+      visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
+    };
+    return { record, ledger: results, facts: null, activity };
   });
 }
 
@@ -280,7 +292,12 @@ interface Written {
   record: EventRecord;
   ledger: LedgerResult[];
   facts: EventResultFacts;
+  activity: Activity;
 }
+
+/** The tier-qualifying points among an event's awards (negative for a return). */
+const qualifyingPoints = (program: EventProgram, awards: readonly Explained[]): bigint =>
+  sumBig(awards.filter((a) => program.qualifyingWallets.includes(a.wallet)).map((a) => a.points));
 type EventResultFacts = Parameters<typeof insertEvent>[3];
 
 /** Runs the event's transaction under its key and records the event and its answer in it. */
@@ -288,10 +305,11 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts } = await write(trx, now, lookup);
+      const { record, ledger, facts, activity } = await write(trx, now, lookup);
       const result: EventResult = { event: record, points: record.points, ledger: merged(ledger) };
       await storeIdempotency(trx, tenantId, stored(result), now);
       await insertEvent(trx, tenantId, record, facts);
+      await insertActivity(trx, tenantId, activity);
       return result;
     }, { lookupInWork: true });
   } catch (e) {

@@ -9,6 +9,7 @@ import {
 } from '../core/ledger/operations.js';
 import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } from '../core/ledger/types.js';
 import { positivePoints, MAX_POINTS } from '../core/points.js';
+import { DEFAULT_WALLET } from '../core/program.js';
 import {
   balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
   storeIdempotency, writeDecision, type LockedWallet, type StoredResponse, type Trx,
@@ -39,8 +40,7 @@ interface MemberRequest extends Request {
   wallet?: string;
 }
 
-/** The wallet an operation uses when it names none, and the one events earn points into. */
-export const DEFAULT_WALLET = 'points';
+export { DEFAULT_WALLET };
 const MAX_HOLD_SECONDS = 30 * 86_400;
 
 interface OpenOptions {
