@@ -11,6 +11,7 @@ import type { Campaign, Rule } from '../core/rules/rule.js';
 import type { Strategies } from '../core/rules/strategies.js';
 import { loadMemberProfile, type EventProgram } from '../db/events.js';
 import { DEFAULT_WALLET } from './ledger.js';
+import { ladderOf, tierMultiplierOf } from './tiers.js';
 import { activeRules, budgetsUsed, campaignsById, memberStats, memberUsage } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
 
@@ -50,12 +51,15 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   event: EarningEvent; basket: Basket; memberId: string | null; lock: boolean;
   /** called with the other wallets the event may pay into, before any budget row is locked */
   lockWallets?: (wallets: string[]) => Promise<void>;
+  /** evaluate as if the member had this tier: the one an event lifts them to (upgradeRate crossing_event) */
+  tier?: string;
 }): Promise<Earning> {
   const { event, basket, memberId } = input;
   const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
   const campaigns = await campaignsById(db, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
   const loaded = memberId === null ? null : await loadMemberProfile(db, tenantId, memberId);
-  const profile = loaded ?? ANONYMOUS;
+  const tier = input.tier ?? loaded?.tier ?? null;
+  const profile = { ...(loaded ?? ANONYMOUS), tier, tierMultiplier: tierMultiplierOf(ladderOf(program.ladder), tier) };
   const stats = memberId !== null && rules.some((r) => readsStats(r.rule.condition))
     ? await memberStats(db, tenantId, memberId, event.occurredAt, program.timeZone) : NO_STATS;
   const facts = factsOf({ event: { ...event, type: event.type }, basket, member: profile, stats, timeZone: program.timeZone });

@@ -21,7 +21,9 @@ import {
   eventOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
   lockEvent, type EventProgram,
 } from '../db/events.js';
+import type { Upgrade } from '../core/tiers/review.js';
 import { insertActivity, type Activity } from '../db/activity.js';
+import { lockMemberTier } from '../db/tiers.js';
 import { findIdempotency, loadEntry, storeIdempotency, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
 import type { Laurel } from './context.js';
@@ -29,6 +31,7 @@ import { amountsByWallet, evaluateEarning, explained, type EarningEvent } from '
 import { idempotent, requestHash } from './idempotency.js';
 import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
+import { applyUpgrade, climbOnActivity, ladderOf, type TierChange } from './tiers.js';
 import { requireId } from './validate.js';
 
 export type { EventRecord } from '../core/events/event.js';
@@ -49,6 +52,8 @@ export interface EventResult {
   points: bigint;
   /** the earns or reversals (points, store credit) and the balances after them; null when the event moves nothing */
   ledger: LedgerResult | null;
+  /** the upgrade this event's activity earned the member; null: none */
+  tier: TierChange | null;
 }
 
 type MemberRef = { memberId: string } | { identifiers: Partial<Record<Identifier, string>> };
@@ -128,17 +133,31 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
     const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
+    // Then the member's row, whose tier the rules read and this event may raise (the review job locks in the same order).
+    const ladder = ladderOf(program.ladder);
+    const tierState = ladder ? await lockMemberTier(trx, tenantId, member.memberId) : null;
     const earningEvent: EarningEvent = {
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
     const wallets = new Map([[DEFAULT_WALLET, pointsWallet]]);
-    const earning = await evaluateEarning(trx, laurel.strategies, tenantId, program, {
-      event: earningEvent, basket, memberId: member.memberId, lock: true,
+    const evaluateAt = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
+      event: earningEvent, basket, memberId: member.memberId, lock: true, tier,
       lockWallets: async (codes) => {
-        for (const code of codes) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
+        for (const code of codes) if (!wallets.has(code)) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
       },
     });
+    let earning = await evaluateAt();
+    let upgrade: Upgrade | null = null;
+    if (ladder && tierState) {
+      ({ earning, upgrade } = await climbOnActivity(trx, tenantId, {
+        ladder, state: tierState, timeZone: program.timeZone, occurredAt: earningEvent.occurredAt, earning, evaluateAt,
+        contribution: (e) => ({
+          qualifyingPoints: qualifyingPoints(program, e.awards.map(explained)),
+          spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1n : 0n,
+        }),
+      }));
+    }
     const explanation = earning.awards.map(explained);
     const amounts = amountsByWallet(explanation);
     for (const [wallet, amount] of amounts) {
@@ -158,6 +177,10 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       results.push(result);
       entries.push({ wallet, entryId: result.entries[0]!.entryId, amount });
     }
+    const tier = upgrade ? await applyUpgrade(trx, now, {
+      tenantId, ladder: ladder!, state: tierState!, upgrade, timeZone: program.timeZone, eventId, idempotencyKey: key, actor,
+    }) : null;
+    if (tier?.bonusResult) results.push(tier.bonusResult);
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
       ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
@@ -168,7 +191,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       qualifyingPoints: qualifyingPoints(program, explanation),
       spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1 : 0,
     };
-    return { record, ledger: results, facts: earning.facts, activity };
+    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null };
   });
 }
 
@@ -249,7 +272,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
       visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
     };
-    return { record, ledger: results, facts: null, activity };
+    return { record, ledger: results, facts: null, activity, tier: null };
   });
 }
 
@@ -285,7 +308,9 @@ function newRecord(request: EventRequest, eventId: string, memberId: string, now
 /** The ledger results of one event as one: every entry, and each touched wallet's balance after the last of them. */
 function merged(results: readonly LedgerResult[]): LedgerResult | null {
   if (results.length === 0) return null;
-  return { entries: results.flatMap((r) => r.entries), balances: results.map((r) => r.balances[0]!) };
+  // A wallet written twice (an earn and a tier bonus) shows its balance after the last write.
+  const balances = new Map(results.map((r) => [r.balances[0]!.walletId, r.balances[0]!]));
+  return { entries: results.flatMap((r) => r.entries), balances: [...balances.values()] };
 }
 
 interface Written {
@@ -293,6 +318,7 @@ interface Written {
   ledger: LedgerResult[];
   facts: EventResultFacts;
   activity: Activity;
+  tier: TierChange | null;
 }
 
 /** The tier-qualifying points among an event's awards (negative for a return). */
@@ -305,8 +331,8 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity } = await write(trx, now, lookup);
-      const result: EventResult = { event: record, points: record.points, ledger: merged(ledger) };
+      const { record, ledger, facts, activity, tier } = await write(trx, now, lookup);
+      const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier };
       await storeIdempotency(trx, tenantId, stored(result), now);
       await insertEvent(trx, tenantId, record, facts);
       await insertActivity(trx, tenantId, activity);

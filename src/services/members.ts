@@ -3,6 +3,7 @@ import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Laurel } from './context.js';
 import { isUniqueViolation, writeOnce } from './idempotency.js';
+import { placeNewMember, setTierByAdmin } from './tiers.js';
 import { optionalText, requireId } from './validate.js';
 
 export type MemberStatus = 'active' | 'suspended' | 'erased';
@@ -122,11 +123,12 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
         phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, tier, grade, status: 'active',
         enrolled_at: now, updated_at: now,
       }).returningAll().executeTakeFirstOrThrow();
+      const placed = await placeNewMember(trx, tenantId, programId, memberId, now, tier);
       // Every wallet gets its balance row now: it is the row each ledger operation locks.
       await trx.insertInto('balances').values(wallets.map((w) => ({
         tenant_id: tenantId, member_id: memberId, wallet_id: w.wallet_id, program_id: programId,
       }))).execute();
-      return memberOf(row);
+      return { ...memberOf(row), tier: placed };
     });
   } catch (e) {
     throw identifierConflict(e);
@@ -184,14 +186,19 @@ export async function updateMember(laurel: Laurel, tenantId: string, memberId: s
   }
   if (patch.attributes !== undefined) set.attributes = JSON.stringify(validAttributes(patch.attributes));
   if (patch.birthday !== undefined) set.birthday = validBirthday(patch.birthday);
-  if (patch.tier !== undefined) set.tier = validLevel(patch.tier, 'tier');
+  const tier = patch.tier === undefined ? undefined : validLevel(patch.tier, 'tier');
   if (patch.grade !== undefined) set.grade = validLevel(patch.grade, 'grade');
   const after = (k: Identifier) => (COLUMN[k] in set ? set[COLUMN[k]] : member[k]);
   if (IDENTIFIERS.every((k) => after(k) === null)) {
     throw invalid('externalId', 'a member needs at least one identifier');
   }
   try {
-    await laurel.db.updateTable('members').set(set).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
+    await laurel.db.transaction().execute(async (trx) => {
+      const now = set.updated_at as Date;
+      const laddered = tier !== undefined && await setTierByAdmin(trx, tenantId, member.programId, member.memberId, tier, now);
+      if (tier !== undefined && !laddered) set.tier = tier;
+      await trx.updateTable('members').set(set).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
+    });
   } catch (e) {
     throw identifierConflict(e);
   }
@@ -206,7 +213,7 @@ export async function eraseMember(laurel: Laurel, tenantId: string, memberId: st
   const member = await getMember(laurel, tenantId, memberId);
   await laurel.db.updateTable('members').set({
     external_id: null, email: null, phone: null, card_code: null, attributes: '{}', birthday: null,
-    status: 'erased', updated_at: laurel.clock.now(),
+    status: 'erased', tier_review_at: null, updated_at: laurel.clock.now(),
   }).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
   return getMember(laurel, tenantId, member.memberId);
 }

@@ -22,6 +22,8 @@ export interface Facts {
   member: {
     id: string;
     tier: string;
+    /** the earn multiplier the program's tier ladder gives the member's tier ("2", "1.5"); "" when none */
+    tierMultiplier: string;
     grade: string;
     attributes: Record<string, unknown>;
     daysSinceEnrolment: bigint;
@@ -51,7 +53,7 @@ const environment = new Environment({ limits: { maxAstNodes: 500, maxDepth: 24, 
   .registerVariable({
     name: 'member',
     schema: {
-      id: 'string', tier: 'string', grade: 'string', attributes: 'map<string, dyn>', daysSinceEnrolment: 'int',
+      id: 'string', tier: 'string', tierMultiplier: 'string', grade: 'string', attributes: 'map<string, dyn>', daysSinceEnrolment: 'int',
       birthdayToday: 'bool', birthdayThisMonth: 'bool',
       stats: { purchases: 'int', purchasesThisYear: 'int', purchasesThisMonth: 'int', spend: 'int', spendThisYear: 'int' },
     },

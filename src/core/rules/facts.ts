@@ -31,6 +31,8 @@ export interface FactsInput {
   member: {
     memberId: string;
     tier: string | null;
+    /** the ladder's earnMultiplier for the member's tier; null: none */
+    tierMultiplier?: string | null;
     grade: string | null;
     attributes: Record<string, unknown>;
     /** YYYY-MM-DD */
@@ -63,7 +65,7 @@ export function factsOf(input: FactsInput): Facts {
     },
     order: orderFacts(basket, event.currency, event.paidWithPoints),
     member: {
-      id: member.memberId, tier: member.tier ?? '', grade: member.grade ?? '',
+      id: member.memberId, tier: member.tier ?? '', tierMultiplier: member.tierMultiplier ?? '', grade: member.grade ?? '',
       attributes: celValue(member.attributes) as Record<string, unknown>,
       daysSinceEnrolment: BigInt(Math.max(0, days)),
       birthdayToday: birthday !== null && birthday.month === local.month && birthday.day === local.day,

@@ -162,17 +162,21 @@ export const multiplier: EarningStrategy<Multiplier> = {
   },
 };
 
-/** The member's tier multiplier over all base points: { gold: 2, vip: 3 }. */
-export const tierMultiplier: EarningStrategy<{ tiers: Map<string, Ratio> }> = {
+/**
+ * The member's tier multiplier over all base points: the factors given ({ gold: 2, vip: 3 }), or
+ * without them the earnMultiplier the program's tier ladder gives the member's tier.
+ */
+export const tierMultiplier: EarningStrategy<{ tiers: Map<string, Ratio> | null }> = {
   type: 'tier_multiplier',
-  description: "multiplies the base points by the factor of the member's tier (a tier not listed: no extra)",
+  description: "multiplies the base points by the factor of the member's tier: the one listed in tiers, or without tiers the tier ladder's earnMultiplier (a tier without one: no extra)",
   phase: 'bonus',
   triggers: ['purchase'],
   parse(params, prefix) {
     only(params, ['tiers'], prefix);
     const given = params.tiers;
-    if (typeof given !== 'object' || given === null || Array.isArray(given) || Object.keys(given).length === 0 || Object.keys(given).length > 50) {
-      throw invalid(`${prefix}tiers`, `${prefix}tiers must map 1 to 50 tier codes to factors, such as { "gold": 2 }`);
+    if (given === undefined || given === null) return { tiers: null };
+    if (typeof given !== 'object' || Array.isArray(given) || Object.keys(given).length === 0 || Object.keys(given).length > 50) {
+      throw invalid(`${prefix}tiers`, `${prefix}tiers must map 1 to 50 tier codes to factors, such as { "gold": 2 }, or be left out to use the tier ladder's`);
     }
     const tiers = new Map<string, Ratio>();
     for (const [code, factor] of Object.entries(given)) {
@@ -182,9 +186,15 @@ export const tierMultiplier: EarningStrategy<{ tiers: Map<string, Ratio> }> = {
   },
   wallet: () => null,
   award({ params, facts, base }) {
-    const factor = params.tiers.get(facts.member.tier);
+    const { tier, tierMultiplier: fromLadder } = facts.member;
+    const factor = params.tiers ? params.tiers.get(tier)
+      // Facts stored before ladders existed have no multiplier: no extra, as at the time.
+      : fromLadder ? parseDecimal(fromLadder, 'tierMultiplier', ONE, { numerator: 100n, denominator: 1n }) : undefined;
     const on = base.reduce((s, x) => s + x, 0n);
-    return { points: factor ? extra(factor, on) : 0n, detail: { tier: facts.member.tier, factor: factor ? show(factor) : null, base: on } };
+    return {
+      points: factor ? extra(factor, on) : 0n,
+      detail: { tier, factor: factor ? show(factor) : null, base: on, ...(params.tiers ? {} : { from: 'tier ladder' }) },
+    };
   },
 };
 

@@ -48,6 +48,7 @@ describe('validateLadder refuses', () => {
     ['graceDays 3651', at({ graceDays: 3651 }), 'graceDays'],
     ['graceDays 1.5', at({ graceDays: 1.5 }), 'graceDays'],
     ['graceDays as text', at({ graceDays: '30' }), 'graceDays'],
+    ['an unknown upgradeRate', at({ upgradeRate: 'instant' }), 'upgradeRate'],
     ['no tiers', at({ tiers: undefined }), 'tiers'],
     ['an empty ladder', at({ tiers: [] }), 'tiers'],
     ['tiers as an object', at({ tiers: { member: good.tiers[0] } }), 'tiers'],
@@ -95,7 +96,7 @@ describe('validateLadder refuses', () => {
 describe('validateLadder accepts', () => {
   it('a full ladder, normalised: thresholds and bonuses as bigint, multipliers as exact decimal text, benefits filled in', () => {
     expect(validateLadder(good)).toEqual({
-      metric: 'points', window: { kind: 'calendar_year' }, review: { kind: 'period_end' }, graceDays: 0,
+      metric: 'points', window: { kind: 'calendar_year' }, review: { kind: 'period_end' }, graceDays: 0, upgradeRate: 'next_event',
       tiers: [
         { code: 'member', name: 'Member', threshold: 0n, benefits: { earnMultiplier: null, flags: [], rewardAccess: [], upgradeBonus: 0n } },
         { code: 'silver', name: 'Silver', threshold: 1000n, benefits: { earnMultiplier: '1.25', flags: [], rewardAccess: [], upgradeBonus: 100n } },
@@ -110,7 +111,7 @@ describe('validateLadder accepts', () => {
 
   it('a single-tier ladder with the defaults: review at period end, no grace', () => {
     expect(validateLadder({ metric: 'visits', window: { kind: 'lifetime' }, tiers: [{ code: 'member', name: ' Member ', threshold: 0n }] })).toEqual({
-      metric: 'visits', window: { kind: 'lifetime' }, review: { kind: 'period_end' }, graceDays: 0,
+      metric: 'visits', window: { kind: 'lifetime' }, review: { kind: 'period_end' }, graceDays: 0, upgradeRate: 'next_event',
       tiers: [{ code: 'member', name: 'Member', threshold: 0n, benefits: { earnMultiplier: null, flags: [], rewardAccess: [], upgradeBonus: 0n } }],
     });
   });

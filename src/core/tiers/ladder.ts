@@ -20,6 +20,9 @@ export type TierWindow =
 /** When a member can lose a tier: at the end of each period, or on each anniversary of enrolment. */
 export type ReviewPolicy = { kind: 'period_end' } | { kind: 'anniversary' };
 
+export type UpgradeRate = 'next_event' | 'crossing_event';
+export const UPGRADE_RATES: readonly UpgradeRate[] = ['next_event', 'crossing_event'];
+
 export interface TierBenefits {
   /** the factor rules apply to the member's earn, as an exact decimal ("2", "1.5"); null: none */
   earnMultiplier: string | null;
@@ -45,6 +48,11 @@ export interface TierLadder {
   review: ReviewPolicy;
   /** days a member below their tier keeps it after a review before moving down; 0: no grace */
   graceDays: number;
+  /**
+   * The tier the event that crosses a threshold earns at: the one the member had (next_event: the
+   * new tier's rate starts with the next event) or the one it reaches (crossing_event).
+   */
+  upgradeRate: UpgradeRate;
   /** lowest first, thresholds strictly increasing */
   tiers: Tier[];
 }
@@ -167,11 +175,13 @@ function validateTier(value: unknown, i: number): Tier {
  */
 export function validateLadder(input: unknown): TierLadder {
   if (!isObject(input)) throw invalid('ladder', 'a tier ladder is an object');
-  only(input, ['metric', 'window', 'review', 'graceDays', 'tiers'], '');
+  only(input, ['metric', 'window', 'review', 'graceDays', 'upgradeRate', 'tiers'], '');
   if (!TIER_METRICS.includes(input.metric as TierMetric)) throw invalid('metric', `metric must be one of ${TIER_METRICS.join(', ')}`);
   const window = validateWindow(input.window);
   const review = validateReview(input.review, window);
   const graceDays = input.graceDays === undefined || input.graceDays === null ? 0 : integerIn(input.graceDays, 0, MAX_GRACE_DAYS, 'graceDays');
+  const upgradeRate = input.upgradeRate === undefined || input.upgradeRate === null ? 'next_event' : input.upgradeRate;
+  if (!UPGRADE_RATES.includes(upgradeRate as UpgradeRate)) throw invalid('upgradeRate', `upgradeRate must be one of ${UPGRADE_RATES.join(', ')}`);
   const list = input.tiers;
   if (!Array.isArray(list) || list.length === 0 || list.length > MAX_TIERS) throw invalid('tiers', `a ladder has 1 to ${MAX_TIERS} tiers`);
   const tiers = list.map(validateTier);
@@ -185,7 +195,7 @@ export function validateLadder(input: unknown): TierLadder {
       throw invalid(`tiers[${i}].threshold`, `tiers[${i}].threshold must be above ${below.threshold} (${below.code}): thresholds increase strictly`);
     }
   });
-  return { metric: input.metric as TierMetric, window, review, graceDays, tiers };
+  return { metric: input.metric as TierMetric, window, review, graceDays, upgradeRate: upgradeRate as UpgradeRate, tiers };
 }
 
 /** The ladder as JSON can hold it: bigints as digit strings, which validateLadder reads back. */
@@ -195,6 +205,7 @@ export function ladderToJson(ladder: TierLadder): Record<string, unknown> {
     window: { ...ladder.window },
     review: { ...ladder.review },
     graceDays: ladder.graceDays,
+    upgradeRate: ladder.upgradeRate,
     tiers: ladder.tiers.map((t) => ({
       code: t.code, name: t.name, threshold: String(t.threshold),
       benefits: { ...t.benefits, flags: [...t.benefits.flags], rewardAccess: [...t.benefits.rewardAccess], upgradeBonus: String(t.benefits.upgradeBonus) },

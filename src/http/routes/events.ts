@@ -11,6 +11,7 @@ import { quote, type QuoteInput } from '../../services/rules.js';
 import { actorOf, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentExplained, presentLedgerResult } from '../present.js';
+import { presentTierChange, TierChangeSchema } from './tiers.js';
 import { errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
 
 const Money = (description: string, example: number) =>
@@ -144,6 +145,7 @@ const EventResultSchema = Type.Object({
   event: EventSchema,
   points: Points('points earned (positive), taken back (negative) or none (0)'),
   ledger: NullableLedgerResult,
+  tier: Nullable(TierChangeSchema),
 });
 
 /** Every amount here is bounded (≤ 10^12), so it is exact as a JSON number. */
@@ -173,6 +175,7 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
         "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.",
         '**return** (lines or refundAmount): takes back what the returned lines earned. What is left of the order is evaluated again with the rule versions and facts of the purchase; each rule keeps the lesser of what it gave and what it would give now, so a minimum-spend bonus that no longer qualifies is taken back and returning everything takes back exactly what the purchase earned. Pending points go first; spent points follow the negative-balance policy. Returning more than is left is refused (409).',
         "**custom action** (any other type): earns what the program's rules for that type give, or nothing; it is recorded either way.",
+        "`tier`: the upgrade the event's activity earned the member on the program's tier ladder (with its bonus points), or null.",
         '`explanation` lists every rule that fired, with its inputs, its amount and the limits that trimmed it.',
         'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
       ].join('\n\n'),
@@ -184,7 +187,7 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
     const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) });
     return reply.status(201).send({
       object: 'event_result' as const, event: presentEvent(result.event), points: n(result.points),
-      ledger: result.ledger ? presentLedgerResult(result.ledger) : null,
+      ledger: result.ledger ? presentLedgerResult(result.ledger) : null, tier: result.tier ? presentTierChange(result.tier) : null,
     });
   });
 
