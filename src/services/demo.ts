@@ -1,5 +1,5 @@
 // The demo program `npm start` creates on an empty database: a coffee brand with earning rules,
-// three members and two months of history, so every balance, lot, entry kind and rule has an example.
+// a tier ladder, three members and two months of history, so every balance, lot, entry kind and rule has an example.
 import { DAY_MS, ManualClock } from '../core/clock.js';
 import type { Laurel } from './context.js';
 import { ingestEvent } from './events.js';
@@ -7,6 +7,7 @@ import { adjust, captureHold, createHold, earn, redeem } from './ledger.js';
 import { createMember } from './members.js';
 import { createCampaign, createRule } from './rules.js';
 import { createProgram, createTenant, type Program, type Tenant } from './tenants.js';
+import { putLadder } from './tiers.js';
 import { settleDue } from '../db/settlement.js';
 
 export interface Demo {
@@ -35,7 +36,7 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
     createRule(past, t, program.programId, { ...definition, ...(campaignId ? { campaignId } : {}) }, { actor: 'demo' });
   const bonuses = await createCampaign(past, t, program.programId, { name: 'Bonuses', perMember: [{ period: 'month', points: 2000 }] });
   await rule({ name: '1 point per euro', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
-  await rule({ name: 'Double points for Gold', trigger: 'purchase', effect: { type: 'tier_multiplier', tiers: { gold: 2 } } }, bonuses.campaignId);
+  await rule({ name: 'Tier multiplier', trigger: 'purchase', effect: { type: 'tier_multiplier' } }, bonuses.campaignId);
   await rule({
     name: 'Welcome: 100 on the first purchase', trigger: 'purchase', condition: 'member.stats.purchases == 0',
     effect: { type: 'fixed_points', points: 100 },
@@ -45,6 +46,14 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
     effect: { type: 'multiplier', factor: 3, categories: ['pastry'] },
   }, bonuses.campaignId);
   await rule({ name: 'Review: 50 points', trigger: 'review', effect: { type: 'fixed_points', points: 50 }, limits: { perMember: [{ period: 'month', times: 2 }] } });
+  await putLadder(past, t, program.programId, {
+    metric: 'points', window: { kind: 'calendar_year' }, graceDays: 30,
+    tiers: [
+      { code: 'member', name: 'Member', threshold: 0 },
+      { code: 'silver', name: 'Silver', threshold: 500, benefits: { earnMultiplier: '1.5', upgradeBonus: 50, flags: ['free_shipping'] } },
+      { code: 'gold', name: 'Gold', threshold: 2000, benefits: { earnMultiplier: '2', upgradeBonus: 200, flags: ['free_shipping', 'early_access'] } },
+    ],
+  }, { actor: 'demo' });
   const people = [
     { name: 'Alice', email: 'alice@example.com', cardCode: 'CARD-0001' },
     { name: 'Bob', email: 'bob@example.com', cardCode: 'CARD-0002' },

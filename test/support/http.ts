@@ -31,7 +31,7 @@ let n = 0;
 export const idemKey = () => `http-${process.pid}-${Date.now()}-${++n}`;
 
 export interface Call {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   url: string;
   key?: string;
   body?: unknown;

@@ -26,7 +26,7 @@ const EFFECTS = [
   '`points_per_amount` {points, per, rounding: order|line, mode: down|half_up|up, skus?, categories?}: `points` for every `per` minor units paid on the matching lines (1 per 100: a point per euro).',
   '`fixed_points` {points}: per visit or action, welcome (trigger signup), birthday, first-purchase bonus.',
   '`multiplier` {factor, skus?, categories?}: adds (factor − 1) × the base points of the matching lines; multipliers add up (2x and 3x on the same line make 4x).',
-  "`tier_multiplier` {tiers: {gold: 2, …}}: the same for the member's tier.",
+  "`tier_multiplier` {tiers?: {gold: 2, …}}: the same for the member's tier; without tiers, the tier ladder's earnMultiplier for it.",
   '`percent_back` {percent, wallet, mode?, skus?, categories?}: store credit in minor units into a money wallet.',
   '`surprise` {probability, points}: a bonus with probability p, drawn from the rule and the event id (the same event always draws the same).',
   "A brand's own strategies appear here under their type.",
