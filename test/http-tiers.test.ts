@@ -62,7 +62,7 @@ describe('the ladder', () => {
     const t = await newTenant(laurel);
     expect((await call(app, { method: 'GET', url: `/v1/programs/${t.program.programId}/tier-ladder`, key: t.keys.read })).statusCode).toBe(404);
     const { t: u, memberId } = await setup();
-    expect((await call(app, { method: 'DELETE', url: `/v1/programs/${u.program.programId}/tier-ladder`, key: u.keys.admin })).statusCode).toBe(204);
+    expect((await call(app, { method: 'DELETE', url: `/v1/programs/${u.program.programId}/tier-ladder`, key: u.keys.admin })).json()).toMatchObject({ object: 'tier_ladder' });
     expect((await call(app, { method: 'GET', url: `/v1/programs/${u.program.programId}/tier-ladder`, key: u.keys.read })).statusCode).toBe(404);
     expect((await call(app, { method: 'GET', url: `/v1/members/${memberId}/tier`, key: u.keys.read })).statusCode).toBe(404);
   });

@@ -16,6 +16,9 @@ import { installSchedules, retryDelayMs, runDueJobs, runJobNow } from '../src/jo
 import { createHold, earn, getBalance, redeem } from '../src/services/ledger.js';
 import { expectVerified, key, lotsOf, newMember, newProgram, openTestLaurel } from './support/laurel.js';
 
+/** The ledger's jobs: these scenarios are about them and the runner, not the tier, grade or webhook jobs. */
+const SETTLING = BUILT_IN_JOBS.filter((j) => j.name === 'settle' || j.name === 'expiry_reminders');
+
 const MINUTE = 60_000;
 const LEASE_MS = 30 * MINUTE;
 
@@ -82,7 +85,7 @@ function countingJob(name: string, cron: string, fail: (n: number) => boolean = 
 describe('schedules and scheduled runs', () => {
   freshLaurelEachTest();
 
-  it('installSchedules sets each built-in job to its next cron time; runDueJobs runs what is due, records it and moves it on', async () => {
+  it('installSchedules sets each job to its next cron time; runDueJobs runs what is due, records it and moves it on', async () => {
     laurel.clock.set('2026-01-15T10:00:20Z');
     // P: 14-day return window (Paris), Q: no window, with a one-hour hold
     const p = await newProgram(laurel, { returnWindowDays: 14 });
@@ -95,22 +98,22 @@ describe('schedules and scheduled runs', () => {
     expect(await getBalance(laurel, p.tenantId, a)).toMatchObject({ available: 0n, pending: 100n });
     expect(await getBalance(laurel, q.tenantId, b)).toMatchObject({ available: 150n, held: 50n });
 
-    await installSchedules(laurel);
+    await installSchedules(laurel, SETTLING);
     // '* * * * *' after 10:00:20 → 10:01:00; '*/15 * * * *' → 10:15:00
     expect(await scheduleOf('settle')).toEqual({ cron: '* * * * *', timeZone: 'UTC', enabled: true, nextRunAt: '2026-01-15T10:01:00.000Z', failures: 0, leasedUntil: null });
     expect(await scheduleOf('expiry_reminders')).toEqual({ cron: '*/15 * * * *', timeZone: 'UTC', enabled: true, nextRunAt: '2026-01-15T10:15:00.000Z', failures: 0, leasedUntil: null });
 
     // before the first cron time: nothing runs, nothing is recorded
     laurel.clock.set('2026-01-15T10:00:59.999Z');
-    expect(await runDueJobs(laurel, { worker: 'w1' })).toEqual([]);
+    expect(await runDueJobs(laurel, { jobs: SETTLING, worker: 'w1' })).toEqual([]);
     expect(await listRuns(laurel.db, { limit: 10 })).toEqual([]);
     // installing again (a second worker starting) leaves the schedules as they are
-    await installSchedules(laurel);
+    await installSchedules(laurel, SETTLING);
     expect((await scheduleOf('settle')).nextRunAt).toBe('2026-01-15T10:01:00.000Z');
 
     // at 10:01:00 settle is due (next_run_at <= now), the reminders are not
     laurel.clock.set('2026-01-15T10:01:00Z');
-    const first = await runDueJobs(laurel, { worker: 'w1' });
+    const first = await runDueJobs(laurel, { jobs: SETTLING, worker: 'w1' });
     expect(first).toEqual([{ runId: expect.any(String), job: 'settle', status: 'succeeded', stats: noSettlement }]);
     expect(await runsOf('settle')).toEqual([{
       runId: first[0]!.runId, trigger: 'schedule', status: 'succeeded', worker: 'w1',
@@ -118,13 +121,13 @@ describe('schedules and scheduled runs', () => {
     }]);
     expect(await scheduleOf('settle')).toMatchObject({ nextRunAt: '2026-01-15T10:02:00.000Z', failures: 0, leasedUntil: null });
     expect(await scheduleOf('expiry_reminders')).toMatchObject({ nextRunAt: '2026-01-15T10:15:00.000Z' });
-    expect(await runDueJobs(laurel, { worker: 'w1' })).toEqual([]);
+    expect(await runDueJobs(laurel, { jobs: SETTLING, worker: 'w1' })).toEqual([]);
 
     // 15 days on (2026-01-30T10:01:00Z): a's lot matured on 29 January at 11:00:20 Paris
     // (10:00:20Z) and b's hold ran out at 11:00:20Z on the 15th. Both jobs are due; settle has
     // been due longest (10:02 against 10:15 on the 15th), so it runs first.
     laurel.clock.advance(15 * DAY_MS);
-    const second = await runDueJobs(laurel, { worker: 'w2' });
+    const second = await runDueJobs(laurel, { jobs: SETTLING, worker: 'w2' });
     expect(second).toEqual([
       { runId: expect.any(String), job: 'settle', status: 'succeeded', stats: { ...noSettlement, wallets: 2, holdsReleased: 1, lotsMatured: 1 } },
       { runId: expect.any(String), job: 'expiry_reminders', status: 'succeeded', stats: { reminders: 0 } },
@@ -140,7 +143,7 @@ describe('schedules and scheduled runs', () => {
     // each moved to its first cron time after now, not after its old due time
     expect(await scheduleOf('settle')).toMatchObject({ nextRunAt: '2026-01-30T10:02:00.000Z', failures: 0, leasedUntil: null });
     expect(await scheduleOf('expiry_reminders')).toMatchObject({ nextRunAt: '2026-01-30T10:15:00.000Z', failures: 0, leasedUntil: null });
-    expect(await runDueJobs(laurel, { worker: 'w2' })).toEqual([]);
+    expect(await runDueJobs(laurel, { jobs: SETTLING, worker: 'w2' })).toEqual([]);
 
     expect(await getBalance(laurel, p.tenantId, a)).toMatchObject({ available: 100n, pending: 0n });
     expect(await getBalance(laurel, q.tenantId, b)).toMatchObject({ available: 200n, held: 0n });
@@ -490,7 +493,7 @@ describe('a settlement killed half way', () => {
       members.push(m);
       await earn(laurel, { tenantId: a.tenantId, memberId: m, amount: 10 * i, idempotencyKey: key() });
     }
-    await installSchedules(laurel); // settle at 10:01 on the 15th
+    await installSchedules(laurel, SETTLING); // settle at 10:01 on the 15th
     laurel.clock.set('2026-01-30T12:00:00Z');
     let wallets = 0;
     const dying: Job = {
@@ -501,7 +504,7 @@ describe('a settlement killed half way', () => {
         return {};
       },
     };
-    const jobs = [dying, ...BUILT_IN_JOBS.filter((j) => j.name !== 'settle')];
+    const jobs = [dying, ...SETTLING.filter((j) => j.name !== 'settle')];
     const first = await runDueJobs(laurel, { jobs, worker: 'dying' });
     expect(first.map((o) => [o.job, o.status])).toEqual([['settle', 'failed'], ['expiry_reminders', 'succeeded']]);
     expect(wallets).toBe(2);
@@ -509,7 +512,7 @@ describe('a settlement killed half way', () => {
     expect(await scheduleOf('settle')).toMatchObject({ nextRunAt: '2026-01-30T12:00:30.000Z', failures: 1, leasedUntil: null });
 
     laurel.clock.set('2026-01-30T12:00:30Z');
-    expect(await runDueJobs(laurel, { worker: 'healthy' })).toMatchObject([{ job: 'settle', status: 'succeeded', stats: { wallets: 2, lotsMatured: 2 } }]);
+    expect(await runDueJobs(laurel, { jobs: SETTLING, worker: 'healthy' })).toMatchObject([{ job: 'settle', status: 'succeeded', stats: { wallets: 2, lotsMatured: 2 } }]);
     expect(await scheduleOf('settle')).toMatchObject({ nextRunAt: '2026-01-30T12:01:00.000Z', failures: 0 });
     const perLot = await entriesPerLot(a.tenantId, 'mature');
     expect([...perLot.values()]).toEqual([1, 1, 1, 1]);

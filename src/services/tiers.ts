@@ -78,9 +78,10 @@ export async function putLadder(laurel: Laurel, tenantId: string, programId: str
   });
 }
 
-export async function deleteLadder(laurel: Laurel, tenantId: string, programId: string): Promise<void> {
+export async function deleteLadder(laurel: Laurel, tenantId: string, programId: string): Promise<SavedLadder> {
   const saved = await getLadder(laurel, tenantId, programId);
   await laurel.db.transaction().execute((trx) => leaveLadder(trx, tenantId, saved.programId, laurel.clock.now()));
+  return saved;
 }
 
 async function ladderAndZone(db: Db, tenantId: string, programId: string): Promise<{ ladder: TierLadder; timeZone: string } | null> {

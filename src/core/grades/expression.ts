@@ -7,10 +7,13 @@ import type { ExpressionScheme } from './grading.js';
 
 /** What the service computes for each member when it grades; integers are bigint (CEL's int). */
 export interface GradeStats {
-  /** lifetime */
+  /**
+   * Lifetime, from the member's activity: purchases net of full returns, money paid net of refunds
+   * (a rule condition's member.stats count purchase events and gross totals instead).
+   */
   purchases: bigint;
   spend: bigint;
-  /** since 1 January, in the tenant's time zone: the same figures as a rule condition's member.stats */
+  /** the same since 1 January, in the tenant's time zone */
   purchasesThisYear: bigint;
   spendThisYear: bigint;
   /** over the last 12 months, so that a grade does not fall every 1 January */

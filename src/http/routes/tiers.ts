@@ -124,7 +124,10 @@ const MemberParams = Type.Object({ memberId: Id('the member') });
 
 export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/programs/:programId/tier-ladder', {
-    schema: { summary: "A program's tier ladder", tags: ['tiers'], params: ProgramParams, response: { 200: LadderSchema, ...errors(403, 404) } },
+    schema: {
+      summary: "A program's tier ladder", tags: ['tiers'], description: 'The metric, window, review policy, grace and tiers with their thresholds and benefits.',
+      params: ProgramParams, response: { 200: LadderSchema, ...errors(403, 404) },
+    },
     config: { access: READ },
   }, async (request) => presentLadder(await getLadder(laurel, tenantOf(request), request.params.programId)));
 
@@ -144,14 +147,11 @@ export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
   app.delete('/programs/:programId/tier-ladder', {
     schema: {
       summary: 'Remove a tier ladder', tags: ['tiers'],
-      description: 'Nothing reviews tiers any more; members keep the tier they have as a label (rule conditions still read it).',
-      params: ProgramParams, response: { 204: Type.Null(), ...errors(403, 404) },
+      description: 'Answers the ladder removed. Nothing reviews tiers any more; members keep the tier they have as a label (rule conditions still read it).',
+      params: ProgramParams, response: { 200: LadderSchema, ...errors(403, 404) },
     },
     config: { access: ADMIN },
-  }, async (request, reply) => {
-    await deleteLadder(laurel, tenantOf(request), request.params.programId);
-    return reply.status(204).send(null);
-  });
+  }, async (request) => presentLadder(await deleteLadder(laurel, tenantOf(request), request.params.programId)));
 
   app.get('/members/:memberId/tier', {
     schema: {
