@@ -5,15 +5,15 @@
 // Laurel opened here has a ManualClock, moved past the lots' expiry before the job runs.
 import { performance } from 'node:perf_hooks';
 import { sql } from 'kysely';
-import pg from 'pg';
 import { ManualClock, DAY_MS } from '../src/core/clock.js';
 import { lotExpiresAt, type ProgramInput } from '../src/core/program.js';
 import { formatReport, verifyLedger } from '../src/db/verify.js';
 import { runJobNow } from '../src/jobs/runner.js';
 import { openLaurel, type Laurel } from '../src/services/context.js';
-import { databaseName, maintenanceUrl } from './database.js';
+import { databaseName } from './database.js';
 import { EARN_AMOUNT } from './earn.js';
 import { benchProgram, newFixture, type Fixture } from './fixtures.js';
+import { bulkMembers, resetDatabase, sampledMemory, siblingDatabaseUrl, timedStatements, type Memory, type StepTimes } from './scale.js';
 import { log } from './stats.js';
 
 export const EXPIRY_MONTHS = 12;
@@ -22,7 +22,6 @@ export const LOTS_PER_MEMBER = 10;
 export const SETTLE_CHUNK = 5000;
 /** members written per bulk statement (× LOTS_PER_MEMBER earns) */
 const MEMBERS_PER_STATEMENT = 10_000;
-const RSS_SAMPLE_MS = 100;
 const SCRATCH = 'bench_expiry_baseline';
 
 /** The bench program, with rolling expiry: each lot expires 12 calendar months after it was earned. */
@@ -45,12 +44,8 @@ export interface ExpiryRound {
     /** ms of each chunk (one transaction of up to SETTLE_CHUNK wallets) */
     chunkMs: number[];
     /** the job's statements by step: how many, and their round trips' total ms */
-    steps: Record<SettleStep, { count: number; ms: number }>;
-    rssBeforeMb: number;
-    rssPeakMb: number;
-    heapBeforeMb: number;
-    heapPeakMb: number;
-  };
+    steps: StepTimes<SettleStep>;
+  } & Memory;
   baseline: { ms: number; lots: number; balances: number };
   verifyMs: number;
   /** building the two indexes verifyLedger needs at this size (see VERIFY_INDEXES) */
@@ -66,8 +61,6 @@ export interface ExpiryResults {
   /** the database the rounds ran in (each round recreated it) */
   database: string;
 }
-
-const mb = (bytes: number): number => bytes / 1048576;
 
 function walletOf(fx: Fixture, code: string): string {
   const w = fx.program.wallets.find((x) => x.code === code);
@@ -87,7 +80,6 @@ export async function bulkMembersWithLots(laurel: Laurel, fx: Fixture, label: st
   const t = fx.tenantId;
   const p = fx.program.programId;
   const points = walletOf(fx, 'points');
-  const wallets = fx.program.wallets.map((w) => w.walletId);
   const a = EARN_AMOUNT;
   const perMember = earnedAt.length;
   const total = a * BigInt(perMember);
@@ -100,26 +92,11 @@ export async function bulkMembersWithLots(laurel: Laurel, fx: Fixture, label: st
     const to = Math.min(count, from + MEMBERS_PER_STATEMENT - 1);
     const t0 = performance.now();
     await laurel.db.transaction().execute(async (trx) => {
-      // The batch's member ids are UUIDv7s made by this statement: the tenant's members between
-      // its first and its last are the batch (the bench alone writes to this tenant; PostgreSQL 15
-      // has no min(uuid), and a UUID's text sorts as its bytes). Both statements below find the
-      // batch by that key range: joining the balances to the batch's ids instead was quadratic (the
-      // planner, whose statistics have not seen the new tenant, expected one member and looped
-      // over the batch for each of the tenant's balances: 10^8 comparisons for the 3rd batch).
-      const { rows: [ids] } = await sql<{ first: string; last: string }>`
-        with m as (
-          insert into members (tenant_id, member_id, program_id, external_id, attributes, status, enrolled_at, updated_at)
-          select ${t}::uuid, laurel_uuid_v7(), ${p}::uuid, ${prefix}::text || g, '{}'::jsonb, 'active', ${enrolled}::timestamptz, ${enrolled}::timestamptz
-          from generate_series(${from}::int, ${to}::int) g
-          returning member_id
-        ), b as (
-          insert into balances (tenant_id, member_id, wallet_id, program_id)
-          select ${t}::uuid, m.member_id, w.wallet_id, ${p}::uuid from m cross join unnest(${wallets}::uuid[]) w(wallet_id)
-        )
-        select min(member_id::text) as first, max(member_id::text) as last from m`.execute(trx);
+      // The members and their balance rows; the batch is the tenant's members between its first and last id.
+      const ids = await bulkMembers(trx, fx, prefix, from, to, enrolled);
       await sql`
         with m as materialized (
-          select member_id from members where tenant_id = ${t}::uuid and member_id between ${ids!.first}::uuid and ${ids!.last}::uuid
+          select member_id from members where tenant_id = ${t}::uuid and member_id between ${ids.first}::uuid and ${ids.last}::uuid
         ), src as materialized (
           select m.member_id, k, laurel_uuid_v7() as entry_id, laurel_uuid_v7() as lot_id, laurel_uuid_v7() as movement_id,
                  (${at}::timestamptz[])[k] as at, (${exp}::timestamptz[])[k] as expires_at
@@ -147,7 +124,7 @@ export async function bulkMembersWithLots(laurel: Laurel, fx: Fixture, label: st
         )
         update balances b set available = b.available + ${total}::bigint, lifetime_earned = b.lifetime_earned + ${total}::bigint,
           last_activity_at = ${last}::timestamptz
-        where b.tenant_id = ${t}::uuid and b.member_id between ${ids!.first}::uuid and ${ids!.last}::uuid and b.wallet_id = ${points}::uuid`.execute(trx);
+        where b.tenant_id = ${t}::uuid and b.member_id between ${ids.first}::uuid and ${ids.last}::uuid and b.wallet_id = ${points}::uuid`.execute(trx);
     });
     log(`expiry fixture ${label}: ${to}/${count} members, ${to * perMember} lots (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
   }
@@ -202,61 +179,22 @@ function settleStep(text: string): SettleStep {
   return 'other';
 }
 
-type QueryFn = (this: pg.Client, ...args: unknown[]) => unknown;
-
-/** Times every statement this process sends while `run` runs, by settle step (client-observed round trips). */
-async function timedStatements<T>(run: () => Promise<T>): Promise<{ result: T; steps: Record<SettleStep, { count: number; ms: number }> }> {
-  const steps = Object.fromEntries(SETTLE_STEPS.map((k) => [k, { count: 0, ms: 0 }])) as Record<SettleStep, { count: number; ms: number }>;
-  const proto = pg.Client.prototype as unknown as { query: QueryFn };
-  const query = proto.query;
-  proto.query = function (this: pg.Client, ...args: unknown[]) {
-    const [first] = args;
-    const text = first !== null && typeof first === 'object' ? (first as { text?: unknown }).text : first;
-    if (typeof text !== 'string') return query.apply(this, args);
-    const step = steps[settleStep(text)];
-    const t = performance.now();
-    const done = () => { step.count++; step.ms += performance.now() - t; };
-    return (query.apply(this, args) as Promise<unknown>).then((r) => { done(); return r; }, (e: unknown) => { done(); throw e; });
-  };
-  try {
-    return { result: await run(), steps };
-  } finally {
-    proto.query = query;
-  }
-}
-
 /** The settle job, as the runner runs it, with this process's RSS sampled every 100 ms. */
 async function runLaurel(laurel: Laurel): Promise<ExpiryRound['laurel']> {
-  const before = process.memoryUsage();
-  let rssPeak = before.rss;
-  let heapPeak = before.heapUsed;
-  const sample = () => {
-    const m = process.memoryUsage();
-    rssPeak = Math.max(rssPeak, m.rss);
-    heapPeak = Math.max(heapPeak, m.heapUsed);
-  };
-  const timer = setInterval(sample, RSS_SAMPLE_MS);
   const chunkMs: number[] = [];
   const t0 = performance.now();
   let last = t0;
-  let timed;
-  try {
-    timed = await timedStatements(() => runJobNow(laurel, 'settle', (p) => {
+  const { result: { result: outcome, steps }, memory } = await sampledMemory(() => timedStatements(SETTLE_STEPS, settleStep,
+    () => runJobNow(laurel, 'settle', (p) => {
       const now = performance.now();
       chunkMs.push(now - last);
       log(`settle: ${p.done} ${p.unit} (chunk ${chunkMs.length}: ${(now - last).toFixed(0)} ms)`);
       last = now;
-    }));
-  } finally {
-    clearInterval(timer);
-  }
-  const { result: outcome, steps } = timed;
+    })));
   const ms = performance.now() - t0;
-  sample();
   if (outcome.status !== 'succeeded') throw new Error(`the settle job failed: ${outcome.error}`);
   return {
-    ms, lots: outcome.stats.lotsExpired ?? 0, wallets: outcome.stats.wallets ?? 0, points: outcome.stats.pointsExpired ?? 0, chunkMs, steps,
-    rssBeforeMb: mb(before.rss), rssPeakMb: mb(rssPeak), heapBeforeMb: mb(before.heapUsed), heapPeakMb: mb(heapPeak),
+    ms, lots: outcome.stats.lotsExpired ?? 0, wallets: outcome.stats.wallets ?? 0, points: outcome.stats.pointsExpired ?? 0, chunkMs, steps, ...memory,
   };
 }
 
@@ -329,24 +267,7 @@ export interface ExpiryOptions {
 }
 
 /** The database the expiry rounds run in: the bench database's name + `_expiry`, on the same server. */
-export function expiryDatabaseUrl(url: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(`${databaseName(url)}_expiry`)}`;
-  return u.toString();
-}
-
-/** Drops the database (closing any connection to it), then creates it again unless `recreate` is false. */
-async function resetDatabase(url: string, recreate: boolean): Promise<void> {
-  const ident = `"${databaseName(url).replace(/"/g, '""')}"`;
-  const client = new pg.Client({ connectionString: maintenanceUrl(url) });
-  await client.connect();
-  try {
-    await client.query(`drop database if exists ${ident} with (force)`);
-    if (recreate) await client.query(`create database ${ident}`);
-  } finally {
-    await client.end();
-  }
-}
+export const expiryDatabaseUrl = (url: string): string => siblingDatabaseUrl(url, 'expiry');
 
 export async function expiryBenchmark(benchUrl: string, runId: string, o: ExpiryOptions): Promise<ExpiryResults> {
   // Each round in a database of its own, created for it: the settle job reads every due lot and

@@ -25,15 +25,20 @@ export interface BenchOptions {
   expiryMembers: number;
   /** rounds of the expiry benchmark: each builds its own fixture (a run consumes it) */
   expiryRounds: number;
+  /** run the tier-review benchmark (the tier_reviews job over members on a ladder, against a raw-SQL UPDATE) */
+  tiers: boolean;
+  tierMembers: number;
+  /** rounds of the tier benchmark: each builds its own fixture (a run consumes it) */
+  tierRounds: number;
   /** run only this part of the bench */
-  only: 'expiry' | null;
+  only: 'expiry' | 'tiers' | null;
 }
 
 export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http] [--no-rules]
   [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
-  [--no-expiry] [--expiry-members N] [--expiry-rounds N] [--only expiry]
+  [--no-expiry] [--expiry-members N] [--expiry-rounds N] [--no-tiers] [--tier-members N] [--tier-rounds N] [--only expiry|tiers]
 DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -55,6 +60,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'no-expiry': { type: 'boolean', default: false },
       'expiry-members': { type: 'string' },
       'expiry-rounds': { type: 'string' },
+      'no-tiers': { type: 'boolean', default: false },
+      'tier-members': { type: 'string' },
+      'tier-rounds': { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -71,8 +79,10 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     return n;
   };
   const quick = values.quick;
-  if (values.only !== undefined && values.only !== 'expiry') throw new Error(`--only takes: expiry\n${USAGE}`);
-  if (values.only === 'expiry' && values['no-expiry']) throw new Error(`--only expiry and --no-expiry contradict each other\n${USAGE}`);
+  const only = values.only === undefined ? null : values.only === 'expiry' || values.only === 'tiers' ? values.only : null;
+  if (values.only !== undefined && only === null) throw new Error(`--only takes: expiry, tiers\n${USAGE}`);
+  if (only === 'expiry' && values['no-expiry']) throw new Error(`--only expiry and --no-expiry contradict each other\n${USAGE}`);
+  if (only === 'tiers' && values['no-tiers']) throw new Error(`--only tiers and --no-tiers contradict each other\n${USAGE}`);
   const levels = values.levels
     ? values.levels.split(',').map((s) => num(s.trim(), 1, 'levels')).map(Math.round)
     : [1, 8, 32];
@@ -94,6 +104,9 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     expiry: !values['no-expiry'],
     expiryMembers: Math.round(num(values['expiry-members'], quick ? 10_000 : 100_000, 'expiry-members')),
     expiryRounds: Math.round(num(values['expiry-rounds'], quick ? 1 : 2, 'expiry-rounds')),
-    only: values.only === 'expiry' ? 'expiry' : null,
+    tiers: !values['no-tiers'],
+    tierMembers: Math.round(num(values['tier-members'], quick ? 10_000 : 100_000, 'tier-members')),
+    tierRounds: Math.round(num(values['tier-rounds'], quick ? 1 : 3, 'tier-rounds')),
+    only,
   };
 }

@@ -4,6 +4,7 @@ import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
 import type { Earned, EvaluateResult, RuleRun, RulesFixture } from './rules.js';
+import { TIER_STEPS, type TiersResults } from './tiers.js';
 import { median, round } from './stats.js';
 
 export interface EarnLevel {
@@ -90,6 +91,7 @@ export interface Summary {
   /** sequential earn and redeem latency for the short and the long history */
   history_latency?: { earn_small_ms: number; earn_large_ms: number; redeem_small_ms: number; redeem_large_ms: number };
   expiry?: ExpirySummary;
+  tiers?: TiersSummary;
 }
 
 /** The settle job expiring members × 10 due lots against the raw-SQL UPDATEs over a copy of the rows (medians over rounds). */
@@ -164,6 +166,90 @@ export function expiryTable(e: ExpiryResults): string {
       String(i + 1), r.first, f(r.buildMs / 1000), f((r.copyMs + r.vacuumMs) / 1000), s(r.laurel.ms), f(r.laurel.lots / (r.laurel.ms / 1000), 0),
       `${r.laurel.chunkMs.length} (${f(r.laurel.chunkMs[0] ?? Number.NaN, 0)}…${f(r.laurel.chunkMs.at(-1) ?? Number.NaN, 0)})`,
       `${f(r.laurel.rssBeforeMb, 0)}/${f(r.laurel.rssPeakMb, 0)}`, s(r.baseline.ms), f(r.baseline.lots / (r.baseline.ms / 1000), 0),
+      f(r.laurel.ms / r.baseline.ms, 2),
+    ]),
+  );
+}
+
+/** The tier_reviews job over the members against the raw-SQL UPDATE over a copy of them (medians over rounds). */
+export interface TiersSummary {
+  members: number;
+  activity_rows: number;
+  rounds: number;
+  /** members per review transaction */
+  chunk_members: number;
+  /** members (with balance rows) and their activity, written set-based (not the copy nor the vacuum) */
+  fixture_build_s: number;
+  laurel_s: number;
+  members_per_s: number;
+  baseline_s: number;
+  baseline_members_per_s: number;
+  /** laurel_s ÷ baseline_s (of the medians); the target is ≤ 3 */
+  ratio: number;
+  /** the median over rounds of (Laurel ÷ the baseline of the same round) */
+  ratio_paired: number;
+  /** each round's own ratio, in order */
+  ratios: number[];
+  kept: number;
+  down: number;
+  up: number;
+  /** this process's RSS before the job, its peak during it (sampled every 100 ms) and the difference (the largest over rounds) */
+  rss_before_mb: number;
+  rss_peak_mb: number;
+  rss_growth_mb: number;
+  heap_growth_mb: number;
+  chunks: number;
+  chunk_first_ms: number;
+  chunk_last_ms: number;
+  /** the job's statements by step: count and seconds of round trips, means over rounds; `node` is the rest of the job's time */
+  steps: Record<string, { count: number; s: number }>;
+}
+
+export function summarizeTiers(e: TiersResults, chunkMembers: number): TiersSummary {
+  const laurel = median(e.rounds.map((r) => r.laurel.ms)) / 1000;
+  const baseline = median(e.rounds.map((r) => r.baseline.ms)) / 1000;
+  const worst = e.rounds.reduce((w, r) => (r.laurel.rssPeakMb - r.laurel.rssBeforeMb > w.laurel.rssPeakMb - w.laurel.rssBeforeMb ? r : w));
+  const n = e.rounds.length;
+  const steps: Record<string, { count: number; s: number }> = Object.fromEntries(TIER_STEPS.map((k) => [k, {
+    count: round(e.rounds.reduce((a, r) => a + r.laurel.steps[k].count, 0) / n, 0),
+    s: round(e.rounds.reduce((a, r) => a + r.laurel.steps[k].ms, 0) / n / 1000, 2),
+  }]));
+  const inStatements = e.rounds.reduce((a, r) => a + Object.values(r.laurel.steps).reduce((b, x) => b + x.ms, 0), 0) / n;
+  const meanJob = e.rounds.reduce((a, r) => a + r.laurel.ms, 0) / n;
+  steps.node = { count: 0, s: round((meanJob - inStatements) / 1000, 2) };
+  const last = e.rounds.at(-1)!.laurel;
+  return {
+    members: e.members, activity_rows: e.activityRows, rounds: n, chunk_members: chunkMembers,
+    fixture_build_s: round(median(e.rounds.map((r) => r.buildMs)) / 1000, 1),
+    laurel_s: round(laurel, 2), members_per_s: round(e.members / laurel, 0),
+    baseline_s: round(baseline, 2), baseline_members_per_s: round(e.members / baseline, 0),
+    ratio: round(laurel / baseline, 2), ratio_paired: round(median(e.rounds.map((r) => r.laurel.ms / r.baseline.ms)), 2),
+    ratios: e.rounds.map((r) => round(r.laurel.ms / r.baseline.ms, 2)),
+    kept: last.kept, down: last.down, up: last.up,
+    rss_before_mb: round(worst.laurel.rssBeforeMb, 1), rss_peak_mb: round(worst.laurel.rssPeakMb, 1),
+    rss_growth_mb: round(worst.laurel.rssPeakMb - worst.laurel.rssBeforeMb, 1),
+    heap_growth_mb: round(Math.max(...e.rounds.map((r) => r.laurel.heapPeakMb - r.laurel.heapBeforeMb)), 1),
+    chunks: worst.laurel.chunkMs.length,
+    chunk_first_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs[0] ?? Number.NaN)), 0),
+    chunk_last_ms: round(median(e.rounds.map((r) => r.laurel.chunkMs.at(-1) ?? Number.NaN)), 0),
+    steps,
+  };
+}
+
+/** Where the review job's time went: its statements by step and the rest (node), seconds and count (means over rounds), and the share of the job. */
+export function tierSteps(s: TiersSummary): string {
+  return Object.entries(s.steps).filter(([k, v]) => v.count > 0 || k === 'node')
+    .map(([k, v]) => `${k} ${f(v.s, 2)} s${v.count > 0 ? ` ×${v.count}` : ''} (${f((100 * v.s) / s.laurel_s, 0)}%)`).join(', ');
+}
+
+export function tiersTable(e: TiersResults): string {
+  const s = (ms: number) => f(ms / 1000, 2);
+  return table(
+    ['round', 'first', 'fixture s', 'copy+vacuum s', 'laurel s', 'members/s', 'chunks (first…last ms)', 'rss before/peak MB', 'baseline s', 'baseline members/s', 'ratio'],
+    e.rounds.map((r, i) => [
+      String(i + 1), r.first, f(r.buildMs / 1000), f((r.copyMs + r.vacuumMs) / 1000), s(r.laurel.ms), f(r.laurel.members / (r.laurel.ms / 1000), 0),
+      `${r.laurel.chunkMs.length} (${f(r.laurel.chunkMs[0] ?? Number.NaN, 0)}…${f(r.laurel.chunkMs.at(-1) ?? Number.NaN, 0)})`,
+      `${f(r.laurel.rssBeforeMb, 0)}/${f(r.laurel.rssPeakMb, 0)}`, s(r.baseline.ms), f(r.baseline.members / (r.baseline.ms / 1000), 0),
       f(r.laurel.ms / r.baseline.ms, 2),
     ]),
   );

@@ -1,7 +1,8 @@
 // `npm run bench [-- --json] [-- --quick]`: earn through the service layer against a pgbench
 // baseline at concurrency 1, 8 and 32, purchases against 20 rules next to them, and balance reads
-// for a short and a long history, and the settle job expiring 1,000,000 lots against a raw-SQL UPDATE
-// (`--only expiry` runs just that).
+// for a short and a long history, the settle job expiring 1,000,000 lots against a raw-SQL UPDATE
+// (`--only expiry` runs just that), and the tier_reviews job reviewing 100,000 members against a
+// raw-SQL UPDATE (`--only tiers`).
 // Progress goes to stderr; the report to stdout, and with --json its last line is the summary.
 import { cpus } from 'node:os';
 import { sql } from 'kysely';
@@ -18,14 +19,15 @@ import { parseOptions, type BenchOptions } from './options.js';
 import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
 import {
-  earnTable, expirySteps, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules, table,
-  type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary,
+  earnTable, expirySteps, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules,
+  summarizeTiers, table, tierSteps, tiersTable, type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary, type TiersSummary,
 } from './report.js';
 import {
   addEarned, BASKETS, celParses, checkRules, countCelParses, evaluateBenchmark, historyLatency, newRulesFixture, noEarnings, runRules,
   type Earned, type RulesFixture,
 } from './rules.js';
 import { log, median, round } from './stats.js';
+import { ACTIVITY_PER_MEMBER, REVIEW_CHUNK_MEMBERS, TIERS, tiersBenchmark } from './tiers.js';
 
 const APP_NAME = 'laurel-bench';
 const READ_CONCURRENCY = 8;
@@ -277,6 +279,25 @@ async function expiryPart(url: string, runId: string, o: BenchOptions): Promise<
   return s;
 }
 
+/** The tier_reviews job over members on a four-tier ladder, then the baseline's UPDATE over a copy of them; printed. */
+async function tiersPart(url: string, runId: string, o: BenchOptions): Promise<TiersSummary> {
+  const e = await tiersBenchmark(url, runId, { members: o.tierMembers, rounds: o.tierRounds });
+  const s = summarizeTiers(e, REVIEW_CHUNK_MEMBERS);
+  print(`tiers (the tier_reviews job, runJobNow(laurel, 'tier_reviews') → reviewTiers, chunks of ${REVIEW_CHUNK_MEMBERS} members: ${e.members} members`);
+  print(`on ${TIERS.map(([c, t]) => `${c} ${t}`).join(' / ')} qualifying points a calendar year (period-end review, no grace), ${ACTIVITY_PER_MEMBER} activity rows each`);
+  print(`(${e.activityRows} in all), due 2027-01-01 00:00 Europe/Paris, run at 00:05; each round in database ${e.database}, created for it)`);
+  print('vs the baseline in the same run and database: one UPDATE of a copy of the members (same indexes) joined to');
+  print('the per-member 2026 sum of member_activity, new tier by a CASE over the thresholds; ratio = Laurel s ÷ baseline s (target ≤ 3)');
+  print(tiersTable(e));
+  print(`ratio ${s.ratio.toFixed(2)} (paired median ${s.ratio_paired.toFixed(2)}; per round ${s.ratios.map((x) => x.toFixed(2)).join(' ')}): `
+    + `${s.ratio <= 3 ? 'within' : 'NOT within'} 3× the baseline; Laurel ${s.members_per_s} members/s, baseline ${s.baseline_members_per_s} members/s`);
+  print(`where the job's time goes (statements' round trips, as this process sees them; node = the rest): ${tierSteps(s)}`);
+  print(`memory: RSS ${s.rss_before_mb} MB before the job, peak ${s.rss_peak_mb} MB during it (+${s.rss_growth_mb} MB; heap +${s.heap_growth_mb} MB)`);
+  print(`check: ${e.rounds.at(-1)!.check}`);
+  print();
+  return s;
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   // Before anything compiles a rule condition: the rules bench reports every parse.
@@ -292,12 +313,12 @@ async function main(): Promise<void> {
   try {
     const { rows: [server] } = await sql<{ v: string }>`select current_setting('server_version') as v`.execute(laurel.db);
     const started = Date.now();
-    if (o.only === 'expiry' || !pgbench) {
-      print(`Laurel bench — ${redact(o.databaseUrl)} (PostgreSQL ${server!.v}), ${cpus().length} CPUs, node ${process.version}; --only expiry`);
+    if (o.only !== null || !pgbench) {
+      print(`Laurel bench — ${redact(o.databaseUrl)} (PostgreSQL ${server!.v}), ${cpus().length} CPUs, node ${process.version}; --only ${o.only}`);
       print();
-      const expiry = await expiryPart(laurelUrl, runId, o);
+      const part = o.only === 'tiers' ? { tiers: await tiersPart(laurelUrl, runId, o) } : { expiry: await expiryPart(laurelUrl, runId, o) };
       print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
-      if (o.json) print(JSON.stringify({ expiry }));
+      if (o.json) print(JSON.stringify(part));
       process.stdout.write(`${out.join('\n')}\n`);
       return;
     }
@@ -363,6 +384,7 @@ async function main(): Promise<void> {
     if (o.profile) await profileEarn(laurel, connect, pgbench, earnFx, readFx, o.databaseUrl, o, h.large, h.small);
     // Last: its million rows would otherwise sit in the tables the other parts read.
     if (o.expiry) summary.expiry = await expiryPart(laurelUrl, runId, o);
+    if (o.tiers) summary.tiers = await tiersPart(laurelUrl, runId, o);
     print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (o.json) print(JSON.stringify(summary));
     process.stdout.write(`${out.join('\n')}\n`);

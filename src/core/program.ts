@@ -33,6 +33,36 @@ export interface ProgramInput extends ProgramPolicy {
   wallets: WalletSpec[];
   /** days before a lot expires that its member is reminded (an outbox message); null: never */
   expiryReminderDays?: number | null;
+  /** pay with points: `points` points are worth `minor` minor units; null: points are not a means of payment */
+  pointValue?: PointValue | null;
+  /** an unused reward instance that expires gives its points back (refund) or not (forfeit) */
+  expiredRewards?: 'refund' | 'forfeit';
+}
+
+export interface PointValue {
+  points: bigint;
+  minor: bigint;
+}
+
+const MAX_RATE = 1_000_000_000n;
+
+export function validatePointValue(value: unknown): PointValue | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== 'object' || Array.isArray(value)) throw invalid('pointValue', 'pointValue must be { points, minor }: so many points are worth so many minor units');
+  const { points, minor, ...rest } = value as Record<string, unknown>;
+  for (const k of Object.keys(rest)) throw invalid(`pointValue.${k}`, `pointValue.${k} is not a field of this object`);
+  const read = (v: unknown, field: string): bigint => {
+    const n = typeof v === 'bigint' ? v : typeof v === 'number' && Number.isSafeInteger(v) ? BigInt(v) : null;
+    if (n === null || n < 1n || n > MAX_RATE) throw invalid(field, `${field} must be an integer from 1 to ${MAX_RATE}`);
+    return n;
+  };
+  return { points: read(points, 'pointValue.points'), minor: read(minor, 'pointValue.minor') };
+}
+
+export function validateExpiredRewards(value: unknown): 'refund' | 'forfeit' {
+  if (value === undefined || value === null) return 'forfeit';
+  if (value !== 'refund' && value !== 'forfeit') throw invalid('expiredRewards', 'expiredRewards must be refund or forfeit');
+  return value;
 }
 
 /** The wallet an operation uses when it names none, and the one events earn points into. */
@@ -106,6 +136,8 @@ export function validateProgram(input: ProgramInput): ProgramInput {
     negativeBalance: input.negativeBalance,
     expiryReminderDays: input.expiryReminderDays === undefined || input.expiryReminderDays === null
       ? null : integerIn(input.expiryReminderDays, 1, 365, 'expiryReminderDays'),
+    pointValue: validatePointValue(input.pointValue),
+    expiredRewards: validateExpiredRewards(input.expiredRewards),
   };
 }
 

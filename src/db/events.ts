@@ -4,7 +4,7 @@ import { sql, type Insertable, type Selectable } from 'kysely';
 import type { EventEntry, EventRecord, Explained } from '../core/events/event.js';
 import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
-import { DEFAULT_WALLET } from '../core/program.js';
+import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
 import type { StoredResponse } from './ledger.js';
 import type { Db, EventsTable } from './schema.js';
@@ -22,13 +22,15 @@ export interface EventProgram {
   qualifyingWallets: string[];
   /** the program's tier ladder as stored (validateLadder reads it); null: no tiers */
   ladder: unknown;
+  /** what points are worth when they pay (null: they do not) */
+  pointValue: PointValue | null;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
     .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
-    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder'])
+    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor'])
     .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
       and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
@@ -37,6 +39,7 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
   return {
     programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone,
     qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
+    pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
   };
 }
 
@@ -62,7 +65,7 @@ export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null
     total: e.total, paid_with_points: e.paidWithPoints, refund_amount: e.refundAmount, order_ref: e.orderId,
     purchase_event_id: e.purchaseEventId,
     payload: JSON.stringify({ lines: linesJson(e.lines), attributes: e.attributes, purchaseExternalId: e.purchaseExternalId }),
-    points: e.points, entry_id: e.ledgerEntryId, created_at: e.createdAt,
+    points: e.points, entry_id: e.ledgerEntryId, created_at: e.createdAt, points_paid: e.pointsPaid ?? null, points_entry_id: e.pointsEntryId ?? null,
     facts: facts === null ? null : encodeJson(facts), explanation: encodeJson(e.explanation), entries: encodeJson(e.entries),
   };
 }
@@ -76,6 +79,7 @@ export function eventOf(row: EventRow): EventRecord {
     lines: linesOf(payload.lines, kind === 'purchase'), total: row.total, paidWithPoints: row.paid_with_points,
     purchaseEventId: row.purchase_event_id, purchaseExternalId: payload.purchaseExternalId ?? null, refundAmount: row.refund_amount,
     attributes: payload.attributes ?? {}, points: row.points, ledgerEntryId: row.entry_id, createdAt: row.created_at,
+    pointsPaid: row.points_paid === null ? null : BigInt(row.points_paid), pointsEntryId: row.points_entry_id,
     entries: decodeJson<EventEntry[]>(row.entries), explanation: decodeJson<Explained[]>(row.explanation),
   };
 }

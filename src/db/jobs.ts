@@ -125,6 +125,14 @@ export async function queueExpiryReminders(db: Db, now: Date, chunk: number): Pr
   return Number(result.numAffectedRows ?? 0n);
 }
 
+/** Writes an outbox message in the caller's transaction; its dedupe key makes a second one a no-op. */
+export async function enqueueMessage(trx: Db, tenantId: string, type: string, dedupeKey: string, payload: Record<string, unknown>, now: Date): Promise<void> {
+  await sql`
+    insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+    values (${tenantId}, laurel_uuid_v7(), ${type}, ${dedupeKey}, ${JSON.stringify(payload, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}, ${now})
+    on conflict (tenant_id, dedupe_key) do nothing`.execute(trx);
+}
+
 export async function listOutbox(db: Db, tenantId: string, type?: string) {
   let q = db.selectFrom('outbox').selectAll().where('tenant_id', '=', tenantId);
   if (type) q = q.where('type', '=', type);

@@ -5,7 +5,7 @@ import type { LotTake } from '../core/ledger/consumption.js';
 import type { Balance, Decision, EntryKind, Hold, JournalEntry, Lot, WalletState } from '../core/ledger/types.js';
 import type { ExpiryPolicy, ProgramPolicy } from '../core/program.js';
 import { uuidv7 } from '../core/ids.js';
-import type { Database, JournalEntriesTable } from './schema.js';
+import type { Database, Db, JournalEntriesTable } from './schema.js';
 import { UNPREPARED } from './connection.js';
 
 export type Trx = Transaction<Database>;
@@ -175,7 +175,7 @@ export async function loadConsumption(trx: Trx, tenantId: string, groupEntryId: 
   return rows.map((r) => ({ lot: lotOf(r), amount: r.taken }));
 }
 
-export async function loadHold(trx: Trx, tenantId: string, holdId: string): Promise<Hold | null> {
+export async function loadHold(trx: Db, tenantId: string, holdId: string): Promise<Hold | null> {
   const row = await trx.selectFrom('holds').selectAll()
     .where('tenant_id', '=', tenantId).where('hold_id', '=', holdId).executeTakeFirst();
   return row ? holdOf(row) : null;

@@ -25,6 +25,9 @@ export interface ProgramsTable {
   expiry_years_after: number | null;
   negative_balance_policy: 'debt' | 'write_off';
   expiry_reminder_days: ColumnType<number | null, number | null | undefined, number | null>;
+  point_value_points: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+  point_value_minor: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+  expired_rewards: ColumnType<'refund' | 'forfeit', 'refund' | 'forfeit' | undefined, 'refund' | 'forfeit'>;
   created_at: Timestamp;
 }
 
@@ -184,6 +187,8 @@ export interface EventsTable {
   /** the journal entries it wrote: [{ wallet, entryId, amount }] */
   entries: ColumnType<unknown, string | undefined, string>;
   created_at: Timestamp;
+  points_entry_id: ColumnType<string | null, string | null | undefined, string | null>;
+  points_paid: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
 }
 
 export interface CampaignsTable {
@@ -313,6 +318,78 @@ export interface GradeHistoryTable {
   reason: string;
 }
 
+export interface WebhookEndpointsTable {
+  tenant_id: string;
+  endpoint_id: string;
+  url: string;
+  description: string | null;
+  /** whsec_…: signs every send, so it is kept in clear */
+  secret: string;
+  /** the message types it receives; empty: all */
+  event_types: ColumnType<string[], string[] | undefined, string[]>;
+  enabled: ColumnType<boolean, boolean | undefined, boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+/** one per outbox message and endpoint: the delivery log */
+export interface WebhookDeliveriesTable {
+  tenant_id: string;
+  delivery_id: string;
+  message_id: string;
+  endpoint_id: string;
+  status: 'pending' | 'delivered' | 'failed';
+  attempts: ColumnType<number, number | undefined, number>;
+  /** when a pending delivery may be sent next (or its lease ends); null once delivered or given up */
+  next_attempt_at: ColumnType<Date | null, Date | string | null, Date | string | null>;
+  last_attempt_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  last_status_code: ColumnType<number | null, number | null | undefined, number | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+  delivered_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  created_at: Timestamp;
+}
+
+export interface RewardsTable {
+  tenant_id: string;
+  reward_id: string;
+  program_id: string;
+  code: string;
+  definition: ColumnType<unknown, string, string>;
+  issued: ColumnType<bigint, bigint | undefined, bigint>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export type InstanceStatus = 'reserved' | 'issued' | 'consumed' | 'cancelled' | 'expired';
+
+export interface RewardInstancesTable {
+  tenant_id: string;
+  instance_id: string;
+  program_id: string;
+  reward_id: string;
+  member_id: string;
+  code: string;
+  status: InstanceStatus;
+  cost: bigint;
+  value: ColumnType<unknown, string, string>;
+  partner_code: string | null;
+  channel: string | null;
+  entry_id: string | null;
+  hold_id: string | null;
+  issued_at: Timestamp;
+  expires_at: ColumnType<Date | null, Date | null, Date | null>;
+  resolved_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  consumed_ref: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface PartnerCodesTable {
+  tenant_id: string;
+  reward_id: string;
+  code: string;
+  instance_id: string | null;
+  imported_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   programs: ProgramsTable;
@@ -339,7 +416,12 @@ export interface Database {
   tier_history: TierHistoryTable;
   grading_schemes: ProgramDefinitionTable;
   grade_history: GradeHistoryTable;
+  rewards: RewardsTable;
+  reward_instances: RewardInstancesTable;
+  partner_codes: PartnerCodesTable;
   schema_migrations: SchemaMigrationsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
 }
 
 export type Db = Kysely<Database>;

@@ -4,6 +4,10 @@
 import { queueExpiryReminders } from '../db/jobs.js';
 import { settleDue } from '../db/settlement.js';
 import type { Laurel } from '../services/context.js';
+import { recomputeAll } from '../services/grades.js';
+import { expireRewards } from '../services/rewards.js';
+import { reviewTiers } from '../services/tiers.js';
+import { deliverWebhooks, relayOutbox } from '../services/webhooks.js';
 
 export interface Progress {
   /** rows (wallets, reminders…) done so far */
@@ -46,6 +50,48 @@ export const BUILT_IN_JOBS: readonly Job[] = [
         progress({ done: queued, unit: 'reminders' });
         if (n < REMINDER_CHUNK) return { reminders: queued };
       }
+    },
+  },
+  {
+    name: 'tier_reviews',
+    description: "review every member whose tier review date has come: keep, start a grace, or move down one level (and place members new to a ladder)",
+    // Reviews fall at local midnight in each tenant's zone: hourly catches every zone's midnight within the hour.
+    cron: '5 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      const { programs, members, placed, up, down, graceStarted } = await reviewTiers(laurel, now, (done) => progress({ done, unit: 'members' }));
+      return { programs, members, placed, up, down, graceStarted };
+    },
+  },
+  {
+    name: 'grades',
+    description: 'recompute the customer grade of every active member of each program with a grading scheme (RFM or expressions); only changes are written, each with its history',
+    // Daily: RFM ranks everyone against everyone, and the window moves a day at a time.
+    cron: '0 3 * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      const { programs, members, changed } = await recomputeAll(laurel, now, (done) => progress({ done, unit: 'members' }));
+      return { programs, members, changed };
+    },
+  },
+  {
+    name: 'reward_expiry',
+    description: 'settle reward instances reserved by holds that ended, expire unused instances past their date (their points back if the program refunds them), and queue reward.expiring reminders',
+    cron: '*/5 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return expireRewards(laurel, now, (done) => progress({ done, unit: 'instances' }));
+    },
+  },
+  {
+    name: 'webhooks',
+    description: 'relay new outbox messages to the webhook endpoints that take them, then send every due delivery, signed (Standard Webhooks) and retried with backoff',
+    cron: '* * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      const { messages } = await relayOutbox(laurel, now, (done) => progress({ done, unit: 'messages' }));
+      const { sent, delivered, failed, retrying } = await deliverWebhooks(laurel, now, (done) => progress({ done, unit: 'deliveries' }));
+      return { relayed: messages, sent, delivered, failed, retrying };
     },
   },
 ];

@@ -5,6 +5,7 @@ import type { Laurel } from './context.js';
 import { ingestEvent } from './events.js';
 import { adjust, captureHold, createHold, earn, redeem } from './ledger.js';
 import { createMember } from './members.js';
+import { createReward } from './rewards.js';
 import { createCampaign, createRule } from './rules.js';
 import { createProgram, createTenant, type Program, type Tenant } from './tenants.js';
 import { putLadder } from './tiers.js';
@@ -30,6 +31,8 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
     name: 'Demo Rewards', enrollmentMode: 'universal',
     wallets: [{ code: 'points', kind: 'redeemable' }, { code: 'status', kind: 'qualifying' }],
     returnWindowDays: 14, expiry: { kind: 'rolling', months: 12 }, negativeBalance: 'debt',
+    // 100 points pay €1 at the till
+    pointValue: { points: 100n, minor: 100n },
   });
   const t = tenant.tenantId;
   const rule = (definition: Record<string, unknown>, campaignId?: string) =>
@@ -54,6 +57,12 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
       { code: 'gold', name: 'Gold', threshold: 2000, benefits: { earnMultiplier: '2', upgradeBonus: 200, flags: ['free_shipping', 'early_access'] } },
     ],
   }, { actor: 'demo' });
+  const reward = (definition: Record<string, unknown>) => createReward(past, t, program.programId, definition);
+  await reward({ code: 'free-coffee', name: 'A free large latte', value: { type: 'free_product', sku: 'LATTE-L' }, cost: 150, perMember: [{ period: 'week', times: 1 }] });
+  await reward({ code: 'five-off', name: '€5 off your order', value: { type: 'fixed_discount', amount: 500 }, cost: 500 });
+  await reward({ code: 'free-shipping', name: 'Free shipping', value: { type: 'free_shipping' }, cost: 200, channels: ['web'] });
+  await reward({ code: 'tasting', name: 'Coffee tasting class', value: { type: 'experience', startsAt: '2027-02-06T10:00:00+01:00', location: 'Paris 11e' }, cost: 1000, stock: 12, tiers: ['gold'] });
+  await reward({ code: 'plant-a-tree', name: 'Plant a tree with us', value: { type: 'donation', amount: 200, charity: 'Reforest Now' }, cost: 200 });
   const people = [
     { name: 'Alice', email: 'alice@example.com', cardCode: 'CARD-0001' },
     { name: 'Bob', email: 'bob@example.com', cardCode: 'CARD-0002' },

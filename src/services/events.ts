@@ -7,7 +7,8 @@ import { DomainError, invalid, notFound } from '../core/errors.js';
 import {
   normaliseEvent, storableText, type EventEntry, type EventInput, type EventRecord, type Explained, type NormalisedEvent,
 } from '../core/events/event.js';
-import { orderTotal, type PurchaseLine, type ReturnLine } from '../core/events/purchase.js';
+import { goodsOf, orderTotal, type PurchaseLine, type ReturnLine } from '../core/events/purchase.js';
+import { moneyOf, pointsBackSoFar } from '../core/rewards/points-payment.js';
 import { EVENT_TYPE } from '../core/events/rate.js';
 import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
@@ -24,12 +25,12 @@ import {
 import type { Upgrade } from '../core/tiers/review.js';
 import { insertActivity, type Activity } from '../db/activity.js';
 import { lockMemberTier } from '../db/tiers.js';
-import { findIdempotency, loadEntry, storeIdempotency, type Trx } from '../db/ledger.js';
+import { findIdempotency, loadEntry, loadHold, storeIdempotency, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
 import type { Laurel } from './context.js';
 import { amountsByWallet, evaluateEarning, explained, type EarningEvent } from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
-import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { captureWithin, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { applyUpgrade, climbOnActivity, ladderOf, type TierChange } from './tiers.js';
 import { requireId } from './validate.js';
@@ -128,7 +129,8 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   if (member.status !== 'active') {
     throw new DomainError('conflict', `the member is ${member.status}`, 'memberId' in request.member! ? 'memberId' : 'member');
   }
-  const paidWithPoints = event.kind === 'purchase' ? event.paidWithPoints : 0n;
+  const payment = event.kind === 'purchase' && event.pointsHoldId !== null ? await pointsPaymentOf(laurel, tenantId, program, member.memberId, event) : null;
+  const paidWithPoints = payment ? payment.money : event.kind === 'purchase' ? event.paidWithPoints : 0n;
   const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
   return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
@@ -141,6 +143,11 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
     const wallets = new Map([[DEFAULT_WALLET, pointsWallet]]);
+    // The points paying for the order first: the hold placed at checkout is captured with it, or the event fails.
+    const captured = payment
+      ? await captureWithin(trx, now, { tenantId, idempotencyKey: key, actor, holdId: payment.holdId, amount: null, ref: event.externalId })
+      : null;
+    if (captured) wallets.set(DEFAULT_WALLET, await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now));
     const evaluateAt = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
       event: earningEvent, basket, memberId: member.memberId, lock: true, tier,
       lockWallets: async (codes) => {
@@ -169,7 +176,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: member.memberId,
       occurredAt: earningEvent.occurredAt, wallet: a.wallet, points: a.points,
     })));
-    const results: LedgerResult[] = [];
+    const results: LedgerResult[] = captured ? [captured] : [];
     const entries: EventEntry[] = [];
     for (const [wallet, amount] of amounts) {
       const locked = wallets.get(wallet) ?? await lockMemberWallet(trx, tenantId, member.memberId, wallet, now);
@@ -178,12 +185,13 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       entries.push({ wallet, entryId: result.entries[0]!.entryId, amount });
     }
     const tier = upgrade ? await applyUpgrade(trx, now, {
-      tenantId, ladder: ladder!, state: tierState!, upgrade, timeZone: program.timeZone, eventId, idempotencyKey: key, actor,
+      tenantId, programId: program.programId, ladder: ladder!, state: tierState!, upgrade, timeZone: program.timeZone, eventId, idempotencyKey: key, actor,
     }) : null;
     if (tier?.bonusResult) results.push(tier.bonusResult);
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
       ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
+      ...(captured ? { pointsPaid: payment!.points, pointsEntryId: captured.entries[0]!.entryId } : {}),
       entries, explanation,
     });
     const activity = {
@@ -193,6 +201,25 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     };
     return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null };
   });
+}
+
+/**
+ * The hold a purchase names to pay with points: the member's, in the points wallet, still active,
+ * in a program that takes points as payment. What it pays is what its points are worth; a
+ * paidWithPoints the POS sent too must say the same.
+ */
+async function pointsPaymentOf(laurel: Laurel, tenantId: string, program: EventProgram, memberId: string,
+  event: Extract<NormalisedEvent, { kind: 'purchase' }>): Promise<{ holdId: string; points: bigint; money: bigint }> {
+  if (program.pointValue === null) throw invalid('pointsHoldId', 'this program does not take points as payment (set its pointValue)');
+  const hold = await loadHold(laurel.db, tenantId, event.pointsHoldId!);
+  const wallet = hold && await laurel.db.selectFrom('wallets').select('code').where('tenant_id', '=', tenantId).where('wallet_id', '=', hold.walletId).executeTakeFirst();
+  if (!hold || hold.memberId !== memberId || wallet?.code !== DEFAULT_WALLET) throw notFound("the member's hold of points", 'pointsHoldId');
+  const money = moneyOf(hold.amount, program.pointValue);
+  if (event.paidWithPoints !== 0n && event.paidWithPoints !== money) {
+    throw invalid('paidWithPoints', `the hold's ${hold.amount} points pay ${money}, not ${event.paidWithPoints}`);
+  }
+  if (money > goodsOf(event.lines)) throw invalid('pointsHoldId', `the hold's points pay ${money}, more than the order's ${goodsOf(event.lines)}`);
+  return { holdId: hold.holdId, points: hold.amount, money };
 }
 
 async function recordReturn(laurel: Laurel, tenantId: string, key: string, request: EventRequest, program: EventProgram,
@@ -260,11 +287,15 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       results.push(result);
       entries.push({ wallet, entryId: result.entries[0]!.entryId, amount: -amount });
     }
+    // The part paid with points comes back in proportion to what comes back, onto the lots it was taken from.
+    const paidBack = await givePointsBack(trx, now, tenantId, purchase, returns, decision, { idempotencyKey: key, actor, reason: `return ${event.externalId}` });
+    if (paidBack) results.push(paidBack);
     // After the wallets: budget rows are always locked last.
     await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
     const record = newRecord(request, eventId, purchase.memberId, now, {
       currency: purchase.currency, refundAmount: decision.refundAmount, purchaseEventId: purchase.eventId,
       purchaseExternalId: purchase.externalId, entries, explanation,
+      ...(paidBack ? { pointsPaid: -paidBack.entries[0]!.amount, pointsEntryId: paidBack.entries[0]!.entryId } : {}),
     });
     // Counted at the return's own time: the next review sees it, a window already judged is left alone.
     const activity = {
@@ -274,6 +305,18 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     };
     return { record, ledger: results, facts: null, activity, tier: null };
   });
+}
+
+/** The points a return gives back of a purchase paid partly with points: this return's share, after the shares earlier returns gave. */
+async function givePointsBack(trx: Trx, now: Date, tenantId: string, purchase: EventRecord, returns: readonly EventRecord[],
+  decision: { returned: ReadonlyMap<string, bigint>; refundAmount: bigint }, request: { idempotencyKey: string; actor: string; reason: string }): Promise<LedgerResult | null> {
+  if (!purchase.pointsEntryId || !purchase.pointsPaid) return null;
+  const order = { lines: purchase.lines as PurchaseLine[], total: purchase.total!, pointsPaid: purchase.pointsPaid };
+  const refundedBefore = sumBig(returns.map((r) => r.refundAmount ?? 0n));
+  const before = pointsBackSoFar(order, returnedSoFar(returns.map((r) => ({ lines: r.lines as ReturnLine[] | null }))), refundedBefore);
+  const after = pointsBackSoFar(order, decision.returned, refundedBefore + decision.refundAmount);
+  if (after <= before) return null;
+  return reverseWithin(trx, now, { tenantId, ...request, entryId: purchase.pointsEntryId, amount: after - before });
 }
 
 /** A return gives back to the budgets what it takes back from the member. */

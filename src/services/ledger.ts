@@ -201,23 +201,32 @@ export async function captureHold(laurel: Laurel, input: Request & { holdId: str
   const holdId = requireId(input.holdId, 'holdId', 'hold');
   const amount = input.amount === undefined ? null : positivePoints(input.amount, 'amount');
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'capture', { holdId, amount, ref }, async (trx, now, store) => {
-    const { wallet, hold } = await openHold(trx, input.tenantId, holdId, now);
-    const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
-    const decision = decideCapture(context(wallet, now, input), wallet.state, hold, consumed, amount, ref);
-    return commit(trx, now, [wallet], decision, store, { ...hold, status: 'captured', resolvedAt: now });
-  });
+  return idempotent(laurel, input.tenantId, key, 'capture', { holdId, amount, ref }, (trx, now, store) =>
+    captureWithin(trx, now, { ...input, holdId, amount, ref }, store));
+}
+
+/** A capture inside the caller's transaction (an event paying with points, a reward used at checkout). */
+export async function captureWithin(trx: Trx, now: Date, input: Request & { holdId: string; amount: bigint | null; ref: string | null },
+  store: ((result: LedgerResult) => StoredResponse) | null = null): Promise<LedgerResult> {
+  const { wallet, hold } = await openHold(trx, input.tenantId, input.holdId, now);
+  const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
+  const decision = decideCapture(context(wallet, now, input), wallet.state, hold, consumed, input.amount, input.ref);
+  return commit(trx, now, [wallet], decision, store, { ...hold, status: 'captured', resolvedAt: now });
 }
 
 export async function voidHold(laurel: Laurel, input: Request & { holdId: string }): Promise<LedgerResult> {
   const key = requireIdempotencyKey(input.idempotencyKey);
   const holdId = requireId(input.holdId, 'holdId', 'hold');
-  return idempotent(laurel, input.tenantId, key, 'void', { holdId }, async (trx, now, store) => {
-    const { wallet, hold } = await openHold(trx, input.tenantId, holdId, now);
-    const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
-    const decision = decideVoid(context(wallet, now, input), wallet.state, hold, consumed);
-    return commit(trx, now, [wallet], decision, store, { ...hold, status: 'voided', resolvedAt: now });
-  });
+  return idempotent(laurel, input.tenantId, key, 'void', { holdId }, (trx, now, store) => voidWithin(trx, now, { ...input, holdId }, store));
+}
+
+/** A void inside the caller's transaction (a reward reserved at checkout, cancelled). */
+export async function voidWithin(trx: Trx, now: Date, input: Request & { holdId: string },
+  store: ((result: LedgerResult) => StoredResponse) | null = null): Promise<LedgerResult> {
+  const { wallet, hold } = await openHold(trx, input.tenantId, input.holdId, now);
+  const consumed = await loadConsumption(trx, input.tenantId, hold.holdEntryId);
+  const decision = decideVoid(context(wallet, now, input), wallet.state, hold, consumed);
+  return commit(trx, now, [wallet], decision, store, { ...hold, status: 'voided', resolvedAt: now });
 }
 
 export async function transfer(laurel: Laurel, input: Request & { fromMemberId: string; toMemberId: string; wallet?: string; amount: bigint | number; reason?: string }): Promise<LedgerResult> {
@@ -293,8 +302,19 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
  * settling what is due; with `lookup`, the caller's idempotency key is looked up under the lock.
  */
 export async function lockMemberWallet(trx: Trx, tenantId: string, memberId: string, code: string, now: Date,
-  options: { activeMember?: boolean; lookup?: KeyLookup } = {}): Promise<LockedWallet> {
+  options: { activeMember?: boolean; lookup?: KeyLookup; lots?: bigint } = {}): Promise<LockedWallet> {
   return openWallet(trx, tenantId, memberId, code, now, options);
+}
+
+/** A spend from a wallet the caller locked with `lots` covering it, inside its transaction. */
+export async function redeemWithin(trx: Trx, now: Date, wallet: LockedWallet, input: Request & { amount: bigint; ref: string | null }): Promise<LedgerResult> {
+  return commit(trx, now, [wallet], decideRedeem(context(wallet, now, input), wallet.state, input.amount, input.ref), null);
+}
+
+/** A hold on a wallet the caller locked with `lots` covering it, inside its transaction. */
+export async function holdWithin(trx: Trx, now: Date, wallet: LockedWallet, input: Request & { amount: bigint; expiresAt: Date; ref: string | null }): Promise<LedgerResult> {
+  const decision = decideHold(context(wallet, now, input), wallet.state, input.amount, input.expiresAt, input.ref);
+  return commit(trx, now, [wallet], decision, null, decision.newHolds[0]);
 }
 
 /** An earn into a wallet the caller locked, inside its transaction; the caller's key covers it. */

@@ -7,11 +7,11 @@ import { DEFAULT_WALLET } from '../core/program.js';
 import { rankOf, tierAt, validateLadder, ladderToJson, type Tier, type TierLadder } from '../core/tiers/ladder.js';
 import { progressOf, tierSecuredUntil, type Progress } from '../core/tiers/progress.js';
 import { decideOnActivity, decideReview, tierFor, type Upgrade } from '../core/tiers/review.js';
-import { nextReviewAt, reviewWindow, windowAt } from '../core/tiers/windows.js';
+import { nextReviewAt, reviewCalendar, windowAt } from '../core/tiers/windows.js';
 import { activityTotals } from '../db/activity.js';
 import type { Trx } from '../db/ledger.js';
 import {
-  claimDueReviews, insertTierHistory, leaveLadder, loadLadderRow, lockMemberTier, metricsIn, placeOnLadder, programsDueForReview,
+  claimDueReviews, insertTierHistory, queueTierChanges, leaveLadder, loadLadderRow, lockMemberTier, metricsIn, placeOnLadder, programsDueForReview,
   readMemberTier, saveLadderRow, tierHistory, writeTiers, type TierHistoryRow, type TierState, type TierUpdate,
 } from '../db/tiers.js';
 import type { Db } from '../db/schema.js';
@@ -42,6 +42,12 @@ const onLadder = (ladder: TierLadder, tier: string | null): tier is string => ti
 /** The earn multiplier the ladder gives a tier, for rule facts; null without a ladder or a multiplier. */
 export function tierMultiplierOf(ladder: TierLadder | null, tier: string | null): string | null {
   return ladder?.tiers.find((t) => t.code === tier)?.benefits.earnMultiplier ?? null;
+}
+
+/** History rows and, for those that moved a member, their tier.changed messages: one statement each. */
+async function recordTierChanges(trx: Trx, tenantId: string, programId: string, rows: readonly TierHistoryRow[], at: Date): Promise<void> {
+  await insertTierHistory(trx, tenantId, rows, at);
+  await queueTierChanges(trx, tenantId, programId, rows, at);
 }
 
 export interface SavedLadder {
@@ -100,7 +106,7 @@ export async function placeNewMember(trx: Trx, tenantId: string, programId: stri
   const tier = given ?? tierAt(ladder, 0).code;
   rankOf(ladder, tier);
   await writeTiers(trx, tenantId, [{ memberId, tier, since: now, graceUntil: null, reviewAt: nextReviewAt(ladder, now, now, now, timeZone) }], now);
-  await insertTierHistory(trx, tenantId, [{
+  await recordTierChanges(trx, tenantId, programId, [{
     member_id: memberId, from_tier: null, to_tier: tier, change: given === null ? 'placed' : 'set', reason: given === null ? 'enrolled' : 'enrolled by an admin on this tier', event_id: null,
   }], now);
   return tier;
@@ -120,7 +126,7 @@ export async function setTierByAdmin(trx: Trx, tenantId: string, programId: stri
   const state = (await lockMemberTier(trx, tenantId, memberId))!;
   if (state.tier === tier) return true;
   await writeTiers(trx, tenantId, [{ memberId, tier, since: now, graceUntil: null, reviewAt: nextReviewAt(ladder, state.enrolledAt, now, now, timeZone) }], now);
-  await insertTierHistory(trx, tenantId, [{ member_id: memberId, from_tier: state.tier, to_tier: tier, change: 'set', reason: 'set by an admin', event_id: null }], now);
+  await recordTierChanges(trx, tenantId, programId, [{ member_id: memberId, from_tier: state.tier, to_tier: tier, change: 'set', reason: 'set by an admin', event_id: null }], now);
   return true;
 }
 
@@ -177,7 +183,7 @@ export interface TierChange {
 
 /** Writes an upgrade: the member's tier (reached now, reviewed from now), its history row and its bonus. */
 export async function applyUpgrade(trx: Trx, now: Date, input: {
-  tenantId: string; ladder: TierLadder; state: TierState; upgrade: Upgrade; timeZone: string; eventId: string | null;
+  tenantId: string; programId: string; ladder: TierLadder; state: TierState; upgrade: Upgrade; timeZone: string; eventId: string | null;
   idempotencyKey: string; actor: string;
 }): Promise<{ change: TierChange; bonusResult: LedgerResult | null }> {
   const { tenantId, ladder, state, upgrade } = input;
@@ -185,7 +191,7 @@ export async function applyUpgrade(trx: Trx, now: Date, input: {
     memberId: state.memberId, tier: upgrade.tier, since: now, graceUntil: null,
     reviewAt: nextReviewAt(ladder, state.enrolledAt, now, now, input.timeZone),
   }], now);
-  await insertTierHistory(trx, tenantId, [{
+  await recordTierChanges(trx, tenantId, input.programId, [{
     member_id: state.memberId, from_tier: upgrade.from, to_tier: upgrade.tier, change: 'up', reason: upgrade.reason, event_id: input.eventId,
   }], now);
   const bonusResult = upgrade.bonus > 0n ? await giveBonus(trx, now, tenantId, state.memberId, upgrade, input.idempotencyKey, input.actor) : null;
@@ -229,7 +235,7 @@ export async function reviewTiers(laurel: Laurel, now: Date, progress: (reviewed
     do {
       after = await laurel.db.transaction().execute(async (trx) => {
         const claimed = await claimDueReviews(trx, program.tenant_id, program.program_id, now, after, chunk);
-        await reviewChunk(trx, program.tenant_id, ladder, program.time_zone, claimed.members, now, stats);
+        await reviewChunk(trx, program.tenant_id, program.program_id, ladder, program.time_zone, claimed.members, now, stats);
         return claimed.next;
       });
       progress(stats.members);
@@ -238,11 +244,13 @@ export async function reviewTiers(laurel: Laurel, now: Date, progress: (reviewed
   return stats;
 }
 
-async function reviewChunk(trx: Trx, tenantId: string, ladder: TierLadder, timeZone: string, members: readonly TierState[], now: Date, stats: ReviewStats): Promise<void> {
+async function reviewChunk(trx: Trx, tenantId: string, programId: string, ladder: TierLadder, timeZone: string, members: readonly TierState[], now: Date, stats: ReviewStats): Promise<void> {
   // A member placed on a ladder is measured in the current window; the others in the window their review judges.
   const placing = (m: TierState) => m.since === null || !onLadder(ladder, m.tier);
+  const calendar = reviewCalendar(ladder, timeZone);
+  const current = windowAt(ladder.window, now, timeZone);
   const metrics = await metricsIn(trx, tenantId, ladder.metric, members.map((m) => ({
-    memberId: m.memberId, ...(placing(m) ? windowAt(ladder.window, now, timeZone) : reviewWindow(ladder.window, m.reviewAt!, timeZone)),
+    memberId: m.memberId, ...(placing(m) ? current : calendar.window(m.reviewAt!)),
   })));
   const updates: TierUpdate[] = [];
   const history: TierHistoryRow[] = [];
@@ -251,7 +259,7 @@ async function reviewChunk(trx: Trx, tenantId: string, ladder: TierLadder, timeZ
     const metric = metrics.get(m.memberId) ?? 0n;
     if (placing(m)) {
       const tier: Tier = tierFor(ladder, metric);
-      updates.push({ memberId: m.memberId, tier: tier.code, since: now, graceUntil: null, reviewAt: nextReviewAt(ladder, m.enrolledAt, now, now, timeZone) });
+      updates.push({ memberId: m.memberId, tier: tier.code, since: now, graceUntil: null, reviewAt: calendar.next(m.enrolledAt, now, now) });
       history.push({ member_id: m.memberId, from_tier: m.tier, to_tier: tier.code, change: 'placed', reason: `placed: metric ${metric} (${tier.code})`, event_id: null });
       stats.placed += 1;
       continue;
@@ -259,7 +267,7 @@ async function reviewChunk(trx: Trx, tenantId: string, ladder: TierLadder, timeZ
     const at = m.reviewAt!;
     const d = decideReview(ladder, { current: m.tier!, metricInWindow: metric, graceUntil: m.graceUntil, now: at, timeZone });
     const since = d.change === 'kept' ? m.since! : at;
-    updates.push({ memberId: m.memberId, tier: d.tier, since, graceUntil: d.graceUntil, reviewAt: nextReviewAt(ladder, m.enrolledAt, since, at, timeZone, d.graceUntil) });
+    updates.push({ memberId: m.memberId, tier: d.tier, since, graceUntil: d.graceUntil, reviewAt: calendar.next(m.enrolledAt, since, at, d.graceUntil) });
     if (d.change === 'up') {
       stats.up += 1;
       history.push({ member_id: m.memberId, from_tier: m.tier, to_tier: d.tier, change: 'up', reason: d.reason, event_id: null });
@@ -274,7 +282,7 @@ async function reviewChunk(trx: Trx, tenantId: string, ladder: TierLadder, timeZ
   }
   stats.members += members.length;
   await writeTiers(trx, tenantId, updates, now);
-  await insertTierHistory(trx, tenantId, history, now);
+  await recordTierChanges(trx, tenantId, programId, history, now);
   for (const { member, upgrade, at } of bonuses) {
     await giveBonus(trx, now, tenantId, member.memberId, upgrade, `tier-review:${member.memberId}:${at.toISOString()}`, 'system:tier-review');
   }

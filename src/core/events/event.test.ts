@@ -14,7 +14,7 @@ describe('a purchase event', () => {
   it('is normalised with integer amounts as bigint and defaults filled', () => {
     expect(normaliseEvent({ ...purchase, paidWithPoints: 1000, occurredAt: '2026-03-01T09:30:00+01:00' })).toEqual({
       kind: 'purchase', type: 'purchase', externalId: 'order-1', occurredAt: new Date('2026-03-01T08:30:00Z'),
-      channel: null, location: null, currency: null, orderId: null, attributes: {}, paidWithPoints: 1000n,
+      channel: null, location: null, currency: null, orderId: null, attributes: {}, paidWithPoints: 1000n, pointsHoldId: null,
       lines: [
         { sku: 'LATTE-L', category: 'coffee', quantity: 2n, unitPrice: 1250n, discount: 0n },
         { sku: 'BEANS-1KG', category: null, quantity: 1n, unitPrice: 999n, discount: 100n },
@@ -25,6 +25,7 @@ describe('a purchase event', () => {
   it.each([
     ['no lines', { lines: undefined }, 'lines'],
     ['an empty list of lines', { lines: [] }, 'lines'],
+    ['a pointsHoldId that is not an id', { pointsHoldId: 'hold-1' }, 'pointsHoldId'],
     ['a line without a price', { lines: [{ sku: 'A', quantity: 1 }] }, 'lines[0].unitPrice'],
     ['a fractional quantity', { lines: [{ sku: 'A', quantity: 1.5, unitPrice: 100 }] }, 'lines[0].quantity'],
     ['a zero quantity', { lines: [{ sku: 'A', quantity: 0, unitPrice: 100 }] }, 'lines[0].quantity'],

@@ -38,6 +38,9 @@ export interface EventRecord {
   entries: EventEntry[];
   /** the points wallet's entry, when there is one */
   ledgerEntryId: string | null;
+  /** purchase paid partly with points: the points its hold gave and the entry that took them */
+  pointsPaid?: bigint | null;
+  pointsEntryId?: string | null;
   /** which rules fired, with their inputs and amounts (a return: what it took back from each) */
   explanation: Explained[];
   createdAt: Date;
@@ -79,6 +82,8 @@ export interface EventInput {
   lines?: { sku: string; category?: string | null; quantity: number | bigint; unitPrice?: number | bigint; discount?: number | bigint }[];
   /** purchase: minor units paid with points, store credit or a reward */
   paidWithPoints?: number | bigint;
+  /** purchase: the hold of points (placed at checkout) the order captures as payment */
+  pointsHoldId?: string;
   /** return: the purchase it refunds */
   purchaseExternalId?: string;
   /** return: money refunded, instead of lines */
@@ -98,11 +103,12 @@ interface Common {
 }
 
 export type NormalisedEvent =
-  | (Common & { kind: 'purchase'; lines: PurchaseLine[]; paidWithPoints: bigint })
+  | (Common & { kind: 'purchase'; lines: PurchaseLine[]; paidWithPoints: bigint; pointsHoldId: string | null })
   | (Common & { kind: 'return'; purchaseExternalId: string; lines: ReturnLine[] | null; refundAmount: bigint | null })
   | (Common & { kind: 'action' });
 
 const CURRENCY = /^[A-Z]{3}$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** NUL and unpaired surrogates: valid in a JS string, refused by PostgreSQL text and jsonb. */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const OLDEST = Date.UTC(1970, 0, 1);
@@ -195,7 +201,7 @@ function returnLines(value: unknown): ReturnLine[] {
 
 /** Fields that belong to one kind of event only. */
 const ONLY: Record<string, NormalisedEvent['kind'][]> = {
-  lines: ['purchase', 'return'], paidWithPoints: ['purchase'], purchaseExternalId: ['return'], refundAmount: ['return'],
+  lines: ['purchase', 'return'], paidWithPoints: ['purchase'], pointsHoldId: ['purchase'], purchaseExternalId: ['return'], refundAmount: ['return'],
 };
 
 function refuseForeignFields(input: EventInput, kind: NormalisedEvent['kind']): void {
@@ -226,7 +232,9 @@ export function normaliseEvent(input: EventInput): NormalisedEvent {
     const lines = purchaseLines(input.lines);
     const paidWithPoints = input.paidWithPoints === undefined ? 0n : integerIn(input.paidWithPoints, 0n, MAX_MONEY, 'paidWithPoints');
     if (paidWithPoints > goodsOf(lines)) throw invalid('paidWithPoints', `paidWithPoints must be at most the order's value (${goodsOf(lines)})`);
-    return { ...common, kind, lines, paidWithPoints };
+    const pointsHoldId = input.pointsHoldId === undefined || input.pointsHoldId === null ? null : requiredText(input.pointsHoldId, 'pointsHoldId', 36);
+    if (pointsHoldId !== null && !UUID.test(pointsHoldId)) throw invalid('pointsHoldId', 'pointsHoldId must be the id of a hold');
+    return { ...common, kind, lines, paidWithPoints, pointsHoldId };
   }
   if (kind === 'return') {
     const purchaseExternalId = requiredText(input.purchaseExternalId, 'purchaseExternalId', 200);

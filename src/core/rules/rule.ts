@@ -1,8 +1,8 @@
 // An earning rule (SPEC §4): trigger + condition + effect + limits + stacking. This module holds
 // the shapes and checks every field of a rule before it is saved; an invalid rule never is.
-import { DateTime } from 'luxon';
 import { invalid } from '../errors.js';
-import { MAX_MONEY, storableText } from '../events/event.js';
+import { MAX_MONEY } from '../events/event.js';
+import { isObject, names, only, text, validityWindow } from '../input.js';
 import { EVENT_TYPE, integerIn } from '../events/rate.js';
 import { MAX_POINTS } from '../points.js';
 import { checkCondition } from './conditions.js';
@@ -77,41 +77,11 @@ export interface Campaign {
 /** Triggers Laurel sends itself; every other trigger is an event type a client sends. */
 export const SIGNUP = 'signup';
 export const MAX_PRIORITY = 1_000_000;
-const MAX_LIST = 100;
 
 export interface RuleEnvironment {
   strategies: Strategies;
   /** the program's wallet codes, for effects that pay into a wallet */
   wallets: ReadonlySet<string>;
-}
-
-type Input = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function only(input: Input, allowed: readonly string[], prefix: string): void {
-  for (const k of Object.keys(input)) if (!allowed.includes(k)) throw invalid(`${prefix}${k}`, `${prefix}${k} is not a field of this object`);
-}
-
-function text(value: unknown, field: string, max: number): string {
-  if (typeof value !== 'string' || value.trim() === '' || value.length > max) throw invalid(field, `${field} must be text of 1 to ${max} characters`);
-  return storableText(value, field);
-}
-
-const DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-
-/** A date-time with its offset: without one it would mean the server's zone; 30 February is refused, not rolled over. */
-function date(value: unknown, field: string): Date | null {
-  if (value === undefined || value === null) return null;
-  const parsed = typeof value === 'string' && DATE_TIME.test(value) ? DateTime.fromISO(value, { setZone: true }) : null;
-  if (!parsed?.isValid) throw invalid(field, `${field} must be a date-time with its offset, such as 2026-12-01T00:00:00+01:00`);
-  return parsed.toJSDate();
-}
-
-function names(value: unknown, field: string): string[] | null {
-  if (value === undefined || value === null) return null;
-  if (!Array.isArray(value) || value.length === 0 || value.length > MAX_LIST) throw invalid(field, `${field} must be a list of 1 to ${MAX_LIST} names`);
-  return value.map((v, i) => text(v, `${field}[${i}]`, 200));
 }
 
 export function validateCaps(value: unknown, field: string): MemberCap[] {
@@ -133,13 +103,6 @@ export function validateCaps(value: unknown, field: string): MemberCap[] {
   });
 }
 
-function window(input: Input, prefix: string): { validFrom: Date | null; validTo: Date | null } {
-  const validFrom = date(input.validFrom, `${prefix}validFrom`);
-  const validTo = date(input.validTo, `${prefix}validTo`);
-  if (validFrom && validTo && validTo <= validFrom) throw invalid(`${prefix}validTo`, `${prefix}validTo must be after ${prefix}validFrom`);
-  return { validFrom, validTo };
-}
-
 const budget = (value: unknown, field: string): bigint | null =>
   value === undefined || value === null ? null : integerIn(value, 0n, MAX_POINTS, field);
 
@@ -148,7 +111,7 @@ function validateLimits(value: unknown): RuleLimits {
   if (!isObject(limits)) throw invalid('limits', 'limits must be an object');
   only(limits, ['validFrom', 'validTo', 'channels', 'locations', 'minSpend', 'perMember', 'budget'], 'limits.');
   return {
-    ...window(limits, 'limits.'),
+    ...validityWindow(limits, 'limits.'),
     channels: names(limits.channels, 'limits.channels'),
     locations: names(limits.locations, 'limits.locations'),
     minSpend: limits.minSpend === undefined || limits.minSpend === null ? null : integerIn(limits.minSpend, 0n, MAX_MONEY, 'limits.minSpend'),
@@ -162,7 +125,7 @@ export function validateCampaign(input: unknown): Omit<Campaign, 'campaignId' | 
   if (!isObject(input)) throw invalid('campaign', 'a campaign is an object');
   only(input, ['name', 'validFrom', 'validTo', 'budget', 'perMember'], '');
   return {
-    name: text(input.name, 'name', 200), ...window(input, ''), budget: budget(input.budget, 'budget'), perMember: validateCaps(input.perMember, 'perMember'),
+    name: text(input.name, 'name', 200), ...validityWindow(input, ''), budget: budget(input.budget, 'budget'), perMember: validateCaps(input.perMember, 'perMember'),
   };
 }
 

@@ -2,6 +2,7 @@
 // window), when a member can lose a tier (reviews, with an optional grace), and what each tier
 // gives. This module holds the shapes and checks every field before a ladder is saved.
 import { invalid } from '../errors.js';
+import { isObject, only } from '../input.js';
 import { storableText } from '../events/event.js';
 import { MAX_POINTS } from '../points.js';
 import { parseDecimal, show } from '../rules/money.js';
@@ -64,14 +65,6 @@ export const MAX_GRACE_DAYS = 3650;
 const MAX_FLAGS = 20;
 const MAX_REWARD_ACCESS = 100;
 const MAX_NAME = 100;
-
-type Input = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function only(input: Input, allowed: readonly string[], prefix: string): void {
-  for (const k of Object.keys(input)) if (!allowed.includes(k)) throw invalid(`${prefix}${k}`, `${prefix}${k} is not a field of this object`);
-}
 
 function integerIn(value: unknown, min: number, max: number, field: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {

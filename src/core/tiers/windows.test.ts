@@ -5,7 +5,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import { DomainError } from '../errors.js';
 import type { TierLadder, TierWindow } from './ladder.js';
-import { inWindow, nextReviewAt, reviewWindow, windowAt } from './windows.js';
+import { inWindow, nextReviewAt, reviewCalendar, reviewWindow, windowAt } from './windows.js';
 
 const d = (iso: string) => new Date(iso);
 const YEAR: TierWindow = { kind: 'calendar_year' };
@@ -205,5 +205,23 @@ describe('properties', () => {
       expect(atLocalMidnight(next, zone)).toBe(true);
       expect(next <= DateTime.fromJSDate(now, { zone }).plus({ years: 1 }).toJSDate()).toBe(true);
     }));
+  });
+});
+
+describe('reviewCalendar', () => {
+  it('answers what reviewWindow and nextReviewAt answer, however many members share an instant', () => {
+    const instant = fc.date({ min: new Date('2020-01-01T00:00:00Z'), max: new Date('2030-12-31T00:00:00Z'), noInvalidDate: true });
+    const ladders: Pick<TierLadder, 'window' | 'review'>[] = [
+      { window: YEAR, review: { kind: 'period_end' } }, { window: rolling(12), review: { kind: 'period_end' } },
+      { window: rolling(6), review: { kind: 'anniversary' } }, { window: { kind: 'lifetime' }, review: { kind: 'anniversary' } },
+    ];
+    fc.assert(fc.property(fc.constantFrom(...ladders), fc.array(fc.tuple(instant, instant, fc.option(instant)), { minLength: 1, maxLength: 20 }), instant,
+      (ladder, members, at) => {
+        const calendar = reviewCalendar(ladder, 'Europe/Paris');
+        for (const [enrolled, since, grace] of members) {
+          expect(calendar.window(at)).toEqual(reviewWindow(ladder.window, at, 'Europe/Paris'));
+          expect(calendar.next(enrolled, since, at, grace)).toEqual(nextReviewAt(ladder, enrolled, since, at, 'Europe/Paris', grace));
+        }
+      }), { numRuns: 200 });
   });
 });

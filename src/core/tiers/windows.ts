@@ -121,3 +121,28 @@ export function nextReviewAt(
   }
   return graceUntil !== null && graceUntil > now && graceUntil < regular ? graceUntil : regular;
 }
+
+/**
+ * reviewWindow and nextReviewAt for one ladder and zone, remembering their answers: calendar
+ * arithmetic in a zone costs tens of microseconds a call, and a review job asks the same of
+ * thousands of members due at one instant. The key holds only what each answer depends on.
+ */
+export function reviewCalendar(ladder: Pick<TierLadder, 'window' | 'review'>, timeZone: string) {
+  const windows = new Map<number, TierPeriod>();
+  const nexts = new Map<string, Date>();
+  const readsEnrolment = ladder.review.kind === 'anniversary';
+  const readsSince = !readsEnrolment && ladder.window.kind === 'rolling_months';
+  return {
+    window(reviewAt: Date): TierPeriod {
+      let found = windows.get(reviewAt.getTime());
+      if (!found) windows.set(reviewAt.getTime(), (found = reviewWindow(ladder.window, reviewAt, timeZone)));
+      return found;
+    },
+    next(enrolledAt: Date, since: Date, now: Date, graceUntil: Date | null = null): Date {
+      const key = `${readsEnrolment ? enrolledAt.getTime() : ''}|${readsSince ? since.getTime() : ''}|${now.getTime()}|${graceUntil?.getTime() ?? ''}`;
+      let found = nexts.get(key);
+      if (!found) nexts.set(key, (found = nextReviewAt(ladder, enrolledAt, since, now, timeZone, graceUntil)));
+      return found;
+    },
+  };
+}

@@ -56,6 +56,7 @@ const EventFields = {
     minItems: 1, maxItems: MAX_LINES, description: 'purchase (required): what was bought; return: what comes back (or give refundAmount)',
   })),
   paidWithPoints: Type.Optional(Money('purchase: minor units paid with points, store credit or a reward — that part earns nothing', 1000)),
+  pointsHoldId: Type.Optional(Id('purchase: the hold of points placed at checkout; the purchase captures it and pays what its points are worth (paidWithPoints, if sent, must say the same)')),
   purchaseExternalId: Type.Optional(Text(200, 'return (required): the externalId of the purchase it refunds', 'order-1001')),
   refundAmount: Type.Optional(Type.Integer({
     minimum: 1, maximum: Number(MAX_MONEY), examples: [500], description: 'return: money refunded in minor units, instead of lines',

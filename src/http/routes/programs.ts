@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
-import { createProgram, getProgram, listPrograms, type Program } from '../../services/tenants.js';
+import { createProgram, getProgram, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
 import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
@@ -22,6 +22,12 @@ const Expiry = Type.Union([
   Type.Object({ kind: Type.Literal('inactivity'), months: Type.Integer({ minimum: 1, maximum: 1200 }) }, { additionalProperties: false, description: 'all points expire after N months without activity' }),
 ]);
 
+const PointValue = Type.Object({
+  points: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+  minor: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
+}, { additionalProperties: false, description: 'pay with points: `points` points are worth `minor` minor units (100 and 100: a point is a cent); null: points do not pay', examples: [{ points: 100, minor: 100 }] });
+const ExpiredRewards = Type.String({ enum: ['refund', 'forfeit'], description: 'an unused reward instance that expires gives its points back (refund) or not (forfeit, the default)' });
+
 const ProgramBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200, examples: ['Coffee Club'] }),
   enrollmentMode: Type.String({ enum: ['universal', 'opt_in'], description: 'universal: members are enrolled by their first event' }),
@@ -30,6 +36,8 @@ const ProgramBody = Type.Object({
   expiry: Expiry,
   negativeBalance: Type.String({ enum: ['debt', 'write_off'], description: 'when a return claws back points already spent: keep a debt that later points repay, or write it off' }),
   expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365, description: 'remind members this many days before a lot of their points expires (a `points.expiring` outbox message, once per lot); null: never' }))),
+  pointValue: Type.Optional(Nullable(PointValue)),
+  expiredRewards: Type.Optional(ExpiredRewards),
 }, { additionalProperties: false });
 
 const ProgramSchema = Type.Object({
@@ -42,12 +50,16 @@ const ProgramSchema = Type.Object({
   expiry: Expiry,
   negativeBalance: Type.String(),
   expiryReminderDays: Nullable(Type.Integer()),
+  pointValue: Nullable(PointValue),
+  expiredRewards: ExpiredRewards,
   createdAt: Timestamp('when'),
 });
 
 const presentProgram = (p: Program) => ({
   object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
   returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, expiryReminderDays: p.expiryReminderDays ?? null,
+  pointValue: p.pointValue ? { points: Number(p.pointValue.points), minor: Number(p.pointValue.minor) } : null,
+  expiredRewards: p.expiredRewards ?? 'forfeit',
   createdAt: p.createdAt.toISOString(),
 });
 
@@ -70,6 +82,20 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: { summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
+
+  app.patch('/programs/:programId', {
+    schema: {
+      summary: 'Change program settings', tags: ['programs'],
+      description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.',
+      params: Type.Object({ programId: Id('the program') }),
+      body: Type.Object({
+        pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards),
+        expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 }))),
+      }, { additionalProperties: false }),
+      response: { 200: ProgramSchema, ...errors(403, 404) },
+    },
+    config: { access: ADMIN },
+  }, async (request) => presentProgram(await updateProgramSettings(laurel, tenantOf(request), request.params.programId, request.body as ProgramSettings)));
 
   app.get('/programs/:programId', {
     schema: { summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },

@@ -1,0 +1,292 @@
+// Reward, instance and partner-code queries. A reward's row is the lock its stock is counted
+// under; an instance's row the lock its use or cancellation is decided under. Locks follow the
+// ledger's order: the member's wallet, then the reward row; an instance's row, then the wallet.
+import { sql } from 'kysely';
+import type { RewardDefinition, Reward, RewardValue } from '../core/rewards/reward.js';
+import { periodStart } from '../core/rules/evaluate.js';
+import { capsJson, capsOf } from './rules.js';
+import type { Period } from '../core/rules/rule.js';
+import type { Trx } from './ledger.js';
+import type { Db, InstanceStatus } from './schema.js';
+
+const when = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+const big = (v: unknown) => (v === null || v === undefined ? null : BigInt(v as number | string));
+
+/** The definition as JSON: money and points are at most 10^12, exact as numbers. */
+export function rewardJson(d: RewardDefinition): string {
+  return JSON.stringify({ ...d, perMember: capsJson(d.perMember) }, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
+}
+
+export function valueOf(json: unknown): RewardValue {
+  const v = json as Record<string, unknown>;
+  switch (v.type) {
+    case 'fixed_discount': return { type: 'fixed_discount', amount: BigInt(v.amount as number) };
+    case 'percent_discount': return { type: 'percent_discount', percent: v.percent as string, cap: big(v.cap) };
+    case 'store_credit': return { type: 'store_credit', amount: BigInt(v.amount as number), wallet: v.wallet as string };
+    case 'experience': return { type: 'experience', startsAt: new Date(v.startsAt as string), location: (v.location as string | null) ?? null };
+    case 'donation': return { type: 'donation', amount: BigInt(v.amount as number), charity: v.charity as string };
+    default: return v as RewardValue;
+  }
+}
+
+export interface RewardRow {
+  reward: Reward;
+  issued: bigint;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+type Row = { reward_id: string; program_id: string; code: string; definition: unknown; issued: bigint | string; created_at: Date; updated_at: Date };
+
+function rowOf(r: Row): RewardRow {
+  const d = r.definition as Record<string, unknown>;
+  return {
+    reward: {
+      rewardId: r.reward_id, programId: r.program_id, code: r.code, name: d.name as string, description: (d.description as string | null) ?? null,
+      imageUrl: (d.imageUrl as string | null) ?? null, value: valueOf(d.value), cost: BigInt(d.cost as number),
+      validFrom: when(d.validFrom), validTo: when(d.validTo), stock: big(d.stock), perMember: capsOf(d.perMember),
+      tiers: (d.tiers as string[] | null) ?? null, grades: (d.grades as string[] | null) ?? null, segment: (d.segment as string | null) ?? null,
+      channels: (d.channels as string[] | null) ?? null, expiresAfterDays: (d.expiresAfterDays as number | null) ?? null, enabled: d.enabled as boolean,
+    },
+    issued: BigInt(r.issued), createdAt: r.created_at, updatedAt: r.updated_at,
+  };
+}
+
+export async function insertReward(trx: Trx, tenantId: string, rewardId: string, programId: string, d: RewardDefinition, now: Date): Promise<RewardRow> {
+  const row = await trx.insertInto('rewards').values({
+    tenant_id: tenantId, reward_id: rewardId, program_id: programId, code: d.code, definition: rewardJson(d), created_at: now, updated_at: now,
+  }).returningAll().executeTakeFirstOrThrow();
+  return rowOf(row);
+}
+
+export async function replaceReward(trx: Trx, tenantId: string, rewardId: string, d: RewardDefinition, now: Date): Promise<RewardRow | null> {
+  const row = await trx.updateTable('rewards').set({ code: d.code, definition: rewardJson(d), updated_at: now })
+    .where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId).returningAll().executeTakeFirst();
+  return row ? rowOf(row) : null;
+}
+
+export async function loadReward(db: Db, tenantId: string, rewardId: string, options: { lock?: boolean } = {}): Promise<RewardRow | null> {
+  let q = db.selectFrom('rewards').selectAll().where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId);
+  if (options.lock) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  return row ? rowOf(row) : null;
+}
+
+export async function listRewardRows(db: Db, tenantId: string, programId: string): Promise<RewardRow[]> {
+  const rows = await db.selectFrom('rewards').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId).orderBy('code').execute();
+  return rows.map(rowOf);
+}
+
+/** Moves a reward's stock counter: +1 when an instance is issued, −n when instances are cancelled. */
+export async function countIssued(trx: Trx, tenantId: string, rewardId: string, delta: number): Promise<void> {
+  await trx.updateTable('rewards').set({ issued: sql`issued + ${delta}` }).where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId).execute();
+}
+
+export type Usage = (rewardId: string, period: Period) => { points: bigint; times: number };
+
+const PERIODS: Period[] = ['day', 'week', 'month', 'year', 'lifetime'];
+
+/**
+ * A member's instances (not cancelled) and the points spent on them, per reward and per period
+ * holding `at` in the tenant's zone: one statement for the whole catalog.
+ */
+export async function memberRewardUsage(db: Db, tenantId: string, memberId: string, at: Date, timeZone: string): Promise<Usage> {
+  const starts = PERIODS.map((p) => periodStart(p, at, timeZone)?.toISOString() ?? '-infinity');
+  const { rows } = await sql<{ reward_id: string; period: number; times: string; points: string }>`
+    select i.reward_id, s.n::int as period, count(*) as times, sum(i.cost) as points
+    from reward_instances i
+    join unnest(${starts}::timestamptz[]) with ordinality as s(start, n) on i.issued_at >= s.start
+    where i.tenant_id = ${tenantId} and i.member_id = ${memberId} and i.status <> 'cancelled'
+    group by i.reward_id, s.n`.execute(db);
+  const found = new Map(rows.map((r) => [`${r.reward_id}|${PERIODS[r.period - 1]}`, { points: BigInt(r.points), times: Number(r.times) }]));
+  return (rewardId, period) => found.get(`${rewardId}|${period}`) ?? { points: 0n, times: 0 };
+}
+
+export interface Instance {
+  instanceId: string;
+  programId: string;
+  rewardId: string;
+  memberId: string;
+  code: string;
+  status: InstanceStatus;
+  cost: bigint;
+  value: RewardValue;
+  partnerCode: string | null;
+  channel: string | null;
+  entryId: string | null;
+  holdId: string | null;
+  issuedAt: Date;
+  expiresAt: Date | null;
+  resolvedAt: Date | null;
+  consumedRef: string | null;
+}
+
+type InstanceRow = {
+  instance_id: string; program_id: string; reward_id: string; member_id: string; code: string; status: InstanceStatus; cost: bigint | string;
+  value: unknown; partner_code: string | null; channel: string | null; entry_id: string | null; hold_id: string | null; issued_at: Date;
+  expires_at: Date | null; resolved_at: Date | null; consumed_ref: string | null;
+};
+
+const instanceOf = (r: InstanceRow): Instance => ({
+  instanceId: r.instance_id, programId: r.program_id, rewardId: r.reward_id, memberId: r.member_id, code: r.code, status: r.status,
+  cost: BigInt(r.cost), value: valueOf(r.value), partnerCode: r.partner_code, channel: r.channel, entryId: r.entry_id, holdId: r.hold_id,
+  issuedAt: r.issued_at, expiresAt: r.expires_at, resolvedAt: r.resolved_at, consumedRef: r.consumed_ref,
+});
+
+export async function codeTaken(trx: Trx, tenantId: string, code: string): Promise<boolean> {
+  return (await trx.selectFrom('reward_instances').select('instance_id').where('tenant_id', '=', tenantId).where('code', '=', code).executeTakeFirst()) !== undefined;
+}
+
+export async function insertInstance(trx: Trx, tenantId: string, i: Instance): Promise<void> {
+  await trx.insertInto('reward_instances').values({
+    tenant_id: tenantId, instance_id: i.instanceId, program_id: i.programId, reward_id: i.rewardId, member_id: i.memberId, code: i.code,
+    status: i.status, cost: i.cost, value: JSON.stringify(i.value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)),
+    partner_code: i.partnerCode, channel: i.channel, entry_id: i.entryId, hold_id: i.holdId, issued_at: i.issuedAt, expires_at: i.expiresAt,
+    resolved_at: i.resolvedAt, consumed_ref: i.consumedRef,
+  }).execute();
+}
+
+export async function loadInstance(db: Db, tenantId: string, by: { code: string } | { instanceId: string }, options: { lock?: boolean } = {}): Promise<Instance | null> {
+  let q = db.selectFrom('reward_instances').selectAll().where('tenant_id', '=', tenantId);
+  q = 'code' in by ? q.where('code', '=', by.code) : q.where('instance_id', '=', by.instanceId);
+  if (options.lock) q = q.forUpdate();
+  const row = await q.executeTakeFirst();
+  return row ? instanceOf(row) : null;
+}
+
+export async function resolveInstance(trx: Trx, tenantId: string, instanceId: string, status: InstanceStatus, now: Date, consumedRef: string | null = null): Promise<void> {
+  await trx.updateTable('reward_instances').set({ status, resolved_at: now, consumed_ref: consumedRef })
+    .where('tenant_id', '=', tenantId).where('instance_id', '=', instanceId).execute();
+}
+
+export async function listMemberInstances(db: Db, tenantId: string, memberId: string, before: string | null, limit: number): Promise<Instance[]> {
+  let q = db.selectFrom('reward_instances').selectAll().where('tenant_id', '=', tenantId).where('member_id', '=', memberId);
+  if (before) q = q.where('instance_id', '<', before);
+  return (await q.orderBy('instance_id', 'desc').limit(limit).execute()).map(instanceOf);
+}
+
+/** Takes one of the partner's codes nobody has, for an instance; null when they are all taken. */
+export async function takePartnerCode(trx: Trx, tenantId: string, rewardId: string, instanceId: string): Promise<string | null> {
+  // A CTE, evaluated once: as a subquery in FROM the planner may scan it again per row, and SKIP LOCKED would hand out another code each time.
+  const { rows } = await sql<{ code: string }>`
+    with free as materialized (
+      select code from partner_codes where tenant_id = ${tenantId} and reward_id = ${rewardId} and instance_id is null
+      order by imported_at, code limit 1 for update skip locked
+    )
+    update partner_codes p set instance_id = ${instanceId}
+    from free
+    where p.tenant_id = ${tenantId} and p.reward_id = ${rewardId} and p.code = free.code
+    returning p.code`.execute(trx);
+  return rows[0]?.code ?? null;
+}
+
+export async function importPartnerCodeRows(trx: Trx, tenantId: string, rewardId: string, codes: readonly string[], now: Date): Promise<number> {
+  const result = await sql`
+    insert into partner_codes (tenant_id, reward_id, code, imported_at)
+    select ${tenantId}, ${rewardId}, c, ${now} from unnest(${codes}::text[]) as c
+    on conflict do nothing`.execute(trx);
+  return Number(result.numAffectedRows ?? 0n);
+}
+
+/** Free partner codes per reward of a program. */
+export async function freePartnerCodes(db: Db, tenantId: string, rewardIds: readonly string[]): Promise<Map<string, bigint>> {
+  if (rewardIds.length === 0) return new Map();
+  const rows = await db.selectFrom('partner_codes').select(['reward_id', sql<string>`count(*)`.as('n')])
+    .where('tenant_id', '=', tenantId).where('reward_id', 'in', rewardIds).where('instance_id', 'is', null).groupBy('reward_id').execute();
+  return new Map(rows.map((r) => [r.reward_id, BigInt(r.n)]));
+}
+
+/** Donations made with points, per reward: count and money, over [from, to). */
+export async function donationTotals(db: Db, tenantId: string, programId: string, period: { from: Date | null; to: Date | null }) {
+  const { rows } = await sql<{ reward_id: string; charity: string; donations: string; amount: string; points: string }>`
+    select reward_id, value->>'charity' as charity, count(*) as donations, sum((value->>'amount')::bigint) as amount, sum(cost) as points
+    from reward_instances
+    where tenant_id = ${tenantId} and program_id = ${programId} and value->>'type' = 'donation' and status = 'consumed'
+      and (${period.from}::timestamptz is null or issued_at >= ${period.from}) and (${period.to}::timestamptz is null or issued_at < ${period.to})
+    group by reward_id, value->>'charity'
+    order by reward_id`.execute(db);
+  return rows.map((r) => ({ rewardId: r.reward_id, charity: r.charity, donations: BigInt(r.donations), amount: BigInt(r.amount), points: BigInt(r.points) }));
+}
+
+
+
+/**
+ * Reserved instances whose hold is over: captured out of band (consumed), or voided or run out
+ * (cancelled, their unit back in stock). One statement for every due row; the settle job releases
+ * the expired holds' points.
+ */
+export async function settleReservedInstances(db: Db, now: Date): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    with over as (
+      select i.tenant_id, i.instance_id, i.reward_id, case when h.status = 'captured' then 'consumed' else 'cancelled' end as status
+      from reward_instances i join holds h on h.tenant_id = i.tenant_id and h.hold_id = i.hold_id
+      where i.status = 'reserved' and (h.status <> 'active' or h.expires_at <= ${now})
+      for update of i skip locked
+    ), done as (
+      update reward_instances i set status = over.status, resolved_at = ${now}
+      from over where i.tenant_id = over.tenant_id and i.instance_id = over.instance_id
+      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost, i.status
+    ), stock as (
+      update rewards r set issued = r.issued - c.n
+      from (select tenant_id, reward_id, count(*) as n from done where status = 'cancelled' group by tenant_id, reward_id) c
+      where r.tenant_id = c.tenant_id and r.reward_id = c.reward_id
+    ), messages as (
+      insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+      select tenant_id, laurel_uuid_v7(), 'reward.' || status, 'reward.' || status || ':' || instance_id,
+             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'status', status),
+             ${now}
+      from done
+      on conflict (tenant_id, dedupe_key) do nothing
+    )
+    select count(*)::int as n from done`.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
+/** Issued instances past their date in programs that forfeit their points: expired, in one statement. */
+export async function forfeitExpiredInstances(db: Db, now: Date): Promise<number> {
+  const { rows } = await sql<{ n: number }>`
+    with done as (
+      update reward_instances i set status = 'expired', resolved_at = ${now}
+      from programs p
+      where p.tenant_id = i.tenant_id and p.program_id = i.program_id and p.expired_rewards = 'forfeit'
+        and i.status = 'issued' and i.expires_at <= ${now}
+      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost
+    ), messages as (
+      insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+      select tenant_id, laurel_uuid_v7(), 'reward.expired', 'reward.expired:' || instance_id,
+             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'refunded', false),
+             ${now}
+      from done
+      on conflict (tenant_id, dedupe_key) do nothing
+    )
+    select count(*)::int as n from done`.execute(db);
+  return rows[0]?.n ?? 0;
+}
+
+/** A chunk of issued instances past their date in programs that refund them, locked (SKIP LOCKED) for the caller's transaction. */
+export async function claimRefundableInstances(trx: Trx, now: Date, limit: number): Promise<(Instance & { tenantId: string })[]> {
+  const { rows } = await sql<InstanceRow & { tenant_id: string }>`
+    select i.* from reward_instances i
+    join programs p on p.tenant_id = i.tenant_id and p.program_id = i.program_id and p.expired_rewards = 'refund'
+    where i.status = 'issued' and i.expires_at <= ${now}
+    order by i.expires_at
+    limit ${limit}
+    for update of i skip locked`.execute(trx);
+  return rows.map((r) => ({ ...instanceOf(r), tenantId: r.tenant_id }));
+}
+
+/** A reward.expiring message for each issued instance within its program's expiryReminderDays of its date, once. */
+export async function queueRewardReminders(db: Db, now: Date): Promise<number> {
+  const result = await sql`
+    insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+    select i.tenant_id, laurel_uuid_v7(), 'reward.expiring', 'reward.expiring:' || i.instance_id,
+           jsonb_build_object('instanceId', i.instance_id, 'rewardId', i.reward_id, 'memberId', i.member_id, 'programId', i.program_id,
+                              'points', i.cost, 'expiresAt', i.expires_at),
+           ${now}
+    from reward_instances i
+    join programs p on p.tenant_id = i.tenant_id and p.program_id = i.program_id
+    where p.expiry_reminder_days is not null and i.status = 'issued'
+      and i.expires_at > ${now} and i.expires_at <= ${now}::timestamptz + make_interval(days => p.expiry_reminder_days)
+    on conflict (tenant_id, dedupe_key) do nothing`.execute(db);
+  return Number(result.numAffectedRows ?? 0n);
+}

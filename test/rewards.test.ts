@@ -1,0 +1,398 @@
+// Rewards end to end on the database: every reward type redeemed, validated, consumed once,
+// cancelled back onto the same lots; every limit refusing with its reason; expiry by the
+// program's policy; checkout reservations; the member view; and `verify` after each.
+import fc from 'fast-check';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DomainError } from '../src/core/errors.js';
+import { ALPHABET, newCode } from '../src/core/rewards/codes.js';
+import { listOutbox } from '../src/db/jobs.js';
+import { runJobNow } from '../src/jobs/runner.js';
+import { earn, getBalance } from '../src/services/ledger.js';
+import { createMember, updateMember } from '../src/services/members.js';
+import {
+  cancelInstance, consumeInstance, createReward, donations, freshCode, getReward, importPartnerCodes, redeemReward, rewardsForMember,
+  validateInstance,
+} from '../src/services/rewards.js';
+import { createProgram, createTenant, updateProgramSettings, type Program } from '../src/services/tenants.js';
+import { putLadder } from '../src/services/tiers.js';
+import { basicProgram, expectVerified, key, lotsOf, onPostgres, openTestLaurel } from './support/laurel.js';
+
+type TestLaurel = Awaited<ReturnType<typeof openTestLaurel>>;
+let laurel: TestLaurel;
+beforeAll(async () => { laurel = await openTestLaurel('2026-03-02T10:00:00Z', {}, onPostgres ? 60 : 20); });
+afterAll(async () => { await laurel.close(); });
+
+async function program(overrides: Partial<Parameters<typeof createProgram>[2]> = {}): Promise<Program> {
+  const tenant = await createTenant(laurel, { name: 'Rewards', timeZone: 'Europe/Paris', currency: 'EUR' });
+  return createProgram(laurel, tenant.tenantId, {
+    ...basicProgram, wallets: [...basicProgram.wallets, { code: 'credit', kind: 'redeemable' }], expiry: { kind: 'rolling', months: 12 }, ...overrides,
+  });
+}
+
+let serial = 0;
+async function member(p: Program, points = 0): Promise<string> {
+  const m = (await createMember(laurel, p.tenantId, { programId: p.programId, externalId: `m-${++serial}` })).memberId;
+  if (points > 0) await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: points, idempotencyKey: key() });
+  return m;
+}
+
+const reward = async (p: Program, definition: Record<string, unknown>) => (await createReward(laurel, p.tenantId, p.programId, { name: 'A reward', cost: 100, ...definition })).reward;
+const redeem = (p: Program, rewardId: string, memberId: string, extra: { channel?: string; holdSeconds?: number } = {}, idempotencyKey = key()) =>
+  redeemReward(laurel, p.tenantId, { rewardId, memberId, ...extra }, { idempotencyKey, actor: 'test' });
+const available = async (p: Program, m: string, wallet = 'points') => (await getBalance(laurel, p.tenantId, m, wallet)).available;
+
+async function refusal(attempt: Promise<unknown>): Promise<{ code: string; message: string; field?: string }> {
+  try {
+    await attempt;
+  } catch (e) {
+    expect(e).toBeInstanceOf(DomainError);
+    return { code: (e as DomainError).code, message: (e as DomainError).message, field: (e as DomainError).field };
+  }
+  throw new Error('accepted');
+}
+
+describe('every reward type', () => {
+  it('fixed discount: redeeming spends the cost and issues an instance with a code, validated and consumed once', async () => {
+    const p = await program();
+    const m = await member(p, 500);
+    const r = await reward(p, { code: 'five-off', value: { type: 'fixed_discount', amount: 500 }, cost: 200 });
+    const { instance, ledger } = await redeem(p, r.rewardId, m);
+    expect(instance).toMatchObject({ status: 'issued', cost: 200n, value: { type: 'fixed_discount', amount: 500n } });
+    expect(instance.code).toMatch(/^[0-9A-HJKMNP-TV-Z]{16}$/);
+    expect(ledger[0]!.balances[0]!.available).toBe(300n);
+    expect(instance.expiresAt).toEqual(new Date(laurel.clock.now().getTime() + 30 * 86_400_000));
+    // typed by a person: lower case, dashes, an O for a 0 and an I for a 1
+    const typed = instance.code.toLowerCase().replace(/(.{4})(?!$)/g, '$1-').replace(/0/g, 'o').replace(/1/g, 'i');
+    expect(await validateInstance(laurel, p.tenantId, typed)).toMatchObject({ usable: true, reason: null, reward: { code: 'five-off' } });
+    const used = await consumeInstance(laurel, p.tenantId, { code: typed, orderRef: 'order-1' }, { idempotencyKey: key(), actor: 'pos' });
+    expect(used.instance).toMatchObject({ status: 'consumed', consumedRef: 'order-1' });
+    expect(await refusal(consumeInstance(laurel, p.tenantId, { code: instance.code, orderRef: 'order-2' }, { idempotencyKey: key(), actor: 'pos' })))
+      .toMatchObject({ code: 'conflict', field: 'code', message: 'the reward cannot be used: already used (order-1)' });
+    expect(await validateInstance(laurel, p.tenantId, instance.code)).toMatchObject({ usable: false, reason: 'already used (order-1)' });
+    expect((await listOutbox(laurel.db, p.tenantId)).map((o) => o.type)).toEqual(['reward.issued', 'reward.consumed']);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('percent discount with a cap, free product, free shipping: what they give is kept on the instance', async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const pct = await reward(p, { code: 'pct', value: { type: 'percent_discount', percent: '12.5', cap: 2000 } });
+    const free = await reward(p, { code: 'latte', value: { type: 'free_product', sku: 'LATTE-L' } });
+    const ship = await reward(p, { code: 'ship', value: { type: 'free_shipping' } });
+    expect((await redeem(p, pct.rewardId, m)).instance.value).toEqual({ type: 'percent_discount', percent: '12.5', cap: 2000n });
+    expect((await redeem(p, free.rewardId, m)).instance.value).toEqual({ type: 'free_product', sku: 'LATTE-L' });
+    expect((await redeem(p, ship.rewardId, m)).instance.value).toEqual({ type: 'free_shipping' });
+    expect(await available(p, m)).toBe(700n);
+  });
+
+  it('store credit: the points become money in the credit wallet at once, and the instance is used', async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const r = await reward(p, { code: 'gift', value: { type: 'store_credit', amount: 1000, wallet: 'credit' }, cost: 800 });
+    const { instance } = await redeem(p, r.rewardId, m);
+    expect(instance.status).toBe('consumed');
+    expect([await available(p, m), await available(p, m, 'credit')]).toEqual([200n, 1000n]);
+    expect(await refusal(cancelInstance(laurel, p.tenantId, instance.instanceId, { idempotencyKey: key(), actor: 'pos' }))).toMatchObject({ code: 'conflict' });
+    expect(await refusal(reward(p, { code: 'bad', value: { type: 'store_credit', amount: 5, wallet: 'cash' } }))).toMatchObject({ field: 'value.wallet' });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('experience: its stock is its capacity; a cancellation frees a seat', async () => {
+    const p = await program();
+    const r = await reward(p, { code: 'class', value: { type: 'experience', startsAt: '2026-04-01T18:00:00+02:00', location: 'Paris' }, stock: 2 });
+    const [a, b, c] = [await member(p, 100), await member(p, 100), await member(p, 100)];
+    const first = await redeem(p, r.rewardId, a);
+    await redeem(p, r.rewardId, b);
+    expect(await refusal(redeem(p, r.rewardId, c))).toMatchObject({ code: 'conflict', message: expect.stringContaining('stock: out of stock') });
+    await cancelInstance(laurel, p.tenantId, first.instance.instanceId, { idempotencyKey: key(), actor: 'pos' });
+    expect((await redeem(p, r.rewardId, c)).instance.status).toBe('issued');
+    expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(2n);
+    expect(await refusal(reward(p, { code: 'nocap', value: { type: 'experience', startsAt: '2026-04-01T18:00:00Z' } }))).toMatchObject({ field: 'stock' });
+  });
+
+  it('donation: the points become a donation, used at once and reported', async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const r = await reward(p, { code: 'trees', value: { type: 'donation', amount: 500, charity: 'Plant a tree' }, cost: 400 });
+    await redeem(p, r.rewardId, m);
+    await redeem(p, r.rewardId, m);
+    expect(await donations(laurel, p.tenantId, p.programId, { from: null, to: null })).toEqual([
+      { rewardId: r.rewardId, charity: 'Plant a tree', donations: 2n, amount: 1000n, points: 800n },
+    ]);
+  });
+
+  it("partner voucher: each redemption carries one of the partner's imported codes; none left is out of stock", async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const r = await reward(p, { code: 'cinema', value: { type: 'partner_voucher', partner: 'CineMax' } });
+    expect(await importPartnerCodes(laurel, p.tenantId, r.rewardId, ['CMX-1', 'CMX-2', 'CMX-1'])).toEqual({ imported: 2, free: 2n });
+    const got = [(await redeem(p, r.rewardId, m)).instance.partnerCode, (await redeem(p, r.rewardId, m)).instance.partnerCode];
+    expect(got.sort()).toEqual(['CMX-1', 'CMX-2']);
+    expect(await refusal(redeem(p, r.rewardId, m))).toMatchObject({ code: 'conflict', message: expect.stringContaining('stock') });
+    expect(await available(p, m)).toBe(800n);
+  });
+});
+
+describe('limits', () => {
+  it('each refuses with its reason: per-member times and points per period, window, channel, points', async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const weekly = await reward(p, { code: 'weekly', value: { type: 'free_shipping' }, perMember: [{ period: 'week', times: 1 }] });
+    await redeem(p, weekly.rewardId, m);
+    expect(await refusal(redeem(p, weekly.rewardId, m))).toMatchObject({ code: 'conflict', message: expect.stringContaining('limit: at most 1 this week') });
+    // Monday 9 March 2026 00:00 Paris: a new week
+    laurel.clock.set('2026-03-08T23:00:00Z');
+    await redeem(p, weekly.rewardId, m);
+    const spend = await reward(p, { code: 'spend', value: { type: 'free_shipping' }, cost: 300, perMember: [{ period: 'lifetime', points: 500 }] });
+    await redeem(p, spend.rewardId, m);
+    expect(await refusal(redeem(p, spend.rewardId, m))).toMatchObject({ message: expect.stringContaining('limit: at most 500 points on it in all') });
+    const later = await reward(p, { code: 'later', value: { type: 'free_shipping' }, validFrom: '2026-04-01T00:00:00+02:00' });
+    expect(await refusal(redeem(p, later.rewardId, m))).toMatchObject({ message: expect.stringContaining('not_started') });
+    const store = await reward(p, { code: 'store', value: { type: 'free_shipping' }, channels: ['store'] });
+    expect(await refusal(redeem(p, store.rewardId, m, { channel: 'web' }))).toMatchObject({ message: expect.stringContaining('channel: only store') });
+    await redeem(p, store.rewardId, m, { channel: 'store' });
+    const dear = await reward(p, { code: 'dear', value: { type: 'free_shipping' }, cost: 5000 });
+    expect(await refusal(redeem(p, dear.rewardId, m))).toMatchObject({ code: 'insufficient_points', message: 'not enough points: 4600 points missing' });
+    laurel.clock.set('2026-03-02T10:00:00Z');
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('tier, grade and segment restrictions; a reward a tier reserves (rewardAccess) is for that tier only', async () => {
+    const p = await program();
+    await putLadder(laurel, p.tenantId, p.programId, {
+      metric: 'points', window: { kind: 'lifetime' },
+      tiers: [{ code: 'member', name: 'Member', threshold: 0 }, { code: 'gold', name: 'Gold', threshold: 1000, benefits: { rewardAccess: ['lounge'] } }],
+    }, { actor: 'test' });
+    const m = await member(p, 1000);
+    const gold = await reward(p, { code: 'gold-gift', value: { type: 'free_shipping' }, tiers: ['gold'] });
+    const lounge = await reward(p, { code: 'lounge', value: { type: 'free_shipping' } });
+    const graded = await reward(p, { code: 'graded', value: { type: 'free_shipping' }, grades: ['a'] });
+    const paris = await reward(p, { code: 'paris', value: { type: 'free_shipping' }, segment: 'has(member.attributes.city) && member.attributes.city == "Paris"' });
+    expect(await refusal(redeem(p, gold.rewardId, m))).toMatchObject({ message: expect.stringContaining('tier: for gold members') });
+    expect(await refusal(redeem(p, lounge.rewardId, m))).toMatchObject({ message: expect.stringContaining('tier: reserved to gold members') });
+    expect(await refusal(redeem(p, graded.rewardId, m))).toMatchObject({ message: expect.stringContaining('grade: for grade a members') });
+    expect(await refusal(redeem(p, paris.rewardId, m))).toMatchObject({ message: expect.stringContaining('segment') });
+    await updateMember(laurel, p.tenantId, m, { tier: 'gold', grade: 'a', attributes: { city: 'Paris' } });
+    for (const r of [gold, lounge, graded, paris]) expect((await redeem(p, r.rewardId, m)).instance.status).toBe('issued');
+    expect(await refusal(reward(p, { code: 'bad', value: { type: 'free_shipping' }, segment: 'member.attributes.city = "Paris"' }))).toMatchObject({ field: 'segment' });
+  });
+});
+
+describe('cancelling', () => {
+  it('gives back the exact points onto the lots they were taken from, and the unit to the stock', async () => {
+    const p = await program();
+    const m = await member(p);
+    // three lots with three expiry dates
+    for (const [at, points] of [['2026-03-02T10:00:00Z', 100], ['2026-03-03T10:00:00Z', 100], ['2026-03-04T10:00:00Z', 100]] as const) {
+      laurel.clock.set(at);
+      await earn(laurel, { tenantId: p.tenantId, memberId: m, amount: points, idempotencyKey: key() });
+    }
+    const before = await lotsOf(laurel, p.tenantId, m);
+    const r = await reward(p, { code: 'mug', value: { type: 'free_product', sku: 'MUG' }, cost: 150, stock: 5 });
+    const { instance } = await redeem(p, r.rewardId, m);
+    expect((await lotsOf(laurel, p.tenantId, m)).map((l) => l.remaining)).toEqual([0n, 50n, 100n]);
+    const back = await cancelInstance(laurel, p.tenantId, instance.instanceId, { idempotencyKey: key(), actor: 'pos' });
+    expect(back.instance.status).toBe('cancelled');
+    expect(await lotsOf(laurel, p.tenantId, m)).toEqual(before);
+    expect(await available(p, m)).toBe(300n);
+    expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(0n);
+    expect(await refusal(cancelInstance(laurel, p.tenantId, instance.instanceId, { idempotencyKey: key(), actor: 'pos' }))).toMatchObject({ code: 'conflict' });
+    expect(await refusal(consumeInstance(laurel, p.tenantId, { code: instance.code }, { idempotencyKey: key(), actor: 'pos' }))).toMatchObject({ message: 'the reward cannot be used: cancelled' });
+    await expectVerified(laurel, p.tenantId);
+    laurel.clock.set('2026-03-02T10:00:00Z');
+  });
+
+  it('the same request sent twice redeems once and answers the same', async () => {
+    const p = await program();
+    const m = await member(p, 500);
+    const r = await reward(p, { code: 'once', value: { type: 'free_shipping' } });
+    const k = key();
+    const [a, b] = [await redeem(p, r.rewardId, m, {}, k), await redeem(p, r.rewardId, m, {}, k)];
+    expect(b.instance).toEqual(a.instance);
+    expect(await available(p, m)).toBe(400n);
+    expect(await refusal(redeem(p, r.rewardId, m, { channel: 'web' }, k))).toMatchObject({ code: 'idempotency_conflict' });
+  });
+});
+
+describe('expiry', () => {
+  it('forfeit (the default): an unused instance expires and keeps its points; members are reminded before', async () => {
+    const p = await program({ expiryReminderDays: 3 });
+    const m = await member(p, 300);
+    const r = await reward(p, { code: 'soon', value: { type: 'free_shipping' }, expiresAfterDays: 10 });
+    const { instance } = await redeem(p, r.rewardId, m);
+    laurel.clock.set('2026-03-10T10:00:00Z');
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ reminders: 1, forfeited: 0 });
+    laurel.clock.set('2026-03-12T10:00:00Z');
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ forfeited: 1, refunded: 0, reminders: 0 });
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ forfeited: 0 });
+    expect(await validateInstance(laurel, p.tenantId, instance.code)).toMatchObject({ usable: false, reason: 'expired', instance: { status: 'expired' } });
+    expect(await available(p, m)).toBe(200n);
+    expect((await listOutbox(laurel.db, p.tenantId)).map((o) => o.type)).toEqual(['reward.issued', 'reward.expiring', 'reward.expired']);
+    laurel.clock.set('2026-03-02T10:00:00Z');
+  });
+
+  it('refund: the points go back onto their lots, once, however often the job runs', async () => {
+    const p = await program();
+    await updateProgramSettings(laurel, p.tenantId, p.programId, { expiredRewards: 'refund' });
+    const m = await member(p, 300);
+    const r = await reward(p, { code: 'soon', value: { type: 'free_shipping' }, expiresAfterDays: 10 });
+    await redeem(p, r.rewardId, m);
+    laurel.clock.set('2026-03-12T10:00:00Z');
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ refunded: 1 });
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ refunded: 0 });
+    expect(await available(p, m)).toBe(300n);
+    await expectVerified(laurel, p.tenantId);
+    laurel.clock.set('2026-03-02T10:00:00Z');
+  });
+});
+
+describe('at checkout', () => {
+  it('a reserved reward holds the points; the order consumes it (capturing them); unused, its hold runs out and it is cancelled', async () => {
+    const p = await program();
+    const m = await member(p, 500);
+    const r = await reward(p, { code: 'ten-off', value: { type: 'fixed_discount', amount: 1000 }, cost: 200, stock: 1 });
+    const reserved = await redeem(p, r.rewardId, m, { holdSeconds: 900 });
+    expect(reserved.instance).toMatchObject({ status: 'reserved', expiresAt: new Date('2026-03-02T10:15:00Z') });
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 300n, held: 200n });
+    const used = await consumeInstance(laurel, p.tenantId, { code: reserved.instance.code, orderRef: 'web-1' }, { idempotencyKey: key(), actor: 'shop' });
+    expect(used.instance.status).toBe('consumed');
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 300n, held: 0n });
+
+    const s = await reward(p, { code: 'abandoned', value: { type: 'free_shipping' }, cost: 100, stock: 1 });
+    const abandoned = await redeem(p, s.rewardId, m, { holdSeconds: 600 });
+    laurel.clock.set('2026-03-02T10:11:00Z');
+    await runJobNow(laurel, 'settle');
+    expect((await runJobNow(laurel, 'reward_expiry')).stats).toMatchObject({ settled: 1 });
+    expect(await validateInstance(laurel, p.tenantId, abandoned.instance.code)).toMatchObject({ instance: { status: 'cancelled' } });
+    expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 300n, held: 0n });
+    expect((await getReward(laurel, p.tenantId, s.rewardId)).issued).toBe(0n);
+    await expectVerified(laurel, p.tenantId);
+    laurel.clock.set('2026-03-02T10:00:00Z');
+  });
+});
+
+describe('the member view', () => {
+  it('lists what the member can redeem first, then what points alone keep from them, then the rest, each with why', async () => {
+    const p = await program();
+    const m = await member(p, 250);
+    await reward(p, { code: 'cheap', value: { type: 'free_shipping' }, cost: 50 });
+    await reward(p, { code: 'mid', value: { type: 'free_shipping' }, cost: 200 });
+    await reward(p, { code: 'far', value: { type: 'free_shipping' }, cost: 1000 });
+    await reward(p, { code: 'close', value: { type: 'free_shipping' }, cost: 300 });
+    await reward(p, { code: 'gone', value: { type: 'free_shipping' }, cost: 10, stock: 0 });
+    await reward(p, { code: 'vip', value: { type: 'free_shipping' }, cost: 20, tiers: ['vip'] });
+    const view = await rewardsForMember(laurel, p.tenantId, m);
+    expect(view.map((v) => [v.reward.code, v.locks.map((l) => `${l.reason}: ${l.detail}`)])).toEqual([
+      ['cheap', []], ['mid', []],
+      ['close', ['points: 50 points missing']], ['far', ['points: 750 points missing']],
+      ['gone', ['stock: out of stock']], ['vip', ['tier: for vip members']],
+    ]);
+  });
+});
+
+describe('codes', () => {
+  it('are 16 characters of an 80-bit random draw: a million are all different, every character is drawn evenly, none follows the last', async () => {
+    const seen = new Set<string>();
+    const counts = new Map<string, number>();
+    for (let i = 0; i < 1_000_000; i++) {
+      const c = newCode();
+      seen.add(c);
+      if (i < 100_000) for (const ch of c) counts.set(ch, (counts.get(ch) ?? 0) + 1);
+    }
+    expect(seen.size).toBe(1_000_000);
+    // 1.6 million characters over 32 symbols: 50,000 each expected; chi-square with 31 degrees of freedom stays far below 80
+    const expected = 1_600_000 / 32;
+    const chi = [...ALPHABET].reduce((s, ch) => s + ((counts.get(ch) ?? 0) - expected) ** 2 / expected, 0);
+    expect(chi).toBeLessThan(80);
+  });
+
+  it('a code already taken is drawn again', async () => {
+    const p = await program();
+    const m = await member(p, 100);
+    const r = await reward(p, { code: 'x', value: { type: 'free_shipping' } });
+    const { instance } = await redeem(p, r.rewardId, m);
+    // the bytes that drew it: 16 characters of 5 bits are the 80 bits of 10 bytes
+    const bits = [...instance.code].reduce((acc, c) => (acc << 5n) | BigInt(ALPHABET.indexOf(c)), 0n);
+    const taken = Buffer.from(bits.toString(16).padStart(20, '0'), 'hex');
+    const draws = [taken, Buffer.alloc(10, 0xff)];
+    const code = await laurel.db.transaction().execute((trx) => freshCode(trx, p.tenantId, () => draws.shift()!));
+    expect(code).toBe('ZZZZZZZZZZZZZZZZ');
+    expect(draws).toHaveLength(0);
+  });
+});
+
+describe('properties', () => {
+  it('any sequence of redemptions, uses and cancellations: the balance is what the live instances cost, the stock counts them, the ledger adds up', async () => {
+    const p = await program();
+    await fc.assert(fc.asyncProperty(fc.array(fc.constantFrom('redeem', 'consume', 'cancel'), { minLength: 1, maxLength: 12 }), async (steps) => {
+      const r = await reward(p, { code: `prop-${++serial}`, value: { type: 'free_product', sku: 'X' }, cost: 70, stock: 6 });
+      const m = await member(p, 500);
+      const live: { id: string; code: string; used: boolean }[] = [];
+      for (const step of steps) {
+        if (step === 'redeem') {
+          const expected = live.length >= 6 ? 'conflict' : 500n - 70n * BigInt(live.length) < 70n ? 'insufficient_points' : null;
+          try {
+            const { instance } = await redeem(p, r.rewardId, m);
+            expect(expected).toBeNull();
+            live.push({ id: instance.instanceId, code: instance.code, used: false });
+          } catch (e) {
+            expect((e as DomainError).code).toBe(expected);
+          }
+          continue;
+        }
+        const target = live.find((x) => !x.used);
+        if (!target) continue;
+        if (step === 'consume') {
+          await consumeInstance(laurel, p.tenantId, { code: target.code }, { idempotencyKey: key(), actor: 'p' });
+          target.used = true;
+        } else {
+          await cancelInstance(laurel, p.tenantId, target.id, { idempotencyKey: key(), actor: 'p' });
+          live.splice(live.indexOf(target), 1);
+        }
+      }
+      expect(await available(p, m)).toBe(500n - 70n * BigInt(live.length));
+      expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(BigInt(live.length));
+    }), { numRuns: 15 });
+    await expectVerified(laurel, p.tenantId);
+  });
+});
+
+describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
+  it('100 members redeeming a reward with stock 10 at once get exactly 10', async () => {
+    const p = await program();
+    const r = await reward(p, { code: 'rare', value: { type: 'free_shipping' }, stock: 10 });
+    const members = await Promise.all(Array.from({ length: 100 }, () => member(p, 100)));
+    const outcomes = await Promise.allSettled(members.map((m) => redeem(p, r.rewardId, m)));
+    expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(10);
+    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as DomainError).message).toContain('out of stock');
+    expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(10n);
+    const spent = await Promise.all(members.map((m) => available(p, m)));
+    expect(spent.filter((b) => b === 0n)).toHaveLength(10);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a member with points for one, racing two redemptions, gets exactly one', async () => {
+    const p = await program();
+    const r = await reward(p, { code: 'one', value: { type: 'free_shipping' }, cost: 100 });
+    for (let i = 0; i < 10; i++) {
+      const m = await member(p, 150);
+      const outcomes = await Promise.allSettled([redeem(p, r.rewardId, m), redeem(p, r.rewardId, m)]);
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(await available(p, m)).toBe(50n);
+    }
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a code consumed twice at once succeeds once', async () => {
+    const p = await program();
+    const r = await reward(p, { code: 'twice', value: { type: 'free_shipping' } });
+    for (let i = 0; i < 10; i++) {
+      const m = await member(p, 100);
+      const { instance } = await redeem(p, r.rewardId, m, i % 2 === 0 ? {} : { holdSeconds: 600 });
+      const outcomes = await Promise.allSettled([1, 2].map((n) => consumeInstance(laurel, p.tenantId, { code: instance.code, orderRef: `o-${n}` }, { idempotencyKey: key(), actor: 'pos' })));
+      expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 0n, held: 0n });
+    }
+    await expectVerified(laurel, p.tenantId);
+  });
+});
