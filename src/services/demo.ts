@@ -1,5 +1,6 @@
 // The demo program `npm start` creates on an empty database: a coffee brand with earning rules,
 // a tier ladder, three members and two months of history, so every balance, lot, entry kind and rule has an example.
+import { DateTime } from 'luxon';
 import { DAY_MS, ManualClock } from '../core/clock.js';
 import type { Laurel } from './context.js';
 import { ingestEvent } from './events.js';
@@ -23,8 +24,9 @@ export async function hasData(laurel: Laurel): Promise<boolean> {
 
 export async function seedDemo(laurel: Laurel): Promise<Demo> {
   const now = laurel.clock.now();
-  // History is written with a clock that starts 60 days ago and walks to today.
-  const clock = new ManualClock(new Date(now.getTime() - 60 * DAY_MS));
+  // History is written with a clock that starts on the Wednesday about 60 days ago and walks to
+  // today: a weekday, so weekend rules give the same points whatever day the demo is seeded.
+  const clock = new ManualClock(DateTime.fromJSDate(new Date(now.getTime() - 60 * DAY_MS), { zone: 'Europe/Paris' }).set({ weekday: 3 }).toJSDate());
   const past: Laurel = { ...laurel, clock };
   const tenant = await createTenant(past, { name: 'Laurel Demo Coffee', timeZone: 'Europe/Paris', currency: 'EUR' });
   const program = await createProgram(past, tenant.tenantId, {
@@ -60,7 +62,7 @@ export async function seedDemo(laurel: Laurel): Promise<Demo> {
   const reward = (definition: Record<string, unknown>) => createReward(past, t, program.programId, definition);
   await reward({ code: 'free-coffee', name: 'A free large latte', value: { type: 'free_product', sku: 'LATTE-L' }, cost: 150, perMember: [{ period: 'week', times: 1 }] });
   await reward({ code: 'five-off', name: '€5 off your order', value: { type: 'fixed_discount', amount: 500 }, cost: 500 });
-  await reward({ code: 'free-shipping', name: 'Free shipping', value: { type: 'free_shipping' }, cost: 200, channels: ['web'] });
+  await reward({ code: 'free-shipping', name: 'Free shipping', value: { type: 'free_shipping' }, cost: 100, channels: ['web'] });
   await reward({ code: 'tasting', name: 'Coffee tasting class', value: { type: 'experience', startsAt: '2027-02-06T10:00:00+01:00', location: 'Paris 11e' }, cost: 1000, stock: 12, tiers: ['gold'] });
   await reward({ code: 'plant-a-tree', name: 'Plant a tree with us', value: { type: 'donation', amount: 200, charity: 'Reforest Now' }, cost: 200 });
   const people = [

@@ -119,6 +119,8 @@ const EventSchema = Type.Object({
   lines: Nullable(Type.Array(LineSchema, { description: 'purchase: the lines bought; return: the lines brought back' })),
   total: Nullable(Type.Integer({ description: 'purchase: money paid in minor units (lines less discounts less paidWithPoints): what earns', examples: [3399] })),
   paidWithPoints: Nullable(Type.Integer({ description: 'purchase: minor units paid with points or store credit' })),
+  pointsPaid: Nullable(Type.Integer({ description: 'purchase: points its pointsHoldId paid with; return: points it gave back of them (negative)' })),
+  pointsEntryId: Nullable(Id('the journal entry that took (or gave back) those points')),
   purchaseEventId: Nullable(Id('return: the purchase it refunds')),
   purchaseExternalId: Nullable(Type.String({ description: 'return: the purchase it refunds' })),
   refundAmount: Nullable(Type.Integer({ description: 'return: money refunded, in minor units' })),
@@ -160,7 +162,7 @@ const presentEvent = (e: EventRecord) => ({
   lines: e.lines?.map((l) => ('unitPrice' in l
     ? { sku: l.sku, category: l.category, quantity: n(l.quantity), unitPrice: n(l.unitPrice), discount: n(l.discount) }
     : { sku: l.sku, quantity: n(l.quantity) })) ?? null,
-  total: nn(e.total), paidWithPoints: nn(e.paidWithPoints),
+  total: nn(e.total), paidWithPoints: nn(e.paidWithPoints), pointsPaid: nn(e.pointsPaid ?? null), pointsEntryId: e.pointsEntryId ?? null,
   purchaseEventId: e.purchaseEventId, purchaseExternalId: e.purchaseExternalId, refundAmount: nn(e.refundAmount),
   attributes: e.attributes, points: n(e.points), ledgerEntryId: e.ledgerEntryId,
   entries: e.entries.map((x) => ({ wallet: x.wallet, entryId: x.entryId, amount: n(x.amount) })),
