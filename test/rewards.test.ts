@@ -63,7 +63,7 @@ describe('every reward type', () => {
     expect(instance.expiresAt).toEqual(new Date(laurel.clock.now().getTime() + 30 * 86_400_000));
     // typed by a person: lower case, dashes, an O for a 0 and an I for a 1
     const typed = instance.code.toLowerCase().replace(/(.{4})(?!$)/g, '$1-').replace(/0/g, 'o').replace(/1/g, 'i');
-    expect(await validateInstance(laurel, p.tenantId, typed)).toMatchObject({ usable: true, reason: null, reward: { code: 'five-off' } });
+    expect(await validateInstance(laurel, p.tenantId, typed)).toMatchObject({ usable: true, reason: null, reward: { reward: { code: 'five-off' }, issued: 1n } });
     const used = await consumeInstance(laurel, p.tenantId, { code: typed, orderRef: 'order-1' }, { idempotencyKey: key(), actor: 'pos' });
     expect(used.instance).toMatchObject({ status: 'consumed', consumedRef: 'order-1' });
     expect(await refusal(consumeInstance(laurel, p.tenantId, { code: instance.code, orderRef: 'order-2' }, { idempotencyKey: key(), actor: 'pos' })))

@@ -91,6 +91,8 @@ export async function importPartnerCodes(laurel: Laurel, tenantId: string, rewar
 /** What a member sees of a reward: whether they may redeem it now, and if not, why. */
 export interface RewardForMember {
   reward: Reward;
+  /** instances issued and not cancelled */
+  issued: bigint;
   stockLeft: bigint | null;
   available: bigint;
   locks: Lock[];
@@ -138,7 +140,7 @@ export async function rewardsForMember(laurel: Laurel, tenantId: string, memberI
   return memberOrder(rows.map((row) => {
     const left = stockLeft(row, partners.get(row.reward.rewardId));
     return {
-      reward: row.reward, stockLeft: left, available,
+      reward: row.reward, issued: row.issued, stockLeft: left, available,
       locks: locksOf(row.reward, {
         now, channel, member: ctx, inSegment: row.reward.segment === null || compileCondition(row.reward.segment)(ctx.facts),
         reservedFor: ctx.reservedFor(row.reward.code), stockLeft: left, usage: (p) => usage(row.reward.rewardId, p), available,
@@ -211,15 +213,15 @@ export async function redeemReward(laurel: Laurel, tenantId: string, input: Rede
     const instanceId = uuidv7(now.getTime());
     const code = await freshCode(trx, tenantId);
     const ref = `reward:${code}`;
-    const request = { tenantId, idempotencyKey: key, actor: options.actor };
+    const paying = { tenantId, idempotencyKey: key, actor: options.actor };
     const ledger: LedgerResult[] = [];
     const paid = holdSeconds !== null
-      ? await holdWithin(trx, now, wallet, { ...request, amount: reward.cost, expiresAt: new Date(now.getTime() + holdSeconds * 1000), ref })
-      : await redeemWithin(trx, now, wallet, { ...request, amount: reward.cost, ref });
+      ? await holdWithin(trx, now, wallet, { ...paying, amount: reward.cost, expiresAt: new Date(now.getTime() + holdSeconds * 1000), ref })
+      : await redeemWithin(trx, now, wallet, { ...paying, amount: reward.cost, ref });
     ledger.push(paid);
     if (reward.value.type === 'store_credit') {
       const credit = await lockMemberWallet(trx, tenantId, memberId, reward.value.wallet, now);
-      ledger.push(await earnWithin(trx, now, credit, { ...request, amount: reward.value.amount, ref }));
+      ledger.push(await earnWithin(trx, now, credit, { ...paying, amount: reward.value.amount, ref }));
     }
     const partnerCode = reward.value.type === 'partner_voucher' ? await takePartnerCode(trx, tenantId, rewardId, instanceId) : null;
     if (reward.value.type === 'partner_voucher' && partnerCode === null) throw refusal({ reason: 'stock', detail: 'no partner code left' });
@@ -248,7 +250,7 @@ const messageOf = (i: Instance, reward: Pick<Reward, 'code' | 'name'>) => ({
 
 export interface Validation {
   instance: Instance;
-  reward: Reward;
+  reward: RewardRow;
   /** whether a shop may consume it now */
   usable: boolean;
   /** why not: consumed, cancelled, expired, reserved-hold-expired… */
@@ -266,7 +268,7 @@ function usability(i: Instance, now: Date): string | null {
 export async function validateInstance(laurel: Laurel, tenantId: string, code: unknown): Promise<Validation> {
   const instance = await loadInstance(laurel.db, tenantId, { code: normaliseCode(code) });
   if (!instance) throw notFound('reward code', 'code');
-  const reward = (await loadReward(laurel.db, tenantId, instance.rewardId))!.reward;
+  const reward = (await loadReward(laurel.db, tenantId, instance.rewardId))!;
   const reason = usability(instance, laurel.clock.now());
   return { instance, reward, usable: reason === null, reason };
 }

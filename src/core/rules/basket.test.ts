@@ -110,6 +110,14 @@ describe('remainingBasket', () => {
     expect(b.goods).toBe(665n);
   });
 
+  it('spreads the money still paid by quantity when what is kept rounds down to no value: it still earns', () => {
+    // 4 × 2 with 7 off is worth 1; one unit kept is floor(1 × 1 / 4) = 0, while 1 of the money is not refunded
+    const cheap = [{ sku: 'TEA', category: null, quantity: 4n, unitPrice: 2n, discount: 7n }, { sku: 'CUP', category: null, quantity: 3n, unitPrice: 8n, discount: 0n }];
+    const b = remainingBasket(cheap, new Map([['TEA', 3n], ['CUP', 3n]]), 1n);
+    expect(b.lines.map((l) => [l.sku, l.quantity, l.net, l.paid])).toEqual([['TEA', 1n, 0n, 1n]]);
+    expect(b.paid).toBe(1n);
+  });
+
   it('is empty, with nothing paid, when everything came back, whatever is said to be paid', () => {
     const b = remainingBasket(lines, new Map([['LATTE-L', 2n], ['MUG', 3n]]), 42n);
     expect(b).toEqual({ lines: [], goods: 0n, paid: 0n });

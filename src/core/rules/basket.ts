@@ -43,10 +43,14 @@ export function allocate(total: bigint, weights: readonly bigint[]): bigint[] {
   return shares.map((x) => x.share);
 }
 
-/** The basket of an order whose customer paid `paid` in money for these lines. */
+/**
+ * The basket of an order whose customer paid `paid` in money for these lines. When no line has a
+ * value left but money was paid — what is kept after returns can round down to nothing, a unit
+ * of a line whose discount took most of it — the money is spread by quantity: it still earns.
+ */
 export function basketOf(lines: readonly PurchaseLine[], paid: bigint): Basket {
   const nets = lines.map(lineNet);
-  const shares = allocate(paid, nets);
+  const shares = allocate(paid, nets.some((n) => n > 0n) ? nets : lines.map((l) => l.quantity));
   return { lines: lines.map((l, i) => ({ ...l, net: nets[i]!, paid: shares[i]! })), goods: goodsOf(lines), paid };
 }
 

@@ -184,7 +184,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     return {
       object: 'list' as const, available: Number(items[0]?.available ?? 0n),
       data: items.map((x) => ({
-        reward: presentReward(x.reward, x.reward.stock !== null && x.stockLeft !== null ? x.reward.stock - x.stockLeft : 0n),
+        reward: presentReward(x.reward, x.issued),
         redeemable: x.locks.length === 0, stockLeft: x.stockLeft === null ? null : Number(x.stockLeft), locks: x.locks.map((l: Lock) => ({ ...l })),
       })),
     };
@@ -236,7 +236,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     config: { access: POS },
   }, async (request) => {
     const v = await validateInstance(laurel, tenantOf(request), request.body.code);
-    return { object: 'reward_validation' as const, usable: v.usable, reason: v.reason, instance: presentInstance(v.instance), reward: presentReward(v.reward, 0n) };
+    return { object: 'reward_validation' as const, usable: v.usable, reason: v.reason, instance: presentInstance(v.instance), reward: presentRow(v.reward) };
   });
 
   app.post('/reward-instances/consume', {
