@@ -96,7 +96,8 @@ describe.skipIf(!onPostgres)('jobs raced by several workers on PostgreSQL', () =
         },
       };
     });
-    const jobs = [...BUILT_IN_JOBS, ...ticks];
+    // the ledger's two jobs, due at each round's time, and the ticks (the other built-in jobs run on schedules of their own)
+    const jobs = [...BUILT_IN_JOBS.filter((j) => j.name === 'settle' || j.name === 'expiry_reminders'), ...ticks];
 
     laurel.clock.set('2026-01-30T11:00:00Z');
     await allAtOnce(() => installSchedules(laurel, jobs)); // every worker installs on start

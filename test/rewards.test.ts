@@ -148,6 +148,10 @@ describe('limits', () => {
     expect(await refusal(redeem(p, spend.rewardId, m))).toMatchObject({ message: expect.stringContaining('limit: at most 500 points on it in all') });
     const later = await reward(p, { code: 'later', value: { type: 'free_shipping' }, validFrom: '2026-04-01T00:00:00+02:00' });
     expect(await refusal(redeem(p, later.rewardId, m))).toMatchObject({ message: expect.stringContaining('not_started') });
+    const over = await reward(p, { code: 'over', value: { type: 'free_shipping' }, validTo: '2026-03-01T00:00:00+01:00' });
+    expect(await refusal(redeem(p, over.rewardId, m))).toMatchObject({ message: expect.stringContaining('ended') });
+    const off = await reward(p, { code: 'off', value: { type: 'free_shipping' }, enabled: false });
+    expect(await refusal(redeem(p, off.rewardId, m))).toMatchObject({ message: expect.stringContaining('disabled') });
     const store = await reward(p, { code: 'store', value: { type: 'free_shipping' }, channels: ['store'] });
     expect(await refusal(redeem(p, store.rewardId, m, { channel: 'web' }))).toMatchObject({ message: expect.stringContaining('channel: only store') });
     await redeem(p, store.rewardId, m, { channel: 'store' });
