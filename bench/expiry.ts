@@ -164,13 +164,14 @@ async function runBaseline(laurel: Laurel, programId: string, now: Date): Promis
 }
 
 /** The settle job's statements (src/db/settlement.ts), told apart by their text. */
-export const SETTLE_STEPS = ['lock chunk', 'recheck chunk', 'release holds', 'mature', 'expire', 'repay debts', 'begin/commit', 'other'] as const;
+export const SETTLE_STEPS = ['due set', 'lock chunk', 'recheck chunk', 'release holds', 'mature', 'expire', 'repay debts', 'begin/commit', 'other'] as const;
 export type SettleStep = typeof SETTLE_STEPS[number];
 
 function settleStep(text: string): SettleStep {
   const head = text.trimStart().slice(0, 30).toLowerCase();
   if (head === 'begin' || head === 'commit' || head === 'rollback') return 'begin/commit';
-  if (head.startsWith('insert into settle_wallets')) return 'lock chunk';
+  if (!head.startsWith('with taken') && /\bsettle_due\b/.test(text)) return 'due set';
+  if (head.startsWith('with taken as')) return 'lock chunk';
   if (head.startsWith('delete from settle_wallets')) return 'recheck chunk';
   if (text.includes('system:hold-expiry')) return 'release holds';
   if (text.includes('system:maturation')) return 'mature';

@@ -5,6 +5,8 @@
 // filtered endpoints get nothing; on PostgreSQL, workers racing deliver each message once.
 // Then the HTTP resource: admin only, URLs checked, tenants apart, the test message, the log.
 // The job runs over the whole database, so each job test opens a Laurel (a database) of its own.
+// The receivers are on 127.0.0.1, inside the deployment: this file's Laurels allow internal
+// endpoints (LAUREL_WEBHOOKS_ALLOW_PRIVATE), except where a test shows what happens without.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -13,12 +15,14 @@ import { DAY_MS } from '../src/core/clock.js';
 import { MAX_ATTEMPTS, retryDelayMs } from '../src/core/webhooks/delivery.js';
 import { verify } from '../src/core/webhooks/signature.js';
 import { listOutbox } from '../src/db/jobs.js';
+import { buildApp } from '../src/http/app.js';
 import { claimDueDeliveries, recordAttempts, relayOutbox } from '../src/db/webhooks.js';
 import { runJobNow } from '../src/jobs/runner.js';
+import { settingsFromEnv, type Laurel } from '../src/services/context.js';
 import { earn } from '../src/services/ledger.js';
 import type { Program } from '../src/services/tenants.js';
 import { createEndpoint, deliverWebhooks, listDeliveries, updateEndpoint } from '../src/services/webhooks.js';
-import { call, newTenant, openTestApp, type TestLaurel } from './support/http.js';
+import { call, newTenant, type TestLaurel } from './support/http.js';
 import { key, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
 
 const SECOND = 1000;
@@ -66,6 +70,10 @@ async function receiver(clock: () => Date, answer: (r: Received, n: number) => n
 
 const iso = (d: Date | null | undefined) => d?.toISOString() ?? null;
 
+/** The same Laurel (database, clock) where the operator allows internal endpoints, or does not. */
+const allowing = <L extends Laurel>(l: L): L => ({ ...l, settings: { ...l.settings, allowPrivateWebhooks: true } });
+const strict = <L extends Laurel>(l: L): L => ({ ...l, settings: { ...l.settings, allowPrivateWebhooks: false } });
+
 let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
 let rx: Receiver | undefined;
 
@@ -94,7 +102,7 @@ async function deliveriesOf(tenantId: string, endpointId: string) {
 }
 
 describe('the webhooks job', () => {
-  beforeEach(async () => { laurel = await openTestLaurel('2026-01-15T10:00:00Z', {}, 6); });
+  beforeEach(async () => { laurel = allowing(await openTestLaurel('2026-01-15T10:00:00Z', {}, 6)); });
   afterEach(async () => {
     await rx?.close();
     rx = undefined;
@@ -244,6 +252,66 @@ describe('the webhooks job', () => {
     expect((await deliveriesOf(program.tenantId, slow.endpointId))[0]).toMatchObject({ lastStatusCode: null, lastError: 'no response within 0.2 s' });
   });
 
+  it('without the allowance, refuses to send to a name that resolves inside (localhost) or an internal address, records the attempt and retries it', async () => {
+    rx = await receiver(() => laurel.clock.now());
+    const { program } = await memberWithExpiringPoints();
+    // accepted while the deployment allowed internal endpoints; then the operator stops allowing them
+    const named = await createEndpoint(laurel, program.tenantId, { url: `http://localhost:${new URL(rx.url('/')).port}/named` });
+    const literal = await createEndpoint(laurel, program.tenantId, { url: rx.url('/literal') });
+    await remindersQueued(1);
+
+    expect((await runJobNow(strict(laurel), 'webhooks')).stats).toEqual({ relayed: 1, sent: 2, delivered: 0, failed: 0, retrying: 2 });
+    expect(rx.requests).toEqual([]);
+    const retry = { status: 'pending', attempts: 1, lastStatusCode: null, nextAttemptAt: new Date('2026-12-26T10:00:30Z'), deliveredAt: null };
+    expect((await deliveriesOf(program.tenantId, named.endpointId))[0]).toMatchObject({
+      ...retry, lastError: expect.stringMatching(/^refused: localhost resolves to (127\.0\.0\.1|::1), a loopback address$/),
+    });
+    expect((await deliveriesOf(program.tenantId, literal.endpointId))[0]).toMatchObject({ ...retry, lastError: 'refused: 127.0.0.1 is a loopback address' });
+
+    // the next attempt, where they are allowed, goes through
+    laurel.clock.set('2026-12-26T10:00:30Z');
+    expect(await jobStats()).toEqual({ relayed: 0, sent: 2, delivered: 2, failed: 0, retrying: 0 });
+    expect(rx.requests.map((r) => r.path).sort()).toEqual(['/literal', '/named']);
+  });
+
+  it('without the allowance, resolves each name right before sending and refuses it if any of its addresses is internal, never connecting', async () => {
+    const { program } = await memberWithExpiringPoints();
+    const t = program.tenantId;
+    const closed = strict(laurel);
+    // public names are accepted; what they resolve to is only known when sending
+    const rebound = await createEndpoint(closed, t, { url: 'https://hooks.example.com/laurel' });
+    const fine = await createEndpoint(closed, t, { url: 'https://crm.example.org/laurel' });
+    const metadata = await createEndpoint(laurel, t, { url: 'http://169.254.169.254/latest/meta-data/' });
+    const mapped = await createEndpoint(laurel, t, { url: 'http://[::ffff:10.0.0.5]:8080/' });
+    await remindersQueued(1);
+    const asked: string[] = [];
+    const lookup = async (host: string) => {
+      asked.push(host);
+      return host === 'hooks.example.com' ? [{ address: '93.184.215.14' }, { address: '10.0.0.5' }] : [{ address: '2606:4700:4700::1111' }, { address: '93.184.215.14' }];
+    };
+    const fetched: string[] = [];
+    const fakeFetch: typeof fetch = async (input) => {
+      fetched.push(String(input));
+      return new Response('ok', { status: 200 });
+    };
+    expect(await relayOutbox(laurel.db, laurel.clock.now(), 10)).toEqual({ messages: 1, deliveries: 4 });
+    expect(await deliverWebhooks(closed, laurel.clock.now(), () => {}, { fetch: fakeFetch, lookup })).toEqual({ sent: 4, delivered: 1, failed: 0, retrying: 3 });
+    expect(asked.sort()).toEqual(['crm.example.org', 'hooks.example.com']);
+    expect(fetched).toEqual(['https://crm.example.org/laurel']);
+    const lastError = async (e: { endpointId: string }) => (await deliveriesOf(t, e.endpointId))[0]!.lastError;
+    expect(await lastError(rebound)).toBe('refused: hooks.example.com resolves to 10.0.0.5, a private address');
+    expect(await lastError(metadata)).toBe('refused: 169.254.169.254 is a link-local address');
+    expect(await lastError(mapped)).toBe('refused: ::ffff:a00:5 is a private address');
+    expect(await lastError(fine)).toBeNull();
+
+    // where the operator allows internal endpoints, nothing is resolved beforehand: fetch connects as it will
+    laurel.clock.advance(30 * SECOND);
+    asked.length = 0;
+    expect(await deliverWebhooks(laurel, laurel.clock.now(), () => {}, { fetch: fakeFetch, lookup })).toMatchObject({ sent: 3, delivered: 3 });
+    expect(asked).toEqual([]);
+    expect(fetched.slice(1).sort()).toEqual(['http://169.254.169.254/latest/meta-data/', 'http://[::ffff:a00:5]:8080/', 'https://hooks.example.com/laurel']);
+  });
+
   it("sends a crashed worker's claimed deliveries again once their 2-minute lease runs out, and ignores its late outcome", async () => {
     rx = await receiver(() => laurel.clock.now());
     const { program } = await memberWithExpiringPoints();
@@ -271,7 +339,7 @@ describe('the webhooks job', () => {
 
   it.skipIf(!onPostgres)('4 workers running the job at once deliver each of 60 messages to each of 2 endpoints exactly once', async () => {
     await laurel.close();
-    laurel = await openTestLaurel('2026-01-15T10:00:00Z', {}, 12);
+    laurel = allowing(await openTestLaurel('2026-01-15T10:00:00Z', {}, 12));
     rx = await receiver(() => laurel.clock.now(), () => new Promise<number>((resolve) => setTimeout(() => resolve(200), 5)));
     const program = await newProgram(laurel, { expiry: { kind: 'rolling', months: 12 }, expiryReminderDays: 30 });
     const endpoints = [
@@ -298,13 +366,32 @@ describe('the webhooks job', () => {
   });
 });
 
+describe('LAUREL_WEBHOOKS_ALLOW_PRIVATE', () => {
+  it('is off unless set to true; a value that is neither true nor false is refused, not guessed', () => {
+    expect(settingsFromEnv({})).toEqual({ allowPrivateWebhooks: false });
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: '' })).toEqual({ allowPrivateWebhooks: false });
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'false' })).toEqual({ allowPrivateWebhooks: false });
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'true' })).toEqual({ allowPrivateWebhooks: true });
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: ' TRUE ' })).toEqual({ allowPrivateWebhooks: true });
+    for (const value of ['yes', '1', 'on']) {
+      expect(() => settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: value })).toThrow(/LAUREL_WEBHOOKS_ALLOW_PRIVATE must be true or false/);
+    }
+  });
+});
+
 describe('webhook endpoints over HTTP', () => {
   let app: FastifyInstance;
+  /** the same database, where the operator does not allow internal endpoints */
+  let strictApp: FastifyInstance;
   let http: TestLaurel;
   const nowhere = 'http://127.0.0.1:9/hooks';
 
-  beforeAll(async () => { ({ laurel: http, app } = await openTestApp()); });
-  afterAll(async () => { await rx?.close(); await app.close(); await http.close(); });
+  beforeAll(async () => {
+    http = allowing(await openTestLaurel());
+    app = await buildApp(http, { logger: false, rateLimitPerMinute: 1_000_000 });
+    strictApp = await buildApp(strict(http), { logger: false, rateLimitPerMinute: 1_000_000 });
+  });
+  afterAll(async () => { await rx?.close(); await app.close(); await strictApp.close(); await http.close(); });
 
   function expectProblem(r: LightMyRequestResponse, status: number, field?: string) {
     expect(r.statusCode, r.body).toBe(status);
@@ -353,6 +440,27 @@ describe('webhook endpoints over HTTP', () => {
     expect(ok.json().url).toBe('https://example.com/hooks?x=1');
     expectProblem(await call(app, { method: 'PATCH', url: `/v1/webhook-endpoints/${ok.json().endpointId}`, key: t.keys.admin, body: { url: 'https://a:b@example.com' } }), 400, 'url');
     expectProblem(await call(app, { method: 'PATCH', url: `/v1/webhook-endpoints/${ok.json().endpointId}`, key: t.keys.admin, body: {} }), 400);
+  });
+
+  it('without the allowance, refuses a URL inside the deployment (loopback, metadata, private, localhost) with 400 naming url, on create and change', async () => {
+    const t = await newTenant(http);
+    const post = (a: FastifyInstance, url: string) => call(a, { method: 'POST', url: '/v1/webhook-endpoints', key: t.keys.admin, body: { url } });
+    const inside = ['http://127.0.0.1/x', 'http://169.254.169.254/', 'http://[::1]/', 'http://localhost:8080/', 'http://10.0.0.5/', 'http://172.20.1.2:5432/',
+      'http://192.168.1.10/', 'http://100.100.100.200/', 'http://0.0.0.0/', 'http://[::ffff:127.0.0.1]/', 'http://[fd00::1]/', 'http://2130706433/', 'https://admin.localhost/'];
+    for (const url of inside) {
+      const r = await post(strictApp, url);
+      expectProblem(r, 400, 'url');
+      expect(r.body).toContain('must not point inside the deployment');
+    }
+    const outside = await post(strictApp, 'https://example.com/hooks');
+    expect(outside.statusCode, outside.body).toBe(201);
+    const patch = (a: FastifyInstance, url: string) => call(a, { method: 'PATCH', url: `/v1/webhook-endpoints/${outside.json().endpointId}`, key: t.keys.admin, body: { url } });
+    expectProblem(await patch(strictApp, 'http://192.168.1.10/'), 400, 'url');
+    expect((await call(strictApp, { method: 'GET', url: '/v1/webhook-endpoints', key: t.keys.admin })).json().data.map((e: { url: string }) => e.url)).toEqual(['https://example.com/hooks']);
+
+    // where the operator allows them, the same URLs are taken
+    for (const url of inside) expect((await post(app, url)).statusCode).toBe(201);
+    expect((await patch(app, 'http://192.168.1.10/')).statusCode).toBe(200);
   });
 
   it('is for admin keys only: a read or pos key gets 403, no key 401', async () => {

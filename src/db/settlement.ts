@@ -201,7 +201,6 @@ export async function settle(trx: Trx, now: Date, scope: Scope): Promise<Settlem
   return { wallets: 1, holdsReleased, lotsMatured, lotsExpired: expired.lots, pointsExpired: expired.points, debtsRepaid };
 }
 
-/** Wallets with anything due at `now`: a hold to release, a lot to mature or expire, a debt to repay. */
 /** Whether the wallet `s` of settle_wallets is still due: the checks of dueWallets, for that wallet, each on its index. */
 function stillDue(now: Date): RawBuilder<unknown> {
   const of = (a: string) => sql.raw(`${a}.tenant_id = s.tenant_id and ${a}.member_id = s.member_id and ${a}.wallet_id = s.wallet_id`);
@@ -214,6 +213,9 @@ function stillDue(now: Date): RawBuilder<unknown> {
       and c.remaining > 0 and not c.pending))`;
 }
 
+type WalletKey = { tenant_id: string; member_id: string; wallet_id: string };
+
+/** Wallets with anything due at `now`: a hold to release, a lot to mature or expire, a debt to repay. */
 const dueWallets = (now: Date) => sql`
   select tenant_id, member_id, wallet_id from holds where status = 'active' and expires_at <= ${now}
   union
@@ -231,34 +233,56 @@ const dueWallets = (now: Date) => sql`
  * Settles every due wallet, a chunk of `chunkSize` wallets per transaction. Wallets locked by
  * a request (or another worker) are skipped and left for the next run, so any number of
  * workers can run this at once, and a run cut short leaves only whole chunks done.
+ *
+ * The due set is found once per run, into the temp table settle_due, and chunks are taken from it
+ * in key order after the last one: each chunk then costs its own size. (Finding it for every chunk
+ * read the whole backlog and joined every balance row of the database each time.) The run keeps
+ * one connection, the one its temp tables live on; a wallet that falls due during the run waits
+ * for the next.
  */
 export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void): Promise<SettlementReport> {
-  const total = emptyReport();
-  for (;;) {
-    const chunk = await db.transaction().execute(async (trx) => {
-      await sql`create temp table if not exists settle_wallets (
-        tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id)
-      ) on commit delete rows`.execute(trx);
-      const locked = await sql`insert into settle_wallets
-        select b.tenant_id, b.member_id, b.wallet_id from balances b
-        where (b.tenant_id, b.member_id, b.wallet_id) in (${dueWallets(now)})
-        order by b.tenant_id, b.member_id, b.wallet_id
-        limit ${chunkSize}
-        for update of b skip locked`.execute(trx);
-      if (Number(locked.numAffectedRows ?? 0n) === 0) return null;
-      // A row another worker settled while this statement ran is locked all the same (the due
-      // check saw the statement's start): drop those, so each wallet is counted by one worker.
-      await sql`delete from settle_wallets s where not (${stillDue(now)})`.execute(trx);
-      const wallets = Number((await sql<{ n: number }>`select count(*)::int as n from settle_wallets`.execute(trx)).rows[0]!.n);
-      return { ...(await settle(trx, now, 'locked_chunk')), wallets };
-    });
-    if (!chunk) return total;
-    total.wallets += chunk.wallets;
-    total.holdsReleased += chunk.holdsReleased;
-    total.lotsMatured += chunk.lotsMatured;
-    total.lotsExpired += chunk.lotsExpired;
-    total.pointsExpired += chunk.pointsExpired;
-    total.debtsRepaid += chunk.debtsRepaid;
-    onChunk?.(total);
-  }
+  return db.connection().execute(async (conn) => {
+    await sql`create temp table if not exists settle_due (
+      tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id))`.execute(conn);
+    await sql`truncate settle_due`.execute(conn);
+    await sql`insert into settle_due ${dueWallets(now)}`.execute(conn);
+    await sql`analyze settle_due`.execute(conn);
+    const total = emptyReport();
+    let after: WalletKey | null = null;
+    for (;;) {
+      const chunk: (SettlementReport & { last: WalletKey }) | null = await conn.transaction().execute(async (trx) => {
+        await sql`create temp table if not exists settle_wallets (
+          tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id)
+        ) on commit delete rows`.execute(trx);
+        const from = after === null ? sql`true` : sql`(d.tenant_id, d.member_id, d.wallet_id) > (${after.tenant_id}::uuid, ${after.member_id}::uuid, ${after.wallet_id}::uuid)`;
+        const { rows } = await sql<WalletKey>`
+          with taken as (
+            select b.tenant_id, b.member_id, b.wallet_id from settle_due d
+            join balances b on b.tenant_id = d.tenant_id and b.member_id = d.member_id and b.wallet_id = d.wallet_id
+            where ${from}
+            order by d.tenant_id, d.member_id, d.wallet_id
+            limit ${chunkSize}
+            for update of b skip locked
+          ), kept as (
+            insert into settle_wallets select * from taken
+          )
+          select tenant_id, member_id, wallet_id from taken order by tenant_id desc, member_id desc, wallet_id desc limit 1`.execute(trx);
+        if (rows.length === 0) return null;
+        // A wallet another worker settled since this run found its due set is locked all the same:
+        // drop those, so each wallet is counted by one worker.
+        await sql`delete from settle_wallets s where not (${stillDue(now)})`.execute(trx);
+        const wallets = Number((await sql<{ n: number }>`select count(*)::int as n from settle_wallets`.execute(trx)).rows[0]!.n);
+        return { ...(await settle(trx, now, 'locked_chunk')), wallets, last: rows[0]! };
+      });
+      if (!chunk) return total;
+      after = chunk.last;
+      total.wallets += chunk.wallets;
+      total.holdsReleased += chunk.holdsReleased;
+      total.lotsMatured += chunk.lotsMatured;
+      total.lotsExpired += chunk.lotsExpired;
+      total.pointsExpired += chunk.pointsExpired;
+      total.debtsRepaid += chunk.debtsRepaid;
+      onChunk?.(total);
+    }
+  });
 }

@@ -1,5 +1,5 @@
-// What every service receives: the database, the clock and the earning strategies rules may use.
-// Built once per process (or per test).
+// What every service receives: the database, the clock, the earning strategies rules may use and
+// the deployment's settings. Built once per process (or per test).
 import { systemClock, type Clock } from '../core/clock.js';
 import { strategiesWith, type EarningStrategy, type Strategies } from '../core/rules/strategies.js';
 import { connectionOptionsFromEnv, openDatabase, type ConnectionOptions, type Engine } from '../db/connection.js';
@@ -12,7 +12,27 @@ export interface Laurel {
   clock: Clock;
   /** the built-in earning strategies and the brand's own */
   strategies: Strategies;
+  settings: Settings;
   close(): Promise<void>;
+}
+
+/** What the operator decides for the whole deployment (from the environment: settingsFromEnv). */
+export interface Settings {
+  /**
+   * Webhook endpoints may point inside the deployment: loopback, private, link-local (cloud
+   * metadata) and other non-public addresses, localhost, names resolving to them. Off by default:
+   * any tenant admin registers endpoints, and Laurel's workers POST to them.
+   */
+  allowPrivateWebhooks: boolean;
+}
+
+/** LAUREL_WEBHOOKS_ALLOW_PRIVATE=true|false (default false); any other value is refused, not guessed. */
+export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const allow = (env.LAUREL_WEBHOOKS_ALLOW_PRIVATE ?? '').trim().toLowerCase();
+  if (allow !== '' && allow !== 'true' && allow !== 'false') {
+    throw new Error(`LAUREL_WEBHOOKS_ALLOW_PRIVATE must be true or false, not ${JSON.stringify(env.LAUREL_WEBHOOKS_ALLOW_PRIVATE)}`);
+  }
+  return { allowPrivateWebhooks: allow === 'true' };
 }
 
 export interface Extensions {
@@ -21,9 +41,9 @@ export interface Extensions {
 }
 
 export async function openLaurel(options: ConnectionOptions = connectionOptionsFromEnv(), clock: Clock = systemClock,
-  extensions: Extensions = {}): Promise<Laurel> {
+  extensions: Extensions = {}, settings: Settings = settingsFromEnv()): Promise<Laurel> {
   const strategies = strategiesWith(extensions.strategies);
   const { db, engine, close } = await openDatabase(options);
   await migrate(db);
-  return { db, engine, clock, strategies, close };
+  return { db, engine, clock, strategies, settings, close };
 }

@@ -31,7 +31,7 @@ const endpointOf = (r: EndpointRow): WebhookEndpoint => ({
 
 /** Creates an endpoint with a new signing secret; the returned `secret` is the only time it is shown. */
 export async function createEndpoint(laurel: Laurel, tenantId: string, input: Record<string, unknown>, idempotencyKey?: string): Promise<WebhookEndpoint & { secret: string }> {
-  const settings = validateNewEndpoint(input);
+  const settings = validateNewEndpoint(input, { allowPrivate: laurel.settings.allowPrivateWebhooks });
   return writeOnce(laurel, tenantId, idempotencyKey, 'create_webhook_endpoint', settings, async (trx, now) => {
     const secret = newSecret();
     const row = await insertEndpoint(trx, { tenantId, endpointId: uuidv7(now.getTime()), ...settings, secret, now });
@@ -52,7 +52,7 @@ export async function listEndpoints(laurel: Laurel, tenantId: string): Promise<W
 /** Changes the given fields. Disabling pauses its pending deliveries; enabling again resumes them. */
 export async function updateEndpoint(laurel: Laurel, tenantId: string, endpointId: string, change: Record<string, unknown>): Promise<WebhookEndpoint> {
   const current = await getEndpoint(laurel, tenantId, endpointId);
-  const row = await updateEndpointRow(laurel.db, tenantId, current.endpointId, applyChange(current, change), laurel.clock.now());
+  const row = await updateEndpointRow(laurel.db, tenantId, current.endpointId, applyChange(current, change, { allowPrivate: laurel.settings.allowPrivateWebhooks }), laurel.clock.now());
   if (!row) throw notFound('webhook endpoint', 'endpointId');
   return endpointOf(row);
 }
@@ -142,16 +142,17 @@ export interface DeliveryStats {
 /**
  * Sends every due delivery, a chunk at a time, and records the outcomes. Each chunk reads the
  * clock again (never earlier than `now`, the run's start): its sends are signed with the time they
- * leave, and receivers refuse a timestamp minutes old.
+ * leave, and receivers refuse a timestamp minutes old. Whether endpoints may be inside the
+ * deployment is the Laurel's setting (allowPrivateWebhooks), checked again at each send.
  */
 export async function deliverWebhooks(laurel: Laurel, now: Date, progress: (sent: number) => void = () => {},
-  options: SendOptions = {}): Promise<DeliveryStats> {
+  options: Omit<SendOptions, 'allowPrivate'> = {}): Promise<DeliveryStats> {
   const stats: DeliveryStats = { sent: 0, delivered: 0, failed: 0, retrying: 0 };
   for (;;) {
     const at = new Date(Math.max(now.getTime(), laurel.clock.now().getTime()));
     const claimed = await claimDueDeliveries(laurel.db, at, new Date(at.getTime() + LEASE_MS), DELIVERY_CHUNK);
     if (claimed.length === 0) return stats;
-    const results = await sendAll(claimed, at, options);
+    const results = await sendAll(claimed, at, { ...options, allowPrivate: laurel.settings.allowPrivateWebhooks });
     const attempts = claimed.map((d, i) => ({
       tenantId: d.tenantId, deliveryId: d.deliveryId, attempt: d.attempt, ...results[i]!, ...outcomeOf(d.attempt, results[i]!, at),
     }));
