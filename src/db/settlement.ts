@@ -236,12 +236,14 @@ const dueWallets = (now: Date) => sql`
  *
  * The due set is found once per run, into the temp table settle_due, and chunks are taken from it
  * in key order after the last one: each chunk then costs its own size. (Finding it for every chunk
- * read the whole backlog and joined every balance row of the database each time.) The run keeps
- * one connection, the one its temp tables live on; a wallet that falls due during the run waits
- * for the next.
+ * read the whole backlog and joined every balance row of the database each time.) On a pool
+ * (`keepConnection`) the run keeps one connection, the one its temp tables live on; PGlite has one
+ * connection anyway, and keeping it would hold every request back until the run ends, where
+ * between chunks they go ahead. A wallet that falls due during the run waits for the next.
  */
-export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void): Promise<SettlementReport> {
-  return db.connection().execute(async (conn) => {
+export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void,
+  keepConnection = true): Promise<SettlementReport> {
+  const run = async (conn: Db): Promise<SettlementReport> => {
     await sql`create temp table if not exists settle_due (
       tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id))`.execute(conn);
     await sql`truncate settle_due`.execute(conn);
@@ -284,5 +286,6 @@ export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (
       total.debtsRepaid += chunk.debtsRepaid;
       onChunk?.(total);
     }
-  });
+  };
+  return keepConnection ? db.connection().execute(run) : run(db);
 }

@@ -14,7 +14,7 @@ import { decodeCursor, page } from '../cursor.js';
 import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Fields = {
-  url: Type.String({ minLength: 1, maxLength: 2000, description: 'an http(s) URL without credentials; Laurel POSTs each message there', examples: ['https://example.com/laurel/webhooks'] }),
+  url: Type.String({ minLength: 1, maxLength: 2000, description: 'an http(s) URL without credentials, outside the deployment (no loopback, private or link-local address, no localhost, unless the operator sets LAUREL_WEBHOOKS_ALLOW_PRIVATE=true); Laurel POSTs each message there', examples: ['https://example.com/laurel/webhooks'] }),
   description: Nullable(Type.String({ maxLength: 500, examples: ['CRM sync'] })),
   eventTypes: Type.Array(Type.String({ pattern: MESSAGE_TYPE.source, maxLength: 100 }), {
     maxItems: 50, uniqueItems: true, description: 'the message types it receives (points.expiring, webhook.test…); empty: every type', examples: [['points.expiring']],
