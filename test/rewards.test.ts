@@ -7,7 +7,8 @@ import { DomainError } from '../src/core/errors.js';
 import { ALPHABET, newCode } from '../src/core/rewards/codes.js';
 import { listOutbox } from '../src/db/jobs.js';
 import { runJobNow } from '../src/jobs/runner.js';
-import { earn, getBalance } from '../src/services/ledger.js';
+import { ingestEvent } from '../src/services/events.js';
+import { createHold, earn, getBalance } from '../src/services/ledger.js';
 import { createMember, updateMember } from '../src/services/members.js';
 import {
   cancelInstance, consumeInstance, createReward, donations, freshCode, getReward, importPartnerCodes, redeemReward, rewardsForMember,
@@ -15,6 +16,7 @@ import {
 } from '../src/services/rewards.js';
 import { createProgram, createTenant, updateProgramSettings, type Program } from '../src/services/tenants.js';
 import { putLadder } from '../src/services/tiers.js';
+import { basketArbitrary, returnPlan } from './support/event-arbitraries.js';
 import { basicProgram, expectVerified, key, lotsOf, onPostgres, openTestLaurel } from './support/laurel.js';
 
 type TestLaurel = Awaited<ReturnType<typeof openTestLaurel>>;
@@ -357,6 +359,44 @@ describe('properties', () => {
       expect(await available(p, m)).toBe(500n - 70n * BigInt(live.length));
       expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(BigInt(live.length));
     }), { numRuns: 15 });
+    await expectVerified(laurel, p.tenantId);
+  });
+});
+
+describe('paying with points', () => {
+  it('any basket, any share paid with points, any sequence of returns: each return gives back its share, never more, and all of it by the last; the ledger adds up', async () => {
+    const p = await program({ pointValue: { points: 3n, minor: 2n } });
+    await fc.assert(fc.asyncProperty(
+      basketArbitrary.filter((ls) => ls.some((l) => l.quantity * l.unitPrice - l.discount > 0n)).chain((lines) => fc.record({
+        lines: fc.constant(lines), pointsPct: fc.integer({ min: 1, max: 100 }), plan: returnPlan(lines),
+      })),
+      async ({ lines, pointsPct, plan }) => {
+        const goods = lines.reduce((sum, l) => sum + l.quantity * l.unitPrice - l.discount, 0n);
+        // the most points worth at most pointsPct% of the order, at 3 points for 2 cents
+        const points = (goods * BigInt(pointsPct) * 3n) / 200n;
+        fc.pre(points > 0n);
+        const m = await member(p, Number(points) + 5);
+        const hold = (await createHold(laurel, { tenantId: p.tenantId, memberId: m, amount: points, ttlSeconds: 600, idempotencyKey: key() })).hold!;
+        const order = `pay-${++serial}`;
+        const bought = await ingestEvent(laurel, p.tenantId, {
+          programId: p.programId, memberId: m, type: 'purchase', externalId: order, pointsHoldId: hold.holdId,
+          lines: lines.map((l) => ({ sku: l.sku, category: l.category, quantity: l.quantity, unitPrice: l.unitPrice, discount: l.discount })),
+        });
+        expect(bought.event).toMatchObject({ pointsPaid: points, paidWithPoints: (points * 2n) / 3n });
+        expect(await available(p, m)).toBe(5n);
+        let back = 0n;
+        for (const [i, step] of plan.entries()) {
+          if ('refundPct' in step) continue;
+          const r = await ingestEvent(laurel, p.tenantId, { programId: p.programId, type: 'return', externalId: `${order}-r${i}`, purchaseExternalId: order, lines: step.lines });
+          const given = -(r.event.pointsPaid ?? 0n);
+          expect(given).toBeGreaterThanOrEqual(0n);
+          back += given;
+          expect(back).toBeLessThanOrEqual(points);
+          expect(await available(p, m)).toBe(5n + back);
+        }
+        expect(back).toBe(points);
+      },
+    ), { numRuns: onPostgres ? 40 : 20 });
     await expectVerified(laurel, p.tenantId);
   });
 });
