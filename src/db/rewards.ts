@@ -4,13 +4,11 @@
 import { sql } from 'kysely';
 import type { RewardDefinition, Reward, RewardValue } from '../core/rewards/reward.js';
 import { periodStart } from '../core/rules/evaluate.js';
-import { capsJson, capsOf } from './rules.js';
+import { big, capsJson, capsOf, when } from './rules.js';
 import type { Period } from '../core/rules/rule.js';
 import type { Trx } from './ledger.js';
 import type { Db, InstanceStatus } from './schema.js';
 
-const when = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
-const big = (v: unknown) => (v === null || v === undefined ? null : BigInt(v as number | string));
 
 /** The definition as JSON: money and points are at most 10^12, exact as numbers. */
 export function rewardJson(d: RewardDefinition): string {
@@ -154,8 +152,11 @@ export async function loadInstance(db: Db, tenantId: string, by: { code: string 
   return row ? instanceOf(row) : null;
 }
 
-export async function resolveInstance(trx: Trx, tenantId: string, instanceId: string, status: InstanceStatus, now: Date, consumedRef: string | null = null): Promise<void> {
-  await trx.updateTable('reward_instances').set({ status, resolved_at: now, consumed_ref: consumedRef })
+/** An instance's end: consumed (on an order, with the capture that paid it), cancelled or expired. */
+export async function resolveInstance(trx: Trx, tenantId: string, instanceId: string, status: InstanceStatus, now: Date,
+  used: { consumedRef: string | null; entryId: string | null } = { consumedRef: null, entryId: null }): Promise<void> {
+  await trx.updateTable('reward_instances')
+    .set({ status, resolved_at: now, consumed_ref: used.consumedRef, ...(used.entryId ? { entry_id: used.entryId } : {}) })
     .where('tenant_id', '=', tenantId).where('instance_id', '=', instanceId).execute();
 }
 

@@ -9,8 +9,10 @@ import type { Campaign, MemberCap, Period, Rule, RuleDefinition } from '../core/
 import type { CampaignsTable, Db, RulesTable } from './schema.js';
 
 const num = (v: bigint | null) => (v === null ? null : Number(v));
-const big = (v: unknown) => (v === null || v === undefined ? null : BigInt(v as number));
-const when = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
+/** A JSON number (or digit string) as bigint; absent: null. */
+export const big = (v: unknown) => (v === null || v === undefined ? null : BigInt(v as number | string));
+/** A JSON date-time as Date; absent: null. */
+export const when = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string));
 
 export const capsJson = (caps: readonly MemberCap[]) => caps.map((c) => ({ period: c.period, points: num(c.points), times: c.times }));
 export const capsOf = (json: unknown): MemberCap[] =>

@@ -287,9 +287,8 @@ export async function consumeInstance(laurel: Laurel, tenantId: string, input: {
     const ledger = instance.holdId
       ? [await captureWithin(trx, now, { tenantId, idempotencyKey: key, actor: options.actor, holdId: instance.holdId, amount: null, ref: orderRef ?? `reward:${code}` })]
       : [];
-    await resolveInstance(trx, tenantId, instance.instanceId, 'consumed', now, orderRef);
     const used: Instance = { ...instance, status: 'consumed', resolvedAt: now, consumedRef: orderRef, entryId: ledger[0]?.entries[0]!.entryId ?? instance.entryId };
-    if (ledger.length > 0) await trx.updateTable('reward_instances').set({ entry_id: used.entryId }).where('tenant_id', '=', tenantId).where('instance_id', '=', instance.instanceId).execute();
+    await resolveInstance(trx, tenantId, instance.instanceId, 'consumed', now, { consumedRef: orderRef, entryId: used.entryId });
     const reward = (await loadReward(trx, tenantId, instance.rewardId))!.reward;
     await enqueueMessage(trx, tenantId, 'reward.consumed', `reward.consumed:${instance.instanceId}`, messageOf(used, reward), now);
     const result: Redemption = { instance: used, ledger };

@@ -5,6 +5,7 @@
 import { invalid } from '../errors.js';
 import { storableText } from '../events/event.js';
 import { integerIn } from '../events/rate.js';
+import { isObject, only, type Input } from '../input.js';
 import { checkGradeCondition } from './expression.js';
 
 /** The same codes a member's grade takes through the API (member.grade in rule conditions). */
@@ -53,14 +54,6 @@ export interface ExpressionScheme {
 }
 
 export type GradingScheme = RfmScheme | ExpressionScheme;
-
-type Input = Record<string, unknown>;
-
-const isObject = (v: unknown): v is Input => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function only(input: Input, allowed: readonly string[], prefix: string): void {
-  for (const k of Object.keys(input)) if (!allowed.includes(k)) throw invalid(`${prefix}${k}`, `${prefix}${k} is not a field of this object`);
-}
 
 const SCORE = /^(\d{1,2})(?:\.(\d{1,2}))?$/;
 
