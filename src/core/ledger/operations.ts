@@ -70,8 +70,9 @@ function payFrom(wallet: WalletState, amount: bigint, now: Date): LotTake[] {
   requireRedeemable(wallet);
   const { takes, short } = takeFromLots(wallet.lots, amount, now);
   if (wallet.balance.available < amount || short > 0n) {
-    throw new DomainError('insufficient_points',
-      `${amount} points requested, ${maxBig(wallet.balance.available - short, 0n)} available`, 'amount');
+    // What the wallet could pay: its spendable lots (`amount - short` when they fall short), never more than its balance.
+    const payable = maxBig(minBig(wallet.balance.available, amount - short), 0n);
+    throw new DomainError('insufficient_points', `${amount} points requested, ${payable} available`, 'amount');
   }
   return takes;
 }
