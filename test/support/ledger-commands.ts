@@ -118,7 +118,41 @@ function repaymentArb(options: { replay: boolean; badTtl: boolean }): fc.Arbitra
   }));
 }
 
-/** Histories mixing everything, and one in four about making and repaying debts. */
+/**
+ * Claw-backs of points an active hold keeps aside: member 0 earns, holds most or all of it (once
+ * or twice), the earn is reversed (all or part), and then the holds are voided, captured or left
+ * to expire. No such sequence may give back points the claw-back took.
+ */
+function heldClawbackArb(options: { replay: boolean; badTtl: boolean }): fc.Arbitrary<{ policy: ModelPolicy; script: Cmd[] }> {
+  const hold = fc.record({ op: fc.constant('hold' as const), m: fc.constant<Member>(0), size: spendMost, ttl: fc.integer({ min: 60, max: 86_400 }) });
+  const resolve = fc.oneof(
+    fc.record({ op: fc.constant('void' as const), recent }),
+    fc.record({ op: fc.constant('capture' as const), recent, part }),
+    fc.record({ op: fc.constant('edge' as const), holds: fc.constant(true), pick: recent, offset: fc.constantFrom(0, 1), settle: fc.boolean() }),
+  );
+  return fc.record({
+    policy: policyArb,
+    earns: fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 3 }),
+    holds: fc.array(hold, { minLength: 1, maxLength: 2 }),
+    spend: fc.option(fc.record({ op: fc.constant('redeem' as const), m: fc.constant<Member>(0), size: spendMost }), { nil: null }),
+    back: recent,
+    reversePart: part,
+    after: fc.array(resolve, { minLength: 1, maxLength: 3 }),
+    rest: fc.array(commandArb(options, MIXED, ['earn', 'transfer', 'redeem'], size), { maxLength: 6 }),
+  }).map(({ policy, earns, holds, spend, back, reversePart, after, rest }) => ({
+    policy: { ...policy, returnWindowDays: 0 },
+    script: [
+      ...earns.map((amount): Cmd => ({ op: 'earn', m: 0, amount })),
+      ...holds,
+      ...(spend ? [spend] : []),
+      { op: 'reverse', kind: 'earn', back, part: reversePart },
+      ...after,
+      ...rest,
+    ],
+  }));
+}
+
+/** Histories mixing everything, one in five about making and repaying debts, one in five clawing back held points. */
 export function scenarioArb(options: { replay: boolean; badTtl: boolean; maxLength: number }): fc.Arbitrary<Scenario> {
   const mixed = fc.record({
     policy: policyArb,
@@ -126,7 +160,7 @@ export function scenarioArb(options: { replay: boolean; badTtl: boolean; maxLeng
       { minLength: 3, maxLength: options.maxLength - 2 }),
   });
   return fc.record({
-    body: fc.oneof({ weight: 3, arbitrary: mixed }, { weight: 1, arbitrary: repaymentArb(options) }),
+    body: fc.oneof({ weight: 3, arbitrary: mixed }, { weight: 1, arbitrary: repaymentArb(options) }, { weight: 1, arbitrary: heldClawbackArb(options) }),
     zone: fc.constantFrom('Europe/Paris', 'America/New_York', 'Pacific/Auckland'),
     start: fc.integer({ min: Date.UTC(2026, 0, 1) / MINUTE, max: Date.UTC(2029, 11, 31) / MINUTE }).map((x) => x * MINUTE),
     // Both members start with some points, so that spending is not mostly refused for want of any.
