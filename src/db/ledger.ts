@@ -249,6 +249,16 @@ export async function loadLotsCreatedBy(trx: Trx, tenantId: string, entryId: str
   return rows.map(lotOf);
 }
 
+/** A wallet's active holds with what each took, per lot: what a claw-back may take back from. */
+export async function loadActiveHolds(trx: Trx, tenantId: string, memberId: string, walletId: string): Promise<{ hold: Hold; consumed: LotTake[] }[]> {
+  const rows = await trx.selectFrom('holds').selectAll()
+    .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).where('wallet_id', '=', walletId).where('status', '=', 'active')
+    .execute();
+  const holds: { hold: Hold; consumed: LotTake[] }[] = [];
+  for (const row of rows) holds.push({ hold: holdOf(row), consumed: await loadConsumption(trx, tenantId, row.hold_entry_id) });
+  return holds;
+}
+
 export interface StoredResponse {
   key: string;
   operation: string;
@@ -311,6 +321,11 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   if (decision.resolvedHolds.length) {
     cte('hr', sql`update holds set status = v.status, resolved_at = ${now}
       from (values ${values(decision.resolvedHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.status}`])}) as v(hold_id, status)
+      where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
+  }
+  if (decision.shrunkHolds.length) {
+    cte('hs', sql`update holds set amount = v.amount
+      from (values ${values(decision.shrunkHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.amount}::bigint`])}) as v(hold_id, amount)
       where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
   }
   const balances = balanceChanges(decision);

@@ -11,7 +11,7 @@ import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } fr
 import { positivePoints, MAX_POINTS } from '../core/points.js';
 import { DEFAULT_WALLET } from '../core/program.js';
 import {
-  balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
+  balanceOf, entryOf, loadActiveHolds, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
   storeIdempotency, writeDecision, type LockedWallet, type StoredResponse, type Trx,
 } from '../db/ledger.js';
 import { settle } from '../db/settlement.js';
@@ -310,7 +310,10 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
   } else {
     target.payer = actor.state;
   }
-  if (target.receiver) target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+  if (target.receiver) {
+    target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+    target.holds = await loadActiveHolds(trx, input.tenantId, target.receiver.memberId, target.receiver.walletId);
+  }
   if (target.payer) {
     const group = entry.holdId ? (await loadHold(trx, input.tenantId, entry.holdId))!.holdEntryId : entry.entryId;
     target.consumedGroupId = group;
