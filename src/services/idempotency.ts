@@ -104,16 +104,21 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
   }
 }
 
+export interface WriteOnceOptions<T> {
+  /** what a replay answers, when not the result itself: a secret shown only once is left out of what is stored */
+  replayed?: (result: T) => T;
+}
+
 /**
  * Runs a write in one transaction; with an idempotency key, at most once (its result is stored
  * with the write and replayed). For writes whose key is optional, such as creating a member.
  */
 export async function writeOnce<T>(laurel: Laurel, tenantId: string, key: string | undefined, operation: string, request: unknown,
-  work: (trx: Trx, now: Date) => Promise<T>): Promise<T> {
+  work: (trx: Trx, now: Date) => Promise<T>, options: WriteOnceOptions<T> = {}): Promise<T> {
   if (key === undefined) return laurel.db.transaction().execute((trx) => work(trx, laurel.clock.now()));
   return idempotent(laurel, tenantId, requireIdempotencyKey(key), operation, request, async (trx, now, store) => {
     const result = await work(trx, now);
-    await storeIdempotency(trx, tenantId, store(result), now);
+    await storeIdempotency(trx, tenantId, store(options.replayed ? options.replayed(result) : result), now);
     return result;
   });
 }
