@@ -65,6 +65,40 @@ describe('expiry', () => {
     await expectVerified(laurel, p.tenantId);
   });
 
+  it('inactivity: a goodwill adjustment restarts the count, so its points do not expire at the next settlement', async () => {
+    laurel.clock.set('2026-01-10T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 6 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await earn(laurel, { tenantId: t, memberId: m, amount: 300, idempotencyKey: key() });
+    // Five months idle, then support gives 500: the wallet counts as active from that moment.
+    laurel.clock.set('2026-06-10T12:00:00Z');
+    const given = await adjust(laurel, { tenantId: t, memberId: m, amount: 500, reason: 'goodwill', actor: 'support:ann', idempotencyKey: key() });
+    expect(given.balances[0]!.lastActivityAt).toEqual(new Date('2026-06-10T12:00:00Z'));
+    laurel.clock.set('2026-07-10T12:00:00Z'); // six months after the earn
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 800n, expired: 0n });
+    laurel.clock.set('2026-12-10T13:00:00Z'); // six months after the adjustment: 14:00 in Paris
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, expired: 800n });
+    await expectVerified(laurel, t);
+  });
+
+  it('inactivity: a negative adjustment (a correction) does not restart the count', async () => {
+    laurel.clock.set('2026-01-10T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 6 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await earn(laurel, { tenantId: t, memberId: m, amount: 300, idempotencyKey: key() });
+    laurel.clock.set('2026-06-10T12:00:00Z');
+    const taken = await adjust(laurel, { tenantId: t, memberId: m, amount: -100, reason: 'double earn', actor: 'support:ann', idempotencyKey: key() });
+    expect(taken.balances[0]!.lastActivityAt).toEqual(new Date('2026-01-10T12:00:00Z'));
+    laurel.clock.set('2026-07-10T11:00:00Z'); // six months after 13:00 Paris time in January is 11:00Z in July
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, expired: 200n });
+    await expectVerified(laurel, t);
+  });
+
   it('spends soonest-expiring lots first, then the oldest', async () => {
     const p = await newProgram(laurel, { expiry: { kind: 'fixed_date', month: 12, day: 31, yearsAfter: 0 } });
     const m = await newMember(laurel, p);

@@ -153,7 +153,11 @@ export class LedgerModel {
   adjust(m: number, amount: bigint): ModelResult {
     if (amount === 0n) throw new Rejected('validation', 'a zero adjustment');
     return this.tx((s) => this.operate(s, [m], () => {
-      if (amount > 0n) return { entries: [this.ref(s, this.credit(s, m, 'adjust', amount))] };
+      if (amount > 0n) {
+        const id = this.credit(s, m, 'adjust', amount);
+        this.touch(s, m); // points given by support restart the inactivity clock; a correction taking some does not
+        return { entries: [this.ref(s, id)] };
+      }
       const e = this.entry(s, 'adjust', m, -amount);
       this.spend(s, m, -amount, e.id);
       e.group = e.id;
