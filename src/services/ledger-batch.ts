@@ -12,7 +12,7 @@
 // A batch holds at most one operation per wallet, and a wallet in flight is not taken again until
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
 import { DomainError } from '../core/errors.js';
-import type { Decision } from '../core/ledger/types.js';
+import { emptyDecision, type Decision } from '../core/ledger/types.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
 import type { Laurel } from './context.js';
 import { replayStored } from './idempotency.js';
@@ -207,14 +207,13 @@ function settled(answer: () => unknown): Outcome {
   }
 }
 
+/** One decision holding every list of `decisions`, in order. */
 function concatenated(decisions: Decision[]): Decision {
-  return {
-    entries: decisions.flatMap((d) => d.entries),
-    lots: decisions.flatMap((d) => d.lots),
-    movements: decisions.flatMap((d) => d.movements),
-    newHolds: decisions.flatMap((d) => d.newHolds),
-    resolvedHolds: decisions.flatMap((d) => d.resolvedHolds),
-  };
+  const all = emptyDecision();
+  for (const d of decisions) {
+    for (const list of Object.keys(all) as (keyof Decision)[]) (all[list] as unknown[]).push(...d[list]);
+  }
+  return all;
 }
 
 const coalescers = new WeakMap<object, Coalescer>();
