@@ -8,6 +8,7 @@ import { recomputeAll } from '../services/grades.js';
 import { expireRewards } from '../services/rewards.js';
 import { reviewTiers } from '../services/tiers.js';
 import { deliverWebhooks, relayOutbox } from '../services/webhooks.js';
+import { sendDueWelcomes } from '../services/welcomes.js';
 
 export interface Progress {
   /** rows (wallets, reminders…) done so far */
@@ -81,6 +82,15 @@ export const BUILT_IN_JOBS: readonly Job[] = [
     timeZone: 'UTC',
     async run(laurel, now, progress) {
       return expireRewards(laurel, now, (done) => progress({ done, unit: 'instances' }));
+    },
+  },
+  {
+    name: 'welcomes',
+    description: "send again the welcome (signup event) of each member whose welcome failed after they were enrolled; once each, dropped if the member was suspended or erased since",
+    cron: '* * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return sendDueWelcomes(laurel, now, (done) => progress({ done, unit: 'members' }));
     },
   },
   {
