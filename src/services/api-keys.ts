@@ -76,19 +76,27 @@ export async function createApiKey(laurel: Laurel, tenantId: string, input: KeyI
     (trx, now) => insertApiKey(trx, tenantId, { name, scopes, secret }, now), { replayed: withoutSecret });
 }
 
-export async function listApiKeys(laurel: Laurel, tenantId: string): Promise<ApiKey[]> {
-  const rows = await laurel.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).orderBy('key_id').execute();
+/** A tenant's keys, or (null: an operator's view) every tenant's. */
+export async function listApiKeys(laurel: Laurel, tenantId: string | null): Promise<ApiKey[]> {
+  let query = laurel.db.selectFrom('api_keys').selectAll();
+  if (tenantId !== null) query = query.where('tenant_id', '=', tenantId);
+  const rows = await query.orderBy('tenant_id').orderBy('key_id').execute();
   return rows.map(keyOf);
 }
 
-export async function revokeApiKey(laurel: Laurel, tenantId: string, keyId: string): Promise<ApiKey> {
+/**
+ * Revokes a key of the tenant, or (tenantId null: an operator, who knows the key by its id alone)
+ * of whichever tenant holds it; key ids are UUIDv7, unique across tenants.
+ */
+export async function revokeApiKey(laurel: Laurel, tenantId: string | null, keyId: string): Promise<ApiKey> {
   const id = requireId(keyId, 'keyId', 'API key');
-  const row = await laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() })
-    .where('tenant_id', '=', tenantId).where('key_id', '=', id).where('revoked_at', 'is', null)
-    .returningAll().executeTakeFirst();
+  let update = laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() }).where('key_id', '=', id).where('revoked_at', 'is', null);
+  if (tenantId !== null) update = update.where('tenant_id', '=', tenantId);
+  const row = await update.returningAll().executeTakeFirst();
   if (row) return keyOf(row);
-  const existing = await laurel.db.selectFrom('api_keys').select('key_id').where('tenant_id', '=', tenantId).where('key_id', '=', id).executeTakeFirst();
-  if (!existing) throw notFound('API key', 'keyId');
+  let existing = laurel.db.selectFrom('api_keys').select('key_id').where('key_id', '=', id);
+  if (tenantId !== null) existing = existing.where('tenant_id', '=', tenantId);
+  if (!(await existing.executeTakeFirst())) throw notFound('API key', 'keyId');
   throw new DomainError('conflict', 'the API key is already revoked', 'keyId');
 }
 

@@ -58,7 +58,8 @@ class Replay {
   constructor(readonly result: unknown) {}
 }
 
-function replay<T>(stored: StoredResponse, operation: string, hash: string): T {
+/** The stored answer of a request made again; a conflict when the key was used for another request. */
+export function replayStored<T>(stored: StoredResponse, operation: string, hash: string): T {
   if (stored.operation !== operation || stored.requestHash !== hash) {
     throw new DomainError('idempotency_conflict', 'this idempotency key was used with a different request', 'idempotencyKey');
   }
@@ -85,7 +86,7 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
           key,
           found: (stored) => {
             looked = true;
-            if (stored) throw new Replay(replay<T>(stored, operation, hash));
+            if (stored) throw new Replay(replayStored<T>(stored, operation, hash));
           },
         };
         if (!options.lookupInWork) lookup.found(await findIdempotency(trx, tenantId, key));

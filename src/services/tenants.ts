@@ -74,7 +74,16 @@ export async function openTenant(laurel: Laurel, input: TenantInput, idempotency
 export async function getTenant(laurel: Laurel, tenantId: string): Promise<Tenant> {
   const row = await laurel.db.selectFrom('tenants').selectAll().where('tenant_id', '=', requireId(tenantId, 'tenantId', 'tenant')).executeTakeFirst();
   if (!row) throw notFound('tenant', 'tenantId');
-  return { tenantId: row.tenant_id, name: row.name, timeZone: row.time_zone, currency: row.currency, createdAt: row.created_at };
+  return tenantOf(row);
+}
+
+const tenantOf = (row: { tenant_id: string; name: string; time_zone: string; currency: string; created_at: Date }): Tenant =>
+  ({ tenantId: row.tenant_id, name: row.name, timeZone: row.time_zone, currency: row.currency, createdAt: row.created_at });
+
+/** Every tenant, oldest first: what an operator looks through (`laurel tenants list`). */
+export async function listTenants(laurel: Laurel): Promise<Tenant[]> {
+  const rows = await laurel.db.selectFrom('tenants').select(['tenant_id', 'name', 'time_zone', 'currency', 'created_at']).orderBy('tenant_id').execute();
+  return rows.map(tenantOf);
 }
 
 function expiryColumns(expiry: ExpiryPolicy) {
