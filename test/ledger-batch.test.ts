@@ -205,10 +205,13 @@ describe('group commit', () => {
     }
     const earned = outcomes.filter((o, i) => o.status === 'fulfilled' && i % 3 !== 2).length;
     const redeemed = outcomes.filter((o, i) => o.status === 'fulfilled' && i % 3 === 2).length;
+    // A refused redeem rolls back the settlement it made, and the jobs skip wallets an operation holds:
+    // one more run settles what the race left (members 2, 5, 8 and 11 only ever redeem).
+    await runJobNow(laurel, 'settle');
     const balances = await Promise.all(members.map((m) => getBalance(laurel, t, m)));
     for (const b of balances) expect(b.available).toBeGreaterThanOrEqual(0n);
-    expect(balances.reduce((s, b) => s + b.available, 0n)).toBe(BigInt(earned * 20 - redeemed * 30));
-    expect(balances.reduce((s, b) => s + b.expired, 0n)).toBe(1200n);
+    expect({ available: balances.reduce((s, b) => s + b.available, 0n), expired: balances.reduce((s, b) => s + b.expired, 0n) })
+      .toEqual({ available: BigInt(earned * 20 - redeemed * 30), expired: 1200n });
     await expectVerified(laurel, t);
   });
 
