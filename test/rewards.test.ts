@@ -337,12 +337,14 @@ describe('properties', () => {
       for (const step of steps) {
         if (step === 'redeem') {
           const expected = live.length >= 6 ? 'conflict' : 500n - 70n * BigInt(live.length) < 70n ? 'insufficient_points' : null;
-          try {
-            const { instance } = await redeem(p, r.rewardId, m);
-            expect(expected).toBeNull();
+          const outcome = await redeem(p, r.rewardId, m).catch((e: unknown) => e);
+          if (expected === null) {
+            expect(outcome).not.toBeInstanceOf(Error);
+            const { instance } = outcome as Awaited<ReturnType<typeof redeem>>;
             live.push({ id: instance.instanceId, code: instance.code, used: false });
-          } catch (e) {
-            expect((e as DomainError).code).toBe(expected);
+          } else {
+            expect(outcome).toBeInstanceOf(DomainError);
+            expect((outcome as DomainError).code).toBe(expected);
           }
           continue;
         }
@@ -401,6 +403,16 @@ describe('paying with points', () => {
   });
 });
 
+/** The refusals of a race's losers: each a domain error with this code (never a raw database error). */
+function losers(outcomes: PromiseSettledResult<unknown>[], code: DomainError['code']): DomainError[] {
+  const reasons = outcomes.filter((o): o is PromiseRejectedResult => o.status === 'rejected').map((o) => o.reason as unknown);
+  for (const reason of reasons) {
+    expect(reason, String(reason)).toBeInstanceOf(DomainError);
+    expect((reason as DomainError).code).toBe(code);
+  }
+  return reasons as DomainError[];
+}
+
 describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
   it('100 members redeeming a reward with stock 10 at once get exactly 10', async () => {
     const p = await program();
@@ -408,7 +420,9 @@ describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
     const members = await Promise.all(Array.from({ length: 100 }, () => member(p, 100)));
     const outcomes = await Promise.allSettled(members.map((m) => redeem(p, r.rewardId, m)));
     expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(10);
-    for (const o of outcomes) if (o.status === 'rejected') expect((o.reason as DomainError).message).toContain('out of stock');
+    const refused = losers(outcomes, 'conflict');
+    expect(refused).toHaveLength(90);
+    for (const e of refused) expect(e.message).toContain('out of stock');
     expect((await getReward(laurel, p.tenantId, r.rewardId)).issued).toBe(10n);
     const spent = await Promise.all(members.map((m) => available(p, m)));
     expect(spent.filter((b) => b === 0n)).toHaveLength(10);
@@ -422,6 +436,7 @@ describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
       const m = await member(p, 150);
       const outcomes = await Promise.allSettled([redeem(p, r.rewardId, m), redeem(p, r.rewardId, m)]);
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(losers(outcomes, 'insufficient_points')).toHaveLength(1);
       expect(await available(p, m)).toBe(50n);
     }
     await expectVerified(laurel, p.tenantId);
@@ -435,6 +450,7 @@ describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
       const { instance } = await redeem(p, r.rewardId, m, i % 2 === 0 ? {} : { holdSeconds: 600 });
       const outcomes = await Promise.allSettled([1, 2].map((n) => consumeInstance(laurel, p.tenantId, { code: instance.code, orderRef: `o-${n}` }, { idempotencyKey: key(), actor: 'pos' })));
       expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+      expect(losers(outcomes, 'conflict')).toHaveLength(1);
       expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 0n, held: 0n });
     }
     await expectVerified(laurel, p.tenantId);
