@@ -67,11 +67,7 @@ describe('decideOnActivity', () => {
 
   it('refuses a current tier the ladder does not have, naming current', () => {
     expect(() => decideOnActivity(LADDER, 'platinum', 10n)).toThrow(DomainError);
-    try {
-      decideOnActivity(LADDER, 'platinum', 10n);
-    } catch (e) {
-      expect((e as DomainError).field).toBe('current');
-    }
+    expect(() => decideOnActivity(LADDER, 'platinum', 10n)).toThrow(expect.objectContaining({ field: 'current' }));
   });
 });
 
