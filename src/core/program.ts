@@ -30,6 +30,11 @@ export interface ProgramPolicy {
 export interface ProgramInput extends ProgramPolicy {
   name: string;
   enrollmentMode: EnrollmentMode;
+  /**
+   * universal programs: an event naming an unknown member by e-mail alone enrols them (true, the
+   * default), or is refused so that a mistyped address makes no member (false)
+   */
+  enrollByEmail?: boolean;
   wallets: WalletSpec[];
   /** days before a lot expires that its member is reminded (an outbox message); null: never */
   expiryReminderDays?: number | null;
@@ -57,6 +62,12 @@ export function validatePointValue(value: unknown): PointValue | null {
     return n;
   };
   return { points: read(points, 'pointValue.points'), minor: read(minor, 'pointValue.minor') };
+}
+
+export function validateEnrollByEmail(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value !== 'boolean') throw invalid('enrollByEmail', 'enrollByEmail must be true or false');
+  return value;
 }
 
 export function validateExpiredRewards(value: unknown): 'refund' | 'forfeit' {
@@ -130,6 +141,7 @@ export function validateProgram(input: ProgramInput): ProgramInput {
   return {
     name: input.name.trim(),
     enrollmentMode: input.enrollmentMode,
+    enrollByEmail: validateEnrollByEmail(input.enrollByEmail),
     wallets: wallets.map((w) => ({ code: w.code, kind: w.kind })),
     returnWindowDays: integerIn(input.returnWindowDays, 0, 3650, 'returnWindowDays'),
     expiry: validateExpiry(input.expiry ?? { kind: 'none' }),
@@ -152,13 +164,31 @@ export function availableAt(earnedAt: Date, returnWindowDays: number, zone: stri
 }
 
 /**
+ * The instant `months` calendar months after `at` on the tenant's wall clock. A wall-clock time
+ * that occurs twice (the hour repeated when DST ends) is the later of its two instants, as
+ * PostgreSQL reads it: the inactivity policy computes its deadline in SQL (db/ledger.ts
+ * inactiveSince), and rolling expiry must agree with it to the millisecond. (Luxon alone keeps
+ * the earlier instant when the starting offset was the summer one.) A time that does not occur
+ * (the hour skipped in spring) moves forward by the gap, in both.
+ */
+export function monthsLater(at: Date, months: number, zone: string): Date {
+  const t = DateTime.fromJSDate(at, { zone }).plus({ months });
+  // After a fall-back within the next day the offset is smaller; the same wall-clock time then
+  // occurs again that much later, if `t` lies in the repeated span.
+  const after = t.plus({ hours: 25 }).offset;
+  if (after >= t.offset) return t.toJSDate();
+  const again = t.plus({ minutes: t.offset - after });
+  return again.offset === after ? again.toJSDate() : t.toJSDate();
+}
+
+/**
  * When a lot earned at `earnedAt` expires under the policy, computed on the tenant's calendar.
  * Null when it does not expire by date (no expiry, or inactivity, which the expiry run decides).
  */
 export function lotExpiresAt(expiry: ExpiryPolicy, earnedAt: Date, zone: string): Date | null {
   switch (expiry.kind) {
     case 'rolling':
-      return DateTime.fromJSDate(earnedAt, { zone }).plus({ months: expiry.months }).toJSDate();
+      return monthsLater(earnedAt, expiry.months, zone);
     case 'fixed_date':
       // "End of 31 December" is the first instant of 1 January in the tenant's zone.
       return DateTime.fromObject(
