@@ -11,7 +11,7 @@ import type { Laurel } from '../services/context.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
 import { PROBLEMS, httpProblem, problem, sendProblem, toProblem } from './problems.js';
-import { ProblemSchema } from './schemas.js';
+import { described, ProblemSchema } from './schemas.js';
 import { unprocessableInput, validatorCompiler } from './validation.js';
 import { routes } from './routes/index.js';
 
@@ -103,9 +103,12 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
 
   app.get('/healthz', {
     schema: {
-      summary: 'Liveness and readiness', tags: ['operations'], security: [],
+      operationId: 'getHealth', summary: 'Liveness and readiness', tags: ['operations'], security: [],
       description: 'Answers 200 once the database is migrated and the API accepts requests. No authentication.',
-      response: { 200: Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }) },
+      response: {
+        200: described(Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }), 'The API is up and its database migrated.'),
+        429: Type.Ref('Problem', { description: 'Rate limit exceeded (per address).' }),
+      },
     },
     config: { access: { scopes: 'public' } },
   }, async () => ({ status: 'ok' as const, engine: laurel.engine }));

@@ -5,7 +5,7 @@ import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { createProgram, getProgram, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
-import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -66,9 +66,9 @@ const presentProgram = (p: Program) => ({
 export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/programs', {
     schema: {
-      summary: 'Create a program', tags: ['programs'],
+      operationId: 'createProgram', summary: 'Create a program', tags: ['programs'],
       description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. What events earn is set by the earning rules of the program (`POST /v1/programs/{programId}/rules`); a program without rules earns nothing.',
-      headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: ProgramSchema, ...errors(403, 409) } },
+      headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: described(ProgramSchema, 'The new program.'), ...errors(403, 409) } },
     config: { access: ADMIN },
   }, async (request, reply) => {
     const body = request.body as Omit<ProgramInput, 'wallets'> & { wallets?: ProgramInput['wallets'] };
@@ -79,26 +79,26 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   });
 
   app.get('/programs', {
-    schema: { summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
+    schema: { operationId: 'listPrograms', summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), "The tenant's programs."), ...errors(403) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
 
   app.patch('/programs/:programId', {
     schema: {
-      summary: 'Change program settings', tags: ['programs'],
+      operationId: 'updateProgram', summary: 'Change program settings', tags: ['programs'],
       description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.',
       params: Type.Object({ programId: Id('the program') }),
       body: Type.Object({
         pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards),
         expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 }))),
       }, { additionalProperties: false }),
-      response: { 200: ProgramSchema, ...errors(403, 404) },
+      response: { 200: described(ProgramSchema, 'The program with its new settings.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentProgram(await updateProgramSettings(laurel, tenantOf(request), request.params.programId, request.body as ProgramSettings)));
 
   app.get('/programs/:programId', {
-    schema: { summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getProgram', summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: described(ProgramSchema, 'The program.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
 };

@@ -6,7 +6,7 @@ import type { Laurel } from '../../services/context.js';
 import { createTenant, getTenant, type Tenant } from '../../services/tenants.js';
 import { ADMIN, isOperator, READ, tenantOf } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, Nullable, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, Timestamp } from '../schemas.js';
 
 const TenantSchema = Type.Object({
   object: Type.Literal('tenant'),
@@ -34,14 +34,14 @@ const presentKey = (k: ApiKey) => ({ object: 'api_key' as const, keyId: k.keyId,
 export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/tenants', {
     schema: {
-      summary: 'Create a tenant', tags: ['tenants'],
+      operationId: 'createTenant', summary: 'Create a tenant', tags: ['tenants'],
       description: 'Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Returns the tenant and its first admin API key, shown only this once.',
       body: Type.Object({
         name: Type.String({ minLength: 1, maxLength: 200, examples: ['Acme Coffee'] }),
         timeZone: Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] }),
         currency: Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }),
       }, { additionalProperties: false }),
-      response: { 201: Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), ...errors(403) },
+      response: { 201: described(Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), 'The new tenant and its first admin key (shown only now).'), ...errors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
@@ -54,16 +54,16 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/tenant', {
-    schema: { summary: 'The calling tenant', tags: ['tenants'], description: 'The tenant the API key belongs to: its time zone decides calendar rules, its currency the money amounts.', response: { 200: TenantSchema, ...errors(403) } },
+    schema: { operationId: 'getTenant', summary: 'The calling tenant', tags: ['tenants'], description: 'The tenant the API key belongs to: its time zone decides calendar rules, its currency the money amounts.', response: { 200: described(TenantSchema, 'The tenant of the calling key.'), ...errors(403) } },
     config: { access: READ },
   }, async (request) => presentTenant(await getTenant(laurel, tenantOf(request))));
 
   app.post('/api-keys', {
     schema: {
-      summary: 'Create an API key', tags: ['api keys'],
+      operationId: 'createApiKey', summary: 'Create an API key', tags: ['api keys'],
       description: 'The full key is in the response `key` and is never shown again: only its hash is stored.',
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, examples: ['store 12 till 3'] }), scopes: Scopes }, { additionalProperties: false }),
-      response: { 201: Type.Intersect([ApiKeySchema, Type.Object({ key: Type.String() })]), ...errors(403) },
+      response: { 201: described(Type.Intersect([ApiKeySchema, Type.Object({ key: Type.String() })]), 'The new key, with its secret (shown only now).'), ...errors(403) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => {
@@ -72,15 +72,15 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/api-keys', {
-    schema: { summary: 'List API keys', tags: ['api keys'], description: 'Every key of the tenant, revoked ones included. Secrets are never shown again.', response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), ...errors(403) } },
+    schema: { operationId: 'listApiKeys', summary: 'List API keys', tags: ['api keys'], description: 'Every key of the tenant, revoked ones included. Secrets are never shown again.', response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), "The tenant's keys, without secrets."), ...errors(403) } },
     config: { access: ADMIN },
   }, async (request) => ({ object: 'list' as const, data: (await listApiKeys(laurel, tenantOf(request))).map(presentKey) }));
 
   app.delete('/api-keys/:keyId', {
     schema: {
-      summary: 'Revoke an API key', tags: ['api keys'], description: 'The key stops working at once; the record stays.',
+      operationId: 'revokeApiKey', summary: 'Revoke an API key', tags: ['api keys'], description: 'The key stops working at once; the record stays.',
       params: Type.Object({ keyId: Id('the key') }),
-      response: { 200: ApiKeySchema, ...errors(403, 404, 409) },
+      response: { 200: described(ApiKeySchema, 'The key, now revoked.'), ...errors(403, 404, 409) },
     },
     config: { access: ADMIN },
   }, async (request) => presentKey(await revokeApiKey(laurel, tenantOf(request), request.params.keyId)));
