@@ -48,6 +48,15 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
   return out;
 }
 
+/**
+ * The error responses of an operation the deployment's operator key opens (LAUREL_OPERATOR_KEY):
+ * no 401, since a missing or wrong key is refused as 403.
+ */
+export function operatorErrors(...statuses: number[]): Record<number, TSchema> {
+  const { 401: _unauthorized, ...out } = errors(...statuses);
+  return out;
+}
+
 export const IdempotencyHeader = Type.Object({
   'idempotency-key': Type.String({
     minLength: 1, maxLength: 255,

@@ -7,7 +7,7 @@ import { listRuns, listSchedules } from '../../db/jobs.js';
 import type { Laurel } from '../../services/context.js';
 import { isOperator } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { described, errors, Id, Nullable, Timestamp } from '../schemas.js';
+import { described, Id, Nullable, operatorErrors, Timestamp } from '../schemas.js';
 
 const RunSchema = Type.Object({
   object: Type.Literal('job_run'),
@@ -50,7 +50,7 @@ export const jobRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (a
     schema: {
       operationId: 'listJobs', summary: 'Scheduled jobs', tags: ['jobs'],
       description: 'Operator only. Each job with its cron (in its time zone), next due time, failures in a row and last run. `laurel jobs schedule` changes a schedule; `laurel jobs run` runs a job now.',
-      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ScheduleSchema) }), 'Every job with its schedule.'), ...errors(403) },
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ScheduleSchema) }), 'Every job with its schedule.'), ...operatorErrors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {
@@ -73,7 +73,7 @@ export const jobRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (a
         job: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'default 50' })),
       }, { additionalProperties: false }),
-      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(RunSchema) }), 'Runs, newest first.'), ...errors(403) },
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(RunSchema) }), 'Runs, newest first.'), ...operatorErrors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {

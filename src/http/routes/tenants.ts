@@ -6,7 +6,7 @@ import type { Laurel } from '../../services/context.js';
 import { createTenant, getTenant, type Tenant } from '../../services/tenants.js';
 import { ADMIN, isOperator, READ, tenantOf } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { described, errors, Id, Nullable, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, operatorErrors, Timestamp } from '../schemas.js';
 
 const TenantSchema = Type.Object({
   object: Type.Literal('tenant'),
@@ -41,7 +41,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         timeZone: Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] }),
         currency: Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }),
       }, { additionalProperties: false }),
-      response: { 201: described(Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), 'The new tenant and its first admin key (shown only now).'), ...errors(403) },
+      response: { 201: described(Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), 'The new tenant and its first admin key (shown only now).'), ...operatorErrors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
