@@ -216,23 +216,25 @@ function concatenated(decisions: Decision[]): Decision {
   return all;
 }
 
-const coalescers = new WeakMap<object, Coalescer>();
+// One per Laurel, not per database: a batch decides with its Laurel's clock, and two Laurels may
+// share a database with clocks of their own (the demo writes its history with one set in the past).
+const coalescers = new WeakMap<Laurel, Coalescer>();
 
-/** Runs `op` in the next batch of `laurel`'s database, or alone when batching is off. */
+/** Runs `op` in the next batch of `laurel`, or alone when batching is off. */
 export function batched<T>(laurel: Laurel, op: BatchOperation<T>): Promise<T> {
   const settings = laurel.settings.batch;
   if (!settings) return op.alone();
-  let coalescer = coalescers.get(laurel.db);
+  let coalescer = coalescers.get(laurel);
   if (!coalescer) {
     coalescer = new Coalescer(laurel, laurel.engine === 'pglite' ? { ...settings, concurrency: 1 } : settings);
-    coalescers.set(laurel.db, coalescer);
+    coalescers.set(laurel, coalescer);
   }
   return coalescer.submit(op);
 }
 
-/** The batching figures of `laurel`'s database in this process (all zero before its first operation). */
+/** The batching figures of `laurel` in this process (all zero before its first operation). */
 export function batchStats(laurel: Laurel): BatchStats {
-  return { ...(coalescers.get(laurel.db)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
+  return { ...(coalescers.get(laurel)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
 }
 
 const DEFAULTS: BatchSettings = { maxSize: 256, waitMs: 0, concurrency: 4 };
