@@ -32,7 +32,7 @@ export interface paths {
         put?: never;
         /**
          * Create a tenant
-         * @description Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Returns the tenant and its first admin API key, shown only this once.
+         * @description Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Creates the tenant and its first admin API key in one transaction, and returns both; the key is shown only this once. With an `Idempotency-Key`, a retry creates nothing and answers the same tenant and keyId with `key: null` and `keyWithheld: true` (Laurel keeps only the key's hash): if the first answer was lost, revoke that key with another and create a new one, or create another tenant with another Idempotency-Key.
          */
         post: operations["createTenant"];
         delete?: never;
@@ -76,7 +76,7 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The full key is in the response `key` and is never shown again: only its hash is stored.
+         * @description The full key is in the response `key` and is never shown again: only its hash is stored. With an `Idempotency-Key`, a retry creates no second key: it answers the same key with `key: null` and `keyWithheld: true`. If the first answer was lost, revoke that keyId and create another key.
          */
         post: operations["createApiKey"];
         delete?: never;
@@ -732,7 +732,7 @@ export interface paths {
         put?: never;
         /**
          * Dry-run a rule on past events
-         * @description Replays the rule, or a draft `definition`, on the program's past events of its trigger (newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written; caps and budgets are not simulated.
+         * @description Replays the rule, or a draft `definition`, on the program's past events of its trigger (the newest `limit`, answered newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written. Per-member caps and budgets (the rule's and its campaign's) are simulated as if the replayed version had been in place: what the rule really gave on these events and their returns is taken out of the member's usage and the budgets as they stand, and what the replay gives counts for the events after it, in the order they occurred. Each event says which caps or budgets trimmed it (`limitedBy`) and what it would give without them (`uncapped`).
          */
         post: operations["dryRunRule"];
         delete?: never;
@@ -1610,7 +1610,10 @@ export interface operations {
     createTenant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1627,7 +1630,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new tenant and its first admin key (shown only now). */
+            /** @description The new tenant and its first admin key (or, replayed, the same ones with the key withheld). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1662,14 +1665,15 @@ export interface operations {
                             createdAt: string;
                         };
                         apiKey: {
-                            /** @description the admin key; store it now */
-                            key: string;
+                            key: string | null;
                             /**
                              * Format: uuid
                              * @description the key
                              * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
                              */
                             keyId: string;
+                            /** @description true when this answers a retry of the same Idempotency-Key: the key was in the first answer only, and Laurel keeps only its hash */
+                            keyWithheld: boolean;
                         };
                     };
                 };
@@ -1685,6 +1689,15 @@ export interface operations {
             };
             /** @description The key lacks the scope for this operation, or a member token reads another member. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1866,7 +1879,10 @@ export interface operations {
     createApiKey: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1881,7 +1897,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new key, with its secret (shown only now). */
+            /** @description The new key, with its secret (or, replayed, the same key with the secret withheld). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -1906,7 +1922,9 @@ export interface operations {
                         createdAt: string;
                         revokedAt: string | null;
                     } & {
-                        key: string;
+                        key: string | null;
+                        /** @description true when this answers a retry of the same Idempotency-Key: the key was in the first answer only, and Laurel keeps only its hash */
+                        keyWithheld: boolean;
                     };
                 };
             };
@@ -1930,6 +1948,15 @@ export interface operations {
             };
             /** @description The key lacks the scope for this operation, or a member token reads another member. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6613,7 +6640,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description What the rule would have given on each event, beside what it gave. */
+            /** @description The replay: each event with what the rule would give and what it gave, and the totals */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6666,10 +6693,14 @@ export interface operations {
                         summary: {
                             events: number;
                             fired: number;
-                            /** @description what the rule would give */
+                            /** @description what the rule would give, after caps and budgets */
                             points: number;
                             /** @description what it gave */
                             actual: number;
+                            /** @description what it would give without caps and budgets */
+                            uncapped: number;
+                            /** @description events whose award a cap or budget trimmed */
+                            limited: number;
                         };
                         events: {
                             /**
@@ -6686,7 +6717,13 @@ export interface operations {
                              * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
                              */
                             memberId: string;
+                            /** @description what the rule would give, after caps and budgets */
                             points: number;
+                            /** @description what its effect computes before caps and budgets */
+                            uncapped: number;
+                            /** @description the caps and budgets that trimmed it */
+                            limitedBy: ("rule_cap" | "campaign_cap" | "rule_budget" | "campaign_budget")[];
+                            /** @description what the event really got from the rule */
                             actual: number;
                             detail: {
                                 [key: string]: unknown;
