@@ -232,7 +232,7 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   }, { 409: [] });
   await call('listPrograms', { key: keys.read });
   await call('getProgram', { key: keys.read, params: { programId } });
-  await call('updateProgram', { key: keys.admin, params: { programId }, body: { expiryReminderDays: 30 } });
+  await call('updateProgramSettings', { key: keys.admin, params: { programId }, body: { expiryReminderDays: 30 } });
 
   // members
   const dana = await call('createMember', {

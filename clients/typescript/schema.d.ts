@@ -148,9 +148,9 @@ export interface paths {
         head?: never;
         /**
          * Change program settings
-         * @description The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.
+         * @description The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.
          */
-        patch: operations["updateProgram"];
+        patch: operations["updateProgramSettings"];
         trace?: never;
     };
     "/v1/members": {
@@ -168,7 +168,7 @@ export interface paths {
         put?: never;
         /**
          * Enrol a member
-         * @description Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164.
+         * @description Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164. When the program has `signup` rules, the member's welcome (a signup event) follows; if it fails, the member stays enrolled and the `welcomes` job sends it again within minutes, once.
          */
         post: operations["createMember"];
         delete?: never;
@@ -543,6 +543,8 @@ export interface paths {
          *     `tier`: the upgrade the event's activity earned the member on the program's tier ladder (with its bonus points), or null.
          *
          *     `explanation` lists every rule that fired, with its inputs, its amount and the limits that trimmed it.
+         *
+         *     **Enrolment**: in a `universal` program, an event naming an unknown member by `member.externalId` or `member.email` enrols them first: the answer says `enrolled: true` and gives the new `member` with its identifiers, and the member records the event (`enrolledByEvent`). With the program's `enrollByEmail: false`, an unknown member named by e-mail alone is refused (404 naming `member.email`) and nothing is written. An `opt_in` program never enrols (404).
          *
          *     The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.
          */
@@ -2099,6 +2101,8 @@ export interface operations {
                             programId: string;
                             name: string;
                             enrollmentMode: string;
+                            /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                            enrollByEmail: boolean;
                             wallets: {
                                 /**
                                  * Format: uuid
@@ -2207,6 +2211,8 @@ export interface operations {
                      * @enum {string}
                      */
                     enrollmentMode: "universal" | "opt_in";
+                    /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                    enrollByEmail?: boolean;
                     /** @description default: points (redeemable) and status (qualifying) */
                     wallets?: {
                         /** @example points */
@@ -2256,7 +2262,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The new program. */
+            /** @description The new program (or, replayed, the one the first call made). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2273,6 +2279,8 @@ export interface operations {
                         programId: string;
                         name: string;
                         enrollmentMode: string;
+                        /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                        enrollByEmail: boolean;
                         wallets: {
                             /**
                              * Format: uuid
@@ -2398,6 +2406,8 @@ export interface operations {
                         programId: string;
                         name: string;
                         enrollmentMode: string;
+                        /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                        enrollByEmail: boolean;
                         wallets: {
                             /**
                              * Format: uuid
@@ -2494,7 +2504,7 @@ export interface operations {
             };
         };
     };
-    updateProgram: {
+    updateProgramSettings: {
         parameters: {
             query?: never;
             header?: never;
@@ -2516,12 +2526,14 @@ export interface operations {
                      * @enum {string}
                      */
                     expiredRewards?: "refund" | "forfeit";
+                    /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                    enrollByEmail?: boolean;
                     expiryReminderDays?: number | null;
                 };
             };
         };
         responses: {
-            /** @description The program with its new settings. */
+            /** @description The program with its settings as changed. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2538,6 +2550,8 @@ export interface operations {
                         programId: string;
                         name: string;
                         enrollmentMode: string;
+                        /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
+                        enrollByEmail: boolean;
                         wallets: {
                             /**
                              * Format: uuid
@@ -2693,6 +2707,7 @@ export interface operations {
                              * @example 2026-11-24T09:30:00.000Z
                              */
                             enrolledAt: string;
+                            enrolledByEvent: string | null;
                         }[];
                         /** @description whether another page follows */
                         hasMore: boolean;
@@ -2772,7 +2787,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The enrolled member. */
+            /** @description The member enrolled (or, replayed, the one the first call enrolled). */
             201: {
                 headers: {
                     [name: string]: unknown;
@@ -2811,6 +2826,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -2925,6 +2941,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -3026,6 +3043,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -3143,6 +3161,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -3253,6 +3272,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -3363,6 +3383,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -3473,6 +3494,7 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         enrolledAt: string;
+                        enrolledByEvent: string | null;
                     };
                 };
             };
@@ -4648,7 +4670,7 @@ export interface operations {
                      * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
                      */
                     memberId?: string;
-                    /** @description the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404. */
+                    /** @description the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given (an email alone only if the program's enrollByEmail is true); an opt_in program answers 404. */
                     member?: {
                         /**
                          * @description the brand's own customer id
@@ -4924,6 +4946,20 @@ export interface operations {
                             bonus: number;
                             bonusEntryId: string | null;
                         } | null;
+                        /** @description true when this event enrolled its member: a universal program's first event naming someone it did not know */
+                        enrolled: boolean;
+                        member: {
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            externalId: string | null;
+                            email: string | null;
+                            phone: string | null;
+                            cardCode: string | null;
+                        } | null;
                     };
                 };
             };
@@ -5015,7 +5051,7 @@ export interface operations {
                      * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
                      */
                     memberId?: string;
-                    /** @description the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404. */
+                    /** @description the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given (an email alone only if the program's enrollByEmail is true); an opt_in program answers 404. */
                     member?: {
                         /**
                          * @description the brand's own customer id
