@@ -37,6 +37,8 @@ export interface ProgramInput extends ProgramPolicy {
   pointValue?: PointValue | null;
   /** an unused reward instance that expires gives its points back (refund) or not (forfeit) */
   expiredRewards?: 'refund' | 'forfeit';
+  /** the part of a purchase paid with points, store credit or a reward earns too (SPEC §4: by default it does not) */
+  earnOnPaidWithPoints?: boolean;
 }
 
 export interface PointValue {
@@ -57,6 +59,12 @@ export function validatePointValue(value: unknown): PointValue | null {
     return n;
   };
   return { points: read(points, 'pointValue.points'), minor: read(minor, 'pointValue.minor') };
+}
+
+export function validateEarnOnPaidWithPoints(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw invalid('earnOnPaidWithPoints', 'earnOnPaidWithPoints must be true or false');
+  return value;
 }
 
 export function validateExpiredRewards(value: unknown): 'refund' | 'forfeit' {
@@ -138,6 +146,7 @@ export function validateProgram(input: ProgramInput): ProgramInput {
       ? null : integerIn(input.expiryReminderDays, 1, 365, 'expiryReminderDays'),
     pointValue: validatePointValue(input.pointValue),
     expiredRewards: validateExpiredRewards(input.expiredRewards),
+    earnOnPaidWithPoints: validateEarnOnPaidWithPoints(input.earnOnPaidWithPoints),
   };
 }
 

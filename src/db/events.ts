@@ -24,13 +24,15 @@ export interface EventProgram {
   ladder: unknown;
   /** what points are worth when they pay (null: they do not) */
   pointValue: PointValue | null;
+  /** the part of a purchase paid with points earns too (SPEC §4; default: it does not) */
+  earnOnPaidWithPoints: boolean;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
     .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
-    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor'])
+    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor', 'p.earn_on_paid_with_points'])
     .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
       and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
@@ -40,6 +42,7 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone,
     qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
+    earnOnPaidWithPoints: row.earn_on_paid_with_points,
   };
 }
 

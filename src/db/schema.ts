@@ -28,6 +28,7 @@ export interface ProgramsTable {
   point_value_points: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   point_value_minor: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   expired_rewards: ColumnType<'refund' | 'forfeit', 'refund' | 'forfeit' | undefined, 'refund' | 'forfeit'>;
+  earn_on_paid_with_points: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
 

@@ -14,7 +14,7 @@ import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
 import { decodeJson } from '../core/json.js';
 import { MAX_POINTS, minBig, sumBig } from '../core/points.js';
-import { basketOf, remainingBasket } from '../core/rules/basket.js';
+import { basketOf, earningBase, earningBaseLeft, remainingBasket } from '../core/rules/basket.js';
 import { loadRule, type Scope } from '../core/rules/evaluate.js';
 import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
@@ -131,7 +131,8 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   }
   const payment = event.kind === 'purchase' && event.pointsHoldId !== null ? await pointsPaymentOf(laurel, tenantId, program, member.memberId, event) : null;
   const paidWithPoints = payment ? payment.money : event.kind === 'purchase' ? event.paidWithPoints : 0n;
-  const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
+  const money = event.kind === 'purchase' ? orderTotal(event.lines, paidWithPoints) : 0n;
+  const basket = event.kind === 'purchase' ? basketOf(event.lines, earningBase(money, paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
   return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
     const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
@@ -161,7 +162,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
         ladder, state: tierState, timeZone: program.timeZone, occurredAt: earningEvent.occurredAt, earning, evaluateAt,
         contribution: (e) => ({
           qualifyingPoints: qualifyingPoints(program, e.awards.map(explained)),
-          spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1n : 0n,
+          spend: money, visits: event.kind === 'purchase' ? 1n : 0n,
         }),
       }));
     }
@@ -190,14 +191,14 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     if (tier?.bonusResult) results.push(tier.bonusResult);
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
-      ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
+      ...(event.kind === 'purchase' ? { total: money, paidWithPoints } : {}),
       ...(captured ? { pointsPaid: payment!.points, pointsEntryId: captured.entries[0]!.entryId } : {}),
       entries, explanation,
     });
     const activity = {
       eventId, programId: program.programId, memberId: member.memberId, occurredAt: earningEvent.occurredAt,
       qualifyingPoints: qualifyingPoints(program, explanation),
-      spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1 : 0,
+      spend: money, visits: event.kind === 'purchase' ? 1 : 0,
     };
     return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null };
   });
@@ -257,7 +258,10 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     const back = facts === null ? [] : pointsToTakeBack({
       awarded, rules, campaigns, facts, takenBack,
       event: { externalId: purchase.externalId, channel: purchase.channel, location: purchase.location, occurredAt: purchase.occurredAt },
-      remaining: remainingBasket(lines, decision.returned, decision.paidLeft),
+      // A purchase that earned on more than its money (the program's earnOnPaidWithPoints, as it was then) keeps earning on the points' part left.
+      remaining: remainingBasket(lines, decision.returned, earningBaseLeft(
+        { lines, total: purchase.total!, paidWithPoints: purchase.paidWithPoints ?? 0n }, facts.order.total > purchase.total!,
+        decision.returned, purchase.total! - decision.paidLeft)),
     });
     const eventId = uuidv7(now.getTime());
     const explanation: Explained[] = back.map((b) => {

@@ -26,6 +26,7 @@ const PointValue = Type.Object({
   points: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
   minor: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
 }, { additionalProperties: false, description: 'pay with points: `points` points are worth `minor` minor units (100 and 100: a point is a cent); null: points do not pay', examples: [{ points: 100, minor: 100 }] });
+const EarnOnPaidWithPoints = Type.Boolean({ description: "whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded" });
 const ExpiredRewards = Type.String({ enum: ['refund', 'forfeit'], description: 'an unused reward instance that expires gives its points back (refund) or not (forfeit, the default)' });
 
 const ProgramBody = Type.Object({
@@ -38,6 +39,7 @@ const ProgramBody = Type.Object({
   expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365, description: 'remind members this many days before a lot of their points expires (a `points.expiring` outbox message, once per lot); null: never' }))),
   pointValue: Type.Optional(Nullable(PointValue)),
   expiredRewards: Type.Optional(ExpiredRewards),
+  earnOnPaidWithPoints: Type.Optional(EarnOnPaidWithPoints),
 }, { additionalProperties: false });
 
 const ProgramSchema = Type.Object({
@@ -52,21 +54,23 @@ const ProgramSchema = Type.Object({
   expiryReminderDays: Nullable(Type.Integer()),
   pointValue: Nullable(PointValue),
   expiredRewards: ExpiredRewards,
+  earnOnPaidWithPoints: EarnOnPaidWithPoints,
   createdAt: Timestamp('when'),
-});
+}, { description: 'The program, with its wallets and policies' });
 
 const presentProgram = (p: Program) => ({
   object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
   returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, expiryReminderDays: p.expiryReminderDays ?? null,
   pointValue: p.pointValue ? { points: Number(p.pointValue.points), minor: Number(p.pointValue.minor) } : null,
   expiredRewards: p.expiredRewards ?? 'forfeit',
+  earnOnPaidWithPoints: p.earnOnPaidWithPoints ?? false,
   createdAt: p.createdAt.toISOString(),
 });
 
 export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/programs', {
     schema: {
-      summary: 'Create a program', tags: ['programs'],
+      summary: 'Create a program', tags: ['programs'], operationId: 'createProgram',
       description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. What events earn is set by the earning rules of the program (`POST /v1/programs/{programId}/rules`); a program without rules earns nothing.',
       headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: ProgramSchema, ...errors(403, 409) } },
     config: { access: ADMIN },
@@ -79,17 +83,17 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   });
 
   app.get('/programs', {
-    schema: { summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
+    schema: { summary: 'List programs', tags: ['programs'], operationId: 'listPrograms', description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }, { description: "The tenant's programs" }), ...errors(403) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
 
   app.patch('/programs/:programId', {
     schema: {
-      summary: 'Change program settings', tags: ['programs'],
-      description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.',
+      summary: 'Change program settings', tags: ['programs'], operationId: 'updateProgram',
+      description: 'The settings a running program may change: pay-with-points value, whether the part paid with points earns, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.',
       params: Type.Object({ programId: Id('the program') }),
       body: Type.Object({
-        pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards),
+        pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards), earnOnPaidWithPoints: Type.Optional(EarnOnPaidWithPoints),
         expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 }))),
       }, { additionalProperties: false }),
       response: { 200: ProgramSchema, ...errors(403, 404) },
@@ -98,7 +102,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   }, async (request) => presentProgram(await updateProgramSettings(laurel, tenantOf(request), request.params.programId, request.body as ProgramSettings)));
 
   app.get('/programs/:programId', {
-    schema: { summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
+    schema: { summary: 'Get a program', tags: ['programs'], operationId: 'getProgram', description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
 };
