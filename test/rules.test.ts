@@ -615,6 +615,44 @@ describe('per-member caps', () => {
   });
 });
 
+describe('caps and returns', () => {
+  it('times: a fully returned order frees its time; a partial return that leaves the award does not', async () => {
+    laurel.clock.set('2026-03-02T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, { name: 'Monthly visit', trigger: 'purchase', effect: { type: 'fixed_points', points: 100 }, limits: { perMember: [{ period: 'month', times: 1 }] } });
+    const two: Line[] = [{ sku: 'A', quantity: 1, unitPrice: 1000 }, { sku: 'B', quantity: 1, unitPrice: 1000 }];
+    expect(given(await purchase(p, m, 'T1', two))).toEqual([['Monthly visit', 100n, 100n, []]]);
+    // B back: the order still earns the visit bonus, which it keeps; this month's time stays used
+    expect((await giveBack(p, 'T1', [{ sku: 'B', quantity: 1 }])).points).toBe(0n);
+    expect(given(await purchase(p, m, 'T2', two))).toEqual([['Monthly visit', 0n, 100n, ['rule_cap']]]);
+    // A back too: T1 is fully returned, its 100 come back, and its time is free again
+    expect((await giveBack(p, 'T1', [{ sku: 'A', quantity: 1 }])).points).toBe(-100n);
+    expect(given(await purchase(p, m, 'T3', two))).toEqual([['Monthly visit', 100n, 100n, []]]);
+    expect(given(await purchase(p, m, 'T4', two))).toEqual([['Monthly visit', 0n, 100n, ['rule_cap']]]);
+    expect(await held(p, m)).toMatchObject({ available: 100n });
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('times: a partial return that takes an award back whole (its condition no longer holds) frees the time too; points caps follow the points', async () => {
+    laurel.clock.set('2026-03-03T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, {
+      name: 'Big basket', trigger: 'purchase', condition: 'order.total >= 1500', effect: { type: 'fixed_points', points: 50 },
+      limits: { perMember: [{ period: 'month', times: 1, points: 80 }] },
+    });
+    const two: Line[] = [{ sku: 'A', quantity: 1, unitPrice: 1000 }, { sku: 'B', quantity: 1, unitPrice: 1000 }];
+    expect(given(await purchase(p, m, 'U1', two))).toEqual([['Big basket', 50n, 50n, []]]);
+    expect(given(await purchase(p, m, 'U2', two))).toEqual([['Big basket', 0n, 50n, ['rule_cap']]]);
+    expect((await giveBack(p, 'U1', [{ sku: 'B', quantity: 1 }])).points).toBe(-50n);
+    expect(given(await purchase(p, m, 'U3', two))).toEqual([['Big basket', 50n, 50n, []]]);
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+});
+
 // ---- when a rule applies ------------------------------------------------------------------------
 
 describe('when a rule applies', () => {

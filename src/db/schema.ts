@@ -237,6 +237,8 @@ export interface RuleAwardsTable {
   occurred_at: Timestamp;
   wallet: string;
   points: bigint;
+  /** a return's award: the purchase it belongs to */
+  purchase_event_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface JobSchedulesTable {

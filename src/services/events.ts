@@ -273,7 +273,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     });
     await insertAwards(trx, tenantId, explanation.map((a) => ({
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: purchase.memberId,
-      occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points,
+      occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points, purchaseEventId: purchase.eventId,
     })));
     const results: LedgerResult[] = [];
     const entries: EventEntry[] = [];
