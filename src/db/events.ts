@@ -61,7 +61,7 @@ function linesOf(json: unknown, purchased: boolean): PurchaseLine[] | ReturnLine
     : lines.map((l) => ({ sku: l.sku, quantity: BigInt(l.quantity) }));
 }
 
-export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null): Insertable<EventsTable> {
+export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null, excluded: readonly RuleRef[] = []): Insertable<EventsTable> {
   return {
     tenant_id: tenantId, event_id: e.eventId, program_id: e.programId, member_id: e.memberId, external_id: e.externalId,
     type: e.type, occurred_at: e.occurredAt, channel: e.channel, location: e.location, currency: e.currency,
@@ -70,8 +70,17 @@ export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null
     payload: JSON.stringify({ lines: linesJson(e.lines), attributes: e.attributes, purchaseExternalId: e.purchaseExternalId }),
     points: e.points, entry_id: e.ledgerEntryId, created_at: e.createdAt, points_paid: e.pointsPaid ?? null, points_entry_id: e.pointsEntryId ?? null,
     facts: facts === null ? null : encodeJson(facts), explanation: encodeJson(e.explanation), entries: encodeJson(e.entries),
+    excluded_rules: excluded.length === 0 ? null : JSON.stringify(excluded.map((r) => ({ ruleId: r.ruleId, version: r.version }))),
   };
 }
+
+export interface RuleRef {
+  ruleId: string;
+  version: number;
+}
+
+/** The rules an exclusive rule kept from firing on a purchase. */
+export const excludedRulesOf = (row: EventRow): RuleRef[] => (row.excluded_rules as RuleRef[] | null) ?? [];
 
 export function eventOf(row: EventRow): EventRecord {
   const payload = row.payload as { lines?: unknown; attributes?: Record<string, unknown>; purchaseExternalId?: string | null };
@@ -87,8 +96,8 @@ export function eventOf(row: EventRow): EventRecord {
   };
 }
 
-export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null): Promise<void> {
-  await db.insertInto('events').values(eventRowOf(tenantId, e, facts)).execute();
+export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null, excluded: readonly RuleRef[] = []): Promise<void> {
+  await db.insertInto('events').values(eventRowOf(tenantId, e, facts, excluded)).execute();
 }
 
 /** The facts a purchase's rules saw, for its returns and for dry runs. */

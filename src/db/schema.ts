@@ -190,6 +190,8 @@ export interface EventsTable {
   created_at: Timestamp;
   points_entry_id: ColumnType<string | null, string | null | undefined, string | null>;
   points_paid: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+  /** purchase: the rules an exclusive rule kept from firing, [{ ruleId, version }]; null: none */
+  excluded_rules: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface CampaignsTable {

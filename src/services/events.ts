@@ -19,8 +19,8 @@ import { loadRule, type Scope } from '../core/rules/evaluate.js';
 import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
-  eventOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
-  lockEvent, type EventProgram,
+  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
+  lockEvent, type EventProgram, type RuleRef,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import { insertActivity, type Activity } from '../db/activity.js';
@@ -200,7 +200,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       qualifyingPoints: qualifyingPoints(program, explanation),
       spend: money, visits: event.kind === 'purchase' ? 1 : 0,
     };
-    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null };
+    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null, excluded: earning.excluded };
   });
 }
 
@@ -252,11 +252,13 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     const awarded = awards.filter((a) => a.eventId === purchase.eventId);
     const takenBack = new Map<string, bigint>();
     for (const a of awards) if (a.eventId !== purchase.eventId) takenBack.set(a.ruleId, (takenBack.get(a.ruleId) ?? 0n) - a.points);
-    const rules = (await rulesAt(trx, tenantId, purchase.explanation)).map((r) => loadRule(r, laurel.strategies));
+    // The rules that fired, and those an exclusive rule kept out: they earn on what is left if it no longer applies.
+    const excluded = excludedRulesOf(locked);
+    const rules = (await rulesAt(trx, tenantId, [...purchase.explanation, ...excluded])).map((r) => loadRule(r, laurel.strategies));
     const campaigns = await campaignsById(trx, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
     const facts = factsOfRow(locked);
     const back = facts === null ? [] : pointsToTakeBack({
-      awarded, rules, campaigns, facts, takenBack,
+      awarded, rules, campaigns, facts, takenBack, excluded: new Set(excluded.map((r) => r.ruleId)),
       event: { externalId: purchase.externalId, channel: purchase.channel, location: purchase.location, occurredAt: purchase.occurredAt },
       // A purchase that earned on more than its money (the program's earnOnPaidWithPoints, as it was then) keeps earning on the points' part left.
       remaining: remainingBasket(lines, decision.returned, earningBaseLeft(
@@ -268,7 +270,8 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       const r = rules.find((x) => x.rule.ruleId === b.ruleId)!.rule;
       return {
         ruleId: r.ruleId, version: r.version, name: r.name, campaignId: r.campaignId, effect: r.effect.type, wallet: b.wallet!,
-        points: -b.points, uncapped: -b.points, limitedBy: [], detail: { takenBackFrom: purchase.externalId },
+        points: -b.points, uncapped: -b.points, limitedBy: [],
+        detail: { [b.points > 0n ? 'takenBackFrom' : 'earnsInsteadOn']: purchase.externalId },
       };
     });
     await insertAwards(trx, tenantId, explanation.map((a) => ({
@@ -307,7 +310,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
       visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
     };
-    return { record, ledger: results, facts: null, activity, tier: null };
+    return { record, ledger: results, facts: null, activity, tier: null, excluded: [] };
   });
 }
 
@@ -366,6 +369,8 @@ interface Written {
   facts: EventResultFacts;
   activity: Activity;
   tier: TierChange | null;
+  /** the rules an exclusive rule kept from running (a purchase's returns may run them) */
+  excluded: readonly RuleRef[];
 }
 
 /** The tier-qualifying points among an event's awards (negative for a return). */
@@ -378,10 +383,10 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity, tier } = await write(trx, now, lookup);
+      const { record, ledger, facts, activity, tier, excluded } = await write(trx, now, lookup);
       const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier };
       await storeIdempotency(trx, tenantId, stored(result), now);
-      await insertEvent(trx, tenantId, record, facts);
+      await insertEvent(trx, tenantId, record, facts, excluded);
       await insertActivity(trx, tenantId, activity);
       return result;
     }, { lookupInWork: true });
