@@ -7,7 +7,7 @@ import { DAY_MS } from '../src/core/clock.js';
 import { lotExpiresAt } from '../src/core/program.js';
 import { inactiveSince } from '../src/db/ledger.js';
 import { settleDue } from '../src/db/settlement.js';
-import { adjust, createHold, earn, getBalance, redeem, reverseEntry, transfer } from '../src/services/ledger.js';
+import { adjust, captureHold, createHold, earn, getBalance, redeem, reverseEntry, transfer, voidHold } from '../src/services/ledger.js';
 import { setMemberStatus } from '../src/services/members.js';
 import { expectVerified, key, lotsOf, newMember, newProgram, openTestLaurel } from './support/laurel.js';
 
@@ -243,6 +243,58 @@ describe('claw-back of points already spent', () => {
     expect(rev.balances[0]).toMatchObject({ available: 0n, lifetimeEarned: 0n });
     const legs = rev.entries[0]!.postings.map((p) => [p.account, p.amount]);
     expect(legs).toEqual(expect.arrayContaining([['available', -20n], ['issuance', 100n], ['write_off', -80n]]));
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('claw-back of points held', () => {
+  it('write-off: earn 100, hold 100, reverse the earn: the hold is voided, nothing is written off, and voiding it gives nothing back', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'write_off' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    const h = await createHold(laurel, { tenantId: t, memberId: m, amount: 100, ttlSeconds: 3600, idempotencyKey: key() });
+    const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect(rev.balances[0]).toMatchObject({ available: 0n, held: 0n, lifetimeEarned: 0n });
+    expect(rev.entries[0]!.postings.map((x) => [x.account, x.amount])).toEqual([['held', -100n], ['issuance', 100n]]);
+    await expect(voidHold(laurel, { tenantId: t, holdId: h.hold!.holdId, idempotencyKey: key() })).rejects.toMatchObject({ code: 'conflict' });
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, held: 0n });
+    await expectVerified(laurel, t);
+  });
+
+  it('takes free points first, then shrinks the newest hold; the older hold and the shrunk one give back only what they still hold', async () => {
+    for (const policy of ['write_off', 'debt'] as const) {
+      const p = await newProgram(laurel, { negativeBalance: policy });
+      const m = await newMember(laurel, p);
+      const t = p.tenantId;
+      await earn(laurel, { tenantId: t, memberId: m, amount: 50, idempotencyKey: key() });
+      const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+      const older = await createHold(laurel, { tenantId: t, memberId: m, amount: 60, ttlSeconds: 3600, idempotencyKey: key() });
+      laurel.clock.advance(1000);
+      const newer = await createHold(laurel, { tenantId: t, memberId: m, amount: 70, ttlSeconds: 3600, idempotencyKey: key() });
+      // 20 free, 130 held: reversing 100 takes the 20, then 70 from the newer hold (voided), then 10 from the older
+      const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+      expect(rev.balances[0], policy).toMatchObject({ available: 0n, held: 50n, lifetimeEarned: 50n });
+      await expect(captureHold(laurel, { tenantId: t, holdId: newer.hold!.holdId, idempotencyKey: key() })).rejects.toMatchObject({ code: 'conflict' });
+      await expect(captureHold(laurel, { tenantId: t, holdId: older.hold!.holdId, amount: 51, idempotencyKey: key() })).rejects.toMatchObject({ code: 'validation' });
+      const voided = await voidHold(laurel, { tenantId: t, holdId: older.hold!.holdId, idempotencyKey: key() });
+      expect(voided.balances[0], policy).toMatchObject({ available: 50n, held: 0n });
+      await expectVerified(laurel, t);
+    }
+  });
+
+  it('a hold shrunk by a claw-back and then expired gives back only what it still held', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'write_off' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    await earn(laurel, { tenantId: t, memberId: m, amount: 30, idempotencyKey: key() });
+    await createHold(laurel, { tenantId: t, memberId: m, amount: 130, ttlSeconds: 60, idempotencyKey: key() });
+    await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, held: 30n });
+    laurel.clock.advance(61_000);
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 30n, held: 0n });
     await expectVerified(laurel, t);
   });
 });

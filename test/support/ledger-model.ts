@@ -365,7 +365,7 @@ export class LedgerModel {
     this.gaveBack = true;
   }
 
-  /** A claw-back: the entry's own lots first (pending or not), then other spendable lots, then debt or write-off. */
+  /** A claw-back: the entry's own lots first (pending or not), then other spendable lots, then active holds, then debt or write-off. */
   private takeBack(s: State, e: Entry, m: number, amount: bigint): void {
     let left = amount;
     const own = s.lots.filter((l) => e.lots.includes(l.id) && l.remaining > 0n).sort(spendOrder);
@@ -375,6 +375,22 @@ export class LedgerModel {
       const x = min(lot.remaining, left);
       lot.remaining -= x;
       left -= x;
+    }
+    // Points an active hold keeps aside are still the member's: the newest holds give them up
+    // (the lots they took from stay as they are) before anything becomes a debt or is written off.
+    for (const h of [...s.holds].reverse()) {
+      if (left === 0n) break;
+      if (h.member !== m || h.status !== 'active') continue;
+      let x = min(h.amount, left);
+      h.amount -= x;
+      left -= x;
+      if (h.amount === 0n) h.status = 'voided';
+      const g = s.taken[h.group] ?? {};
+      for (const lot of s.lots.filter((l) => (g[l.id] ?? 0n) > 0n).sort((a, b) => spendOrder(b, a))) {
+        const y = min(g[lot.id]!, x);
+        g[lot.id]! -= y;
+        x -= y;
+      }
     }
     if (left > 0n && this.policy.negativeBalance === 'debt') {
       s.lots.push({ id: ++s.seq, member: m, amount: -left, remaining: -left, pending: false, earnedAt: s.now, availableAt: s.now, expiresAt: null });
