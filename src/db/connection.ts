@@ -2,8 +2,9 @@
 // directory (embedded, one connection). The rest of Laurel sees only a Kysely<Database>.
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { pino, type Logger } from 'pino';
 import { PGliteDialect } from './pglite-driver.js';
 import type { Database } from './schema.js';
 
@@ -26,7 +27,36 @@ export interface ConnectionOptions {
    * connection (default true). Off behind a pooler that cannot keep them (see README).
    */
   preparedStatements?: boolean | undefined;
+  /** where the pool's connection errors are logged (default: a pino logger at LOG_LEVEL) */
+  logger?: Logger | undefined;
 }
+
+/**
+ * SQLSTATEs and socket errors that mean the database cannot be reached right now (a restart, a
+ * failover, a terminated backend), not that the request was wrong: admin shutdown, crash shutdown,
+ * cannot connect now, and the whole class 08 (connection exceptions).
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03']);
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /connection error and is not queryable/, /^timeout exceeded when trying to connect/,
+  /^Client was closed and is not queryable/];
+
+/** Whether `e` says the database is unreachable for now: the caller may retry the same request later. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.has(code) || code.startsWith('08') || UNAVAILABLE_SOCKET.has(code))) return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => m.test(message))) return true;
+  const cause = (e as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== e && isDatabaseUnavailable(cause);
+}
+
+/** A round trip to the database (`select 1`): throws when it cannot be reached. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+const defaultLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 const INT8_OID = 20;
 const DATE_OID = 1082;
@@ -93,9 +123,15 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? BigInt : oid === DATE_OID ? asText : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
     });
-    // An idle connection the server ends (a restart, a terminated backend, one still closing
-    // when close() returns) leaves the pool by itself; without a listener its error event would
-    // crash the process.
+    // A connection the server ends (a restart, a terminated backend) emits 'error': the pool
+    // hears it for idle clients only, and a checked-out client between two queries has no other
+    // listener, so without one of its own its error would end the process. The pool drops the
+    // broken client; the query waiting on it fails and its request answers 503.
+    const logger = options.logger ?? defaultLogger();
+    pool.on('connect', (client) => {
+      client.on('error', (err) => logger.warn({ err }, 'database connection lost'));
+    });
+    // (the pool re-emits an idle client's error, already logged by the client's own listener)
     pool.on('error', () => {});
     if (options.preparedStatements !== false) pool.on('connect', (client) => prepareStatements(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });

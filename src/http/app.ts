@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
+import { pingDatabase } from '../db/connection.js';
 import type { Laurel } from '../services/context.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
@@ -66,7 +67,8 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
   app.setErrorHandler((error, request, reply) => {
     const p = toProblem(error);
-    if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
+    if (p.status === 503) request.log.warn({ err: error }, 'database unavailable');
+    else if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
     return sendProblem(request, reply, p);
   });
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
@@ -104,11 +106,23 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   app.get('/healthz', {
     schema: {
       summary: 'Liveness and readiness', tags: ['operations'], security: [],
-      description: 'Answers 200 once the database is migrated and the API accepts requests. No authentication.',
-      response: { 200: Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }) },
+      description: 'Answers 200 when the API accepts requests and the database answers a query; 503 while the database cannot be reached (a restart, a failover). No authentication.',
+      operationId: 'getHealth',
+      response: {
+        200: Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) },
+          { description: 'The API and its database are up.' }),
+        503: Type.Ref('Problem', { description: 'The database cannot be reached for now (problem type /problems/unavailable, with Retry-After).' }),
+      },
     },
     config: { access: { scopes: 'public' } },
-  }, async () => ({ status: 'ok' as const, engine: laurel.engine }));
+  }, async () => {
+    try {
+      await pingDatabase(laurel.db);
+    } catch (e) {
+      throw httpProblem('unavailable', `the database is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { status: 'ok' as const, engine: laurel.engine };
+  });
 
   app.get('/problems/:type', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (request, reply) => {
     const slug = (request.params as { type: string }).type.replaceAll('-', '_') as keyof typeof PROBLEMS;
