@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import { pingDatabase } from '../db/connection.js';
@@ -36,6 +36,41 @@ same key and body returns the first response, the same key with another body is 
 
 **Pagination**: lists take \`limit\` and \`cursor\` and answer \`{ data, hasMore, nextCursor }\`.`;
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The JSON body parser: bytes that are not UTF-8 are refused (decoding them would store
+ * replacement characters), and an empty body is `{}`, so operations without fields (capture,
+ * void, reversal) need none. The rest is Fastify's parser, which refuses __proto__ and constructor keys.
+ */
+function jsonBodyParser(parse: (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void) {
+  return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      done(httpProblem('malformed_json', 'the body is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]));
+      return;
+    }
+    if (/^[ \t\r\n]*$/.test(text)) done(null, {});
+    else parse(request, text, done);
+  };
+}
+
+/**
+ * The methods some route accepts on a concrete path (`/v1/members/0190…/adjustments`), from the
+ * routes as they are registered: a path that exists under another method answers 405 with Allow.
+ */
+function routeMethods(app: FastifyInstance): (path: string) => string[] {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url.split('/').map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*'
+      : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    routes.push({ pattern: new RegExp(`^${source}$`), methods: ([] as string[]).concat(route.method) });
+  });
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
+}
+
 export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: process.env.LOG_LEVEL ?? 'info' },
@@ -45,6 +80,9 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     },
     bodyLimit: 1_048_576,
     forceCloseConnections: 'idle',
+    // A request that arrives while the server closes is answered by the onRequest hook below,
+    // as problem+json, instead of Fastify's own plain 503.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false } },
     // Errors the router raises before any route runs (a path segment that is not valid
     // percent-encoding, or longer than maxParamLength) are problems like any other.
@@ -53,7 +91,8 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
 
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: a text body is refused as 415 instead of reaching validation as a string.
-  app.removeContentTypeParser(['text/plain']);
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app.getDefaultJsonParser('error', 'error')));
   app.addSchema(ProblemSchema);
   // Once the app is closing, answers close their connection: close() then waits for the
   // requests in flight, not for keep-alive clients to hang up (keepAliveTimeout, 72 s).
@@ -61,17 +100,27 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.addHook('onRequest', async () => {
+    if (closing) throw httpProblem('unavailable', 'the server is shutting down; retry after the Retry-After header');
+  });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (closing) reply.header('connection', 'close');
   });
+  const methods = routeMethods(app);
   app.setErrorHandler((error, request, reply) => {
     const p = toProblem(error);
     if (p.status === 503) request.log.warn({ err: error }, 'database unavailable');
     else if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
     return sendProblem(request, reply, p);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methods(path);
+    if (allowed.length === 0) return sendProblem(request, reply, problem('not_found', `no route ${request.method} ${path}`));
+    reply.header('allow', allowed.join(', '));
+    return sendProblem(request, reply, problem('method_not_allowed', `${path} accepts ${allowed.join(', ')}, not ${request.method}`));
+  });
 
   await app.register(swagger, {
     openapi: {

@@ -102,6 +102,7 @@ export function toProblem(error: unknown): Problem {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem('payload_too_large', e.message);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem('unsupported_media_type', `${e.message}: send the body as application/json (Content-Type: application/json)`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('unsupported_media_type', e.message);
   }
@@ -117,6 +118,8 @@ export const RETRY_AFTER_SECONDS = 5;
 
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  // (set here too: errors the router raises before any hook runs skip onSend's)
+  reply.header('x-request-id', request.id);
   return reply.status(p.status).type('application/problem+json')
     .send({ ...p, instance: request.url, requestId: request.id });
 }
