@@ -24,7 +24,8 @@ export interface ConnectionOptions {
   poolSize?: number | undefined;
   /**
    * PostgreSQL: send parameterised statements as named prepared statements, planned once per
-   * connection (default true). Off behind a pooler that cannot keep them (see README).
+   * connection. Unset: on, unless DATABASE_URL leads to a transaction pooler (then off); true
+   * there is refused at start (see README).
    */
   preparedStatements?: boolean | undefined;
   /** where the pool's connection errors are logged (default: a pino logger at LOG_LEVEL) */
@@ -114,8 +115,51 @@ function prepareStatements(client: pg.PoolClient, cap = PREPARED_PER_CONNECTION)
   };
 }
 
+/**
+ * Whether `databaseUrl` leads to a pooler in transaction (or statement) mode, such as PgBouncer's
+ * pool_mode=transaction: one client's statements may then run in several server sessions, and
+ * another client's in the same one, so a statement prepared by one session is missing in the next,
+ * or already exists (42P05). Seen from two client connections: the server does not see our socket
+ * (something stands between us), and one client's statements run in several server processes, or
+ * two clients' in one. A direct connection or a session pooler keeps one server process per client.
+ */
+export async function behindTransactionPooler(databaseUrl: string): Promise<boolean> {
+  const clients = [new pg.Client({ connectionString: databaseUrl }), new pg.Client({ connectionString: databaseUrl })] as const;
+  try {
+    for (const c of clients) await c.connect();
+    const [a, b] = clients;
+    const localPort = (a as unknown as { connection: { stream: { localPort?: number } } }).connection.stream.localPort;
+    const seen = (await a.query<{ port: number | null }>('select inet_client_port() as port')).rows[0]!.port;
+    if (localPort === undefined || seen === localPort) return false;
+    const pid = async (c: pg.Client) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    // PgBouncer hands the server connection a's statement used back to its pool, and b's next
+    // statement takes it (the last released first; or, with server_round_robin, a's next one moves
+    // on): a few tries, in case other clients take connections in between.
+    for (let i = 0; i < 10; i++) {
+      const first = await pid(a);
+      const other = await pid(b);
+      if (other === first || (await pid(a)) !== first) return true;
+    }
+    return false;
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+}
+
+/** Prepared statements on or off: as set, else off behind a transaction pooler; set on there, refused. */
+async function usePreparedStatements(databaseUrl: string, setting: boolean | undefined): Promise<boolean> {
+  if (setting === false) return false;
+  const pooler = await behindTransactionPooler(databaseUrl);
+  if (pooler && setting === true) {
+    throw new Error('DATABASE_URL leads to a pooler in transaction mode (PgBouncer pool_mode=transaction?), where prepared '
+      + 'statements of one session are missing or duplicated in the next: set LAUREL_PREPARED_STATEMENTS=false (or leave it unset).');
+  }
+  return !pooler;
+}
+
 export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb> {
   if (options.databaseUrl) {
+    const prepared = await usePreparedStatements(options.databaseUrl, options.preparedStatements);
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
@@ -133,7 +177,7 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
     });
     // (the pool re-emits an idle client's error, already logged by the client's own listener)
     pool.on('error', () => {});
-    if (options.preparedStatements !== false) pool.on('connect', (client) => prepareStatements(client));
+    if (prepared) pool.on('connect', (client) => prepareStatements(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }
