@@ -4,7 +4,9 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import { pingDatabase } from '../db/connection.js';
@@ -20,6 +22,37 @@ export interface AppOptions {
   logger?: boolean;
   /** requests per minute per API key (or per address without one) */
   rateLimitPerMinute?: number;
+  /**
+   * redis://… (default REDIS_URL): the rate limit's counters live there, shared by every process
+   * using it. Without, each process counts on its own (N processes allow N times the limit).
+   */
+  redisUrl?: string | undefined;
+  /** the prefix of the counters' keys in Redis */
+  rateLimitNamespace?: string;
+}
+
+/**
+ * A Redis client for the shared rate limit, answering before the app starts: a REDIS_URL that
+ * leads nowhere stops the start with a message, rather than letting each process count alone.
+ * Once started, a request whose counter Redis cannot reach is served (and logged): the limit
+ * protects the service, it must not take it down.
+ */
+async function rateLimitRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  let started = false;
+  // (ioredis reports each failed reconnection, a few seconds apart)
+  redis.on('error', (err) => {
+    if (started) log.warn({ err }, 'Redis unreachable: requests are served without the shared rate limit until it is back');
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+    started = true;
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`REDIS_URL is set but Redis does not answer (${e instanceof Error ? e.message : String(e)}): start Redis, or unset REDIS_URL to limit each process on its own`);
+  }
+  return redis;
 }
 
 export const API_DESCRIPTION = `Laurel is an API-first loyalty engine: members earn points, spend them, hold them at checkout
@@ -146,10 +179,15 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     }
   });
   registerMetrics(app);
+  const redisUrl = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL || undefined;
+  const redis = redisUrl ? await rateLimitRedis(redisUrl, app.log) : undefined;
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? Number(process.env.LAUREL_RATE_LIMIT_PER_MINUTE ?? 6000),
     timeWindow: '1 minute',
-    keyGenerator: (request) => request.headers.authorization ?? request.ip,
+    // (a hash: the counters' keys, in Redis too, never hold a credential)
+    keyGenerator: (request) => createHash('sha256').update(request.headers.authorization ?? `ip:${request.ip}`).digest('base64url'),
+    ...(redis ? { redis, nameSpace: options.rateLimitNamespace ?? 'laurel-rate-limit-', skipOnError: true } : {}),
   });
 
   app.get('/healthz', {
