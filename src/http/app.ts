@@ -50,7 +50,7 @@ async function rateLimitRedis(url: string, log: FastifyBaseLogger): Promise<Redi
     started = true;
   } catch (e) {
     redis.disconnect();
-    throw new Error(`REDIS_URL is set but Redis does not answer (${e instanceof Error ? e.message : String(e)}): start Redis, or unset REDIS_URL to limit each process on its own`);
+    throw new Error(`REDIS_URL is set but Redis does not answer (${e instanceof Error ? e.message : String(e)}): start Redis, or unset REDIS_URL to limit each process on its own`, { cause: e });
   }
   return redis;
 }
