@@ -6,7 +6,7 @@ import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
-import type { StoredResponse } from './ledger.js';
+import { findIdempotency, type StoredResponse } from './ledger.js';
 import type { Db, EventsTable } from './schema.js';
 
 export type EventRow = Selectable<EventsTable>;
@@ -168,7 +168,5 @@ export async function listEventRows(db: Db, tenantId: string, filter: EventFilte
 
 /** The stored result of an idempotency key, read outside any transaction. */
 export async function findStoredResponse(db: Db, tenantId: string, key: string): Promise<StoredResponse | null> {
-  const row = await db.selectFrom('idempotency_keys').select(['key', 'operation', 'request_hash', 'response'])
-    .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
-  return row ? { key: row.key, operation: row.operation, requestHash: row.request_hash, response: JSON.stringify(row.response) } : null;
+  return findIdempotency(db, tenantId, key);
 }

@@ -150,7 +150,10 @@ export interface IdempotencyKeysTable {
   key: string;
   operation: string;
   request_hash: string;
-  response: ColumnType<unknown, string, string>;
+  /** rows written before response_text: the response as jsonb (its keys re-ordered) */
+  response: ColumnType<unknown, string | null, string | null>;
+  /** the response as written, replayed as it is */
+  response_text: string | null;
   created_at: Timestamp;
 }
 
