@@ -14,7 +14,8 @@
 #                       curl with the key (or $AS: AS=$TOKEN call … calls as a member); prints the
 #                       HTTP status on a line of its own, then the answer
 #   … | pick EXPR       keeps the status and, of the answer, only EXPR: a JavaScript expression
-#                       over its fields (`points`, `event.total`, `data.map((e) => e.kind)`)
+#                       over its fields (`points`, `event.total`, `data.map((e) => e.kind)`); a
+#                       refusal (not 2xx) is printed whole
 #   … | value EXPR      only EXPR's value, for a variable (X=$(call … | value memberId)); an answer
 #                       that is not 2xx is printed on stderr and fails
 #
@@ -80,7 +81,8 @@ WALKTHROUGH_EVAL='
 pick() {
   node -e "$WALKTHROUGH_EVAL"'
     console.log(status);
-    console.log(result === undefined ? "undefined" : JSON.stringify(result));' "$1"
+    if (code < 200 || code > 299) console.log(JSON.stringify(answer, null, 2)); // a refusal: all of it
+    else console.log(result === undefined ? "undefined" : JSON.stringify(result));' "$1"
 }
 
 value() {

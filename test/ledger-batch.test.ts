@@ -3,6 +3,7 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../src/core/clock.js';
 import { DomainError } from '../src/core/errors.js';
 import { runJobNow } from '../src/jobs/runner.js';
 import type { Laurel } from '../src/services/context.js';
@@ -153,6 +154,21 @@ describe('group commit', () => {
     expect(((outcomes[4] as PromiseRejectedResult).reason as DomainError).code).toBe('insufficient_points');
     expect((await getBalance(laurel, t, a)).available).toBe(0n);
     expect((await getBalance(laurel, t, c)).available).toBe(3n);
+    await expectVerified(laurel, t);
+  });
+
+  it('decides each operation at the clock of the Laurel it came from, not of the first that used the database', async () => {
+    // `npm start` seeds the demo with a clock of its own on the server's database: the holds and
+    // earns the API makes afterwards must not be dated in the demo's past (nor expire at once).
+    const program = await newProgram(laurel);
+    const member = await newMember(laurel, program);
+    const t = program.tenantId;
+    const past = { ...laurel, clock: new ManualClock('2025-06-01T09:00:00Z') };
+    const earned = await earn(past, { tenantId: t, memberId: member, amount: 50, idempotencyKey: 'clock-past' });
+    expect(earned.entries[0]!.createdAt).toEqual(new Date('2025-06-01T09:00:00Z'));
+    const held = await createHold(laurel, { tenantId: t, memberId: member, amount: 20, ttlSeconds: 600, idempotencyKey: 'clock-now-hold' });
+    expect(held.entries[0]!.createdAt).toEqual(laurel.clock.now());
+    expect(held.hold!.expiresAt).toEqual(new Date(laurel.clock.now().getTime() + 600_000));
     await expectVerified(laurel, t);
   });
 

@@ -11,6 +11,7 @@
 // again on its own, through the unbatched path, so one bad operation never fails its neighbours.
 // A batch holds at most one operation per wallet, and a wallet in flight is not taken again until
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
+import type { Clock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { emptyDecision, type Decision } from '../core/ledger/types.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
@@ -216,23 +217,29 @@ function concatenated(decisions: Decision[]): Decision {
   return all;
 }
 
-const coalescers = new WeakMap<object, Coalescer>();
+/**
+ * One coalescer per database and clock: a batch decides at one `now`, that of the Laurel its
+ * operations came from (the demo writes its past with a clock of its own on the server's database).
+ */
+const coalescers = new WeakMap<object, WeakMap<Clock, Coalescer>>();
 
 /** Runs `op` in the next batch of `laurel`'s database, or alone when batching is off. */
 export function batched<T>(laurel: Laurel, op: BatchOperation<T>): Promise<T> {
   const settings = laurel.settings.batch;
   if (!settings) return op.alone();
-  let coalescer = coalescers.get(laurel.db);
+  let byClock = coalescers.get(laurel.db);
+  if (!byClock) coalescers.set(laurel.db, (byClock = new WeakMap()));
+  let coalescer = byClock.get(laurel.clock);
   if (!coalescer) {
     coalescer = new Coalescer(laurel, laurel.engine === 'pglite' ? { ...settings, concurrency: 1 } : settings);
-    coalescers.set(laurel.db, coalescer);
+    byClock.set(laurel.clock, coalescer);
   }
   return coalescer.submit(op);
 }
 
-/** The batching figures of `laurel`'s database in this process (all zero before its first operation). */
+/** The batching figures of `laurel`'s database and clock in this process (all zero before its first operation). */
 export function batchStats(laurel: Laurel): BatchStats {
-  return { ...(coalescers.get(laurel.db)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
+  return { ...(coalescers.get(laurel.db)?.get(laurel.clock)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
 }
 
 const DEFAULTS: BatchSettings = { maxSize: 256, waitMs: 0, concurrency: 4 };
