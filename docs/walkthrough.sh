@@ -32,7 +32,12 @@ walkthrough_stop() {
   pid=$(cat "$LAUREL_WALKTHROUGH_DIR/pid" 2>/dev/null) || return 0
   rm -f "$LAUREL_WALKTHROUGH_DIR/pid"
   kill "$pid" 2>/dev/null || return 0
-  while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  local i
+  for i in $(seq 1 100); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -9 "$pid" 2>/dev/null || true   # still finishing after 10 s: a fresh start matters more
 }
 
 walkthrough_start() {
