@@ -34,7 +34,7 @@ interface Section {
 
 // ---- the README, section by section ----
 
-/** The sections (## and ### headings) that have ```sh blocks to run, each with its blocks' lines in order. */
+/** The sections (## and ### headings) that have shell blocks to run (sh, bash, shell), each with its blocks' lines in order. */
 function sections(markdown: string): { sections: Section[]; skipped: number } {
   const found: { title: string; lines: string[] }[] = [];
   let title = '(before the first heading)';
@@ -44,10 +44,10 @@ function sections(markdown: string): { sections: Section[]; skipped: number } {
     if (fence === null) {
       const heading = /^#{2,3} (.+)$/.exec(line);
       if (heading) title = heading[1]!;
-      else if (/^```sh\s*$/.test(line)) {
+      else if (/^```(sh|bash|shell)\s*$/.test(line)) {
         fence = 'run';
         if (found.at(-1)?.title !== title) found.push({ title, lines: [] });
-      } else if (/^```sh\s+norun\s*$/.test(line)) {
+      } else if (/^```(sh|bash|shell)\s+norun\s*$/.test(line)) {
         fence = 'skip';
         skipped++;
       } else if (line.startsWith('```')) fence = 'other';
