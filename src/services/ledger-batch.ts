@@ -11,7 +11,6 @@
 // again on its own, through the unbatched path, so one bad operation never fails its neighbours.
 // A batch holds at most one operation per wallet, and a wallet in flight is not taken again until
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
-import type { Clock } from '../core/clock.js';
 import { DomainError } from '../core/errors.js';
 import { emptyDecision, type Decision } from '../core/ledger/types.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
@@ -218,28 +217,30 @@ function concatenated(decisions: Decision[]): Decision {
 }
 
 /**
- * One coalescer per database and clock: a batch decides at one `now`, that of the Laurel its
- * operations came from (the demo writes its past with a clock of its own on the server's database).
+ * One coalescer per database and clock: a batch's operations happen at one instant of one clock
+ * (a process has one; the demo seeding and the tests move clocks of their own over one database).
  */
-const coalescers = new WeakMap<object, WeakMap<Clock, Coalescer>>();
+const coalescers = new WeakMap<object, WeakMap<object, Coalescer>>();
+
+const coalescerOf = (laurel: Laurel): Coalescer | undefined => coalescers.get(laurel.db)?.get(laurel.clock);
 
 /** Runs `op` in the next batch of `laurel`'s database, or alone when batching is off. */
 export function batched<T>(laurel: Laurel, op: BatchOperation<T>): Promise<T> {
   const settings = laurel.settings.batch;
   if (!settings) return op.alone();
-  let byClock = coalescers.get(laurel.db);
-  if (!byClock) coalescers.set(laurel.db, (byClock = new WeakMap()));
-  let coalescer = byClock.get(laurel.clock);
+  let coalescer = coalescerOf(laurel);
   if (!coalescer) {
     coalescer = new Coalescer(laurel, laurel.engine === 'pglite' ? { ...settings, concurrency: 1 } : settings);
+    const byClock = coalescers.get(laurel.db) ?? new WeakMap<object, Coalescer>();
     byClock.set(laurel.clock, coalescer);
+    coalescers.set(laurel.db, byClock);
   }
   return coalescer.submit(op);
 }
 
 /** The batching figures of `laurel`'s database and clock in this process (all zero before its first operation). */
 export function batchStats(laurel: Laurel): BatchStats {
-  return { ...(coalescers.get(laurel.db)?.get(laurel.clock)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
+  return { ...(coalescerOf(laurel)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
 }
 
 const DEFAULTS: BatchSettings = { maxSize: 256, waitMs: 0, concurrency: 4 };

@@ -11,6 +11,7 @@ import { quote, type QuoteInput } from '../../services/rules.js';
 import { actorOf, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentExplained, presentLedgerResult } from '../present.js';
+import { welcomeFailed } from './members.js';
 import { presentTierChange, TierChangeSchema } from './tiers.js';
 import { errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
 
@@ -38,7 +39,7 @@ const MemberIdentifiers = Type.Object({
   cardCode: Type.Optional(Text(200, 'loyalty card number or QR payload', 'CARD-0001')),
 }, {
   additionalProperties: false, minProperties: 1,
-  description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404.",
+  description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given (an email alone only if the program's enrollByEmail is true); an opt_in program answers 404.",
 });
 
 const EventFields = {
@@ -143,13 +144,23 @@ const NullableLedgerResult = Type.Unsafe<ReturnType<typeof presentLedgerResult> 
   description: 'the earn or reversal (a ledger_result: entries and the balances after it); null when no points moved',
 });
 
+const EnrolledMemberSchema = Type.Object({
+  memberId: Id('the member'),
+  externalId: Nullable(Type.String()),
+  email: Nullable(Type.String({ examples: ['ada@example.com'] })),
+  phone: Nullable(Type.String()),
+  cardCode: Nullable(Type.String()),
+}, { description: 'the member this event enrolled, by the identifiers it gave (check them: a mistyped e-mail made a new member)' });
+
 const EventResultSchema = Type.Object({
   object: Type.Literal('event_result'),
   event: EventSchema,
   points: Points('points earned (positive), taken back (negative) or none (0)'),
   ledger: NullableLedgerResult,
   tier: Nullable(TierChangeSchema),
-});
+  enrolled: Type.Boolean({ description: "true when this event enrolled its member: a universal program's first event naming someone it did not know" }),
+  member: Nullable(EnrolledMemberSchema),
+}, { description: 'The event recorded, with the points it moved (or, resent, the first answer).' });
 
 /** Every amount here is bounded (≤ 10^12), so it is exact as a JSON number. */
 const n = (v: bigint): number => Number(v);
@@ -172,7 +183,7 @@ const presentEvent = (e: EventRecord) => ({
 export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/events', {
     schema: {
-      summary: 'Send an event', tags: ['events'],
+      summary: 'Send an event', tags: ['events'], operationId: 'sendEvent',
       description: [
         'Records a purchase, a return or a custom action and moves its points.',
         "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.",
@@ -180,6 +191,7 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
         "**custom action** (any other type): earns what the program's rules for that type give, or nothing; it is recorded either way.",
         "`tier`: the upgrade the event's activity earned the member on the program's tier ladder (with its bonus points), or null.",
         '`explanation` lists every rule that fired, with its inputs, its amount and the limits that trimmed it.',
+        "**Enrolment**: in a `universal` program, an event naming an unknown member by `member.externalId` or `member.email` enrols them first: the answer says `enrolled: true` and gives the new `member` with its identifiers, and the member records the event (`enrolledByEvent`). With the program's `enrollByEmail: false`, an unknown member named by e-mail alone is refused (404 naming `member.email`) and nothing is written. An `opt_in` program never enrols (404).",
         'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
       ].join('\n\n'),
       body: EventBody,
@@ -187,10 +199,13 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
     },
     config: { access: POS, operation: 'event' },
   }, async (request, reply) => {
-    const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) });
+    const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) },
+      { onWelcomeFailed: welcomeFailed(request) });
     return reply.status(201).send({
       object: 'event_result' as const, event: presentEvent(result.event), points: n(result.points),
       ledger: result.ledger ? presentLedgerResult(result.ledger) : null, tier: result.tier ? presentTierChange(result.tier) : null,
+      // answers stored before enrolment was reported have neither field
+      enrolled: result.enrolled ?? false, member: result.member ?? null,
     });
   });
 

@@ -1,5 +1,6 @@
 // Members: enrol, find by any identifier, list, update, suspend, erase; portal tokens.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Laurel } from '../../services/context.js';
 import { enrolMember } from '../../services/events.js';
@@ -38,30 +39,38 @@ const MemberSchema = Type.Object({
   grade: Nullable(Type.String()),
   status: Type.String({ enum: ['active', 'suspended', 'erased'] }),
   enrolledAt: Timestamp('when the member joined'),
+  enrolledByEvent: Nullable(Type.String({
+    description: "the externalId of the event that enrolled the member (a universal program enrols someone its first event names); null: enrolled by a request",
+    examples: ['order-1001'],
+  })),
 });
 
 const presentMember = (m: Member) => ({
   object: 'member' as const, memberId: m.memberId, programId: m.programId, externalId: m.externalId, email: m.email,
   phone: m.phone, cardCode: m.cardCode, attributes: m.attributes, birthday: m.birthday, tier: m.tier, grade: m.grade, status: m.status,
-  enrolledAt: m.enrolledAt.toISOString(),
+  enrolledAt: m.enrolledAt.toISOString(), enrolledByEvent: m.enrolledByEvent ?? null,
 });
+
+/** A welcome that failed is logged; the member is enrolled and the welcomes job sends it again. */
+export const welcomeFailed = (request: FastifyRequest) => (err: unknown) =>
+  request.log.error({ err }, 'the welcome (signup event) of a new member failed; the welcomes job will send it again');
 
 const MemberParams = Type.Object({ memberId: Id('the member') });
 
 export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/members', {
     schema: {
-      summary: 'Enrol a member', tags: ['members'],
-      description: 'Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164.',
+      summary: 'Enrol a member', tags: ['members'], operationId: 'createMember',
+      description: "Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164. When the program has `signup` rules, the member's welcome (a signup event) follows; if it fails, the member stays enrolled and the `welcomes` job sends it again within minutes, once.",
       headers: OptionalIdempotencyHeader,
       body: Type.Object({ programId: Id('the program'), ...Identifiers, ...Details }, { additionalProperties: false }),
-      response: { 201: MemberSchema, ...errors(403, 404, 409) },
+      response: { 201: { ...MemberSchema, description: 'The member enrolled (or, replayed, the one the first call enrolled).' }, ...errors(403, 404, 409) },
     },
     config: { access: POS },
   }, async (request, reply) => {
     for (const field of ['tier', 'grade'] as const) if (request.body[field] !== undefined) adminOnlyField(request, field);
     return reply.status(201).send(presentMember(await enrolMember(laurel, tenantOf(request),
-      request.body as Parameters<typeof enrolMember>[2], clientKey(request))));
+      request.body as Parameters<typeof enrolMember>[2], clientKey(request), { onWelcomeFailed: welcomeFailed(request) })));
   });
 
   app.get('/members', {
