@@ -13,7 +13,7 @@ import { decodeCursor, page } from '../cursor.js';
 import { presentExplained, presentLedgerResult } from '../present.js';
 import { welcomeFailed } from './members.js';
 import { presentTierChange, TierChangeSchema } from './tiers.js';
-import { errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
+import { described, errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
 
 const Money = (description: string, example: number) =>
   Type.Integer({ minimum: 0, maximum: Number(MAX_MONEY), description, examples: [example] });
@@ -195,7 +195,7 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
         'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
       ].join('\n\n'),
       body: EventBody,
-      response: { 201: EventResultSchema, ...errors(403, 404, 409) },
+      response: { 201: described(EventResultSchema, 'The recorded event with the points it moved and why.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'event' },
   }, async (request, reply) => {
@@ -211,10 +211,10 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
 
   app.post('/quotes', {
     schema: {
-      summary: 'Quote an event', tags: ['events'],
+      operationId: 'quoteEvent', summary: 'Quote an event', tags: ['events'],
       description: "Evaluates the program's rules for a basket (or an action) exactly as the event would be, and writes nothing: the POS preview. Caps and budgets are read as they stand now.",
       body: QuoteBody,
-      response: { 200: QuoteSchema, ...errors(403, 404) },
+      response: { 200: described(QuoteSchema, 'What the event would earn, rule by rule.'), ...errors(403, 404) },
     },
     config: { access: POS },
   }, async (request) => {
@@ -227,16 +227,16 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
 
   app.get('/events/:eventId', {
     schema: {
-      summary: 'Get an event', tags: ['events'], description: 'One event as it was recorded, with the points it moved.',
+      operationId: 'getEvent', summary: 'Get an event', tags: ['events'], description: 'One event as it was recorded, with the points it moved.',
       params: Type.Object({ eventId: Id('the event') }),
-      response: { 200: EventSchema, ...errors(403, 404) },
+      response: { 200: described(EventSchema, 'The event.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => presentEvent(await getEvent(laurel, tenantOf(request), request.params.eventId)));
 
   app.get('/members/:memberId/events', {
     schema: {
-      summary: "A member's events", tags: ['events'], description: 'Newest first (in the order Laurel received them), a page at a time.',
+      operationId: 'listMemberEvents', summary: "A member's events", tags: ['events'], description: 'Newest first (in the order Laurel received them), a page at a time.',
       params: Type.Object({ memberId: Id('the member') }),
       querystring: Type.Object({
         type: Type.Optional(Type.Array(EventType, { description: 'only these types (repeat the parameter)' })),

@@ -10,7 +10,7 @@ import {
 import { ADMIN, adminOnlyField, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Identifiers = {
   externalId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: "the brand's own customer id", examples: ['cust_4711'] }))),
@@ -75,7 +75,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members', {
     schema: {
-      summary: 'List members', tags: ['members'], description: 'In enrolment order, a page at a time.',
+      operationId: 'listMembers', summary: 'List members', tags: ['members'], description: 'In enrolment order, a page at a time.',
       querystring: Type.Object({
         programId: Type.Optional(Id('only this program')),
         status: Type.Optional(Type.String({ enum: ['active', 'suspended', 'erased'] })),
@@ -94,7 +94,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/lookup', {
     schema: {
-      summary: 'Find a member by an identifier', tags: ['members'],
+      operationId: 'lookupMember', summary: 'Find a member by an identifier', tags: ['members'],
       description: 'Give the program and exactly one of externalId, email, phone, cardCode — e.g. the card a cashier scans.',
       querystring: Type.Object({
         programId: Id('the program'),
@@ -103,7 +103,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         phone: Type.Optional(Type.String({ minLength: 1, maxLength: 30 })),
         cardCode: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
       }, { additionalProperties: false }),
-      response: { 200: MemberSchema, ...errors(403, 404) },
+      response: { 200: described(MemberSchema, 'The member the identifier belongs to.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => {
@@ -116,16 +116,16 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/members/:memberId', {
-    schema: { summary: 'Get a member', tags: ['members'], description: 'The member profile. A member token may read its own member.', params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getMember', summary: 'Get a member', tags: ['members'], description: 'The member profile. A member token may read its own member.', params: MemberParams, response: { 200: described(MemberSchema, 'The member.'), ...errors(403, 404) } },
     config: { access: READ_OR_MEMBER },
   }, async (request) => presentMember(await getMember(laurel, tenantOf(request), request.params.memberId)));
 
   app.patch('/members/:memberId', {
     schema: {
-      summary: 'Update a member', tags: ['members'], description: 'Only the fields given change; null clears an identifier.',
+      operationId: 'updateMember', summary: 'Update a member', tags: ['members'], description: 'Only the fields given change; null clears an identifier.',
       params: MemberParams,
       body: Type.Object({ ...Identifiers, ...Details }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: MemberSchema, ...errors(403, 404, 409) },
+      response: { 200: described(MemberSchema, 'The member as updated.'), ...errors(403, 404, 409) },
     },
     config: { access: POS },
   }, async (request) => {
@@ -136,9 +136,9 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   for (const [action, status] of [['suspend', 'suspended'], ['reactivate', 'active']] as const) {
     app.post(`/members/:memberId/${action}`, {
       schema: {
-        summary: action === 'suspend' ? 'Suspend a member' : 'Reactivate a member', tags: ['members'],
+        operationId: `${action}Member`, summary: action === 'suspend' ? 'Suspend a member' : 'Reactivate a member', tags: ['members'],
         description: action === 'suspend' ? 'A suspended member can neither earn nor spend; their entries can still be reversed.' : 'Lift a suspension.',
-        params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404, 409) },
+        params: MemberParams, response: { 200: described(MemberSchema, `The member, ${status}.`), ...errors(403, 404, 409) },
       },
       config: { access: ADMIN },
     }, async (request) => presentMember(await setMemberStatus(laurel, tenantOf(request), request.params.memberId, status === 'suspended' ? 'suspended' : 'active')));
@@ -146,20 +146,20 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/erase', {
     schema: {
-      summary: 'Erase personal data (GDPR)', tags: ['members'],
+      operationId: 'eraseMember', summary: 'Erase personal data (GDPR)', tags: ['members'],
       description: 'Deletes identifiers, attributes and birthday. The member id and the ledger stay, so every balance and report still adds up.',
-      params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) },
+      params: MemberParams, response: { 200: described(MemberSchema, 'The member, erased: identifiers, attributes and birthday are gone.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentMember(await eraseMember(laurel, tenantOf(request), request.params.memberId)));
 
   app.post('/members/:memberId/tokens', {
     schema: {
-      summary: 'Issue a member portal token', tags: ['members'],
+      operationId: 'createMemberToken', summary: 'Issue a member portal token', tags: ['members'],
       description: "A JWT that reads only this member's profile, balances and journal: hand it to the member portal or widget.",
       params: MemberParams,
       body: Type.Optional(Type.Object({ ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 })) }, { additionalProperties: false })),
-      response: { 201: Type.Object({ object: Type.Literal('member_token'), token: Type.String(), expiresAt: Timestamp('when it stops working') }), ...errors(403, 404) },
+      response: { 201: described(Type.Object({ object: Type.Literal('member_token'), token: Type.String(), expiresAt: Timestamp('when it stops working') }), 'The token and when it expires.'), ...errors(403, 404) },
     },
     config: { access: POS },
   }, async (request, reply) => {

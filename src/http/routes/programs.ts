@@ -5,7 +5,7 @@ import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { createProgram, getProgram, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
-import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -84,7 +84,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   });
 
   app.get('/programs', {
-    schema: { summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
+    schema: { operationId: 'listPrograms', summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), "The tenant's programs."), ...errors(403) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
 
@@ -103,7 +103,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   }, async (request) => presentProgram(await updateProgramSettings(laurel, tenantOf(request), request.params.programId, request.body as ProgramSettings)));
 
   app.get('/programs/:programId', {
-    schema: { summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getProgram', summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: described(ProgramSchema, 'The program.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
 };
