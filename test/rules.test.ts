@@ -891,6 +891,6 @@ describe('any rule set, basket and sequence of returns', () => {
         await expectAwardsMatchLedger(p, [m, someone], ['points', 'credit']);
         await expectVerified(laurel, t);
       },
-    ), { numRuns: RULE_RUNS });
+    ), { numRuns: RULE_RUNS, ...(process.env.LAUREL_PROPERTY_SEED ? { seed: Number(process.env.LAUREL_PROPERTY_SEED) } : {}) });
   });
 });

@@ -50,13 +50,18 @@ export function pointsToTakeBack(input: ReturnInput): RecordedAward[] {
   const back: RecordedAward[] = [];
   /** per wallet, what the rules that paid give up, from the purchase on: what replacements may earn */
   const freed = new Map<string, bigint>();
+  /** per wallet, what this return takes back: a replacement gains no more in it, so no return gives points */
+  const takenNow = new Map<string, bigint>();
   for (const a of input.awarded) {
     const would = wouldAward.get(a.ruleId) ?? 0n;
     const keep = would < a.points ? would : a.points;
     const wallet = a.wallet ?? DEFAULT_WALLET;
     freed.set(wallet, (freed.get(wallet) ?? 0n) + a.points - keep);
     const take = a.points - keep - (input.takenBack.get(a.ruleId) ?? 0n);
-    if (take > 0n) back.push({ ruleId: a.ruleId, wallet: a.wallet, points: take });
+    if (take > 0n) {
+      back.push({ ruleId: a.ruleId, wallet: a.wallet, points: take });
+      takenNow.set(wallet, (takenNow.get(wallet) ?? 0n) + take);
+    }
   }
   const paid = new Set(input.awarded.map((a) => a.ruleId));
   const replacements = input.rules.filter((r) => input.excluded?.has(r.rule.ruleId) && !paid.has(r.rule.ruleId)).sort(byPriority);
@@ -67,7 +72,13 @@ export function pointsToTakeBack(input: ReturnInput): RecordedAward[] {
     const keep = would < left ? would : left;
     freed.set(wallet, left - keep);
     const given = -(input.takenBack.get(r.rule.ruleId) ?? 0n);
-    if (keep !== given) back.push({ ruleId: r.rule.ruleId, wallet, points: given - keep });
+    let gain = keep - given;
+    if (gain > 0n) {
+      const room = takenNow.get(wallet) ?? 0n;
+      if (gain > room) gain = room;
+      takenNow.set(wallet, room - gain);
+    }
+    if (gain !== 0n) back.push({ ruleId: r.rule.ruleId, wallet, points: -gain });
   }
   return back;
 }
