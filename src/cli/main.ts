@@ -1,5 +1,6 @@
 // `laurel`: the one command for operators. Each subcommand opens the database from the
 // environment (DATABASE_URL, or PGlite in LAUREL_DATA_DIR), does one thing, and exits.
+import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { formatReport, verifyLedger } from '../db/verify.js';
 import { listRuns, listSchedules, setSchedule } from '../db/jobs.js';
@@ -12,6 +13,10 @@ import { openLaurel, type Laurel } from '../services/context.js';
 import { hasData, seedDemo } from '../services/demo.js';
 import { getBalance } from '../services/ledger.js';
 import { createTenant } from '../services/tenants.js';
+import { createUser, listUsers } from '../services/users.js';
+
+const randomPassword = () => randomBytes(12).toString('base64url');
+const DEMO_OWNER_EMAIL = 'owner@demo.laurel';
 
 const USAGE = `usage: laurel <command> [options]
 
@@ -31,12 +36,16 @@ commands:
   keys create --tenant ID --name NAME --scopes admin,pos,read
   keys list --tenant ID
   keys revoke --tenant ID --key KEY_ID
+  users create --tenant ID --email EMAIL --name NAME --role owner|marketer|support|finance|viewer [--password P]
+                        a console user (password printed when generated)
+  users list --tenant ID
 
 environment:
   DATABASE_URL          postgres://… (default: embedded PGlite)
   LAUREL_DATA_DIR       PGlite data directory (default ./data)
   PORT, HOST            where serve listens (default 3000, 127.0.0.1)
   LAUREL_ADMIN_KEY      on first start, the demo tenant's admin key (default: random, printed)
+  LAUREL_OWNER_PASSWORD on first start, the demo owner's console password (default: random, printed)
   LAUREL_OPERATOR_KEY   lets POST /v1/tenants create tenants over HTTP
   LAUREL_JOBS=off       serve without the job runner (run laurel worker instead)
   LAUREL_JOBS_POLL_SECONDS        how often a runner looks for due jobs (default 5)
@@ -64,6 +73,9 @@ async function createDemo(laurel: Laurel): Promise<string> {
     console.log(`  member ${m.name.padEnd(6)} ${m.memberId}  available ${b.available}, pending ${b.pending}`);
   }
   console.log(`admin API key ${key.secret}`);
+  const password = process.env.LAUREL_OWNER_PASSWORD || randomPassword();
+  await createUser(laurel, demo.tenant.tenantId, { email: DEMO_OWNER_EMAIL, name: 'Demo Owner', role: 'owner', password });
+  console.log(`console owner ${DEMO_OWNER_EMAIL}  password ${password}`);
   return key.secret;
 }
 
@@ -77,6 +89,7 @@ async function serve(): Promise<void> {
   await app.listen({ port, host });
   const base = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   console.log(`laurel ready on ${laurel.engine}: API ${base}/v1  docs ${base}/docs  OpenAPI ${base}/openapi.json  health ${base}/healthz`);
+  console.log(`console ${base}/console  member portal ${base}/portal`);
 
   const runner = process.env.LAUREL_JOBS === 'off' ? null
     : startRunner(laurel, { pollMs: pollMs(), onError: (e) => app.log.error({ err: e }, 'job runner failed') });
@@ -159,10 +172,11 @@ function required(value: string | undefined, option: string): string {
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   const { values, positionals } = parseArgs({
-    args: command === 'keys' || command === 'tenants' || command === 'jobs' ? rest : [sub ?? '', ...rest].filter(Boolean),
+    args: command === 'keys' || command === 'tenants' || command === 'jobs' || command === 'users' ? rest : [sub ?? '', ...rest].filter(Boolean),
     options: {
       tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
       'time-zone': { type: 'string' }, currency: { type: 'string' }, cron: { type: 'string' },
+      email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' },
       enable: { type: 'boolean' }, disable: { type: 'boolean' },
     },
     allowPositionals: true,
@@ -200,6 +214,21 @@ async function main(argv: string[]): Promise<number> {
         const tenant = await createTenant(laurel, { name: required(values.name, 'name'), timeZone: required(values['time-zone'], 'time-zone'), currency: required(values.currency, 'currency') });
         const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
         console.log(`tenant ${tenant.tenantId}\nadmin API key ${key.secret}`);
+        return 0;
+      });
+    case 'users':
+      return withLaurel(async (laurel) => {
+        const tenantId = required(values.tenant, 'tenant');
+        if (sub === 'create') {
+          const password = values.password ?? randomPassword();
+          const user = await createUser(laurel, tenantId, { email: required(values.email, 'email'), name: required(values.name, 'name'), role: required(values.role, 'role'), password });
+          console.log(`${user.userId}  ${user.email}  ${user.role}${values.password ? '' : `  password ${password}`}`);
+        } else if (sub === 'list') {
+          for (const u of await listUsers(laurel, tenantId)) console.log(`${u.userId}  ${u.email}  ${u.role}${u.disabled ? '  disabled' : ''}`);
+        } else {
+          console.log(USAGE);
+          return 2;
+        }
         return 0;
       });
     case 'keys':

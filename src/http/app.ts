@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import type { Laurel } from '../services/context.js';
+import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
 import { PROBLEMS, httpProblem, problem, sendProblem, toProblem } from './problems.js';
@@ -94,6 +95,7 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
       }
     }
   });
+  registerAudit(app, laurel);
   registerMetrics(app);
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? Number(process.env.LAUREL_RATE_LIMIT_PER_MINUTE ?? 6000),
