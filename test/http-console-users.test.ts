@@ -153,7 +153,7 @@ const SUPPORT_WRITES = [
   'POST /v1/reward-instances/validate', 'POST /v1/reward-instances/consume', 'POST /v1/reward-instances/{instanceId}/cancel', 'POST /v1/events',
 ];
 // POSTs that write nothing: any role.
-const ANY_ROLE = ['POST /v1/quotes', 'POST /v1/checkout/points-quote'];
+const ANY_ROLE = ['POST /v1/quotes', 'POST /v1/checkout/points-quote', 'POST /v1/rules/check-condition'];
 // Not for console sessions at all: the operator's tenant creation, and the session itself.
 const NOT_SESSION_ROUTES = ['POST /v1/tenants', 'POST /v1/session', 'DELETE /v1/session'];
 

@@ -1,6 +1,9 @@
 // The Fastify application: one plugin per resource, schemas first (they validate requests,
 // serialize responses and become the OpenAPI document), every error as problem+json.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -20,7 +23,11 @@ export interface AppOptions {
   logger?: boolean;
   /** requests per minute per API key (or per address without one) */
   rateLimitPerMinute?: number;
+  /** the built console and portal (web/dist) to serve at /console and /portal; false: none */
+  web?: string | false;
 }
+
+const WEB_DIST = resolve(import.meta.dirname, '../../web/dist');
 
 export const API_DESCRIPTION = `Laurel is an API-first loyalty engine: members earn points, spend them, hold them at checkout
 and get them back on returns, in a double-entry journal that always balances.
@@ -63,6 +70,9 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Any site may call the API with a bearer credential (the widget on a shop's page, with a
+    // member token). Never with credentials: a console session's cookie stays same-site.
+    if (request.headers.origin) reply.header('access-control-allow-origin', '*');
     if (closing) reply.header('connection', 'close');
   });
   app.setErrorHandler((error, request, reply) => {
@@ -82,6 +92,10 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
   });
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
+  app.options('/v1/*', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (_request, reply) => reply.status(204)
+    .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
+    .header('access-control-allow-headers', 'authorization, content-type, idempotency-key')
+    .header('access-control-max-age', '600').send());
   app.get('/openapi.json', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async () => app.swagger());
 
   registerAuth(app, laurel);
@@ -120,5 +134,21 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
 
   await app.register(routes(laurel), { prefix: '/v1' });
+  const web = options.web ?? WEB_DIST;
+  if (web !== false && existsSync(resolve(web, 'console/index.html'))) await serveWeb(app, web);
   return app;
+}
+
+// The console and the portal are single-page apps: any path under them answers its index.html,
+// and the browser's router takes it from there. Their assets are immutable (hashed names).
+async function serveWeb(app: FastifyInstance, root: string): Promise<void> {
+  await app.register(fastifyStatic, { root: resolve(root, 'assets'), prefix: '/assets/', immutable: true, maxAge: '365d' });
+  const hidden = { schema: { hide: true }, config: { access: { scopes: 'public' as const } } };
+  for (const page of ['console', 'portal']) {
+    const send = (_request: unknown, reply: import('fastify').FastifyReply) => reply.header('cache-control', 'no-cache').sendFile(`${page}/index.html`, root);
+    app.get(`/${page}`, hidden, send);
+    app.get(`/${page}/*`, hidden, send);
+  }
+  app.get('/widget.js', hidden, (_request, reply) => reply.header('cache-control', 'no-cache').sendFile('widget.js', root));
+  app.get('/', hidden, (_request, reply) => reply.redirect('/console'));
 }
