@@ -2,6 +2,7 @@
 // counted on the server's event loop): autocannon against a running Laurel, a warm-up run, then
 // the measured run. Reads its spec as JSON in argv[2], writes its result as one JSON line.
 //   earn:    POST /v1/events, a purchase with a new externalId every request
+//   rules:   POST /v1/events, the 20-rule program's baskets in turn
 //   balance: GET /v1/members/{id}/balances
 // Both go round the given members, one after the other.
 import autocannon, { type Request, type Results } from 'autocannon';
@@ -14,11 +15,12 @@ async function run(spec: HttpLoadSpec, seconds: number, label: string): Promise<
     const i = seq++;
     const memberId = spec.members[i % spec.members.length]!;
     if (spec.kind === 'balance') return { ...req, method: 'GET', path: `/v1/members/${memberId}/balances`, headers };
+    const basket = spec.kind === 'rules' ? spec.baskets![i % spec.baskets!.length]! : null;
     return {
       ...req, method: 'POST', path: '/v1/events', headers,
       body: JSON.stringify({
         programId: spec.programId, externalId: `http-${spec.runId}-${label}-${i}`, type: 'purchase', memberId,
-        lines: [{ sku: 'BENCH-1', quantity: 1, unitPrice: HTTP_PURCHASE_MINOR }],
+        ...(basket ?? { lines: [{ sku: 'BENCH-1', quantity: 1, unitPrice: HTTP_PURCHASE_MINOR }] }),
       }),
     };
   };

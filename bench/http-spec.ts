@@ -2,7 +2,8 @@
 
 export interface HttpLoadSpec {
   url: string;
-  kind: 'earn' | 'balance';
+  /** earn: a one-line purchase on the one-rule program; rules: the baskets of the 20-rule program (rules.ts) */
+  kind: 'earn' | 'balance' | 'rules';
   /** an API key (pos for earn, read for balances) */
   key: string;
   programId: string;
@@ -10,6 +11,8 @@ export interface HttpLoadSpec {
   connections: number;
   warmupSeconds: number;
   seconds: number;
+  /** the baskets a `rules` run sends, in turn */
+  baskets?: { channel: string; lines: unknown[] }[];
   /** makes every externalId unique across runs */
   runId: string;
 }

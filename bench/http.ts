@@ -14,6 +14,7 @@ import { createApiKey } from '../src/services/api-keys.js';
 import { getBalances } from '../src/services/ledger.js';
 import type { Connect } from './earn.js';
 import { newMembers, type Fixture } from './fixtures.js';
+import { BASKETS, MEMBER_PROFILE, type RulesFixture } from './rules.js';
 import type { HttpLoadResult, HttpLoadSpec } from './http-spec.js';
 import { runLoad, type LoadResult } from './load.js';
 import type { BenchOptions } from './options.js';
@@ -37,6 +38,10 @@ export interface HttpResults {
   members: number;
   earn: HttpRun[];
   balance: HttpRun[];
+  /** purchases against the 20-rule program (empty without a rules fixture) */
+  rules: HttpRun[];
+  /** this process's resident memory after the runs, in MB: the server runs in it */
+  rssMb: number;
   /** getBalances through the service layer at the same concurrency, on the same members */
   serviceReads: LoadResult[];
   check: string;
@@ -73,7 +78,7 @@ async function runHttpLoad(spec: HttpLoadSpec, databaseUrl: string, appName: str
   };
 }
 
-export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptions, appName: string): Promise<HttpResults> {
+export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptions, appName: string, rf: RulesFixture | null): Promise<HttpResults> {
   const c = HTTP_CONNECTIONS;
   const laurel = await connect(c + 2);
   const app = await buildApp(laurel, { logger: false, rateLimitPerMinute: Number.MAX_SAFE_INTEGER });
@@ -86,13 +91,21 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
     const read = (await createApiKey(laurel, fx.tenantId, { name: 'bench read', scopes: ['read'] })).secret;
     log(`HTTP: ${url}, making ${HTTP_MEMBERS} members`);
     const members = await newMembers(laurel, fx, HTTP_MEMBERS, 'http');
-    const spec = (kind: 'earn' | 'balance', round: number): HttpLoadSpec => ({
-      url, kind, key: kind === 'earn' ? pos : read, programId: fx.program.programId, members, connections: c,
-      warmupSeconds: o.warmupSeconds, seconds: o.seconds, runId: `${fx.runId}-r${round}`,
-    });
-    const results: HttpResults = { connections: c, members: HTTP_MEMBERS, earn: [], balance: [], serviceReads: [], check: '' };
+    const rulesPos = rf ? (await createApiKey(laurel, rf.fx.tenantId, { name: 'bench pos', scopes: ['pos'] })).secret : '';
+    const rulesMembers = rf ? await newMembers(laurel, rf.fx, HTTP_MEMBERS, 'http', MEMBER_PROFILE) : [];
+    const spec = (kind: 'earn' | 'balance' | 'rules', round: number): HttpLoadSpec => (kind === 'rules'
+      ? {
+        url, kind, key: rulesPos, programId: rf!.fx.program.programId, members: rulesMembers, connections: c, baskets: BASKETS,
+        warmupSeconds: o.warmupSeconds, seconds: o.seconds, runId: `${fx.runId}-rules-r${round}`,
+      }
+      : {
+        url, kind, key: kind === 'earn' ? pos : read, programId: fx.program.programId, members, connections: c,
+        warmupSeconds: o.warmupSeconds, seconds: o.seconds, runId: `${fx.runId}-r${round}`,
+      });
+    const results: HttpResults = { connections: c, members: HTTP_MEMBERS, earn: [], balance: [], rules: [], serviceReads: [], check: '', rssMb: 0 };
     for (let round = 0; round < o.rounds; round++) {
-      const order = round % 2 === 0 ? ['earn', 'balance', 'service'] as const : ['service', 'balance', 'earn'] as const;
+      const sides = ['earn', ...(rf ? ['rules'] as const : []), 'balance', 'service'] as const;
+      const order = round % 2 === 0 ? sides : [...sides].reverse();
       for (const side of order) {
         if (side === 'service') {
           const r = await runLoad({
@@ -109,9 +122,15 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
       }
     }
     // Requests the load generator gave up on at its end are finished by the server: close waits for them.
+    results.rssMb = Math.round(process.memoryUsage().rss / 1_048_576);
     await app.close();
     closed = true;
     results.check = await checkHttpEarns(laurel, fx);
+    if (rf) {
+      const report = await verifyLedger(laurel.db, laurel.clock.now(), rf.fx.tenantId);
+      if (!report.ok) throw new Error(`the rules tenant's ledger does not verify after the HTTP purchases:\n${formatReport(report)}`);
+      results.check += '; laurel verify of the rules tenant after its HTTP purchases: ok';
+    }
     log(results.check);
     return results;
   } finally {

@@ -86,7 +86,9 @@ export interface Summary {
     small_history_entries: number; large_history_entries: number;
     small_reads_per_s: number; large_reads_per_s: number; ratio: number;
   };
-  http?: { earn: HttpFigure; balance_read: HttpFigure };
+  http?: { earn: HttpFigure; balance_read: HttpFigure; rules: HttpFigure | null; rss_mb: number };
+  /** issue 11's bars, each a same-run ratio or figure against its target (barsOf) */
+  bars?: Record<string, Bar>;
   rules?: RulesSummary;
   /** sequential earn and redeem latency for the short and the long history */
   history_latency?: { earn_small_ms: number; earn_large_ms: number; redeem_small_ms: number; redeem_large_ms: number };
@@ -268,7 +270,11 @@ export function summarizeHttp(summary: Summary, http: HttpResults): NonNullable<
       ratio_to_pgbench: level ? round(rate / level.baseline_tps, 3) : null,
     };
   };
-  return { earn: figure(http.earn, level?.events_per_s), balance_read: figure(http.balance, serviceReads) };
+  const rules = summary.rules?.levels.find((l) => l.concurrency === http.connections);
+  return {
+    earn: figure(http.earn, level?.events_per_s), balance_read: figure(http.balance, serviceReads),
+    rules: http.rules.length ? figure(http.rules, rules?.events_per_s) : null, rss_mb: http.rssMb,
+  };
 }
 
 /** Rule events/s next to the earn and pgbench medians of the same levels. */
@@ -378,11 +384,13 @@ export function httpTable(http: HttpResults, figures: NonNullable<Summary['http'
   return [
     table(['request', 'req/s', 'p50 ms', 'p99 ms', 'per-round req/s', `service c=${http.connections}/s`, 'ratio to service', `pgbench c=${http.connections} tps`, 'ratio to pgbench'], [
       row('POST /v1/events (purchase)', http.earn, figures.earn, level?.events_per_s),
+      ...(figures.rules ? [row('POST /v1/events (20 rules)', http.rules, figures.rules, summary.rules?.levels.find((l) => l.concurrency === http.connections)?.events_per_s)] : []),
       row('GET /v1/members/{id}/balances', http.balance, figures.balance_read, serviceReads),
     ]),
     '',
     'CPU per 2xx response (ms; warm-up and measured run), and how busy the machine was',
-    table(['request', 'server node', 'server backends', 'autocannon', 'machine busy'], [cpu('POST /v1/events', http.earn), cpu('GET balances', http.balance)]),
+    table(['request', 'server node', 'server backends', 'autocannon', 'machine busy'], [
+      cpu('POST /v1/events', http.earn), ...(http.rules.length ? [cpu('POST /v1/events (20 rules)', http.rules)] : []), cpu('GET balances', http.balance)]),
   ].join('\n');
 }
 
@@ -412,4 +420,42 @@ export function firedTable(rf: RulesFixture, earned: Earned): string {
   const width = Math.max(...lines.map((l) => l.length));
   const conditions = ['condition', '---------', ...rf.rules.map((r) => r.condition ?? '-')];
   return lines.map((l, i) => `${l.padEnd(width)}  ${conditions[i]}`).join('\n');
+}
+
+/** A bar of issue 11: the figure measured in this run (null when this run did not measure it), its target, and whether it holds. */
+export interface Bar {
+  value: number | null;
+  target: string;
+  met: boolean | null;
+}
+
+const atLeast = (value: number | null | undefined, target: number): Bar =>
+  ({ value: value ?? null, target: `>= ${target}`, met: value === null || value === undefined ? null : value >= target });
+const atMost = (value: number | null | undefined, target: number): Bar =>
+  ({ value: value ?? null, target: `<= ${target}`, met: value === null || value === undefined ? null : value <= target });
+
+/** The bars from what this run measured: each against the same run's baseline (pgbench, or the job's raw SQL). */
+export function barsOf(summary: Summary): Record<string, Bar> {
+  // A run that completed no request measured nothing: its zeros are not figures.
+  const answered = (fig: HttpFigure | null | undefined) => (fig && fig.requests_per_s > 0 ? fig : null);
+  const purchase = answered(summary.http?.earn);
+  return {
+    earn_c32: atLeast(summary.earn.find((e) => e.concurrency === 32)?.ratio, 1),
+    http_purchase_c32: atLeast(purchase?.ratio_to_pgbench, 0.5),
+    http_purchase_rules_c32: atLeast(answered(summary.http?.rules)?.ratio_to_pgbench, 0.25),
+    http_purchase_p99_ms: atMost(purchase?.p99_ms, 50),
+    expiry: atMost(summary.expiry?.ratio, 3),
+    tiers: atMost(summary.tiers?.ratio, 3),
+    // Not measured by this bench yet: verify's time per member at 100,000 ÷ at 10,000 members, and
+    // the one-rule HTTP purchase on PGlite ÷ on PostgreSQL.
+    verify_scaling: atMost(null, 1.5),
+    pglite_http_purchase: { value: null, target: 'reported', met: null },
+    server_rss_mb: atMost(summary.http?.rss_mb, 512),
+  };
+}
+
+/** The bars as a table: figure, target, held or not. */
+export function barsTable(bars: Record<string, Bar>): string {
+  return table(['bar', 'value', 'target', 'met'], Object.entries(bars).map(([key, b]) =>
+    [key, b.value === null ? 'not measured' : String(b.value), b.target, b.met === null ? '-' : b.met ? 'yes' : 'NO']));
 }

@@ -19,7 +19,7 @@ import { parseOptions, type BenchOptions } from './options.js';
 import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
 import {
-  earnTable, expirySteps, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules,
+  barsOf, barsTable, earnTable, expirySteps, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules,
   summarizeTiers, table, tierSteps, tiersTable, type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary, type TiersSummary,
 } from './report.js';
 import {
@@ -355,12 +355,13 @@ async function main(): Promise<void> {
     print();
 
     if (o.http) {
-      const http = await httpBenchmark(connect, await newFixture(laurel, runId, 'http'), o, APP_NAME);
+      const http = await httpBenchmark(connect, await newFixture(laurel, runId, 'http'), o, APP_NAME, rulesFx);
       summary.http = summarizeHttp(summary, http);
       print(`HTTP (the real app on 127.0.0.1: buildApp on PostgreSQL, logger off, rate limit out of reach; autocannon in a child process, ${HTTP_CONNECTIONS} connections,`);
       print(`${http.members} members; ${o.rounds} round(s) of ${o.seconds} s after ${o.warmupSeconds} s warm-up; medians). ratio to service = ÷ earn c=${HTTP_CONNECTIONS} above, or ÷ getBalances`);
       print(`c=${HTTP_CONNECTIONS} through the service layer on the same members (run next to the HTTP reads); ratio to pgbench = ÷ the pgbench c=${HTTP_CONNECTIONS} median above`);
       print(httpTable(http, summary.http, summary));
+      print(`RSS after the HTTP runs: ${http.rssMb} MB (the server runs in the bench process, so this counts the bench's own memory too)`);
       print(`check: ${http.check}`);
       print();
     }
@@ -385,6 +386,10 @@ async function main(): Promise<void> {
     // Last: its million rows would otherwise sit in the tables the other parts read.
     if (o.expiry) summary.expiry = await expiryPart(laurelUrl, runId, o);
     if (o.tiers) summary.tiers = await tiersPart(laurelUrl, runId, o);
+    summary.bars = barsOf(summary);
+    print('bars (issue 11): same-run ratios at c=32 on PostgreSQL, or the figure itself');
+    print(barsTable(summary.bars));
+    print();
     print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
     if (o.json) print(JSON.stringify(summary));
     process.stdout.write(`${out.join('\n')}\n`);

@@ -242,6 +242,14 @@ describe('rules over HTTP', () => {
     expect(run.statusCode, run.body).toBe(200);
     expect(run.json()).toMatchObject({ object: 'dry_run', summary: { events: 2, fired: 2, points: 30 + 76, actual: 35 } });
     expect(run.json().events.map((e: { points: number; actual: number }) => [e.points, e.actual])).toEqual([[76, 25], [30, 10]]);
+    // with a lifetime cap of 50 per member: 30 first (the older event), then 20 of 76
+    const capped = await call(app, { method: 'POST', url: `/v1/rules/${r.ruleId}/dry-run`, key: t.keys.admin, body: {
+      definition: { ...BASE, effect: { type: 'points_per_amount', points: 3, per: 100 }, limits: { perMember: [{ period: 'lifetime', points: 50 }] } },
+    } });
+    expect(capped.statusCode, capped.body).toBe(200);
+    expect(capped.json().summary).toEqual({ events: 2, fired: 2, points: 50, actual: 35, uncapped: 106, limited: 1 });
+    expect(capped.json().events.map((e: { points: number; uncapped: number; limitedBy: string[] }) => [e.points, e.uncapped, e.limitedBy]))
+      .toEqual([[20, 76, ['rule_cap']], [30, 30, []]]);
     expectProblem(await call(app, { method: 'POST', url: `/v1/rules/${r.ruleId}/dry-run`, key: t.keys.admin, body: { definition: { ...BASE, condition: '1 +' } } }), 400, 'condition');
     expect((await call(app, { method: 'GET', url: `/v1/rules/${r.ruleId}`, key: t.keys.read })).json()).toMatchObject({ version: 1, effect: { points: 1 } });
     const balance = (await call(app, { method: 'GET', url: `/v1/members/${m}/balances?wallet=points`, key: t.keys.read })).json().data[0];

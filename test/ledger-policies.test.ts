@@ -1,8 +1,13 @@
 // Scenarios for each ledger policy, with numbers a person can check by hand.
+import fc from 'fast-check';
+import { DateTime } from 'luxon';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DAY_MS } from '../src/core/clock.js';
+import { lotExpiresAt } from '../src/core/program.js';
+import { inactiveSince } from '../src/db/ledger.js';
 import { settleDue } from '../src/db/settlement.js';
-import { adjust, createHold, earn, getBalance, redeem, reverseEntry, transfer } from '../src/services/ledger.js';
+import { adjust, captureHold, createHold, earn, getBalance, redeem, reverseEntry, transfer, voidHold } from '../src/services/ledger.js';
 import { setMemberStatus } from '../src/services/members.js';
 import { expectVerified, key, lotsOf, newMember, newProgram, openTestLaurel } from './support/laurel.js';
 
@@ -63,6 +68,84 @@ describe('expiry', () => {
     await settle();
     expect(await getBalance(laurel, p.tenantId, m)).toMatchObject({ available: 0n, expired: 250n });
     await expectVerified(laurel, p.tenantId);
+  });
+
+  it('inactivity: a goodwill adjustment restarts the count, so its points do not expire at the next settlement', async () => {
+    laurel.clock.set('2026-01-10T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 6 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await earn(laurel, { tenantId: t, memberId: m, amount: 300, idempotencyKey: key() });
+    // Five months idle, then support gives 500: the wallet counts as active from that moment.
+    laurel.clock.set('2026-06-10T12:00:00Z');
+    const given = await adjust(laurel, { tenantId: t, memberId: m, amount: 500, reason: 'goodwill', actor: 'support:ann', idempotencyKey: key() });
+    expect(given.balances[0]!.lastActivityAt).toEqual(new Date('2026-06-10T12:00:00Z'));
+    laurel.clock.set('2026-07-10T12:00:00Z'); // six months after the earn
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 800n, expired: 0n });
+    laurel.clock.set('2026-12-10T13:00:00Z'); // six months after the adjustment: 14:00 in Paris
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, expired: 800n });
+    await expectVerified(laurel, t);
+  });
+
+  it('inactivity: a negative adjustment (a correction) does not restart the count', async () => {
+    laurel.clock.set('2026-01-10T12:00:00Z');
+    const p = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 6 } });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    await earn(laurel, { tenantId: t, memberId: m, amount: 300, idempotencyKey: key() });
+    laurel.clock.set('2026-06-10T12:00:00Z');
+    const taken = await adjust(laurel, { tenantId: t, memberId: m, amount: -100, reason: 'double earn', actor: 'support:ann', idempotencyKey: key() });
+    expect(taken.balances[0]!.lastActivityAt).toEqual(new Date('2026-01-10T12:00:00Z'));
+    laurel.clock.set('2026-07-10T11:00:00Z'); // six months after 13:00 Paris time in January is 11:00Z in July
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, expired: 200n });
+    await expectVerified(laurel, t);
+  });
+
+  it('rolling and inactivity expiry agree to the millisecond around a DST fall-back (the repeated hour is its later instant)', async () => {
+    // Fall-backs: the local time of the start of the repeated span. Lord Howe repeats half an hour.
+    const fallBacks = [
+      { zone: 'America/New_York', at: '2026-11-01T01:00' },
+      { zone: 'Pacific/Auckland', at: '2026-04-05T02:00' },
+      { zone: 'Europe/Istanbul', at: '2015-11-08T03:00' },
+      { zone: 'Australia/Lord_Howe', at: '2026-04-05T01:30' },
+    ];
+    const idleAt = async (last: Date, months: number, zone: string, now: Date) =>
+      (await sql<{ idle: boolean }>`select ${inactiveSince(sql`${last}::timestamptz`, sql`${months}::int`, sql`${zone}::text`, now)} as idle`
+        .execute(laurel.db)).rows[0]!.idle;
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...fallBacks), fc.integer({ min: 1, max: 13 }), fc.integer({ min: -4 * 3600, max: 4 * 3600 }),
+      async ({ zone, at }, months, seconds) => {
+        // An instant whose wall-clock time lands near the repeated span `months` months later.
+        const earnedAt = DateTime.fromISO(at, { zone }).minus({ months }).plus({ seconds }).toJSDate();
+        const expiresAt = lotExpiresAt({ kind: 'rolling', months }, earnedAt, zone)!;
+        expect(await idleAt(earnedAt, months, zone, new Date(expiresAt.getTime() - 1))).toBe(false);
+        expect(await idleAt(earnedAt, months, zone, expiresAt)).toBe(true);
+      }), { numRuns: 150 });
+  });
+
+  it('New York: points earned at 01:30 on 1 October (summer time) expire at 01:30 standard time on 1 November, rolling or idle', async () => {
+    laurel.clock.set('2026-10-01T05:30:00Z'); // 01:30 EDT
+    const rolling = await newProgram(laurel, { expiry: { kind: 'rolling', months: 1 } }, 'America/New_York');
+    const idle = await newProgram(laurel, { expiry: { kind: 'inactivity', months: 1 } }, 'America/New_York');
+    const a = await newMember(laurel, rolling);
+    const b = await newMember(laurel, idle);
+    await earn(laurel, { tenantId: rolling.tenantId, memberId: a, amount: 10, idempotencyKey: key() });
+    await earn(laurel, { tenantId: idle.tenantId, memberId: b, amount: 10, idempotencyKey: key() });
+    // 01:30 occurs twice on 1 November: at 05:30Z (EDT) and at 06:30Z (EST). Both policies take the later.
+    expect((await lotsOf(laurel, rolling.tenantId, a))[0]!.expiresAt).toBe('2026-11-01T06:30:00.000Z');
+    laurel.clock.set('2026-11-01T06:29:59Z');
+    await settle();
+    expect((await getBalance(laurel, rolling.tenantId, a)).expired).toBe(0n);
+    expect((await getBalance(laurel, idle.tenantId, b)).expired).toBe(0n);
+    laurel.clock.set('2026-11-01T06:30:00Z');
+    await settle();
+    expect((await getBalance(laurel, rolling.tenantId, a)).expired).toBe(10n);
+    expect((await getBalance(laurel, idle.tenantId, b)).expired).toBe(10n);
+    await expectVerified(laurel, rolling.tenantId);
+    await expectVerified(laurel, idle.tenantId);
   });
 
   it('spends soonest-expiring lots first, then the oldest', async () => {
@@ -160,6 +243,58 @@ describe('claw-back of points already spent', () => {
     expect(rev.balances[0]).toMatchObject({ available: 0n, lifetimeEarned: 0n });
     const legs = rev.entries[0]!.postings.map((p) => [p.account, p.amount]);
     expect(legs).toEqual(expect.arrayContaining([['available', -20n], ['issuance', 100n], ['write_off', -80n]]));
+    await expectVerified(laurel, t);
+  });
+});
+
+describe('claw-back of points held', () => {
+  it('write-off: earn 100, hold 100, reverse the earn: the hold is voided, nothing is written off, and voiding it gives nothing back', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'write_off' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    const h = await createHold(laurel, { tenantId: t, memberId: m, amount: 100, ttlSeconds: 3600, idempotencyKey: key() });
+    const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect(rev.balances[0]).toMatchObject({ available: 0n, held: 0n, lifetimeEarned: 0n });
+    expect(rev.entries[0]!.postings.map((x) => [x.account, x.amount])).toEqual([['held', -100n], ['issuance', 100n]]);
+    await expect(voidHold(laurel, { tenantId: t, holdId: h.hold!.holdId, idempotencyKey: key() })).rejects.toMatchObject({ code: 'conflict' });
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, held: 0n });
+    await expectVerified(laurel, t);
+  });
+
+  it('takes free points first, then shrinks the newest hold; the older hold and the shrunk one give back only what they still hold', async () => {
+    for (const policy of ['write_off', 'debt'] as const) {
+      const p = await newProgram(laurel, { negativeBalance: policy });
+      const m = await newMember(laurel, p);
+      const t = p.tenantId;
+      await earn(laurel, { tenantId: t, memberId: m, amount: 50, idempotencyKey: key() });
+      const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+      const older = await createHold(laurel, { tenantId: t, memberId: m, amount: 60, ttlSeconds: 3600, idempotencyKey: key() });
+      laurel.clock.advance(1000);
+      const newer = await createHold(laurel, { tenantId: t, memberId: m, amount: 70, ttlSeconds: 3600, idempotencyKey: key() });
+      // 20 free, 130 held: reversing 100 takes the 20, then 70 from the newer hold (voided), then 10 from the older
+      const rev = await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+      expect(rev.balances[0], policy).toMatchObject({ available: 0n, held: 50n, lifetimeEarned: 50n });
+      await expect(captureHold(laurel, { tenantId: t, holdId: newer.hold!.holdId, idempotencyKey: key() })).rejects.toMatchObject({ code: 'conflict' });
+      await expect(captureHold(laurel, { tenantId: t, holdId: older.hold!.holdId, amount: 51, idempotencyKey: key() })).rejects.toMatchObject({ code: 'validation' });
+      const voided = await voidHold(laurel, { tenantId: t, holdId: older.hold!.holdId, idempotencyKey: key() });
+      expect(voided.balances[0], policy).toMatchObject({ available: 50n, held: 0n });
+      await expectVerified(laurel, t);
+    }
+  });
+
+  it('a hold shrunk by a claw-back and then expired gives back only what it still held', async () => {
+    const p = await newProgram(laurel, { negativeBalance: 'write_off' });
+    const m = await newMember(laurel, p);
+    const t = p.tenantId;
+    const e = await earn(laurel, { tenantId: t, memberId: m, amount: 100, idempotencyKey: key() });
+    await earn(laurel, { tenantId: t, memberId: m, amount: 30, idempotencyKey: key() });
+    await createHold(laurel, { tenantId: t, memberId: m, amount: 130, ttlSeconds: 60, idempotencyKey: key() });
+    await reverseEntry(laurel, { tenantId: t, entryId: e.entries[0]!.entryId, idempotencyKey: key() });
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 0n, held: 30n });
+    laurel.clock.advance(61_000);
+    await settle();
+    expect(await getBalance(laurel, t, m)).toMatchObject({ available: 30n, held: 0n });
     await expectVerified(laurel, t);
   });
 });

@@ -133,6 +133,26 @@ describe('every reward type', () => {
     expect(await refusal(redeem(p, r.rewardId, m))).toMatchObject({ code: 'conflict', message: expect.stringContaining('stock') });
     expect(await available(p, m)).toBe(800n);
   });
+
+  it('partner voucher: a cancelled instance keeps its partner code, which never returns to the pool; the reward.cancelled message names it to void', async () => {
+    const p = await program();
+    const m = await member(p, 1000);
+    const r = await reward(p, { code: 'spa', value: { type: 'partner_voucher', partner: 'SpaCo' } });
+    await importPartnerCodes(laurel, p.tenantId, r.rewardId, ['SPA-1', 'SPA-2']);
+    const first = (await redeem(p, r.rewardId, m)).instance;
+    expect(first.partnerCode).toBe('SPA-1');
+    const cancelled = await cancelInstance(laurel, p.tenantId, first.instanceId, { idempotencyKey: key(), actor: 'pos' });
+    // The member saw SPA-1 in the redemption's answer and may have used it at the partner: it is spent, not free again.
+    expect(cancelled.instance).toMatchObject({ status: 'cancelled', partnerCode: 'SPA-1' });
+    expect(await importPartnerCodes(laurel, p.tenantId, r.rewardId, ['SPA-1'])).toEqual({ imported: 0, free: 1n });
+    expect((await redeem(p, r.rewardId, m)).instance.partnerCode).toBe('SPA-2');
+    expect(await refusal(redeem(p, r.rewardId, m))).toMatchObject({ code: 'conflict', message: expect.stringContaining('stock: out of stock') });
+    const [message] = await listOutbox(laurel.db, p.tenantId, 'reward.cancelled');
+    expect(message!.payload).toMatchObject({ instanceId: first.instanceId, partnerCode: 'SPA-1' });
+    // the cancelled one's points came back: 1000 − 100 + 100 − 100
+    expect(await available(p, m)).toBe(900n);
+    await expectVerified(laurel, p.tenantId);
+  });
 });
 
 describe('limits', () => {

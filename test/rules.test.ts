@@ -351,7 +351,7 @@ describe('enabling, quoting and dry-running', () => {
       definition: { name: 'Double from 10', trigger: 'purchase', condition: 'order.total >= 1000', effect: { type: 'points_per_amount', points: 2, per: 100 } },
     });
     expect(run.events.map((e) => [e.externalId, e.points, e.actual])).toEqual([['D2', 0n, 9n], ['D1', 51n, 25n], ['D0', 20n, 10n]]);
-    expect(run.summary).toEqual({ events: 3, fired: 2, points: 71n, actual: 44n });
+    expect(run.summary).toEqual({ events: 3, fired: 2, points: 71n, actual: 44n, uncapped: 71n, limited: 0 });
     expect(run.events[1]!.detail).toMatchObject({ amount: 2550n, rate: '2 per 100' });
     // the rule itself, as it stands, gives what it gave
     const same = await dryRun(laurel, p.tenantId, r.ruleId, { limit: 2 });
@@ -361,6 +361,74 @@ describe('enabling, quoting and dry-running', () => {
     expect(await Promise.all(tables.map((x) => count(x, p.tenantId)))).toEqual(before);
     expect(await getRule(laurel, p.tenantId, r.ruleId)).toMatchObject({ version: 1, name: 'Base' });
     await expectVerified(laurel, p.tenantId);
+  });
+});
+
+describe('dry runs simulate caps and budgets', () => {
+  it("a draft's day cap trims the events of a day in the order they occurred, counting the rule's awards on events not replayed", async () => {
+    laurel.clock.set('2026-02-02T09:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    const r = await rule(p, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+    for (const [i, unitPrice] of [1000, 2000, 1500].entries()) {
+      laurel.clock.advance(60_000);
+      await purchase(p, m, `C${i}`, [{ sku: 'A', quantity: 1, unitPrice }]);
+    }
+    const tables = ['events', 'rule_awards', 'journal_entries'] as const;
+    const before = await Promise.all(tables.map((x) => count(x, p.tenantId)));
+    const capped = { name: 'Base capped', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { perMember: [{ period: 'day', points: 25 }] } };
+    // 10, 20 and 15 that day: the cap of 25 leaves 10, 15 and nothing
+    const run = await dryRun(laurel, p.tenantId, r.ruleId, { definition: capped });
+    expect(run.events.map((e) => [e.externalId, e.points, e.uncapped, e.limitedBy, e.actual])).toEqual([
+      ['C2', 0n, 15n, ['rule_cap'], 15n], ['C1', 15n, 20n, ['rule_cap'], 20n], ['C0', 10n, 10n, [], 10n],
+    ]);
+    expect(run.summary).toEqual({ events: 3, fired: 2, points: 25n, actual: 45n, uncapped: 45n, limited: 2 });
+    // Replaying the two newest only: C0's 10, really given that day, count against the cap.
+    const newest = await dryRun(laurel, p.tenantId, r.ruleId, { definition: capped, limit: 2 });
+    expect(newest.events.map((e) => [e.externalId, e.points, e.limitedBy])).toEqual([['C2', 0n, ['rule_cap']], ['C1', 15n, ['rule_cap']]]);
+    // times: once a day
+    const once = await dryRun(laurel, p.tenantId, r.ruleId, { definition: { ...capped, limits: { perMember: [{ period: 'day', times: 1 }] } } });
+    expect(once.events.map((e) => [e.externalId, e.points, e.limitedBy])).toEqual([['C2', 0n, ['rule_cap']], ['C1', 0n, ['rule_cap']], ['C0', 10n, []]]);
+    expect(await Promise.all(tables.map((x) => count(x, p.tenantId)))).toEqual(before);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it("a budget is shared by every member and starts from what the rule used outside the replay; nothing is written", async () => {
+    laurel.clock.set('2026-02-03T09:00:00Z');
+    const p = await newProgram(laurel);
+    const [m, n] = [await member(p), await member(p)];
+    const r = await rule(p, { name: 'Budgeted', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 100 } });
+    for (const [i, [who, unitPrice]] of ([[m, 1000], [n, 2000], [m, 1500]] as const).entries()) {
+      laurel.clock.advance(60_000);
+      await purchase(p, who, `B${i}`, [{ sku: 'A', quantity: 1, unitPrice }]);
+    }
+    expect((await getRule(laurel, p.tenantId, r.ruleId)).budgetUsed).toBe(45n);
+    const definition = (budget: number) => ({ name: 'Budgeted', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget } });
+    const all = await dryRun(laurel, p.tenantId, r.ruleId, { definition: definition(25) });
+    expect(all.events.map((e) => [e.externalId, e.points, e.limitedBy])).toEqual([['B2', 0n, ['rule_budget']], ['B1', 15n, ['rule_budget']], ['B0', 10n, []]]);
+    // The two newest: B0's 10 stay used, so a budget of 30 leaves 20 for them.
+    const newest = await dryRun(laurel, p.tenantId, r.ruleId, { definition: definition(30), limit: 2 });
+    expect(newest.events.map((e) => [e.externalId, e.points, e.limitedBy])).toEqual([['B2', 0n, ['rule_budget']], ['B1', 20n, []]]);
+    expect(newest.summary).toMatchObject({ points: 20n, uncapped: 35n, limited: 1 });
+    // The rule as it stands: its budget of 100 held them all.
+    expect((await dryRun(laurel, p.tenantId, r.ruleId, {})).summary).toMatchObject({ points: 45n, actual: 45n, limited: 0 });
+    expect((await getRule(laurel, p.tenantId, r.ruleId)).budgetUsed).toBe(45n);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it("a campaign's cap counts what the campaign's other rules gave", async () => {
+    laurel.clock.set('2026-02-04T09:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    const c = await createCampaign(laurel, p.tenantId, p.programId, { name: 'Promo', perMember: [{ period: 'month', points: 50 }] });
+    await rule(p, { name: 'Visit', trigger: 'purchase', effect: { type: 'fixed_points', points: 30 }, campaignId: c.campaignId, priority: 10 });
+    const r = await rule(p, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+    await purchase(p, m, 'P0', [{ sku: 'A', quantity: 1, unitPrice: 4000 }]);
+    // Base joins the campaign in the draft: Visit's 30 leave it 20 of the month's 50.
+    const run = await dryRun(laurel, p.tenantId, r.ruleId, {
+      definition: { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, campaignId: c.campaignId },
+    });
+    expect(run.events.map((e) => [e.externalId, e.points, e.uncapped, e.limitedBy, e.actual])).toEqual([['P0', 20n, 40n, ['campaign_cap'], 40n]]);
   });
 });
 

@@ -368,11 +368,11 @@ describe('the webhooks job', () => {
 
 describe('LAUREL_WEBHOOKS_ALLOW_PRIVATE', () => {
   it('is off unless set to true; a value that is neither true nor false is refused, not guessed', () => {
-    expect(settingsFromEnv({})).toEqual({ allowPrivateWebhooks: false });
-    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: '' })).toEqual({ allowPrivateWebhooks: false });
-    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'false' })).toEqual({ allowPrivateWebhooks: false });
-    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'true' })).toEqual({ allowPrivateWebhooks: true });
-    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: ' TRUE ' })).toEqual({ allowPrivateWebhooks: true });
+    expect(settingsFromEnv({}).allowPrivateWebhooks).toBe(false);
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: '' }).allowPrivateWebhooks).toBe(false);
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'false' }).allowPrivateWebhooks).toBe(false);
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: 'true' }).allowPrivateWebhooks).toBe(true);
+    expect(settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: ' TRUE ' }).allowPrivateWebhooks).toBe(true);
     for (const value of ['yes', '1', 'on']) {
       expect(() => settingsFromEnv({ LAUREL_WEBHOOKS_ALLOW_PRIVATE: value })).toThrow(/LAUREL_WEBHOOKS_ALLOW_PRIVATE must be true or false/);
     }

@@ -1,6 +1,5 @@
 // `laurel`: the one command for operators. Each subcommand opens the database from the
 // environment (DATABASE_URL, or PGlite in LAUREL_DATA_DIR), does one thing, and exits.
-import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { formatReport, verifyLedger } from '../db/verify.js';
 import { listRuns, listSchedules, setSchedule } from '../db/jobs.js';
@@ -8,50 +7,17 @@ import { settleDue } from '../db/settlement.js';
 import { nextRun, validateCron } from '../jobs/cron.js';
 import { installSchedules, runJobNow, startRunner, workerName } from '../jobs/runner.js';
 import { buildApp } from '../http/app.js';
-import { createApiKey, listApiKeys, revokeApiKey, validateScopes } from '../services/api-keys.js';
+import { DomainError } from '../core/errors.js';
+import { createApiKey } from '../services/api-keys.js';
 import { openLaurel, type Laurel } from '../services/context.js';
 import { hasData, seedDemo } from '../services/demo.js';
 import { getBalance } from '../services/ledger.js';
-import { createTenant } from '../services/tenants.js';
-import { createUser, listUsers } from '../services/users.js';
+import { existingTenant, Failure, KEY_COMMANDS, keys, TENANT_COMMANDS, tenants } from './tenants.js';
+import { idOption, UsageError, USAGE, type Values } from './usage.js';
+import { randomPassword, USER_COMMANDS, users } from './users.js';
+import { createUser } from '../services/users.js';
 
-const randomPassword = () => randomBytes(12).toString('base64url');
 const DEMO_OWNER_EMAIL = 'owner@demo.laurel';
-
-const USAGE = `usage: laurel <command> [options]
-
-commands:
-  serve                 the API on PORT, with the job runner inside (LAUREL_JOBS=off: without); on an
-                        empty database it first creates a demo tenant and prints its admin API key
-  worker                the job runner alone, no API (run any number of them on PostgreSQL)
-  jobs list             each job's schedule, next run and last runs
-  jobs run NAME         run a job now (a progress line on a terminal), recorded like a scheduled run
-  jobs schedule NAME [--cron EXPR] [--time-zone ZONE] [--enable | --disable]
-  migrate               apply the database migrations that are not applied yet
-  verify [--tenant ID]  recompute balances and lots from the journal; exit 1 on any difference
-  settle                mature, expire, release and repay everything due now, once
-  demo                  create a demo tenant and program (on any database) and print its admin key
-  tenants create --name NAME --time-zone ZONE --currency CODE
-                        create a tenant and print its first admin API key
-  keys create --tenant ID --name NAME --scopes admin,pos,read
-  keys list --tenant ID
-  keys revoke --tenant ID --key KEY_ID
-  users create --tenant ID --email EMAIL --name NAME --role owner|marketer|support|finance|viewer [--password P]
-                        a console user (password printed when generated)
-  users list --tenant ID
-
-environment:
-  DATABASE_URL          postgres://… (default: embedded PGlite)
-  LAUREL_DATA_DIR       PGlite data directory (default ./data)
-  PORT, HOST            where serve listens (default 3000, 127.0.0.1)
-  LAUREL_ADMIN_KEY      on first start, the demo tenant's admin key (default: random, printed)
-  LAUREL_OWNER_PASSWORD on first start, the demo owner's console password (default: random, printed)
-  LAUREL_OPERATOR_KEY   lets POST /v1/tenants create tenants over HTTP
-  LAUREL_JOBS=off       serve without the job runner (run laurel worker instead)
-  LAUREL_JOBS_POLL_SECONDS        how often a runner looks for due jobs (default 5)
-  LAUREL_RATE_LIMIT_PER_MINUTE    requests per minute per API key (default 6000)
-  LAUREL_WEBHOOKS_ALLOW_PRIVATE=true  webhook endpoints may be loopback, private or link-local addresses
-  LOG_LEVEL             pino level (default info)`;
 
 async function withLaurel<T>(fn: (laurel: Laurel) => Promise<T>): Promise<T> {
   const laurel = await openLaurel();
@@ -123,7 +89,9 @@ async function worker(): Promise<void> {
   process.once('SIGTERM', () => void stop());
 }
 
-async function jobs(laurel: Laurel, sub: string | undefined, name: string | undefined, values: Record<string, string | boolean | undefined>): Promise<number> {
+const JOB_COMMANDS = ['list', 'run', 'schedule'];
+
+async function jobs(laurel: Laurel, sub: string, name: string | undefined, values: Values): Promise<number> {
   await installSchedules(laurel);
   if (sub === 'list') {
     const runs = await listRuns(laurel.db, { limit: 200 });
@@ -139,7 +107,7 @@ async function jobs(laurel: Laurel, sub: string | undefined, name: string | unde
     return 0;
   }
   if (sub === 'run') {
-    const job = required(name, 'job name');
+    const job = jobName(name, sub);
     const tty = process.stdout.isTTY;
     const outcome = await runJobNow(laurel, job, (p) => {
       if (tty) process.stdout.write(`\r${job}: ${p.done} ${p.unit}…`);
@@ -149,38 +117,64 @@ async function jobs(laurel: Laurel, sub: string | undefined, name: string | unde
     return outcome.status === 'succeeded' ? 0 : 1;
   }
   if (sub === 'schedule') {
-    const job = required(name, 'job name');
+    const job = jobName(name, sub);
     const current = (await listSchedules(laurel.db)).find((s) => s.job === job);
-    if (!current) throw new Error(`no job ${job}`);
+    if (!current) throw new Failure(`no job ${job} (laurel jobs list shows them)`);
     const cron = typeof values.cron === 'string' ? values.cron : current.cron;
     const timeZone = typeof values['time-zone'] === 'string' ? values['time-zone'] : current.time_zone;
     validateCron(cron, timeZone);
     const enabled = values.enable ? true : values.disable ? false : undefined;
     await setSchedule(laurel.db, job, { cron, timeZone, enabled, nextRunAt: nextRun(cron, timeZone, laurel.clock.now()) });
     console.log(`${job}: ${cron} (${timeZone})${enabled === undefined ? '' : enabled ? ', enabled' : ', disabled'}`);
-    return 0;
   }
-  console.log(USAGE);
-  return 2;
+  return 0;
 }
 
-function required(value: string | undefined, option: string): string {
-  if (!value) throw new Error(`--${option} is required (laurel help)`);
-  return value;
+function jobName(name: string | undefined, sub: string): string {
+  if (!name) throw new UsageError(`a job name is required: laurel jobs ${sub} NAME (laurel jobs list shows them)`);
+  return name;
+}
+
+const GROUPS: Record<string, string[]> = { jobs: JOB_COMMANDS, tenants: TENANT_COMMANDS, keys: KEY_COMMANDS, users: USER_COMMANDS };
+const COMMANDS = ['serve', 'worker', 'migrate', 'verify', 'settle', 'demo', ...Object.keys(GROUPS)];
+
+/** Options of every command; node's parser refuses any other. */
+function parseOptions(args: string[]): { values: Values; positionals: string[] } {
+  try {
+    return parseArgs({
+      args,
+      options: {
+        tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
+        'time-zone': { type: 'string' }, currency: { type: 'string' }, cron: { type: 'string' },
+        email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' },
+        enable: { type: 'boolean' }, disable: { type: 'boolean' },
+      },
+      allowPositionals: true,
+    });
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /'([^']+)'/.exec((e as Error).message)?.[1] ?? '';
+      throw new UsageError(`unknown option: ${option}`, true);
+    }
+    if (code?.startsWith('ERR_PARSE_ARGS_')) throw new UsageError((e as Error).message);
+    throw e;
+  }
 }
 
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: command === 'keys' || command === 'tenants' || command === 'jobs' || command === 'users' ? rest : [sub ?? '', ...rest].filter(Boolean),
-    options: {
-      tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
-      'time-zone': { type: 'string' }, currency: { type: 'string' }, cron: { type: 'string' },
-      email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' },
-      enable: { type: 'boolean' }, disable: { type: 'boolean' },
-    },
-    allowPositionals: true,
-  });
+  if (command === 'help' || command === '--help' || command === '-h') {
+    console.log(USAGE);
+    return 0;
+  }
+  if (command === undefined) throw new UsageError('a command is required', true);
+  if (!COMMANDS.includes(command)) throw new UsageError(`unknown command: ${command}`, true);
+  const group = GROUPS[command];
+  if (group && (sub === undefined || !group.includes(sub))) {
+    throw new UsageError(sub === undefined ? `laurel ${command} needs one of: ${group.join(', ')}` : `unknown command: ${command} ${sub}`, true);
+  }
+  const { values, positionals } = parseOptions(group ? rest : [sub ?? '', ...rest].filter(Boolean));
   switch (command) {
     case 'serve':
       await serve();
@@ -189,16 +183,19 @@ async function main(argv: string[]): Promise<number> {
       await worker();
       return -1;
     case 'jobs':
-      return withLaurel((laurel) => jobs(laurel, sub, positionals[0], values));
+      return withLaurel((laurel) => jobs(laurel, sub!, positionals[0], values));
     case 'migrate':
       await withLaurel(async () => console.log('migrations applied'));
       return 0;
-    case 'verify':
+    case 'verify': {
+      const tenantId = idOption(values, 'tenant', 'a tenant');
       return withLaurel(async (laurel) => {
-        const report = await verifyLedger(laurel.db, laurel.clock.now(), values.tenant ?? null);
+        if (tenantId !== null) await existingTenant(laurel, tenantId);
+        const report = await verifyLedger(laurel.db, laurel.clock.now(), tenantId);
         console.log(formatReport(report));
         return report.ok ? 0 : 1;
       });
+    }
     case 'settle':
       return withLaurel(async (laurel) => {
         const r = await settleDue(laurel.db, laurel.clock.now());
@@ -209,55 +206,32 @@ async function main(argv: string[]): Promise<number> {
       await withLaurel(createDemo);
       return 0;
     case 'tenants':
-      if (sub !== 'create') break;
-      return withLaurel(async (laurel) => {
-        const tenant = await createTenant(laurel, { name: required(values.name, 'name'), timeZone: required(values['time-zone'], 'time-zone'), currency: required(values.currency, 'currency') });
-        const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
-        console.log(`tenant ${tenant.tenantId}\nadmin API key ${key.secret}`);
-        return 0;
-      });
+      return withLaurel((laurel) => tenants(laurel, sub!, values));
     case 'users':
-      return withLaurel(async (laurel) => {
-        const tenantId = required(values.tenant, 'tenant');
-        if (sub === 'create') {
-          const password = values.password ?? randomPassword();
-          const user = await createUser(laurel, tenantId, { email: required(values.email, 'email'), name: required(values.name, 'name'), role: required(values.role, 'role'), password });
-          console.log(`${user.userId}  ${user.email}  ${user.role}${values.password ? '' : `  password ${password}`}`);
-        } else if (sub === 'list') {
-          for (const u of await listUsers(laurel, tenantId)) console.log(`${u.userId}  ${u.email}  ${u.role}${u.disabled ? '  disabled' : ''}`);
-        } else {
-          console.log(USAGE);
-          return 2;
-        }
-        return 0;
-      });
-    case 'keys':
-      return withLaurel(async (laurel) => {
-        const tenantId = required(values.tenant, 'tenant');
-        if (sub === 'create') {
-          const key = await createApiKey(laurel, tenantId, { name: required(values.name, 'name'), scopes: validateScopes(required(values.scopes, 'scopes').split(',')) });
-          console.log(`${key.keyId}  ${key.scopes.join(',')}  ${key.secret}`);
-        } else if (sub === 'list') {
-          for (const k of await listApiKeys(laurel, tenantId)) {
-            console.log(`${k.keyId}  ${k.name}  ${k.scopes.join(',')}  ${k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active'}`);
-          }
-        } else if (sub === 'revoke') {
-          const k = await revokeApiKey(laurel, tenantId, required(values.key, 'key'));
-          console.log(`${k.keyId} revoked`);
-        } else {
-          console.log(USAGE);
-          return 2;
-        }
-        return 0;
-      });
+      return withLaurel((laurel) => users(laurel, sub!, values));
+    default:
+      return withLaurel((laurel) => keys(laurel, sub!, values));
   }
-  console.log(USAGE);
-  return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
+}
+
+/** The option a service's input field came from, so a refusal names what the operator typed. */
+const OPTION_OF: Record<string, string> = { tenantId: 'tenant', keyId: 'key', timeZone: 'time-zone', name: 'name', scopes: 'scopes', currency: 'currency', cron: 'cron', email: 'email', role: 'role', password: 'password' };
+
+/** Exit codes: 0 success, 1 a failure, 2 a usage error (with the usage when the command line was not understood). */
+function exitCodeOf(e: unknown): number {
+  if (e instanceof UsageError) {
+    console.error(e.showUsage ? `${e.message}\n\n${USAGE}` : e.message);
+    return 2;
+  }
+  if (e instanceof DomainError && e.code === 'validation') {
+    const option = e.field && OPTION_OF[e.field];
+    console.error(option ? `--${option}: ${e.message}` : e.message);
+    return 2;
+  }
+  console.error(e instanceof Error ? e.message : e);
+  return 1;
 }
 
 main(process.argv.slice(2)).then((code) => {
   if (code >= 0) process.exit(code);
-}, (e) => {
-  console.error(e instanceof Error ? e.message : e);
-  process.exit(1);
-});
+}, (e) => process.exit(exitCodeOf(e)));

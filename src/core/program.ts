@@ -152,13 +152,31 @@ export function availableAt(earnedAt: Date, returnWindowDays: number, zone: stri
 }
 
 /**
+ * The instant `months` calendar months after `at` on the tenant's wall clock. A wall-clock time
+ * that occurs twice (the hour repeated when DST ends) is the later of its two instants, as
+ * PostgreSQL reads it: the inactivity policy computes its deadline in SQL (db/ledger.ts
+ * inactiveSince), and rolling expiry must agree with it to the millisecond. (Luxon alone keeps
+ * the earlier instant when the starting offset was the summer one.) A time that does not occur
+ * (the hour skipped in spring) moves forward by the gap, in both.
+ */
+export function monthsLater(at: Date, months: number, zone: string): Date {
+  const t = DateTime.fromJSDate(at, { zone }).plus({ months });
+  // After a fall-back within the next day the offset is smaller; the same wall-clock time then
+  // occurs again that much later, if `t` lies in the repeated span.
+  const after = t.plus({ hours: 25 }).offset;
+  if (after >= t.offset) return t.toJSDate();
+  const again = t.plus({ minutes: t.offset - after });
+  return again.offset === after ? again.toJSDate() : t.toJSDate();
+}
+
+/**
  * When a lot earned at `earnedAt` expires under the policy, computed on the tenant's calendar.
  * Null when it does not expire by date (no expiry, or inactivity, which the expiry run decides).
  */
 export function lotExpiresAt(expiry: ExpiryPolicy, earnedAt: Date, zone: string): Date | null {
   switch (expiry.kind) {
     case 'rolling':
-      return DateTime.fromJSDate(earnedAt, { zone }).plus({ months: expiry.months }).toJSDate();
+      return monthsLater(earnedAt, expiry.months, zone);
     case 'fixed_date':
       // "End of 31 December" is the first instant of 1 January in the tenant's zone.
       return DateTime.fromObject(

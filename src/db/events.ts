@@ -124,6 +124,14 @@ export async function loadReturnsOf(db: Db, tenantId: string, purchaseEventId: s
     .where('tenant_id', '=', tenantId).where('purchase_event_id', '=', purchaseEventId).orderBy('event_id').execute();
 }
 
+/** The ids of the returns of these purchases. */
+export async function returnIdsOf(db: Db, tenantId: string, purchaseEventIds: readonly string[]): Promise<string[]> {
+  if (purchaseEventIds.length === 0) return [];
+  const rows = await db.selectFrom('events').select('event_id')
+    .where('tenant_id', '=', tenantId).where('purchase_event_id', 'in', [...purchaseEventIds]).execute();
+  return rows.map((r) => r.event_id);
+}
+
 export async function loadEvent(db: Db, tenantId: string, eventId: string): Promise<EventRow | undefined> {
   return db.selectFrom('events').selectAll().where('tenant_id', '=', tenantId).where('event_id', '=', eventId).executeTakeFirst();
 }

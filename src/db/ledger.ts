@@ -102,6 +102,37 @@ function lockedWalletOf(tenantId: string, row: WalletRow): LockedWallet {
   };
 }
 
+/** One wallet a batch locks, by member and code. */
+export interface WalletRef {
+  tenantId: string;
+  memberId: string;
+  code: string;
+}
+
+export const walletRefKey = (w: WalletRef): string => `${w.tenantId}/${w.memberId}/${w.code}`;
+
+/**
+ * Locks many wallets in one statement, in one global order (tenant, member, wallet), so that two
+ * batches locking overlapping wallets never deadlock each other. Answers by walletRefKey; a
+ * wallet that does not exist is absent.
+ */
+export async function lockWallets(trx: Trx, refs: WalletRef[], now: Date): Promise<Map<string, LockedWallet>> {
+  const { rows } = await sql<WalletRow & { ref_code: string }>`
+    select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
+      p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
+      ${dueCheck(now)} as due
+    from unnest(${refs.map((r) => r.tenantId)}::uuid[], ${refs.map((r) => r.memberId)}::uuid[], ${refs.map((r) => r.code)}::text[])
+      as v(tenant_id, member_id, code)
+    join balances b on b.tenant_id = v.tenant_id and b.member_id = v.member_id
+    join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id and w.code = v.code
+    join members m on m.tenant_id = b.tenant_id and m.member_id = b.member_id
+    join programs p on p.tenant_id = b.tenant_id and p.program_id = b.program_id
+    join tenants t on t.tenant_id = b.tenant_id
+    order by b.tenant_id, b.member_id, b.wallet_id
+    for update of b`.execute(trx);
+  return new Map(rows.map((row) => [walletRefKey({ tenantId: row.tenant_id, memberId: row.member_id, code: row.code }), lockedWalletOf(row.tenant_id, row)]));
+}
+
 /** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
 export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
   const row = (await walletQuery(tenantId, memberId, walletCode, now).execute(trx)).rows[0];
@@ -218,6 +249,16 @@ export async function loadLotsCreatedBy(trx: Trx, tenantId: string, entryId: str
   return rows.map(lotOf);
 }
 
+/** A wallet's active holds with what each took, per lot: what a claw-back may take back from. */
+export async function loadActiveHolds(trx: Trx, tenantId: string, memberId: string, walletId: string): Promise<{ hold: Hold; consumed: LotTake[] }[]> {
+  const rows = await trx.selectFrom('holds').selectAll()
+    .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).where('wallet_id', '=', walletId).where('status', '=', 'active')
+    .execute();
+  const holds: { hold: Hold; consumed: LotTake[] }[] = [];
+  for (const row of rows) holds.push({ hold: holdOf(row), consumed: await loadConsumption(trx, tenantId, row.hold_entry_id) });
+  return holds;
+}
+
 export interface StoredResponse {
   key: string;
   operation: string;
@@ -225,8 +266,11 @@ export interface StoredResponse {
   response: string;
 }
 
-/** Writes everything a decision decided, and the idempotency record when given, as one statement. */
-export async function writeDecision(trx: Trx, tenantId: string, decision: Decision, now: Date, idempotency?: StoredResponse): Promise<void> {
+/**
+ * Writes everything a decision decided, and the idempotency records when given, as one statement.
+ * A batch writes the decisions of many operations of one tenant as one (their lists concatenated).
+ */
+export async function writeDecision(trx: Trx, tenantId: string, decision: Decision, now: Date, idempotency?: StoredResponse | StoredResponse[]): Promise<void> {
   const parts: RawBuilder<unknown>[] = [];
   const cte = (name: string, body: RawBuilder<unknown>) => parts.push(sql`${sql.raw(name)} as (${body})`);
   const values = <T>(rows: T[], row: (r: T) => RawBuilder<unknown>[]) =>
@@ -279,6 +323,11 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
       from (values ${values(decision.resolvedHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.status}`])}) as v(hold_id, status)
       where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
   }
+  if (decision.shrunkHolds.length) {
+    cte('hs', sql`update holds set amount = v.amount
+      from (values ${values(decision.shrunkHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.amount}::bigint`])}) as v(hold_id, amount)
+      where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
+  }
   const balances = balanceChanges(decision);
   if (balances.length) {
     cte('b', sql`update balances set available = balances.available + v.available, pending = balances.pending + v.pending,
@@ -291,19 +340,20 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
         as v(member_id, wallet_id, available, pending, held, earned, redeemed, expired, active)
       where balances.tenant_id = ${tenantId} and balances.member_id = v.member_id and balances.wallet_id = v.wallet_id`);
   }
-  if (idempotency) {
-    cte('i', insertIdempotency(tenantId, idempotency, now));
+  const records = idempotency === undefined ? [] : Array.isArray(idempotency) ? idempotency : [idempotency];
+  if (records.length) {
+    cte('i', insertIdempotency(tenantId, records, now));
   }
   if (parts.length === 0) return;
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
-const insertIdempotency = (tenantId: string, r: StoredResponse, now: Date) => sql`
+const insertIdempotency = (tenantId: string, records: StoredResponse[], now: Date) => sql`
   insert into idempotency_keys (tenant_id, key, operation, request_hash, response, created_at)
-  values (${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}::jsonb, ${now})`;
+  values ${sql.join(records.map((r) => sql`(${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}::jsonb, ${now})`))}`;
 
 export async function storeIdempotency(trx: Trx, tenantId: string, record: StoredResponse, now: Date): Promise<void> {
-  await insertIdempotency(tenantId, record, now).execute(trx);
+  await insertIdempotency(tenantId, [record], now).execute(trx);
 }
 
 interface StoredRow {
@@ -313,6 +363,16 @@ interface StoredRow {
 const storedOf = (r: StoredRow): StoredResponse | null => (r.stored_key === null ? null : {
   key: r.stored_key, operation: r.stored_operation!, requestHash: r.stored_request_hash!, response: JSON.stringify(r.stored_response),
 });
+
+/** The responses stored under many keys, in one statement; answered by `${tenantId}/${key}`. */
+export async function findIdempotencyKeys(trx: Trx, keys: { tenantId: string; key: string }[]): Promise<Map<string, StoredResponse>> {
+  const { rows } = await sql<StoredRow & { tenant_id: string }>`
+    select k.tenant_id, k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
+      k.response as stored_response
+    from unnest(${keys.map((k) => k.tenantId)}::uuid[], ${keys.map((k) => k.key)}::text[]) as v(tenant_id, key)
+    join idempotency_keys k on k.tenant_id = v.tenant_id and k.key = v.key`.execute(trx);
+  return new Map(rows.map((r) => [`${r.tenant_id}/${r.stored_key}`, storedOf(r)!]));
+}
 
 export async function findIdempotency(trx: Trx, tenantId: string, key: string): Promise<StoredResponse | null> {
   const row = await trx.selectFrom('idempotency_keys')

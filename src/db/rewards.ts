@@ -226,7 +226,7 @@ export async function settleReservedInstances(db: Db, now: Date): Promise<number
     ), done as (
       update reward_instances i set status = over.status, resolved_at = ${now}
       from over where i.tenant_id = over.tenant_id and i.instance_id = over.instance_id
-      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost, i.status
+      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost, i.status, i.partner_code
     ), stock as (
       update rewards r set issued = r.issued - c.n
       from (select tenant_id, reward_id, count(*) as n from done where status = 'cancelled' group by tenant_id, reward_id) c
@@ -234,7 +234,8 @@ export async function settleReservedInstances(db: Db, now: Date): Promise<number
     ), messages as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
       select tenant_id, laurel_uuid_v7(), 'reward.' || status, 'reward.' || status || ':' || instance_id,
-             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'status', status),
+             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'status', status,
+                                'partnerCode', partner_code),
              ${now}
       from done
       on conflict (tenant_id, dedupe_key) do nothing
@@ -251,11 +252,12 @@ export async function forfeitExpiredInstances(db: Db, now: Date): Promise<number
       from programs p
       where p.tenant_id = i.tenant_id and p.program_id = i.program_id and p.expired_rewards = 'forfeit'
         and i.status = 'issued' and i.expires_at <= ${now}
-      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost
+      returning i.tenant_id, i.instance_id, i.reward_id, i.member_id, i.program_id, i.cost, i.partner_code
     ), messages as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
       select tenant_id, laurel_uuid_v7(), 'reward.expired', 'reward.expired:' || instance_id,
-             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'refunded', false),
+             jsonb_build_object('instanceId', instance_id, 'rewardId', reward_id, 'memberId', member_id, 'programId', program_id, 'points', cost, 'refunded', false,
+                                'partnerCode', partner_code),
              ${now}
       from done
       on conflict (tenant_id, dedupe_key) do nothing

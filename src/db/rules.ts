@@ -3,7 +3,7 @@
 import { sql, type Selectable } from 'kysely';
 import { DateTime } from 'luxon';
 import type { Scope, Usage } from '../core/rules/evaluate.js';
-import { periodStart } from '../core/rules/evaluate.js';
+import { periodBounds } from '../core/rules/evaluate.js';
 import { NO_STATS, type MemberStats } from '../core/rules/facts.js';
 import type { Campaign, MemberCap, Period, Rule, RuleDefinition } from '../core/rules/rule.js';
 import type { CampaignsTable, Db, RulesTable } from './schema.js';
@@ -171,11 +171,7 @@ const scopeParts = (scope: Scope) => {
 export async function memberUsage(db: Db, tenantId: string, memberId: string, caps: ReadonlyMap<Scope, readonly MemberCap[]>,
   at: Date, timeZone: string): Promise<(scope: Scope, period: Period) => Usage> {
   // The period holding `at`, from its start to the next one's: a late-reported event does not count awards of later periods.
-  const asks = [...caps].flatMap(([scope, list]) => list.map((c) => {
-    const start = periodStart(c.period, at, timeZone);
-    const end = start === null ? null : DateTime.fromJSDate(start, { zone: timeZone }).plus({ [`${c.period}s`]: 1 }).toJSDate();
-    return { scope, period: c.period, start, end };
-  }));
+  const asks = [...caps].flatMap(([scope, list]) => list.map((c) => ({ scope, period: c.period, ...periodBounds(c.period, at, timeZone) })));
   const found = new Map<string, Usage>();
   if (asks.length > 0) {
     // One lateral probe per scope kind, so each reads its own index over the period's range only.

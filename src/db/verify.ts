@@ -68,23 +68,32 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
     },
     {
       name: 'lots_follow_movements',
-      description: "every lot's remaining is the sum of its movements",
-      rows: sql`select l.tenant_id, l.lot_id, l.amount, l.remaining, coalesce(s.total, 0) as movements,
-                  l.remaining = coalesce(s.total, 0) as ok
+      description: "every lot's remaining is the sum of its movements, between 0 and its amount",
+      rows: sql`select l.tenant_id, l.lot_id, l.member_id, l.amount, l.remaining, coalesce(s.total, 0) as movements,
+                  l.remaining = coalesce(s.total, 0)
+                    and case when l.amount > 0 then l.remaining between 0 and l.amount else l.remaining between l.amount and 0 end as ok
                 from lots l left join lateral (select sum(delta) as total from lot_movements m
                   where m.tenant_id = l.tenant_id and m.lot_id = l.lot_id) s on true
                 where ${t('l')}`,
     },
     {
+      // Against the journal, not the balance row (balances_follow_postings checks that): so a damaged
+      // balance, lot or hold is reported once, by the check that reads it.
       name: 'lots_back_balances',
-      description: 'pending equals the pending lots, available the matured lots (debts included), held the active holds',
-      rows: sql`select b.tenant_id, b.member_id, b.wallet_id, b.available, b.pending, b.held,
-                  l.matured as lots_matured, l.pending as lots_pending, h.held as holds_active,
-                  (b.available, b.pending, b.held) = (l.matured, l.pending, h.held) as ok
+      description: "the journal's pending equals the pending lots' movements, available the matured lots' (debts included), held the active holds",
+      rows: sql`select b.tenant_id, b.member_id, b.wallet_id, s.available as journal_available, s.pending as journal_pending,
+                  s.held as journal_held, l.matured as lots_matured, l.pending as lots_pending, h.held as holds_active,
+                  (s.available, s.pending, s.held) = (l.matured, l.pending, h.held) as ok
                 from balances b
-                cross join lateral (select coalesce(sum(remaining) filter (where not pending), 0) as matured,
-                                           coalesce(sum(remaining) filter (where pending), 0) as pending
-                  from lots where lots.tenant_id = b.tenant_id and lots.member_id = b.member_id and lots.wallet_id = b.wallet_id) l
+                cross join lateral (
+                  select coalesce(sum(amount) filter (where account = 'available'), 0) as available,
+                         coalesce(sum(amount) filter (where account = 'pending'), 0) as pending,
+                         coalesce(sum(amount) filter (where account = 'held'), 0) as held
+                  from postings p where p.tenant_id = b.tenant_id and p.member_id = b.member_id and p.wallet_id = b.wallet_id) s
+                cross join lateral (select coalesce(sum(m.delta) filter (where not lots.pending), 0) as matured,
+                                           coalesce(sum(m.delta) filter (where lots.pending), 0) as pending
+                  from lots join lot_movements m on m.tenant_id = lots.tenant_id and m.lot_id = lots.lot_id
+                  where lots.tenant_id = b.tenant_id and lots.member_id = b.member_id and lots.wallet_id = b.wallet_id) l
                 cross join lateral (select coalesce(sum(amount), 0) as held from holds
                   where holds.tenant_id = b.tenant_id and holds.member_id = b.member_id and holds.wallet_id = b.wallet_id
                     and holds.status = 'active') h
@@ -112,6 +121,60 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                     and c.wallet_id = d.wallet_id and c.remaining > 0 and not c.pending
                     and (c.expires_at is null or c.expires_at > ${now})) as ok
                 from lots d where d.remaining < 0 and ${t('d')}`,
+    },
+    {
+      name: 'events_follow_journal',
+      description: "every event's journal entries exist, for its member, of its kind and amount, and its points are its points-wallet entry's",
+      rows: sql`select ev.tenant_id, ev.event_id, ev.type, ev.member_id, ev.points, ev.entry_id, x.listed, x.matching, x.missing,
+                  x.default_amount as entries_points, x.default_entry,
+                  x.listed = x.matching and ev.points = coalesce(x.default_amount, 0)
+                    and ev.entry_id is not distinct from x.default_entry as ok
+                from events ev cross join lateral (
+                  select count(*) as listed,
+                         count(*) filter (where j.member_id = ev.member_id and w.code = a.wallet and case when a.amount > 0
+                           then j.kind = 'earn' and j.amount = a.amount else j.kind = 'reverse' and j.amount = -a.amount end) as matching,
+                         array_agg(a.entry_id) filter (where j.entry_id is null) as missing,
+                         sum(a.amount) filter (where a.wallet = 'points') as default_amount,
+                         min(a.entry_id::text) filter (where a.wallet = 'points')::uuid as default_entry
+                  from (select v->>'wallet' as wallet, (v->>'entryId')::uuid as entry_id, (v->'amount'->>'$bigint')::bigint as amount
+                        from jsonb_array_elements(ev.entries) v) a
+                  left join journal_entries j on j.tenant_id = ev.tenant_id and j.entry_id = a.entry_id
+                  left join wallets w on w.tenant_id = j.tenant_id and w.wallet_id = j.wallet_id) x
+                where ${t('ev')}`,
+    },
+    {
+      name: 'awards_follow_journal',
+      description: "an event's rule awards per wallet equal what its entries earned; a return's take back at most that",
+      rows: sql`select a.tenant_id, a.event_id, a.wallet, a.awarded, coalesce(e.amount, 0) as entries_amount,
+                  case when a.awarded >= 0 then coalesce(e.amount, 0) = a.awarded
+                       else coalesce(e.amount, 0) between a.awarded and 0 end as ok
+                from (select tenant_id, event_id, wallet, sum(points) as awarded from rule_awards
+                      where ${t('rule_awards')} group by tenant_id, event_id, wallet) a
+                join events ev on ev.tenant_id = a.tenant_id and ev.event_id = a.event_id
+                left join lateral (select sum((v->'amount'->>'$bigint')::bigint) as amount from jsonb_array_elements(ev.entries) v
+                  where v->>'wallet' = a.wallet) e on true`,
+    },
+    {
+      // A budget counts the awards made while it is set and gives back what returns take back:
+      // so it lies between the awards net of returns and the awards alone (from 0 for an
+      // unbudgeted rule, which counts nothing).
+      name: 'budgets_follow_awards',
+      description: "a budgeted rule's or campaign's budget used lies between its awards net of returns and its awards",
+      rows: sql`select r.tenant_id, 'rule' as scope, r.rule_id as id, r.budget_used, coalesce(a.net, 0) as awards_net, coalesce(a.earned, 0) as awards_earned,
+                  r.budget_used between case when v.definition -> 'limits' ->> 'budget' is null then 0 else greatest(coalesce(a.net, 0), 0) end
+                    and coalesce(a.earned, 0) as ok
+                from rules r
+                join rule_versions v on v.tenant_id = r.tenant_id and v.rule_id = r.rule_id and v.version = r.version
+                left join (select tenant_id, rule_id, sum(points) as net, sum(points) filter (where points > 0) as earned
+                  from rule_awards where ${t('rule_awards')} group by tenant_id, rule_id) a on a.tenant_id = r.tenant_id and a.rule_id = r.rule_id
+                where ${t('r')}
+                union all
+                select c.tenant_id, 'campaign', c.campaign_id, c.budget_used, coalesce(a.net, 0), coalesce(a.earned, 0),
+                  c.budget_used between case when c.budget is null then 0 else greatest(coalesce(a.net, 0), 0) end and coalesce(a.earned, 0)
+                from campaigns c left join (select tenant_id, campaign_id, sum(points) as net, sum(points) filter (where points > 0) as earned
+                  from rule_awards where campaign_id is not null and ${t('rule_awards')} group by tenant_id, campaign_id) a
+                  on a.tenant_id = c.tenant_id and a.campaign_id = c.campaign_id
+                where ${t('c')}`,
     },
   ];
 }

@@ -79,7 +79,7 @@ export const BalanceSchema = Type.Object({
   lifetimeEarned: Points('points earned, net of reversals'),
   lifetimeRedeemed: Points('points redeemed, net of reversals'),
   expired: Points('points that expired'),
-  lastActivityAt: Nullable(Timestamp('last earn, redeem, hold or transfer')),
+  lastActivityAt: Nullable(Timestamp('last earn, redeem, hold, transfer or positive adjustment: where an inactivity expiry policy counts from')),
 }, { $id: 'Balance' });
 
 export const PostingSchema = Type.Object({

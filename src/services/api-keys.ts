@@ -3,7 +3,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
+import type { Trx } from '../db/ledger.js';
 import type { Laurel } from './context.js';
+import { writeOnce } from './idempotency.js';
 import { requireId, requireText } from './validate.js';
 
 export const SCOPES = ['admin', 'pos', 'read'] as const;
@@ -32,34 +34,69 @@ export function validateScopes(scopes: unknown): Scope[] {
   return [...new Set(scopes as Scope[])];
 }
 
-/**
- * Creates a key; the returned `secret` is the only time the full key is seen. An operator may
- * choose the key (LAUREL_ADMIN_KEY); otherwise it is `lk_` and 256 random bits.
- */
-export async function createApiKey(laurel: Laurel, tenantId: string, input: { name: string; scopes: Scope[]; secret?: string }): Promise<ApiKey & { secret: string }> {
-  const name = requireText(input.name, 'name', 100);
-  const scopes = validateScopes(input.scopes);
-  const secret = input.secret ?? `lk_${randomBytes(32).toString('base64url')}`;
-  if (secret.length < 16 || secret.length > 200 || /\s/.test(secret)) throw invalid('secret', 'a key is 16 to 200 characters without spaces');
-  const row = await laurel.db.insertInto('api_keys').values({
-    tenant_id: tenantId, key_id: uuidv7(), name, scopes, secret_hash: hash(secret), created_at: laurel.clock.now(),
-  }).returningAll().executeTakeFirstOrThrow();
-  return { ...keyOf(row), secret };
+export interface NewApiKey extends ApiKey {
+  /**
+   * The full key, in the answer that created it only. A replay of the same idempotency key gets
+   * null: Laurel keeps the key's hash, never the key (nor in the stored answer).
+   */
+  secret: string | null;
 }
 
-export async function listApiKeys(laurel: Laurel, tenantId: string): Promise<ApiKey[]> {
-  const rows = await laurel.db.selectFrom('api_keys').selectAll().where('tenant_id', '=', tenantId).orderBy('key_id').execute();
+/** What a replay answers: the key without its secret. */
+export const withoutSecret = (k: NewApiKey): NewApiKey => ({ ...k, secret: null });
+
+export function newSecret(chosen: string | undefined): string {
+  const secret = chosen ?? `lk_${randomBytes(32).toString('base64url')}`;
+  if (secret.length < 16 || secret.length > 200 || /\s/.test(secret)) throw invalid('secret', 'a key is 16 to 200 characters without spaces');
+  return secret;
+}
+
+/** Writes a key in the caller's transaction (a new tenant's first key is written with the tenant). */
+export async function insertApiKey(trx: Trx, tenantId: string, input: { name: string; scopes: Scope[]; secret: string }, now: Date): Promise<NewApiKey> {
+  const row = await trx.insertInto('api_keys').values({
+    tenant_id: tenantId, key_id: uuidv7(now.getTime()), name: input.name, scopes: input.scopes, secret_hash: hash(input.secret), created_at: now,
+  }).returningAll().executeTakeFirstOrThrow();
+  return { ...keyOf(row), secret: input.secret };
+}
+
+type KeyInput = { name: string; scopes: Scope[]; secret?: string };
+
+/**
+ * Creates a key; the returned `secret` is the only time the full key is seen. An operator may
+ * choose the key (LAUREL_ADMIN_KEY); otherwise it is `lk_` and 256 random bits. With an
+ * idempotency key, a retry creates nothing and answers the first key without its secret.
+ */
+export async function createApiKey(laurel: Laurel, tenantId: string, input: KeyInput): Promise<ApiKey & { secret: string }>;
+export async function createApiKey(laurel: Laurel, tenantId: string, input: KeyInput, idempotencyKey: string | undefined): Promise<NewApiKey>;
+export async function createApiKey(laurel: Laurel, tenantId: string, input: KeyInput, idempotencyKey?: string): Promise<NewApiKey> {
+  const name = requireText(input.name, 'name', 100);
+  const scopes = validateScopes(input.scopes);
+  const secret = newSecret(input.secret);
+  return writeOnce(laurel, tenantId, idempotencyKey, 'create_api_key', { name, scopes },
+    (trx, now) => insertApiKey(trx, tenantId, { name, scopes, secret }, now), { replayed: withoutSecret });
+}
+
+/** A tenant's keys, or (null: an operator's view) every tenant's. */
+export async function listApiKeys(laurel: Laurel, tenantId: string | null): Promise<ApiKey[]> {
+  let query = laurel.db.selectFrom('api_keys').selectAll();
+  if (tenantId !== null) query = query.where('tenant_id', '=', tenantId);
+  const rows = await query.orderBy('tenant_id').orderBy('key_id').execute();
   return rows.map(keyOf);
 }
 
-export async function revokeApiKey(laurel: Laurel, tenantId: string, keyId: string): Promise<ApiKey> {
+/**
+ * Revokes a key of the tenant, or (tenantId null: an operator, who knows the key by its id alone)
+ * of whichever tenant holds it; key ids are UUIDv7, unique across tenants.
+ */
+export async function revokeApiKey(laurel: Laurel, tenantId: string | null, keyId: string): Promise<ApiKey> {
   const id = requireId(keyId, 'keyId', 'API key');
-  const row = await laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() })
-    .where('tenant_id', '=', tenantId).where('key_id', '=', id).where('revoked_at', 'is', null)
-    .returningAll().executeTakeFirst();
+  let update = laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() }).where('key_id', '=', id).where('revoked_at', 'is', null);
+  if (tenantId !== null) update = update.where('tenant_id', '=', tenantId);
+  const row = await update.returningAll().executeTakeFirst();
   if (row) return keyOf(row);
-  const existing = await laurel.db.selectFrom('api_keys').select('key_id').where('tenant_id', '=', tenantId).where('key_id', '=', id).executeTakeFirst();
-  if (!existing) throw notFound('API key', 'keyId');
+  let existing = laurel.db.selectFrom('api_keys').select('key_id').where('key_id', '=', id);
+  if (tenantId !== null) existing = existing.where('tenant_id', '=', tenantId);
+  if (!(await existing.executeTakeFirst())) throw notFound('API key', 'keyId');
   throw new DomainError('conflict', 'the API key is already revoked', 'keyId');
 }
 

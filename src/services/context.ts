@@ -4,6 +4,7 @@ import { systemClock, type Clock } from '../core/clock.js';
 import { strategiesWith, type EarningStrategy, type Strategies } from '../core/rules/strategies.js';
 import { connectionOptionsFromEnv, openDatabase, type ConnectionOptions, type Engine } from '../db/connection.js';
 import { migrate } from '../db/migrate.js';
+import { batchSettingsFromEnv, type BatchSettings } from './ledger-batch.js';
 import type { Db } from '../db/schema.js';
 
 export interface Laurel {
@@ -24,6 +25,8 @@ export interface Settings {
    * any tenant admin registers endpoints, and Laurel's workers POST to them.
    */
   allowPrivateWebhooks: boolean;
+  /** group commit of ledger operations (services/ledger-batch.ts); null: each in its own transaction */
+  batch: BatchSettings | null;
 }
 
 /** LAUREL_WEBHOOKS_ALLOW_PRIVATE=true|false (default false); any other value is refused, not guessed. */
@@ -32,7 +35,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   if (allow !== '' && allow !== 'true' && allow !== 'false') {
     throw new Error(`LAUREL_WEBHOOKS_ALLOW_PRIVATE must be true or false, not ${JSON.stringify(env.LAUREL_WEBHOOKS_ALLOW_PRIVATE)}`);
   }
-  return { allowPrivateWebhooks: allow === 'true' };
+  return { allowPrivateWebhooks: allow === 'true', batch: batchSettingsFromEnv(env) };
 }
 
 export interface Extensions {

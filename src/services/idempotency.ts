@@ -58,7 +58,8 @@ class Replay {
   constructor(readonly result: unknown) {}
 }
 
-function replay<T>(stored: StoredResponse, operation: string, hash: string): T {
+/** The stored answer of a request made again; a conflict when the key was used for another request. */
+export function replayStored<T>(stored: StoredResponse, operation: string, hash: string): T {
   if (stored.operation !== operation || stored.requestHash !== hash) {
     throw new DomainError('idempotency_conflict', 'this idempotency key was used with a different request', 'idempotencyKey');
   }
@@ -85,7 +86,7 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
           key,
           found: (stored) => {
             looked = true;
-            if (stored) throw new Replay(replay<T>(stored, operation, hash));
+            if (stored) throw new Replay(replayStored<T>(stored, operation, hash));
           },
         };
         if (!options.lookupInWork) lookup.found(await findIdempotency(trx, tenantId, key));
@@ -103,16 +104,21 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
   }
 }
 
+export interface WriteOnceOptions<T> {
+  /** what a replay answers, when not the result itself: a secret shown only once is left out of what is stored */
+  replayed?: (result: T) => T;
+}
+
 /**
  * Runs a write in one transaction; with an idempotency key, at most once (its result is stored
  * with the write and replayed). For writes whose key is optional, such as creating a member.
  */
 export async function writeOnce<T>(laurel: Laurel, tenantId: string, key: string | undefined, operation: string, request: unknown,
-  work: (trx: Trx, now: Date) => Promise<T>): Promise<T> {
+  work: (trx: Trx, now: Date) => Promise<T>, options: WriteOnceOptions<T> = {}): Promise<T> {
   if (key === undefined) return laurel.db.transaction().execute((trx) => work(trx, laurel.clock.now()));
   return idempotent(laurel, tenantId, requireIdempotencyKey(key), operation, request, async (trx, now, store) => {
     const result = await work(trx, now);
-    await storeIdempotency(trx, tenantId, store(result), now);
+    await storeIdempotency(trx, tenantId, store(options.replayed ? options.replayed(result) : result), now);
     return result;
   });
 }

@@ -11,12 +11,14 @@ import type { Balance, Decision, Hold, JournalEntry, LedgerContext, Posting } fr
 import { positivePoints, MAX_POINTS } from '../core/points.js';
 import { DEFAULT_WALLET } from '../core/program.js';
 import {
-  balanceOf, entryOf, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
+  balanceOf, entryOf, loadActiveHolds, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
   storeIdempotency, writeDecision, type LockedWallet, type StoredResponse, type Trx,
 } from '../db/ledger.js';
 import { settle } from '../db/settlement.js';
 import type { Laurel } from './context.js';
-import { idempotent, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
+import { idempotent, requestHash, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
+import { batched } from './ledger-batch.js';
+import { encodeJson } from '../core/json.js';
 export type { LockedWallet } from '../db/ledger.js';
 import { optionalText, requireId, requireText } from './validate.js';
 
@@ -103,29 +105,59 @@ function project(wallets: LockedWallet[], decision: Decision, now: Date): Balanc
   });
 }
 
+/** Restored lots may already be past their expiry, and new points may owe a debt: then the wallets are settled again after the write. */
+function needsSettling(wallets: LockedWallet[], decision: Decision): boolean {
+  const newLots = new Set(decision.lots.map((l) => l.lotId));
+  return decision.movements.some((m) => m.delta > 0n && !newLots.has(m.lotId))
+    || wallets.some((w) => w.state.balance.available < 0n);
+}
+
+function answerOf(decision: Decision, balances: Balance[], hold?: Hold): LedgerResult {
+  const entries = decision.entries.map(({ reversedKind: _, ...entry }) => entry);
+  return { entries, balances, ...(hold ? { hold } : {}) };
+}
+
 /**
- * Writes a decision and answers. Restored lots may already be past their expiry, and new points
- * may owe a debt: then the wallets are settled again before answering, with the same statements
- * the jobs use. Otherwise the whole write, idempotency record included, is one statement.
+ * Writes a decision and answers. When the wallets need settling after the write (needsSettling),
+ * they are settled with the same statements the jobs use before answering. Otherwise the whole
+ * write, idempotency record included, is one statement.
  */
 async function commit(trx: Trx, now: Date, wallets: LockedWallet[], decision: Decision,
   store: ((result: LedgerResult) => StoredResponse) | null, hold?: Hold): Promise<LedgerResult> {
   const tenantId = wallets[0]!.tenantId;
-  const newLots = new Set(decision.lots.map((l) => l.lotId));
-  const restores = decision.movements.some((m) => m.delta > 0n && !newLots.has(m.lotId));
-  const owing = wallets.some((w) => w.state.balance.available < 0n);
-  const entries = decision.entries.map(({ reversedKind: _, ...entry }) => entry);
-  const answer = (balances: Balance[]): LedgerResult => ({ entries, balances, ...(hold ? { hold } : {}) });
-  if (!restores && !owing) {
-    const result = answer(project(wallets, decision, now));
+  if (!needsSettling(wallets, decision)) {
+    const result = answerOf(decision, project(wallets, decision, now), hold);
     await writeDecision(trx, tenantId, decision, now, store?.(result));
     return result;
   }
   await writeDecision(trx, tenantId, decision, now);
   for (const w of wallets) await settle(trx, now, { tenantId, memberId: w.state.memberId, walletId: w.state.walletId });
-  const result = answer(await readBalances(trx, tenantId, wallets.map((w) => w.state)));
+  const result = answerOf(decision, await readBalances(trx, tenantId, wallets.map((w) => w.state)), hold);
   if (store) await storeIdempotency(trx, tenantId, store(result), now);
   return result;
+}
+
+/**
+ * An operation on one member's wallet: in the next batch (ledger-batch.ts), or on its own when
+ * batching is off or the batch cannot take it (a missing wallet, a debt to settle after the write,
+ * a batch that failed). Both paths decide with the same core function and answer the same.
+ */
+function walletOperation(laurel: Laurel, input: Request & { memberId: string }, code: string, operation: string, request: object,
+  options: { activeMember: boolean; lots?: bigint }, decide: (wallet: LockedWallet, now: Date) => Decision): Promise<LedgerResult> {
+  const { tenantId, memberId, idempotencyKey: key } = input;
+  return batched<LedgerResult>(laurel, {
+    wallet: { tenantId, memberId, code }, key, operation, requestHash: requestHash(operation, request), ...options,
+    decide: (wallet, now) => {
+      const decision = decide(wallet, now);
+      return needsSettling([wallet], decision) ? null : { decision, result: answerOf(decision, project([wallet], decision, now), decision.newHolds[0]) };
+    },
+    alone: () => idempotent(laurel, tenantId, key, operation, request, async (trx, now, store, lookup) => {
+      const wallet = await openWallet(trx, tenantId, memberId, code, now, { ...options, lookup });
+      const decision = decide(wallet, now);
+      return commit(trx, now, [wallet], decision, store, decision.newHolds[0]);
+    }, LOOKUP_IN_WORK),
+    encode: encodeJson,
+  });
 }
 
 const walletCode = (code: unknown): string => (code === undefined ? DEFAULT_WALLET : requireText(code, 'wallet', 32));
@@ -136,10 +168,8 @@ export async function earn(laurel: Laurel, input: MemberRequest & { amount: bigi
   const amount = positivePoints(input.amount, 'amount');
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'earn', { memberId, code, amount, ref }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lookup });
-    return commit(trx, now, [wallet], decideEarn(context(wallet, now, input), wallet.state, amount, ref), store);
-  }, LOOKUP_IN_WORK);
+  return walletOperation(laurel, { ...input, idempotencyKey: key, memberId }, code, 'earn', { memberId, code, amount, ref }, { activeMember: true },
+    (wallet, now) => decideEarn(context(wallet, now, input), wallet.state, amount, ref));
 }
 
 export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ref?: string }): Promise<LedgerResult> {
@@ -148,10 +178,8 @@ export async function redeem(laurel: Laurel, input: MemberRequest & { amount: bi
   const amount = positivePoints(input.amount, 'amount');
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'redeem', { memberId, code, amount, ref }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: amount, lookup });
-    return commit(trx, now, [wallet], decideRedeem(context(wallet, now, input), wallet.state, amount, ref), store);
-  }, LOOKUP_IN_WORK);
+  return walletOperation(laurel, { ...input, idempotencyKey: key, memberId }, code, 'redeem', { memberId, code, amount, ref }, { activeMember: true, lots: amount },
+    (wallet, now) => decideRedeem(context(wallet, now, input), wallet.state, amount, ref));
 }
 
 export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bigint | number; reason: string; actor: string }): Promise<LedgerResult> {
@@ -164,10 +192,9 @@ export async function adjust(laurel: Laurel, input: MemberRequest & { amount: bi
     throw invalid('amount', `amount must be a non-zero integer between -${MAX_POINTS} and ${MAX_POINTS}`);
   }
   const code = walletCode(input.wallet);
-  return idempotent(laurel, input.tenantId, key, 'adjust', { memberId, code, amount: raw, reason, actor }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { lots: raw < 0n ? -raw : undefined, lookup });
-    return commit(trx, now, [wallet], decideAdjust(context(wallet, now, { ...input, actor }), wallet.state, raw, reason), store);
-  }, LOOKUP_IN_WORK);
+  return walletOperation(laurel, { ...input, idempotencyKey: key, memberId }, code, 'adjust', { memberId, code, amount: raw, reason, actor },
+    { activeMember: false, ...(raw < 0n ? { lots: -raw } : {}) },
+    (wallet, now) => decideAdjust(context(wallet, now, { ...input, actor }), wallet.state, raw, reason));
 }
 
 export async function createHold(laurel: Laurel, input: MemberRequest & { amount: bigint | number; ttlSeconds: number; ref?: string }): Promise<LedgerResult> {
@@ -180,11 +207,8 @@ export async function createHold(laurel: Laurel, input: MemberRequest & { amount
   }
   const code = walletCode(input.wallet);
   const ref = optionalText(input.ref, 'ref', 200);
-  return idempotent(laurel, input.tenantId, key, 'hold', { memberId, code, amount, ttl, ref }, async (trx, now, store, lookup) => {
-    const wallet = await openWallet(trx, input.tenantId, memberId, code, now, { activeMember: true, lots: amount, lookup });
-    const decision = decideHold(context(wallet, now, input), wallet.state, amount, new Date(now.getTime() + ttl * 1000), ref);
-    return commit(trx, now, [wallet], decision, store, decision.newHolds[0]);
-  }, LOOKUP_IN_WORK);
+  return walletOperation(laurel, { ...input, idempotencyKey: key, memberId }, code, 'hold', { memberId, code, amount, ttl, ref }, { activeMember: true, lots: amount },
+    (wallet, now) => decideHold(context(wallet, now, input), wallet.state, amount, new Date(now.getTime() + ttl * 1000), ref));
 }
 
 /** Finds a hold, then locks its wallet and reads it again: holds change only under that lock. */
@@ -286,7 +310,10 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
   } else {
     target.payer = actor.state;
   }
-  if (target.receiver) target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+  if (target.receiver) {
+    target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
+    target.holds = await loadActiveHolds(trx, input.tenantId, target.receiver.memberId, target.receiver.walletId);
+  }
   if (target.payer) {
     const group = entry.holdId ? (await loadHold(trx, input.tenantId, entry.holdId))!.holdEntryId : entry.entryId;
     target.consumedGroupId = group;

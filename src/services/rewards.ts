@@ -243,9 +243,11 @@ export async function redeemReward(laurel: Laurel, tenantId: string, input: Rede
   }, { lookupInWork: true });
 }
 
+// A partner code, once given out, is the member's: it never returns to the pool (they saw it and may have used it at the
+// partner). Every reward message names it, so the brand can ask the partner to void one whose instance was cancelled or expired.
 const messageOf = (i: Instance, reward: Pick<Reward, 'code' | 'name'>) => ({
   instanceId: i.instanceId, rewardId: i.rewardId, rewardCode: reward.code, rewardName: reward.name, memberId: i.memberId, programId: i.programId,
-  points: i.cost, status: i.status, expiresAt: i.expiresAt,
+  points: i.cost, status: i.status, expiresAt: i.expiresAt, partnerCode: i.partnerCode,
 });
 
 export interface Validation {
@@ -360,6 +362,7 @@ export async function expireRewards(laurel: Laurel, now: Date, progress: (done: 
         await resolveInstance(trx, i.tenantId, i.instanceId, 'expired', now);
         await enqueueMessage(trx, i.tenantId, 'reward.expired', `reward.expired:${i.instanceId}`, {
           instanceId: i.instanceId, rewardId: i.rewardId, memberId: i.memberId, programId: i.programId, points: i.cost, refunded: true,
+          partnerCode: i.partnerCode,
         }, now);
       }
       return due.length;

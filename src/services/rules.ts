@@ -7,13 +7,14 @@ import type { PurchaseLine } from '../core/events/purchase.js';
 import { orderTotal } from '../core/events/purchase.js';
 import { uuidv7 } from '../core/ids.js';
 import { basketOf } from '../core/rules/basket.js';
-import { evaluate, loadRule } from '../core/rules/evaluate.js';
+import { capsOf, evaluate, loadRule, type Scope } from '../core/rules/evaluate.js';
+import { replayLimits } from '../core/rules/replay.js';
 import { withBasket } from '../core/rules/facts.js';
 import { validateCampaign, validateRule, type Campaign, type Rule } from '../core/rules/rule.js';
-import { eventOf, factsOfRow, loadEventProgram, programEvents } from '../db/events.js';
+import { eventOf, factsOfRow, loadEventProgram, programEvents, returnIdsOf } from '../db/events.js';
 import {
-  awardsOf, campaignsById, insertCampaign, insertNextVersion, insertRule, listCampaigns as listCampaignRows, listRules as listRuleRows,
-  listVersions, loadCampaign, loadRule as loadRuleRow, setRuleEnabled, updateCampaign as updateCampaignRow,
+  awardsOf, budgetsUsed, campaignsById, insertCampaign, insertNextVersion, insertRule, listCampaigns as listCampaignRows, listRules as listRuleRows,
+  listVersions, loadCampaign, loadRule as loadRuleRow, memberUsage, setRuleEnabled, updateCampaign as updateCampaignRow,
 } from '../db/rules.js';
 import type { Laurel } from './context.js';
 import { amountsByWallet, evaluateEarning, explained } from './earning.js';
@@ -178,17 +179,24 @@ export interface DryRunEvent {
   externalId: string;
   occurredAt: Date;
   memberId: string;
-  /** what the rule (or the draft) would award, before caps and budgets */
+  /** what the rule (or the draft) would award, after its caps and budgets as the replay simulates them */
   points: bigint;
+  /** what its effect computes before caps and budgets */
+  uncapped: bigint;
+  /** the caps and budgets that trimmed it (rule_cap, campaign_cap, rule_budget, campaign_budget) */
+  limitedBy: string[];
   /** what the event really got from this rule */
   actual: bigint;
   detail: Explained['detail'] | null;
 }
 
 /**
- * Replays a rule, or a draft of it, on the program's past events of its trigger (newest first)
- * with the facts each event was decided with. Nothing is written. Caps and budgets are not
- * simulated: `points` is what the rule's effect gives each event on its own.
+ * Replays a rule, or a draft of it, on the program's past events of its trigger (the newest
+ * `limit`, answered newest first) with the facts each event was decided with. Nothing is written.
+ * Caps and budgets (the rule's and its campaign's) are simulated as if the replayed version had
+ * been in place: what the rule really gave on these events and their returns is taken out of the
+ * member's usage and the budgets as they stand, and what the replay gives is counted, in the
+ * order the events occurred (core/rules/replay.ts).
  */
 export async function dryRun(laurel: Laurel, tenantId: string, ruleId: string, input: DryRunInput) {
   const saved = await getRule(laurel, tenantId, ruleId);
@@ -203,26 +211,49 @@ export async function dryRun(laurel: Laurel, tenantId: string, ruleId: string, i
   const loaded = loadRule(rule, laurel.strategies);
   const campaigns = await campaignsById(laurel.db, tenantId, rule.campaignId ? [rule.campaignId] : []);
   const rows = await programEvents(laurel.db, tenantId, saved.programId, { type: rule.trigger, from: input.from ?? null, to: input.to ?? null, limit });
-  const actual = new Map((await awardsOf(laurel.db, tenantId, rows.map((r) => r.event_id)))
-    .filter((a) => a.ruleId === saved.ruleId).map((a) => [a.eventId, a.points]));
+  const recorded = await awardsOf(laurel.db, tenantId, rows.map((r) => r.event_id));
+  const actual = new Map(recorded.filter((a) => a.ruleId === saved.ruleId).map((a) => [a.eventId, a.points]));
+  const caps = capsOf([loaded], campaigns);
+  const campaign = rule.campaignId === null ? null : campaigns.get(rule.campaignId) ?? null;
+  const budgeted: Scope[] = [
+    ...(rule.limits.budget !== null ? [`rule:${rule.ruleId}` as const] : []),
+    ...(campaign?.budget != null ? [`campaign:${campaign.campaignId}` as const] : []),
+  ];
+  const timeZone = caps.size > 0 ? (await loadEventProgram(laurel.db, tenantId, saved.programId))!.timeZone : 'UTC';
+  const replay = caps.size === 0 && budgeted.length === 0 ? null : replayLimits({
+    rule, campaign, timeZone, replayed: new Set(rows.map((r) => r.event_id)),
+    recorded: [...recorded, ...await awardsOf(laurel.db, tenantId, await returnIdsOf(laurel.db, tenantId, rows.map((r) => r.event_id)))],
+    budgetUsed: await budgetsUsed(laurel.db, tenantId, budgeted, false),
+  });
   const events: DryRunEvent[] = [];
-  for (const row of rows) {
+  // In the order the events occurred: each sees the caps and budgets the ones before it used.
+  const chronological = [...rows].sort((a, b) => a.occurred_at.getTime() - b.occurred_at.getTime() || (a.event_id < b.event_id ? -1 : 1));
+  for (const row of chronological) {
     const facts = factsOfRow(row);
     if (facts === null) continue;
     const e = eventOf(row);
     const basket = e.kind === 'purchase' ? basketOf(e.lines as PurchaseLine[], e.total ?? 0n) : basketOf([], 0n);
+    const limits = replay === null ? undefined : replay.limitsFor(e.memberId, e.occurredAt,
+      caps.size > 0 ? await memberUsage(laurel.db, tenantId, e.memberId, caps, e.occurredAt, timeZone) : () => ({ points: 0n, times: 0 }));
     const [award] = evaluate({
-      rules: [loaded], campaigns, basket, facts: withBasket(facts, basket),
+      rules: [loaded], campaigns, basket, facts: withBasket(facts, basket), limits,
       event: { externalId: e.externalId, channel: e.channel, location: e.location, occurredAt: e.occurredAt },
     });
+    if (award) replay?.record(e.memberId, e.occurredAt, award);
     events.push({
       eventId: e.eventId, externalId: e.externalId, occurredAt: e.occurredAt, memberId: e.memberId,
-      points: award?.points ?? 0n, actual: actual.get(e.eventId) ?? 0n, detail: award?.detail ?? null,
+      points: award?.points ?? 0n, uncapped: award?.uncapped ?? 0n, limitedBy: award?.limitedBy ?? [],
+      actual: actual.get(e.eventId) ?? 0n, detail: award?.detail ?? null,
     });
   }
+  const order = new Map(rows.map((r, i) => [r.event_id, i]));
+  events.sort((a, b) => order.get(a.eventId)! - order.get(b.eventId)!);
   const sum = (f: (e: DryRunEvent) => bigint) => events.reduce((s, e) => s + f(e), 0n);
   return {
     rule, events,
-    summary: { events: events.length, fired: events.filter((e) => e.points > 0n).length, points: sum((e) => e.points), actual: sum((e) => e.actual) },
+    summary: {
+      events: events.length, fired: events.filter((e) => e.points > 0n).length, points: sum((e) => e.points), actual: sum((e) => e.actual),
+      uncapped: sum((e) => e.uncapped), limited: events.filter((e) => e.limitedBy.length > 0).length,
+    },
   };
 }

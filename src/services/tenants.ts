@@ -5,6 +5,8 @@ import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { isValidTimeZone, validateExpiredRewards, validatePointValue, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
 import { expiryPolicyOf } from '../db/ledger.js';
+import type { Trx } from '../db/ledger.js';
+import { insertApiKey, newSecret, withoutSecret, type NewApiKey } from './api-keys.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
 import { requireId, requireText } from './validate.js';
@@ -26,22 +28,62 @@ export interface Program extends Omit<ProgramInput, 'wallets'> {
 
 const CURRENCY = /^[A-Z]{3}$/;
 
-export async function createTenant(laurel: Laurel, input: { name: string; timeZone: string; currency: string }): Promise<Tenant> {
+/**
+ * Operator requests (creating a tenant) keep their idempotency records under the nil uuid, a
+ * tenant id no tenant has (tenant ids are UUIDv7): there is one operator per deployment.
+ */
+export const OPERATOR_SCOPE = '00000000-0000-0000-0000-000000000000';
+
+type TenantInput = { name: string; timeZone: string; currency: string };
+
+function validTenant(input: TenantInput): TenantInput {
   const name = requireText(input.name, 'name', 200);
   if (!isValidTimeZone(input.timeZone)) throw invalid('timeZone', 'timeZone must be an IANA time zone such as Europe/Paris');
   if (typeof input.currency !== 'string' || !CURRENCY.test(input.currency)) throw invalid('currency', 'currency must be an ISO 4217 code such as EUR');
-  const tenant: Tenant = { tenantId: uuidv7(), name, timeZone: DateTime.local().setZone(input.timeZone).zoneName!, currency: input.currency, createdAt: laurel.clock.now() };
-  await laurel.db.insertInto('tenants').values({
-    tenant_id: tenant.tenantId, name, time_zone: tenant.timeZone, currency: tenant.currency, created_at: tenant.createdAt,
+  return { name, timeZone: DateTime.local().setZone(input.timeZone).zoneName!, currency: input.currency };
+}
+
+async function insertTenant(trx: Trx, input: TenantInput, now: Date): Promise<Tenant> {
+  const tenant: Tenant = { tenantId: uuidv7(now.getTime()), ...input, createdAt: now };
+  await trx.insertInto('tenants').values({
+    tenant_id: tenant.tenantId, name: tenant.name, time_zone: tenant.timeZone, currency: tenant.currency, created_at: now,
     member_token_secret: randomBytes(32).toString('hex'),
   }).execute();
   return tenant;
 }
 
+export async function createTenant(laurel: Laurel, input: TenantInput): Promise<Tenant> {
+  const valid = validTenant(input);
+  return laurel.db.transaction().execute((trx) => insertTenant(trx, valid, laurel.clock.now()));
+}
+
+/**
+ * A new tenant and its first admin key, in one transaction. With an idempotency key, a retry
+ * creates nothing and answers the first tenant and key, the key's secret withheld (only its hash
+ * is kept).
+ */
+export async function openTenant(laurel: Laurel, input: TenantInput, idempotencyKey?: string): Promise<{ tenant: Tenant; apiKey: NewApiKey }> {
+  const valid = validTenant(input);
+  const secret = newSecret(undefined);
+  return writeOnce(laurel, OPERATOR_SCOPE, idempotencyKey, 'create_tenant', valid, async (trx, now) => {
+    const tenant = await insertTenant(trx, valid, now);
+    return { tenant, apiKey: await insertApiKey(trx, tenant.tenantId, { name: 'first admin key', scopes: ['admin'], secret }, now) };
+  }, { replayed: (r) => ({ ...r, apiKey: withoutSecret(r.apiKey) }) });
+}
+
 export async function getTenant(laurel: Laurel, tenantId: string): Promise<Tenant> {
   const row = await laurel.db.selectFrom('tenants').selectAll().where('tenant_id', '=', requireId(tenantId, 'tenantId', 'tenant')).executeTakeFirst();
   if (!row) throw notFound('tenant', 'tenantId');
-  return { tenantId: row.tenant_id, name: row.name, timeZone: row.time_zone, currency: row.currency, createdAt: row.created_at };
+  return tenantOf(row);
+}
+
+const tenantOf = (row: { tenant_id: string; name: string; time_zone: string; currency: string; created_at: Date }): Tenant =>
+  ({ tenantId: row.tenant_id, name: row.name, timeZone: row.time_zone, currency: row.currency, createdAt: row.created_at });
+
+/** Every tenant, oldest first: what an operator looks through (`laurel tenants list`). */
+export async function listTenants(laurel: Laurel): Promise<Tenant[]> {
+  const rows = await laurel.db.selectFrom('tenants').select(['tenant_id', 'name', 'time_zone', 'currency', 'created_at']).orderBy('tenant_id').execute();
+  return rows.map(tenantOf);
 }
 
 function expiryColumns(expiry: ExpiryPolicy) {

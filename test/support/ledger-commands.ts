@@ -1,10 +1,13 @@
 // The random histories the ledger property tests replay: one program policy, one time zone, a
-// start instant, and a sequence of commands over two members. Amounts are mostly relative to what
-// the state offers, so that both successes and refusals are common.
+// start instant, a number of members (2, or 5 to 7) and a sequence of commands over them. Amounts
+// are mostly relative to what the state offers, so that both successes and refusals are common,
+// and now and then anything up to the input limit. LAUREL_PROPERTY_SCALE (default 1) multiplies
+// the runs and the history lengths: the nightly size.
 import fc from 'fast-check';
 import type { ModelPolicy } from './ledger-model.js';
 
-export type Member = 0 | 1;
+/** a member's index, below the scenario's `members` */
+export type Member = number;
 /** An amount: absolute, or a percentage of what the state offers (available points, what is left to reverse or held). */
 export type Size = { abs: number } | { pct: number };
 export type Cmd =
@@ -14,7 +17,8 @@ export type Cmd =
   | { op: 'hold'; m: Member; size: Size; ttl: number }
   | { op: 'capture'; recent: number; part: Size | null }
   | { op: 'void'; recent: number }
-  | { op: 'transfer'; from: Member; self: boolean; size: Size }
+  /** `to` is `from` when `self` (to be refused) */
+  | { op: 'transfer'; from: Member; to: Member; self: boolean; size: Size }
   /** `kind` picks a recent entry of that kind; hold and reverse entries are there to be refused */
   | { op: 'reverse'; kind: string; back: number; part: Size | null }
   | { op: 'travel'; ms: number }
@@ -25,6 +29,7 @@ export type Cmd =
 
 export interface Scenario {
   policy: ModelPolicy;
+  members: number;
   zone: string;
   start: number;
   cmds: Cmd[];
@@ -33,11 +38,17 @@ export interface Scenario {
 export const MINUTE = 60_000;
 const DAY = 86_400_000;
 export const MAX_HOLD_SECONDS = 30 * 86_400;
+/** the API's limit on an amount (core/points.ts MAX_POINTS) */
+const MAX_POINTS = 1_000_000_000_000;
+export const SCALE = Math.max(1, Number(process.env.LAUREL_PROPERTY_SCALE ?? 1));
 
-const member = fc.constantFrom<Member>(0, 1);
+// Any index: scenarioArb folds it below the number of members.
+const member = fc.nat({ max: 6 });
+const earned = fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 200 }) }, { weight: 1, arbitrary: fc.integer({ min: 1, max: MAX_POINTS }) });
 const size: fc.Arbitrary<Size> = fc.oneof(
-  { weight: 3, arbitrary: fc.record({ pct: fc.integer({ min: 5, max: 110 }) }) },
-  { weight: 1, arbitrary: fc.record({ abs: fc.integer({ min: 1, max: 150 }) }) },
+  { weight: 6, arbitrary: fc.record({ pct: fc.integer({ min: 5, max: 110 }) }) },
+  { weight: 2, arbitrary: fc.record({ abs: fc.integer({ min: 1, max: 150 }) }) },
+  { weight: 1, arbitrary: fc.record({ abs: fc.integer({ min: 1, max: MAX_POINTS }) }) },
 );
 /** spending (nearly) everything, so that claw-backs fall short */
 const spendMost: fc.Arbitrary<Size> = fc.oneof({ weight: 3, arbitrary: fc.record({ pct: fc.integer({ min: 70, max: 100 }) }) }, { weight: 1, arbitrary: size });
@@ -55,13 +66,13 @@ function commandArb(options: { replay: boolean; badTtl: boolean }, w: Weights, r
     ? fc.oneof({ weight: 8, arbitrary: fc.integer({ min: 1, max: 3 * 86_400 }) }, { weight: 1, arbitrary: fc.constantFrom(0, MAX_HOLD_SECONDS + 1) })
     : fc.integer({ min: 1, max: 3 * 86_400 });
   const commands: fc.WeightedArbitrary<Cmd>[] = [
-    { weight: w.earn, arbitrary: fc.record({ op: fc.constant('earn' as const), m: member, amount: fc.integer({ min: 1, max: 200 }) }) },
+    { weight: w.earn, arbitrary: fc.record({ op: fc.constant('earn' as const), m: member, amount: earned }) },
     { weight: w.redeem, arbitrary: fc.record({ op: fc.constant('redeem' as const), m: member, size: spend }) },
     { weight: w.adjust, arbitrary: fc.record({ op: fc.constant('adjust' as const), m: member, credit: fc.boolean(), size }) },
     { weight: w.hold, arbitrary: fc.record({ op: fc.constant('hold' as const), m: member, size: spend, ttl }) },
     { weight: w.capture, arbitrary: fc.record({ op: fc.constant('capture' as const), recent, part }) },
     { weight: w.void, arbitrary: fc.record({ op: fc.constant('void' as const), recent }) },
-    { weight: w.transfer, arbitrary: fc.record({ op: fc.constant('transfer' as const), from: member, self: fc.nat({ max: 15 }).map((x) => x === 0), size }) },
+    { weight: w.transfer, arbitrary: fc.record({ op: fc.constant('transfer' as const), from: member, to: member, self: fc.nat({ max: 15 }).map((x) => x === 0), size }) },
     { weight: w.reverse, arbitrary: fc.record({ op: fc.constant('reverse' as const), kind: fc.constantFrom(...reverseKinds), back: recent, part }) },
     { weight: w.travel, arbitrary: fc.record({ op: fc.constant('travel' as const), ms: fc.oneof(
       fc.integer({ min: 1, max: 180 }).map((x) => x * MINUTE),
@@ -112,13 +123,47 @@ function repaymentArb(options: { replay: boolean; badTtl: boolean }): fc.Arbitra
       { op: 'redeem', m: 0, size: { pct: spend } },
       { op: 'reverse', kind: 'earn', back: 0, part: null },
       ...payer,
-      { op: 'transfer', from: 1, self: false, size: { pct: pay } },
+      { op: 'transfer', from: 1, to: 0, self: false, size: { pct: pay } },
       ...rest,
     ],
   }));
 }
 
-/** Histories mixing everything, and one in four about making and repaying debts. */
+/**
+ * Claw-backs of points an active hold keeps aside: member 0 earns, holds most or all of it (once
+ * or twice), the earn is reversed (all or part), and then the holds are voided, captured or left
+ * to expire. No such sequence may give back points the claw-back took.
+ */
+function heldClawbackArb(options: { replay: boolean; badTtl: boolean }): fc.Arbitrary<{ policy: ModelPolicy; script: Cmd[] }> {
+  const hold = fc.record({ op: fc.constant('hold' as const), m: fc.constant<Member>(0), size: spendMost, ttl: fc.integer({ min: 60, max: 86_400 }) });
+  const resolve = fc.oneof(
+    fc.record({ op: fc.constant('void' as const), recent }),
+    fc.record({ op: fc.constant('capture' as const), recent, part }),
+    fc.record({ op: fc.constant('edge' as const), holds: fc.constant(true), pick: recent, offset: fc.constantFrom(0, 1), settle: fc.boolean() }),
+  );
+  return fc.record({
+    policy: policyArb,
+    earns: fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 3 }),
+    holds: fc.array(hold, { minLength: 1, maxLength: 2 }),
+    spend: fc.option(fc.record({ op: fc.constant('redeem' as const), m: fc.constant<Member>(0), size: spendMost }), { nil: null }),
+    back: recent,
+    reversePart: part,
+    after: fc.array(resolve, { minLength: 1, maxLength: 3 }),
+    rest: fc.array(commandArb(options, MIXED, ['earn', 'transfer', 'redeem'], size), { maxLength: 6 }),
+  }).map(({ policy, earns, holds, spend, back, reversePart, after, rest }) => ({
+    policy: { ...policy, returnWindowDays: 0 },
+    script: [
+      ...earns.map((amount): Cmd => ({ op: 'earn', m: 0, amount })),
+      ...holds,
+      ...(spend ? [spend] : []),
+      { op: 'reverse', kind: 'earn', back, part: reversePart },
+      ...after,
+      ...rest,
+    ],
+  }));
+}
+
+/** Histories mixing everything, one in five about making and repaying debts, one in five clawing back held points. */
 export function scenarioArb(options: { replay: boolean; badTtl: boolean; maxLength: number }): fc.Arbitrary<Scenario> {
   const mixed = fc.record({
     policy: policyArb,
@@ -126,30 +171,40 @@ export function scenarioArb(options: { replay: boolean; badTtl: boolean; maxLeng
       { minLength: 3, maxLength: options.maxLength - 2 }),
   });
   return fc.record({
-    body: fc.oneof({ weight: 3, arbitrary: mixed }, { weight: 1, arbitrary: repaymentArb(options) }),
+    body: fc.oneof({ weight: 3, arbitrary: mixed }, { weight: 1, arbitrary: repaymentArb(options) }, { weight: 1, arbitrary: heldClawbackArb(options) }),
+    members: fc.oneof({ weight: 2, arbitrary: fc.constant(2) }, { weight: 1, arbitrary: fc.integer({ min: 5, max: 7 }) }),
     zone: fc.constantFrom('Europe/Paris', 'America/New_York', 'Pacific/Auckland'),
     start: fc.integer({ min: Date.UTC(2026, 0, 1) / MINUTE, max: Date.UTC(2029, 11, 31) / MINUTE }).map((x) => x * MINUTE),
-    // Both members start with some points, so that spending is not mostly refused for want of any.
-    opening: fc.tuple(fc.integer({ min: 20, max: 300 }), fc.integer({ min: 20, max: 300 })),
-  }).map(({ body, zone, start, opening: [a, b] }) => ({
-    policy: body.policy, zone, start,
-    cmds: [{ op: 'adjust', m: 0, credit: true, size: { abs: a } }, { op: 'adjust', m: 1, credit: true, size: { abs: b } }, ...body.script],
+    // Every member starts with some points, so that spending is not mostly refused for want of any.
+    opening: fc.array(fc.integer({ min: 20, max: 300 }), { minLength: 7, maxLength: 7 }),
+  }).map(({ body, members, zone, start, opening }) => ({
+    policy: body.policy, members, zone, start,
+    cmds: [
+      ...opening.slice(0, members).map((a, m): Cmd => ({ op: 'adjust', m, credit: true, size: { abs: a } })),
+      ...body.script.map((c) => within(c, members)),
+    ],
   }));
+}
+
+/** A command with its member indexes folded below `n`; a transfer goes to another member unless `self`. */
+function within(c: Cmd, n: number): Cmd {
+  if (c.op === 'transfer') {
+    const from = c.from % n;
+    return { ...c, from, to: c.self ? from : (from + 1 + (c.to % (n - 1))) % n };
+  }
+  return 'm' in c ? { ...c, m: c.m % n } : c;
 }
 
 /** The amount a Size stands for, given what the state offers. */
 export const sized = (s: Size, base: bigint): number =>
-  'abs' in s ? s.abs : base > 0n ? Math.max(1, Math.ceil((Number(base) * s.pct) / 100)) : s.pct;
+  Math.min(MAX_POINTS, 'abs' in s ? s.abs : base > 0n ? Math.max(1, Math.ceil((Number(base) * s.pct) / 100)) : s.pct);
 
 /**
- * fast-check options; LAUREL_PROPERTY_SEED replays a reported run. `limitMs` bounds the whole
- * assertion, shrinking included (which replays histories, on a database slowly): a failure
- * found by then is still reported, with the smallest counterexample found so far. `historyMs`,
- * for asynchronous properties, fails a history that hangs (a settlement that never finishes)
- * instead of letting the time limit pass it.
+ * fast-check options; LAUREL_PROPERTY_SEED replays a reported run. No time limit: a property runs
+ * all its histories or fails, never passes early on a slow machine, so `runs` is sized to fit.
+ * `historyMs`, for asynchronous properties, fails a history that hangs (a settlement that never finishes).
  */
-export const runOptions = (runs: number, limitMs: number, historyMs?: number): fc.Parameters<unknown> => {
+export const runOptions = (runs: number, historyMs?: number): fc.Parameters<unknown> => {
   const seed = process.env.LAUREL_PROPERTY_SEED;
-  const plugins = [fc.interruptAfterTimeLimit(limitMs), ...(historyMs ? [fc.timeout(historyMs)] : [])];
-  return { numRuns: runs, plugins, ...(seed === undefined ? {} : { seed: Number(seed) }) };
+  return { numRuns: runs * SCALE, ...(historyMs ? { plugins: [fc.timeout(historyMs)] } : {}), ...(seed === undefined ? {} : { seed: Number(seed) }) };
 };

@@ -153,7 +153,11 @@ export class LedgerModel {
   adjust(m: number, amount: bigint): ModelResult {
     if (amount === 0n) throw new Rejected('validation', 'a zero adjustment');
     return this.tx((s) => this.operate(s, [m], () => {
-      if (amount > 0n) return { entries: [this.ref(s, this.credit(s, m, 'adjust', amount))] };
+      if (amount > 0n) {
+        const id = this.credit(s, m, 'adjust', amount);
+        this.touch(s, m); // points given by support restart the inactivity clock; a correction taking some does not
+        return { entries: [this.ref(s, id)] };
+      }
       const e = this.entry(s, 'adjust', m, -amount);
       this.spend(s, m, -amount, e.id);
       e.group = e.id;
@@ -361,7 +365,7 @@ export class LedgerModel {
     this.gaveBack = true;
   }
 
-  /** A claw-back: the entry's own lots first (pending or not), then other spendable lots, then debt or write-off. */
+  /** A claw-back: the entry's own lots first (pending or not), then other spendable lots, then active holds, then debt or write-off. */
   private takeBack(s: State, e: Entry, m: number, amount: bigint): void {
     let left = amount;
     const own = s.lots.filter((l) => e.lots.includes(l.id) && l.remaining > 0n).sort(spendOrder);
@@ -371,6 +375,22 @@ export class LedgerModel {
       const x = min(lot.remaining, left);
       lot.remaining -= x;
       left -= x;
+    }
+    // Points an active hold keeps aside are still the member's: the newest holds give them up
+    // (the lots they took from stay as they are) before anything becomes a debt or is written off.
+    for (const h of [...s.holds].reverse()) {
+      if (left === 0n) break;
+      if (h.member !== m || h.status !== 'active') continue;
+      let x = min(h.amount, left);
+      h.amount -= x;
+      left -= x;
+      if (h.amount === 0n) h.status = 'voided';
+      const g = s.taken[h.group] ?? {};
+      for (const lot of s.lots.filter((l) => (g[l.id] ?? 0n) > 0n).sort((a, b) => spendOrder(b, a))) {
+        const y = min(g[lot.id]!, x);
+        g[lot.id]! -= y;
+        x -= y;
+      }
     }
     if (left > 0n && this.policy.negativeBalance === 'debt') {
       s.lots.push({ id: ++s.seq, member: m, amount: -left, remaining: -left, pending: false, earnedAt: s.now, availableAt: s.now, expiresAt: null });
@@ -390,7 +410,7 @@ export class LedgerModel {
   private expiryOf(earnedAt: number): number | null {
     const x = this.policy.expiry;
     const local = DateTime.fromMillis(earnedAt, { zone: this.zone });
-    if (x.kind === 'rolling') return local.plus({ months: x.months }).toMillis();
+    if (x.kind === 'rolling') return inactivityDeadline(earnedAt, x.months, this.zone);
     if (x.kind === 'fixed_date') {
       // "expires on 31 December" means the points are gone when 1 January starts, in the tenant's zone
       return DateTime.fromObject({ year: local.year + x.yearsAfter, month: x.month, day: x.day }, { zone: this.zone })
@@ -422,11 +442,11 @@ export class LedgerModel {
 }
 
 /**
- * When a wallet last active at `t` has been idle for `months` months. Laurel computes it in SQL,
- * and PostgreSQL reads a wall-clock time that occurs twice (the hour repeated when DST ends) as
- * the later, standard-time instant, where luxon (and so rolling expiry) keeps the earlier one.
- * The model follows PostgreSQL so that the tests do not flake on that hour; the disagreement
- * itself is a finding of its own.
+ * `months` calendar months after `t`: when a wallet last active at `t` has been idle too long,
+ * and when a lot earned at `t` expires under a rolling policy. A wall-clock time that occurs
+ * twice (the hour repeated when DST ends) is its later, standard-time instant, as PostgreSQL
+ * reads it; Laurel's rolling expiry agrees (core/program.ts monthsLater). Written here on its own,
+ * a second way, so that the model does not just repeat the code it checks.
  */
 export function inactivityDeadline(t: number, months: number, zone: string): number {
   const k = `${t}/${months}/${zone}`;

@@ -72,7 +72,12 @@ export class MemoryLedger {
         target.payer = of(entry.memberId);
       } else if (entry.lotId !== null) target.receiver = of(entry.memberId);
       else target.payer = of(entry.memberId);
-      if (target.receiver) target.createdLots = [...this.lots.values()].filter((l) => l.entryId === entryId && l.amount > 0n).map((l) => ({ ...l }));
+      if (target.receiver) {
+        const receiver = target.receiver.memberId;
+        target.createdLots = [...this.lots.values()].filter((l) => l.entryId === entryId && l.amount > 0n).map((l) => ({ ...l }));
+        target.holds = [...this.holds.values()].filter((h) => h.memberId === receiver && h.status === 'active')
+          .map((h) => ({ hold: { ...h }, consumed: this.consumption(h.holdEntryId) }));
+      }
       if (target.payer) {
         const hold = entry.holdId ? this.holds.get(entry.holdId)! : null;
         target.consumedGroupId = hold ? hold.holdEntryId : entryId;
@@ -138,6 +143,7 @@ export class MemoryLedger {
     for (const mv of d.movements) this.move(mv, !fresh.has(mv.lotId));
     for (const h of d.newHolds) this.holds.set(h.holdId, { ...h });
     for (const r of d.resolvedHolds) Object.assign(this.holds.get(r.holdId)!, { status: r.status, resolvedAt: this.now });
+    for (const r of d.shrunkHolds) this.holds.get(r.holdId)!.amount = r.amount;
     for (const c of balanceChanges(d)) {
       const b = this.balances.get(c.memberId)!;
       b.available += c.available; b.pending += c.pending; b.held += c.held;

@@ -37,6 +37,15 @@ export interface BalanceChange {
 
 const ACTIVITY = new Set(['earn', 'redeem', 'hold', 'transfer']);
 
+/**
+ * Whether an entry restarts its wallet's inactivity clock: what the member did (earn, redeem,
+ * hold, transfer), and a positive adjustment. Support gives points to a member they are talking
+ * to; points given to an idle wallet that then expire at the next settlement would undo the
+ * gesture. A negative adjustment (a correction) is no sign of life and restarts nothing.
+ */
+export const isActivity = (entry: Pick<NewEntry, 'kind' | 'lotId'>): boolean =>
+  ACTIVITY.has(entry.kind) || (entry.kind === 'adjust' && entry.lotId !== null);
+
 /** What a decision does to each member's balance row: bucket sums from postings, counters from entry kinds. */
 export function balanceChanges(decision: Decision): BalanceChange[] {
   const changes = new Map<string, BalanceChange>();
@@ -55,7 +64,7 @@ export function balanceChanges(decision: Decision): BalanceChange[] {
       change(p.memberId, entry.walletId)[p.account as MemberBucket] += p.amount;
     }
     const own = change(entry.memberId, entry.walletId);
-    if (ACTIVITY.has(entry.kind)) own.active = true;
+    if (isActivity(entry)) own.active = true;
     if (entry.kind === 'transfer' && entry.counterpartyId) change(entry.counterpartyId, entry.walletId).active = true;
     const sign = entry.kind === 'reverse' ? -1n : 1n;
     const kind = entry.kind === 'reverse' ? entry.reversedKind : entry.kind;

@@ -70,8 +70,9 @@ function payFrom(wallet: WalletState, amount: bigint, now: Date): LotTake[] {
   requireRedeemable(wallet);
   const { takes, short } = takeFromLots(wallet.lots, amount, now);
   if (wallet.balance.available < amount || short > 0n) {
-    throw new DomainError('insufficient_points',
-      `${amount} points requested, ${maxBig(wallet.balance.available - short, 0n)} available`, 'amount');
+    // What the wallet could pay: its spendable lots (`amount - short` when they fall short), never more than its balance.
+    const payable = maxBig(minBig(wallet.balance.available, amount - short), 0n);
+    throw new DomainError('insufficient_points', `${amount} points requested, ${payable} available`, 'amount');
   }
   return takes;
 }
@@ -235,6 +236,8 @@ export interface ReversalTarget {
   consumed?: LotTake[];
   /** the consumption group those takes belong to: the hold's entry for a captured redeem */
   consumedGroupId?: string;
+  /** the receiver's active holds and what each took, per lot: what the lots cannot give back is taken from them */
+  holds?: { hold: Hold; consumed: LotTake[] }[];
 }
 
 const REVERSIBLE: ReadonlySet<EntryKind> = new Set(['earn', 'redeem', 'adjust', 'transfer']);
@@ -266,7 +269,7 @@ export function decideReverse(ctx: LedgerContext, target: ReversalTarget, amount
 
   if (takesBack) {
     const receiver = target.receiver!;
-    postings.push(...takeBack(ctx, receiver, target.createdLots ?? [], reversing, entryId, original.entryId, decision));
+    postings.push(...takeBack(ctx, receiver, target.createdLots ?? [], target.holds ?? [], reversing, entryId, original.entryId, decision));
     if (original.kind !== 'transfer') postings.push(program(account, reversing));
   }
   if (restores) {
@@ -287,8 +290,13 @@ export function decideReverse(ctx: LedgerContext, target: ReversalTarget, amount
   return decision;
 }
 
-/** Takes `amount` back from a receiver: the created lots first, then other lots, then debt or write-off. */
-function takeBack(ctx: LedgerContext, receiver: WalletState, created: Lot[], amount: bigint, entryId: string, originalId: string, decision: Decision): Posting[] {
+/**
+ * Takes `amount` back from a receiver: the created lots first, then other lots, then the points
+ * active holds keep aside (newest hold first), and only then a debt or a write-off. Points held
+ * are the member's: writing off while they stay held would let a void give the written-off points back.
+ */
+function takeBack(ctx: LedgerContext, receiver: WalletState, created: Lot[], holds: { hold: Hold; consumed: LotTake[] }[],
+  amount: bigint, entryId: string, originalId: string, decision: Decision): Posting[] {
   const postings: Posting[] = [];
   let left = amount;
   for (const lot of [...created].filter((l) => l.remaining > 0n).sort(consumptionOrder)) {
@@ -300,9 +308,10 @@ function takeBack(ctx: LedgerContext, receiver: WalletState, created: Lot[], amo
   }
   const createdIds = new Set(created.map((l) => l.lotId));
   const others = receiver.lots.filter((l) => !createdIds.has(l.lotId));
-  const { takes, short } = takeFromLots(others, left, ctx.now);
+  const { takes, short: shortOfLots } = takeFromLots(others, left, ctx.now);
   for (const t of takes) decision.movements.push({ entryId, groupEntryId: entryId, lotId: t.lot.lotId, delta: -t.amount });
   postings.push(member(receiver, 'available', -sumBig(takes.map((t) => t.amount))));
+  const short = takeFromHolds(receiver, holds, shortOfLots, entryId, decision, postings);
   if (short > 0n) {
     if (ctx.policy.negativeBalance === 'debt') {
       const debt: Lot = {
@@ -317,4 +326,30 @@ function takeBack(ctx: LedgerContext, receiver: WalletState, created: Lot[], amo
     }
   }
   return postings;
+}
+
+/**
+ * Takes up to `amount` from active holds, newest first: each hold gives the points back to the lots
+ * it took them from (in its own consumption group) and the claw-back takes them from there, so the
+ * lots are unchanged and the hold keeps aside only what is left; a hold emptied is voided.
+ * Returns what the holds could not cover.
+ */
+function takeFromHolds(receiver: WalletState, holds: { hold: Hold; consumed: LotTake[] }[], amount: bigint,
+  entryId: string, decision: Decision, postings: Posting[]): bigint {
+  let left = amount;
+  const newest = [...holds].filter((h) => h.hold.status === 'active' && h.hold.memberId === receiver.memberId)
+    .sort((a, b) => b.hold.createdAt.getTime() - a.hold.createdAt.getTime() || (a.hold.holdId < b.hold.holdId ? 1 : -1));
+  for (const { hold, consumed } of newest) {
+    if (left === 0n) break;
+    const take = minBig(hold.amount, left);
+    for (const r of restoreToLots(consumed, take)) {
+      decision.movements.push({ entryId, groupEntryId: hold.holdEntryId, lotId: r.lot.lotId, delta: r.amount });
+      decision.movements.push({ entryId, groupEntryId: entryId, lotId: r.lot.lotId, delta: -r.amount });
+    }
+    postings.push(member(receiver, 'held', -take));
+    if (take === hold.amount) decision.resolvedHolds.push({ holdId: hold.holdId, status: 'voided' });
+    else decision.shrunkHolds.push({ holdId: hold.holdId, amount: hold.amount - take });
+    left -= take;
+  }
+  return left;
 }

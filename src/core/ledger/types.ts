@@ -118,8 +118,10 @@ export interface Decision {
   movements: LotMovement[];
   newHolds: Hold[];
   resolvedHolds: { holdId: string; status: Exclude<HoldStatus, 'active'> }[];
+  /** active holds a claw-back took part of: their new, smaller amount */
+  shrunkHolds: { holdId: string; amount: bigint }[];
 }
 
-export const emptyDecision = (): Decision => ({ entries: [], lots: [], movements: [], newHolds: [], resolvedHolds: [] });
+export const emptyDecision = (): Decision => ({ entries: [], lots: [], movements: [], newHolds: [], resolvedHolds: [], shrunkHolds: [] });
 
 export type { NegativeBalancePolicy };

@@ -205,6 +205,13 @@ export function periodStart(period: Period, at: Date, timeZone: string): Date | 
   return local.startOf(period === 'week' ? 'week' : period).toJSDate();
 }
 
+/** The cap period holding `at`: [start, end), null bounds open (lifetime). */
+export function periodBounds(period: Period, at: Date, timeZone: string): { start: Date | null; end: Date | null } {
+  const start = periodStart(period, at, timeZone);
+  const end = start === null ? null : DateTime.fromJSDate(start, { zone: timeZone }).plus({ [`${period}s`]: 1 }).toJSDate();
+  return { start, end };
+}
+
 /** The periods whose usage an evaluation of these rules needs, per scope. */
 export function capsOf(rules: readonly LoadedRule[], campaigns: ReadonlyMap<string, Campaign>): Map<Scope, MemberCap[]> {
   const caps = new Map<Scope, MemberCap[]>();

@@ -218,8 +218,8 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.post('/rules/:ruleId/dry-run', {
     schema: {
-      summary: 'Dry-run a rule on past events', tags: ['rules'],
-      description: "Replays the rule, or a draft `definition`, on the program's past events of its trigger (newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written; caps and budgets are not simulated.",
+      summary: 'Dry-run a rule on past events', tags: ['rules'], operationId: 'dryRunRule',
+      description: "Replays the rule, or a draft `definition`, on the program's past events of its trigger (the newest `limit`, answered newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written. Per-member caps and budgets (the rule's and its campaign's) are simulated as if the replayed version had been in place: what the rule really gave on these events and their returns is taken out of the member's usage and the budgets as they stand, and what the replay gives counts for the events after it, in the order they occurred. Each event says which caps or budgets trimmed it (`limitedBy`) and what it would give without them (`uncapped`).",
       params: RuleParams,
       body: Type.Object({
         definition: Type.Optional(Type.Object(Definition, { additionalProperties: false, description: 'a draft to try instead of the current version' })),
@@ -233,13 +233,18 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
           rule: RuleSchema,
           summary: Type.Object({
             events: Type.Integer(), fired: Type.Integer(),
-            points: Type.Integer({ description: 'what the rule would give' }), actual: Type.Integer({ description: 'what it gave' }),
+            points: Type.Integer({ description: 'what the rule would give, after caps and budgets' }), actual: Type.Integer({ description: 'what it gave' }),
+            uncapped: Type.Integer({ description: 'what it would give without caps and budgets' }),
+            limited: Type.Integer({ description: 'events whose award a cap or budget trimmed' }),
           }),
           events: Type.Array(Type.Object({
             eventId: Id('the event'), externalId: Type.String(), occurredAt: Type.String(), memberId: Id('the member'),
-            points: Type.Integer(), actual: Type.Integer(), detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
+            points: Type.Integer({ description: 'what the rule would give, after caps and budgets' }),
+            uncapped: Type.Integer({ description: 'what its effect computes before caps and budgets' }),
+            limitedBy: Type.Array(Type.String({ enum: ['rule_cap', 'campaign_cap', 'rule_budget', 'campaign_budget'] }), { description: 'the caps and budgets that trimmed it' }),
+            actual: Type.Integer({ description: 'what the event really got from the rule' }), detail: Nullable(Type.Record(Type.String(), Type.Unknown())),
           })),
-        }),
+        }, { description: 'The replay: each event with what the rule would give and what it gave, and the totals' }),
         ...errors(403, 404),
       },
     },
@@ -251,10 +256,10 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
     });
     return {
       object: 'dry_run' as const, rule: presentRule({ ...result.rule, budgetUsed: 0n }),
-      summary: plain(result.summary) as { events: number; fired: number; points: number; actual: number },
+      summary: plain(result.summary) as { events: number; fired: number; points: number; actual: number; uncapped: number; limited: number },
       events: result.events.map((e) => ({
         eventId: e.eventId, externalId: e.externalId, occurredAt: e.occurredAt.toISOString(), memberId: e.memberId,
-        points: Number(e.points), actual: Number(e.actual), detail: e.detail === null ? null : plain(e.detail) as Record<string, unknown>,
+        points: Number(e.points), uncapped: Number(e.uncapped), limitedBy: e.limitedBy, actual: Number(e.actual), detail: e.detail === null ? null : plain(e.detail) as Record<string, unknown>,
       })),
     };
   });

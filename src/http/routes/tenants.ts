@@ -3,10 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { createApiKey, listApiKeys, revokeApiKey, SCOPES, type ApiKey } from '../../services/api-keys.js';
 import type { Laurel } from '../../services/context.js';
-import { createTenant, getTenant, type Tenant } from '../../services/tenants.js';
-import { ADMIN, isOperator, READ, tenantOf } from '../auth.js';
+import { getTenant, openTenant, type Tenant } from '../../services/tenants.js';
+import { ADMIN, clientKey, isOperator, READ, tenantOf } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, Nullable, Timestamp } from '../schemas.js';
+import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const TenantSchema = Type.Object({
   object: Type.Literal('tenant'),
@@ -26,6 +26,10 @@ const ApiKeySchema = Type.Object({
   revokedAt: Nullable(Timestamp('when it was revoked')),
 });
 
+const KeyWithheld = Type.Boolean({
+  description: 'true when this answers a retry of the same Idempotency-Key: the key was in the first answer only, and Laurel keeps only its hash',
+});
+
 const Scopes = Type.Array(Type.String({ enum: [...SCOPES] }), { minItems: 1, uniqueItems: true, description: 'admin: everything; pos: members, events, redemptions, holds; read: reads' });
 
 const presentTenant = (t: Tenant) => ({ object: 'tenant' as const, tenantId: t.tenantId, name: t.name, timeZone: t.timeZone, currency: t.currency, createdAt: t.createdAt.toISOString() });
@@ -34,23 +38,29 @@ const presentKey = (k: ApiKey) => ({ object: 'api_key' as const, keyId: k.keyId,
 export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/tenants', {
     schema: {
-      summary: 'Create a tenant', tags: ['tenants'],
-      description: 'Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Returns the tenant and its first admin API key, shown only this once.',
+      summary: 'Create a tenant', tags: ['tenants'], operationId: 'createTenant',
+      description: 'Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Creates the tenant and its first admin API key in one transaction, and returns both; the key is shown only this once. With an `Idempotency-Key`, a retry creates nothing and answers the same tenant and keyId with `key: null` and `keyWithheld: true` (Laurel keeps only the key\'s hash): if the first answer was lost, revoke that key with another and create a new one, or create another tenant with another Idempotency-Key.',
+      headers: OptionalIdempotencyHeader,
       body: Type.Object({
         name: Type.String({ minLength: 1, maxLength: 200, examples: ['Acme Coffee'] }),
         timeZone: Type.String({ minLength: 1, maxLength: 64, examples: ['Europe/Paris'] }),
         currency: Type.String({ pattern: '^[A-Z]{3}$', examples: ['EUR'] }),
       }, { additionalProperties: false }),
-      response: { 201: Type.Object({ tenant: TenantSchema, apiKey: Type.Object({ key: Type.String({ description: 'the admin key; store it now' }), keyId: Id('the key') }) }), ...errors(403) },
+      response: {
+        201: Type.Object({
+          tenant: TenantSchema,
+          apiKey: Type.Object({ key: Nullable(Type.String({ description: 'the admin key; store it now. null on a replay: it is shown once' })), keyId: Id('the key'), keyWithheld: KeyWithheld }),
+        }, { description: 'The new tenant and its first admin key (or, replayed, the same ones with the key withheld).' }),
+        ...errors(403, 409),
+      },
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
     if (!isOperator(request)) {
       throw httpProblem('forbidden', 'creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment');
     }
-    const tenant = await createTenant(laurel, request.body);
-    const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
-    return reply.status(201).send({ tenant: presentTenant(tenant), apiKey: { key: key.secret, keyId: key.keyId } });
+    const { tenant, apiKey } = await openTenant(laurel, request.body, clientKey(request));
+    return reply.status(201).send({ tenant: presentTenant(tenant), apiKey: { key: apiKey.secret, keyId: apiKey.keyId, keyWithheld: apiKey.secret === null } });
   });
 
   app.get('/tenant', {
@@ -60,15 +70,21 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/api-keys', {
     schema: {
-      summary: 'Create an API key', tags: ['api keys'],
-      description: 'The full key is in the response `key` and is never shown again: only its hash is stored.',
+      summary: 'Create an API key', tags: ['api keys'], operationId: 'createApiKey',
+      description: 'The full key is in the response `key` and is never shown again: only its hash is stored. With an `Idempotency-Key`, a retry creates no second key: it answers the same key with `key: null` and `keyWithheld: true`. If the first answer was lost, revoke that keyId and create another key.',
+      headers: OptionalIdempotencyHeader,
       body: Type.Object({ name: Type.String({ minLength: 1, maxLength: 100, examples: ['store 12 till 3'] }), scopes: Scopes }, { additionalProperties: false }),
-      response: { 201: Type.Intersect([ApiKeySchema, Type.Object({ key: Type.String() })]), ...errors(403) },
+      response: {
+        201: Type.Intersect([ApiKeySchema, Type.Object({
+          key: Nullable(Type.String({ description: 'the full key; store it now. null on a replay: it is shown once' })), keyWithheld: KeyWithheld,
+        })], { description: 'The new key, with its secret (or, replayed, the same key with the secret withheld).' }),
+        ...errors(403, 409),
+      },
     },
     config: { access: ADMIN },
   }, async (request, reply) => {
-    const key = await createApiKey(laurel, tenantOf(request), request.body as { name: string; scopes: ApiKey['scopes'] });
-    return reply.status(201).send({ ...presentKey(key), key: key.secret });
+    const key = await createApiKey(laurel, tenantOf(request), request.body as { name: string; scopes: ApiKey['scopes'] }, clientKey(request));
+    return reply.status(201).send({ ...presentKey(key), key: key.secret, keyWithheld: key.secret === null });
   });
 
   app.get('/api-keys', {

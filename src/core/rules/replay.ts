@@ -1,0 +1,95 @@
+// A dry run replays a rule, or a draft of it, on past events as if it had been in place, its
+// per-member caps and budgets included (its own and its campaign's). What the rule really gave on
+// the replayed events and their returns is taken out of the usage as it stands; what the replay
+// gives is put in, event by event in the order they occurred. Pure: the service reads the usage,
+// the budgets and the recorded awards; nothing is written.
+import { periodBounds, type Award, type LimitState, type Scope, type Usage } from './evaluate.js';
+import type { Campaign, Period, Rule } from './rule.js';
+
+/** An award as recorded (rule_awards), of any rule, on a replayed event or one of its returns. */
+export interface RecordedAward {
+  eventId: string;
+  memberId: string;
+  /** the purchase's time, for a return's award too: caps count it in the purchase's period */
+  occurredAt: Date;
+  ruleId: string;
+  campaignId: string | null;
+  points: bigint;
+}
+
+export interface ReplayInput {
+  /** the rule as replayed (a draft keeps the rule's id) */
+  rule: Rule;
+  /** the campaign the replayed rule belongs to, if any */
+  campaign: Campaign | null;
+  timeZone: string;
+  /** every award on the replayed events and on their returns */
+  recorded: readonly RecordedAward[];
+  /** the replayed events' ids (their returns' awards are in `recorded` under other ids) */
+  replayed: ReadonlySet<string>;
+  /** what each budget scope has used, as it stands */
+  budgetUsed: ReadonlyMap<Scope, bigint>;
+}
+
+interface Given {
+  memberId: string;
+  occurredAt: Date;
+  points: bigint;
+}
+
+const within = (at: Date, b: { start: Date | null; end: Date | null }) => (!b.start || at >= b.start) && (!b.end || at < b.end);
+
+export interface Replay {
+  /** the limits one replayed event sees, given the member's usage as it stands (memberUsage) */
+  limitsFor(memberId: string, at: Date, standing: (scope: Scope, period: Period) => Usage): LimitState;
+  /** counts what the replay gave an event, for the events after it */
+  record(memberId: string, at: Date, award: Award): void;
+}
+
+export function replayLimits(input: ReplayInput): Replay {
+  const { rule, campaign, timeZone, recorded } = input;
+  const ruleScope: Scope = `rule:${rule.ruleId}`;
+  const campaignScope: Scope | null = campaign ? `campaign:${campaign.campaignId}` : null;
+  // The rule's own part of a scope's usage: what the replay stands in for.
+  const replaced = (scope: Scope, a: RecordedAward) =>
+    a.ruleId === rule.ruleId && (scope === ruleScope || (scope === campaignScope && a.campaignId === campaign!.campaignId));
+  const given: Given[] = [];
+
+  const budgetSize = (scope: Scope): bigint | null => (scope === ruleScope ? rule.limits.budget : scope === campaignScope ? campaign!.budget : null);
+  const budgetLeft = (scope: Scope): bigint | null => {
+    const size = budgetSize(scope);
+    if (size === null) return null;
+    let used = input.budgetUsed.get(scope) ?? 0n;
+    for (const a of recorded) if (replaced(scope, a)) used -= a.points;
+    // A budget added by the draft, or after some of these awards, never counted them: used stays at least 0.
+    if (used < 0n) used = 0n;
+    for (const g of given) used += g.points;
+    return size - used;
+  };
+
+  const usage = (memberId: string, at: Date, standing: (scope: Scope, period: Period) => Usage) => (scope: Scope, period: Period): Usage => {
+    const bounds = periodBounds(period, at, timeZone);
+    const now = standing(scope, period);
+    let points = now.points;
+    let times = now.times;
+    for (const a of recorded) {
+      if (a.memberId !== memberId || !within(a.occurredAt, bounds) || !replaced(scope, a)) continue;
+      points -= a.points;
+      // An event counts once towards `times` while any award of the scope on it is positive.
+      const others = recorded.some((o) => o !== a && o.eventId === a.eventId && o.points > 0n
+        && (scope === ruleScope ? o.ruleId === rule.ruleId : o.campaignId === campaign!.campaignId));
+      if (input.replayed.has(a.eventId) && a.points > 0n && !others) times -= 1;
+    }
+    for (const g of given) {
+      if (g.memberId !== memberId || !within(g.occurredAt, bounds)) continue;
+      points += g.points;
+      if (g.points > 0n) times += 1;
+    }
+    return { points: points < 0n ? 0n : points, times: times < 0 ? 0 : times };
+  };
+
+  return {
+    limitsFor: (memberId, at, standing) => ({ usage: usage(memberId, at, standing), budgetLeft }),
+    record: (memberId, at, award) => { given.push({ memberId, occurredAt: at, points: award.points }); },
+  };
+}

@@ -1,0 +1,260 @@
+// Group commit for the member ledger operations (earn, redeem, adjust, hold). Operations that
+// arrive while earlier batches are in flight wait in a queue; the next batch takes them, up to
+// `maxSize`, and decides and writes them in one transaction: one statement looks up their
+// idempotency keys, one locks their wallets (in one global order, so batches never deadlock each
+// other), one writes every decision of a tenant. When nothing is in flight an operation goes at
+// once, as a batch of one: an idle pipe adds no wait.
+//
+// Each operation keeps its own answer: a domain refusal (insufficient points, a suspended member)
+// is decided in the core before anything is written and answers only its request. A database
+// error fails the batch's transaction, which wrote nothing; then every operation of the batch runs
+// again on its own, through the unbatched path, so one bad operation never fails its neighbours.
+// A batch holds at most one operation per wallet, and a wallet in flight is not taken again until
+// its batch ends: a member's operations apply in the order they arrived, as if sequential.
+import { DomainError } from '../core/errors.js';
+import { emptyDecision, type Decision } from '../core/ledger/types.js';
+import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
+import type { Laurel } from './context.js';
+import { replayStored } from './idempotency.js';
+
+export interface BatchSettings {
+  /** the most operations one transaction takes */
+  maxSize: number;
+  /** how long a batch waits to fill while others are in flight (0: it takes what is queued) */
+  waitMs: number;
+  /** batches in flight at once (PGlite runs one: it serialises transactions anyway) */
+  concurrency: number;
+}
+
+/** What one operation decided: its writes and its answer, or `null` to go the unbatched way. */
+export interface Decided<T> {
+  decision: Decision;
+  result: T;
+}
+
+export interface BatchOperation<T> {
+  wallet: WalletRef;
+  key: string;
+  operation: string;
+  requestHash: string;
+  /** refuse suspended and erased members */
+  activeMember: boolean;
+  /** load the spendable lots that cover this many points */
+  lots?: bigint;
+  /** the core's decision on the locked wallet; null when the operation needs the unbatched path */
+  decide(wallet: LockedWallet, now: Date): Decided<T> | null;
+  /** the operation through the unbatched path, in a transaction of its own */
+  alone(): Promise<T>;
+  encode(result: T): string;
+}
+
+interface Queued {
+  op: BatchOperation<unknown>;
+  resolve(value: unknown): void;
+  reject(error: unknown): void;
+}
+
+type Outcome = { result: unknown } | { error: unknown } | { alone: true };
+
+/** What a process's batching did so far: for the benchmark's report and the tests. */
+export interface BatchStats {
+  batches: number;
+  /** operations decided and answered in a batch */
+  batched: number;
+  largest: number;
+  /** batches whose transaction failed, so that each of their operations ran alone */
+  failed: number;
+  /** operations a batch handed to the unbatched path: a failed batch, or one a batch cannot take */
+  alone: number;
+}
+
+class Coalescer {
+  private readonly queue: Queued[] = [];
+  private inFlight = 0;
+  /** wallets whose operation is in a batch in flight */
+  private readonly busy = new Set<string>();
+  private waiting = false;
+  readonly stats: BatchStats = { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 };
+
+  constructor(private readonly laurel: Laurel, private readonly settings: BatchSettings) {}
+
+  submit<T>(op: BatchOperation<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.queue.push({ op: op as BatchOperation<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < this.settings.concurrency && this.queue.length > 0 && !this.waiting) {
+      if (this.inFlight > 0 && this.settings.waitMs > 0 && this.queue.length < this.settings.maxSize) {
+        this.waiting = true;
+        setTimeout(() => {
+          this.waiting = false;
+          this.pump();
+        }, this.settings.waitMs).unref();
+        return;
+      }
+      const batch = this.take();
+      if (batch.length === 0) return;
+      this.inFlight++;
+      for (const q of batch) this.busy.add(walletRefKey(q.op.wallet));
+      void this.run(batch).finally(() => {
+        for (const q of batch) this.busy.delete(walletRefKey(q.op.wallet));
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  /** The queue's first operations, one per wallet and per key, skipping wallets in flight. */
+  private take(): Queued[] {
+    const batch: Queued[] = [];
+    const wallets = new Set<string>();
+    const keys = new Set<string>();
+    const kept: Queued[] = [];
+    for (const q of this.queue) {
+      const wallet = walletRefKey(q.op.wallet);
+      const key = `${q.op.wallet.tenantId}/${q.op.key}`;
+      if (batch.length < this.settings.maxSize && !this.busy.has(wallet) && !wallets.has(wallet) && !keys.has(key)) {
+        batch.push(q);
+      } else {
+        kept.push(q);
+      }
+      // A wallet skipped once stays skipped for this batch, so its later operations keep their order.
+      wallets.add(wallet);
+      keys.add(key);
+    }
+    this.queue.splice(0, this.queue.length, ...kept);
+    return batch;
+  }
+
+  private async run(batch: Queued[]): Promise<void> {
+    let outcomes: Outcome[];
+    try {
+      outcomes = await this.laurel.db.transaction().execute((trx) => this.apply(trx, batch));
+      this.stats.batches++;
+      this.stats.largest = Math.max(this.stats.largest, batch.length);
+    } catch {
+      // The transaction wrote nothing: each operation on its own, with its own answer or error.
+      this.stats.failed++;
+      outcomes = batch.map(() => ({ alone: true }));
+    }
+    for (const outcome of outcomes) {
+      if ('alone' in outcome) this.stats.alone++;
+      else this.stats.batched++;
+    }
+    await Promise.all(batch.map(async (q, i) => {
+      const outcome = outcomes[i]!;
+      if ('result' in outcome) q.resolve(outcome.result);
+      else if ('error' in outcome) q.reject(outcome.error);
+      else await q.op.alone().then(q.resolve, q.reject);
+    }));
+  }
+
+  private async apply(trx: Trx, batch: Queued[]): Promise<Outcome[]> {
+    const now = this.laurel.clock.now();
+    const outcomes: Outcome[] = batch.map(() => ({ alone: true }));
+    const stored = await findIdempotencyKeys(trx, batch.map((q) => ({ tenantId: q.op.wallet.tenantId, key: q.op.key })));
+    const fresh: number[] = [];
+    batch.forEach((q, i) => {
+      const found = stored.get(`${q.op.wallet.tenantId}/${q.op.key}`);
+      if (!found) fresh.push(i);
+      else outcomes[i] = settled(() => replayStored(found, q.op.operation, q.op.requestHash));
+    });
+    if (fresh.length === 0) return outcomes;
+    const locked = await lockWallets(trx, fresh.map((i) => batch[i]!.op.wallet), now);
+    const writes = new Map<string, { decisions: Decision[]; records: StoredResponse[] }>();
+    for (const i of fresh) {
+      const { op } = batch[i]!;
+      const wallet = locked.get(walletRefKey(op.wallet));
+      // A missing member or wallet: the unbatched path finds which, and says so. A wallet with
+      // something to settle goes that way too: its settlement belongs to its operation's
+      // transaction, and a refused operation writes nothing.
+      if (!wallet || wallet.due) continue;
+      if (op.activeMember && wallet.memberStatus !== 'active') {
+        outcomes[i] = { error: new DomainError('conflict', `the member is ${wallet.memberStatus}`, 'memberId') };
+        continue;
+      }
+      if (op.lots !== undefined) wallet.state.lots = await loadLots(trx, op.wallet.tenantId, wallet.state, now, op.lots);
+      let decided: Decided<unknown> | null;
+      try {
+        decided = op.decide(wallet, now);
+      } catch (e) {
+        if (!(e instanceof DomainError)) throw e;
+        outcomes[i] = { error: e };
+        continue;
+      }
+      if (!decided) continue;
+      const tenant = writes.get(op.wallet.tenantId) ?? { decisions: [], records: [] };
+      writes.set(op.wallet.tenantId, tenant);
+      tenant.decisions.push(decided.decision);
+      tenant.records.push({ key: op.key, operation: op.operation, requestHash: op.requestHash, response: op.encode(decided.result) });
+      outcomes[i] = { result: decided.result };
+    }
+    for (const [tenantId, { decisions, records }] of writes) {
+      await writeDecision(trx, tenantId, concatenated(decisions), now, records);
+    }
+    return outcomes;
+  }
+}
+
+function settled(answer: () => unknown): Outcome {
+  try {
+    return { result: answer() };
+  } catch (e) {
+    return { error: e };
+  }
+}
+
+/** One decision holding every list of `decisions`, in order. */
+function concatenated(decisions: Decision[]): Decision {
+  const all = emptyDecision();
+  for (const d of decisions) {
+    for (const list of Object.keys(all) as (keyof Decision)[]) (all[list] as unknown[]).push(...d[list]);
+  }
+  return all;
+}
+
+const coalescers = new WeakMap<object, Coalescer>();
+
+/** Runs `op` in the next batch of `laurel`'s database, or alone when batching is off. */
+export function batched<T>(laurel: Laurel, op: BatchOperation<T>): Promise<T> {
+  const settings = laurel.settings.batch;
+  if (!settings) return op.alone();
+  let coalescer = coalescers.get(laurel.db);
+  if (!coalescer) {
+    coalescer = new Coalescer(laurel, laurel.engine === 'pglite' ? { ...settings, concurrency: 1 } : settings);
+    coalescers.set(laurel.db, coalescer);
+  }
+  return coalescer.submit(op);
+}
+
+/** The batching figures of `laurel`'s database in this process (all zero before its first operation). */
+export function batchStats(laurel: Laurel): BatchStats {
+  return { ...(coalescers.get(laurel.db)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
+}
+
+const DEFAULTS: BatchSettings = { maxSize: 256, waitMs: 0, concurrency: 4 };
+
+/**
+ * LAUREL_BATCH=off turns group commit off; LAUREL_BATCH_MAX_SIZE (1–10000, default 256),
+ * LAUREL_BATCH_WAIT_MS (0–100, default 0) and LAUREL_BATCH_CONCURRENCY (1–64, default 4) tune it.
+ */
+export function batchSettingsFromEnv(env: NodeJS.ProcessEnv): BatchSettings | null {
+  const mode = (env.LAUREL_BATCH ?? 'on').trim().toLowerCase();
+  if (mode !== 'on' && mode !== 'off') throw new Error(`LAUREL_BATCH must be on or off, not ${JSON.stringify(env.LAUREL_BATCH)}`);
+  if (mode === 'off') return null;
+  const int = (name: string, fallback: number, min: number, max: number): number => {
+    const raw = env[name];
+    if (raw === undefined || raw.trim() === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < min || n > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(raw)}`);
+    return n;
+  };
+  return {
+    maxSize: int('LAUREL_BATCH_MAX_SIZE', DEFAULTS.maxSize, 1, 10_000),
+    waitMs: int('LAUREL_BATCH_WAIT_MS', DEFAULTS.waitMs, 0, 100),
+    concurrency: int('LAUREL_BATCH_CONCURRENCY', DEFAULTS.concurrency, 1, 64),
+  };
+}
