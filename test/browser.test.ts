@@ -143,6 +143,22 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.getByRole('link', { name: 'Users' }).click();
     await page.getByRole('cell', { name: 'viewer@demo.test' }).waitFor();
     await check(page, 'console-users');
+    expect(await page.getByRole('navigation').getByRole('link').allTextContents())
+      .toEqual(['Dashboard', 'Members', 'Program', 'Rules', 'Rewards', 'Audit log', 'Users', 'Webhooks', 'API keys']);
+
+    await page.getByRole('link', { name: 'Program' }).click();
+    await page.getByRole('cell', { name: 'Gold', exact: true }).waitFor();
+    await check(page, 'console-program');
+    await page.getByRole('link', { name: 'Webhooks' }).click();
+    await page.getByText('No webhook endpoints yet.').waitFor();
+    await check(page, 'console-webhooks');
+    await page.getByRole('link', { name: 'API keys' }).click();
+    await page.getByLabel('Name').fill('store 12 till 3');
+    await page.getByRole('button', { name: 'Create key' }).click();
+    const secret = (await page.getByTestId('new-key').textContent())!;
+    expect((await fetch(`${base}/v1/tenant`, { headers: { authorization: `Bearer ${secret}` } })).status).toBe(200);
+    await page.getByRole('cell', { name: 'store 12 till 3' }).waitFor();
+    await check(page, 'console-api-keys');
     await context.close();
   });
 
@@ -170,10 +186,10 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
 
   it('each role sees only what it may do, and the API refuses the rest', async () => {
     const expected: Record<Exclude<Role, 'owner'>, { nav: string[]; adjust: boolean; newRule: boolean }> = {
-      marketer: { nav: ['Dashboard', 'Members', 'Rules', 'Rewards'], adjust: false, newRule: true },
-      support: { nav: ['Dashboard', 'Members', 'Rules', 'Rewards'], adjust: true, newRule: false },
-      finance: { nav: ['Dashboard', 'Members', 'Rules', 'Rewards', 'Audit log'], adjust: false, newRule: false },
-      viewer: { nav: ['Dashboard', 'Members', 'Rules', 'Rewards'], adjust: false, newRule: false },
+      marketer: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: false, newRule: true },
+      support: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: true, newRule: false },
+      finance: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards', 'Audit log'], adjust: false, newRule: false },
+      viewer: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: false, newRule: false },
     };
     for (const [role, want] of Object.entries(expected) as [Exclude<Role, 'owner'>, typeof expected.viewer][]) {
       const context = await browser.newContext(laptop);

@@ -8,6 +8,7 @@ import { Dashboard } from './Dashboard';
 import { MemberProfile, Members } from './Members';
 import { Rewards } from './Rewards';
 import { Rules } from './Rules';
+import { ApiKeys, Program, Webhooks } from './Settings';
 import { canRead, SessionContext, type Area, type Role } from './session';
 import { Users } from './Users';
 
@@ -42,6 +43,9 @@ export function App() {
             <Route path="/rewards" element={<Rewards />} />
             <Route path="/audit-log" element={<AuditLog />} />
             <Route path="/users" element={<Users />} />
+            <Route path="/program" element={<Program />} />
+            <Route path="/webhooks" element={<Webhooks />} />
+            <Route path="/api-keys" element={<ApiKeys />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         )}
@@ -53,10 +57,13 @@ export function App() {
 const NAV: { to: string; label: MessageKey; area: Area }[] = [
   { to: '/', label: 'nav.dashboard', area: 'program' },
   { to: '/members', label: 'nav.members', area: 'members' },
+  { to: '/program', label: 'nav.program', area: 'program' },
   { to: '/rules', label: 'nav.rules', area: 'program' },
   { to: '/rewards', label: 'nav.rewards', area: 'program' },
   { to: '/audit-log', label: 'nav.audit', area: 'audit' },
   { to: '/users', label: 'nav.users', area: 'users' },
+  { to: '/webhooks', label: 'nav.webhooks', area: 'webhooks' },
+  { to: '/api-keys', label: 'nav.keys', area: 'keys' },
 ];
 
 function Shell({ role, email, children }: { role: Role; email: string; children: React.ReactNode }) {
