@@ -44,6 +44,25 @@ describe('the dashboard', () => {
   });
 });
 
+describe('a member\'s lots', () => {
+  it('lists the lots still holding points, soonest to expire first, to the member\'s own token too', async () => {
+    const t = await newTenant(laurel, { returnWindowDays: 0, expiry: { kind: 'rolling', months: 12 } });
+    const m = (await call(app, { method: 'POST', url: '/v1/members', key: t.keys.pos, body: { programId: t.program.programId, cardCode: 'L-1' } })).json().memberId as string;
+    const adjust = (amount: number) => call(app, { method: 'POST', url: `/v1/members/${m}/adjustments`, key: t.keys.admin, body: { amount, reason: 'test' } });
+    await adjust(100);
+    laurel.clock.advance(40 * DAY_MS);
+    await adjust(50);
+    await call(app, { method: 'POST', url: `/v1/members/${m}/redemptions`, key: t.keys.pos, body: { amount: 120 } });
+    const token = (await call(app, { method: 'POST', url: `/v1/members/${m}/tokens`, key: t.keys.pos, body: {} })).json().token as string;
+    const r = await call(app, { method: 'GET', url: `/v1/members/${m}/lots`, key: token });
+    expect(r.statusCode, r.body).toBe(200);
+    // the older lot is spent first (120 of 100 + 20 of 50): 30 left in the newer one
+    expect(r.json().data.map((l: { amount: number; remaining: number; pending: boolean }) => [l.amount, l.remaining, l.pending])).toEqual([[50, 30, false]]);
+    expect(r.json().data[0].expiresAt).not.toBeNull();
+    expect((await call(app, { method: 'GET', url: `/v1/members/${m}/lots`, key: (await newTenant(laurel)).keys.read })).statusCode).toBe(404);
+  });
+});
+
 describe('member search', () => {
   it('finds a member by card, e-mail in any case, phone with spaces, external id or member id; nothing in another tenant', async () => {
     const t = await newTenant(laurel);

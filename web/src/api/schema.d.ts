@@ -58,113 +58,9 @@ export interface paths {
         put?: never;
         /**
          * Create a tenant
-         * @description Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Returns the tenant and its first admin API key, shown only this once.
+         * @description Operator only: authenticate with the `LAUREL_OPERATOR_KEY` of the deployment. Creates the tenant and its first admin API key in one transaction, and returns both; the key is shown only this once. With an `Idempotency-Key`, a retry creates nothing and answers the same tenant and keyId with `key: null` and `keyWithheld: true` (Laurel keeps only the key's hash): if the first answer was lost, revoke that key with another and create a new one, or create another tenant with another Idempotency-Key.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example Acme Coffee */
-                        name: string;
-                        /** @example Europe/Paris */
-                        timeZone: string;
-                        /** @example EUR */
-                        currency: string;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            tenant: {
-                                /** @enum {string} */
-                                object: "tenant";
-                                /**
-                                 * Format: uuid
-                                 * @description the tenant
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                tenantId: string;
-                                name: string;
-                                /**
-                                 * @description IANA time zone of calendar rules (expiry dates, windows)
-                                 * @example Europe/Paris
-                                 */
-                                timeZone: string;
-                                /**
-                                 * @description ISO 4217
-                                 * @example EUR
-                                 */
-                                currency: string;
-                                /**
-                                 * Format: date-time
-                                 * @description when
-                                 * @example 2026-11-24T09:30:00.000Z
-                                 */
-                                createdAt: string;
-                            };
-                            apiKey: {
-                                /** @description the admin key; store it now */
-                                key: string;
-                                /**
-                                 * Format: uuid
-                                 * @description the key
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                keyId: string;
-                            };
-                        };
-                    };
-                };
-                /** @description Invalid request: the `errors` list names each bad field. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Missing or invalid API key / member token. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description The key lacks the scope for this operation, or a member token reads another member. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limit exceeded. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["createTenant"];
         delete?: never;
         options?: never;
         head?: never;
@@ -364,93 +260,9 @@ export interface paths {
         put?: never;
         /**
          * Create an API key
-         * @description The full key is in the response `key` and is never shown again: only its hash is stored.
+         * @description The full key is in the response `key` and is never shown again: only its hash is stored. With an `Idempotency-Key`, a retry creates no second key: it answers the same key with `key: null` and `keyWithheld: true`. If the first answer was lost, revoke that keyId and create another key.
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @example store 12 till 3 */
-                        name: string;
-                        /** @description admin: everything; pos: members, events, redemptions, holds; read: reads */
-                        scopes: ("admin" | "pos" | "read")[];
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                201: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            object: "api_key";
-                            /**
-                             * Format: uuid
-                             * @description the key
-                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                             */
-                            keyId: string;
-                            name: string;
-                            scopes: ("admin" | "pos" | "read")[];
-                            /**
-                             * Format: date-time
-                             * @description when
-                             * @example 2026-11-24T09:30:00.000Z
-                             */
-                            createdAt: string;
-                            revokedAt: string | null;
-                        } & {
-                            key: string;
-                        };
-                    };
-                };
-                /** @description Invalid request: the `errors` list names each bad field. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Missing or invalid API key / member token. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description The key lacks the scope for this operation, or a member token reads another member. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limit exceeded. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["createApiKey"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2359,6 +2171,26 @@ export interface paths {
                 };
             };
         };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/lots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's open lots
+         * @description The lots that still hold points (or a debt), soonest to expire first, then those that never expire: what "expiring soon" shows. At most 200. A member token may read its own.
+         */
+        get: operations["listMemberLots"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -5856,234 +5688,9 @@ export interface paths {
         put?: never;
         /**
          * Dry-run a rule on past events
-         * @description Replays the rule, or a draft `definition`, on the program's past events of its trigger (newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written; caps and budgets are not simulated.
+         * @description Replays the rule, or a draft `definition`, on the program's past events of its trigger (the newest `limit`, answered newest first) with the facts each event was decided with, and compares with what the rule really gave. Nothing is written. Per-member caps and budgets (the rule's and its campaign's) are simulated as if the replayed version had been in place: what the rule really gave on these events and their returns is taken out of the member's usage and the budgets as they stand, and what the replay gives counts for the events after it, in the order they occurred. Each event says which caps or budgets trimmed it (`limitedBy`) and what it would give without them (`uncapped`).
          */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    /**
-                     * @description the rule
-                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                     */
-                    ruleId: string;
-                };
-                cookie?: never;
-            };
-            requestBody: {
-                content: {
-                    "application/json": {
-                        /** @description a draft to try instead of the current version */
-                        definition?: {
-                            /** @example Double points for Gold */
-                            name: string;
-                            description?: string | null;
-                            /**
-                             * @description the event type that runs it: purchase, signup (sent by Laurel on enrolment), or a custom action
-                             * @example purchase
-                             */
-                            trigger: string;
-                            condition?: string | null;
-                            /**
-                             * @description What the rule gives. `points_per_amount` {points, per, rounding: order|line, mode: down|half_up|up, skus?, categories?}: `points` for every `per` minor units paid on the matching lines (1 per 100: a point per euro).
-                             *
-                             *     `fixed_points` {points}: per visit or action, welcome (trigger signup), birthday, first-purchase bonus.
-                             *
-                             *     `multiplier` {factor, skus?, categories?}: adds (factor − 1) × the base points of the matching lines; multipliers add up (2x and 3x on the same line make 4x).
-                             *
-                             *     `tier_multiplier` {tiers?: {gold: 2, …}}: the same for the member's tier; without tiers, the tier ladder's earnMultiplier for it.
-                             *
-                             *     `percent_back` {percent, wallet, mode?, skus?, categories?}: store credit in minor units into a money wallet.
-                             *
-                             *     `surprise` {probability, points}: a bonus with probability p, drawn from the rule and the event id (the same event always draws the same).
-                             *
-                             *     A brand's own strategies appear here under their type.
-                             * @example {
-                             *       "type": "points_per_amount",
-                             *       "points": 1,
-                             *       "per": 100
-                             *     }
-                             */
-                            effect: {
-                                /** @example points_per_amount */
-                                type: string;
-                            } & {
-                                [key: string]: unknown;
-                            };
-                            limits?: {
-                                validFrom?: string | null;
-                                validTo?: string | null;
-                                channels?: string[] | null;
-                                locations?: string[] | null;
-                                minSpend?: number | null;
-                                perMember?: {
-                                    /**
-                                     * @description day, week (from Monday), month, year (in the tenant time zone), or lifetime
-                                     * @enum {string}
-                                     */
-                                    period: "day" | "week" | "month" | "year" | "lifetime";
-                                    points?: number | null;
-                                    times?: number | null;
-                                }[] | null;
-                                budget?: number | null;
-                            } | null;
-                            /**
-                             * @description exclusive: when it fires, no rule of lower priority does
-                             * @enum {string}
-                             */
-                            stacking?: "cumulative" | "exclusive";
-                            /** @description higher first (default 0) */
-                            priority?: number;
-                            campaignId?: string | null;
-                        };
-                        /**
-                         * Format: date-time
-                         * @description events that occurred from then…
-                         * @example 2026-11-24T09:30:00.000Z
-                         */
-                        from?: string;
-                        /**
-                         * Format: date-time
-                         * @description …until then
-                         * @example 2026-11-24T09:30:00.000Z
-                         */
-                        to?: string;
-                        /** @description at most this many events (default 100) */
-                        limit?: number;
-                    };
-                };
-            };
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @enum {string} */
-                            object: "dry_run";
-                            rule: {
-                                /** @enum {string} */
-                                object: "rule";
-                                /**
-                                 * Format: uuid
-                                 * @description the rule
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                ruleId: string;
-                                /**
-                                 * Format: uuid
-                                 * @description the program
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                programId: string;
-                                /** @example 1 */
-                                version: number;
-                                enabled: boolean;
-                                /** @description points given under the rule budget so far */
-                                budgetUsed: number;
-                                name: string;
-                                description: string | null;
-                                trigger: string;
-                                condition: string | null;
-                                effect: {
-                                    [key: string]: unknown;
-                                };
-                                limits: {
-                                    [key: string]: unknown;
-                                };
-                                stacking: string;
-                                priority: number;
-                                campaignId: string | null;
-                                savedBy?: string;
-                                /**
-                                 * Format: date-time
-                                 * @description when this version was saved
-                                 * @example 2026-11-24T09:30:00.000Z
-                                 */
-                                savedAt?: string;
-                            };
-                            summary: {
-                                events: number;
-                                fired: number;
-                                /** @description what the rule would give */
-                                points: number;
-                                /** @description what it gave */
-                                actual: number;
-                            };
-                            events: {
-                                /**
-                                 * Format: uuid
-                                 * @description the event
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                eventId: string;
-                                externalId: string;
-                                occurredAt: string;
-                                /**
-                                 * Format: uuid
-                                 * @description the member
-                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
-                                 */
-                                memberId: string;
-                                points: number;
-                                actual: number;
-                                detail: {
-                                    [key: string]: unknown;
-                                } | null;
-                            }[];
-                        };
-                    };
-                };
-                /** @description Invalid request: the `errors` list names each bad field. */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Missing or invalid API key / member token. */
-                401: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description The key lacks the scope for this operation, or a member token reads another member. */
-                403: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Not found in this tenant. */
-                404: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-                /** @description Rate limit exceeded. */
-                429: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Problem"];
-                    };
-                };
-            };
-        };
+        post: operations["dryRunRule"];
         delete?: never;
         options?: never;
         head?: never;
@@ -11615,6 +11222,223 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    createTenant: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example Acme Coffee */
+                    name: string;
+                    /** @example Europe/Paris */
+                    timeZone: string;
+                    /** @example EUR */
+                    currency: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The new tenant and its first admin key (or, replayed, the same ones with the key withheld). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        tenant: {
+                            /** @enum {string} */
+                            object: "tenant";
+                            /**
+                             * Format: uuid
+                             * @description the tenant
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            tenantId: string;
+                            name: string;
+                            /**
+                             * @description IANA time zone of calendar rules (expiry dates, windows)
+                             * @example Europe/Paris
+                             */
+                            timeZone: string;
+                            /**
+                             * @description ISO 4217
+                             * @example EUR
+                             */
+                            currency: string;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        apiKey: {
+                            key: string | null;
+                            /**
+                             * Format: uuid
+                             * @description the key
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            keyId: string;
+                            /** @description true when this answers a retry of the same Idempotency-Key: the key was in the first answer only, and Laurel keeps only its hash */
+                            keyWithheld: boolean;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createApiKey: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example store 12 till 3 */
+                    name: string;
+                    /** @description admin: everything; pos: members, events, redemptions, holds; read: reads */
+                    scopes: ("admin" | "pos" | "read")[];
+                };
+            };
+        };
+        responses: {
+            /** @description The new key, with its secret (or, replayed, the same key with the secret withheld). */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "api_key";
+                        /**
+                         * Format: uuid
+                         * @description the key
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        keyId: string;
+                        name: string;
+                        scopes: ("admin" | "pos" | "read")[];
+                        /**
+                         * Format: date-time
+                         * @description when
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                        revokedAt: string | null;
+                    } & {
+                        key: string | null;
+                        /** @description true when this answers a retry of the same Idempotency-Key: the key was in the first answer only, and Laurel keeps only its hash */
+                        keyWithheld: boolean;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getProgramDashboard: {
         parameters: {
             query?: {
@@ -11875,6 +11699,117 @@ export interface operations {
             };
         };
     };
+    listMemberLots: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description the member
+                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                 */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the open lots */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "lot";
+                            /**
+                             * Format: uuid
+                             * @description the lot
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            lotId: string;
+                            /** @example points */
+                            wallet: string;
+                            /**
+                             * @description what the lot was earned with (negative: a debt)
+                             * @example 120
+                             */
+                            amount: number;
+                            /**
+                             * @description what is left in it
+                             * @example 120
+                             */
+                            remaining: number;
+                            /** @description still inside the return window */
+                            pending: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it was earned
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            earnedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it becomes (or became) spendable
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            availableAt: string;
+                            expiresAt: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     checkRuleCondition: {
         parameters: {
             query?: never;
@@ -11931,6 +11866,242 @@ export interface operations {
             };
             /** @description The key lacks the scope for this operation, or a member token reads another member. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    dryRunRule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /**
+                 * @description the rule
+                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                 */
+                ruleId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description a draft to try instead of the current version */
+                    definition?: {
+                        /** @example Double points for Gold */
+                        name: string;
+                        description?: string | null;
+                        /**
+                         * @description the event type that runs it: purchase, signup (sent by Laurel on enrolment), or a custom action
+                         * @example purchase
+                         */
+                        trigger: string;
+                        condition?: string | null;
+                        /**
+                         * @description What the rule gives. `points_per_amount` {points, per, rounding: order|line, mode: down|half_up|up, skus?, categories?}: `points` for every `per` minor units paid on the matching lines (1 per 100: a point per euro).
+                         *
+                         *     `fixed_points` {points}: per visit or action, welcome (trigger signup), birthday, first-purchase bonus.
+                         *
+                         *     `multiplier` {factor, skus?, categories?}: adds (factor − 1) × the base points of the matching lines; multipliers add up (2x and 3x on the same line make 4x).
+                         *
+                         *     `tier_multiplier` {tiers?: {gold: 2, …}}: the same for the member's tier; without tiers, the tier ladder's earnMultiplier for it.
+                         *
+                         *     `percent_back` {percent, wallet, mode?, skus?, categories?}: store credit in minor units into a money wallet.
+                         *
+                         *     `surprise` {probability, points}: a bonus with probability p, drawn from the rule and the event id (the same event always draws the same).
+                         *
+                         *     A brand's own strategies appear here under their type.
+                         * @example {
+                         *       "type": "points_per_amount",
+                         *       "points": 1,
+                         *       "per": 100
+                         *     }
+                         */
+                        effect: {
+                            /** @example points_per_amount */
+                            type: string;
+                        } & {
+                            [key: string]: unknown;
+                        };
+                        limits?: {
+                            validFrom?: string | null;
+                            validTo?: string | null;
+                            channels?: string[] | null;
+                            locations?: string[] | null;
+                            minSpend?: number | null;
+                            perMember?: {
+                                /**
+                                 * @description day, week (from Monday), month, year (in the tenant time zone), or lifetime
+                                 * @enum {string}
+                                 */
+                                period: "day" | "week" | "month" | "year" | "lifetime";
+                                points?: number | null;
+                                times?: number | null;
+                            }[] | null;
+                            budget?: number | null;
+                        } | null;
+                        /**
+                         * @description exclusive: when it fires, no rule of lower priority does
+                         * @enum {string}
+                         */
+                        stacking?: "cumulative" | "exclusive";
+                        /** @description higher first (default 0) */
+                        priority?: number;
+                        campaignId?: string | null;
+                    };
+                    /**
+                     * Format: date-time
+                     * @description events that occurred from then…
+                     * @example 2026-11-24T09:30:00.000Z
+                     */
+                    from?: string;
+                    /**
+                     * Format: date-time
+                     * @description …until then
+                     * @example 2026-11-24T09:30:00.000Z
+                     */
+                    to?: string;
+                    /** @description at most this many events (default 100) */
+                    limit?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description The replay: each event with what the rule would give and what it gave, and the totals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "dry_run";
+                        rule: {
+                            /** @enum {string} */
+                            object: "rule";
+                            /**
+                             * Format: uuid
+                             * @description the rule
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            ruleId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /** @example 1 */
+                            version: number;
+                            enabled: boolean;
+                            /** @description points given under the rule budget so far */
+                            budgetUsed: number;
+                            name: string;
+                            description: string | null;
+                            trigger: string;
+                            condition: string | null;
+                            effect: {
+                                [key: string]: unknown;
+                            };
+                            limits: {
+                                [key: string]: unknown;
+                            };
+                            stacking: string;
+                            priority: number;
+                            campaignId: string | null;
+                            savedBy?: string;
+                            /**
+                             * Format: date-time
+                             * @description when this version was saved
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            savedAt?: string;
+                        };
+                        summary: {
+                            events: number;
+                            fired: number;
+                            /** @description what the rule would give, after caps and budgets */
+                            points: number;
+                            /** @description what it gave */
+                            actual: number;
+                            /** @description what it would give without caps and budgets */
+                            uncapped: number;
+                            /** @description events whose award a cap or budget trimmed */
+                            limited: number;
+                        };
+                        events: {
+                            /**
+                             * Format: uuid
+                             * @description the event
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            eventId: string;
+                            externalId: string;
+                            occurredAt: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /** @description what the rule would give, after caps and budgets */
+                            points: number;
+                            /** @description what its effect computes before caps and budgets */
+                            uncapped: number;
+                            /** @description the caps and budgets that trimmed it */
+                            limitedBy: ("rule_cap" | "campaign_cap" | "rule_budget" | "campaign_budget")[];
+                            /** @description what the event really got from the rule */
+                            actual: number;
+                            detail: {
+                                [key: string]: unknown;
+                            } | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

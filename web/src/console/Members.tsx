@@ -67,6 +67,7 @@ export function MemberProfile() {
   const balances = useQuery({ queryKey: ['balances', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/balances', path)) });
   const journal = useQuery({ queryKey: ['journal', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/journal', { params: { path: { memberId }, query: { limit: 20 } } })) });
   const tier = useQuery({ queryKey: ['tier', memberId], queryFn: async () => (await api.GET('/v1/members/{memberId}/tier', path)).data ?? null });
+  const lots = useQuery({ queryKey: ['lots', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/lots', path)) });
   const rewards = useQuery({ queryKey: ['instances', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/reward-instances', path)) });
   const refresh = () => queries.invalidateQueries({ predicate: (q) => q.queryKey[1] === memberId });
   const status = useMutation({
@@ -116,6 +117,20 @@ export function MemberProfile() {
                 <td>{date(e.createdAt)}</td><td>{t(`kind.${e.kind}` as MessageKey)}</td><td className="num">{num(e.amount)}</td>
                 <td>{e.reason ?? e.ref ?? ''}</td>
                 <td className="postings">{e.postings.map((p) => `${p.account} ${p.amount > 0 ? '+' : ''}${num(p.amount)}`).join(' · ')}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      <h2>{t('members.lots')}</h2>
+      <div className="table-wrap">
+        <table>
+          <thead><tr><th>{t('lots.earned')}</th><th>{t('lots.wallet')}</th><th className="num">{t('lots.amount')}</th><th className="num">{t('lots.remaining')}</th><th>{t('lots.expires')}</th></tr></thead>
+          <tbody>
+            {lots.data?.data.map((l) => (
+              <tr key={l.lotId}>
+                <td>{date(l.earnedAt)}{l.pending ? ` (${t('balance.pending').toLowerCase()})` : ''}</td><td>{l.wallet}</td>
+                <td className="num">{num(l.amount)}</td><td className="num">{num(l.remaining)}</td><td>{l.expiresAt ? date(l.expiresAt) : t('lots.never')}</td>
               </tr>
             ))}
           </tbody>

@@ -54,6 +54,10 @@ function Member({ memberId }: { memberId: string }) {
   const balances = useQuery({ queryKey: ['balances', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/balances', path)) });
   const tier = useQuery({ queryKey: ['tier', memberId], queryFn: async () => (await api.GET('/v1/members/{memberId}/tier', path)).data ?? null });
   const journal = useQuery({ queryKey: ['journal', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/journal', { params: { path: { memberId }, query: { limit: 20 } } })) });
+  const lots = useQuery({ queryKey: ['lots', memberId], queryFn: () => ok(api.GET('/v1/members/{memberId}/lots', path)) });
+  // what expires within 30 days, soonest first
+  const soon = Date.now() + 30 * 86_400_000;
+  const expiring = (lots.data?.data ?? []).filter((l) => l.wallet === 'points' && !l.pending && l.remaining > 0 && l.expiresAt && Date.parse(l.expiresAt) < soon);
   const points = balances.data?.data.find((b) => b.wallet === 'points');
   if (balances.error) return <p role="alert" className="error">{t('portal.tokenInvalid')}</p>;
   return (
@@ -64,9 +68,10 @@ function Member({ memberId }: { memberId: string }) {
           <dl className="kpis">
             <div className="kpi card big"><dt>{t('balance.available')}</dt><dd data-testid="portal-available">{num(points.available)}</dd></div>
             <div className="kpi card"><dt>{t('balance.pending')}</dt><dd>{num(points.pending)}</dd></div>
-            <div className="kpi card"><dt>{t('balance.held')}</dt><dd>{num(points.held)}</dd></div>
+            <div className="kpi card"><dt>{t('portal.expiring')}</dt><dd data-testid="portal-expiring">{num(expiring.reduce((s, l) => s + l.remaining, 0))}</dd></div>
           </dl>
         )}
+        {expiring[0]?.expiresAt && <p>{t('portal.nextExpiry', { points: num(expiring[0].remaining), date: date(expiring[0].expiresAt) })}</p>}
       </section>
       {tier.data && (
         <section className="card tier" aria-labelledby="tier-title">
