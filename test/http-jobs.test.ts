@@ -29,7 +29,10 @@ describe('GET /v1/jobs and /v1/jobs/runs', () => {
     expect(runs.statusCode, runs.body).toBe(200);
     expect(runs.json().data.map((r: { runId: string }) => r.runId).slice(0, 2)).toEqual([second.runId, manual.runId]);
     const settleOnly = await call(app, { method: 'GET', url: '/v1/jobs/runs?job=settle', key: OPERATOR_KEY });
-    expect(settleOnly.json().data.every((r: { job: string }) => r.job === 'settle')).toBe(true);
+    const settles = settleOnly.json().data as { job: string; runId: string }[];
+    expect(settles.map((r) => r.runId)).toContain(second.runId);
+    expect(settles.every((r) => r.job === 'settle')).toBe(true);
+    expect(settles.map((r) => r.runId)).not.toContain(manual.runId);
   });
 
   it('refuse a tenant key, however powerful, and no key at all', async () => {

@@ -175,16 +175,25 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
     const members = await Promise.all(times(30, () => newMember(laurel, p)));
     // 10 purchases take the whole budget; then their returns race 20 new purchases
     for (const [i, m] of members.slice(0, 10).entries()) expect((await purchase(p, m, `first-${i}`)).points).toBe(100n);
-    const { failed } = await race([
+    const { ok, failed } = await race([
       ...times(10, (i) => () => ingestEvent(laurel, p.tenantId, {
         programId: p.programId, externalId: `return-${i}`, type: 'return', purchaseExternalId: `first-${i}`, refundAmount: 10_000,
       })),
       ...members.slice(10).map((m, i) => () => purchase(p, m, `second-${i}`)),
     ]);
     expect(failed.map(codeOf)).toEqual([]);
+    const points = ok.map((r) => r.points);
+    // every return took its 100 back, and gave them back to the budget: the new purchases earned exactly that
+    expect(points.filter((x) => x < 0n)).toEqual(times(10, () => -100n));
+    const secondEarned = points.filter((x) => x > 0n).reduce((a, b) => a + b, 0n);
     const used = (await getRule(laurel, p.tenantId, rule.ruleId)).budgetUsed;
+    expect(used).toBe(secondEarned);
     expect(used).toBeLessThanOrEqual(1000n);
     expect((await awarded(p, { ruleId: rule.ruleId })).points).toBe(used);
+    // and what the race left of the budget is still there to earn
+    const late = await newMember(laurel, p);
+    expect((await purchase(p, late, 'late')).points).toBe(1000n - used < 100n ? 1000n - used : 100n);
+    expect((await getRule(laurel, p.tenantId, rule.ruleId)).budgetUsed).toBe(used + (1000n - used < 100n ? 1000n - used : 100n));
     await expectVerified(laurel, p.tenantId);
   });
 });

@@ -3,7 +3,7 @@
 import { DomainError } from '../core/errors.js';
 import { createApiKey, listApiKeys, revokeApiKey, validateScopes } from '../services/api-keys.js';
 import type { Laurel } from '../services/context.js';
-import { createTenant, getTenant, listTenants } from '../services/tenants.js';
+import { getTenant, listTenants, openTenant } from '../services/tenants.js';
 import { idOption, required, UsageError, type Values } from './usage.js';
 
 export const TENANT_COMMANDS = ['list', 'create'];
@@ -29,9 +29,9 @@ export async function tenants(laurel: Laurel, sub: string, values: Values): Prom
     }
     return 0;
   }
-  const tenant = await createTenant(laurel, { name: required(values, 'name'), timeZone: required(values, 'time-zone'), currency: required(values, 'currency') });
-  const key = await createApiKey(laurel, tenant.tenantId, { name: 'first admin key', scopes: ['admin'] });
-  console.log(`tenant ${tenant.tenantId}\nadmin API key ${key.secret}`);
+  // The tenant and its first key in one transaction: never a tenant nobody can reach.
+  const { tenant, apiKey } = await openTenant(laurel, { name: required(values, 'name'), timeZone: required(values, 'time-zone'), currency: required(values, 'currency') });
+  console.log(`tenant ${tenant.tenantId}\nadmin API key ${apiKey.secret}`);
   return 0;
 }
 

@@ -30,6 +30,11 @@ export interface ProgramPolicy {
 export interface ProgramInput extends ProgramPolicy {
   name: string;
   enrollmentMode: EnrollmentMode;
+  /**
+   * universal programs: an event naming an unknown member by e-mail alone enrols them (true, the
+   * default), or is refused so that a mistyped address makes no member (false)
+   */
+  enrollByEmail?: boolean;
   wallets: WalletSpec[];
   /** days before a lot expires that its member is reminded (an outbox message); null: never */
   expiryReminderDays?: number | null;
@@ -57,6 +62,12 @@ export function validatePointValue(value: unknown): PointValue | null {
     return n;
   };
   return { points: read(points, 'pointValue.points'), minor: read(minor, 'pointValue.minor') };
+}
+
+export function validateEnrollByEmail(value: unknown): boolean {
+  if (value === undefined || value === null) return true;
+  if (typeof value !== 'boolean') throw invalid('enrollByEmail', 'enrollByEmail must be true or false');
+  return value;
 }
 
 export function validateExpiredRewards(value: unknown): 'refund' | 'forfeit' {
@@ -130,6 +141,7 @@ export function validateProgram(input: ProgramInput): ProgramInput {
   return {
     name: input.name.trim(),
     enrollmentMode: input.enrollmentMode,
+    enrollByEmail: validateEnrollByEmail(input.enrollByEmail),
     wallets: wallets.map((w) => ({ code: w.code, kind: w.kind })),
     returnWindowDays: integerIn(input.returnWindowDays, 0, 3650, 'returnWindowDays'),
     expiry: validateExpiry(input.expiry ?? { kind: 'none' }),

@@ -14,6 +14,8 @@ export type EventRow = Selectable<EventsTable>;
 export interface EventProgram {
   programId: string;
   enrollmentMode: 'universal' | 'opt_in';
+  /** a universal program enrols a member named by e-mail alone (true), or only one given an externalId (false) */
+  enrollByEmail: boolean;
   /** the tenant's currency: the one money of its events */
   currency: string;
   /** the tenant's zone: rules see local time, caps count local days and months */
@@ -30,14 +32,14 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
     .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
-    .select(['p.program_id', 'p.enrollment_mode', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor'])
+    .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor'])
     .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
       and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
     .executeTakeFirst();
   if (!row) return null;
   return {
-    programId: row.program_id, enrollmentMode: row.enrollment_mode, currency: row.currency, timeZone: row.time_zone,
+    programId: row.program_id, enrollmentMode: row.enrollment_mode, enrollByEmail: row.enroll_by_email, currency: row.currency, timeZone: row.time_zone,
     qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
   };

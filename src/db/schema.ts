@@ -28,6 +28,7 @@ export interface ProgramsTable {
   point_value_points: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   point_value_minor: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   expired_rewards: ColumnType<'refund' | 'forfeit', 'refund' | 'forfeit' | undefined, 'refund' | 'forfeit'>;
+  enroll_by_email: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
 
@@ -55,6 +56,8 @@ export interface MembersTable {
   tier_since: ColumnType<Date | null, Date | null | undefined, Date | null>;
   tier_grace_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
   tier_review_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  enrolled_by_event: ColumnType<string | null, string | null | undefined, string | null>;
+  welcome_due_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   enrolled_at: Timestamp;
   updated_at: Timestamp;
 }

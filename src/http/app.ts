@@ -14,8 +14,9 @@ import type { Laurel } from '../services/context.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
+import { swaggerOptions } from './openapi.js';
 import { PROBLEMS, httpProblem, problem, sendProblem, toProblem } from './problems.js';
-import { ProblemSchema } from './schemas.js';
+import { described, ProblemSchema } from './schemas.js';
 import { unprocessableInput, validatorCompiler } from './validation.js';
 import { routes } from './routes/index.js';
 
@@ -28,20 +29,6 @@ export interface AppOptions {
 }
 
 const WEB_DIST = resolve(import.meta.dirname, '../../web/dist');
-
-export const API_DESCRIPTION = `Laurel is an API-first loyalty engine: members earn points, spend them, hold them at checkout
-and get them back on returns, in a double-entry journal that always balances.
-
-**Authentication**: \`Authorization: Bearer <API key>\`. Keys belong to one tenant and carry scopes:
-\`admin\` (everything), \`pos\` (members, events, redemptions, holds), \`read\` (reads). A member portal
-uses a member token (\`POST /v1/members/{memberId}/tokens\`) that reads only that member.
-
-**Idempotency**: every POST that moves points requires an \`Idempotency-Key\` header; a retry with the
-same key and body returns the first response, the same key with another body is refused (409).
-
-**Errors**: RFC 9457 problem+json, with \`errors[].field\` naming each bad input.
-
-**Pagination**: lists take \`limit\` and \`cursor\` and answer \`{ data, hasMore, nextCursor }\`.`;
 
 export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
@@ -82,15 +69,7 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
   app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'Laurel API', version: '1.0.0', description: API_DESCRIPTION },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'an API key, or a member token' } } },
-      security: [{ bearer: [] }],
-    },
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => (typeof json.$id === 'string' ? json.$id : `def-${i}`) },
-  });
+  await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
   app.options('/v1/*', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (_request, reply) => reply.status(204)
     .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
@@ -119,9 +98,12 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
 
   app.get('/healthz', {
     schema: {
-      summary: 'Liveness and readiness', tags: ['operations'], security: [],
+      operationId: 'getHealth', summary: 'Liveness and readiness', tags: ['operations'], security: [],
       description: 'Answers 200 once the database is migrated and the API accepts requests. No authentication.',
-      response: { 200: Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }) },
+      response: {
+        200: described(Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }), 'The API is up and its database migrated.'),
+        429: Type.Ref('Problem', { description: 'Rate limit exceeded (per address).' }),
+      },
     },
     config: { access: { scopes: 'public' } },
   }, async () => ({ status: 'ok' as const, engine: laurel.engine }));

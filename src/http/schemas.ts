@@ -8,6 +8,11 @@ export const Points = (description: string) => Type.Integer({ description, examp
 export const PositivePoints = (description: string) =>
   Type.Integer({ minimum: 1, maximum: Number(MAX_POINTS), description, examples: [100] });
 export const Timestamp = (description: string) => Type.String({ format: 'date-time', description, examples: ['2026-11-24T09:30:00.000Z'] });
+/**
+ * A success response's schema with the description the document gives that response (without
+ * one, a reference page shows "Default Response"); the schema itself is unchanged.
+ */
+export const described = <T extends TSchema>(schema: T, description: string): T => ({ ...schema, description });
 export const Nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const FieldErrorSchema = Type.Object({
@@ -40,6 +45,15 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
     429: 'Rate limit exceeded.',
   };
   for (const s of [400, 401, 429, ...statuses]) out[s] = Type.Ref('Problem', { description: about[s] ?? 'Error' });
+  return out;
+}
+
+/**
+ * The error responses of an operation the deployment's operator key opens (LAUREL_OPERATOR_KEY):
+ * no 401, since a missing or wrong key is refused as 403.
+ */
+export function operatorErrors(...statuses: number[]): Record<number, TSchema> {
+  const { 401: _unauthorized, ...out } = errors(...statuses);
   return out;
 }
 

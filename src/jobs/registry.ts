@@ -4,10 +4,12 @@
 import { queueExpiryReminders } from '../db/jobs.js';
 import { settleDue } from '../db/settlement.js';
 import type { Laurel } from '../services/context.js';
+import { sendBirthdays } from '../services/birthdays.js';
 import { recomputeAll } from '../services/grades.js';
 import { expireRewards } from '../services/rewards.js';
 import { reviewTiers } from '../services/tiers.js';
 import { deliverWebhooks, relayOutbox } from '../services/webhooks.js';
+import { sendDueWelcomes } from '../services/welcomes.js';
 
 export interface Progress {
   /** rows (wallets, reminders…) done so far */
@@ -81,6 +83,25 @@ export const BUILT_IN_JOBS: readonly Job[] = [
     timeZone: 'UTC',
     async run(laurel, now, progress) {
       return expireRewards(laurel, now, (done) => progress({ done, unit: 'instances' }));
+    },
+  },
+  {
+    name: 'birthdays',
+    description: "send a birthday event, through the program's rules, to each active member whose birthday it is today in the tenant's time zone, in programs with a birthday rule; once per member and year (29 February: on 28 February in common years)",
+    // Hourly, as tier reviews: each zone's midnight is caught within the hour.
+    cron: '10 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return sendBirthdays(laurel, now, (done) => progress({ done, unit: 'members' }));
+    },
+  },
+  {
+    name: 'welcomes',
+    description: "send again the welcome (signup event) of each member whose welcome failed after they were enrolled; once each, dropped if the member was suspended or erased since",
+    cron: '* * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return sendDueWelcomes(laurel, now, (done) => progress({ done, unit: 'members' }));
     },
   },
   {

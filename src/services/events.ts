@@ -24,6 +24,7 @@ import {
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import { insertActivity, type Activity } from '../db/activity.js';
+import { markWelcomed } from '../db/members.js';
 import { lockMemberTier } from '../db/tiers.js';
 import { findIdempotency, loadEntry, loadHold, storeIdempotency, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
@@ -55,6 +56,26 @@ export interface EventResult {
   ledger: LedgerResult | null;
   /** the upgrade this event's activity earned the member; null: none */
   tier: TierChange | null;
+  /** whether this event enrolled its member: a universal program's first event naming someone it did not know */
+  enrolled: boolean;
+  /** the member this event enrolled; null when the member existed */
+  member: EnrolledMember | null;
+}
+
+/** A member an event enrolled, as its identifiers name them: a typo in an e-mail shows here. */
+export interface EnrolledMember {
+  memberId: string;
+  externalId: string | null;
+  email: string | null;
+  phone: string | null;
+  cardCode: string | null;
+}
+
+export interface IngestOptions {
+  /** Laurel's own events (signup) */
+  internal?: boolean;
+  /** told when the welcome of a member this event enrolled failed; the member stays enrolled and the welcomes job retries it */
+  onWelcomeFailed?: (error: unknown) => void;
 }
 
 type MemberRef = { memberId: string } | { identifiers: Partial<Record<Identifier, string>> };
@@ -70,14 +91,14 @@ const COLUMN = { externalId: 'external_id', email: 'email', phone: 'phone', card
 
 export const eventKey = (programId: string, externalId: string): string => `event:${programId}:${externalId}`;
 
-export async function ingestEvent(laurel: Laurel, tenantId: string, input: IngestInput, options: { internal?: boolean } = {}): Promise<EventResult> {
+export async function ingestEvent(laurel: Laurel, tenantId: string, input: IngestInput, options: IngestOptions = {}): Promise<EventResult> {
   if (typeof input !== 'object' || input === null) throw invalid('type', 'an event is an object');
   const programId = requireId(input.programId, 'programId', 'program');
   const event = normaliseEvent(input);
   if (event.type === SIGNUP && !options.internal) throw invalid('type', 'signup events are sent by Laurel itself when a member enrols');
   const request: EventRequest = { programId, event, member: memberRefOf(input, event.kind) };
   const key = eventKey(programId, event.externalId);
-  return (await replayed(laurel, tenantId, key, request)) ?? (await recordEvent(laurel, tenantId, key, request, input.actor ?? 'events'));
+  return (await replayed(laurel, tenantId, key, request)) ?? (await recordEvent(laurel, tenantId, key, request, input.actor ?? 'events', options));
 }
 
 function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberRef | null {
@@ -117,7 +138,7 @@ async function replayed(laurel: Laurel, tenantId: string, key: string, request: 
   return decodeJson<EventResult>(stored.response);
 }
 
-async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, actor: string): Promise<EventResult> {
+async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, actor: string, options: IngestOptions): Promise<EventResult> {
   const { event } = request;
   const program = await loadEventProgram(laurel.db, tenantId, request.programId);
   if (!program) throw notFound('program', 'programId');
@@ -125,7 +146,11 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     throw invalid('currency', `this tenant's events are in ${program.currency}`);
   }
   if (event.kind === 'return') return recordReturn(laurel, tenantId, key, request, program, event, actor);
-  const member = await resolveMember(laurel, tenantId, program, request.member!, program.enrollmentMode === 'universal');
+  const member = await resolveMember(laurel, tenantId, program, request.member!, {
+    enrol: program.enrollmentMode === 'universal', byEvent: event.externalId, onWelcomeFailed: options.onWelcomeFailed,
+  });
+  // The member this event enrolled: just now, or by an earlier try of this very event that failed after enrolling them.
+  const enrolled = member.enrolledByEvent === event.externalId ? enrolledMember(member) : null;
   if (member.status !== 'active') {
     throw new DomainError('conflict', `the member is ${member.status}`, 'memberId' in request.member! ? 'memberId' : 'member');
   }
@@ -199,7 +224,9 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       qualifyingPoints: qualifyingPoints(program, explanation),
       spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1 : 0,
     };
-    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null };
+    // A welcome recorded is a welcome no longer due: in the same transaction, so it is sent once and never lost.
+    if (event.type === SIGNUP) await markWelcomed(trx, tenantId, member.memberId);
+    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null, enrolled };
   });
 }
 
@@ -231,7 +258,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
   }
   const purchase = eventOf(row);
   if (request.member) {
-    const member = await resolveMember(laurel, tenantId, program, request.member, false);
+    const member = await resolveMember(laurel, tenantId, program, request.member, { enrol: false });
     if (member.memberId !== purchase.memberId) {
       throw new DomainError('conflict', 'the purchase belongs to another member', 'memberId' in request.member ? 'memberId' : 'member');
     }
@@ -303,7 +330,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
       visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
     };
-    return { record, ledger: results, facts: null, activity, tier: null };
+    return { record, ledger: results, facts: null, activity, tier: null, enrolled: null };
   });
 }
 
@@ -362,6 +389,7 @@ interface Written {
   facts: EventResultFacts;
   activity: Activity;
   tier: TierChange | null;
+  enrolled: EnrolledMember | null;
 }
 
 /** The tier-qualifying points among an event's awards (negative for a return). */
@@ -374,8 +402,8 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity, tier } = await write(trx, now, lookup);
-      const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier };
+      const { record, ledger, facts, activity, tier, enrolled } = await write(trx, now, lookup);
+      const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier, enrolled: enrolled !== null, member: enrolled };
       await storeIdempotency(trx, tenantId, stored(result), now);
       await insertEvent(trx, tenantId, record, facts);
       await insertActivity(trx, tenantId, activity);
@@ -389,19 +417,27 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
 
 /**
  * Creates a member and, when the program has signup rules, sends their signup event: the
- * welcome bonus. The event's id is derived from the member's, so a retry never pays it twice.
+ * welcome bonus. The event's id is derived from the member's, so a retry never pays it twice. A
+ * welcome that fails leaves the member enrolled (they are committed) and their welcome due: the
+ * welcomes job sends it again (sendDueWelcomes).
  */
-export async function enrolMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string): Promise<Member> {
-  const member = await createMember(laurel, tenantId, input, idempotencyKey);
-  await welcome(laurel, tenantId, member.programId, member.memberId);
+export async function enrolMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string,
+  options: { byEvent?: string; onWelcomeFailed?: (error: unknown) => void } = {}): Promise<Member> {
+  const member = await createMember(laurel, tenantId, input, idempotencyKey, { byEvent: options.byEvent, welcome: true });
+  try {
+    await welcome(laurel, tenantId, member.programId, member.memberId);
+  } catch (e) {
+    options.onWelcomeFailed?.(e);
+  }
   return member;
 }
 
-async function welcome(laurel: Laurel, tenantId: string, programId: string, memberId: string): Promise<void> {
+/** Sends a member's welcome (signup event) if their program has signup rules; either way, it is then no longer due. */
+export async function welcome(laurel: Laurel, tenantId: string, programId: string, memberId: string): Promise<void> {
   const signupRules = await laurel.db.selectFrom('rules').select('rule_id')
     .where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('trigger', '=', SIGNUP).where('enabled', '=', true)
     .limit(1).execute();
-  if (signupRules.length === 0) return;
+  if (signupRules.length === 0) return markWelcomed(laurel.db, tenantId, memberId);
   await ingestEvent(laurel, tenantId, { programId, memberId, type: SIGNUP, externalId: `signup:${memberId}`, actor: 'enrolment' }, { internal: true });
 }
 
@@ -409,44 +445,76 @@ async function welcome(laurel: Laurel, tenantId: string, programId: string, memb
 export async function resolveMemberId(laurel: Laurel, tenantId: string, program: EventProgram,
   input: Pick<IngestInput, 'memberId' | 'member'>): Promise<string> {
   const ref = memberRefOf(input as IngestInput, 'action')!;
-  return (await resolveMember(laurel, tenantId, program, ref, false)).memberId;
+  return (await resolveMember(laurel, tenantId, program, ref, { enrol: false })).memberId;
 }
 
-interface FoundMember {
-  memberId: string;
+interface FoundMember extends EnrolledMember {
   status: 'active' | 'suspended' | 'erased';
+  enrolledByEvent: string | null;
 }
+
+const FOUND = ['member_id', 'status', 'enrolled_by_event', 'external_id', 'email', 'phone', 'card_code'] as const;
+
+const foundMember = (r: {
+  member_id: string; status: FoundMember['status']; enrolled_by_event: string | null; external_id: string | null; email: string | null;
+  phone: string | null; card_code: string | null;
+}): FoundMember => ({
+  memberId: r.member_id, status: r.status, enrolledByEvent: r.enrolled_by_event, externalId: r.external_id, email: r.email,
+  phone: r.phone, cardCode: r.card_code,
+});
+
+const enrolledMember = (m: FoundMember): EnrolledMember =>
+  ({ memberId: m.memberId, externalId: m.externalId, email: m.email, phone: m.phone, cardCode: m.cardCode });
 
 async function membersWith(laurel: Laurel, tenantId: string, programId: string, ids: Partial<Record<Identifier, string>>): Promise<FoundMember[]> {
   const given = IDENTIFIERS.filter((k) => ids[k] !== undefined);
-  const rows = await laurel.db.selectFrom('members').select(['member_id', 'status'])
+  const rows = await laurel.db.selectFrom('members').select(FOUND)
     .where('tenant_id', '=', tenantId).where('program_id', '=', programId)
     .where((eb) => eb.or(given.map((k) => eb(COLUMN[k], '=', ids[k]!))))
     .execute();
-  return rows.map((r) => ({ memberId: r.member_id, status: r.status }));
+  return rows.map(foundMember);
 }
 
-/** The member an event names, in its program; a universal program enrols one it does not know yet. */
-async function resolveMember(laurel: Laurel, tenantId: string, program: EventProgram, ref: MemberRef, enrol: boolean): Promise<FoundMember> {
+interface Enrolling {
+  /** a universal program's event: a member it does not know is enrolled */
+  enrol: boolean;
+  /** the event's externalId, recorded on a member it enrols */
+  byEvent?: string;
+  onWelcomeFailed?: (error: unknown) => void;
+}
+
+/**
+ * The member an event names, in its program; a universal program enrols one it does not know yet,
+ * given their externalId, or their email when the program enrols by e-mail.
+ */
+async function resolveMember(laurel: Laurel, tenantId: string, program: EventProgram, ref: MemberRef, enrolling: Enrolling): Promise<FoundMember> {
   if ('memberId' in ref) {
-    const row = await laurel.db.selectFrom('members').select(['member_id', 'status'])
+    const row = await laurel.db.selectFrom('members').select(FOUND)
       .where('tenant_id', '=', tenantId).where('member_id', '=', ref.memberId).where('program_id', '=', program.programId)
       .executeTakeFirst();
     if (!row) throw notFound('member', 'memberId');
-    return { memberId: row.member_id, status: row.status };
+    return foundMember(row);
   }
   const ids = ref.identifiers;
   const found = await membersWith(laurel, tenantId, program.programId, ids);
   if (found.length > 1) throw new DomainError('conflict', 'these identifiers belong to different members', 'member');
   if (found[0]) return found[0];
-  if (!enrol || (ids.externalId === undefined && ids.email === undefined)) {
+  if (!enrolling.enrol || (ids.externalId === undefined && ids.email === undefined)) {
     throw new DomainError('not_found', program.enrollmentMode === 'opt_in'
       ? 'member not found (this program enrols members on request only)'
       : 'member not found (a first event enrols a member only when it gives their externalId or email)', 'member');
   }
+  if (ids.externalId === undefined && !program.enrollByEmail) {
+    throw new DomainError('not_found', 'no member has this email, and this program does not enrol by e-mail alone (enrollByEmail: false): '
+      + 'enrol them first (POST /v1/members), or name them by externalId', 'member.email');
+  }
   try {
-    const created = await enrolMember(laurel, tenantId, { programId: program.programId, ...ids });
-    return { memberId: created.memberId, status: created.status };
+    const created = await enrolMember(laurel, tenantId, { programId: program.programId, ...ids }, undefined,
+      { byEvent: enrolling.byEvent, onWelcomeFailed: enrolling.onWelcomeFailed });
+    return {
+      memberId: created.memberId, status: created.status, enrolledByEvent: created.enrolledByEvent, externalId: created.externalId,
+      email: created.email, phone: created.phone, cardCode: created.cardCode,
+    };
   } catch (e) {
     // Another event enrolled them a moment ago: that member is the one.
     if (!(e instanceof DomainError && e.code === 'conflict')) throw e;

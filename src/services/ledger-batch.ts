@@ -216,23 +216,31 @@ function concatenated(decisions: Decision[]): Decision {
   return all;
 }
 
-const coalescers = new WeakMap<object, Coalescer>();
+/**
+ * One coalescer per database and clock: a batch's operations happen at one instant of one clock
+ * (a process has one; the demo seeding and the tests move clocks of their own over one database).
+ */
+const coalescers = new WeakMap<object, WeakMap<object, Coalescer>>();
+
+const coalescerOf = (laurel: Laurel): Coalescer | undefined => coalescers.get(laurel.db)?.get(laurel.clock);
 
 /** Runs `op` in the next batch of `laurel`'s database, or alone when batching is off. */
 export function batched<T>(laurel: Laurel, op: BatchOperation<T>): Promise<T> {
   const settings = laurel.settings.batch;
   if (!settings) return op.alone();
-  let coalescer = coalescers.get(laurel.db);
+  let coalescer = coalescerOf(laurel);
   if (!coalescer) {
     coalescer = new Coalescer(laurel, laurel.engine === 'pglite' ? { ...settings, concurrency: 1 } : settings);
-    coalescers.set(laurel.db, coalescer);
+    const byClock = coalescers.get(laurel.db) ?? new WeakMap<object, Coalescer>();
+    byClock.set(laurel.clock, coalescer);
+    coalescers.set(laurel.db, byClock);
   }
   return coalescer.submit(op);
 }
 
-/** The batching figures of `laurel`'s database in this process (all zero before its first operation). */
+/** The batching figures of `laurel`'s database and clock in this process (all zero before its first operation). */
 export function batchStats(laurel: Laurel): BatchStats {
-  return { ...(coalescers.get(laurel.db)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
+  return { ...(coalescerOf(laurel)?.stats ?? { batches: 0, batched: 0, largest: 0, failed: 0, alone: 0 }) };
 }
 
 const DEFAULTS: BatchSettings = { maxSize: 256, waitMs: 0, concurrency: 4 };

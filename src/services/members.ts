@@ -25,6 +25,8 @@ export interface Member {
   grade: string | null;
   status: MemberStatus;
   enrolledAt: Date;
+  /** the externalId of the event that enrolled the member (a universal program's first event); null: enrolled by a request */
+  enrolledByEvent: string | null;
 }
 
 export interface MemberInput {
@@ -92,17 +94,27 @@ function identifierConflict(e: unknown): unknown {
 function memberOf(r: {
   tenant_id: string; member_id: string; program_id: string; external_id: string | null; email: string | null;
   phone: string | null; card_code: string | null; attributes: Record<string, unknown>; birthday: string | null;
-  tier: string | null; grade: string | null; status: MemberStatus; enrolled_at: Date;
+  tier: string | null; grade: string | null; status: MemberStatus; enrolled_at: Date; enrolled_by_event: string | null;
 }): Member {
   return {
     tenantId: r.tenant_id, memberId: r.member_id, programId: r.program_id, externalId: r.external_id, email: r.email,
     phone: r.phone, cardCode: r.card_code, attributes: r.attributes, birthday: r.birthday, tier: r.tier, grade: r.grade,
-    status: r.status, enrolledAt: r.enrolled_at,
+    status: r.status, enrolledAt: r.enrolled_at, enrolledByEvent: r.enrolled_by_event,
   };
 }
 
+export interface Enrolment {
+  /** the externalId of the event enrolling the member */
+  byEvent?: string;
+  /** their welcome (signup event) is to follow: due, and retried by the welcomes job, until it is recorded */
+  welcome?: boolean;
+}
+
+/** A welcome not recorded this long after its member was created is sent again by the welcomes job. */
+export const WELCOME_RETRY_MS = 60_000;
+
 /** Enrols a member; with an idempotency key, a retry returns the member the first call made. */
-export async function createMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string): Promise<Member> {
+export async function createMember(laurel: Laurel, tenantId: string, input: MemberInput, idempotencyKey?: string, enrolment: Enrolment = {}): Promise<Member> {
   const programId = requireId(input.programId, 'programId', 'program');
   const ids = Object.fromEntries(IDENTIFIERS.map((k) =>
     [k, input[k] === undefined || input[k] === null ? null : normaliseIdentifier(k, input[k])])) as Record<Identifier, string | null>;
@@ -111,7 +123,7 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
   const birthday = validBirthday(input.birthday ?? null);
   const tier = validLevel(input.tier ?? null, 'tier');
   const grade = validLevel(input.grade ?? null, 'grade');
-  const request = { programId, ...ids, attributes, birthday, tier, grade };
+  const request = { programId, ...ids, attributes, birthday, tier, grade, enrolledByEvent: enrolment.byEvent };
   try {
     return await writeOnce(laurel, tenantId, idempotencyKey, 'create_member', request, async (trx, now) => {
       const wallets = await trx.selectFrom('wallets').select('wallet_id')
@@ -121,7 +133,8 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
       const row = await trx.insertInto('members').values({
         tenant_id: tenantId, member_id: memberId, program_id: programId, external_id: ids.externalId, email: ids.email,
         phone: ids.phone, card_code: ids.cardCode, attributes: JSON.stringify(attributes), birthday, tier, grade, status: 'active',
-        enrolled_at: now, updated_at: now,
+        enrolled_at: now, updated_at: now, enrolled_by_event: enrolment.byEvent ?? null,
+        welcome_due_at: enrolment.welcome ? new Date(now.getTime() + WELCOME_RETRY_MS) : null,
       }).returningAll().executeTakeFirstOrThrow();
       const placed = await placeNewMember(trx, tenantId, programId, memberId, now, tier);
       // Every wallet gets its balance row now: it is the row each ledger operation locks.

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { isValidTimeZone, validateExpiredRewards, validatePointValue, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
+import { isValidTimeZone, validateEnrollByEmail, validateExpiredRewards, validatePointValue, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
 import { expiryPolicyOf } from '../db/ledger.js';
 import type { Trx } from '../db/ledger.js';
 import { insertApiKey, newSecret, withoutSecret, type NewApiKey } from './api-keys.js';
@@ -113,7 +113,7 @@ export async function createProgram(laurel: Laurel, tenantId: string, input: Pro
       return_window_days: program.returnWindowDays, negative_balance_policy: program.negativeBalance,
       expiry_reminder_days: program.expiryReminderDays ?? null,
       point_value_points: program.pointValue?.points ?? null, point_value_minor: program.pointValue?.minor ?? null,
-      expired_rewards: program.expiredRewards ?? 'forfeit',
+      expired_rewards: program.expiredRewards ?? 'forfeit', enroll_by_email: program.enrollByEmail ?? true,
       created_at: program.createdAt, ...expiryColumns(program.expiry),
     }).execute();
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
@@ -129,7 +129,7 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
   if (!row) throw notFound('program', 'programId');
   const wallets = await laurel.db.selectFrom('wallets').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', id).orderBy('code').execute();
   return {
-    tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode,
+    tenantId, programId: row.program_id, name: row.name, enrollmentMode: row.enrollment_mode, enrollByEmail: row.enroll_by_email,
     returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy, expiryReminderDays: row.expiry_reminder_days,
     expiry: expiryPolicyOf(row), createdAt: row.created_at,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
@@ -138,7 +138,7 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
   };
 }
 
-export type ProgramSettings = Partial<Pick<ProgramInput, 'pointValue' | 'expiredRewards' | 'expiryReminderDays'>>;
+export type ProgramSettings = Partial<Pick<ProgramInput, 'pointValue' | 'expiredRewards' | 'expiryReminderDays' | 'enrollByEmail'>>;
 
 /** Changes the settings a program may change after it started (its wallets and earning policies stay). */
 export async function updateProgramSettings(laurel: Laurel, tenantId: string, programId: string, patch: ProgramSettings): Promise<Program> {
@@ -150,6 +150,7 @@ export async function updateProgramSettings(laurel: Laurel, tenantId: string, pr
     set.point_value_minor = value?.minor ?? null;
   }
   if (patch.expiredRewards !== undefined) set.expired_rewards = validateExpiredRewards(patch.expiredRewards);
+  if (patch.enrollByEmail !== undefined) set.enroll_by_email = validateEnrollByEmail(patch.enrollByEmail);
   if (patch.expiryReminderDays !== undefined) {
     const days = patch.expiryReminderDays;
     if (days !== null && (!Number.isInteger(days) || days < 1 || days > 365)) throw invalid('expiryReminderDays', 'expiryReminderDays must be an integer from 1 to 365, or null');

@@ -30,7 +30,11 @@ export async function openTestLaurel(start = '2026-01-15T10:00:00Z', extensions:
   const name = `${url.pathname.slice(1) || 'laurel'}_t${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   await onServer(shared, (c) => c.query(`create database "${name}"`));
   url.pathname = `/${name}`;
-  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize }, clock, extensions);
+  // A Laurel that refuses to open (a test of a bad configuration) must not leave its database behind.
+  const laurel = await openLaurel({ databaseUrl: url.toString(), poolSize }, clock, extensions).catch(async (e: unknown) => {
+    await onServer(shared, (c) => c.query(`drop database if exists "${name}" with (force)`));
+    throw e;
+  });
   return {
     ...laurel,
     clock,

@@ -11,8 +11,9 @@ import { quote, type QuoteInput } from '../../services/rules.js';
 import { actorOf, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentExplained, presentLedgerResult } from '../present.js';
+import { welcomeFailed } from './members.js';
 import { presentTierChange, TierChangeSchema } from './tiers.js';
-import { errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
+import { described, errors, ExplainedSchema, Id, LedgerResultSchema, listOf, ListQuery, Nullable, Points, Timestamp } from '../schemas.js';
 
 const Money = (description: string, example: number) =>
   Type.Integer({ minimum: 0, maximum: Number(MAX_MONEY), description, examples: [example] });
@@ -38,7 +39,7 @@ const MemberIdentifiers = Type.Object({
   cardCode: Type.Optional(Text(200, 'loyalty card number or QR payload', 'CARD-0001')),
 }, {
   additionalProperties: false, minProperties: 1,
-  description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given; an opt_in program answers 404.",
+  description: "the member by their identifiers, instead of memberId. A universal program enrols a member it does not know yet when an externalId or email is given (an email alone only if the program's enrollByEmail is true); an opt_in program answers 404.",
 });
 
 const EventFields = {
@@ -143,13 +144,23 @@ const NullableLedgerResult = Type.Unsafe<ReturnType<typeof presentLedgerResult> 
   description: 'the earn or reversal (a ledger_result: entries and the balances after it); null when no points moved',
 });
 
+const EnrolledMemberSchema = Type.Object({
+  memberId: Id('the member'),
+  externalId: Nullable(Type.String()),
+  email: Nullable(Type.String({ examples: ['ada@example.com'] })),
+  phone: Nullable(Type.String()),
+  cardCode: Nullable(Type.String()),
+}, { description: 'the member this event enrolled, by the identifiers it gave (check them: a mistyped e-mail made a new member)' });
+
 const EventResultSchema = Type.Object({
   object: Type.Literal('event_result'),
   event: EventSchema,
   points: Points('points earned (positive), taken back (negative) or none (0)'),
   ledger: NullableLedgerResult,
   tier: Nullable(TierChangeSchema),
-});
+  enrolled: Type.Boolean({ description: "true when this event enrolled its member: a universal program's first event naming someone it did not know" }),
+  member: Nullable(EnrolledMemberSchema),
+}, { description: 'The event recorded, with the points it moved (or, resent, the first answer).' });
 
 /** Every amount here is bounded (≤ 10^12), so it is exact as a JSON number. */
 const n = (v: bigint): number => Number(v);
@@ -172,7 +183,7 @@ const presentEvent = (e: EventRecord) => ({
 export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/events', {
     schema: {
-      summary: 'Send an event', tags: ['events'],
+      summary: 'Send an event', tags: ['events'], operationId: 'sendEvent',
       description: [
         'Records a purchase, a return or a custom action and moves its points.',
         "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.",
@@ -180,26 +191,30 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
         "**custom action** (any other type): earns what the program's rules for that type give, or nothing; it is recorded either way.",
         "`tier`: the upgrade the event's activity earned the member on the program's tier ladder (with its bonus points), or null.",
         '`explanation` lists every rule that fired, with its inputs, its amount and the limits that trimmed it.',
+        "**Enrolment**: in a `universal` program, an event naming an unknown member by `member.externalId` or `member.email` enrols them first: the answer says `enrolled: true` and gives the new `member` with its identifiers, and the member records the event (`enrolledByEvent`). With the program's `enrollByEmail: false`, an unknown member named by e-mail alone is refused (404 naming `member.email`) and nothing is written. An `opt_in` program never enrols (404).",
         'The externalId is the idempotency key (no Idempotency-Key header): a resend answers 201 with the first response.',
       ].join('\n\n'),
       body: EventBody,
-      response: { 201: EventResultSchema, ...errors(403, 404, 409) },
+      response: { 201: described(EventResultSchema, 'The recorded event with the points it moved and why.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'event' },
   }, async (request, reply) => {
-    const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) });
+    const result = await ingestEvent(laurel, tenantOf(request), { ...(request.body as IngestInput), actor: actorOf(request) },
+      { onWelcomeFailed: welcomeFailed(request) });
     return reply.status(201).send({
       object: 'event_result' as const, event: presentEvent(result.event), points: n(result.points),
       ledger: result.ledger ? presentLedgerResult(result.ledger) : null, tier: result.tier ? presentTierChange(result.tier) : null,
+      // answers stored before enrolment was reported have neither field
+      enrolled: result.enrolled ?? false, member: result.member ?? null,
     });
   });
 
   app.post('/quotes', {
     schema: {
-      summary: 'Quote an event', tags: ['events'],
+      operationId: 'quoteEvent', summary: 'Quote an event', tags: ['events'],
       description: "Evaluates the program's rules for a basket (or an action) exactly as the event would be, and writes nothing: the POS preview. Caps and budgets are read as they stand now.",
       body: QuoteBody,
-      response: { 200: QuoteSchema, ...errors(403, 404) },
+      response: { 200: described(QuoteSchema, 'What the event would earn, rule by rule.'), ...errors(403, 404) },
     },
     config: { access: POS },
   }, async (request) => {
@@ -212,16 +227,16 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
 
   app.get('/events/:eventId', {
     schema: {
-      summary: 'Get an event', tags: ['events'], description: 'One event as it was recorded, with the points it moved.',
+      operationId: 'getEvent', summary: 'Get an event', tags: ['events'], description: 'One event as it was recorded, with the points it moved.',
       params: Type.Object({ eventId: Id('the event') }),
-      response: { 200: EventSchema, ...errors(403, 404) },
+      response: { 200: described(EventSchema, 'The event.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => presentEvent(await getEvent(laurel, tenantOf(request), request.params.eventId)));
 
   app.get('/members/:memberId/events', {
     schema: {
-      summary: "A member's events", tags: ['events'], description: 'Newest first (in the order Laurel received them), a page at a time.',
+      operationId: 'listMemberEvents', summary: "A member's events", tags: ['events'], description: 'Newest first (in the order Laurel received them), a page at a time.',
       params: Type.Object({ memberId: Id('the member') }),
       querystring: Type.Object({
         type: Type.Optional(Type.Array(EventType, { description: 'only these types (repeat the parameter)' })),

@@ -9,7 +9,7 @@ import {
 } from '../../services/grades.js';
 import { actorOf, ADMIN, clientKey, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
-import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Code = Type.String({ pattern: GRADE_CODE.source, description: 'the grade as members carry it (member.grade in rule conditions)', examples: ['a'] });
 const Weight = (what: string) => Type.Integer({ minimum: 0, maximum: MAX_WEIGHT, description: `how much ${what} counts` });
@@ -109,22 +109,22 @@ const ProgramParams = Type.Object({ programId: Id('the program') });
 export const gradeRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/programs/:programId/grading', {
     schema: {
-      summary: "A program's grading scheme", tags: ['grades'], description: 'The scheme as saved (scores with two decimals), who saved it and when; 404 when the program has none.',
-      params: ProgramParams, response: { 200: GradingSchema, ...errors(403, 404) },
+      operationId: 'getGrading', summary: "A program's grading scheme", tags: ['grades'], description: 'The scheme as saved (scores with two decimals), who saved it and when; 404 when the program has none.',
+      params: ProgramParams, response: { 200: described(GradingSchema, 'The grading scheme.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => presentGrading(await getGrading(laurel, tenantOf(request), request.params.programId)));
 
   app.put('/programs/:programId/grading', {
     schema: {
-      summary: 'Set a grading scheme', tags: ['grades'],
+      operationId: 'setGrading', summary: 'Set a grading scheme', tags: ['grades'],
       description: [
         'Sets or replaces how the program grades its members (A/B/C…), checked on save: every problem is a 400 naming its field.',
         '**rfm**: members with purchases in the window are ranked on recency, frequency and spend, each scored 1 to `quantiles` by rank (ties take the lower score), the scores weighted, and the weighted score falls into the first grade whose `minScore` it reaches. Members without a purchase in the window score 1, 1, 1.',
         '**expression**: the first grade whose CEL `condition` over `stats` holds; none: no grade.',
         'Grades change at the next run of the daily `grades` job, or at once with `POST …/grading/recompute`.',
       ].join('\n\n'),
-      params: ProgramParams, headers: OptionalIdempotencyHeader, body: Body, response: { 200: GradingSchema, ...errors(403, 404) },
+      params: ProgramParams, headers: OptionalIdempotencyHeader, body: Body, response: { 200: described(GradingSchema, 'The scheme as saved.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentGrading(await putGrading(laurel, tenantOf(request), request.params.programId, request.body,
@@ -132,30 +132,30 @@ export const gradeRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
 
   app.delete('/programs/:programId/grading', {
     schema: {
-      summary: 'Remove a grading scheme', tags: ['grades'],
+      operationId: 'deleteGrading', summary: 'Remove a grading scheme', tags: ['grades'],
       description: 'Nothing grades the program any more; members keep the grade they have (rule conditions still read it) and their history. Answers the scheme removed; 404 when there is none.',
-      params: ProgramParams, response: { 200: GradingSchema, ...errors(403, 404) },
+      params: ProgramParams, response: { 200: described(GradingSchema, 'The scheme that was removed.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentGrading(await deleteGrading(laurel, tenantOf(request), request.params.programId)));
 
   app.post('/programs/:programId/grading/recompute', {
     schema: {
-      summary: 'Grade the program now', tags: ['grades'],
+      operationId: 'recomputeGrades', summary: 'Grade the program now', tags: ['grades'],
       description: 'Grades every active member as of now, as the daily job does. Only grades that change are written, each with a history row: running it twice changes nothing. 409 when the program has no scheme.',
-      params: ProgramParams, response: { 200: RunSchema, ...errors(403, 404, 409) },
+      params: ProgramParams, response: { 200: described(RunSchema, 'What the run graded and changed.'), ...errors(403, 404, 409) },
     },
     config: { access: ADMIN },
   }, async (request) => presentRun(await recomputeProgram(laurel, tenantOf(request), request.params.programId)));
 
   app.get('/programs/:programId/grades', {
-    schema: { summary: 'Members per grade', tags: ['grades'], description: 'How many active members hold each grade now.', params: ProgramParams, response: { 200: ReportSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getGradeReport', summary: 'Members per grade', tags: ['grades'], description: 'How many active members hold each grade now.', params: ProgramParams, response: { 200: described(ReportSchema, 'Active members per grade.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => ({ object: 'grade_report' as const, ...(await gradeReport(laurel, tenantOf(request), request.params.programId)) }));
 
   app.get('/members/:memberId/grade-history', {
     schema: {
-      summary: "A member's grade history", tags: ['grades'], description: 'Every change of grade, newest first, with why. A member token may read its own.',
+      operationId: 'listGradeHistory', summary: "A member's grade history", tags: ['grades'], description: 'Every change of grade, newest first, with why. A member token may read its own.',
       params: Type.Object({ memberId: Id('the member') }), querystring: Type.Object(ListQuery, { additionalProperties: false }),
       response: { 200: listOf(ChangeSchema, 'a page of grade changes'), ...errors(403, 404) },
     },

@@ -7,7 +7,7 @@ import { listRuns, listSchedules } from '../../db/jobs.js';
 import type { Laurel } from '../../services/context.js';
 import { isOperator } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, Nullable, Timestamp } from '../schemas.js';
+import { described, Id, Nullable, operatorErrors, Timestamp } from '../schemas.js';
 
 const RunSchema = Type.Object({
   object: Type.Literal('job_run'),
@@ -48,9 +48,9 @@ function operatorOnly(request: FastifyRequest): void {
 export const jobRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/jobs', {
     schema: {
-      summary: 'Scheduled jobs', tags: ['jobs'],
+      operationId: 'listJobs', summary: 'Scheduled jobs', tags: ['jobs'],
       description: 'Operator only. Each job with its cron (in its time zone), next due time, failures in a row and last run. `laurel jobs schedule` changes a schedule; `laurel jobs run` runs a job now.',
-      response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ScheduleSchema) }), ...errors(403) },
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ScheduleSchema) }), 'Every job with its schedule.'), ...operatorErrors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {
@@ -68,12 +68,12 @@ export const jobRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (a
 
   app.get('/jobs/runs', {
     schema: {
-      summary: 'Job runs', tags: ['jobs'], description: 'Operator only. The record of every run, newest first.',
+      operationId: 'listJobRuns', summary: 'Job runs', tags: ['jobs'], description: 'Operator only. The record of every run, newest first.',
       querystring: Type.Object({
         job: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, description: 'default 50' })),
       }, { additionalProperties: false }),
-      response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(RunSchema) }), ...errors(403) },
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(RunSchema) }), 'Runs, newest first.'), ...operatorErrors(403) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {

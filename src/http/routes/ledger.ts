@@ -12,7 +12,7 @@ import {
 import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentBalance, presentEntry, presentExplained, presentHold, presentLedgerResult } from '../present.js';
-import { errors, Id, IdempotencyHeader, listOf, ListQuery, Nullable, Points, PositivePoints, Timestamp } from '../schemas.js';
+import { described, errors, Id, IdempotencyHeader, listOf, ListQuery, Nullable, Points, PositivePoints, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'wallet code (default `points`)', examples: ['points'] }));
 const Ref = Type.Optional(Type.String({ maxLength: 200, description: 'your reference: order id, checkout id', examples: ['order-1001'] }));
@@ -63,9 +63,9 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/:memberId/balances', {
     schema: {
-      summary: "A member's balances", tags: ['ledger'], description: 'One row per wallet; reading never scans history.',
+      operationId: 'getBalances', summary: "A member's balances", tags: ['ledger'], description: 'One row per wallet; reading never scans history.',
       params: MemberParams, querystring: Type.Object({ wallet: Wallet }, { additionalProperties: false }),
-      response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('Balance')) }), ...errors(403, 404) },
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Ref('Balance')) }), "The member's balance in each wallet."), ...errors(403, 404) },
     },
     config: { access: READ_OR_MEMBER },
   }, async (request) => ({
@@ -75,7 +75,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/:memberId/journal', {
     schema: {
-      summary: "A member's journal", tags: ['ledger'], description: 'Newest first, with postings; transfers appear for both members.',
+      operationId: 'listJournal', summary: "A member's journal", tags: ['ledger'], description: 'Newest first, with postings; transfers appear for both members.',
       params: MemberParams,
       querystring: Type.Object({
         wallet: Wallet,
@@ -100,10 +100,10 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/redemptions', {
     schema: {
-      summary: 'Redeem points', tags: ['ledger'], description: 'Spends available points at once, soonest-expiring first. 422 when the wallet cannot pay.',
+      operationId: 'redeemPoints', summary: 'Redeem points', tags: ['ledger'], description: 'Spends available points at once, soonest-expiring first. 422 when the wallet cannot pay.',
       params: MemberParams, headers: IdempotencyHeader,
       body: Type.Object({ amount: PositivePoints('points to spend'), wallet: Wallet, ref: Ref }, { additionalProperties: false }),
-      response: { 201: Result, ...errors(403, 404, 409, 422) },
+      response: { 201: described(Result, 'The redeem entry and the balance after it.'), ...errors(403, 404, 409, 422) },
     },
     config: { access: POS, operation: 'redeem' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(
@@ -111,7 +111,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/adjustments', {
     schema: {
-      summary: 'Adjust points', tags: ['ledger'],
+      operationId: 'adjustPoints', summary: 'Adjust points', tags: ['ledger'],
       description: 'A manual correction with a reason, journaled with the key that made it. Positive credits a new lot; negative spends and cannot overdraw.',
       params: MemberParams, headers: IdempotencyHeader,
       body: Type.Object({
@@ -119,7 +119,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         reason: Type.String({ minLength: 1, maxLength: 500, examples: ['missing points for order 17'] }),
         wallet: Wallet,
       }, { additionalProperties: false }),
-      response: { 201: Result, ...errors(403, 404, 409, 422) },
+      response: { 201: described(Result, 'The adjust entry and the balance after it.'), ...errors(403, 404, 409, 422) },
     },
     config: { access: ADMIN, operation: 'adjust' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(
@@ -127,7 +127,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/holds', {
     schema: {
-      summary: 'Hold points (checkout)', tags: ['holds'],
+      operationId: 'createHold', summary: 'Hold points (checkout)', tags: ['holds'],
       description: 'Reserves points for a checkout: they leave `available` for `held` and cannot be spent twice. Capture or void it; past its TTL it releases itself.',
       params: MemberParams, headers: IdempotencyHeader,
       body: Type.Object({
@@ -135,23 +135,23 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         ttlSeconds: Type.Integer({ minimum: 1, maximum: 30 * 86_400, description: 'how long the hold lives', examples: [900] }),
         wallet: Wallet, ref: Ref,
       }, { additionalProperties: false }),
-      response: { 201: Result, ...errors(403, 404, 409, 422) },
+      response: { 201: described(Result, 'The hold, its entry and the balance after it.'), ...errors(403, 404, 409, 422) },
     },
     config: { access: POS, operation: 'hold' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(
     await createHold(laurel, { ...write(request), memberId: request.params.memberId, ...request.body }))));
 
   app.get('/holds/:holdId', {
-    schema: { summary: 'Get a hold', tags: ['holds'], description: 'A hold and its status: active, captured, voided or expired.', params: HoldParams, response: { 200: Type.Ref('Hold'), ...errors(403, 404) } },
+    schema: { operationId: 'getHold', summary: 'Get a hold', tags: ['holds'], description: 'A hold and its status: active, captured, voided or expired.', params: HoldParams, response: { 200: described(Type.Ref('Hold'), 'The hold.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentHold(await getHold(laurel, tenantOf(request), request.params.holdId)));
 
   app.post('/holds/:holdId/capture', {
     schema: {
-      summary: 'Capture a hold', tags: ['holds'], description: 'Redeems the held points, or `amount` of them and releases the rest.',
+      operationId: 'captureHold', summary: 'Capture a hold', tags: ['holds'], description: 'Redeems the held points, or `amount` of them and releases the rest.',
       params: HoldParams, headers: IdempotencyHeader,
       body: Type.Optional(Type.Object({ amount: Type.Optional(PositivePoints('points to capture (default: all)')), ref: Ref }, { additionalProperties: false })),
-      response: { 201: Result, ...errors(403, 404, 409) },
+      response: { 201: described(Result, 'The redeem entry (and the release of any rest) and the balance after them.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'capture' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(
@@ -159,9 +159,9 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/holds/:holdId/void', {
     schema: {
-      summary: 'Void a hold', tags: ['holds'], description: 'Gives the held points back to the lots they came from.',
+      operationId: 'voidHold', summary: 'Void a hold', tags: ['holds'], description: 'Gives the held points back to the lots they came from.',
       params: HoldParams, headers: IdempotencyHeader,
-      response: { 201: Result, ...errors(403, 404, 409) },
+      response: { 201: described(Result, 'The release entry and the balance after it.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'void' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(
@@ -169,20 +169,20 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/transfers', {
     schema: {
-      summary: 'Transfer points between members', tags: ['ledger'],
+      operationId: 'transferPoints', summary: 'Transfer points between members', tags: ['ledger'],
       description: "Moves points between two members of one program; the receiver's points keep the sender's expiry dates.",
       headers: IdempotencyHeader,
       body: Type.Object({
         fromMemberId: Id('the sender'), toMemberId: Id('the receiver'), amount: PositivePoints('points to move'), wallet: Wallet,
         reason: Type.Optional(Type.String({ maxLength: 500 })),
       }, { additionalProperties: false }),
-      response: { 201: Result, ...errors(403, 404, 409, 422) },
+      response: { 201: described(Result, "The transfer entry and both members' balances after it."), ...errors(403, 404, 409, 422) },
     },
     config: { access: POS, operation: 'transfer' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(await transfer(laurel, { ...write(request), ...request.body }))));
 
   app.get('/journal-entries/:entryId', {
-    schema: { summary: 'Get a journal entry', tags: ['ledger'], description: 'One entry of the append-only journal, with its postings (they sum to zero) and, when an event wrote it, the event with the rules that fired.', params: Type.Object({ entryId: Id('the entry') }), response: { 200: Type.Ref('JournalEntry'), ...errors(403, 404) } },
+    schema: { operationId: 'getJournalEntry', summary: 'Get a journal entry', tags: ['ledger'], description: 'One entry of the append-only journal, with its postings (they sum to zero) and, when an event wrote it, the event with the rules that fired.', params: Type.Object({ entryId: Id('the entry') }), response: { 200: described(Type.Ref('JournalEntry'), 'The entry with its postings.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => {
     const entry = await getEntry(laurel, tenantOf(request), request.params.entryId);
@@ -195,11 +195,11 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/journal-entries/:entryId/reversals', {
     schema: {
-      summary: 'Reverse a journal entry', tags: ['ledger'],
+      operationId: 'reverseJournalEntry', summary: 'Reverse a journal entry', tags: ['ledger'],
       description: 'Reverses all, or `amount`, of an earn, redeem, adjustment or transfer. Points given are taken back (pending first; what was already spent becomes a debt or is written off, per program); points taken are restored to their lots.',
       params: Type.Object({ entryId: Id('the entry to reverse') }), headers: IdempotencyHeader,
       body: Type.Optional(Type.Object({ amount: Type.Optional(PositivePoints('points to reverse (default: all that is left)')), reason: Type.Optional(Type.String({ maxLength: 500 })) }, { additionalProperties: false })),
-      response: { 201: Result, ...errors(403, 404, 409) },
+      response: { 201: described(Result, 'The reverse entries and the balances after them.'), ...errors(403, 404, 409) },
     },
     config: { access: ADMIN, operation: 'reverse' },
   }, async (request, reply) => reply.status(201).send(presentLedgerResult(

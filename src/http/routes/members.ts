@@ -1,5 +1,6 @@
 // Members: enrol, find by any identifier, list, update, suspend, erase; portal tokens.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { Laurel } from '../../services/context.js';
 import { enrolMember } from '../../services/events.js';
@@ -9,7 +10,7 @@ import {
 import { ADMIN, adminOnlyField, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Identifiers = {
   externalId: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 200, description: "the brand's own customer id", examples: ['cust_4711'] }))),
@@ -38,35 +39,43 @@ const MemberSchema = Type.Object({
   grade: Nullable(Type.String()),
   status: Type.String({ enum: ['active', 'suspended', 'erased'] }),
   enrolledAt: Timestamp('when the member joined'),
+  enrolledByEvent: Nullable(Type.String({
+    description: "the externalId of the event that enrolled the member (a universal program enrols someone its first event names); null: enrolled by a request",
+    examples: ['order-1001'],
+  })),
 });
 
 const presentMember = (m: Member) => ({
   object: 'member' as const, memberId: m.memberId, programId: m.programId, externalId: m.externalId, email: m.email,
   phone: m.phone, cardCode: m.cardCode, attributes: m.attributes, birthday: m.birthday, tier: m.tier, grade: m.grade, status: m.status,
-  enrolledAt: m.enrolledAt.toISOString(),
+  enrolledAt: m.enrolledAt.toISOString(), enrolledByEvent: m.enrolledByEvent ?? null,
 });
+
+/** A welcome that failed is logged; the member is enrolled and the welcomes job sends it again. */
+export const welcomeFailed = (request: FastifyRequest) => (err: unknown) =>
+  request.log.error({ err }, 'the welcome (signup event) of a new member failed; the welcomes job will send it again');
 
 const MemberParams = Type.Object({ memberId: Id('the member') });
 
 export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/members', {
     schema: {
-      summary: 'Enrol a member', tags: ['members'],
-      description: 'Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164.',
+      summary: 'Enrol a member', tags: ['members'], operationId: 'createMember',
+      description: "Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164. When the program has `signup` rules, the member's welcome (a signup event) follows; if it fails, the member stays enrolled and the `welcomes` job sends it again within minutes, once.",
       headers: OptionalIdempotencyHeader,
       body: Type.Object({ programId: Id('the program'), ...Identifiers, ...Details }, { additionalProperties: false }),
-      response: { 201: MemberSchema, ...errors(403, 404, 409) },
+      response: { 201: { ...MemberSchema, description: 'The member enrolled (or, replayed, the one the first call enrolled).' }, ...errors(403, 404, 409) },
     },
     config: { access: POS },
   }, async (request, reply) => {
     for (const field of ['tier', 'grade'] as const) if (request.body[field] !== undefined) adminOnlyField(request, field);
     return reply.status(201).send(presentMember(await enrolMember(laurel, tenantOf(request),
-      request.body as Parameters<typeof enrolMember>[2], clientKey(request))));
+      request.body as Parameters<typeof enrolMember>[2], clientKey(request), { onWelcomeFailed: welcomeFailed(request) })));
   });
 
   app.get('/members', {
     schema: {
-      summary: 'List members', tags: ['members'], description: 'In enrolment order, a page at a time.',
+      operationId: 'listMembers', summary: 'List members', tags: ['members'], description: 'In enrolment order, a page at a time.',
       querystring: Type.Object({
         programId: Type.Optional(Id('only this program')),
         status: Type.Optional(Type.String({ enum: ['active', 'suspended', 'erased'] })),
@@ -98,7 +107,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/lookup', {
     schema: {
-      summary: 'Find a member by an identifier', tags: ['members'],
+      operationId: 'lookupMember', summary: 'Find a member by an identifier', tags: ['members'],
       description: 'Give the program and exactly one of externalId, email, phone, cardCode — e.g. the card a cashier scans.',
       querystring: Type.Object({
         programId: Id('the program'),
@@ -107,7 +116,7 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         phone: Type.Optional(Type.String({ minLength: 1, maxLength: 30 })),
         cardCode: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
       }, { additionalProperties: false }),
-      response: { 200: MemberSchema, ...errors(403, 404) },
+      response: { 200: described(MemberSchema, 'The member the identifier belongs to.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => {
@@ -120,16 +129,16 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/members/:memberId', {
-    schema: { summary: 'Get a member', tags: ['members'], description: 'The member profile. A member token may read its own member.', params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getMember', summary: 'Get a member', tags: ['members'], description: 'The member profile. A member token may read its own member.', params: MemberParams, response: { 200: described(MemberSchema, 'The member.'), ...errors(403, 404) } },
     config: { access: READ_OR_MEMBER },
   }, async (request) => presentMember(await getMember(laurel, tenantOf(request), request.params.memberId)));
 
   app.patch('/members/:memberId', {
     schema: {
-      summary: 'Update a member', tags: ['members'], description: 'Only the fields given change; null clears an identifier.',
+      operationId: 'updateMember', summary: 'Update a member', tags: ['members'], description: 'Only the fields given change; null clears an identifier.',
       params: MemberParams,
       body: Type.Object({ ...Identifiers, ...Details }, { additionalProperties: false, minProperties: 1 }),
-      response: { 200: MemberSchema, ...errors(403, 404, 409) },
+      response: { 200: described(MemberSchema, 'The member as updated.'), ...errors(403, 404, 409) },
     },
     config: { access: POS },
   }, async (request) => {
@@ -140,9 +149,9 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   for (const [action, status] of [['suspend', 'suspended'], ['reactivate', 'active']] as const) {
     app.post(`/members/:memberId/${action}`, {
       schema: {
-        summary: action === 'suspend' ? 'Suspend a member' : 'Reactivate a member', tags: ['members'],
+        operationId: `${action}Member`, summary: action === 'suspend' ? 'Suspend a member' : 'Reactivate a member', tags: ['members'],
         description: action === 'suspend' ? 'A suspended member can neither earn nor spend; their entries can still be reversed.' : 'Lift a suspension.',
-        params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404, 409) },
+        params: MemberParams, response: { 200: described(MemberSchema, `The member, ${status}.`), ...errors(403, 404, 409) },
       },
       config: { access: ADMIN },
     }, async (request) => presentMember(await setMemberStatus(laurel, tenantOf(request), request.params.memberId, status === 'suspended' ? 'suspended' : 'active')));
@@ -150,20 +159,20 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/erase', {
     schema: {
-      summary: 'Erase personal data (GDPR)', tags: ['members'],
+      operationId: 'eraseMember', summary: 'Erase personal data (GDPR)', tags: ['members'],
       description: 'Deletes identifiers, attributes and birthday. The member id and the ledger stay, so every balance and report still adds up.',
-      params: MemberParams, response: { 200: MemberSchema, ...errors(403, 404) },
+      params: MemberParams, response: { 200: described(MemberSchema, 'The member, erased: identifiers, attributes and birthday are gone.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentMember(await eraseMember(laurel, tenantOf(request), request.params.memberId)));
 
   app.post('/members/:memberId/tokens', {
     schema: {
-      summary: 'Issue a member portal token', tags: ['members'],
+      operationId: 'createMemberToken', summary: 'Issue a member portal token', tags: ['members'],
       description: "A JWT that reads only this member's profile, balances and journal: hand it to the member portal or widget.",
       params: MemberParams,
       body: Type.Optional(Type.Object({ ttlSeconds: Type.Optional(Type.Integer({ minimum: 60, maximum: 86_400, default: 3600 })) }, { additionalProperties: false })),
-      response: { 201: Type.Object({ object: Type.Literal('member_token'), token: Type.String(), expiresAt: Timestamp('when it stops working') }), ...errors(403, 404) },
+      response: { 201: described(Type.Object({ object: Type.Literal('member_token'), token: Type.String(), expiresAt: Timestamp('when it stops working') }), 'The token and when it expires.'), ...errors(403, 404) },
     },
     config: { access: POS },
   }, async (request, reply) => {

@@ -6,7 +6,7 @@ import type { Laurel } from '../../services/context.js';
 import { dashboard } from '../../db/dashboard.js';
 import { createProgram, getProgram, getTenant, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
-import { errors, Id, Nullable, OptionalIdempotencyHeader, Points, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Points, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -27,11 +27,15 @@ const PointValue = Type.Object({
   points: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
   minor: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
 }, { additionalProperties: false, description: 'pay with points: `points` points are worth `minor` minor units (100 and 100: a point is a cent); null: points do not pay', examples: [{ points: 100, minor: 100 }] });
+const EnrollByEmail = Type.Boolean({
+  description: 'universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId',
+});
 const ExpiredRewards = Type.String({ enum: ['refund', 'forfeit'], description: 'an unused reward instance that expires gives its points back (refund) or not (forfeit, the default)' });
 
 const ProgramBody = Type.Object({
   name: Type.String({ minLength: 1, maxLength: 200, examples: ['Coffee Club'] }),
   enrollmentMode: Type.String({ enum: ['universal', 'opt_in'], description: 'universal: members are enrolled by their first event' }),
+  enrollByEmail: Type.Optional(EnrollByEmail),
   wallets: Type.Optional(Type.Array(Wallet, { minItems: 1, maxItems: 10, description: 'default: points (redeemable) and status (qualifying)' })),
   returnWindowDays: Type.Integer({ minimum: 0, maximum: 3650, description: 'days earned points stay pending (returns take them back)' }),
   expiry: Expiry,
@@ -46,6 +50,7 @@ const ProgramSchema = Type.Object({
   programId: Id('the program'),
   name: Type.String(),
   enrollmentMode: Type.String(),
+  enrollByEmail: EnrollByEmail,
   wallets: Type.Array(Type.Object({ walletId: Id('the wallet'), code: Type.String(), kind: Type.String() })),
   returnWindowDays: Type.Integer(),
   expiry: Expiry,
@@ -57,7 +62,7 @@ const ProgramSchema = Type.Object({
 });
 
 const presentProgram = (p: Program) => ({
-  object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, wallets: p.wallets,
+  object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, enrollByEmail: p.enrollByEmail ?? true, wallets: p.wallets,
   returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, expiryReminderDays: p.expiryReminderDays ?? null,
   pointValue: p.pointValue ? { points: Number(p.pointValue.points), minor: Number(p.pointValue.minor) } : null,
   expiredRewards: p.expiredRewards ?? 'forfeit',
@@ -67,9 +72,9 @@ const presentProgram = (p: Program) => ({
 export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/programs', {
     schema: {
-      summary: 'Create a program', tags: ['programs'],
+      summary: 'Create a program', tags: ['programs'], operationId: 'createProgram',
       description: 'A program has wallets (by default `points`, redeemable, and `status`, tier-qualifying), a return window during which earned points stay pending, an expiry policy and a negative-balance policy for claw-backs. What events earn is set by the earning rules of the program (`POST /v1/programs/{programId}/rules`); a program without rules earns nothing.',
-      headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: ProgramSchema, ...errors(403, 409) } },
+      headers: OptionalIdempotencyHeader, body: ProgramBody, response: { 201: { ...ProgramSchema, description: 'The new program (or, replayed, the one the first call made).' }, ...errors(403, 409) } },
     config: { access: ADMIN },
   }, async (request, reply) => {
     const body = request.body as Omit<ProgramInput, 'wallets'> & { wallets?: ProgramInput['wallets'] };
@@ -80,26 +85,26 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   });
 
   app.get('/programs', {
-    schema: { summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), ...errors(403) } },
+    schema: { operationId: 'listPrograms', summary: 'List programs', tags: ['programs'], description: "The tenant's programs with their wallets and policies.", response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ProgramSchema) }), "The tenant's programs."), ...errors(403) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listPrograms(laurel, tenantOf(request))).map(presentProgram) }));
 
   app.patch('/programs/:programId', {
     schema: {
-      summary: 'Change program settings', tags: ['programs'],
-      description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders. Wallets and earning policies stay as created.',
+      summary: 'Change program settings', tags: ['programs'], operationId: 'updateProgramSettings',
+      description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.',
       params: Type.Object({ programId: Id('the program') }),
       body: Type.Object({
-        pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards),
+        pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards), enrollByEmail: Type.Optional(EnrollByEmail),
         expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 }))),
       }, { additionalProperties: false }),
-      response: { 200: ProgramSchema, ...errors(403, 404) },
+      response: { 200: { ...ProgramSchema, description: 'The program with its settings as changed.' }, ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentProgram(await updateProgramSettings(laurel, tenantOf(request), request.params.programId, request.body as ProgramSettings)));
 
   app.get('/programs/:programId', {
-    schema: { summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: ProgramSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getProgram', summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: described(ProgramSchema, 'The program.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
 

@@ -13,7 +13,7 @@ import {
 import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { plain, presentLedgerResult } from '../present.js';
-import { errors, Id, IdempotencyHeader, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, IdempotencyHeader, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Money = (description: string) => Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description });
 const Codes = (description: string) => Type.Array(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$' }), { minItems: 1, maxItems: 50, description });
@@ -131,33 +131,33 @@ const POS_OR_MEMBER = { scopes: POS.scopes, member: true } as const;
 export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/programs/:programId/rewards', {
     schema: {
-      summary: 'Add a reward to the catalog', tags: ['rewards'],
+      operationId: 'createReward', summary: 'Add a reward to the catalog', tags: ['rewards'],
       description: 'Types: fixed_discount, percent_discount (with a cap), free_product, free_shipping, store_credit (credited into a money wallet when redeemed), experience (stock is its capacity), donation (reported), partner_voucher (codes imported). Each with a cost, a validity window, stock, per-member limits, tier/grade/segment and channel restrictions.',
-      params: ProgramParams, headers: OptionalIdempotencyHeader, body: RewardBody, response: { 201: RewardSchema, ...errors(403, 404, 409) },
+      params: ProgramParams, headers: OptionalIdempotencyHeader, body: RewardBody, response: { 201: described(RewardSchema, 'The new reward.'), ...errors(403, 404, 409) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => reply.status(201).send(presentRow(await createReward(laurel, tenantOf(request), request.params.programId, request.body, { idempotencyKey: clientKey(request) }))));
 
   app.get('/programs/:programId/rewards', {
-    schema: { summary: 'The catalog', tags: ['rewards'], description: "A program's rewards, by code.", params: ProgramParams, response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(RewardSchema) }), ...errors(403, 404) } },
+    schema: { operationId: 'listRewards', summary: 'The catalog', tags: ['rewards'], description: "A program's rewards, by code.", params: ProgramParams, response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(RewardSchema) }), "The program's rewards."), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listRewards(laurel, tenantOf(request), request.params.programId)).map(presentRow) }));
 
   app.get('/rewards/:rewardId', {
-    schema: { summary: 'A reward', tags: ['rewards'], description: 'One reward of the catalog with its stock used.', params: RewardParams, response: { 200: RewardSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getReward', summary: 'A reward', tags: ['rewards'], description: 'One reward of the catalog with its stock used.', params: RewardParams, response: { 200: described(RewardSchema, 'The reward.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentRow(await getReward(laurel, tenantOf(request), request.params.rewardId)));
 
   app.put('/rewards/:rewardId', {
-    schema: { summary: 'Change a reward', tags: ['rewards'], description: 'Replaces its definition (its type stays); instances already issued keep what they were issued with.', params: RewardParams, body: RewardBody, response: { 200: RewardSchema, ...errors(403, 404, 409) } },
+    schema: { operationId: 'updateReward', summary: 'Change a reward', tags: ['rewards'], description: 'Replaces its definition (its type stays); instances already issued keep what they were issued with.', params: RewardParams, body: RewardBody, response: { 200: described(RewardSchema, 'The reward as changed.'), ...errors(403, 404, 409) } },
     config: { access: ADMIN },
   }, async (request) => presentRow(await updateReward(laurel, tenantOf(request), request.params.rewardId, request.body)));
 
   app.post('/rewards/:rewardId/partner-codes', {
     schema: {
-      summary: "Import a partner's voucher codes", tags: ['rewards'], description: 'Codes already imported are skipped. Each redemption takes one code nobody has.',
+      operationId: 'importPartnerCodes', summary: "Import a partner's voucher codes", tags: ['rewards'], description: 'Codes already imported are skipped. Each redemption takes one code nobody has.',
       params: RewardParams, body: Type.Object({ codes: Type.Array(Type.String({ minLength: 1, maxLength: 100 }), { minItems: 1, maxItems: 10_000 }) }, { additionalProperties: false }),
-      response: { 201: Type.Object({ object: Type.Literal('partner_codes'), imported: Type.Integer(), free: Type.Integer({ description: 'codes not yet given out' }) }), ...errors(403, 404) },
+      response: { 201: described(Type.Object({ object: Type.Literal('partner_codes'), imported: Type.Integer(), free: Type.Integer({ description: 'codes not yet given out' }) }), 'How many codes were new, and how many are free.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => {
@@ -167,14 +167,14 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/:memberId/rewards', {
     schema: {
-      summary: 'Rewards for a member', tags: ['rewards'],
+      operationId: 'listMemberRewards', summary: 'Rewards for a member', tags: ['rewards'],
       description: 'The catalog as the member sees it: what they can redeem now (cheapest first), then what only points keep from them (closest first), then the rest, each with every reason it is locked.',
       params: MemberParams, querystring: Type.Object({ channel: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })) }, { additionalProperties: false }),
       response: {
         200: Type.Object({
           object: Type.Literal('list'), available: Type.Integer({ description: "the member's available points" }),
           data: Type.Array(Type.Object({ reward: RewardSchema, redeemable: Type.Boolean(), stockLeft: Nullable(Type.Integer()), locks: Type.Array(LockSchema) })),
-        }),
+        }, { description: 'Every reward with whether the member can redeem it, and why not.' }),
         ...errors(403, 404),
       },
     },
@@ -192,7 +192,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/members/:memberId/rewards/:rewardId/redeem', {
     schema: {
-      summary: 'Redeem a reward', tags: ['rewards'],
+      operationId: 'redeemReward', summary: 'Redeem a reward', tags: ['rewards'],
       description: [
         'Spends the points and issues a reward instance with a unique, unguessable code (and a QR payload) that the shop validates and consumes once. With `holdSeconds` (part of a checkout) the points are held instead, and consuming the instance with the order captures them; unused, the hold runs out and the instance is cancelled.',
         'Refused with 409 (and the reason: tier, limit, stock, window…) when the member may not redeem it, 422 when their points are short. Stock and per-member limits hold under concurrency. A member token may redeem for its own member.',
@@ -202,7 +202,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
         channel: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['store'] })),
         holdSeconds: Type.Optional(Type.Integer({ minimum: 1, maximum: 30 * 86_400, description: 'part of a checkout: hold the points this long' })),
       }, { additionalProperties: false }),
-      response: { 201: RedemptionSchema, ...errors(403, 404, 409, 422) },
+      response: { 201: described(RedemptionSchema, 'The issued instance with its code, and the ledger entries that paid for it.'), ...errors(403, 404, 409, 422) },
     },
     config: { access: POS_OR_MEMBER, operation: 'redeem_reward' },
   }, async (request, reply) => reply.status(201).send(presentRedemption(await redeemReward(laurel, tenantOf(request), {
@@ -211,7 +211,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/:memberId/reward-instances', {
     schema: {
-      summary: "A member's rewards", tags: ['rewards'], description: 'Issued to the member, newest first.',
+      operationId: 'listRewardInstances', summary: "A member's rewards", tags: ['rewards'], description: 'Issued to the member, newest first.',
       params: MemberParams, querystring: Type.Object(ListQuery, { additionalProperties: false }), response: { 200: listOf(InstanceSchema, 'a page of reward instances'), ...errors(403, 404) },
     },
     config: { access: READ_OR_MEMBER },
@@ -223,15 +223,15 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/reward-instances/:instanceId', {
-    schema: { summary: 'A reward instance', tags: ['rewards'], description: 'One issued reward.', params: InstanceParams, response: { 200: InstanceSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getRewardInstance', summary: 'A reward instance', tags: ['rewards'], description: 'One issued reward.', params: InstanceParams, response: { 200: described(InstanceSchema, 'The reward instance.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentInstance(await getInstance(laurel, tenantOf(request), request.params.instanceId)));
 
   app.post('/reward-instances/validate', {
     schema: {
-      summary: 'Validate a reward code', tags: ['rewards'], description: 'What the till sees when it scans or types a code: the reward, what it gives, whether it can be used now (and if not, why). Changes nothing.',
+      operationId: 'validateRewardCode', summary: 'Validate a reward code', tags: ['rewards'], description: 'What the till sees when it scans or types a code: the reward, what it gives, whether it can be used now (and if not, why). Changes nothing.',
       body: CodeBody,
-      response: { 200: Type.Object({ object: Type.Literal('reward_validation'), usable: Type.Boolean(), reason: Nullable(Type.String()), instance: InstanceSchema, reward: RewardSchema }), ...errors(403, 404) },
+      response: { 200: described(Type.Object({ object: Type.Literal('reward_validation'), usable: Type.Boolean(), reason: Nullable(Type.String()), instance: InstanceSchema, reward: RewardSchema }), 'The instance, its reward, and whether it can be used now.'), ...errors(403, 404) },
     },
     config: { access: POS },
   }, async (request) => {
@@ -241,25 +241,25 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.post('/reward-instances/consume', {
     schema: {
-      summary: 'Use a reward', tags: ['rewards'], description: 'Marks the instance used on an order, once: a second consume is 409, even concurrently. A reserved instance captures its hold now.',
+      operationId: 'consumeReward', summary: 'Use a reward', tags: ['rewards'], description: 'Marks the instance used on an order, once: a second consume is 409, even concurrently. A reserved instance captures its hold now.',
       headers: IdempotencyHeader,
       body: Type.Object({ code: CodeBody.properties.code, orderRef: Type.Optional(Type.String({ minLength: 1, maxLength: 200, examples: ['order-4711'] })) }, { additionalProperties: false }),
-      response: { 200: RedemptionSchema, ...errors(403, 404, 409) },
+      response: { 200: described(RedemptionSchema, 'The instance, now used, and any hold it captured.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'consume_reward' },
   }, async (request) => presentRedemption(await consumeInstance(laurel, tenantOf(request), request.body, { idempotencyKey: clientKey(request), actor: actorOf(request) })));
 
   app.post('/reward-instances/:instanceId/cancel', {
     schema: {
-      summary: 'Cancel an unused reward', tags: ['rewards'], description: 'Gives back the exact points it cost, to the lots they came from (a reserved one: its hold is voided), and its unit to the stock.',
-      params: InstanceParams, headers: IdempotencyHeader, response: { 200: RedemptionSchema, ...errors(403, 404, 409) },
+      operationId: 'cancelRewardInstance', summary: 'Cancel an unused reward', tags: ['rewards'], description: 'Gives back the exact points it cost, to the lots they came from (a reserved one: its hold is voided), and its unit to the stock.',
+      params: InstanceParams, headers: IdempotencyHeader, response: { 200: described(RedemptionSchema, 'The instance, cancelled, and the entries that gave the points back.'), ...errors(403, 404, 409) },
     },
     config: { access: POS, operation: 'cancel_reward' },
   }, async (request) => presentRedemption(await cancelInstance(laurel, tenantOf(request), request.params.instanceId, { idempotencyKey: clientKey(request), actor: actorOf(request) })));
 
   app.post('/checkout/points-quote', {
     schema: {
-      summary: 'How much points can pay', tags: ['rewards'],
+      operationId: 'quotePointsPayment', summary: 'How much points can pay', tags: ['rewards'],
       description: "For a basket of `amount` minor units: the most points the member's balance can put towards it at the program's pointValue, and the money they pay. Nothing is held: hold the points (`POST /v1/members/{id}/holds`), then send the purchase with `pointsHoldId`; it captures them.",
       body: Type.Object({ memberId: Id('the member'), amount: Money('the basket, in minor units') }, { additionalProperties: false }),
       response: {
@@ -267,7 +267,7 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
           object: Type.Literal('points_quote'), memberId: Id('the member'), available: Type.Integer(), points: Type.Integer({ description: 'points to hold' }),
           money: Type.Integer({ description: 'what they pay (minor units): the purchase\'s paidWithPoints' }),
           pointValue: Type.Object({ points: Type.Integer(), minor: Type.Integer() }),
-        }),
+        }, { description: 'The points to hold and the money left to pay.' }),
         ...errors(403, 404, 409),
       },
     },
@@ -276,10 +276,10 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/programs/:programId/donations', {
     schema: {
-      summary: 'Donations made with points', tags: ['rewards'], description: 'Per donation reward and charity: how many, how much money, how many points, over [from, to).',
+      operationId: 'listDonations', summary: 'Donations made with points', tags: ['rewards'], description: 'Per donation reward and charity: how many, how much money, how many points, over [from, to).',
       params: ProgramParams, querystring: Type.Object({ from: Type.Optional(Timestamp('from')), to: Type.Optional(Timestamp('until (excluded)')) }, { additionalProperties: false }),
       response: {
-        200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Object({ rewardId: Id('the reward'), charity: Type.String(), donations: Type.Integer(), amount: Type.Integer(), points: Type.Integer() })) }),
+        200: Type.Object({ object: Type.Literal('list'), data: Type.Array(Type.Object({ rewardId: Id('the reward'), charity: Type.String(), donations: Type.Integer(), amount: Type.Integer(), points: Type.Integer() })) }, { description: 'Donations per reward and charity.' }),
         ...errors(403, 404),
       },
     },

@@ -11,7 +11,7 @@ import {
 } from '../../services/rules.js';
 import { actorOf, ADMIN, clientKey, READ, tenantOf } from '../auth.js';
 import { plain } from '../present.js';
-import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Name = Type.String({ minLength: 1, maxLength: 200, examples: ['Double points for Gold'] });
 const Count = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description });
@@ -126,14 +126,14 @@ const list = <T extends ReturnType<typeof Type.Object>>(item: T) => Type.Object(
 export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/programs/:programId/rules', {
     schema: {
-      summary: 'Create an earning rule', tags: ['rules'],
+      operationId: 'createRule', summary: 'Create an earning rule', tags: ['rules'],
       description: 'A rule = trigger + condition (CEL) + effect + limits + stacking. Everything is checked on save: a condition that does not parse, reads an unknown fact or is not a bool is refused with 400 naming `condition` and the position.',
       headers: OptionalIdempotencyHeader, params: ProgramParams,
       body: Type.Object({ ...Definition, enabled: Type.Optional(Type.Boolean({ description: 'default true' })) }, {
         additionalProperties: false,
         examples: [{ name: 'Double points for Gold', trigger: 'purchase', condition: 'member.tier == "gold"', effect: { type: 'multiplier', factor: 2 } }],
       }),
-      response: { 201: RuleSchema, ...errors(403, 404) },
+      response: { 201: described(RuleSchema, 'The new rule, at version 1.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => reply.status(201).send(presentRule(await createRule(laurel, tenantOf(request), request.params.programId, request.body, {
@@ -142,31 +142,31 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.get('/programs/:programId/rules', {
     schema: {
-      summary: "List a program's rules", tags: ['rules'], description: 'Each at its current version.',
+      operationId: 'listRules', summary: "List a program's rules", tags: ['rules'], description: 'Each at its current version.',
       params: ProgramParams,
       querystring: Type.Object({
         trigger: Type.Optional(Type.String({ pattern: EVENT_TYPE.source })), enabled: Type.Optional(Type.Boolean()),
       }, { additionalProperties: false }),
-      response: { 200: list(RuleSchema), ...errors(403, 404) },
+      response: { 200: described(list(RuleSchema), "The program's rules."), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listRules(laurel, tenantOf(request), request.params.programId, request.query)).map(presentRule) }));
 
   app.get('/rules/:ruleId', {
     schema: {
-      summary: 'Get a rule', tags: ['rules'], description: 'The current version, or `?version=n`.',
+      operationId: 'getRule', summary: 'Get a rule', tags: ['rules'], description: 'The current version, or `?version=n`.',
       params: RuleParams, querystring: Type.Object({ version: Type.Optional(Type.Integer({ minimum: 1, maximum: 1_000_000 })) }, { additionalProperties: false }),
-      response: { 200: RuleSchema, ...errors(403, 404) },
+      response: { 200: described(RuleSchema, 'The rule at the version asked for.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => presentRule(await getRule(laurel, tenantOf(request), request.params.ruleId, request.query.version)));
 
   app.put('/rules/:ruleId', {
     schema: {
-      summary: 'Save a new version of a rule', tags: ['rules'],
+      operationId: 'updateRule', summary: 'Save a new version of a rule', tags: ['rules'],
       description: 'Replaces the definition from now on. Events already recorded keep the version they used, and their returns are decided with it.',
       headers: OptionalIdempotencyHeader, params: RuleParams, body: Type.Object(Definition, { additionalProperties: false }),
-      response: { 200: RuleSchema, ...errors(403, 404) },
+      response: { 200: described(RuleSchema, 'The rule at its new version.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentRule(await updateRule(laurel, tenantOf(request), request.params.ruleId, request.body, {
@@ -175,8 +175,8 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.get('/rules/:ruleId/versions', {
     schema: {
-      summary: "A rule's versions", tags: ['rules'], description: 'Oldest first, with who saved each and when.',
-      params: RuleParams, response: { 200: list(RuleSchema), ...errors(403, 404) },
+      operationId: 'listRuleVersions', summary: "A rule's versions", tags: ['rules'], description: 'Oldest first, with who saved each and when.',
+      params: RuleParams, response: { 200: described(list(RuleSchema), "The rule's versions."), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await ruleVersions(laurel, tenantOf(request), request.params.ruleId)).map(presentRule) }));
@@ -184,9 +184,9 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
   for (const [action, enabled] of [['enable', true], ['disable', false]] as const) {
     app.post(`/rules/:ruleId/${action}`, {
       schema: {
-        summary: `${enabled ? 'Enable' : 'Disable'} a rule`, tags: ['rules'],
+        operationId: `${action}Rule`, summary: `${enabled ? 'Enable' : 'Disable'} a rule`, tags: ['rules'],
         description: `The rule ${enabled ? 'runs for' : 'stops running for'} events received from now on. Doing it twice changes nothing.`,
-        params: RuleParams, response: { 200: RuleSchema, ...errors(403, 404) },
+        params: RuleParams, response: { 200: described(RuleSchema, `The rule, ${enabled ? 'enabled' : 'disabled'}.`), ...errors(403, 404) },
       },
       config: { access: ADMIN },
     }, async (request) => presentRule(await setEnabled(laurel, tenantOf(request), request.params.ruleId, enabled)));
@@ -266,28 +266,28 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.post('/programs/:programId/campaigns', {
     schema: {
-      summary: 'Create a campaign', tags: ['rules'],
+      operationId: 'createCampaign', summary: 'Create a campaign', tags: ['rules'],
       description: 'A campaign groups rules (their `campaignId`) under one validity window, one budget and one set of per-member caps: "at most 2,000 bonus points per member per month" across several bonus rules.',
-      headers: OptionalIdempotencyHeader, params: ProgramParams, body: CampaignBody, response: { 201: CampaignSchema, ...errors(403, 404) },
+      headers: OptionalIdempotencyHeader, params: ProgramParams, body: CampaignBody, response: { 201: described(CampaignSchema, 'The new campaign.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => reply.status(201).send(presentCampaign(
     await createCampaign(laurel, tenantOf(request), request.params.programId, request.body, clientKey(request)))));
 
   app.get('/programs/:programId/campaigns', {
-    schema: { summary: "List a program's campaigns", tags: ['rules'], description: 'With the budget each has used.', params: ProgramParams, response: { 200: list(CampaignSchema), ...errors(403, 404) } },
+    schema: { operationId: 'listCampaigns', summary: "List a program's campaigns", tags: ['rules'], description: 'With the budget each has used.', params: ProgramParams, response: { 200: described(list(CampaignSchema), "The program's campaigns."), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => ({ object: 'list' as const, data: (await listCampaigns(laurel, tenantOf(request), request.params.programId)).map(presentCampaign) }));
 
   app.get('/campaigns/:campaignId', {
-    schema: { summary: 'Get a campaign', tags: ['rules'], description: 'With the budget it has used.', params: CampaignParams, response: { 200: CampaignSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getCampaign', summary: 'Get a campaign', tags: ['rules'], description: 'With the budget it has used.', params: CampaignParams, response: { 200: described(CampaignSchema, 'The campaign.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentCampaign(await getCampaign(laurel, tenantOf(request), request.params.campaignId)));
 
   app.put('/campaigns/:campaignId', {
     schema: {
-      summary: 'Update a campaign', tags: ['rules'], description: 'Replaces its name, window, budget and caps; the budget used stays. A budget below what is used stops it from giving more.',
-      params: CampaignParams, body: CampaignBody, response: { 200: CampaignSchema, ...errors(403, 404) },
+      operationId: 'updateCampaign', summary: 'Update a campaign', tags: ['rules'], description: 'Replaces its name, window, budget and caps; the budget used stays. A budget below what is used stops it from giving more.',
+      params: CampaignParams, body: CampaignBody, response: { 200: described(CampaignSchema, 'The campaign as updated.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentCampaign(await updateCampaign(laurel, tenantOf(request), request.params.campaignId, request.body)));

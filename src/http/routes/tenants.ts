@@ -6,7 +6,7 @@ import type { Laurel } from '../../services/context.js';
 import { getTenant, openTenant, type Tenant } from '../../services/tenants.js';
 import { ADMIN, clientKey, isOperator, READ, tenantOf } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, operatorErrors, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const TenantSchema = Type.Object({
   object: Type.Literal('tenant'),
@@ -51,7 +51,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
           tenant: TenantSchema,
           apiKey: Type.Object({ key: Nullable(Type.String({ description: 'the admin key; store it now. null on a replay: it is shown once' })), keyId: Id('the key'), keyWithheld: KeyWithheld }),
         }, { description: 'The new tenant and its first admin key (or, replayed, the same ones with the key withheld).' }),
-        ...errors(403, 409),
+        ...operatorErrors(403, 409),
       },
     },
     config: { access: { scopes: 'public' } },
@@ -64,7 +64,7 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/tenant', {
-    schema: { summary: 'The calling tenant', tags: ['tenants'], description: 'The tenant the API key belongs to: its time zone decides calendar rules, its currency the money amounts.', response: { 200: TenantSchema, ...errors(403) } },
+    schema: { operationId: 'getTenant', summary: 'The calling tenant', tags: ['tenants'], description: 'The tenant the API key belongs to: its time zone decides calendar rules, its currency the money amounts.', response: { 200: described(TenantSchema, 'The tenant of the calling key.'), ...errors(403) } },
     config: { access: READ },
   }, async (request) => presentTenant(await getTenant(laurel, tenantOf(request))));
 
@@ -88,15 +88,15 @@ export const tenantRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   });
 
   app.get('/api-keys', {
-    schema: { summary: 'List API keys', tags: ['api keys'], description: 'Every key of the tenant, revoked ones included. Secrets are never shown again.', response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), ...errors(403) } },
+    schema: { operationId: 'listApiKeys', summary: 'List API keys', tags: ['api keys'], description: 'Every key of the tenant, revoked ones included. Secrets are never shown again.', response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(ApiKeySchema) }), "The tenant's keys, without secrets."), ...errors(403) } },
     config: { access: ADMIN },
   }, async (request) => ({ object: 'list' as const, data: (await listApiKeys(laurel, tenantOf(request))).map(presentKey) }));
 
   app.delete('/api-keys/:keyId', {
     schema: {
-      summary: 'Revoke an API key', tags: ['api keys'], description: 'The key stops working at once; the record stays.',
+      operationId: 'revokeApiKey', summary: 'Revoke an API key', tags: ['api keys'], description: 'The key stops working at once; the record stays.',
       params: Type.Object({ keyId: Id('the key') }),
-      response: { 200: ApiKeySchema, ...errors(403, 404, 409) },
+      response: { 200: described(ApiKeySchema, 'The key, now revoked.'), ...errors(403, 404, 409) },
     },
     config: { access: ADMIN },
   }, async (request) => presentKey(await revokeApiKey(laurel, tenantOf(request), request.params.keyId)));

@@ -6,7 +6,7 @@ import type { Laurel } from '../../services/context.js';
 import { deleteLadder, getLadder, listTierHistory, memberTier, putLadder, type SavedLadder, type TierChange } from '../../services/tiers.js';
 import { actorOf, ADMIN, clientKey, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
-import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Amount = (description: string) => Type.Integer({ minimum: 0, maximum: 1_000_000_000_000, description });
 const Code = Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['gold'] });
@@ -125,20 +125,20 @@ const MemberParams = Type.Object({ memberId: Id('the member') });
 export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.get('/programs/:programId/tier-ladder', {
     schema: {
-      summary: "A program's tier ladder", tags: ['tiers'], description: 'The metric, window, review policy, grace and tiers with their thresholds and benefits.',
-      params: ProgramParams, response: { 200: LadderSchema, ...errors(403, 404) },
+      operationId: 'getTierLadder', summary: "A program's tier ladder", tags: ['tiers'], description: 'The metric, window, review policy, grace and tiers with their thresholds and benefits.',
+      params: ProgramParams, response: { 200: described(LadderSchema, 'The tier ladder.'), ...errors(403, 404) },
     },
     config: { access: READ },
   }, async (request) => presentLadder(await getLadder(laurel, tenantOf(request), request.params.programId)));
 
   app.put('/programs/:programId/tier-ladder', {
     schema: {
-      summary: 'Set a tier ladder', tags: ['tiers'],
+      operationId: 'setTierLadder', summary: 'Set a tier ladder', tags: ['tiers'],
       description: [
         'Sets or replaces the program\'s ladder. Members are upgraded the moment an event lifts their metric over a threshold (inside that event\'s transaction, with the bonus of every tier climbed); only a review lowers a tier, one level at a time, after the grace.',
         'Members keep a tier the new ladder still has; the others are put on its first tier and placed by the next `tier_reviews` run at the tier their metric reaches (no bonus for a placement).',
       ].join('\n\n'),
-      params: ProgramParams, headers: OptionalIdempotencyHeader, body: LadderBody, response: { 200: LadderSchema, ...errors(403, 404) },
+      params: ProgramParams, headers: OptionalIdempotencyHeader, body: LadderBody, response: { 200: described(LadderSchema, 'The ladder as saved.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentLadder(await putLadder(laurel, tenantOf(request), request.params.programId, request.body,
@@ -146,18 +146,18 @@ export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.delete('/programs/:programId/tier-ladder', {
     schema: {
-      summary: 'Remove a tier ladder', tags: ['tiers'],
+      operationId: 'deleteTierLadder', summary: 'Remove a tier ladder', tags: ['tiers'],
       description: 'Answers the ladder removed. Nothing reviews tiers any more; members keep the tier they have as a label (rule conditions still read it).',
-      params: ProgramParams, response: { 200: LadderSchema, ...errors(403, 404) },
+      params: ProgramParams, response: { 200: described(LadderSchema, 'The ladder that was removed.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentLadder(await deleteLadder(laurel, tenantOf(request), request.params.programId)));
 
   app.get('/members/:memberId/tier', {
     schema: {
-      summary: "A member's tier and progress", tags: ['tiers'],
+      operationId: 'getMemberTier', summary: "A member's tier and progress", tags: ['tiers'],
       description: 'The tier with its benefits, the metric in the current window, the next tier and what is missing, and the date the tier is secured until. A member token may read its own.',
-      params: MemberParams, response: { 200: MemberTierSchema, ...errors(403, 404) },
+      params: MemberParams, response: { 200: described(MemberTierSchema, "The member's tier, its benefits and the progress to the next."), ...errors(403, 404) },
     },
     config: { access: READ_OR_MEMBER },
   }, async (request) => {
@@ -172,7 +172,7 @@ export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
 
   app.get('/members/:memberId/tier-history', {
     schema: {
-      summary: "A member's tier history", tags: ['tiers'], description: 'Newest first: placements, upgrades (with the event that caused them), graces, downgrades and changes by an admin, each with its reason.',
+      operationId: 'listTierHistory', summary: "A member's tier history", tags: ['tiers'], description: 'Newest first: placements, upgrades (with the event that caused them), graces, downgrades and changes by an admin, each with its reason.',
       params: MemberParams, querystring: Type.Object(ListQuery, { additionalProperties: false }),
       response: { 200: listOf(HistorySchema, 'a page of tier changes'), ...errors(403, 404) },
     },

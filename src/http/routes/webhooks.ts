@@ -11,7 +11,7 @@ import {
 } from '../../services/webhooks.js';
 import { ADMIN, clientKey, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
-import { errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
 
 const Fields = {
   url: Type.String({ minLength: 1, maxLength: 2000, description: 'an http(s) URL without credentials, outside the deployment (no loopback, private or link-local address, no localhost, unless the operator sets LAUREL_WEBHOOKS_ALLOW_PRIVATE=true); Laurel POSTs each message there', examples: ['https://example.com/laurel/webhooks'] }),
@@ -65,13 +65,13 @@ const presentDelivery = (d: WebhookDelivery) => ({
 export const webhookRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
   app.post('/webhook-endpoints', {
     schema: {
-      summary: 'Create a webhook endpoint', tags: ['webhooks'],
+      operationId: 'createWebhookEndpoint', summary: 'Create a webhook endpoint', tags: ['webhooks'],
       description: 'Messages (points.expiring, …) are POSTed to the URL, signed as Standard Webhooks specifies. The signing `secret` (whsec_…) is in this response only: store it now.',
       headers: OptionalIdempotencyHeader,
       body: Type.Object({ url: Fields.url, description: Type.Optional(Fields.description), eventTypes: Type.Optional(Fields.eventTypes), enabled: Type.Optional(Fields.enabled) }, {
         additionalProperties: false, examples: [{ url: 'https://example.com/laurel/webhooks', eventTypes: ['points.expiring'] }],
       }),
-      response: { 201: Type.Intersect([EndpointSchema, Type.Object({ secret: Type.String({ description: 'the signing secret, shown only now' }) })]), ...errors(403) },
+      response: { 201: described(Type.Intersect([EndpointSchema, Type.Object({ secret: Type.String({ description: 'the signing secret, shown only now' }) })]), 'The new endpoint, with its signing secret (shown only now).'), ...errors(403) },
     },
     config: { access: ADMIN },
   }, async (request, reply) => {
@@ -81,34 +81,34 @@ export const webhookRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
 
   app.get('/webhook-endpoints', {
     schema: {
-      summary: 'List webhook endpoints', tags: ['webhooks'], description: 'Every endpoint of the tenant. Secrets are never shown again.',
-      response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(EndpointSchema) }), ...errors(403) },
+      operationId: 'listWebhookEndpoints', summary: 'List webhook endpoints', tags: ['webhooks'], description: 'Every endpoint of the tenant. Secrets are never shown again.',
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(EndpointSchema) }), "The tenant's endpoints."), ...errors(403) },
     },
     config: { access: ADMIN },
   }, async (request) => ({ object: 'list' as const, data: (await listEndpoints(laurel, tenantOf(request))).map(presentEndpoint) }));
 
   app.get('/webhook-endpoints/:endpointId', {
-    schema: { summary: 'Get a webhook endpoint', tags: ['webhooks'], description: 'Its URL, the message types it takes and whether it is on; never its secret.', params: Params, response: { 200: EndpointSchema, ...errors(403, 404) } },
+    schema: { operationId: 'getWebhookEndpoint', summary: 'Get a webhook endpoint', tags: ['webhooks'], description: 'Its URL, the message types it takes and whether it is on; never its secret.', params: Params, response: { 200: described(EndpointSchema, 'The endpoint.'), ...errors(403, 404) } },
     config: { access: ADMIN },
   }, async (request) => presentEndpoint(await getEndpoint(laurel, tenantOf(request), request.params.endpointId)));
 
   app.patch('/webhook-endpoints/:endpointId', {
     schema: {
-      summary: 'Update a webhook endpoint', tags: ['webhooks'], description: 'Only the fields given change. Deliveries already queued go to the new URL.',
+      operationId: 'updateWebhookEndpoint', summary: 'Update a webhook endpoint', tags: ['webhooks'], description: 'Only the fields given change. Deliveries already queued go to the new URL.',
       params: Params,
       body: Type.Object({ url: Type.Optional(Fields.url), description: Type.Optional(Fields.description), eventTypes: Type.Optional(Fields.eventTypes), enabled: Type.Optional(Fields.enabled) }, {
         additionalProperties: false, minProperties: 1,
       }),
-      response: { 200: EndpointSchema, ...errors(403, 404) },
+      response: { 200: described(EndpointSchema, 'The endpoint as updated.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => presentEndpoint(await updateEndpoint(laurel, tenantOf(request), request.params.endpointId, request.body)));
 
   app.delete('/webhook-endpoints/:endpointId', {
     schema: {
-      summary: 'Delete a webhook endpoint', tags: ['webhooks'], description: 'With its delivery log; what it had pending is not sent.',
+      operationId: 'deleteWebhookEndpoint', summary: 'Delete a webhook endpoint', tags: ['webhooks'], description: 'With its delivery log; what it had pending is not sent.',
       params: Params,
-      response: { 200: Type.Object({ object: Type.Literal('webhook_endpoint'), endpointId: Id('the endpoint'), deleted: Type.Literal(true) }), ...errors(403, 404) },
+      response: { 200: described(Type.Object({ object: Type.Literal('webhook_endpoint'), endpointId: Id('the endpoint'), deleted: Type.Literal(true) }), 'The endpoint was deleted.'), ...errors(403, 404) },
     },
     config: { access: ADMIN },
   }, async (request) => {
@@ -118,7 +118,7 @@ export const webhookRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
 
   app.get('/webhook-endpoints/:endpointId/deliveries', {
     schema: {
-      summary: "An endpoint's delivery log", tags: ['webhooks'],
+      operationId: 'listWebhookDeliveries', summary: "An endpoint's delivery log", tags: ['webhooks'],
       description: `Each message relayed to the endpoint, newest first: its status, attempts, the last HTTP status or error. Failed attempts are retried 30 s, 1 min, 2 min… (doubling, at most 6 h) later; after ${MAX_ATTEMPTS} attempts the delivery is given up (failed).`,
       params: Params,
       querystring: Type.Object({ status: Type.Optional(Type.String({ enum: ['pending', 'delivered', 'failed'] })), ...ListQuery }, { additionalProperties: false }),
@@ -137,11 +137,11 @@ export const webhookRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
 
   app.post('/webhook-endpoints/:endpointId/test', {
     schema: {
-      summary: 'Send a test message', tags: ['webhooks'],
+      operationId: 'testWebhookEndpoint', summary: 'Send a test message', tags: ['webhooks'],
       description: 'Queues a `webhook.test` message through the outbox to this endpoint alone (whatever its eventTypes); the next run of the `webhooks` job sends it. Its delivery shows in the log.',
       headers: OptionalIdempotencyHeader, params: Params,
       response: {
-        202: Type.Object({ object: Type.Literal('webhook_message'), messageId: Id('the message (webhook-id)'), deliveryId: Id('its delivery'), type: Type.Literal('webhook.test') }),
+        202: Type.Object({ object: Type.Literal('webhook_message'), messageId: Id('the message (webhook-id)'), deliveryId: Id('its delivery'), type: Type.Literal('webhook.test') }, { description: 'The test message, queued for this endpoint.' }),
         ...errors(403, 404, 409),
       },
     },
