@@ -38,6 +38,8 @@ interface Req {
   key?: string | null;
   /** the Idempotency-Key (default: a fresh one when the operation takes one) */
   idem?: string;
+  /** a console session's cookie */
+  cookie?: string;
 }
 
 export interface Tour {
@@ -114,6 +116,7 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
     const query = new URLSearchParams(Object.entries(req.query ?? {}).map(([k, v]) => [k, String(v)])).toString();
     const headers: Record<string, string> = {};
     if (req.key) headers.authorization = `Bearer ${req.key}`;
+    if (req.cookie) headers.cookie = req.cookie;
     if (o.idempotent) headers['idempotency-key'] = req.idem ?? `tour-${++serial}`;
     return on.inject({
       method: o.method as 'GET', url: query ? `${url}?${query}` : url, headers, remoteAddress,
@@ -404,6 +407,25 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('eraseMember', { key: keys.admin, params: { memberId: danaId } });
   await refused('suspendMember', 409, { key: keys.admin, params: { memberId: danaId } });
   await refused('reactivateMember', 409, { key: keys.admin, params: { memberId: danaId } });
+
+  // the console: its own reads, users, sessions and the audit log of what the tour wrote
+  await call('getProgramDashboard', { key: keys.read, params: { programId }, query: { days: 90 } });
+  await call('searchMembers', { key: keys.read, query: { q: 'CARD-0001' } });
+  await call('listMemberLots', { key: keys.read, params: { memberId: alice } });
+  await call('checkRuleCondition', { key: keys.read, body: { condition: 'member.tierr == "gold"' } });
+  const user = await call('createUser', { key: keys.admin, body: { email: 'sam@example.com', name: 'Sam Support', role: 'support', password: 'a long enough password' } },
+    { 409: [{ key: keys.admin, body: { email: 'sam@example.com', name: 'Sam again', role: 'viewer', password: 'a long enough password' } }] });
+  await call('listUsers', { key: keys.admin });
+  const owner = (await send(op('createUser'), { key: keys.admin, body: { email: 'olivia@example.com', name: 'Olivia Owner', role: 'owner', password: 'a long enough password' } })).json() as { userId: string };
+  await call('updateUser', { key: keys.admin, params: { userId: user.userId as string }, body: { role: 'marketer' } },
+    { 409: [{ key: keys.admin, params: { userId: owner.userId }, body: { role: 'viewer' } }] });
+  await call('signIn', { body: { email: 'sam@example.com', password: 'a long enough password' } },
+    { 401: [{ body: { email: 'sam@example.com', password: 'not the password' } }] });
+  const signedIn = await send(op('signIn'), { body: { email: 'sam@example.com', password: 'a long enough password' } });
+  const cookie = String(signedIn.headers['set-cookie']).split(';')[0]!;
+  await call('getSession', { cookie }, { 401: [{ cookie: 'laurel_session=an-ended-or-unknown-session-token' }] });
+  await call('signOut', { cookie });
+  await call('listAuditLog', { key: keys.admin, query: { limit: 5 } });
 
   const missing: string[] = [];
   for (const o of operations.values()) for (const s of o.statuses) if (!has(o, s)) missing.push(`${o.id} ${s}`);

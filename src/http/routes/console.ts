@@ -91,7 +91,7 @@ export const consoleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: {
       summary: 'The signed-in console user', tags: ['console'], operationId: 'getSession', security: [],
       description: 'The session of the cookie sent: who is signed in, with which role, and the CSRF token for writes.',
-      response: { 200: SessionSchema, ...errors(), 401: Type.Ref('Problem', { description: 'No session, or it has ended.' }) },
+      response: { 200: SessionSchema, 401: Type.Ref('Problem', { description: 'No session, or it has ended.' }), 429: Type.Ref('Problem', { description: 'Rate limit exceeded.' }) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {
@@ -105,7 +105,7 @@ export const consoleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: {
       summary: 'Sign out', tags: ['console'], operationId: 'signOut', security: [],
       description: 'Ends the session of the cookie sent (if any) and clears the cookie.',
-      response: { 200: Type.Object({ object: Type.Literal('session'), signedOut: Type.Literal(true, { examples: [true] }) }, { description: 'Signed out.' }), ...errors() },
+      response: { 200: Type.Object({ object: Type.Literal('session'), signedOut: Type.Literal(true, { examples: [true] }) }, { description: 'Signed out.' }), 429: Type.Ref('Problem', { description: 'Rate limit exceeded.' }) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
