@@ -412,7 +412,7 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('getProgramDashboard', { key: keys.read, params: { programId }, query: { days: 90 } });
   await call('searchMembers', { key: keys.read, query: { q: 'CARD-0001' } });
   await call('listMemberLots', { key: keys.read, params: { memberId: alice } });
-  await call('checkRuleCondition', { key: keys.read, body: { condition: 'member.tierr == "gold"' } });
+  await call('checkRuleCondition', { key: keys.admin, body: { condition: 'member.tierr == "gold"' } });
   const user = await call('createUser', { key: keys.admin, body: { email: 'sam@example.com', name: 'Sam Support', role: 'support', password: 'a long enough password' } },
     { 409: [{ key: keys.admin, body: { email: 'sam@example.com', name: 'Sam again', role: 'viewer', password: 'a long enough password' } }] });
   await call('listUsers', { key: keys.admin });

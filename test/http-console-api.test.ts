@@ -85,14 +85,14 @@ describe('checking a rule condition', () => {
     ['time.weekend &&\n  event.amount > 1', { message: 'No such key: amount', line: 2, column: 9 }],
   ])('points at the fault of %j', async (condition, error) => {
     const t = await newTenant(laurel);
-    const r = await call(app, { method: 'POST', url: '/v1/rules/check-condition', key: t.keys.read, body: { condition } });
+    const r = await call(app, { method: 'POST', url: '/v1/rules/check-condition', key: t.keys.admin, body: { condition } });
     expect(r.statusCode, r.body).toBe(200);
     expect(r.json()).toEqual({ object: 'condition_check', valid: false, error });
   });
 
   it('accepts a valid condition and writes nothing', async () => {
     const t = await newTenant(laurel);
-    const r = await call(app, { method: 'POST', url: '/v1/rules/check-condition', key: t.keys.read, body: { condition: 'member.tier == "gold" && time.weekend' } });
+    const r = await call(app, { method: 'POST', url: '/v1/rules/check-condition', key: t.keys.admin, body: { condition: 'member.tier == "gold" && time.weekend' } });
     expect(r.json()).toEqual({ object: 'condition_check', valid: true, error: null });
     expect((await call(app, { method: 'GET', url: '/v1/audit-log', key: t.keys.admin })).json().data).toEqual([]);
   });

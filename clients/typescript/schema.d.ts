@@ -1437,7 +1437,7 @@ export interface paths {
         post: operations["signIn"];
         /**
          * Sign out
-         * @description Ends the session of the cookie sent (if any) and clears the cookie.
+         * @description Ends the session of the cookie sent and clears the cookie.
          */
         delete: operations["signOut"];
         options?: never;
@@ -11902,6 +11902,15 @@ export interface operations {
                     };
                 };
             };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No session, or it has ended. */
             401: {
                 headers: {
@@ -12045,6 +12054,24 @@ export interface operations {
                          */
                         signedOut: true;
                     };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No session, or it had already ended. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Rate limit exceeded. */

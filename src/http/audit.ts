@@ -1,10 +1,10 @@
-// Writes the audit log: after every successful write by a console user or an admin key, one row
+// Writes the audit log: after every successful write (not the POSTs that only compute: quotes, checks) by a console user or an admin key, one row
 // with who, the route, the body sent, the resource before (PUT and PATCH: read through the
 // route's own GET, so it is what the API shows) and the answer.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { recordAudit } from '../services/audit.js';
 import type { Laurel } from '../services/context.js';
-import { actorOf } from './auth.js';
+import { actorOf, READ_ONLY_POSTS } from './auth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,7 +14,7 @@ declare module 'fastify' {
 
 const audited = (request: FastifyRequest): boolean => {
   const p = request.principal;
-  if (!p || request.method === 'GET' || request.method === 'HEAD') return false;
+  if (!p || request.method === 'GET' || request.method === 'HEAD' || READ_ONLY_POSTS.has(request.routeOptions.url ?? '')) return false;
   return p.kind === 'user' || (p.kind === 'key' && p.scopes.includes('admin'));
 };
 

@@ -99,7 +99,7 @@ const WRITES: Record<Role, (route: string) => boolean> = {
   finance: () => false,
   viewer: () => false,
 };
-const READ_ONLY_POSTS = new Set(['/v1/quotes', '/v1/checkout/points-quote', '/v1/rules/check-condition']);
+export const READ_ONLY_POSTS = new Set(['/v1/quotes', '/v1/checkout/points-quote', '/v1/rules/check-condition']);
 
 /** Whether a console role may call a route: reads open to anyone a read key may, writes by area. */
 export function roleAllows(role: Role, method: string, route: string, access: Access): boolean {

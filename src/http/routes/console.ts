@@ -63,6 +63,8 @@ function setSessionCookie(request: FastifyRequest, reply: FastifyReply, value: s
   reply.header('set-cookie', `${SESSION_COOKIE}=${value}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${maxAge}${secure}`);
 }
 
+const NoQuery = Type.Object({}, { additionalProperties: false });
+
 const OWNER: Access = { scopes: ['admin'], roles: ['owner'] };
 const AUDIT: Access = { scopes: ['admin'], roles: ['owner', 'finance'] };
 
@@ -91,7 +93,8 @@ export const consoleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: {
       summary: 'The signed-in console user', tags: ['console'], operationId: 'getSession', security: [],
       description: 'The session of the cookie sent: who is signed in, with which role, and the CSRF token for writes.',
-      response: { 200: SessionSchema, 401: Type.Ref('Problem', { description: 'No session, or it has ended.' }), 429: Type.Ref('Problem', { description: 'Rate limit exceeded.' }) },
+      querystring: NoQuery,
+      response: { 200: SessionSchema, ...errors(), 401: Type.Ref('Problem', { description: 'No session, or it has ended.' }) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request) => {
@@ -104,14 +107,17 @@ export const consoleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   app.delete('/session', {
     schema: {
       summary: 'Sign out', tags: ['console'], operationId: 'signOut', security: [],
-      description: 'Ends the session of the cookie sent (if any) and clears the cookie.',
-      response: { 200: Type.Object({ object: Type.Literal('session'), signedOut: Type.Literal(true, { examples: [true] }) }, { description: 'Signed out.' }), 429: Type.Ref('Problem', { description: 'Rate limit exceeded.' }) },
+      description: 'Ends the session of the cookie sent and clears the cookie.',
+      querystring: NoQuery,
+      response: { 200: Type.Object({ object: Type.Literal('session'), signedOut: Type.Literal(true, { examples: [true] }) }, { description: 'Signed out.' }), ...errors(), 401: Type.Ref('Problem', { description: 'No session, or it had already ended.' }) },
     },
     config: { access: { scopes: 'public' } },
   }, async (request, reply) => {
     const token = cookie(request, SESSION_COOKIE);
-    if (token) await signOut(laurel, token);
+    const session = token ? await sessionOf(laurel, token) : null;
     setSessionCookie(request, reply, '', 0);
+    if (!session) throw httpProblem('unauthorized', 'not signed in');
+    await signOut(laurel, token!);
     return reply.send({ object: 'session' as const, signedOut: true as const });
   });
 

@@ -210,7 +210,7 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
         ...errors(403),
       },
     },
-    config: { access: READ },
+    config: { access: { scopes: ['admin'] } },
   }, async (request) => {
     const problem = conditionProblem(request.body.condition);
     return { object: 'condition_check' as const, valid: problem === null, error: problem };

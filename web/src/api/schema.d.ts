@@ -1436,7 +1436,7 @@ export interface paths {
         post: operations["signIn"];
         /**
          * Sign out
-         * @description Ends the session of the cookie sent (if any) and clears the cookie.
+         * @description Ends the session of the cookie sent and clears the cookie.
          */
         delete: operations["signOut"];
         options?: never;
@@ -1788,7 +1788,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/healthz?limit=0",
-                     *       "requestId": "01a24bfd-8b14-7001-950c-3c03aa514882"
+                     *       "requestId": "01a24c01-c39a-7000-8d83-914266ceac06"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1829,15 +1829,15 @@ export interface operations {
                      * @example {
                      *       "tenant": {
                      *         "object": "tenant",
-                     *         "tenantId": "01a24bfd-8b15-7001-a3b4-a07ff71391ca",
+                     *         "tenantId": "01a24c01-c39b-7001-9dcb-efd4d45aae7c",
                      *         "name": "Acme Coffee",
                      *         "timeZone": "Europe/Paris",
                      *         "currency": "EUR",
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
                      *       "apiKey": {
-                     *         "key": "lk_gIYKl0fMxSZZC4VuQRMRpFiw2ifsw-b2vjhYlEYWr-M",
-                     *         "keyId": "01a24bfd-8b15-7002-b437-5c2fd24341d8",
+                     *         "key": "lk_gaJ9RNp9ZuUGWn8N74uswbfVEvGTFn1SOmFIG9h-4_0",
+                     *         "keyId": "01a24c01-c39b-7002-a8fa-9f3b17819318",
                      *         "keyWithheld": false
                      *       }
                      *     }
@@ -1897,7 +1897,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24bfd-8b1e-7000-b5a0-c5cbb7d02348",
+                     *       "requestId": "01a24c01-c3b0-7000-9e4d-eb7c73f30263",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -1922,7 +1922,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24bfd-8b1f-7000-868b-7d1cd78bf0eb"
+                     *       "requestId": "01a24c01-c3b1-7000-86c6-86f7f6c4bd11"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1941,7 +1941,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24bfd-8b20-7000-9c2d-5df3d4b0630e",
+                     *       "requestId": "01a24c01-c3b2-7000-b76d-38292e946484",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -1966,7 +1966,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24bfd-8b23-7000-8a78-355c3ebbd559"
+                     *       "requestId": "01a24c01-c3b9-7000-a32f-2856b194e9b0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1992,7 +1992,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tenant",
-                     *       "tenantId": "01a0cd99-bdc0-7000-bd1d-abcc86ee1972",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
                      *       "name": "Laurel Demo Coffee",
                      *       "timeZone": "Europe/Paris",
                      *       "currency": "EUR",
@@ -2041,7 +2041,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/tenant?note=%00",
-                     *       "requestId": "01a24bfd-8b27-7000-bb63-7b461a4d6e01",
+                     *       "requestId": "01a24c01-c3be-7000-af6f-bfcef7b686c1",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2066,7 +2066,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24bfd-8b28-7000-be50-7be656a8748b"
+                     *       "requestId": "01a24c01-c3bf-7000-9bec-87ac173df3ae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2085,7 +2085,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24bfd-8b2c-7000-a0b8-a70d68deb7eb"
+                     *       "requestId": "01a24c01-c3c4-7000-afa8-c2503ec7971f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2104,7 +2104,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenant?limit=0",
-                     *       "requestId": "01a24bfd-8b31-7000-9a9d-b4ae5b749873"
+                     *       "requestId": "01a24c01-c3d0-7000-a768-681464bcc10f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2133,7 +2133,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "keyId": "01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "name": "back office",
                      *           "scopes": [
                      *             "admin"
@@ -2143,7 +2143,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "keyId": "01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "name": "store 12 till 3",
                      *           "scopes": [
                      *             "pos"
@@ -2153,7 +2153,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7003-8599-51926efce069",
+                     *           "keyId": "01a20ce4-05c0-7003-8ac5-e5079593473e",
                      *           "name": "reporting",
                      *           "scopes": [
                      *             "read"
@@ -2163,7 +2163,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24bfd-8888-7002-8226-2c2a3ee17184",
+                     *           "keyId": "01a24c01-c153-7001-b672-eb0b96422e63",
                      *           "name": "rate limit createMemberToken",
                      *           "scopes": [
                      *             "admin"
@@ -2173,7 +2173,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24bfd-8b2c-7001-9a99-7abdc31b2fec",
+                     *           "keyId": "01a24c01-c3c4-7001-8b91-f15667846ced",
                      *           "name": "rate limit getTenant",
                      *           "scopes": [
                      *             "admin"
@@ -2183,7 +2183,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24bfd-8b32-7001-95a9-27aa8467e617",
+                     *           "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
                      *           "name": "store 14 till 1",
                      *           "scopes": [
                      *             "pos"
@@ -2193,7 +2193,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24bfd-8b44-7001-8ca1-41a79b54d1a9",
+                     *           "keyId": "01a24c01-c3e8-7001-bef1-51e989ef92bb",
                      *           "name": "rate limit createApiKey",
                      *           "scopes": [
                      *             "admin"
@@ -2242,7 +2242,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/api-keys?note=%00",
-                     *       "requestId": "01a24bfd-8b60-7000-a670-99c19f401d0f",
+                     *       "requestId": "01a24c01-c402-7000-8987-7949560175fb",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2267,7 +2267,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b61-7000-a7ec-c2d1c8cef117"
+                     *       "requestId": "01a24c01-c404-7000-9028-93ef99810e9c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2286,7 +2286,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b61-7001-8ba9-020191365044"
+                     *       "requestId": "01a24c01-c405-7000-b591-0ab13618321e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2305,7 +2305,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys?limit=0",
-                     *       "requestId": "01a24bfd-8b70-7000-bb48-03c24969ff93"
+                     *       "requestId": "01a24c01-c418-7000-883c-ccac2a8dd69b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2343,14 +2343,14 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24bfd-8b32-7001-95a9-27aa8467e617",
+                     *       "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
                      *       ],
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "revokedAt": null,
-                     *       "key": "lk_Iw3nb-ZRMBdBiSkvIL-aCRUVDWiiuuuIBZwIQ5zfwr4",
+                     *       "key": "lk_4LFwD__3xtlzn7K8oJqXkYgOXT39GvSoeC1QH536OKc",
                      *       "keyWithheld": false
                      *     }
                      */
@@ -2392,7 +2392,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b41-7000-aaa7-5ab7cc4ea0cc",
+                     *       "requestId": "01a24c01-c3e0-7000-9714-9075648b385d",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -2417,7 +2417,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b42-7000-8d8f-5ca7fb330e93"
+                     *       "requestId": "01a24c01-c3e6-7000-b145-473aa4eb7d6c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2436,7 +2436,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b43-7000-b644-7ac8e11f0971"
+                     *       "requestId": "01a24c01-c3e7-7000-9054-00f843fcf00b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2455,7 +2455,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b44-7000-8920-af624e4f59ec",
+                     *       "requestId": "01a24c01-c3e8-7000-8683-2e8e64189a3d",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -2480,7 +2480,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24bfd-8b4c-7000-86d8-11dfd619c95c"
+                     *       "requestId": "01a24c01-c3f1-7000-b2a0-5a2ed443de39"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2512,7 +2512,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24bfd-8b32-7001-95a9-27aa8467e617",
+                     *       "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
@@ -2555,7 +2555,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: keyId must match format \"uuid\"",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24bfd-8b82-7000-adf1-edf9011d6e3a",
+                     *       "requestId": "01a24c01-c432-7000-b924-340a1b45deaf",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2579,8 +2579,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/api-keys/01a24bfd-8b32-7001-95a9-27aa8467e617",
-                     *       "requestId": "01a24bfd-8b83-7000-8176-830e75f26a82"
+                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
+                     *       "requestId": "01a24c01-c433-7000-8c36-16ade942ac71"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2598,8 +2598,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/api-keys/01a24bfd-8b32-7001-95a9-27aa8467e617",
-                     *       "requestId": "01a24bfd-8b84-7000-9477-8b43c2df08d3"
+                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
+                     *       "requestId": "01a24c01-c434-7000-99c9-a8a3e86644a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2617,8 +2617,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "API key not found",
-                     *       "instance": "/v1/api-keys/01a24bfd-8b85-7000-ac49-b122ccacda22",
-                     *       "requestId": "01a24bfd-8b85-7001-a800-6cce4884c2d7",
+                     *       "instance": "/v1/api-keys/01a24c01-c43a-7000-8ac6-3f517e697afb",
+                     *       "requestId": "01a24c01-c43a-7001-91ce-9db874a13aaa",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2642,8 +2642,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the API key is already revoked",
-                     *       "instance": "/v1/api-keys/01a24bfd-8b32-7001-95a9-27aa8467e617",
-                     *       "requestId": "01a24bfd-8b8f-7000-a5d3-8b0d226eb6b1",
+                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
+                     *       "requestId": "01a24c01-c43c-7000-8d8b-28f05b8b683b",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2668,7 +2668,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24bfd-8b97-7000-bf02-7dc67ba17ad0"
+                     *       "requestId": "01a24c01-c448-7000-8675-03d9b414fbb0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2697,18 +2697,18 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "name": "Demo Rewards",
                      *           "enrollmentMode": "universal",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7003-babb-a24803e70dc3",
+                     *               "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2729,18 +2729,18 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a24bfd-8b98-7001-92b1-6e2c4c406080",
+                     *           "programId": "01a24c01-c44c-7001-9951-43e63cfa2beb",
                      *           "name": "Staff perks",
                      *           "enrollmentMode": "opt_in",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a24bfd-8b98-7002-96f8-32578a904fe3",
+                     *               "walletId": "01a24c01-c44c-7002-be64-f99a335b552a",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a24bfd-8b98-7003-af3e-1f1c5fa0a603",
+                     *               "walletId": "01a24c01-c44c-7003-9afa-9d59a7674779",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2840,7 +2840,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/programs?note=%00",
-                     *       "requestId": "01a24bfd-8c09-7000-b22d-d1fb8d9ad71e",
+                     *       "requestId": "01a24c01-c4cb-7000-9285-0491772022b2",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2865,7 +2865,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8c0a-7000-8156-bfcfd9879597"
+                     *       "requestId": "01a24c01-c4cc-7000-8752-a75ccef71d70"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2884,7 +2884,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8c15-7000-ab5e-7ba41f38ba11"
+                     *       "requestId": "01a24c01-c4f4-7000-a9fc-40559b2efc1a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2903,7 +2903,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs?limit=0",
-                     *       "requestId": "01a24bfd-8c3f-7000-93e9-c6fd09a9a36e"
+                     *       "requestId": "01a24c01-c515-7000-8848-896055116a2e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2991,18 +2991,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a24bfd-8b98-7001-92b1-6e2c4c406080",
+                     *       "programId": "01a24c01-c44c-7001-9951-43e63cfa2beb",
                      *       "name": "Staff perks",
                      *       "enrollmentMode": "opt_in",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a24bfd-8b98-7002-96f8-32578a904fe3",
+                     *           "walletId": "01a24c01-c44c-7002-be64-f99a335b552a",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a24bfd-8b98-7003-af3e-1f1c5fa0a603",
+                     *           "walletId": "01a24c01-c44c-7003-9afa-9d59a7674779",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3096,7 +3096,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8bbe-7000-92d8-6cf7cde1fb3c",
+                     *       "requestId": "01a24c01-c47a-7000-a6c0-cbb44ab49bf7",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3121,7 +3121,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8bc0-7000-b804-cc1bad261907"
+                     *       "requestId": "01a24c01-c47b-7000-abb3-883c84d7e5e1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3140,7 +3140,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8bc0-7001-9880-44e8f04f1415"
+                     *       "requestId": "01a24c01-c47c-7000-ace0-9892d7104191"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3159,7 +3159,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8bc1-7000-8012-031b227fee26",
+                     *       "requestId": "01a24c01-c481-7000-89e6-6551f0cce0cd",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -3184,7 +3184,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24bfd-8bca-7000-8fe7-b4339266e9f3"
+                     *       "requestId": "01a24c01-c488-7000-916a-83ef6607fb15"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3216,18 +3216,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-babb-a24803e70dc3",
+                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3322,7 +3322,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24bfd-8c4c-7000-b766-9628be02bb84",
+                     *       "requestId": "01a24c01-c527-7000-a777-83aa475f17c2",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3346,8 +3346,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c4d-7000-a610-02ae5a43af05"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c528-7000-836f-65cd393bdb25"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3365,8 +3365,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c54-7000-b641-cf275175a656"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c52e-7000-ac5b-a5722e1bdf13"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3384,8 +3384,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-8c55-7000-856d-8ea89fffa8ac",
-                     *       "requestId": "01a24bfd-8c56-7000-943c-90c2c1bfad1e",
+                     *       "instance": "/v1/programs/01a24c01-c532-7000-837c-1407f2217908",
+                     *       "requestId": "01a24c01-c532-7001-b455-4ce49f3e6619",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3410,7 +3410,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24bfd-8c5a-7000-be0d-cb97d470eb50"
+                     *       "requestId": "01a24c01-c536-7000-ac65-f9602d1f0353"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3459,18 +3459,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-babb-a24803e70dc3",
+                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3564,8 +3564,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c6d-7000-bdc0-f4b020bf77aa",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c54b-7000-951b-b1b39b15b4c7",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3589,8 +3589,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c6e-7000-9f86-c899eec1e3da"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c54f-7000-a739-d277ecdc1d39"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3608,8 +3608,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c6e-7001-a551-2affd78d6ce9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c550-7000-97c3-777bc6a0b842"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3627,8 +3627,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-8c6f-7000-83b8-1a02dcb9598c",
-                     *       "requestId": "01a24bfd-8c6f-7001-b767-a929d5602f98",
+                     *       "instance": "/v1/programs/01a24c01-c551-7000-a8a3-bab7512d7084",
+                     *       "requestId": "01a24c01-c551-7001-a5d9-89e49950219e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3652,8 +3652,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "requestId": "01a24bfd-8c75-7000-a139-fc96b06983d5"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "requestId": "01a24c01-c558-7000-8aea-60206992c60e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3691,7 +3691,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "dashboard",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "since": "2026-08-26T09:30:00.000Z",
                      *       "members": 3,
                      *       "activeMembers": 3,
@@ -3833,7 +3833,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24bfd-9b54-7000-a552-3bf2138e95aa",
+                     *       "requestId": "01a24c01-d0a2-7000-a120-f6b89984fe3a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3857,8 +3857,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/dashboard?days=90",
-                     *       "requestId": "01a24bfd-9b55-7000-b752-a4c3df2785be"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/dashboard?days=90",
+                     *       "requestId": "01a24c01-d0a3-7000-8910-660e9d45c551"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3876,8 +3876,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/dashboard?days=90",
-                     *       "requestId": "01a24bfd-9b75-7000-83dc-9e6184b04f18"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/dashboard?days=90",
+                     *       "requestId": "01a24c01-d0b1-7000-bd28-fd73e64e21cd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3895,8 +3895,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9bce-7000-8435-67ac3f7673e8/dashboard?days=90",
-                     *       "requestId": "01a24bfd-9bce-7001-96d7-4b3451880993",
+                     *       "instance": "/v1/programs/01a24c01-d0b2-7000-9b0c-6debc74619bf/dashboard?days=90",
+                     *       "requestId": "01a24c01-d0b2-7001-b43e-6b262ce4a4ef",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3921,7 +3921,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24bfd-9bd4-7000-b7cf-5ea9a2754e6f"
+                     *       "requestId": "01a24c01-d0b6-7000-9f5c-a704e32c51e7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3961,8 +3961,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -3979,8 +3979,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "externalId": "bob",
                      *           "email": "bob@example.com",
                      *           "phone": null,
@@ -3997,7 +3997,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC1iZmI4LWEyOTk4OTdjZWZkZCJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC04YjA4LTY3ZTg0NzRjZDNkNSJ9"
                      *     }
                      */
                     "application/json": {
@@ -4056,8 +4056,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&limit=0",
-                     *       "requestId": "01a24bfd-8cb8-7000-a6c7-4fd3f84fa5ff",
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=0",
+                     *       "requestId": "01a24c01-c584-7000-82c9-0a0de1f9385c",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4081,8 +4081,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&limit=2",
-                     *       "requestId": "01a24bfd-8cb9-7000-997a-095dfefc6889"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=2",
+                     *       "requestId": "01a24c01-c585-7000-b14e-83ae7ab8c005"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4100,8 +4100,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&limit=2",
-                     *       "requestId": "01a24bfd-8cbf-7000-a426-c4ae505fffa1"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=2",
+                     *       "requestId": "01a24c01-c58b-7000-b639-470f4d934da7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4119,8 +4119,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&limit=0",
-                     *       "requestId": "01a24bfd-8cc4-7000-993a-a9f086a5c55f"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=0",
+                     *       "requestId": "01a24c01-c594-7000-9af1-7154c626268e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4171,8 +4171,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": null,
@@ -4238,7 +4238,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: programId must match format \"uuid\"",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8c94-7000-8c9b-fd0efa225bb0",
+                     *       "requestId": "01a24c01-c56b-7000-afb2-07df8e0fdc44",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4263,7 +4263,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8c9d-7000-8c10-2f4b3e6877aa"
+                     *       "requestId": "01a24c01-c56c-7000-8143-6468bd858050"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4282,7 +4282,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8c9d-7001-8573-9236ed7ebf97"
+                     *       "requestId": "01a24c01-c56d-7000-ac06-a21db729bcc3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4301,7 +4301,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8c9e-7001-ae69-d9af2e8c30f9",
+                     *       "requestId": "01a24c01-c56e-7000-91f3-3200f2b00cd9",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4326,7 +4326,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8ca1-7000-9890-81b0058899d1",
+                     *       "requestId": "01a24c01-c570-7000-9b0b-d9ec923ceb5b",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -4351,7 +4351,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24bfd-8ca8-7000-ad20-278c97e6d484"
+                     *       "requestId": "01a24c01-c578-7000-8fb4-1818e6ea20f1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4391,8 +4391,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -4464,7 +4464,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24bfd-9bec-7000-96db-114f0baa1507",
+                     *       "requestId": "01a24c01-d0bf-7000-8ee9-9a5cd69e5aeb",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4489,7 +4489,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24bfd-9bf3-7000-adf3-2766b77105e0"
+                     *       "requestId": "01a24c01-d0c0-7000-8254-dbc6030b6a54"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4508,7 +4508,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24bfd-9bfb-7000-b880-5bf2011f44ba"
+                     *       "requestId": "01a24c01-d0c3-7000-b645-6ae72e7d42d2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4527,7 +4527,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24bfd-9c28-7000-b1b9-df41068ca660"
+                     *       "requestId": "01a24c01-d0d0-7000-82eb-844a1367ba42"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4563,8 +4563,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -4629,8 +4629,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24bfd-8ccd-7000-a5f6-3fd1ae2c5851",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c01-c5a3-7000-8578-5ef3868cbfcf",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4654,8 +4654,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&cardCode=CARD-0001",
-                     *       "requestId": "01a24bfd-8cce-7000-a446-01cb26a530d8"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001",
+                     *       "requestId": "01a24c01-c5a4-7000-bfb4-1b1642a384ca"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4673,8 +4673,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&cardCode=CARD-0001",
-                     *       "requestId": "01a24bfd-8cd2-7000-b473-2cf480bc2a32"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001",
+                     *       "requestId": "01a24c01-c5b3-7000-a1b9-0ad46921d5f9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4692,8 +4692,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&cardCode=CARD-9999",
-                     *       "requestId": "01a24bfd-8cd3-7001-8456-1531f3786325",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-9999",
+                     *       "requestId": "01a24c01-c5b4-7001-8bed-f44acd220788",
                      *       "errors": [
                      *         {
                      *           "field": "cardCode",
@@ -4717,8 +4717,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24bfd-8cdb-7000-9763-181f15869f58"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c01-c5bd-7000-a892-8e0f303f4955"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4750,8 +4750,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -4817,7 +4817,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24bfd-8cf7-7000-bb69-1e72f03b79f9",
+                     *       "requestId": "01a24c01-c5d1-7000-9175-e90860f4211f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -4841,8 +4841,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "requestId": "01a24bfd-8cf8-7000-9196-321309d2fd89"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "requestId": "01a24c01-c5d3-7000-9065-6dd2c765bf79"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4860,8 +4860,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "requestId": "01a24bfd-8cfc-7000-a615-ebeb49edfad3"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "requestId": "01a24c01-c5da-7000-91b9-c1c698906a5f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4879,8 +4879,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8cfd-7000-b8f4-0e7cceefd1bc",
-                     *       "requestId": "01a24bfd-8cfd-7001-9371-635e4f03ef41",
+                     *       "instance": "/v1/members/01a24c01-c5dc-7000-abe3-b475112b9a28",
+                     *       "requestId": "01a24c01-c5dc-7001-9aff-1bcad22f8a65",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -4905,7 +4905,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24bfd-8d01-7000-ae3a-4b7b87a092f9"
+                     *       "requestId": "01a24c01-c5e1-7000-9c33-dffbf3daff83"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4953,8 +4953,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5019,8 +5019,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "requestId": "01a24bfd-8d1b-7000-82e4-b0bf12c54515",
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "requestId": "01a24c01-c5ef-7000-8de2-81f87d7044a9",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -5044,8 +5044,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "requestId": "01a24bfd-8d25-7000-b5d5-6ef66ad243af"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "requestId": "01a24c01-c5f1-7000-af28-4aa43d2a0343"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5063,8 +5063,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "requestId": "01a24bfd-8d26-7000-a97e-2c3138195cb1"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "requestId": "01a24c01-c5f5-7000-a845-ab5cab1bbcd0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5082,8 +5082,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8d27-7000-afb4-d26fd9983f27",
-                     *       "requestId": "01a24bfd-8d27-7001-aaa0-04af9f144078",
+                     *       "instance": "/v1/members/01a24c01-c5f6-7000-b2a3-74e30b74fd93",
+                     *       "requestId": "01a24c01-c5f6-7001-9132-33018dd79bb2",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5107,8 +5107,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "requestId": "01a24bfd-8d30-7000-985e-cb0d276002ed",
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "requestId": "01a24c01-c5f8-7000-969e-75723bccee84",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -5132,8 +5132,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "requestId": "01a24bfd-8d3e-7000-b14f-08519d107bee"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "requestId": "01a24c01-c603-7000-bcb3-474d8edbc18e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5165,8 +5165,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5232,7 +5232,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24bfd-8d48-7000-82e3-1f725091acf8",
+                     *       "requestId": "01a24c01-c613-7000-828f-ede9bbf0451f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5256,8 +5256,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/suspend",
-                     *       "requestId": "01a24bfd-8d49-7000-8f3f-8b46e5d36d1a"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
+                     *       "requestId": "01a24c01-c614-7000-990e-5fdbdc7ef546"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5275,8 +5275,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/suspend",
-                     *       "requestId": "01a24bfd-8d49-7001-b9ed-8e03846ede42"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
+                     *       "requestId": "01a24c01-c615-7000-944c-fec5ac75c71c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5294,8 +5294,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8d4d-7000-a9ce-c9121e55473f/suspend",
-                     *       "requestId": "01a24bfd-8d4d-7001-ac5b-31c358aa994d",
+                     *       "instance": "/v1/members/01a24c01-c61a-7000-bd53-167981eb82de/suspend",
+                     *       "requestId": "01a24c01-c61a-7001-87cb-aca95710b8a3",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5319,8 +5319,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/suspend",
-                     *       "requestId": "01a24bfd-9b22-7000-ae68-f2ef7560ac24",
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
+                     *       "requestId": "01a24c01-d08d-7000-b4ec-4468353fd1e6",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5345,7 +5345,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24bfd-8d64-7000-9c9f-a80d2a8d1896"
+                     *       "requestId": "01a24c01-c621-7000-803e-3ba875f105e0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5377,8 +5377,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5444,7 +5444,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24bfd-8d8d-7000-b913-09b38b6666da",
+                     *       "requestId": "01a24c01-c635-7000-8580-6a10ed5429bd",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5468,8 +5468,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/reactivate",
-                     *       "requestId": "01a24bfd-8d8e-7000-9de6-b324cba1cd33"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
+                     *       "requestId": "01a24c01-c637-7000-9bcd-75a37a0aa831"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5487,8 +5487,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/reactivate",
-                     *       "requestId": "01a24bfd-8d8e-7001-b1fc-b00edc7a4108"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
+                     *       "requestId": "01a24c01-c637-7001-9337-1f45285320ff"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5506,8 +5506,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8d8f-7000-9ccf-99d73c476dc7/reactivate",
-                     *       "requestId": "01a24bfd-8d8f-7001-82bf-1d67d4e16e64",
+                     *       "instance": "/v1/members/01a24c01-c638-7000-9c77-44f416103889/reactivate",
+                     *       "requestId": "01a24c01-c638-7001-b838-5f01de874615",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5531,8 +5531,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/reactivate",
-                     *       "requestId": "01a24bfd-9b2f-7000-9d9f-96ca0d2e8d36",
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
+                     *       "requestId": "01a24c01-d08f-7000-a89e-c1579dd58c9f",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5557,7 +5557,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24bfd-8da8-7000-a94e-c43ea1c2acce"
+                     *       "requestId": "01a24c01-c643-7000-9672-ad1fbc91172a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5589,8 +5589,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "externalId": null,
                      *       "email": null,
                      *       "phone": null,
@@ -5654,7 +5654,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24bfd-9b07-7000-8002-71c8cebea1cd",
+                     *       "requestId": "01a24c01-d082-7000-ad6a-ffd2db9f3b74",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5678,8 +5678,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/erase",
-                     *       "requestId": "01a24bfd-9b0a-7000-b183-636b520ad0b9"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
+                     *       "requestId": "01a24c01-d083-7000-b1a8-41982a52b457"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5697,8 +5697,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/erase",
-                     *       "requestId": "01a24bfd-9b0b-7000-8964-e35cadb50ff8"
+                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
+                     *       "requestId": "01a24c01-d083-7001-9021-87bf3d63df94"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5716,8 +5716,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-9b0b-7001-8ea5-940a07d0d87d/erase",
-                     *       "requestId": "01a24bfd-9b0c-7000-8092-7afda59bd4e3",
+                     *       "instance": "/v1/members/01a24c01-d084-7000-a8ee-8fb646ab6faf/erase",
+                     *       "requestId": "01a24c01-d084-7001-8ef4-e92bbc317925",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5742,7 +5742,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24bfd-9b20-7000-b9f3-2cc17009dc04"
+                     *       "requestId": "01a24c01-d087-7000-9a7b-b2a94a67e959"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5781,7 +5781,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_token",
-                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtYmQxZC1hYmNjODZlZTE5NzIiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtYmZiOC1hMjk5ODk3Y2VmZGQiLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.YrVY1e6TflGIUpRQv0ZUZWySTP644zhqNfnsmMZ8r0c",
+                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtOWUyOS1hMGJiYWEyZjMzMTEiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtOGIwOC02N2U4NDc0Y2QzZDUiLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.EruQJBIwkCaqyIqJ4w63FOEgWvnSYW0tyhHuqmJxE9c",
                      *       "expiresAt": "2026-11-24T10:30:00.000Z"
                      *     }
                      */
@@ -5810,8 +5810,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/tokens",
-                     *       "requestId": "01a24bfd-887f-7000-916b-de57427c86c7",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
+                     *       "requestId": "01a24c01-c14e-7000-9866-5ad9304a6484",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -5835,8 +5835,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/tokens",
-                     *       "requestId": "01a24bfd-8886-7000-9730-27fd03f8f6b8"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
+                     *       "requestId": "01a24c01-c150-7000-8a0d-8a49ebd77633"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5854,8 +5854,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/tokens",
-                     *       "requestId": "01a24bfd-8887-7000-ae6e-bf9e03e4c078"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
+                     *       "requestId": "01a24c01-c151-7000-8e7c-4be378dd50ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5873,8 +5873,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8888-7000-8181-a72924700a00/tokens",
-                     *       "requestId": "01a24bfd-8888-7001-b448-c218d7c9c7be",
+                     *       "instance": "/v1/members/01a24c01-c152-7000-91b6-f266fd6f4139/tokens",
+                     *       "requestId": "01a24c01-c153-7000-8210-139b70c5766b",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5898,8 +5898,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/tokens",
-                     *       "requestId": "01a24bfd-8b07-7000-a1b1-64f171c199bd"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
+                     *       "requestId": "01a24c01-c37f-7000-ad70-57da08965ee4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5934,7 +5934,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7013-b127-c44d9902c8c5",
+                     *           "lotId": "01a0cd99-bdc0-7013-8789-980c3d7d9c39",
                      *           "wallet": "points",
                      *           "amount": 424,
                      *           "remaining": 44,
@@ -5945,7 +5945,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a1cf17-b5c0-7009-93b5-394e692ac14a",
+                     *           "lotId": "01a1cf17-b5c0-7009-8d59-d18056f431b7",
                      *           "wallet": "points",
                      *           "amount": 18,
                      *           "remaining": 18,
@@ -5956,7 +5956,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a24bfd-91d4-7002-b04e-645bfa581157",
+                     *           "lotId": "01a24c01-c933-7002-8516-321ccda6e358",
                      *           "wallet": "points",
                      *           "amount": 20,
                      *           "remaining": 20,
@@ -5967,7 +5967,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7017-b462-19089d342fe2",
+                     *           "lotId": "01a0cd99-bdc0-7017-897f-3112aee89d51",
                      *           "wallet": "status",
                      *           "amount": 420,
                      *           "remaining": 420,
@@ -6035,7 +6035,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24bfd-9c3e-7000-9198-cb933dc049a6",
+                     *       "requestId": "01a24c01-d0da-7000-b148-0b9c5ddb5491",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6059,8 +6059,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/lots",
-                     *       "requestId": "01a24bfd-9c3f-7000-b61a-583035485832"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/lots",
+                     *       "requestId": "01a24c01-d0dc-7000-82d5-37f17b459a8c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6078,8 +6078,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/lots",
-                     *       "requestId": "01a24bfd-9c49-7000-8177-29937e409ccf"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/lots",
+                     *       "requestId": "01a24c01-d0e3-7000-ba65-392d2e1c7bcb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6097,8 +6097,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-9c5d-7000-9765-003721c22db9/lots",
-                     *       "requestId": "01a24bfd-9c5d-7001-ba99-9dde9ab3426a",
+                     *       "instance": "/v1/members/01a24c01-d0e5-7000-927b-8179274e985f/lots",
+                     *       "requestId": "01a24c01-d0e5-7001-91d9-12e31a7f215f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6123,7 +6123,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24bfd-9c63-7000-a5e4-9cd0157063ea"
+                     *       "requestId": "01a24c01-d0e9-7000-9e51-8ea2a6248438"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6164,7 +6164,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "wallet": "points",
                      *           "available": 224,
                      *           "pending": 18,
@@ -6176,7 +6176,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "wallet": "status",
                      *           "available": 420,
                      *           "pending": 0,
@@ -6209,7 +6209,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24bfd-8dbf-7000-a35d-646eb23a9acd",
+                     *       "requestId": "01a24c01-c64d-7000-9ef7-f059ae5cd254",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6233,8 +6233,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/balances",
-                     *       "requestId": "01a24bfd-8dc0-7000-8e73-3a88dabc9ee9"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/balances",
+                     *       "requestId": "01a24c01-c64e-7000-a345-32f618a5ba25"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6252,8 +6252,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/balances",
-                     *       "requestId": "01a24bfd-8dcd-7000-b8b6-cc6b1ec71395"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/balances",
+                     *       "requestId": "01a24c01-c653-7000-808d-83300f199ffd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6271,8 +6271,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8dce-7000-8e53-779535d6ae83/balances",
-                     *       "requestId": "01a24bfd-8dcf-7000-b40d-da24b16ba4a8",
+                     *       "instance": "/v1/members/01a24c01-c655-7000-8d37-ae8f175ea3f5/balances",
+                     *       "requestId": "01a24c01-c655-7001-9668-f101ff2fdae8",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6297,7 +6297,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24bfd-8dd2-7000-b4ea-6035dee5abcd"
+                     *       "requestId": "01a24c01-c676-7000-8bfe-02fab8ec5567"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6354,42 +6354,14 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-86f8-7ff6-ad7d-33c6346f6cc0",
+                     *           "entryId": "01a24c01-c00c-774a-9e48-6047ccdfa416",
                      *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
-                     *           "amount": 424,
-                     *           "counterpartyId": null,
-                     *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7013-b127-c44d9902c8c5",
-                     *           "reversesEntryId": null,
-                     *           "ref": null,
-                     *           "actor": "system:maturation",
-                     *           "reason": null,
-                     *           "createdAt": "2026-10-13T09:30:00.000Z",
-                     *           "postings": [
-                     *             {
-                     *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *               "amount": -424
-                     *             },
-                     *             {
-                     *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *               "amount": 424
-                     *             }
-                     *           ]
-                     *         },
-                     *         {
-                     *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-86f8-79f4-bb39-af0aa4edd68f",
-                     *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7003-babb-a24803e70dc3",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
                      *           "amount": 420,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7017-b462-19089d342fe2",
+                     *           "lotId": "01a0cd99-bdc0-7017-897f-3112aee89d51",
                      *           "reversesEntryId": null,
                      *           "ref": null,
                      *           "actor": "system:maturation",
@@ -6398,26 +6370,54 @@ export interface operations {
                      *           "postings": [
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": -420
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": 420
                      *             }
                      *           ]
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a1cf17-b5c0-700a-9fc0-305e0faac5ef",
+                     *           "entryId": "01a24c01-c00b-7b62-a829-87c3b064232c",
+                     *           "kind": "mature",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "amount": 424,
+                     *           "counterpartyId": null,
+                     *           "holdId": null,
+                     *           "lotId": "01a0cd99-bdc0-7013-8789-980c3d7d9c39",
+                     *           "reversesEntryId": null,
+                     *           "ref": null,
+                     *           "actor": "system:maturation",
+                     *           "reason": null,
+                     *           "createdAt": "2026-10-13T09:30:00.000Z",
+                     *           "postings": [
+                     *             {
+                     *               "account": "pending",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "amount": -424
+                     *             },
+                     *             {
+                     *               "account": "available",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "amount": 424
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "object": "journal_entry",
+                     *           "entryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
                      *           "kind": "earn",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 18,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a1cf17-b5c0-7009-93b5-394e692ac14a",
+                     *           "lotId": "01a1cf17-b5c0-7009-8d59-d18056f431b7",
                      *           "reversesEntryId": null,
                      *           "ref": "order-1004",
                      *           "actor": "events",
@@ -6431,14 +6431,14 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": 18
                      *             }
                      *           ]
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwYS05ZmMwLTMwNWUwZmFhYzVlZiJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwYS1iMDMyLTk0MDA0YmJjZWI2YyJ9"
                      *     }
                      */
                     "application/json": {
@@ -6464,7 +6464,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24bfd-8df9-7000-98bd-2e339653ca39",
+                     *       "requestId": "01a24c01-c6a1-7000-acad-e3722d63b155",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6488,8 +6488,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/journal?limit=3",
-                     *       "requestId": "01a24bfd-8dfb-7000-8260-f09c4c44ffa6"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/journal?limit=3",
+                     *       "requestId": "01a24c01-c6a3-7000-8228-ce791ad2a663"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6507,8 +6507,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/journal?limit=3",
-                     *       "requestId": "01a24bfd-8e0b-7000-b0e0-36c77496010c"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/journal?limit=3",
+                     *       "requestId": "01a24c01-c6ab-7000-ba2d-cbace734b7c7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6526,8 +6526,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8e13-7000-9c38-7ca1168375b1/journal?limit=3",
-                     *       "requestId": "01a24bfd-8e13-7001-8b13-172d63f3c8bd",
+                     *       "instance": "/v1/members/01a24c01-c6ad-7000-a9e3-383bc764bc2a/journal?limit=3",
+                     *       "requestId": "01a24c01-c6ad-7001-bdb2-8c59fcfe451b",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6552,7 +6552,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24bfd-8e17-7000-9332-afb5723fafde"
+                     *       "requestId": "01a24c01-c6b6-7000-ab49-2304d379ec34"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6610,23 +6610,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-8e1d-7001-a3c2-0350fb79394c",
+                     *           "entryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2001",
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": -100
                      *             },
                      *             {
@@ -6640,7 +6640,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "wallet": "points",
                      *           "available": 124,
                      *           "pending": 18,
@@ -6668,8 +6668,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be integer",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e52-7000-856a-76ea95443f4e",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c6f4-7000-8291-e6ace9280ef5",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -6693,8 +6693,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e53-7000-b247-311a1e7b5111"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c6fc-7000-acb1-cbbcdaa94ffc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6712,8 +6712,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e53-7001-acd9-7cb4a9ee84e1"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c6fc-7001-9288-564e27c8d33b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6731,8 +6731,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8e54-7000-82d7-405809d5ce42/redemptions",
-                     *       "requestId": "01a24bfd-8e54-7001-a3e3-d384f827afec",
+                     *       "instance": "/v1/members/01a24c01-c702-7000-81d6-5c7ca3e0782d/redemptions",
+                     *       "requestId": "01a24c01-c702-7001-9633-7809cb0843fb",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6756,8 +6756,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e72-7000-a68a-60a114b75fbe",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c711-7000-a2db-382773e1addd",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -6781,8 +6781,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 124 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e7f-7000-8f02-bb1610d6cf18",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c714-7000-b7e8-3cba6b375461",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -6806,8 +6806,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/redemptions",
-                     *       "requestId": "01a24bfd-8e96-7000-baea-9d77365e605d"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
+                     *       "requestId": "01a24c01-c724-7000-9d67-6439a3b36de4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6862,17 +6862,17 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-8e97-7002-b610-28a8fd146948",
+                     *           "entryId": "01a24c01-c726-7002-85ce-1549f21f5e6a",
                      *           "kind": "adjust",
-                     *           "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 25,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a24bfd-8e97-7001-808f-2f636a02fcf9",
+                     *           "lotId": "01a24c01-c726-7001-9c5b-ba5d5ef253e4",
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "reason": "coffee spilt at the till",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
@@ -6883,7 +6883,7 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *               "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *               "amount": 25
                      *             }
                      *           ]
@@ -6892,7 +6892,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *           "wallet": "points",
                      *           "available": 183,
                      *           "pending": 0,
@@ -6920,8 +6920,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8edb-7000-b884-707fbc7ff7a8",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c75a-7000-9f43-b0e13ec9162c",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -6945,8 +6945,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8edd-7000-b340-fa874ce0e41b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c75d-7000-8a9a-602f8d3c82b0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6964,8 +6964,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8ee1-7000-a5bb-92fb9c6337be"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c761-7000-8024-0824b9a67a69"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6983,8 +6983,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8ee2-7000-b535-bfb88a2b57e6/adjustments",
-                     *       "requestId": "01a24bfd-8ee5-7000-a20e-b29413e3eb03",
+                     *       "instance": "/v1/members/01a24c01-c762-7000-85c8-16a3ccb8b023/adjustments",
+                     *       "requestId": "01a24c01-c762-7001-a17e-7c747ddc19cd",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7008,8 +7008,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8f05-7000-89bb-6b447a085282",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c77b-7000-8849-f6a8b96fda16",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7033,8 +7033,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000 points requested, 183 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8f0b-7000-9e34-e3dd81f9ab16",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c77d-7000-9b6b-06c2e3f91e69",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7058,8 +7058,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/adjustments",
-                     *       "requestId": "01a24bfd-8f20-7000-8ed2-e59baec54b73"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
+                     *       "requestId": "01a24c01-c78b-7000-a60c-39f92a05b99a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7122,28 +7122,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-8f29-7002-8674-9b11ddf73c0d",
+                     *           "entryId": "01a24c01-c78c-7002-a208-242f142566b4",
                      *           "kind": "hold",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 50,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
+                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "checkout-88",
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": -50
                      *             },
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": 50
                      *             }
                      *           ]
@@ -7152,7 +7152,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *           "wallet": "points",
                      *           "available": 45,
                      *           "pending": 0,
@@ -7165,9 +7165,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
-                     *         "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *         "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *         "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *         "amount": 50,
                      *         "status": "active",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7191,8 +7191,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: ttlSeconds is required",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-8fa5-7000-9d90-21173c14ead1",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7c7-7000-9555-7c1b256b4c5d",
                      *       "errors": [
                      *         {
                      *           "field": "ttlSeconds",
@@ -7216,8 +7216,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-8fa7-7000-9b69-32d0269b9867"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7cb-7000-80fc-17c5ff82ee4e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7235,8 +7235,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-8fa8-7000-97f8-dff5fa4dec6b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7cb-7001-ab99-a70ff3f12ec8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7254,8 +7254,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-8fc8-7000-a8c9-77fbe8f101e5/holds",
-                     *       "requestId": "01a24bfd-8fc9-7000-8404-454cdf9702af",
+                     *       "instance": "/v1/members/01a24c01-c7cc-7000-870f-e741feb36e4b/holds",
+                     *       "requestId": "01a24c01-c7cc-7001-be08-05b87f322472",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7279,8 +7279,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-8fea-7000-93bf-8bbcb78a8574",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7da-7000-b7c6-0da51e6bf3e5",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7304,8 +7304,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 45 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-8fec-7000-93b9-81946d185eee",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7dc-7000-a541-8d34b44badba",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7329,8 +7329,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-bfb8-a299897cefdd/holds",
-                     *       "requestId": "01a24bfd-900b-7000-9ce6-20e0bfdbace8"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
+                     *       "requestId": "01a24c01-c7ea-7000-be29-f4fe9bbba8a0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7362,9 +7362,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "hold",
-                     *       "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
-                     *       "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *       "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *       "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *       "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *       "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *       "amount": 50,
                      *       "status": "active",
                      *       "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7388,7 +7388,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24bfd-9015-7000-bda6-3fa94c0c6174",
+                     *       "requestId": "01a24c01-c7f0-7000-9174-7b44d16f0a80",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7412,8 +7412,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
-                     *       "requestId": "01a24bfd-9017-7000-bb0b-b77a76b5d450"
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *       "requestId": "01a24c01-c7f3-7000-96b6-0cf6371eb273"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7431,8 +7431,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
-                     *       "requestId": "01a24bfd-901a-7000-93b2-a2badfe3dcfa"
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *       "requestId": "01a24c01-c7f7-7000-8a8d-9a0b6eec7082"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7450,8 +7450,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24bfd-9021-7000-8272-c4883886684d",
-                     *       "requestId": "01a24bfd-9021-7001-baf6-80140c328c21",
+                     *       "instance": "/v1/holds/01a24c01-c7fb-7000-a5c6-833181d08107",
+                     *       "requestId": "01a24c01-c7fb-7001-8407-3f7ed281a05a",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7476,7 +7476,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24bfd-9029-7000-bd1b-71928eaf3fd5"
+                     *       "requestId": "01a24c01-c800-7000-b9c1-0018b476787c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7529,23 +7529,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-902a-7001-a8ce-2674adcacbf0",
+                     *           "entryId": "01a24c01-c801-7001-b58e-e5723a5cf3ab",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 40,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
+                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2002",
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": -40
                      *             },
                      *             {
@@ -7557,28 +7557,28 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-902a-7002-b6bc-ad87eb1e6e5f",
+                     *           "entryId": "01a24c01-c801-7002-b457-a11bd0d2928f",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 10,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
+                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": -10
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": 10
                      *             }
                      *           ]
@@ -7587,7 +7587,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -7600,9 +7600,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24bfd-8f29-7001-bcce-0a10a21c4a2f",
-                     *         "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *         "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *         "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *         "amount": 50,
                      *         "status": "captured",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7626,8 +7626,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f/capture",
-                     *       "requestId": "01a24bfd-905e-7000-ad4b-b57606580b58",
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
+                     *       "requestId": "01a24c01-c82d-7000-934a-1b6eeab639f9",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -7651,8 +7651,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f/capture",
-                     *       "requestId": "01a24bfd-9060-7000-a5bc-4d39514dd0d0"
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
+                     *       "requestId": "01a24c01-c833-7000-8691-6d5287884223"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7670,8 +7670,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f/capture",
-                     *       "requestId": "01a24bfd-9060-7001-8b3a-3dccd4899edc"
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
+                     *       "requestId": "01a24c01-c833-7001-b096-b50579a72a62"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7689,8 +7689,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24bfd-9067-7000-8b53-12d0d0a7c653/capture",
-                     *       "requestId": "01a24bfd-9068-7000-a432-6bd4d802e8f7",
+                     *       "instance": "/v1/holds/01a24c01-c834-7000-9e65-720847e454e5/capture",
+                     *       "requestId": "01a24c01-c834-7001-88e0-c34b12f735b5",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7714,8 +7714,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f/capture",
-                     *       "requestId": "01a24bfd-906a-7000-a1e3-ee0bb3b9c315",
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
+                     *       "requestId": "01a24c01-c839-7000-8533-d3ab1ed8663e",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7739,8 +7739,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/holds/01a24bfd-8f29-7001-bcce-0a10a21c4a2f/capture",
-                     *       "requestId": "01a24bfd-9074-7000-b338-1b890f6e0409"
+                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
+                     *       "requestId": "01a24c01-c840-7000-b74d-07ec5582d967"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7778,28 +7778,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-9093-7002-b64a-8e1b3734043b",
+                     *           "entryId": "01a24c01-c84b-7002-a9dc-140a0339fd42",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 20,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24bfd-907e-7001-a654-ff43bbc961a1",
+                     *           "holdId": "01a24c01-c841-7001-98db-c72cab8a57d0",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": -20
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "amount": 20
                      *             }
                      *           ]
@@ -7808,7 +7808,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -7821,9 +7821,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24bfd-907e-7001-a654-ff43bbc961a1",
-                     *         "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *         "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *         "holdId": "01a24c01-c841-7001-98db-c72cab8a57d0",
+                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *         "amount": 20,
                      *         "status": "voided",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7848,7 +7848,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24bfd-90fd-7000-a4f8-c1fd0ca50e30",
+                     *       "requestId": "01a24c01-c871-7000-869e-d7534db3a1a1",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7872,8 +7872,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24bfd-907e-7001-a654-ff43bbc961a1/void",
-                     *       "requestId": "01a24bfd-90ff-7000-ad2f-d576ca57ce38"
+                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
+                     *       "requestId": "01a24c01-c872-7000-b38d-58edabd6258c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7891,8 +7891,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24bfd-907e-7001-a654-ff43bbc961a1/void",
-                     *       "requestId": "01a24bfd-90ff-7001-bc28-45f51f404638"
+                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
+                     *       "requestId": "01a24c01-c873-7000-bb24-ba26bb6cce0c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7910,8 +7910,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24bfd-9100-7000-9100-a5730ff9ba48/void",
-                     *       "requestId": "01a24bfd-9100-7001-8e54-254d9ddeb6de",
+                     *       "instance": "/v1/holds/01a24c01-c873-7001-91fd-91404776c2ed/void",
+                     *       "requestId": "01a24c01-c874-7000-88ba-ac1c6906bfd4",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7935,8 +7935,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the hold is voided",
-                     *       "instance": "/v1/holds/01a24bfd-907e-7001-a654-ff43bbc961a1/void",
-                     *       "requestId": "01a24bfd-9107-7000-bdf1-aeb0b13272ca",
+                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
+                     *       "requestId": "01a24c01-c879-7000-af0c-5070c84c4b62",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7961,7 +7961,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24bfd-9124-7000-8860-d98f6fc71d41"
+                     *       "requestId": "01a24c01-c888-7000-82ca-585f5112faad"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8021,28 +8021,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-9135-7001-9d2b-5328c168eb0f",
+                     *           "entryId": "01a24c01-c88a-7001-84fd-0c1a419e077d",
                      *           "kind": "transfer",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 30,
-                     *           "counterpartyId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *           "counterpartyId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *           "reason": "a gift",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": -30
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *               "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *               "amount": 30
                      *             }
                      *           ]
@@ -8051,7 +8051,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "wallet": "points",
                      *           "available": 94,
                      *           "pending": 18,
@@ -8063,7 +8063,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *           "wallet": "points",
                      *           "available": 213,
                      *           "pending": 0,
@@ -8092,7 +8092,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be >= 1",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-9159-7000-bafd-67fc3ff634d0",
+                     *       "requestId": "01a24c01-c8af-7000-be07-1baa896445c4",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8117,7 +8117,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-915a-7000-a6c3-2b4e8e00a96e"
+                     *       "requestId": "01a24c01-c8b0-7000-8241-13409eee5896"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8136,7 +8136,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-915b-7000-92e9-95b1626973fa"
+                     *       "requestId": "01a24c01-c8b0-7001-a74a-9f038e132b71"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8155,7 +8155,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-915c-7002-b82d-340cf9d780bd",
+                     *       "requestId": "01a24c01-c8b2-7000-a21a-b6ec162fdc13",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -8180,7 +8180,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-9166-7000-8e80-8b1173095999",
+                     *       "requestId": "01a24c01-c8bd-7000-b6b3-e9ed2b007486",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8205,7 +8205,7 @@ export interface operations {
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 94 available",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-916b-7000-abb3-5a9c100c5616",
+                     *       "requestId": "01a24c01-c8c5-7000-9a9c-ce415b98c4cb",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8230,7 +8230,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24bfd-917a-7000-96d5-5424c30fed1d"
+                     *       "requestId": "01a24c01-c8ce-7000-a094-27901e79a26b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8262,23 +8262,23 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "journal_entry",
-                     *       "entryId": "01a24bfd-8e1d-7001-a3c2-0350fb79394c",
+                     *       "entryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
                      *       "kind": "redeem",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *       "amount": 100,
                      *       "counterpartyId": null,
                      *       "holdId": null,
                      *       "lotId": null,
                      *       "reversesEntryId": null,
                      *       "ref": "order-2001",
-                     *       "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *       "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *       "reason": null,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "postings": [
                      *         {
                      *           "account": "available",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "amount": -100
                      *         },
                      *         {
@@ -8305,7 +8305,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: entryId must match format \"uuid\"",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24bfd-918e-7000-a174-d9e9c10c080f",
+                     *       "requestId": "01a24c01-c8e6-7000-9831-21f7b2235603",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8329,8 +8329,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c",
-                     *       "requestId": "01a24bfd-918f-7000-b19a-282503f0b904"
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7",
+                     *       "requestId": "01a24c01-c8e7-7000-b52e-dee5b72e0034"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8348,8 +8348,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c",
-                     *       "requestId": "01a24bfd-9194-7000-ba0f-54f1c57558c3"
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7",
+                     *       "requestId": "01a24c01-c8eb-7000-bdf7-998246096b23"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8367,8 +8367,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24bfd-9199-7000-9ccb-874e8babe135",
-                     *       "requestId": "01a24bfd-9199-7001-b70b-9b84ba151e7c",
+                     *       "instance": "/v1/journal-entries/01a24c01-c8ed-7000-a9b1-0c17102d6cf1",
+                     *       "requestId": "01a24c01-c8ed-7001-8f77-bf7720ada9e7",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8393,7 +8393,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24bfd-919f-7000-b8a6-20159e7a59ce"
+                     *       "requestId": "01a24c01-c8f2-7000-98ec-5e6afb49cc14"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8442,23 +8442,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24bfd-91a0-7001-8cf0-822022247331",
+                     *           "entryId": "01a24c01-c8f3-7001-ad9f-3cb7f7b28769",
                      *           "kind": "reverse",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
-                     *           "reversesEntryId": "01a24bfd-8e1d-7001-a3c2-0350fb79394c",
+                     *           "reversesEntryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "reason": "order 2001 cancelled",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "amount": 100
                      *             },
                      *             {
@@ -8472,7 +8472,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "wallet": "points",
                      *           "available": 194,
                      *           "pending": 18,
@@ -8500,8 +8500,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c/reversals",
-                     *       "requestId": "01a24bfd-91c6-7000-80f4-0ad8e021853d",
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
+                     *       "requestId": "01a24c01-c91e-7000-82ec-c2b9fe4a3a35",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -8525,8 +8525,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c/reversals",
-                     *       "requestId": "01a24bfd-91c7-7000-8c89-ef1b87e59271"
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
+                     *       "requestId": "01a24c01-c925-7000-8097-a2a55199470b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8544,8 +8544,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c/reversals",
-                     *       "requestId": "01a24bfd-91c7-7001-820a-918c395ab81b"
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
+                     *       "requestId": "01a24c01-c925-7001-8e52-7bdea2d4e51b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8563,8 +8563,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24bfd-91c8-7000-b9d7-a49e0b1c9b12/reversals",
-                     *       "requestId": "01a24bfd-91c8-7001-ae86-7fad7136a252",
+                     *       "instance": "/v1/journal-entries/01a24c01-c926-7000-b852-f2578038c7f1/reversals",
+                     *       "requestId": "01a24c01-c926-7001-a196-e9345d689494",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8588,8 +8588,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c/reversals",
-                     *       "requestId": "01a24bfd-91cc-7000-a7a0-9a7e692d3dae",
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
+                     *       "requestId": "01a24c01-c92a-7000-84a5-33f54bb638e4",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8613,8 +8613,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/journal-entries/01a24bfd-8e1d-7001-a3c2-0350fb79394c/reversals",
-                     *       "requestId": "01a24bfd-91d3-7000-9136-ca4744368672"
+                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
+                     *       "requestId": "01a24c01-c932-7000-a110-8f5f4d577e2d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8803,9 +8803,9 @@ export interface operations {
                      *       "object": "event_result",
                      *       "event": {
                      *         "object": "event",
-                     *         "eventId": "01a24bfd-91d4-7001-9040-658027849f04",
-                     *         "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *         "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *         "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *         "externalId": "order-2003",
                      *         "type": "purchase",
                      *         "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -8838,17 +8838,17 @@ export interface operations {
                      *         "refundAmount": null,
                      *         "attributes": {},
                      *         "points": 20,
-                     *         "ledgerEntryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *         "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *         "entries": [
                      *           {
                      *             "wallet": "points",
-                     *             "entryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *             "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *             "amount": 20
                      *           }
                      *         ],
                      *         "explanation": [
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
+                     *             "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
                      *             "version": 1,
                      *             "name": "1 point per euro",
                      *             "campaignId": null,
@@ -8864,10 +8864,10 @@ export interface operations {
                      *             }
                      *           },
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
+                     *             "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
                      *             "version": 1,
                      *             "name": "Tier multiplier",
-                     *             "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
+                     *             "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
                      *             "effect": "tier_multiplier",
                      *             "wallet": "points",
                      *             "points": 10,
@@ -8889,17 +8889,17 @@ export interface operations {
                      *         "entries": [
                      *           {
                      *             "object": "journal_entry",
-                     *             "entryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *             "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *             "kind": "earn",
-                     *             "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *             "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *             "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *             "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *             "amount": 20,
                      *             "counterpartyId": null,
                      *             "holdId": null,
-                     *             "lotId": "01a24bfd-91d4-7002-b04e-645bfa581157",
+                     *             "lotId": "01a24c01-c933-7002-8516-321ccda6e358",
                      *             "reversesEntryId": null,
                      *             "ref": "order-2003",
-                     *             "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *             "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *             "reason": null,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "postings": [
@@ -8910,7 +8910,7 @@ export interface operations {
                      *               },
                      *               {
                      *                 "account": "pending",
-                     *                 "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *                 "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *                 "amount": 20
                      *               }
                      *             ]
@@ -8919,7 +8919,7 @@ export interface operations {
                      *         "balances": [
                      *           {
                      *             "object": "balance",
-                     *             "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *             "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *             "wallet": "points",
                      *             "available": 194,
                      *             "pending": 38,
@@ -9125,7 +9125,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: lines[0].quantity must be >= 1",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-923c-7000-b60e-3535e4a28c93",
+                     *       "requestId": "01a24c01-c9a4-7000-84d5-703bbf1d82ca",
                      *       "errors": [
                      *         {
                      *           "field": "lines[0].quantity",
@@ -9150,7 +9150,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-9245-7000-9f53-0ac6e3f4c70e"
+                     *       "requestId": "01a24c01-c9b2-7000-a111-aecbf21521fc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9169,7 +9169,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-9246-7000-bab3-289f149fcde9"
+                     *       "requestId": "01a24c01-c9b2-7001-9272-b69a813feac2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9188,7 +9188,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-9247-7001-a89e-10c67c23128d",
+                     *       "requestId": "01a24c01-c9b3-7001-857a-62ef19358817",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -9213,7 +9213,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "event order-2003 was already received with different content",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-924a-7000-875d-9d95e484a9d9",
+                     *       "requestId": "01a24c01-c9bc-7000-ba73-6bef7645c171",
                      *       "errors": [
                      *         {
                      *           "field": "externalId",
@@ -9238,7 +9238,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24bfd-924e-7000-a226-488b7f4c4444"
+                     *       "requestId": "01a24c01-c9c1-7000-806e-0665a86cba2f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9414,7 +9414,7 @@ export interface operations {
                      *       ],
                      *       "awards": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
+                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -9430,10 +9430,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 0,
@@ -9524,7 +9524,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24bfd-9262-7000-a094-dc1cf11e7b75",
+                     *       "requestId": "01a24c01-c9dc-7000-8b07-0a11db5c1f71",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -9549,7 +9549,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24bfd-9263-7000-b9aa-560370f95e49"
+                     *       "requestId": "01a24c01-c9dd-7000-87e0-fa625616392e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9568,7 +9568,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24bfd-9263-7001-8eae-b62b645eefea"
+                     *       "requestId": "01a24c01-c9de-7000-9bb2-860284711017"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9587,7 +9587,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24bfd-9264-7001-8ecb-169aacebd199",
+                     *       "requestId": "01a24c01-c9df-7000-bdf1-2a958ac023a6",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -9612,7 +9612,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24bfd-9269-7000-9f7e-148751617ddb"
+                     *       "requestId": "01a24c01-c9e7-7000-8115-c1ea65875c0b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9644,9 +9644,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "event",
-                     *       "eventId": "01a24bfd-91d4-7001-9040-658027849f04",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *       "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *       "externalId": "order-2003",
                      *       "type": "purchase",
                      *       "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -9679,17 +9679,17 @@ export interface operations {
                      *       "refundAmount": null,
                      *       "attributes": {},
                      *       "points": 20,
-                     *       "ledgerEntryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *       "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *       "entries": [
                      *         {
                      *           "wallet": "points",
-                     *           "entryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *           "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *           "amount": 20
                      *         }
                      *       ],
                      *       "explanation": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
+                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -9705,10 +9705,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 10,
@@ -9870,7 +9870,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: eventId must match format \"uuid\"",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24bfd-9280-7000-b7f2-1f33b53ea32a",
+                     *       "requestId": "01a24c01-ca1b-7000-b321-29946fd27f7a",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -9894,8 +9894,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/events/01a24bfd-91d4-7001-9040-658027849f04",
-                     *       "requestId": "01a24bfd-9282-7000-873b-dd0dcdef1c91"
+                     *       "instance": "/v1/events/01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *       "requestId": "01a24c01-ca1d-7000-b671-7311f5884946"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9913,8 +9913,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/events/01a24bfd-91d4-7001-9040-658027849f04",
-                     *       "requestId": "01a24bfd-9287-7000-bb14-29c1104302ae"
+                     *       "instance": "/v1/events/01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *       "requestId": "01a24c01-ca28-7000-8a3a-b1325a795410"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9932,8 +9932,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "event not found",
-                     *       "instance": "/v1/events/01a24bfd-9288-7000-b35f-7dbdd87ab646",
-                     *       "requestId": "01a24bfd-9289-7000-9ff5-fff4e55d33f8",
+                     *       "instance": "/v1/events/01a24c01-ca41-7000-9c0d-1fee0df89406",
+                     *       "requestId": "01a24c01-ca41-7001-94a1-b35509369929",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -9958,7 +9958,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24bfd-9292-7000-93ec-ecb8aa8aaf3f"
+                     *       "requestId": "01a24c01-ca48-7000-ae5b-170ae7118e8e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10000,9 +10000,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a24bfd-91d4-7001-9040-658027849f04",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "externalId": "order-2003",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -10035,17 +10035,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 20,
-                     *           "ledgerEntryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *           "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a24bfd-91d4-7003-a30d-4c7bccde10e6",
+                     *               "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
                      *               "amount": 20
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
+                     *               "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10061,10 +10061,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
+                     *               "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
+                     *               "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 10,
@@ -10082,9 +10082,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a1cf17-b5c0-7008-87cf-d79f25a1fdb6",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "eventId": "01a1cf17-b5c0-7008-ae7a-9e70e085dc68",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "externalId": "order-1004",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
@@ -10110,17 +10110,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 18,
-                     *           "ledgerEntryId": "01a1cf17-b5c0-700a-9fc0-305e0faac5ef",
+                     *           "ledgerEntryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a1cf17-b5c0-700a-9fc0-305e0faac5ef",
+                     *               "entryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
                      *               "amount": 18
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
+                     *               "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10136,10 +10136,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
+                     *               "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
+                     *               "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 9,
@@ -10157,7 +10157,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwOC04N2NmLWQ3OWYyNWExZmRiNiJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwOC1hZTdhLTllNzBlMDg1ZGM2OCJ9"
                      *     }
                      */
                     "application/json": {
@@ -10312,7 +10312,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24bfd-92b2-7000-998f-722c1d261424",
+                     *       "requestId": "01a24c01-ca93-7000-a9ce-1d54523af17c",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -10336,8 +10336,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/events?limit=2",
-                     *       "requestId": "01a24bfd-92b4-7000-8324-702ba2cd408b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/events?limit=2",
+                     *       "requestId": "01a24c01-ca95-7000-86c6-22156d44e9a6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10355,8 +10355,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/events?limit=2",
-                     *       "requestId": "01a24bfd-92bc-7000-b773-ef8ef65f8eba"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/events?limit=2",
+                     *       "requestId": "01a24c01-caa1-7000-b4b9-effb88e01349"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10374,8 +10374,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-92c1-7000-9006-029fc374dda8/events?limit=2",
-                     *       "requestId": "01a24bfd-92c1-7001-a84a-f399849caf42",
+                     *       "instance": "/v1/members/01a24c01-caa3-7000-9e82-de2bcb998487/events?limit=2",
+                     *       "requestId": "01a24c01-caa3-7001-b342-5df1798cf46d",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -10400,7 +10400,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24bfd-92c9-7000-a26a-7bdf91665c45"
+                     *       "requestId": "01a24c01-caaa-7000-8be0-a11bd490aafb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10438,8 +10438,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7005-9a2e-e803745987f4",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10467,8 +10467,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7006-913f-ec78cdab9bea",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10490,12 +10490,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc"
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7007-b98c-c5b2024a26e8",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a0cd99-bdc0-7007-b02f-859e278f4d7c",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10518,12 +10518,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc"
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7008-8493-f87aba91b312",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a0cd99-bdc0-7008-b22a-a7938665c46f",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10549,12 +10549,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc"
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7009-b2e9-c4b7059ba017",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a0cd99-bdc0-7009-8fd6-311310b4c5fb",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10587,8 +10587,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10679,7 +10679,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24bfd-92f2-7000-b66d-70af720c5a93",
+                     *       "requestId": "01a24c01-cad4-7000-bf98-97a3e63934a2",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -10703,8 +10703,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-92f5-7000-ae8d-a24663cd629a"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cad5-7000-b1e8-387382f39065"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10722,8 +10722,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-9301-7000-9fef-324e41e32dc1"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cae2-7000-b5a7-6ae90818a59c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10741,8 +10741,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9307-7000-92df-489a44c37641/rules",
-                     *       "requestId": "01a24bfd-9307-7001-b179-ebc635327ddf",
+                     *       "instance": "/v1/programs/01a24c01-cae3-7000-acbc-9e6f8e0117e8/rules",
+                     *       "requestId": "01a24c01-cae3-7001-bab4-de5189608ce6",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -10767,7 +10767,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24bfd-930c-7000-b80a-b376cf3f400f"
+                     *       "requestId": "01a24c01-cae6-7001-896f-e5b6d0d54fe1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10880,8 +10880,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -10965,8 +10965,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-92da-7000-adcb-8dda9c73100e",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cabb-7000-8515-4e9e6c14081b",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -10990,8 +10990,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-92dc-7000-9be2-ff44fcedea1f"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cabc-7000-b2b7-2df0405c9f2b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11009,8 +11009,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-92dc-7001-a744-1917ab2b7b40"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cabc-7001-aed3-e56699360c1e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11028,8 +11028,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-92dd-7000-acdf-a570a2e8186d/rules",
-                     *       "requestId": "01a24bfd-92dd-7001-9388-2e8bdcb1067e",
+                     *       "instance": "/v1/programs/01a24c01-cabd-7000-b3fb-aa952f44217d/rules",
+                     *       "requestId": "01a24c01-cabe-7000-aa5e-082dc27c1e2e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -11053,8 +11053,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rules",
-                     *       "requestId": "01a24bfd-92e3-7000-b9dd-b2334e6042d5"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
+                     *       "requestId": "01a24c01-cac7-7000-85f1-efdbc0ad793c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11088,8 +11088,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11174,7 +11174,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24bfd-9314-7000-930f-81361ab1e9f8",
+                     *       "requestId": "01a24c01-caf3-7000-a859-e2dee00355b5",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11198,8 +11198,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-9315-7000-89b7-da82602dcb58"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-caf6-7000-8d93-5978d9a14bf7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11217,8 +11217,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-931d-7000-897c-42d4f77c19a8"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-cb02-7000-abc6-3b38cac4a33f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11236,8 +11236,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-9323-7000-8a08-1e8c9b206878",
-                     *       "requestId": "01a24bfd-9323-7001-bbe5-c8cae83c0889",
+                     *       "instance": "/v1/rules/01a24c01-cb05-7000-88b1-90d601e555d9",
+                     *       "requestId": "01a24c01-cb05-7001-af48-1b0a794d35cf",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11262,7 +11262,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24bfd-9327-7000-9033-a719769cd905"
+                     *       "requestId": "01a24c01-cb13-7000-beeb-27fba1c9ea3c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11362,8 +11362,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11447,8 +11447,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-934e-7000-a47b-c0325a0df500",
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-cb2e-7000-b23d-d620fed66f1f",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -11472,8 +11472,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-9353-7000-bf1a-727604a3c2de"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-cb2f-7000-94da-29d57e9a3c31"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11491,8 +11491,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-9354-7000-a9e2-28e69df05407"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-cb2f-7001-a6ee-6fd15aaac514"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11510,8 +11510,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-9355-7000-a3c5-5365de40a964",
-                     *       "requestId": "01a24bfd-9355-7001-a857-9091f07aeaae",
+                     *       "instance": "/v1/rules/01a24c01-cb30-7000-a286-77c4b1915659",
+                     *       "requestId": "01a24c01-cb31-7000-b847-a2b698a536e1",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11535,8 +11535,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "requestId": "01a24bfd-935d-7000-a0ca-1963a6039954"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "requestId": "01a24c01-cb3d-7000-b1e7-9cf96217b7c1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11571,8 +11571,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11599,13 +11599,13 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "savedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "version": 2,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11632,7 +11632,7 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "savedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ]
@@ -11698,7 +11698,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24bfd-9366-7000-9599-07208d3d0a2e",
+                     *       "requestId": "01a24c01-cb47-7000-9d09-0880e4401a7c",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11722,8 +11722,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/versions",
-                     *       "requestId": "01a24bfd-9367-7000-bb0d-93d70fb87450"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/versions",
+                     *       "requestId": "01a24c01-cb48-7000-9e68-45ce99ba409e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11741,8 +11741,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/versions",
-                     *       "requestId": "01a24bfd-936d-7000-afc4-769b66b708d0"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/versions",
+                     *       "requestId": "01a24c01-cb50-7000-a989-c40e8a6109cf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11760,8 +11760,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-938a-7000-9195-f0404d0a0546/versions",
-                     *       "requestId": "01a24bfd-938a-7001-bb71-1be496382e4c",
+                     *       "instance": "/v1/rules/01a24c01-cb52-7000-ad7d-10ce3482613e/versions",
+                     *       "requestId": "01a24c01-cb52-7001-8a93-bae4994af191",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11786,7 +11786,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24bfd-938f-7000-803f-2315fd613cb0"
+                     *       "requestId": "01a24c01-cb57-7000-b536-77cbb45060d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11818,8 +11818,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11904,7 +11904,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24bfd-93a8-7000-8e36-9970ef0ecf83",
+                     *       "requestId": "01a24c01-cb78-7000-881c-4f7557c7b302",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11928,8 +11928,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/enable",
-                     *       "requestId": "01a24bfd-93ad-7000-b6e7-f1f06fe8a54f"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/enable",
+                     *       "requestId": "01a24c01-cb79-7000-93f8-4b14f8a3efc3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11947,8 +11947,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/enable",
-                     *       "requestId": "01a24bfd-93ae-7000-abe8-689f926933bc"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/enable",
+                     *       "requestId": "01a24c01-cb79-7001-b251-6267dd5c1d5d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11966,8 +11966,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-93af-7000-bd64-ea8510590bb8/enable",
-                     *       "requestId": "01a24bfd-93af-7001-bbf2-830d7c78c69e",
+                     *       "instance": "/v1/rules/01a24c01-cb7a-7000-aae3-b6f407a969ad/enable",
+                     *       "requestId": "01a24c01-cb7a-7001-a7c0-ebb298a920e3",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11992,7 +11992,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24bfd-93ba-7000-891b-40ecb7f64611"
+                     *       "requestId": "01a24c01-cb7f-7000-bb1b-28edb7e67e63"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12024,8 +12024,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "version": 2,
                      *       "enabled": false,
                      *       "budgetUsed": 0,
@@ -12110,7 +12110,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24bfd-939b-7000-b4e0-8b6600c3d2c7",
+                     *       "requestId": "01a24c01-cb6a-7000-abf3-02ed1c9fa79d",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12134,8 +12134,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/disable",
-                     *       "requestId": "01a24bfd-939c-7000-9b58-1c2a6bd1505c"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/disable",
+                     *       "requestId": "01a24c01-cb6b-7000-93f4-ef90451096f4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12153,8 +12153,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/disable",
-                     *       "requestId": "01a24bfd-939c-7001-99f3-e44b3992d8fe"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/disable",
+                     *       "requestId": "01a24c01-cb6b-7001-833e-b9c48fe07d08"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12172,8 +12172,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-939d-7000-b6e8-2df5660cfa0c/disable",
-                     *       "requestId": "01a24bfd-939d-7001-8adb-c217d73075bc",
+                     *       "instance": "/v1/rules/01a24c01-cb6c-7000-9704-ca02e66a0d66/disable",
+                     *       "requestId": "01a24c01-cb6c-7001-b5b0-a03bdd5bd04b",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12198,7 +12198,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24bfd-93a1-7000-b0e5-74ddf4e38c98"
+                     *       "requestId": "01a24c01-cb71-7000-a069-122b25810263"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12266,7 +12266,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24bfd-9c6a-7000-9e93-a4fa1c75e0cb",
+                     *       "requestId": "01a24c01-d0f0-7000-8f7c-3f52c3afd456",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -12291,7 +12291,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24bfd-9c6b-7000-9028-189212d59c22"
+                     *       "requestId": "01a24c01-d0f2-7000-b2e6-37246eb7ded8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12308,9 +12308,9 @@ export interface operations {
                      *       "type": "/problems/forbidden",
                      *       "title": "Forbidden",
                      *       "status": 403,
-                     *       "detail": "a member token can only read its own member",
+                     *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24bfd-9c6d-7000-9f3e-d7b08be5a841"
+                     *       "requestId": "01a24c01-d0f2-7001-9f79-e64471a58c5b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12329,7 +12329,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24bfd-9c71-7000-8da3-0fb3a9d51e36"
+                     *       "requestId": "01a24c01-d0f5-7000-894d-509237622040"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12445,8 +12445,8 @@ export interface operations {
                      *       "object": "dry_run",
                      *       "rule": {
                      *         "object": "rule",
-                     *         "ruleId": "01a24bfd-92ca-7001-b386-e6a9093344d3",
-                     *         "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *         "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
+                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *         "version": 2,
                      *         "enabled": true,
                      *         "budgetUsed": 0,
@@ -12484,10 +12484,10 @@ export interface operations {
                      *       },
                      *       "events": [
                      *         {
-                     *           "eventId": "01a24bfd-91d4-7001-9040-658027849f04",
+                     *           "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
                      *           "externalId": "order-2003",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12499,10 +12499,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a1cf17-b5c0-7008-87cf-d79f25a1fdb6",
+                     *           "eventId": "01a1cf17-b5c0-7008-ae7a-9e70e085dc68",
                      *           "externalId": "order-1004",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12514,10 +12514,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a13498-edc0-7002-b9cb-7efab626a282",
+                     *           "eventId": "01a13498-edc0-7002-a64e-fd3abb189b1c",
                      *           "externalId": "order-1003",
                      *           "occurredAt": "2026-10-13T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7011-8e3a-61e9537819b2",
+                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12529,10 +12529,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-701b-b3ea-8ef2cce06913",
+                     *           "eventId": "01a0cd99-bdc0-701b-a7ec-428c3614ac32",
                      *           "externalId": "order-1002",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12544,10 +12544,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-7012-9174-d2b7017e81f6",
+                     *           "eventId": "01a0cd99-bdc0-7012-8846-30a4fea36fe3",
                      *           "externalId": "order-1001",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12659,8 +12659,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/dry-run",
-                     *       "requestId": "01a24bfd-93d2-7000-ad2a-1ff18e4217ff",
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
+                     *       "requestId": "01a24c01-cb9e-7000-8373-309ed3723c1e",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -12684,8 +12684,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/dry-run",
-                     *       "requestId": "01a24bfd-93d4-7000-ba46-0c941c4c9d6e"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
+                     *       "requestId": "01a24c01-cb9f-7000-94b7-5de3537bafff"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12703,8 +12703,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/dry-run",
-                     *       "requestId": "01a24bfd-93d4-7001-8ce4-99d2216c319b"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
+                     *       "requestId": "01a24c01-cba0-7000-b74d-90bdf5b4d429"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12722,8 +12722,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24bfd-93da-7000-b5fb-76ca392fe24d/dry-run",
-                     *       "requestId": "01a24bfd-93da-7001-b8a6-b2d89542efd9",
+                     *       "instance": "/v1/rules/01a24c01-cba1-7000-b1f5-cfba7ebdf124/dry-run",
+                     *       "requestId": "01a24c01-cba2-7000-ac1e-56b6e3e93cea",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12747,8 +12747,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24bfd-92ca-7001-b386-e6a9093344d3/dry-run",
-                     *       "requestId": "01a24bfd-93e3-7000-b54c-116ce58c17bf"
+                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
+                     *       "requestId": "01a24c01-cba7-7000-9f8f-1980a9dd42be"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12783,8 +12783,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a0cd99-bdc0-7004-9ba2-d55afb85decc",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "name": "Bonuses",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -12800,8 +12800,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "name": "Winter warmers",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -12861,7 +12861,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24bfd-9426-7000-8a53-5ae3c61198a2",
+                     *       "requestId": "01a24c01-cbcb-7000-9a83-c4f41492e273",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -12885,8 +12885,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-9427-7000-8bcc-7ba22cca4715"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbcc-7000-81e5-715b642a097e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12904,8 +12904,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-9431-7000-b3cb-9617dfc70ae9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbd1-7000-9612-4db4589c66df"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12923,8 +12923,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-943b-7000-a0b1-939a73291390/campaigns",
-                     *       "requestId": "01a24bfd-943b-7001-be90-492070714ae2",
+                     *       "instance": "/v1/programs/01a24c01-cbd2-7000-a721-0a32a12e430c/campaigns",
+                     *       "requestId": "01a24c01-cbd2-7001-b9e2-af50eabad255",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -12949,7 +12949,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24bfd-9446-7000-adc2-d3e57cf3d59c"
+                     *       "requestId": "01a24c01-cbdb-7000-ab1b-22849fbc3333"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13014,8 +13014,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13068,8 +13068,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-93f3-7000-a88c-cf05de2d471f",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbb5-7000-9bad-0631d07bcad5",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13093,8 +13093,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-93fd-7000-bbab-48a930db984c"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbb8-7000-8a21-d447d610ddea"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13112,8 +13112,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-93fd-7001-bb42-1cdeda31d018"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbb8-7001-a43d-5a3f2ed8e5b7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13131,8 +13131,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9405-7000-a2dd-d6774647e94a/campaigns",
-                     *       "requestId": "01a24bfd-9405-7001-a385-8409a63e3687",
+                     *       "instance": "/v1/programs/01a24c01-cbbd-7000-9d68-faa9fdaad630/campaigns",
+                     *       "requestId": "01a24c01-cbbd-7001-bdf3-080429894f51",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -13156,8 +13156,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/campaigns",
-                     *       "requestId": "01a24bfd-9416-7000-b4b7-40e14e914df8"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
+                     *       "requestId": "01a24c01-cbc3-7000-8748-a06d7274d754"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13189,8 +13189,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13244,7 +13244,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: campaignId must match format \"uuid\"",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24bfd-9451-7000-94bb-09545a62fce4",
+                     *       "requestId": "01a24c01-cbe2-7000-990d-771ca04c1537",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13268,8 +13268,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9452-7000-893f-30c5b14b45f2"
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cbe3-7000-a41a-7d9ce0a3647e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13287,8 +13287,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9455-7000-91c8-4847eb75ba03"
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cbe6-7000-9569-ddec9762cee4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13306,8 +13306,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24bfd-946e-7000-8160-7e43d5002c48",
-                     *       "requestId": "01a24bfd-946e-7001-b1c4-b5bbe7019188",
+                     *       "instance": "/v1/campaigns/01a24c01-cbe7-7000-bacd-5fea7f90d5da",
+                     *       "requestId": "01a24c01-cbe8-7000-b792-8e64a94a6748",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13332,7 +13332,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24bfd-947a-7000-9049-a3d83990d7f4"
+                     *       "requestId": "01a24c01-cbeb-7000-9ae1-62588f83ae82"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13394,8 +13394,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13448,8 +13448,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9491-7000-b36e-0f38fdd40d26",
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cbfa-7000-8f92-86a1c2e63655",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13473,8 +13473,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9492-7000-9fc6-fb3a4d47e378"
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cc00-7000-bfab-49381a3ff599"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13492,8 +13492,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9492-7001-a469-757d02d26cf9"
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cc00-7001-a2a4-14a1a5912493"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13511,8 +13511,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24bfd-9493-7000-a4e8-47acd4ce78eb",
-                     *       "requestId": "01a24bfd-9493-7001-9a10-f701e50b0256",
+                     *       "instance": "/v1/campaigns/01a24c01-cc02-7000-ae9e-a2cd0a5551b2",
+                     *       "requestId": "01a24c01-cc02-7001-af2a-b8cbc57dc548",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13536,8 +13536,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/campaigns/01a24bfd-93e4-7001-95f5-d6c5cd282d0d",
-                     *       "requestId": "01a24bfd-9499-7000-bc1d-50a9e0145edf"
+                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
+                     *       "requestId": "01a24c01-cc09-7000-bf5b-3d9cb6969894"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13619,11 +13619,11 @@ export interface operations {
                      *           "leasedUntil": null,
                      *           "lastRun": {
                      *             "object": "job_run",
-                     *             "runId": "01a20ce4-05c0-7000-9957-f41f71eb6ba1",
+                     *             "runId": "01a20ce4-05c0-7000-a480-d0cca4d26ede",
                      *             "job": "settle",
                      *             "trigger": "manual",
                      *             "status": "succeeded",
-                     *             "worker": "vm:17635",
+                     *             "worker": "vm:22145",
                      *             "startedAt": "2026-11-24T09:30:00.000Z",
                      *             "finishedAt": "2026-11-24T09:30:00.000Z",
                      *             "stats": {
@@ -13744,7 +13744,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/jobs?note=%00",
-                     *       "requestId": "01a24bfd-94b1-7000-8546-824efebdf6d9",
+                     *       "requestId": "01a24c01-cc21-7000-96c7-c3f716e20533",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -13769,7 +13769,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs",
-                     *       "requestId": "01a24bfd-94b2-7000-b849-1492cf27d681"
+                     *       "requestId": "01a24c01-cc22-7000-a902-33568b7e10bb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13788,7 +13788,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 58 seconds",
                      *       "instance": "/v1/jobs?limit=0",
-                     *       "requestId": "01a24bfd-94b3-7000-a24a-80756b802110"
+                     *       "requestId": "01a24c01-cc24-7000-97eb-e0768af847de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13821,11 +13821,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "job_run",
-                     *           "runId": "01a20ce4-05c0-7000-9957-f41f71eb6ba1",
+                     *           "runId": "01a20ce4-05c0-7000-a480-d0cca4d26ede",
                      *           "job": "settle",
                      *           "trigger": "manual",
                      *           "status": "succeeded",
-                     *           "worker": "vm:17635",
+                     *           "worker": "vm:22145",
                      *           "startedAt": "2026-11-24T09:30:00.000Z",
                      *           "finishedAt": "2026-11-24T09:30:00.000Z",
                      *           "stats": {
@@ -13892,7 +13892,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24bfd-94c1-7000-be50-977d0cf7a673",
+                     *       "requestId": "01a24c01-cc36-7000-ac98-92c0c006fab0",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -13917,7 +13917,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs/runs?limit=2",
-                     *       "requestId": "01a24bfd-94c3-7000-9922-57b655342722"
+                     *       "requestId": "01a24c01-cc37-7000-a9e8-6d8efcb98650"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13936,7 +13936,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 58 seconds",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24bfd-94c4-7000-b1a4-848b00aa287d"
+                     *       "requestId": "01a24c01-cc37-7001-b22e-b3d3a01eac1b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13968,7 +13968,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -13984,7 +13984,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14055,7 +14055,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24bfd-94ec-7000-9c54-7f72d0797a67",
+                     *       "requestId": "01a24c01-cc57-7000-9a81-acb14f9b9952",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14079,8 +14079,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94ee-7000-af56-67b597a6d66b"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc58-7000-be77-d8e4e17195f7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14098,8 +14098,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94f2-7000-90b6-a3ab37d0d2bb"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc5d-7000-b3ae-6ef64d9f4315"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14117,8 +14117,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-94f5-7000-a7d4-80cd22ab4421/grading",
-                     *       "requestId": "01a24bfd-94f5-7001-bb54-fa03fcefe98e",
+                     *       "instance": "/v1/programs/01a24c01-cc5e-7000-8409-7bdffec2f413/grading",
+                     *       "requestId": "01a24c01-cc5e-7001-9902-737a6feeec31",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14143,7 +14143,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24bfd-94f8-7001-89a0-2342336f575d"
+                     *       "requestId": "01a24c01-cc61-7000-bacc-5e44a82fb8d5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14213,7 +14213,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -14229,7 +14229,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14299,8 +14299,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94df-7000-9059-8e3ab1a6b2c3",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc4a-7000-83c4-61ac27ad7ab3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -14324,8 +14324,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94e1-7000-b7fe-58737f712d1f"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc4b-7000-a8e0-b9f015c7ccf8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14343,8 +14343,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94e2-7000-a695-214cd74512f3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc4b-7001-b8e9-55d77fab737c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14362,8 +14362,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-94e2-7001-8353-eea603c7e794/grading",
-                     *       "requestId": "01a24bfd-94e3-7000-aac2-e8afc1f8e4db",
+                     *       "instance": "/v1/programs/01a24c01-cc4c-7000-9e55-3dd5f37ad78a/grading",
+                     *       "requestId": "01a24c01-cc4c-7001-ad1d-af85717c4653",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14387,8 +14387,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-94e8-7000-80c2-69a68b6e5569"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-cc53-7000-81b4-7d3e2b2e1aab"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14420,7 +14420,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -14436,7 +14436,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14507,7 +14507,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24bfd-9a84-7000-a09c-5d161a7f1557",
+                     *       "requestId": "01a24c01-d052-7000-9fc8-1e8089a08cb5",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14531,8 +14531,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-9a85-7000-8bc8-78f2a72cee8d"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-d053-7000-832b-7b2159d56407"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14550,8 +14550,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading",
-                     *       "requestId": "01a24bfd-9a85-7001-98ae-e6bd2f31bd41"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
+                     *       "requestId": "01a24c01-d053-7001-af4b-493d89fbd870"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14569,8 +14569,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9a86-7000-9fee-5a872c63d895/grading",
-                     *       "requestId": "01a24bfd-9a86-7001-9147-5e78f223fc92",
+                     *       "instance": "/v1/programs/01a24c01-d054-7000-978b-e2be14209b23/grading",
+                     *       "requestId": "01a24c01-d054-7001-916d-48aef9f2a546",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14595,7 +14595,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24bfd-9aa0-7000-ad0c-a2e89536e1d9"
+                     *       "requestId": "01a24c01-d05e-7000-a5c2-92be24b9c337"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14627,7 +14627,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading_run",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "at": "2026-11-24T09:30:00.000Z",
                      *       "members": 4,
                      *       "changed": 4
@@ -14668,7 +14668,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24bfd-950c-7000-8226-b5d7119f199c",
+                     *       "requestId": "01a24c01-cc78-7000-9f8b-a62faf6f2bf3",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14692,8 +14692,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading/recompute",
-                     *       "requestId": "01a24bfd-950e-7000-88a7-fe162cabc54d"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
+                     *       "requestId": "01a24c01-cc79-7000-8ff5-f803b7258258"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14711,8 +14711,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading/recompute",
-                     *       "requestId": "01a24bfd-950e-7001-b48d-0a07516d215e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
+                     *       "requestId": "01a24c01-cc79-7001-bb1b-39d811529690"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14730,8 +14730,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-950f-7000-9117-6285a883dabc/grading/recompute",
-                     *       "requestId": "01a24bfd-950f-7001-93b9-ced75884231b",
+                     *       "instance": "/v1/programs/01a24c01-cc7a-7000-907c-3562a6796bee/grading/recompute",
+                     *       "requestId": "01a24c01-cc7a-7001-812c-2199cfcda3aa",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14755,8 +14755,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program has no grading scheme: PUT one first",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grading/recompute",
-                     *       "requestId": "01a24bfd-9aa1-7000-967c-e7c0ba3bc3e0",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
+                     *       "requestId": "01a24c01-d05f-7000-bb5e-9bbddc871154",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14781,7 +14781,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24bfd-951a-7000-a18a-c3f96c7109f0"
+                     *       "requestId": "01a24c01-cc89-7000-91b7-49e01d6dbf10"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14813,7 +14813,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grade_report",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "grades": [
                      *         {
                      *           "grade": "a",
@@ -14860,7 +14860,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24bfd-952a-7000-9316-b40119ed9f58",
+                     *       "requestId": "01a24c01-cc90-7000-886a-f75fbdde43c8",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14884,8 +14884,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grades",
-                     *       "requestId": "01a24bfd-952b-7000-bf2d-5a2a6c4516d9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grades",
+                     *       "requestId": "01a24c01-cc91-7000-ab8d-a4967ff81c75"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14903,8 +14903,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/grades",
-                     *       "requestId": "01a24bfd-9531-7000-8c18-f6a85bcd31c3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grades",
+                     *       "requestId": "01a24c01-cc96-7000-9779-5597ae7b6252"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14922,8 +14922,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9532-7000-8b25-390512316708/grades",
-                     *       "requestId": "01a24bfd-9532-7001-9d18-d466fba785b4",
+                     *       "instance": "/v1/programs/01a24c01-cc9d-7000-8001-f08fec4715ee/grades",
+                     *       "requestId": "01a24c01-cc9e-7000-ab35-4ae1d8288571",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14948,7 +14948,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24bfd-9536-7000-824e-cf973177a99e"
+                     *       "requestId": "01a24c01-cca2-7000-b85d-048291f823eb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14988,8 +14988,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "grade_change",
-                     *           "historyId": "01a24bfd-950b-7db9-8ffb-d3f69e77a5a3",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *           "historyId": "01a24c01-cc76-7613-b5b7-38f5ad064232",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *           "at": "2026-11-24T09:30:00.000Z",
                      *           "fromGrade": null,
                      *           "toGrade": "a",
@@ -15048,7 +15048,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24bfd-9541-7000-a282-9a34c1a50502",
+                     *       "requestId": "01a24c01-ccad-7000-b1d7-eccff71a7b02",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -15072,8 +15072,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/grade-history",
-                     *       "requestId": "01a24bfd-9542-7000-8bb2-8352aeb10af5"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/grade-history",
+                     *       "requestId": "01a24c01-ccae-7000-bde9-0873b16da8ae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15091,8 +15091,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/grade-history",
-                     *       "requestId": "01a24bfd-954b-7000-b475-54b9144ea522"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/grade-history",
+                     *       "requestId": "01a24c01-ccb9-7000-944e-c85befe88147"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15110,8 +15110,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-954c-7000-9fe7-6ba5dfabb14d/grade-history",
-                     *       "requestId": "01a24bfd-954d-7000-8963-8526b0831cd8",
+                     *       "instance": "/v1/members/01a24c01-ccc0-7000-9d0d-5270dda2290e/grade-history",
+                     *       "requestId": "01a24c01-ccc0-7001-afd4-1396df706bdd",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -15136,7 +15136,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24bfd-9554-7000-beb0-328d72f247b2"
+                     *       "requestId": "01a24c01-ccc4-7000-b9c5-68068e55dee5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15168,7 +15168,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15299,7 +15299,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24bfd-955c-7000-bec1-163a0543bfda",
+                     *       "requestId": "01a24c01-ccce-7000-9a50-e61a4ee2d4c3",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15323,8 +15323,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-955d-7000-a56c-7b7698ca2ec0"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-cccf-7000-ac0a-2f442d9d5d66"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15342,8 +15342,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-9563-7000-965a-1b3d78ed9774"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-ccd2-7000-8a28-596172132161"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15361,8 +15361,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9564-7000-8119-86a7eaff85f4/tier-ladder",
-                     *       "requestId": "01a24bfd-9564-7001-a3b5-d18704325474",
+                     *       "instance": "/v1/programs/01a24c01-ccd4-7000-92f9-826d7c8fdff5/tier-ladder",
+                     *       "requestId": "01a24c01-ccd4-7001-90d4-b3a1a120c5d0",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15387,7 +15387,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24bfd-9568-7000-963e-0977c0995c4f"
+                     *       "requestId": "01a24c01-ccd8-7000-b4f9-80990627a254"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15502,7 +15502,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15648,8 +15648,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-997d-7000-a297-75e1881844bf",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d026-7000-a4b8-21ba5e55ba30",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -15673,8 +15673,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-997f-7000-8f94-9576383cbbcd"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d028-7000-a089-648e2ccb0fb9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15692,8 +15692,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-997f-7001-8bbe-9cb04b2fa0ce"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d029-7000-9b66-86d5633e41c3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15711,8 +15711,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-9980-7000-b471-3cc73f50c188/tier-ladder",
-                     *       "requestId": "01a24bfd-9980-7001-a6a2-c9fb52fb429f",
+                     *       "instance": "/v1/programs/01a24c01-d02a-7000-95a7-9476efad698d/tier-ladder",
+                     *       "requestId": "01a24c01-d02a-7001-8384-ae29ae0bd977",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15736,8 +15736,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-99a6-7000-b7d5-df6c237cc686"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d037-7000-93f7-7be6616f7b57"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15769,7 +15769,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15915,7 +15915,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24bfd-99c6-7000-9c63-4cd85e93c22c",
+                     *       "requestId": "01a24c01-d047-7000-9552-47b67f31837a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15939,8 +15939,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-99c7-7000-8a6f-2733a61fd7a5"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d048-7000-85e8-b1f795a784c9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15958,8 +15958,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/tier-ladder",
-                     *       "requestId": "01a24bfd-99c7-7001-b774-40f164d8afe7"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
+                     *       "requestId": "01a24c01-d048-7001-a78a-6f169e68b393"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15977,8 +15977,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-99c8-7000-affa-40b604a9dea7/tier-ladder",
-                     *       "requestId": "01a24bfd-9a0a-7000-8d25-777e100bfc87",
+                     *       "instance": "/v1/programs/01a24c01-d049-7000-a0a6-24ad40023580/tier-ladder",
+                     *       "requestId": "01a24c01-d049-7001-96e7-ca9af17d1d02",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16003,7 +16003,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24bfd-9a76-7000-8420-c3d553c7997b"
+                     *       "requestId": "01a24c01-d04c-7001-b851-881305489750"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16035,7 +16035,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_tier",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *       "tier": {
                      *         "code": "gold",
                      *         "name": "Gold",
@@ -16126,7 +16126,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24bfd-957c-7000-b699-a294d7cac402",
+                     *       "requestId": "01a24c01-cce8-7000-bfba-c846a5dc12c8",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16150,8 +16150,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/tier",
-                     *       "requestId": "01a24bfd-957d-7000-a752-c75800332299"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier",
+                     *       "requestId": "01a24c01-ccea-7000-9ca8-4e0b4b40caf5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16169,8 +16169,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/tier",
-                     *       "requestId": "01a24bfd-9584-7000-8a13-de6496180937"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier",
+                     *       "requestId": "01a24c01-ccf0-7000-af8a-bc26e31f147c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16188,8 +16188,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-958b-7000-9e67-8c53fd3a7a45/tier",
-                     *       "requestId": "01a24bfd-958b-7001-92bf-45965fa2004d",
+                     *       "instance": "/v1/members/01a24c01-ccf2-7000-91a3-d38b03a137b4/tier",
+                     *       "requestId": "01a24c01-ccf2-7001-bb54-e932399cd7c2",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16214,7 +16214,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24bfd-9590-7000-a6d8-edd0795f11d1"
+                     *       "requestId": "01a24c01-ccf8-7000-8e30-7df3ae99f2e8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16254,7 +16254,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "tier_change",
-                     *           "historyId": "01a24bfd-8565-7595-a9c7-452a87e3a387",
+                     *           "historyId": "01a24c01-be80-7875-9f2a-2a86e1a8180e",
                      *           "at": "2026-09-23T09:30:00.000Z",
                      *           "from": null,
                      *           "to": "gold",
@@ -16312,7 +16312,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24bfd-95a0-7000-a213-0afe068be808",
+                     *       "requestId": "01a24c01-cd08-7000-bbf9-421f02abfb32",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16336,8 +16336,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/tier-history",
-                     *       "requestId": "01a24bfd-95a5-7000-bf08-2c561354b4f1"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier-history",
+                     *       "requestId": "01a24c01-cd0e-7000-a123-bef51fa23950"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16355,8 +16355,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/tier-history",
-                     *       "requestId": "01a24bfd-95ab-7000-91d0-cbcab4badc98"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier-history",
+                     *       "requestId": "01a24c01-cd15-7000-a507-e3ef978b3078"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16374,8 +16374,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-95ac-7000-9a3a-17937b4752cc/tier-history",
-                     *       "requestId": "01a24bfd-95ac-7001-9e67-6e7928859276",
+                     *       "instance": "/v1/members/01a24c01-cd1d-7000-8718-736f278be08a/tier-history",
+                     *       "requestId": "01a24c01-cd1d-7001-ac8c-5e208123daca",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16400,7 +16400,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24bfd-95af-7000-b287-222575be40cb"
+                     *       "requestId": "01a24c01-cd22-7000-898c-d5025fd873c7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16435,8 +16435,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700b-be48-ebea86ddf05a",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "rewardId": "01a0cd99-bdc0-700b-bb21-2c3f200ff0ac",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "code": "five-off",
                      *           "name": "€5 off your order",
                      *           "description": null,
@@ -16460,8 +16460,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "code": "free-coffee",
                      *           "name": "A free large latte",
                      *           "description": null,
@@ -16491,8 +16491,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700c-9243-10e55e21bc81",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "rewardId": "01a0cd99-bdc0-700c-9169-70a225386531",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "code": "free-shipping",
                      *           "name": "Free shipping",
                      *           "description": null,
@@ -16517,8 +16517,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700e-87c1-4e7838f9a95a",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "code": "plant-a-tree",
                      *           "name": "Plant a tree with us",
                      *           "description": null,
@@ -16543,8 +16543,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700d-848b-cef4e1ff5d50",
-                     *           "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *           "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
+                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *           "code": "tasting",
                      *           "name": "Coffee tasting class",
                      *           "description": null,
@@ -16629,7 +16629,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24bfd-95be-7000-a239-60f27d915410",
+                     *       "requestId": "01a24c01-cd30-7000-8053-3f72cce971b7",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16653,8 +16653,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95bf-7000-a151-3aeb64daf375"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd31-7000-abf1-6c529befc33e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16672,8 +16672,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95c7-7000-93bb-43a82c2ee87a"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd39-7000-9fa2-77709bc475a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16691,8 +16691,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-95c8-7000-830a-54274d3f7c86/rewards",
-                     *       "requestId": "01a24bfd-95c8-7001-8186-0ffbbbc78e6f",
+                     *       "instance": "/v1/programs/01a24c01-cd3a-7000-bbf7-d18860e1bafe/rewards",
+                     *       "requestId": "01a24c01-cd3a-7001-af91-bb86cba641f7",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16717,7 +16717,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24bfd-95cd-7000-9bda-e801e3527eb9"
+                     *       "requestId": "01a24c01-cd3e-7000-afc7-9fdfd4509b7b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16825,8 +16825,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -16909,8 +16909,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95e0-7000-9402-af9a79e3494e",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd4f-7000-b1ae-8c2ac73bffc4",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -16934,8 +16934,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95e7-7000-b700-256a84d1c797"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd51-7000-9f3e-5af875ab6ca4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16953,8 +16953,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95e7-7001-b7af-196e0970919f"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd51-7001-9546-ece13b3b58d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16972,8 +16972,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-95e8-7000-a36f-7e360c73275a/rewards",
-                     *       "requestId": "01a24bfd-95e8-7001-8724-6891e9b51812",
+                     *       "instance": "/v1/programs/01a24c01-cd52-7000-b1d7-165285eb6ac6/rewards",
+                     *       "requestId": "01a24c01-cd52-7001-be49-7791c9bc65bb",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16997,8 +16997,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-muffin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95ec-7000-a36c-eb1fd87c980a",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd55-7000-91d4-e6f45e9fa75a",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -17022,8 +17022,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/rewards",
-                     *       "requestId": "01a24bfd-95f2-7000-95ef-e3e018aceaf3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
+                     *       "requestId": "01a24c01-cd5a-7000-b003-79ba5a02825c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17055,8 +17055,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a0cd99-bdc0-700d-848b-cef4e1ff5d50",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "code": "tasting",
                      *       "name": "Coffee tasting class",
                      *       "description": null,
@@ -17135,7 +17135,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: rewardId must match format \"uuid\"",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24bfd-95fc-7000-957f-89fc66af511b",
+                     *       "requestId": "01a24c01-cd65-7000-9ffe-c19aee5ba8f2",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17159,8 +17159,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-848b-cef4e1ff5d50",
-                     *       "requestId": "01a24bfd-95fd-7000-8b30-308ac7d059c3"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-9da4-22342fd5067f",
+                     *       "requestId": "01a24c01-cd66-7000-be6d-185805b6f1e8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17178,8 +17178,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-848b-cef4e1ff5d50",
-                     *       "requestId": "01a24bfd-9600-7000-83c4-9010b544cf3f"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-9da4-22342fd5067f",
+                     *       "requestId": "01a24c01-cd6f-7000-8a60-131d14422883"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17197,8 +17197,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24bfd-9601-7000-8462-09b66c1a8d15",
-                     *       "requestId": "01a24bfd-9601-7001-a780-7d0e137f3187",
+                     *       "instance": "/v1/rewards/01a24c01-cd71-7000-b904-40246e346d06",
+                     *       "requestId": "01a24c01-cd71-7001-b207-c8289227986f",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17223,7 +17223,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24bfd-9605-7000-841d-8d0186be46ae"
+                     *       "requestId": "01a24c01-cd75-7000-b6ed-016d19d1c64b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17328,8 +17328,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *       "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -17412,8 +17412,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "requestId": "01a24bfd-9620-7000-a79c-7c4805f68286",
+                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "requestId": "01a24c01-cd8b-7000-b50b-a9ad7ac4e0ed",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -17437,8 +17437,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "requestId": "01a24bfd-9621-7000-809d-b2a1ea2d734b"
+                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "requestId": "01a24c01-cd8c-7000-9bc6-c270e297621d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17456,8 +17456,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "requestId": "01a24bfd-9622-7000-bb2a-5af17dafcf65"
+                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "requestId": "01a24c01-cd8d-7000-bed0-4072fd94a5c2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17475,8 +17475,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24bfd-9623-7000-bedf-91c8387c92f2",
-                     *       "requestId": "01a24bfd-9623-7001-b693-27aca4cb1625",
+                     *       "instance": "/v1/rewards/01a24c01-cd8e-7000-8b9a-b88a6fce69d0",
+                     *       "requestId": "01a24c01-cd8e-7001-a7ba-d8e0eec646aa",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17500,8 +17500,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-coffee",
-                     *       "instance": "/v1/rewards/01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "requestId": "01a24bfd-9626-7000-ab23-e1920fe47048",
+                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "requestId": "01a24c01-cd91-7000-ba67-2376208371d8",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -17525,8 +17525,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *       "requestId": "01a24bfd-962e-7000-a8d6-5d4bf293acd7"
+                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *       "requestId": "01a24c01-cd99-7000-b300-b00b89139135"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17589,8 +17589,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24bfd-962e-7002-a9af-352a0b9da010/partner-codes",
-                     *       "requestId": "01a24bfd-9649-7000-aa15-29571ada7888",
+                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
+                     *       "requestId": "01a24c01-cdb1-7000-bea5-c3c97f74dd1b",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -17614,8 +17614,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24bfd-962e-7002-a9af-352a0b9da010/partner-codes",
-                     *       "requestId": "01a24bfd-964a-7000-b487-9374e4241457"
+                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
+                     *       "requestId": "01a24c01-cdb2-7000-900e-5942cc4697b8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17633,8 +17633,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24bfd-962e-7002-a9af-352a0b9da010/partner-codes",
-                     *       "requestId": "01a24bfd-964b-7000-b6bb-573562c5fb1a"
+                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
+                     *       "requestId": "01a24c01-cdb2-7001-8c8b-7f3bfb917492"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17652,8 +17652,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24bfd-964c-7000-b035-074927dfe0c2/partner-codes",
-                     *       "requestId": "01a24bfd-964c-7001-b57d-6efea6123606",
+                     *       "instance": "/v1/rewards/01a24c01-cdb3-7000-8f7c-5000abefcbe2/partner-codes",
+                     *       "requestId": "01a24c01-cdb4-7000-ae43-2c4984d493fc",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17677,8 +17677,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24bfd-962e-7002-a9af-352a0b9da010/partner-codes",
-                     *       "requestId": "01a24bfd-9650-7000-8530-b356b4b9a282"
+                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
+                     *       "requestId": "01a24c01-cdb7-7000-94d9-483e07893284"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17717,8 +17717,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "free-muffin",
                      *             "name": "A free muffin",
                      *             "description": "Any muffin from the counter.",
@@ -17755,8 +17755,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "free-coffee",
                      *             "name": "A free large latte",
                      *             "description": null,
@@ -17791,8 +17791,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700e-87c1-4e7838f9a95a",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "plant-a-tree",
                      *             "name": "Plant a tree with us",
                      *             "description": null,
@@ -17827,8 +17827,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700b-be48-ebea86ddf05a",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a0cd99-bdc0-700b-bb21-2c3f200ff0ac",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "five-off",
                      *             "name": "€5 off your order",
                      *             "description": null,
@@ -17862,8 +17862,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24bfd-962e-7002-a9af-352a0b9da010",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a24c01-cd9a-7001-9aa1-12ac7a702cf9",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "cinema-ticket",
                      *             "name": "A cinema ticket",
                      *             "description": null,
@@ -17897,8 +17897,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700d-848b-cef4e1ff5d50",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "tasting",
                      *             "name": "Coffee tasting class",
                      *             "description": null,
@@ -17935,8 +17935,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700c-9243-10e55e21bc81",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "rewardId": "01a0cd99-bdc0-700c-9169-70a225386531",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "code": "free-shipping",
                      *             "name": "Free shipping",
                      *             "description": null,
@@ -18040,7 +18040,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24bfd-9686-7000-8fc2-06f79d443600",
+                     *       "requestId": "01a24c01-cddb-7000-826c-542c96a82a7c",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18064,8 +18064,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards?channel=store",
-                     *       "requestId": "01a24bfd-9687-7000-8740-9170a259cf6b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards?channel=store",
+                     *       "requestId": "01a24c01-cddc-7000-874c-e1f44289cefe"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18083,8 +18083,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards?channel=store",
-                     *       "requestId": "01a24bfd-96b0-7000-ad07-765ce711dbb9"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards?channel=store",
+                     *       "requestId": "01a24c01-cdef-7000-bf83-3e2c538c11d5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18102,8 +18102,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-96b2-7000-8d0c-b2968f18f547/rewards?channel=store",
-                     *       "requestId": "01a24bfd-96b2-7001-badd-dd852f738d37",
+                     *       "instance": "/v1/members/01a24c01-cdf0-7000-9270-a26e112a3950/rewards?channel=store",
+                     *       "requestId": "01a24c01-cdf0-7001-ae8c-4718944dd3cd",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18128,7 +18128,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24bfd-96ba-7000-9fe9-9218927819a2"
+                     *       "requestId": "01a24c01-cdfa-7000-880e-dfd3cc982e26"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18179,11 +18179,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *         "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *         "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *         "code": "GF7Y-MQEB-MT93-RZSW",
-                     *         "qr": "LAUREL:GF7YMQEBMT93RZSW",
+                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *         "code": "W16Z-4E25-2GBE-JG19",
+                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -18192,7 +18192,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18205,23 +18205,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *               "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *               "kind": "redeem",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *               "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *               "amount": 150,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
                      *               "reversesEntryId": null,
-                     *               "ref": "reward:GF7YMQEBMT93RZSW",
-                     *               "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *               "ref": "reward:W16Z4E252GBEJG19",
+                     *               "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *               "reason": null,
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *                   "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *                   "amount": -150
                      *                 },
                      *                 {
@@ -18235,7 +18235,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
+                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
                      *               "wallet": "points",
                      *               "available": 44,
                      *               "pending": 38,
@@ -18323,8 +18323,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-9714-7000-8963-7a340c769bde",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce3c-7000-95e9-c129a57c2cfc",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -18348,8 +18348,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-9722-7000-a847-cba8f542ed02"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce3f-7000-97bf-7541cabede44"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18367,8 +18367,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-9723-7000-9fcb-82e52e9a9193"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce3f-7001-b94a-a6c03a8d46bb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18386,8 +18386,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-9724-7000-8b9d-293cd8e657fa/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-9724-7002-8817-c3a766fe89cf",
+                     *       "instance": "/v1/members/01a24c01-ce40-7000-86ad-198e73287355/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce41-7000-8a18-4374465da54c",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18411,8 +18411,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "this member cannot redeem the reward now (limit: at most 1 this week)",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-972c-7000-9ab9-1d437e386e1c",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce44-7000-b832-9f6bb4c9c71b",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18436,8 +18436,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "not enough points: 287 points missing",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8e3a-61e9537819b2/rewards/01a0cd99-bdc0-700b-be48-ebea86ddf05a/redeem",
-                     *       "requestId": "01a24bfd-973a-7000-83c3-12f54b4fe793",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/rewards/01a0cd99-bdc0-700b-bb21-2c3f200ff0ac/redeem",
+                     *       "requestId": "01a24c01-ce4e-7000-9c64-436f43156c9f",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18461,8 +18461,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/rewards/01a0cd99-bdc0-700a-8509-b4c622d552f2/redeem",
-                     *       "requestId": "01a24bfd-9755-7000-81f9-b7b194da3f58"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
+                     *       "requestId": "01a24c01-ce5c-7000-85ea-194d4145b9aa"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18502,11 +18502,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward_instance",
-                     *           "instanceId": "01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *           "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *           "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *           "code": "GF7Y-MQEB-MT93-RZSW",
-                     *           "qr": "LAUREL:GF7YMQEBMT93RZSW",
+                     *           "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *           "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "code": "W16Z-4E25-2GBE-JG19",
+                     *           "qr": "LAUREL:W16Z4E252GBEJG19",
                      *           "status": "issued",
                      *           "cost": 150,
                      *           "value": {
@@ -18515,7 +18515,7 @@ export interface operations {
                      *           },
                      *           "partnerCode": null,
                      *           "channel": "store",
-                     *           "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *           "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *           "holdId": null,
                      *           "issuedAt": "2026-11-24T09:30:00.000Z",
                      *           "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18602,7 +18602,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24bfd-976a-7000-a349-1ed64d3e0c51",
+                     *       "requestId": "01a24c01-ce6a-7000-b48f-30de5b73e998",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18626,8 +18626,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/reward-instances",
-                     *       "requestId": "01a24bfd-976d-7000-bdcc-6c663a6649ef"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/reward-instances",
+                     *       "requestId": "01a24c01-ce6b-7000-9016-ed11518a5195"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18645,8 +18645,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b415-a0dd666c12f2/reward-instances",
-                     *       "requestId": "01a24bfd-977f-7000-a999-370e64dca68b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/reward-instances",
+                     *       "requestId": "01a24c01-ce76-7000-997a-b4c3fadcad7b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18664,8 +18664,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24bfd-9787-7000-981c-b1a10ab94800/reward-instances",
-                     *       "requestId": "01a24bfd-9788-7000-adf9-8f0fd2be26ee",
+                     *       "instance": "/v1/members/01a24c01-ce7d-7000-a3f3-8b8f611b79dc/reward-instances",
+                     *       "requestId": "01a24c01-ce7e-7000-83e1-44bab647cdc1",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18690,7 +18690,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24bfd-978c-7000-9144-b0b084f31173"
+                     *       "requestId": "01a24c01-ce83-7000-b9f9-7fba209fd8a0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18722,11 +18722,11 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward_instance",
-                     *       "instanceId": "01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *       "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *       "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *       "code": "GF7Y-MQEB-MT93-RZSW",
-                     *       "qr": "LAUREL:GF7YMQEBMT93RZSW",
+                     *       "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *       "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "code": "W16Z-4E25-2GBE-JG19",
+                     *       "qr": "LAUREL:W16Z4E252GBEJG19",
                      *       "status": "issued",
                      *       "cost": 150,
                      *       "value": {
@@ -18735,7 +18735,7 @@ export interface operations {
                      *       },
                      *       "partnerCode": null,
                      *       "channel": "store",
-                     *       "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *       "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *       "holdId": null,
                      *       "issuedAt": "2026-11-24T09:30:00.000Z",
                      *       "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18811,7 +18811,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24bfd-9794-7000-8e35-b85f903dfddf",
+                     *       "requestId": "01a24c01-ce8e-7000-ac3a-d502e92f7c65",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -18835,8 +18835,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *       "requestId": "01a24bfd-979e-7000-a28c-2c5c8d5bf7a8"
+                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *       "requestId": "01a24c01-ce8f-7000-b90c-f95b2fd6df6a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18854,8 +18854,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/reward-instances/01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *       "requestId": "01a24bfd-97a1-7000-aa5d-a6b4673c8c96"
+                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *       "requestId": "01a24c01-ce95-7000-b5cd-08e0ca3deea4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18873,8 +18873,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24bfd-97a2-7000-b7d3-623c7f4605d0",
-                     *       "requestId": "01a24bfd-97a2-7001-b808-70b69db14923",
+                     *       "instance": "/v1/reward-instances/01a24c01-ce96-7000-a519-3aadf70d9a27",
+                     *       "requestId": "01a24c01-ce96-7001-b2b1-21fe6792799a",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -18899,7 +18899,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24bfd-97a6-7000-adb7-7fc1fb175d48"
+                     *       "requestId": "01a24c01-ce9a-7000-add5-71ea0a24c5e2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18939,11 +18939,11 @@ export interface operations {
                      *       "reason": null,
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *         "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *         "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *         "code": "GF7Y-MQEB-MT93-RZSW",
-                     *         "qr": "LAUREL:GF7YMQEBMT93RZSW",
+                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *         "code": "W16Z-4E25-2GBE-JG19",
+                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -18952,7 +18952,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18961,8 +18961,8 @@ export interface operations {
                      *       },
                      *       "reward": {
                      *         "object": "reward",
-                     *         "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *         "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *         "code": "free-coffee",
                      *         "name": "A free large latte",
                      *         "description": null,
@@ -19104,7 +19104,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24bfd-97c0-7000-959f-0a28ae3a609c",
+                     *       "requestId": "01a24c01-ceb6-7000-ba7e-65f44d43972d",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19129,7 +19129,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24bfd-97c5-7000-a898-56222ad8d29a"
+                     *       "requestId": "01a24c01-ceb8-7000-b107-6c964546a2b5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19148,7 +19148,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24bfd-97c5-7001-805d-4fae1456ada3"
+                     *       "requestId": "01a24c01-ceb8-7001-9746-4d4ea7f10298"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19167,7 +19167,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24bfd-97c6-7000-add7-c870f7dd383c",
+                     *       "requestId": "01a24c01-cebb-7000-968b-b13cec430957",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -19192,7 +19192,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24bfd-97ca-7000-989b-6135ce05aab0"
+                     *       "requestId": "01a24c01-cebf-7000-ab20-319daf065bbc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19235,11 +19235,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24bfd-96bb-7001-be52-f504e3d43f7f",
-                     *         "rewardId": "01a0cd99-bdc0-700a-8509-b4c622d552f2",
-                     *         "memberId": "01a0cd99-bdc0-700f-b415-a0dd666c12f2",
-                     *         "code": "GF7Y-MQEB-MT93-RZSW",
-                     *         "qr": "LAUREL:GF7YMQEBMT93RZSW",
+                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
+                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
+                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *         "code": "W16Z-4E25-2GBE-JG19",
+                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
                      *         "status": "consumed",
                      *         "cost": 150,
                      *         "value": {
@@ -19248,7 +19248,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24bfd-96bb-7002-abf9-2c8162e9ef27",
+                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19332,7 +19332,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97ef-7000-a33b-07b9d55b1176",
+                     *       "requestId": "01a24c01-cedd-7000-bd23-db8d0bde77d9",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19357,7 +19357,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97f1-7000-bd7a-49ff236ff179"
+                     *       "requestId": "01a24c01-cee2-7000-bac9-4d06409c9fa3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19376,7 +19376,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97f1-7001-9556-6fbf48e39cc1"
+                     *       "requestId": "01a24c01-cee2-7001-92d2-feee6a0a21bf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19395,7 +19395,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97f2-7000-b589-05a011425471",
+                     *       "requestId": "01a24c01-cee3-7000-9f3c-09f359d67ab4",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -19420,7 +19420,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97f5-7000-a944-4ae718337518",
+                     *       "requestId": "01a24c01-cee8-7000-a04f-f7b8c45f9a0e",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -19445,7 +19445,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24bfd-97fa-7000-ba26-4e927a44ef57"
+                     *       "requestId": "01a24c01-ceec-7000-b786-e15588eb93c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19482,11 +19482,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24bfd-9804-7002-875b-f630247dd398",
-                     *         "rewardId": "01a24bfd-95ce-7001-9a96-e6a990a318bd",
-                     *         "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *         "code": "Q1TF-1WJS-QM4M-EKGN",
-                     *         "qr": "LAUREL:Q1TF1WJSQM4MEKGN",
+                     *         "instanceId": "01a24c01-cefc-7002-9c63-520fc5a8681b",
+                     *         "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
+                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *         "code": "X1JA-MNR4-ZYCQ-CZKH",
+                     *         "qr": "LAUREL:X1JAMNR4ZYCQCZKH",
                      *         "status": "cancelled",
                      *         "cost": 100,
                      *         "value": {
@@ -19495,7 +19495,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24bfd-9804-7003-88df-62262261087b",
+                     *         "entryId": "01a24c01-cefc-7003-bd4d-9c2645970f47",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19508,23 +19508,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24bfd-9814-7001-82a9-40d7e6d1d54a",
+                     *               "entryId": "01a24c01-cf0b-7003-a28d-e61e09785296",
                      *               "kind": "reverse",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
-                     *               "walletId": "01a0cd99-bdc0-7002-bbef-d55bd76087f9",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
                      *               "amount": 100,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
-                     *               "reversesEntryId": "01a24bfd-9804-7003-88df-62262261087b",
+                     *               "reversesEntryId": "01a24c01-cefc-7003-bd4d-9c2645970f47",
                      *               "ref": null,
-                     *               "actor": "key:01a20ce4-05c0-7002-8bd7-3961c20137a3",
+                     *               "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
                      *               "reason": "reward cancelled",
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *                   "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *                   "amount": 100
                      *                 },
                      *                 {
@@ -19538,7 +19538,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *               "wallet": "points",
                      *               "available": 555,
                      *               "pending": 0,
@@ -19627,7 +19627,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24bfd-9862-7000-a50f-12a556492b03",
+                     *       "requestId": "01a24c01-cf47-7000-a001-80fffec2f039",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19651,8 +19651,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24bfd-9804-7002-875b-f630247dd398/cancel",
-                     *       "requestId": "01a24bfd-9864-7000-a2d1-46c7319d8be9"
+                     *       "instance": "/v1/reward-instances/01a24c01-cefc-7002-9c63-520fc5a8681b/cancel",
+                     *       "requestId": "01a24c01-cf48-7000-b137-d20942ae331e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19670,8 +19670,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/reward-instances/01a24bfd-9804-7002-875b-f630247dd398/cancel",
-                     *       "requestId": "01a24bfd-9864-7001-98b5-377f634597c0"
+                     *       "instance": "/v1/reward-instances/01a24c01-cefc-7002-9c63-520fc5a8681b/cancel",
+                     *       "requestId": "01a24c01-cf49-7000-84de-1cd34ea038d0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19689,8 +19689,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24bfd-9869-7000-a15f-264348cf5235/cancel",
-                     *       "requestId": "01a24bfd-986a-7000-a7f4-8eed3969615e",
+                     *       "instance": "/v1/reward-instances/01a24c01-cf4a-7000-b342-9fab214b7eaf/cancel",
+                     *       "requestId": "01a24c01-cf4a-7001-9b79-7d452858fb6d",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19714,8 +19714,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the reward is consumed: only an unused one can be cancelled",
-                     *       "instance": "/v1/reward-instances/01a24bfd-96bb-7001-be52-f504e3d43f7f/cancel",
-                     *       "requestId": "01a24bfd-986c-7000-af01-25acffe53fef",
+                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca/cancel",
+                     *       "requestId": "01a24c01-cf4c-7000-b09b-2c3d47b9d035",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19740,7 +19740,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24bfd-9875-7000-a248-f3030bbbe608"
+                     *       "requestId": "01a24c01-cf51-7000-8c25-de7164a17877"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19779,7 +19779,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "points_quote",
-                     *       "memberId": "01a0cd99-bdc0-7010-bfb8-a299897cefdd",
+                     *       "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
                      *       "available": 355,
                      *       "points": 355,
                      *       "money": 355,
@@ -19823,7 +19823,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98a9-7000-95cf-c11ef1a86cf5",
+                     *       "requestId": "01a24c01-cf70-7000-ae7f-876e53d8ebec",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19848,7 +19848,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98aa-7000-8e25-2c88294de924"
+                     *       "requestId": "01a24c01-cf71-7000-ae13-88a09f87eabd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19867,7 +19867,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98aa-7001-8d38-e62961630590"
+                     *       "requestId": "01a24c01-cf71-7001-85b1-47ee40756e9c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19886,7 +19886,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98ab-7001-9555-0191de61cf05",
+                     *       "requestId": "01a24c01-cf72-7001-804d-be6ea2552493",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19911,7 +19911,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this program does not take points as payment (set its pointValue)",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98ad-7000-898c-cc76b364c089",
+                     *       "requestId": "01a24c01-cf74-7000-b4fc-7ae89e40f831",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19936,7 +19936,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24bfd-98b3-7000-966f-79a77ca12129"
+                     *       "requestId": "01a24c01-cf79-7000-86b2-18cf5fd94c6a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19981,7 +19981,7 @@ export interface operations {
                      *       "object": "list",
                      *       "data": [
                      *         {
-                     *           "rewardId": "01a0cd99-bdc0-700e-87c1-4e7838f9a95a",
+                     *           "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
                      *           "charity": "Reforest Now",
                      *           "donations": 1,
                      *           "amount": 200,
@@ -20021,7 +20021,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24bfd-98b8-7000-adad-db226551f374",
+                     *       "requestId": "01a24c01-cf7e-7000-a78f-a5b6bda94094",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -20045,8 +20045,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/donations",
-                     *       "requestId": "01a24bfd-98ba-7000-a10c-281bb06565da"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/donations",
+                     *       "requestId": "01a24c01-cf7f-7000-9013-9650febea111"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20064,8 +20064,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4/donations",
-                     *       "requestId": "01a24bfd-98bf-7000-9722-4516c71bb1fe"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/donations",
+                     *       "requestId": "01a24c01-cf84-7000-ae45-12abf9001a5e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20083,8 +20083,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24bfd-98c0-7000-a9e0-01ec1fd3c4d1/donations",
-                     *       "requestId": "01a24bfd-98c0-7001-9c6b-466f70324023",
+                     *       "instance": "/v1/programs/01a24c01-cf85-7000-bbec-1f03555b4792/donations",
+                     *       "requestId": "01a24c01-cf85-7001-98a1-0d0ac1375aa0",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -20109,7 +20109,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24bfd-98c4-7000-b1ef-918407c3e939"
+                     *       "requestId": "01a24c01-cf89-7000-9de6-742e0e1cf8a1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20138,7 +20138,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_endpoint",
-                     *           "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *           "url": "https://hooks.example.com/laurel",
                      *           "description": "order system",
                      *           "eventTypes": [
@@ -20197,7 +20197,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/webhook-endpoints?note=%00",
-                     *       "requestId": "01a24bfd-98db-7000-9f01-1a966d409641",
+                     *       "requestId": "01a24c01-cf9f-7000-9c37-b3f20751b304",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -20222,7 +20222,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98dd-7000-b0a1-34f130240921"
+                     *       "requestId": "01a24c01-cfa0-7000-8752-a3268fcf2a4d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20241,7 +20241,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98dd-7001-99de-4c5814dd413d"
+                     *       "requestId": "01a24c01-cfa0-7001-9672-91231b815640"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20260,7 +20260,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints?limit=0",
-                     *       "requestId": "01a24bfd-98ea-7000-b0eb-ca0e0626c3f4"
+                     *       "requestId": "01a24c01-cfad-7000-92f7-9746930cb16c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20317,7 +20317,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20327,7 +20327,7 @@ export interface operations {
                      *       "enabled": true,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
-                     *       "secret": "whsec_Ll/OSJD5QPrVUMVPUJK018odE4yHczvZ"
+                     *       "secret": "whsec_6v8awJyjg+tX9mGO7CxEvJHojAaLLa0/"
                      *     }
                      */
                     "application/json": {
@@ -20374,7 +20374,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98d0-7000-a6c8-fbf9ef913362",
+                     *       "requestId": "01a24c01-cf94-7000-adab-433442fdef2c",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20399,7 +20399,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98d1-7000-9555-863d5df54498"
+                     *       "requestId": "01a24c01-cf95-7000-82dc-fc827c044132"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20418,7 +20418,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98d1-7001-9de5-c48566cd0581"
+                     *       "requestId": "01a24c01-cf95-7001-933d-a278e18b7049"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20437,7 +20437,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24bfd-98d5-7000-a700-cd8496aa9c20"
+                     *       "requestId": "01a24c01-cf99-7000-8a4a-e2d64cbf3c09"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20469,7 +20469,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20522,7 +20522,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24bfd-98f3-7000-9af9-8815c467228c",
+                     *       "requestId": "01a24c01-cfba-7000-b542-1ef2064c62ca",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20546,8 +20546,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-98f4-7000-8cf0-bb3c4a4c01b7"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfbb-7000-b749-58fd82611001"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20565,8 +20565,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-98f4-7001-bbf9-cb594c2557c4"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfbb-7001-bf9f-70642eca55ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20584,8 +20584,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98f7-7000-9d25-8c517e2d450f",
-                     *       "requestId": "01a24bfd-98f7-7001-a6e1-c42589220864",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfbc-7000-9283-c241f23e1b29",
+                     *       "requestId": "01a24c01-cfbc-7001-83dd-281124ac5bf8",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20610,7 +20610,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24bfd-98ff-7000-bd79-7445d75d6718"
+                     *       "requestId": "01a24c01-cfc3-7000-af19-4e2418b44820"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20642,7 +20642,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *       "deleted": true
                      *     }
                      */
@@ -20673,7 +20673,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24bfd-9aba-7001-8f8b-6ba293afbac6",
+                     *       "requestId": "01a24c01-d070-7000-8aac-9d2ed5741730",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20697,8 +20697,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-9abb-7000-af0e-6f9a84536629"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-d071-7000-9ddf-4ffd17c19454"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20716,8 +20716,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-9abc-7000-87e2-8146785d7737"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-d071-7001-9423-98205bad9d52"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20735,8 +20735,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-9abf-7000-bed5-7c531f4b8edb",
-                     *       "requestId": "01a24bfd-9abf-7001-b61f-61e488fa940f",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-d073-7000-ae1e-85972fb00de8",
+                     *       "requestId": "01a24c01-d073-7001-8e5c-d8bdd44c9df0",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20761,7 +20761,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24bfd-9ae7-7000-b725-f97a6204f83f"
+                     *       "requestId": "01a24c01-d078-7000-9a92-763972aba100"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20813,7 +20813,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20866,8 +20866,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-990f-7000-8359-904d49e5f613",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfd3-7000-ad54-f67b0bc0ad6e",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20891,8 +20891,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-9911-7000-815d-aadd36a45ad4"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfd4-7000-b187-b8c5af39d76d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20910,8 +20910,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-9916-7000-9f48-366120a70a00"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfd5-7000-9028-adc861e64fc2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20929,8 +20929,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-9917-7000-bf1b-140be66ed436",
-                     *       "requestId": "01a24bfd-9917-7001-9a19-b9d3b00970db",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfd6-7000-a47c-76b70c5c221a",
+                     *       "requestId": "01a24c01-cfd6-7001-af7e-5e371771ba20",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20954,8 +20954,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
-                     *       "requestId": "01a24bfd-9924-7000-bcee-1c0f1fad856d"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "requestId": "01a24c01-cfdb-7000-abbe-c3f4b432ffd0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20996,9 +20996,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24bfd-9946-7002-ac6b-4cb45e5f5c00",
-                     *           "messageId": "01a24bfd-9946-7001-9b9f-a986647497fe",
-                     *           "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *           "deliveryId": "01a24c01-cfea-7002-bba1-03956930ad0e",
+                     *           "messageId": "01a24c01-cfea-7001-9b86-f2d5e49b7482",
+                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -21011,9 +21011,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24bfd-9926-7002-9c3c-00a45b6bc5b6",
-                     *           "messageId": "01a24bfd-9926-7001-b99d-7647e4a1a0bf",
-                     *           "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415",
+                     *           "deliveryId": "01a24c01-cfdc-7002-8a2d-807d246e783a",
+                     *           "messageId": "01a24c01-cfdc-7001-89cc-5142624f3bd0",
+                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -21093,7 +21093,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24bfd-995d-7000-8759-f2545f8cd37a",
+                     *       "requestId": "01a24c01-d005-7000-93fa-57e4fbe21599",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21117,8 +21117,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415/deliveries",
-                     *       "requestId": "01a24bfd-995e-7000-a923-b2e8723f6d27"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/deliveries",
+                     *       "requestId": "01a24c01-d006-7000-ac11-d184ccb51ecc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21136,8 +21136,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415/deliveries",
-                     *       "requestId": "01a24bfd-995e-7001-86d6-f76c36fe4328"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/deliveries",
+                     *       "requestId": "01a24c01-d007-7000-9cbf-98868ae7044c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21155,8 +21155,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-995f-7000-9f9e-a5f79c7da3f3/deliveries",
-                     *       "requestId": "01a24bfd-995f-7001-b118-0c52ff453e0b",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-d007-7001-8060-a562375a4dbf/deliveries",
+                     *       "requestId": "01a24c01-d008-7000-9bec-dcaf8b247539",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21181,7 +21181,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24bfd-9965-7000-9324-cbf005220863"
+                     *       "requestId": "01a24c01-d00c-7000-83b1-04e5d049f1c7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21216,8 +21216,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_message",
-                     *       "messageId": "01a24bfd-9926-7001-b99d-7647e4a1a0bf",
-                     *       "deliveryId": "01a24bfd-9926-7002-9c3c-00a45b6bc5b6",
+                     *       "messageId": "01a24c01-cfdc-7001-89cc-5142624f3bd0",
+                     *       "deliveryId": "01a24c01-cfdc-7002-8a2d-807d246e783a",
                      *       "type": "webhook.test"
                      *     }
                      */
@@ -21254,7 +21254,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24bfd-9932-7000-8d69-d717983197f5",
+                     *       "requestId": "01a24c01-cfe2-7001-9d3a-dab93db42310",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21278,8 +21278,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415/test",
-                     *       "requestId": "01a24bfd-9933-7000-87f2-fb2dff1c1c64"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
+                     *       "requestId": "01a24c01-cfe4-7000-a310-695d17076300"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21297,8 +21297,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415/test",
-                     *       "requestId": "01a24bfd-9933-7001-adbf-33af175ef3e4"
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
+                     *       "requestId": "01a24c01-cfe4-7001-a2c5-b2b0d7b2c4a6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21316,8 +21316,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-9934-7000-a633-739a76db02fe/test",
-                     *       "requestId": "01a24bfd-9934-7001-b449-0348a811ef97",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfe5-7000-8a34-a255183cb6da/test",
+                     *       "requestId": "01a24c01-cfe5-7001-82e0-4d9c8ba5797d",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21341,8 +21341,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the endpoint is disabled: enable it to test it",
-                     *       "instance": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415/test",
-                     *       "requestId": "01a24bfd-9ab2-7001-8d52-b1df6ce80c27",
+                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
+                     *       "requestId": "01a24c01-d06a-7001-abfc-5cf35d78adb0",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21367,7 +21367,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24bfd-994c-7000-a5b6-0c845ad5df7f"
+                     *       "requestId": "01a24c01-cfef-7000-9234-eac75c86bab5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21393,10 +21393,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-bd1d-abcc86ee1972",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *         "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -21404,7 +21404,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "O13TdMt7kNyTR-Ide5xu4fpXzzGRD7b4",
+                     *       "csrfToken": "gQNh88_5NkIgpbfVE3Yxh87hI2_Y7RAe",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -21456,6 +21456,31 @@ export interface operations {
                     };
                 };
             };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "invalid querystring: limit is not a known field",
+                     *       "instance": "/v1/session?limit=0",
+                     *       "requestId": "01a24c01-d32b-7000-a3df-6a7bccc5dac2",
+                     *       "errors": [
+                     *         {
+                     *           "field": "limit",
+                     *           "message": "is not a known field"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description No session, or it has ended. */
             401: {
                 headers: {
@@ -21469,7 +21494,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "not signed in",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24bfd-a0f1-7000-b138-874bae34c228"
+                     *       "requestId": "01a24c01-d331-7000-b224-3a956630abef"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21488,7 +21513,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24bfd-a0f7-7000-8311-93c16b06fbc0"
+                     *       "requestId": "01a24c01-d333-7001-8701-30d9c0d8883c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21521,10 +21546,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-bd1d-abcc86ee1972",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *         "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -21532,7 +21557,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "NIZNW1cl2tx66rFeqJRIUU5fNup1634w",
+                     *       "csrfToken": "Rt5LJhze4gAtCGX41YbZc-fm4fAzzN0d",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -21597,7 +21622,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24bfd-9f4c-7000-92be-59e5e1821e6d",
+                     *       "requestId": "01a24c01-d263-7000-bd65-b4a429190450",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -21622,7 +21647,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "wrong e-mail or password",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24bfd-9f65-7000-b586-10f2b9580503"
+                     *       "requestId": "01a24c01-d26a-7000-be20-7bf603ec65c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21641,7 +21666,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24bfd-9ff7-7000-bb85-9f3e059503a2"
+                     *       "requestId": "01a24c01-d2c7-7000-b941-7aecc2c1f556"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21681,6 +21706,50 @@ export interface operations {
                     };
                 };
             };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/validation",
+                     *       "title": "Invalid request",
+                     *       "status": 400,
+                     *       "detail": "invalid querystring: limit is not a known field",
+                     *       "instance": "/v1/session?limit=0",
+                     *       "requestId": "01a24c01-d336-7000-baf3-32d08632717d",
+                     *       "errors": [
+                     *         {
+                     *           "field": "limit",
+                     *           "message": "is not a known field"
+                     *         }
+                     *       ]
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No session, or it had already ended. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unauthorized",
+                     *       "title": "Unauthorized",
+                     *       "status": 401,
+                     *       "detail": "not signed in",
+                     *       "instance": "/v1/session",
+                     *       "requestId": "01a24c01-d336-7001-a57b-a871532b5373"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Rate limit exceeded. */
             429: {
                 headers: {
@@ -21694,7 +21763,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24bfd-a103-7000-9d5e-03213e486380"
+                     *       "requestId": "01a24c01-d338-7001-8972-7f9d41ab2543"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21723,7 +21792,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "console_user",
-                     *           "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *           "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *           "email": "sam@example.com",
                      *           "name": "Sam Support",
                      *           "role": "support",
@@ -21781,7 +21850,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/users?note=%00",
-                     *       "requestId": "01a24bfd-9d3a-7000-a5b3-8679c996e9a3",
+                     *       "requestId": "01a24c01-d175-7000-887d-ff9c50e120e0",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -21806,7 +21875,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d3d-7000-9351-93a8030f0565"
+                     *       "requestId": "01a24c01-d176-7000-9949-fd73f40ca6f4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21825,7 +21894,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d3f-7000-8541-8452edd9a0bd"
+                     *       "requestId": "01a24c01-d176-7001-961f-ee6c9e8e8505"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21844,7 +21913,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users?limit=0",
-                     *       "requestId": "01a24bfd-9d56-7000-9165-29f43df648ac"
+                     *       "requestId": "01a24c01-d17e-7000-87da-55aa265fc96a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21885,7 +21954,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *       "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "support",
@@ -21937,7 +22006,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d16-7000-a14c-9fc065be3adb",
+                     *       "requestId": "01a24c01-d160-7000-86e7-8c24bf318df3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -21962,7 +22031,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d18-7000-b70a-03d0d4b4c67e"
+                     *       "requestId": "01a24c01-d165-7000-b984-ae98c32439f5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21981,7 +22050,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d18-7001-b1d9-4f0903ce477a"
+                     *       "requestId": "01a24c01-d165-7001-95b6-02a2815edff1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22000,7 +22069,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "a console user with this e-mail exists",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d21-7000-adbe-b8c6660211b3",
+                     *       "requestId": "01a24c01-d166-7000-a02f-e6656249ed83",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -22025,7 +22094,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24bfd-9d28-7000-a618-ba804ea0d295"
+                     *       "requestId": "01a24c01-d16a-7000-8d4f-996b9d924a8c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22070,7 +22139,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *       "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "marketer",
@@ -22121,8 +22190,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/users/01a24bfd-9c77-7000-9482-490fa0ae9043",
-                     *       "requestId": "01a24bfd-9e25-7000-b131-7d9e66d4ca12",
+                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "requestId": "01a24c01-d1ec-7000-a4a9-73e2725a8041",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -22146,8 +22215,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/users/01a24bfd-9c77-7000-9482-490fa0ae9043",
-                     *       "requestId": "01a24bfd-9e26-7000-b5f7-4aa21e0dae48"
+                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "requestId": "01a24c01-d1ee-7000-ad1a-81fcaeefbcd7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22165,8 +22234,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
-                     *       "instance": "/v1/users/01a24bfd-9c77-7000-9482-490fa0ae9043",
-                     *       "requestId": "01a24bfd-9e27-7000-96ac-529edbfb62a3"
+                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "requestId": "01a24c01-d1ee-7001-a631-6925e7c334f1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22184,8 +22253,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "console user not found",
-                     *       "instance": "/v1/users/01a24bfd-9e28-7000-a717-da42fb64a531",
-                     *       "requestId": "01a24bfd-9e28-7001-996b-9f674e5f5828",
+                     *       "instance": "/v1/users/01a24c01-d1ef-7000-8baa-b7c9fe5d1e6d",
+                     *       "requestId": "01a24c01-d1ef-7001-addf-8233483bb937",
                      *       "errors": [
                      *         {
                      *           "field": "userId",
@@ -22209,8 +22278,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the last owner keeps the owner role",
-                     *       "instance": "/v1/users/01a24bfd-9d59-7000-8c12-5ddc3f1bfe1b",
-                     *       "requestId": "01a24bfd-9e32-7000-bd3c-24f899f3acea",
+                     *       "instance": "/v1/users/01a24c01-d181-7000-b275-20e653b21c69",
+                     *       "requestId": "01a24c01-d1f0-7000-ae41-39a664bae2f3",
                      *       "errors": [
                      *         {
                      *           "field": "role",
@@ -22234,8 +22303,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/users/01a24bfd-9c77-7000-9482-490fa0ae9043",
-                     *       "requestId": "01a24bfd-9e44-7000-bba1-b9826f5d01b3"
+                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "requestId": "01a24c01-d1fa-7000-87e1-73bb2b6e22cc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22278,12 +22347,12 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24bfd-9e1f-7000-aa10-fb684c5a33a3",
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "auditId": "01a24c01-d1eb-7000-aa7f-a61a6fb32ec9",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "actorName": "back office",
                      *           "method": "PATCH",
                      *           "route": "/v1/users/:userId",
-                     *           "path": "/v1/users/01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *           "path": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *           "status": 200,
                      *           "request": {
                      *             "role": "marketer"
@@ -22294,7 +22363,7 @@ export interface operations {
                      *             "role": "marketer",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *             "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22303,8 +22372,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24bfd-9e0e-7000-98a2-4e9191aab8b8",
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "auditId": "01a24c01-d1de-7000-8be0-67da8b33a633",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -22322,7 +22391,7 @@ export interface operations {
                      *             "role": "owner",
                      *             "email": "olivia@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24bfd-9d59-7000-8c12-5ddc3f1bfe1b",
+                     *             "userId": "01a24c01-d181-7000-b275-20e653b21c69",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22331,8 +22400,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24bfd-9d15-7000-a97f-d06e5a87fa2a",
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "auditId": "01a24c01-d15e-7000-a8b1-0b6b23691a39",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -22350,7 +22419,7 @@ export interface operations {
                      *             "role": "support",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24bfd-9c77-7000-9482-490fa0ae9043",
+                     *             "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22359,12 +22428,12 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24bfd-9afc-7000-8d58-ed6fec93408f",
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "auditId": "01a24c01-d081-7000-8f59-8c3cd3e9854a",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/members/:memberId/erase",
-                     *           "path": "/v1/members/01a24bfd-8c76-7001-9a7c-2947e64f215b/erase",
+                     *           "path": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
@@ -22377,8 +22446,8 @@ export interface operations {
                      *             "status": "erased",
                      *             "birthday": null,
                      *             "cardCode": null,
-                     *             "memberId": "01a24bfd-8c76-7001-9a7c-2947e64f215b",
-                     *             "programId": "01a0cd99-bdc0-7001-8a8e-3f9ddc7e59c4",
+                     *             "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
+                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
                      *             "attributes": {},
                      *             "enrolledAt": "2026-11-24T09:30:00.000Z",
                      *             "externalId": null,
@@ -22388,25 +22457,25 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24bfd-9aba-7000-918d-c2add1d8864c",
-                     *           "actor": "key:01a20ce4-05c0-7001-844e-dcd8e74c4de8",
+                     *           "auditId": "01a24c01-d06f-7000-b60f-2a43efa02a00",
+                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
                      *           "actorName": "back office",
                      *           "method": "DELETE",
                      *           "route": "/v1/webhook-endpoints/:endpointId",
-                     *           "path": "/v1/webhook-endpoints/01a24bfd-98c8-7001-be18-435c6399a415",
+                     *           "path": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
                      *           "after": {
                      *             "object": "webhook_endpoint",
                      *             "deleted": true,
-                     *             "endpointId": "01a24bfd-98c8-7001-be18-435c6399a415"
+                     *             "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad"
                      *           },
                      *           "createdAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YmZkLTlhYmEtNzAwMC05MThkLWMyYWRkMWQ4ODY0YyJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzAxLWQwNmYtNzAwMC1iNjBmLTJhNDNlZmEwMmEwMCJ9"
                      *     }
                      */
                     "application/json": {
@@ -22471,7 +22540,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24bfd-a114-7000-9bc0-45eac7e77899",
+                     *       "requestId": "01a24c01-d33f-7000-88cc-e8688ce6d437",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -22496,7 +22565,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24bfd-a116-7000-be7b-4ee329c45980"
+                     *       "requestId": "01a24c01-d340-7000-8270-c665a27b06e0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22515,7 +22584,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24bfd-a116-7001-80e2-a40706abe61c"
+                     *       "requestId": "01a24c01-d340-7001-8acd-1e1a2cb1db6a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22534,7 +22603,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24bfd-a11b-7000-9efa-9284a8aa816c"
+                     *       "requestId": "01a24c01-d344-7000-8091-72d3b620af57"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
