@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { ManualClock } from '../src/core/clock.js';
 import { uuidv7 } from '../src/core/ids.js';
+import { openDatabase } from '../src/db/connection.js';
 import { buildApp } from '../src/http/app.js';
 import type { Examples } from '../src/http/openapi.js';
 import { installSchedules, runJobNow } from '../src/jobs/runner.js';
@@ -426,6 +427,27 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('getSession', { cookie }, { 401: [{ cookie: 'laurel_session=an-ended-or-unknown-session-token' }] });
   await call('signOut', { cookie });
   await call('listAuditLog', { key: keys.admin, query: { limit: 5 } });
+
+  // A database outage: the same app on a database that cannot be reached (nothing listens on port
+  // 1) answers each operation 503. An API key is looked up before anything else, so any request
+  // will do; the operator's operations check their key without the database, so they get a valid one.
+  const { db: unreachable, close } = await openDatabase({ databaseUrl: 'postgres://laurel@127.0.0.1:1/unreachable', poolSize: 1, preparedStatements: false });
+  const outage = await buildApp({ ...laurel, db: unreachable }, { logger: false, rateLimitPerMinute: 1_000_000 });
+  try {
+    for (const o of operations.values()) {
+      if (!o.statuses.includes(503) || has(o, 503)) continue;
+      const params = Object.fromEntries([...o.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name!, uuidv7()]));
+      const operator = ['createTenant', 'listJobs', 'listJobRuns'].includes(o.id);
+      const body = o.id === 'createTenant' ? { name: 'Acme Coffee', timeZone: 'Europe/Paris', currency: 'EUR' } : o.method === 'GET' || o.method === 'DELETE' ? undefined : {};
+      // the console's session: its credentials are a password or a cookie, not a key
+      const session: Record<string, Req> = { signIn: { body: { email: 'sam@example.com', password: 'a long enough password' } }, getSession: { cookie }, signOut: { cookie } };
+      const r = await send(o, session[o.id] ?? { params, key: operator ? OPERATOR_KEY : keys.admin, body }, outage);
+      if (r.statusCode === 503) keep(o, 503, r.json());
+    }
+  } finally {
+    await outage.close();
+    await close();
+  }
 
   const missing: string[] = [];
   for (const o of operations.values()) for (const s of o.statuses) if (!has(o, s)) missing.push(`${o.id} ${s}`);

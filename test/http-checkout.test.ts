@@ -102,3 +102,24 @@ describe('the README walkthroughs', () => {
     await expectVerified(laurel, tenantId);
   });
 });
+
+describe('earning on the part paid with points, over HTTP', () => {
+  it('the program setting earnOnPaidWithPoints is documented, off by default, switched by PATCH, refused when not a boolean, and quotes follow it', async () => {
+    const doc = (await call(app, { method: 'GET', url: '/openapi.json' })).json();
+    const patch = doc.paths['/v1/programs/{programId}'].patch;
+    expect(patch.requestBody.content['application/json'].schema.properties.earnOnPaidWithPoints).toMatchObject({ type: 'boolean' });
+    expect((await ok(call(app, { method: 'GET', url: `/v1/programs/${programId}`, key }))).earnOnPaidWithPoints).toBe(false);
+    const basket = { programId, member: { cardCode: 'CARD-0002' }, lines: BASKET, paidWithPoints: 950 };
+    const before = (await ok(call(app, { method: 'POST', url: '/v1/quotes', key, body: basket }))).points;
+    expect((await ok(call(app, { method: 'PATCH', url: `/v1/programs/${programId}`, key, body: { earnOnPaidWithPoints: true } }))).earnOnPaidWithPoints).toBe(true);
+    try {
+      // the €9.50 paid with points now earn at the demo's rate of a point per euro too
+      expect((await ok(call(app, { method: 'POST', url: '/v1/quotes', key, body: basket }))).points).toBeGreaterThan(before);
+      const bad = await call(app, { method: 'PATCH', url: `/v1/programs/${programId}`, key, body: { earnOnPaidWithPoints: 'yes' } });
+      expect(bad.statusCode).toBe(400);
+      expect(bad.body).toContain('earnOnPaidWithPoints');
+    } finally {
+      await ok(call(app, { method: 'PATCH', url: `/v1/programs/${programId}`, key, body: { earnOnPaidWithPoints: false } }));
+    }
+  });
+});

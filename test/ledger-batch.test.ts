@@ -157,6 +157,21 @@ describe('group commit', () => {
     await expectVerified(laurel, t);
   });
 
+  it('decides each operation at the clock of the Laurel it came from, not of the first that used the database', async () => {
+    // `npm start` seeds the demo with a clock of its own on the server's database: the holds and
+    // earns the API makes afterwards must not be dated in the demo's past (nor expire at once).
+    const program = await newProgram(laurel);
+    const member = await newMember(laurel, program);
+    const t = program.tenantId;
+    const past = { ...laurel, clock: new ManualClock('2025-06-01T09:00:00Z') };
+    const earned = await earn(past, { tenantId: t, memberId: member, amount: 50, idempotencyKey: 'clock-past' });
+    expect(earned.entries[0]!.createdAt).toEqual(new Date('2025-06-01T09:00:00Z'));
+    const held = await createHold(laurel, { tenantId: t, memberId: member, amount: 20, ttlSeconds: 600, idempotencyKey: 'clock-now-hold' });
+    expect(held.entries[0]!.createdAt).toEqual(laurel.clock.now());
+    expect(held.hold!.expiresAt).toEqual(new Date(laurel.clock.now().getTime() + 600_000));
+    await expectVerified(laurel, t);
+  });
+
   it('a database error fails only its own operation: the batch runs again one by one', async () => {
     const program = await newProgram(laurel);
     const members = [await newMember(laurel, program), await newMember(laurel, program), await newMember(laurel, program)];

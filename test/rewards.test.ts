@@ -14,7 +14,8 @@ import {
   cancelInstance, consumeInstance, createReward, donations, freshCode, getReward, importPartnerCodes, redeemReward, rewardsForMember,
   validateInstance,
 } from '../src/services/rewards.js';
-import { createProgram, createTenant, updateProgramSettings, type Program } from '../src/services/tenants.js';
+import { createRule, quote } from '../src/services/rules.js';
+import { createProgram, createTenant, getProgram, updateProgramSettings, type Program } from '../src/services/tenants.js';
 import { putLadder } from '../src/services/tiers.js';
 import { basketArbitrary, returnPlan } from './support/event-arbitraries.js';
 import { basicProgram, expectVerified, key, lotsOf, onPostgres, openTestLaurel } from './support/laurel.js';
@@ -459,6 +460,59 @@ function losers(outcomes: PromiseSettledResult<unknown>[], code: DomainError['co
   }
   return reasons as DomainError[];
 }
+
+describe('earning on the part paid with points (SPEC §4 setting earnOnPaidWithPoints)', () => {
+  // 1 point per euro; a €50 order (A €30, B €20), €20 of it paid with 2,000 points (a point is a cent).
+  const lines = [{ sku: 'A', quantity: 1, unitPrice: 3000 }, { sku: 'B', quantity: 1, unitPrice: 2000 }];
+  async function payWithPoints(p: Program, order: string) {
+    await createRule(laurel, p.tenantId, p.programId, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } }, { actor: 'test' });
+    const m = await member(p, 2000);
+    const hold = (await createHold(laurel, { tenantId: p.tenantId, memberId: m, amount: 2000, ttlSeconds: 600, idempotencyKey: key() })).hold!;
+    const bought = await ingestEvent(laurel, p.tenantId, { programId: p.programId, memberId: m, type: 'purchase', externalId: order, pointsHoldId: hold.holdId, lines });
+    return { m, bought };
+  }
+  const giveBackB = (p: Program, order: string) =>
+    ingestEvent(laurel, p.tenantId, { programId: p.programId, type: 'return', externalId: `${order}-r`, purchaseExternalId: order, lines: [{ sku: 'B', quantity: 1 }] });
+
+  it('by default the part paid with points earns nothing: €30 of money earn 30, and returning B (€12 refunded) takes back 12', async () => {
+    const p = await program({ pointValue: { points: 1n, minor: 1n } });
+    expect(p.earnOnPaidWithPoints).toBe(false);
+    const { m, bought } = await payWithPoints(p, 'pwp-off');
+    expect(bought.event).toMatchObject({ total: 3000n, paidWithPoints: 2000n, pointsPaid: 2000n, points: 30n });
+    // B is 2/5 of the goods: 1,200 of the 3,000 paid back in money, 800 of the 2,000 points; 1,800 of money left earn 18
+    const back = await giveBackB(p, 'pwp-off');
+    expect(back.event).toMatchObject({ refundAmount: 1200n, pointsPaid: -800n, points: -12n });
+    expect(await available(p, m)).toBe(30n - 12n + 800n);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('with the setting the whole €50 earns 50, and returning B takes back 20: the money and the points left (1,800 + 1,200) earn 30', async () => {
+    const p = await program({ pointValue: { points: 1n, minor: 1n }, earnOnPaidWithPoints: true });
+    expect((await getProgram(laurel, p.tenantId, p.programId)).earnOnPaidWithPoints).toBe(true);
+    const { m, bought } = await payWithPoints(p, 'pwp-on');
+    expect(bought.event).toMatchObject({ total: 3000n, paidWithPoints: 2000n, points: 50n });
+    expect(bought.event.explanation[0]).toMatchObject({ points: 50n, detail: { amount: 5000n } });
+    // Switched off later: the purchase's return still follows the setting it was recorded under.
+    await updateProgramSettings(laurel, p.tenantId, p.programId, { earnOnPaidWithPoints: false });
+    const back = await giveBackB(p, 'pwp-on');
+    expect(back.event).toMatchObject({ refundAmount: 1200n, pointsPaid: -800n, points: -20n });
+    expect(await available(p, m)).toBe(50n - 20n + 800n);
+    // The rest comes back: everything it earned is taken back, every point it paid given back.
+    const rest = await ingestEvent(laurel, p.tenantId, { programId: p.programId, type: 'return', externalId: 'pwp-on-r2', purchaseExternalId: 'pwp-on', lines: [{ sku: 'A', quantity: 1 }] });
+    expect(rest.event).toMatchObject({ refundAmount: 1800n, pointsPaid: -1200n, points: -30n });
+    expect(await available(p, m)).toBe(2000n);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a quote follows the setting, and the setting refuses anything but true or false', async () => {
+    const p = await program({ pointValue: { points: 1n, minor: 1n }, earnOnPaidWithPoints: true });
+    await createRule(laurel, p.tenantId, p.programId, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } }, { actor: 'test' });
+    expect((await quote(laurel, p.tenantId, { programId: p.programId, lines, paidWithPoints: 2000 })).points).toBe(50n);
+    await updateProgramSettings(laurel, p.tenantId, p.programId, { earnOnPaidWithPoints: false });
+    expect((await quote(laurel, p.tenantId, { programId: p.programId, lines, paidWithPoints: 2000 })).points).toBe(30n);
+    expect(await refusal(updateProgramSettings(laurel, p.tenantId, p.programId, { earnOnPaidWithPoints: 'yes' as unknown as boolean }))).toMatchObject({ code: 'validation', field: 'earnOnPaidWithPoints' });
+  });
+});
 
 describe.skipIf(!onPostgres)('under concurrency (PostgreSQL)', () => {
   it('100 members redeeming a reward with stock 10 at once get exactly 10', async () => {

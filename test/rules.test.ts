@@ -615,6 +615,44 @@ describe('per-member caps', () => {
   });
 });
 
+describe('caps and returns', () => {
+  it('times: a fully returned order frees its time; a partial return that leaves the award does not', async () => {
+    laurel.clock.set('2026-03-02T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, { name: 'Monthly visit', trigger: 'purchase', effect: { type: 'fixed_points', points: 100 }, limits: { perMember: [{ period: 'month', times: 1 }] } });
+    const two: Line[] = [{ sku: 'A', quantity: 1, unitPrice: 1000 }, { sku: 'B', quantity: 1, unitPrice: 1000 }];
+    expect(given(await purchase(p, m, 'T1', two))).toEqual([['Monthly visit', 100n, 100n, []]]);
+    // B back: the order still earns the visit bonus, which it keeps; this month's time stays used
+    expect((await giveBack(p, 'T1', [{ sku: 'B', quantity: 1 }])).points).toBe(0n);
+    expect(given(await purchase(p, m, 'T2', two))).toEqual([['Monthly visit', 0n, 100n, ['rule_cap']]]);
+    // A back too: T1 is fully returned, its 100 come back, and its time is free again
+    expect((await giveBack(p, 'T1', [{ sku: 'A', quantity: 1 }])).points).toBe(-100n);
+    expect(given(await purchase(p, m, 'T3', two))).toEqual([['Monthly visit', 100n, 100n, []]]);
+    expect(given(await purchase(p, m, 'T4', two))).toEqual([['Monthly visit', 0n, 100n, ['rule_cap']]]);
+    expect(await held(p, m)).toMatchObject({ available: 100n });
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('times: a partial return that takes an award back whole (its condition no longer holds) frees the time too; points caps follow the points', async () => {
+    laurel.clock.set('2026-03-03T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, {
+      name: 'Big basket', trigger: 'purchase', condition: 'order.total >= 1500', effect: { type: 'fixed_points', points: 50 },
+      limits: { perMember: [{ period: 'month', times: 1, points: 80 }] },
+    });
+    const two: Line[] = [{ sku: 'A', quantity: 1, unitPrice: 1000 }, { sku: 'B', quantity: 1, unitPrice: 1000 }];
+    expect(given(await purchase(p, m, 'U1', two))).toEqual([['Big basket', 50n, 50n, []]]);
+    expect(given(await purchase(p, m, 'U2', two))).toEqual([['Big basket', 0n, 50n, ['rule_cap']]]);
+    expect((await giveBack(p, 'U1', [{ sku: 'B', quantity: 1 }])).points).toBe(-50n);
+    expect(given(await purchase(p, m, 'U3', two))).toEqual([['Big basket', 50n, 50n, []]]);
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+});
+
 // ---- when a rule applies ------------------------------------------------------------------------
 
 describe('when a rule applies', () => {
@@ -629,9 +667,49 @@ describe('when a rule applies', () => {
     await rule(p, { name: 'Lower', trigger: 'purchase', effect: { type: 'fixed_points', points: 1 }, priority: -1 });
     expect(given(await purchase(p, m, 'X1', [{ sku: 'A', quantity: 1, unitPrice: 6000 }]))).toEqual([['Big basket', 100n, 100n, []]]);
     expect(given(await purchase(p, m, 'X2', [{ sku: 'A', quantity: 1, unitPrice: 4000 }]))).toEqual([['Base', 40n, 40n, []], ['Lower', 1n, 1n, []]]);
-    // 6000 → 5000 after one return: the big basket no longer applies; what the purchase would earn now is
-    // decided with the same rules, but each rule keeps at most what it gave: the base gave nothing, so 100 goes back
-    expect((await ingestEvent(laurel, p.tenantId, { programId: p.programId, externalId: 'X1-back', type: 'return', purchaseExternalId: 'X1', refundAmount: 1001 })).points).toBe(-100n);
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('an exclusive bonus that a partial return drops below its condition is replaced by what the rest earns through the rules it kept out', async () => {
+    laurel.clock.set('2026-01-15T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+    await rule(p, {
+      name: 'Big basket', trigger: 'purchase', condition: 'order.total >= 5000', effect: { type: 'fixed_points', points: 100 }, stacking: 'exclusive', priority: 10,
+    });
+    await rule(p, { name: 'Lower', trigger: 'purchase', effect: { type: 'fixed_points', points: 1 }, priority: -1 });
+    const lines: Line[] = [{ sku: 'A', quantity: 1, unitPrice: 4000 }, { sku: 'B', quantity: 1, unitPrice: 2000 }];
+    expect(given(await purchase(p, m, 'Y1', lines))).toEqual([['Big basket', 100n, 100n, []]]);
+    // B back: 4000 left, the big basket no longer applies; the base (40) and Lower (1) earn on what is left
+    // instead of nothing, so 59 of the 100 go back, not all of them
+    const back = await giveBack(p, 'Y1', [{ sku: 'B', quantity: 1 }]);
+    expect(back.points).toBe(-59n);
+    expect(given(back)).toEqual([['Big basket', -100n, -100n, []], ['Base', 40n, 40n, []], ['Lower', 1n, 1n, []]]);
+    expect(back.event.explanation[1]!.detail).toEqual({ earnsInsteadOn: 'Y1' });
+    expect(await held(p, m)).toMatchObject({ available: 41n });
+    // A back: nothing is left, the replacements give back what they were given
+    expect((await giveBack(p, 'Y1', [{ sku: 'A', quantity: 1 }])).points).toBe(-41n);
+    expect(await held(p, m)).toMatchObject({ available: 0n, lifetimeEarned: 0n });
+    await expectAwardsMatchLedger(p, [m]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a replacement never gives more than the exclusive rule gave: a weak exclusive bonus returned leaves at most its own points', async () => {
+    laurel.clock.set('2026-01-15T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    await rule(p, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+    await rule(p, { name: 'Mug offer', trigger: 'purchase', condition: "order.lines.exists(l, l.sku == 'MUG')", effect: { type: 'fixed_points', points: 10 }, stacking: 'exclusive', priority: 10 });
+    const lines: Line[] = [{ sku: 'MUG', quantity: 1, unitPrice: 500 }, { sku: 'COAT', quantity: 1, unitPrice: 20000 }];
+    expect((await purchase(p, m, 'Z1', lines)).points).toBe(10n);
+    // The mug back: the coat alone would earn 200 through the base, but the order only ever gave 10
+    const back = await giveBack(p, 'Z1', [{ sku: 'MUG', quantity: 1 }]);
+    expect(back.points).toBe(0n);
+    expect(given(back)).toEqual([['Mug offer', -10n, -10n, []], ['Base', 10n, 10n, []]]);
+    expect((await giveBack(p, 'Z1', [{ sku: 'COAT', quantity: 1 }])).points).toBe(-10n);
+    expect(await held(p, m)).toMatchObject({ available: 0n });
     await expectAwardsMatchLedger(p, [m]);
     await expectVerified(laurel, p.tenantId);
   });
@@ -773,6 +851,7 @@ describe('any rule set, basket and sequence of returns', () => {
         const earned = new Map(bought.event.entries.map((e) => [e.wallet, e.amount]));
         for (const a of bought.event.explanation) expect(a.points).toBeLessThanOrEqual(a.uncapped);
         const left = new Map(earned);
+        const paid = new Set(bought.event.explanation.filter((a) => a.points > 0n).map((a) => a.ruleId));
         let refunded = 0n;
         let n = 0;
         for (const step of plan) {
@@ -788,7 +867,15 @@ describe('any rule set, basket and sequence of returns', () => {
             expect(-e.amount, `${e.wallet} taken back`).toBeLessThanOrEqual(left.get(e.wallet) ?? 0n);
             left.set(e.wallet, left.get(e.wallet)! + e.amount);
           }
-          for (const a of r.event.explanation) expect(a.points).toBeLessThan(0n);
+          // A return takes back; the only award it gives is to a rule an exclusive rule kept out of the
+          // purchase, earning on what is left instead, and never more in a wallet than it takes there.
+          for (const a of r.event.explanation) {
+            expect(a.points).not.toBe(0n);
+            if (a.points > 0n) expect(paid.has(a.ruleId), `${a.name} paid at purchase and gains on a return`).toBe(false);
+          }
+          for (const wallet of new Set(r.event.explanation.map((a) => a.wallet))) {
+            expect(r.event.explanation.filter((a) => a.wallet === wallet).reduce((s, a) => s + a.points, 0n)).toBeLessThanOrEqual(0n);
+          }
         }
         expect(refunded).toBe(total);
         expect([...left.values()].every((v) => v === 0n)).toBe(true);

@@ -10,7 +10,7 @@ export interface paths {
         };
         /**
          * Liveness and readiness
-         * @description Answers 200 once the database is migrated and the API accepts requests. No authentication.
+         * @description Answers 200 when the API accepts requests and the database answers a query; 503 while the database cannot be reached (a restart, a failover). No authentication.
          */
         get: operations["getHealth"];
         put?: never;
@@ -148,7 +148,7 @@ export interface paths {
         head?: never;
         /**
          * Change program settings
-         * @description The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.
+         * @description The settings a running program may change: pay-with-points value, whether the part paid with points earns, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.
          */
         patch: operations["updateProgramSettings"];
         trace?: never;
@@ -594,7 +594,7 @@ export interface paths {
          * Send an event
          * @description Records a purchase, a return or a custom action and moves its points.
          *
-         *     **purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.
+         *     **purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value (a program with `earnOnPaidWithPoints` earns on paidWithPoints too). Points stay pending for the program's return window.
          *
          *     **return** (lines or refundAmount): takes back what the returned lines earned. What is left of the order is evaluated again with the rule versions and facts of the purchase; each rule keeps the lesser of what it gave and what it would give now, so a minimum-spend bonus that no longer qualifies is taken back and returning everything takes back exactly what the purchase earned. Pending points go first; spent points follow the negative-balance policy. Returning more than is left is refused (409).
          *
@@ -1753,7 +1753,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The API is up and its database migrated. */
+            /** @description The API and its database are up. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1772,6 +1772,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded (per address). */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now (problem type /problems/unavailable, with Retry-After). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1888,6 +1897,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getTenant: {
@@ -1970,6 +1988,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listApiKeys: {
@@ -2041,6 +2068,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2147,6 +2183,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     revokeApiKey: {
@@ -2242,6 +2287,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listPrograms: {
@@ -2315,6 +2369,8 @@ export interface operations {
                              * @enum {string}
                              */
                             expiredRewards: "refund" | "forfeit";
+                            /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                            earnOnPaidWithPoints: boolean;
                             /**
                              * Format: date-time
                              * @description when
@@ -2354,6 +2410,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2430,6 +2495,8 @@ export interface operations {
                      * @enum {string}
                      */
                     expiredRewards?: "refund" | "forfeit";
+                    /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                    earnOnPaidWithPoints?: boolean;
                 };
             };
         };
@@ -2493,6 +2560,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -2540,6 +2609,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2620,6 +2698,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -2674,6 +2754,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     updateProgramSettings: {
@@ -2700,6 +2789,8 @@ export interface operations {
                     expiredRewards?: "refund" | "forfeit";
                     /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
                     enrollByEmail?: boolean;
+                    /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                    earnOnPaidWithPoints?: boolean;
                     expiryReminderDays?: number | null;
                 };
             };
@@ -2764,6 +2855,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -2811,6 +2904,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2968,6 +3070,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listMembers: {
@@ -3066,6 +3177,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3206,6 +3326,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     searchMembers: {
@@ -3298,6 +3427,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3411,6 +3549,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getMember: {
@@ -3506,6 +3653,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3640,6 +3796,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     suspendMember: {
@@ -3744,6 +3909,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3862,6 +4036,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     eraseMember: {
@@ -3964,6 +4147,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     createMemberToken: {
@@ -4042,6 +4234,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4157,6 +4358,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getBalances: {
@@ -4225,6 +4435,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4313,6 +4532,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4429,6 +4657,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     adjustPoints: {
@@ -4528,6 +4765,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4649,6 +4895,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getHold: {
@@ -4710,6 +4965,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -4812,6 +5076,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     voidHold: {
@@ -4885,6 +5158,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5006,6 +5288,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getJournalEntry: {
@@ -5067,6 +5358,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5158,6 +5458,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5277,7 +5586,7 @@ export interface operations {
                         discount?: number;
                     }[];
                     /**
-                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing
+                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing, unless the program's earnOnPaidWithPoints says it does
                      * @example 1000
                      */
                     paidWithPoints?: number;
@@ -5546,6 +5855,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     quoteEvent: {
@@ -5658,7 +5976,7 @@ export interface operations {
                         discount?: number;
                     }[];
                     /**
-                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing
+                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing, unless the program's earnOnPaidWithPoints says it does
                      * @example 1000
                      */
                     paidWithPoints?: number;
@@ -5787,6 +6105,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5984,6 +6311,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6202,6 +6538,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listRules: {
@@ -6310,6 +6655,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6495,6 +6849,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getRule: {
@@ -6598,6 +6961,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6781,6 +7153,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listRuleVersions: {
@@ -6886,6 +7267,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7001,6 +7391,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     disableRule: {
@@ -7109,6 +7508,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     checkRuleCondition: {
@@ -7176,6 +7584,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7416,6 +7833,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listCampaigns: {
@@ -7504,6 +7930,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7624,6 +8059,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getCampaign: {
@@ -7708,6 +8152,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7825,6 +8278,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listJobs: {
@@ -7927,6 +8389,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listJobRuns: {
@@ -8006,6 +8477,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8118,6 +8598,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8275,6 +8764,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteGrading: {
@@ -8387,6 +8885,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     recomputeGrades: {
@@ -8483,6 +8990,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getGradeReport: {
@@ -8558,6 +9074,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8663,6 +9188,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8793,6 +9327,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -8976,6 +9519,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteTierLadder: {
@@ -9106,6 +9658,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getMemberTier: {
@@ -9220,6 +9781,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listTierHistory: {
@@ -9315,6 +9885,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9424,6 +10003,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9604,6 +10192,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getReward: {
@@ -9702,6 +10299,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -9879,6 +10485,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     importPartnerCodes: {
@@ -9952,6 +10567,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10075,6 +10699,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10240,6 +10873,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listRewardInstances: {
@@ -10372,6 +11014,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getRewardInstance: {
@@ -10485,6 +11136,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -10663,6 +11323,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     consumeReward: {
@@ -10810,6 +11479,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     cancelRewardInstance: {
@@ -10948,6 +11626,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     quotePointsPayment: {
@@ -11053,6 +11740,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listDonations: {
@@ -11141,6 +11837,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listWebhookEndpoints: {
@@ -11219,6 +11924,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11333,6 +12047,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getWebhookEndpoint: {
@@ -11426,6 +12149,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     deleteWebhookEndpoint: {
@@ -11498,6 +12230,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11611,6 +12352,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11740,6 +12490,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     testWebhookEndpoint: {
@@ -11837,6 +12596,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     getSession: {
@@ -11922,6 +12690,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12028,6 +12805,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     signOut: {
@@ -12076,6 +12862,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12163,6 +12958,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12270,6 +13074,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -12394,6 +13207,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     listAuditLog: {
@@ -12503,6 +13325,15 @@ export interface operations {
             };
             /** @description Rate limit exceeded. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -6,6 +6,12 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** A clock that reads `start` when it is made and runs on at the real pace from there. */
+export function clockStartingAt(start: Date): Clock {
+  const offset = start.getTime() - Date.now();
+  return { now: () => new Date(Date.now() + offset) };
+}
+
 export class ManualClock implements Clock {
   private current: number;
   constructor(start: Date | string) {

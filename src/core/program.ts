@@ -42,6 +42,8 @@ export interface ProgramInput extends ProgramPolicy {
   pointValue?: PointValue | null;
   /** an unused reward instance that expires gives its points back (refund) or not (forfeit) */
   expiredRewards?: 'refund' | 'forfeit';
+  /** the part of a purchase paid with points, store credit or a reward earns too (SPEC §4: by default it does not) */
+  earnOnPaidWithPoints?: boolean;
 }
 
 export interface PointValue {
@@ -62,6 +64,12 @@ export function validatePointValue(value: unknown): PointValue | null {
     return n;
   };
   return { points: read(points, 'pointValue.points'), minor: read(minor, 'pointValue.minor') };
+}
+
+export function validateEarnOnPaidWithPoints(value: unknown): boolean {
+  if (value === undefined || value === null) return false;
+  if (typeof value !== 'boolean') throw invalid('earnOnPaidWithPoints', 'earnOnPaidWithPoints must be true or false');
+  return value;
 }
 
 export function validateEnrollByEmail(value: unknown): boolean {
@@ -150,6 +158,7 @@ export function validateProgram(input: ProgramInput): ProgramInput {
       ? null : integerIn(input.expiryReminderDays, 1, 365, 'expiryReminderDays'),
     pointValue: validatePointValue(input.pointValue),
     expiredRewards: validateExpiredRewards(input.expiredRewards),
+    earnOnPaidWithPoints: validateEarnOnPaidWithPoints(input.earnOnPaidWithPoints),
   };
 }
 

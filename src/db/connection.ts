@@ -2,8 +2,9 @@
 // directory (embedded, one connection). The rest of Laurel sees only a Kysely<Database>.
 import { createHash } from 'node:crypto';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
+import { pino, type Logger } from 'pino';
 import { PGliteDialect } from './pglite-driver.js';
 import type { Database } from './schema.js';
 
@@ -23,10 +24,40 @@ export interface ConnectionOptions {
   poolSize?: number | undefined;
   /**
    * PostgreSQL: send parameterised statements as named prepared statements, planned once per
-   * connection (default true). Off behind a pooler that cannot keep them (see README).
+   * connection. Unset: on, unless DATABASE_URL leads to a transaction pooler (then off); true
+   * there is refused at start (see README).
    */
   preparedStatements?: boolean | undefined;
+  /** where the pool's connection errors are logged (default: a pino logger at LOG_LEVEL) */
+  logger?: Logger | undefined;
 }
+
+/**
+ * SQLSTATEs and socket errors that mean the database cannot be reached right now (a restart, a
+ * failover, a terminated backend), not that the request was wrong: admin shutdown, crash shutdown,
+ * cannot connect now, and the whole class 08 (connection exceptions).
+ */
+const UNAVAILABLE_STATES = new Set(['57P01', '57P02', '57P03']);
+const UNAVAILABLE_SOCKET = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const UNAVAILABLE_MESSAGES = [/^Connection terminated/, /connection error and is not queryable/, /^timeout exceeded when trying to connect/,
+  /^Client was closed and is not queryable/];
+
+/** Whether `e` says the database is unreachable for now: the caller may retry the same request later. */
+export function isDatabaseUnavailable(e: unknown): boolean {
+  if (!e || typeof e !== 'object') return false;
+  const { code, message } = e as { code?: unknown; message?: unknown };
+  if (typeof code === 'string' && (UNAVAILABLE_STATES.has(code) || code.startsWith('08') || UNAVAILABLE_SOCKET.has(code))) return true;
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => m.test(message))) return true;
+  const cause = (e as { cause?: unknown }).cause;
+  return cause !== undefined && cause !== e && isDatabaseUnavailable(cause);
+}
+
+/** A round trip to the database (`select 1`): throws when it cannot be reached. */
+export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+  await sql`select 1`.execute(db);
+}
+
+const defaultLogger = (): Logger => pino({ level: process.env.LOG_LEVEL ?? 'info' });
 
 const INT8_OID = 20;
 const DATE_OID = 1082;
@@ -84,8 +115,51 @@ function prepareStatements(client: pg.PoolClient, cap = PREPARED_PER_CONNECTION)
   };
 }
 
+/**
+ * Whether `databaseUrl` leads to a pooler in transaction (or statement) mode, such as PgBouncer's
+ * pool_mode=transaction: one client's statements may then run in several server sessions, and
+ * another client's in the same one, so a statement prepared by one session is missing in the next,
+ * or already exists (42P05). Seen from two client connections: the server does not see our socket
+ * (something stands between us), and one client's statements run in several server processes, or
+ * two clients' in one. A direct connection or a session pooler keeps one server process per client.
+ */
+export async function behindTransactionPooler(databaseUrl: string): Promise<boolean> {
+  const clients = [new pg.Client({ connectionString: databaseUrl }), new pg.Client({ connectionString: databaseUrl })] as const;
+  try {
+    for (const c of clients) await c.connect();
+    const [a, b] = clients;
+    const localPort = (a as unknown as { connection: { stream: { localPort?: number } } }).connection.stream.localPort;
+    const seen = (await a.query<{ port: number | null }>('select inet_client_port() as port')).rows[0]!.port;
+    if (localPort === undefined || seen === localPort) return false;
+    const pid = async (c: pg.Client) => (await c.query<{ pid: number }>('select pg_backend_pid() as pid')).rows[0]!.pid;
+    // PgBouncer hands the server connection a's statement used back to its pool, and b's next
+    // statement takes it (the last released first; or, with server_round_robin, a's next one moves
+    // on): a few tries, in case other clients take connections in between.
+    for (let i = 0; i < 10; i++) {
+      const first = await pid(a);
+      const other = await pid(b);
+      if (other === first || (await pid(a)) !== first) return true;
+    }
+    return false;
+  } finally {
+    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+  }
+}
+
+/** Prepared statements on or off: as set, else off behind a transaction pooler; set on there, refused. */
+async function usePreparedStatements(databaseUrl: string, setting: boolean | undefined): Promise<boolean> {
+  if (setting === false) return false;
+  const pooler = await behindTransactionPooler(databaseUrl);
+  if (pooler && setting === true) {
+    throw new Error('DATABASE_URL leads to a pooler in transaction mode (PgBouncer pool_mode=transaction?), where prepared '
+      + 'statements of one session are missing or duplicated in the next: set LAUREL_PREPARED_STATEMENTS=false (or leave it unset).');
+  }
+  return !pooler;
+}
+
 export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb> {
   if (options.databaseUrl) {
+    const prepared = await usePreparedStatements(options.databaseUrl, options.preparedStatements);
     const pool = new pg.Pool({
       connectionString: options.databaseUrl,
       max: options.poolSize ?? 10,
@@ -93,11 +167,17 @@ export async function openDatabase(options: ConnectionOptions): Promise<LaurelDb
       types: { getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
         oid === INT8_OID ? BigInt : oid === DATE_OID ? asText : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser },
     });
-    // An idle connection the server ends (a restart, a terminated backend, one still closing
-    // when close() returns) leaves the pool by itself; without a listener its error event would
-    // crash the process.
+    // A connection the server ends (a restart, a terminated backend) emits 'error': the pool
+    // hears it for idle clients only, and a checked-out client between two queries has no other
+    // listener, so without one of its own its error would end the process. The pool drops the
+    // broken client; the query waiting on it fails and its request answers 503.
+    const logger = options.logger ?? defaultLogger();
+    pool.on('connect', (client) => {
+      client.on('error', (err) => logger.warn({ err }, 'database connection lost'));
+    });
+    // (the pool re-emits an idle client's error, already logged by the client's own listener)
     pool.on('error', () => {});
-    if (options.preparedStatements !== false) pool.on('connect', (client) => prepareStatements(client));
+    if (prepared) pool.on('connect', (client) => prepareStatements(client));
     const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { db, engine: 'postgres', close: () => db.destroy() };
   }

@@ -6,7 +6,7 @@ import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
-import type { StoredResponse } from './ledger.js';
+import { findIdempotency, type StoredResponse } from './ledger.js';
 import type { Db, EventsTable } from './schema.js';
 
 export type EventRow = Selectable<EventsTable>;
@@ -26,13 +26,15 @@ export interface EventProgram {
   ladder: unknown;
   /** what points are worth when they pay (null: they do not) */
   pointValue: PointValue | null;
+  /** the part of a purchase paid with points earns too (SPEC §4; default: it does not) */
+  earnOnPaidWithPoints: boolean;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await db.selectFrom('programs as p')
     .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
     .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
-    .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor'])
+    .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor', 'p.earn_on_paid_with_points'])
     .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
       and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
@@ -42,6 +44,7 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     programId: row.program_id, enrollmentMode: row.enrollment_mode, enrollByEmail: row.enroll_by_email, currency: row.currency, timeZone: row.time_zone,
     qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
+    earnOnPaidWithPoints: row.earn_on_paid_with_points,
   };
 }
 
@@ -60,7 +63,7 @@ function linesOf(json: unknown, purchased: boolean): PurchaseLine[] | ReturnLine
     : lines.map((l) => ({ sku: l.sku, quantity: BigInt(l.quantity) }));
 }
 
-export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null): Insertable<EventsTable> {
+export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null, excluded: readonly RuleRef[] = []): Insertable<EventsTable> {
   return {
     tenant_id: tenantId, event_id: e.eventId, program_id: e.programId, member_id: e.memberId, external_id: e.externalId,
     type: e.type, occurred_at: e.occurredAt, channel: e.channel, location: e.location, currency: e.currency,
@@ -69,8 +72,17 @@ export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null
     payload: JSON.stringify({ lines: linesJson(e.lines), attributes: e.attributes, purchaseExternalId: e.purchaseExternalId }),
     points: e.points, entry_id: e.ledgerEntryId, created_at: e.createdAt, points_paid: e.pointsPaid ?? null, points_entry_id: e.pointsEntryId ?? null,
     facts: facts === null ? null : encodeJson(facts), explanation: encodeJson(e.explanation), entries: encodeJson(e.entries),
+    excluded_rules: excluded.length === 0 ? null : JSON.stringify(excluded.map((r) => ({ ruleId: r.ruleId, version: r.version }))),
   };
 }
+
+export interface RuleRef {
+  ruleId: string;
+  version: number;
+}
+
+/** The rules an exclusive rule kept from firing on a purchase. */
+export const excludedRulesOf = (row: EventRow): RuleRef[] => (row.excluded_rules as RuleRef[] | null) ?? [];
 
 export function eventOf(row: EventRow): EventRecord {
   const payload = row.payload as { lines?: unknown; attributes?: Record<string, unknown>; purchaseExternalId?: string | null };
@@ -86,8 +98,8 @@ export function eventOf(row: EventRow): EventRecord {
   };
 }
 
-export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null): Promise<void> {
-  await db.insertInto('events').values(eventRowOf(tenantId, e, facts)).execute();
+export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null, excluded: readonly RuleRef[] = []): Promise<void> {
+  await db.insertInto('events').values(eventRowOf(tenantId, e, facts, excluded)).execute();
 }
 
 /** The facts a purchase's rules saw, for its returns and for dry runs. */
@@ -156,7 +168,5 @@ export async function listEventRows(db: Db, tenantId: string, filter: EventFilte
 
 /** The stored result of an idempotency key, read outside any transaction. */
 export async function findStoredResponse(db: Db, tenantId: string, key: string): Promise<StoredResponse | null> {
-  const row = await db.selectFrom('idempotency_keys').select(['key', 'operation', 'request_hash', 'response'])
-    .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
-  return row ? { key: row.key, operation: row.operation, requestHash: row.request_hash, response: JSON.stringify(row.response) } : null;
+  return findIdempotency(db, tenantId, key);
 }

@@ -149,7 +149,7 @@ export async function lockWallet(trx: Trx, tenantId: string, memberId: string, w
 export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, key: string): Promise<{ wallet: LockedWallet | null; stored: StoredResponse | null }> {
   const { rows } = await sql<StoredRow & { [K in keyof WalletRow]: WalletRow[K] | null }>`
     select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
-      k.response as stored_response, w.*
+      coalesce(k.response_text, k.response::text) as stored_response, w.*
     from (select) as one
     left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
     left join (${walletQuery(tenantId, memberId, walletCode, now)}) as w on true`.execute(trx);
@@ -349,34 +349,35 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
 }
 
 const insertIdempotency = (tenantId: string, records: StoredResponse[], now: Date) => sql`
-  insert into idempotency_keys (tenant_id, key, operation, request_hash, response, created_at)
-  values ${sql.join(records.map((r) => sql`(${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}::jsonb, ${now})`))}`;
+  insert into idempotency_keys (tenant_id, key, operation, request_hash, response_text, created_at)
+  values ${sql.join(records.map((r) => sql`(${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}, ${now})`))}`;
 
 export async function storeIdempotency(trx: Trx, tenantId: string, record: StoredResponse, now: Date): Promise<void> {
   await insertIdempotency(tenantId, [record], now).execute(trx);
 }
 
 interface StoredRow {
-  stored_key: string | null; stored_operation: string | null; stored_request_hash: string | null; stored_response: unknown;
+  stored_key: string | null; stored_operation: string | null; stored_request_hash: string | null; stored_response: string | null;
 }
 
 const storedOf = (r: StoredRow): StoredResponse | null => (r.stored_key === null ? null : {
-  key: r.stored_key, operation: r.stored_operation!, requestHash: r.stored_request_hash!, response: JSON.stringify(r.stored_response),
+  key: r.stored_key, operation: r.stored_operation!, requestHash: r.stored_request_hash!, response: r.stored_response!,
 });
 
 /** The responses stored under many keys, in one statement; answered by `${tenantId}/${key}`. */
 export async function findIdempotencyKeys(trx: Trx, keys: { tenantId: string; key: string }[]): Promise<Map<string, StoredResponse>> {
   const { rows } = await sql<StoredRow & { tenant_id: string }>`
     select k.tenant_id, k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
-      k.response as stored_response
+      coalesce(k.response_text, k.response::text) as stored_response
     from unnest(${keys.map((k) => k.tenantId)}::uuid[], ${keys.map((k) => k.key)}::text[]) as v(tenant_id, key)
     join idempotency_keys k on k.tenant_id = v.tenant_id and k.key = v.key`.execute(trx);
   return new Map(rows.map((r) => [`${r.tenant_id}/${r.stored_key}`, storedOf(r)!]));
 }
 
-export async function findIdempotency(trx: Trx, tenantId: string, key: string): Promise<StoredResponse | null> {
+export async function findIdempotency(trx: Trx | Db, tenantId: string, key: string): Promise<StoredResponse | null> {
   const row = await trx.selectFrom('idempotency_keys')
-    .select(['key as stored_key', 'operation as stored_operation', 'request_hash as stored_request_hash', 'response as stored_response'])
+    .select(['key as stored_key', 'operation as stored_operation', 'request_hash as stored_request_hash'])
+    .select(sql<string>`coalesce(response_text, response::text)`.as('stored_response'))
     .where('tenant_id', '=', tenantId).where('key', '=', key).executeTakeFirst();
   return row ? storedOf(row) : null;
 }

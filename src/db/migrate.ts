@@ -37,6 +37,10 @@ export async function loadMigrations(): Promise<Migration[]> {
 /** Applies the migrations not applied yet, in order; returns the versions it applied. */
 export async function migrate(db: Kysely<Database>, migrations?: Migration[]): Promise<number[]> {
   const all = migrations ?? await loadMigrations();
+  // Nothing to apply (every start after the first): no lock. Behind a transaction pooler
+  // (PgBouncer) a session lock cannot be released reliably, since the unlock may reach another
+  // server session: there, migrations are applied before the processes start (README, Production).
+  if (await nothingPending(db, all)) return [];
   return db.connection().execute(async (conn) => {
     while (!(await sql<{ locked: boolean }>`select pg_try_advisory_lock(${LOCK_ID}) as locked`.execute(conn)).rows[0]!.locked) {
       await sleep(LOCK_POLL_MS);
@@ -65,6 +69,13 @@ export async function migrate(db: Kysely<Database>, migrations?: Migration[]): P
       await sql`select pg_advisory_unlock(${LOCK_ID})`.execute(conn);
     }
   });
+}
+
+async function nothingPending(db: Kysely<Database>, all: Migration[]): Promise<boolean> {
+  const exists = (await sql<{ t: string | null }>`select to_regclass('schema_migrations')::text as t`.execute(db)).rows[0]?.t;
+  if (!exists) return false;
+  const applied = new Set((await db.selectFrom('schema_migrations').select('version').execute()).map((r) => r.version));
+  return all.every((m) => applied.has(m.version));
 }
 
 async function record(db: Kysely<Database>, m: Migration): Promise<void> {

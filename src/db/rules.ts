@@ -165,8 +165,10 @@ const scopeParts = (scope: Scope) => {
 
 /**
  * What the member already received from each scope in each cap's current period, in one
- * statement. Returns add negative awards, so points taken back free the cap again; an award
- * counts once towards `times` when its event earned.
+ * statement. Returns add negative awards, so points taken back free the cap again. A purchase
+ * (or action) counts once towards `times` while the member keeps some of what the scope gave it:
+ * a partial return leaves the time used, an award taken back whole (a full return, a bonus that
+ * no longer qualifies) frees it.
  */
 export async function memberUsage(db: Db, tenantId: string, memberId: string, caps: ReadonlyMap<Scope, readonly MemberCap[]>,
   at: Date, timeZone: string): Promise<(scope: Scope, period: Period) => Usage> {
@@ -181,15 +183,17 @@ export async function memberUsage(db: Db, tenantId: string, memberId: string, ca
                   ${asks.map((a) => a.start?.toISOString() ?? '-infinity')}::timestamptz[],
                   ${asks.map((a) => a.end?.toISOString() ?? 'infinity')}::timestamptz[]) with ordinality as p(kind, id, start, finish, i)
       cross join lateral (
-        select coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
-        from rule_awards a
-        where p.kind = 'rule' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.rule_id = p.id
-          and a.occurred_at >= p.start and a.occurred_at < p.finish) r
+        select coalesce(sum(g.kept), 0) as points, count(*) filter (where g.kept > 0) as times
+        from (select sum(a.points) as kept from rule_awards a
+              where p.kind = 'rule' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.rule_id = p.id
+                and a.occurred_at >= p.start and a.occurred_at < p.finish
+              group by coalesce(a.purchase_event_id, a.event_id)) g) r
       cross join lateral (
-        select coalesce(sum(a.points), 0) as points, count(distinct a.event_id) filter (where a.points > 0) as times
-        from rule_awards a
-        where p.kind = 'campaign' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.campaign_id = p.id
-          and a.occurred_at >= p.start and a.occurred_at < p.finish) c`.execute(db);
+        select coalesce(sum(g.kept), 0) as points, count(*) filter (where g.kept > 0) as times
+        from (select sum(a.points) as kept from rule_awards a
+              where p.kind = 'campaign' and a.tenant_id = ${tenantId} and a.member_id = ${memberId} and a.campaign_id = p.id
+                and a.occurred_at >= p.start and a.occurred_at < p.finish
+              group by coalesce(a.purchase_event_id, a.event_id)) g) c`.execute(db);
     for (const r of rows) {
       const ask = asks[Number(r.i) - 1]!;
       found.set(`${ask.scope}|${ask.period}`, { points: BigInt(r.points), times: Number(r.times) });
@@ -244,13 +248,15 @@ export interface AwardRow {
   occurredAt: Date;
   wallet: string;
   points: bigint;
+  /** a return's award: the purchase it belongs to; null for the earning event's own */
+  purchaseEventId?: string | null;
 }
 
 export async function insertAwards(db: Db, tenantId: string, awards: readonly AwardRow[]): Promise<void> {
   if (awards.length === 0) return;
   await db.insertInto('rule_awards').values(awards.map((a) => ({
     tenant_id: tenantId, event_id: a.eventId, rule_id: a.ruleId, version: a.version, campaign_id: a.campaignId, member_id: a.memberId,
-    occurred_at: a.occurredAt, wallet: a.wallet, points: a.points,
+    occurred_at: a.occurredAt, wallet: a.wallet, points: a.points, purchase_event_id: a.purchaseEventId ?? null,
   }))).execute();
 }
 
@@ -260,7 +266,7 @@ export async function awardsOf(db: Db, tenantId: string, eventIds: readonly stri
     .orderBy('event_id').orderBy('rule_id').execute();
   return rows.map((r) => ({
     eventId: r.event_id, ruleId: r.rule_id, version: r.version, campaignId: r.campaign_id, memberId: r.member_id,
-    occurredAt: r.occurred_at, wallet: r.wallet, points: BigInt(r.points),
+    occurredAt: r.occurred_at, wallet: r.wallet, points: BigInt(r.points), purchaseEventId: r.purchase_event_id,
   }));
 }
 

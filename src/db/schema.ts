@@ -28,6 +28,7 @@ export interface ProgramsTable {
   point_value_points: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   point_value_minor: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
   expired_rewards: ColumnType<'refund' | 'forfeit', 'refund' | 'forfeit' | undefined, 'refund' | 'forfeit'>;
+  earn_on_paid_with_points: ColumnType<boolean, boolean | undefined, boolean>;
   enroll_by_email: ColumnType<boolean, boolean | undefined, boolean>;
   created_at: Timestamp;
 }
@@ -149,7 +150,10 @@ export interface IdempotencyKeysTable {
   key: string;
   operation: string;
   request_hash: string;
-  response: ColumnType<unknown, string, string>;
+  /** rows written before response_text: the response as jsonb (its keys re-ordered) */
+  response: ColumnType<unknown, string | null, string | null>;
+  /** the response as written, replayed as it is */
+  response_text: string | null;
   created_at: Timestamp;
 }
 
@@ -192,6 +196,8 @@ export interface EventsTable {
   created_at: Timestamp;
   points_entry_id: ColumnType<string | null, string | null | undefined, string | null>;
   points_paid: ColumnType<bigint | null, bigint | null | undefined, bigint | null>;
+  /** purchase: the rules an exclusive rule kept from firing, [{ ruleId, version }]; null: none */
+  excluded_rules: ColumnType<unknown, string | null | undefined, string | null>;
 }
 
 export interface CampaignsTable {
@@ -239,6 +245,8 @@ export interface RuleAwardsTable {
   occurred_at: Timestamp;
   wallet: string;
   points: bigint;
+  /** a return's award: the purchase it belongs to */
+  purchase_event_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface JobSchedulesTable {

@@ -4,6 +4,7 @@
 // Every statement locks the balance rows it will change before anything else, in key order,
 // as the services do, so the jobs and the API cannot deadlock each other.
 import { sql, type RawBuilder } from 'kysely';
+import { uuidv7 } from '../core/ids.js';
 import { inactiveSince, type Trx } from './ledger.js';
 import type { Db } from './schema.js';
 
@@ -234,25 +235,24 @@ const dueWallets = (now: Date) => sql`
  * a request (or another worker) are skipped and left for the next run, so any number of
  * workers can run this at once, and a run cut short leaves only whole chunks done.
  *
- * The due set is found once per run, into the temp table settle_due, and chunks are taken from it
- * in key order after the last one: each chunk then costs its own size. (Finding it for every chunk
- * read the whole backlog and joined every balance row of the database each time.) On a pool
- * (`keepConnection`) the run keeps one connection, the one its temp tables live on; PGlite has one
- * connection anyway, and keeping it would hold every request back until the run ends, where
- * between chunks they go ahead. A wallet that falls due during the run waits for the next.
+ * The due set is found once per run, into settle_due under the run's id, and chunks are taken
+ * from it in key order after the last one: each chunk then costs its own size. (Finding it for
+ * every chunk read the whole backlog and joined every balance row of the database each time.)
+ * settle_due is a table, not a temp table: every statement of the run may reach another server
+ * session (a pool, a transaction pooler such as PgBouncer), and each sees it. Between chunks,
+ * requests go ahead. A wallet that falls due during the run waits for the next.
  */
-export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void,
-  keepConnection = true): Promise<SettlementReport> {
-  const run = async (conn: Db): Promise<SettlementReport> => {
-    await sql`create temp table if not exists settle_due (
-      tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id))`.execute(conn);
-    await sql`truncate settle_due`.execute(conn);
-    await sql`insert into settle_due ${dueWallets(now)}`.execute(conn);
-    await sql`analyze settle_due`.execute(conn);
+export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (total: SettlementReport) => void): Promise<SettlementReport> {
+  const runId = uuidv7();
+  // (rows of a run that died before its end)
+  await sql`delete from settle_due where created_at < now() - interval '1 day'`.execute(db);
+  await sql`insert into settle_due (run_id, tenant_id, member_id, wallet_id) select ${runId}::uuid, * from (${dueWallets(now)}) due`.execute(db);
+  await sql`analyze settle_due`.execute(db);
+  try {
     const total = emptyReport();
     let after: WalletKey | null = null;
     for (;;) {
-      const chunk: (SettlementReport & { last: WalletKey }) | null = await conn.transaction().execute(async (trx) => {
+      const chunk: (SettlementReport & { last: WalletKey }) | null = await db.transaction().execute(async (trx) => {
         await sql`create temp table if not exists settle_wallets (
           tenant_id uuid, member_id uuid, wallet_id uuid, primary key (tenant_id, member_id, wallet_id)
         ) on commit delete rows`.execute(trx);
@@ -261,7 +261,7 @@ export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (
           with taken as (
             select b.tenant_id, b.member_id, b.wallet_id from settle_due d
             join balances b on b.tenant_id = d.tenant_id and b.member_id = d.member_id and b.wallet_id = d.wallet_id
-            where ${from}
+            where d.run_id = ${runId} and ${from}
             order by d.tenant_id, d.member_id, d.wallet_id
             limit ${chunkSize}
             for update of b skip locked
@@ -286,6 +286,7 @@ export async function settleDue(db: Db, now: Date, chunkSize = 5000, onChunk?: (
       total.debtsRepaid += chunk.debtsRepaid;
       onChunk?.(total);
     }
-  };
-  return keepConnection ? db.connection().execute(run) : run(db);
+  } finally {
+    await sql`delete from settle_due where run_id = ${runId}`.execute(db);
+  }
 }

@@ -7,9 +7,12 @@ import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyInstance } from 'fastify';
+import { createHash } from 'node:crypto';
+import { Redis } from 'ioredis';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
+import { pingDatabase } from '../db/connection.js';
 import type { Laurel } from '../services/context.js';
 import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
@@ -26,6 +29,72 @@ export interface AppOptions {
   rateLimitPerMinute?: number;
   /** the built console and portal (web/dist) to serve at /console and /portal; false: none */
   web?: string | false;
+  /**
+   * redis://… (default REDIS_URL): the rate limit's counters live there, shared by every process
+   * using it. Without, each process counts on its own (N processes allow N times the limit).
+   */
+  redisUrl?: string | undefined;
+  /** the prefix of the counters' keys in Redis */
+  rateLimitNamespace?: string;
+}
+
+/**
+ * A Redis client for the shared rate limit, answering before the app starts: a REDIS_URL that
+ * leads nowhere stops the start with a message, rather than letting each process count alone.
+ * Once started, a request whose counter Redis cannot reach is served (and logged): the limit
+ * protects the service, it must not take it down.
+ */
+async function rateLimitRedis(url: string, log: FastifyBaseLogger): Promise<Redis> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 1, enableOfflineQueue: false });
+  let started = false;
+  // (ioredis reports each failed reconnection, a few seconds apart)
+  redis.on('error', (err) => {
+    if (started) log.warn({ err }, 'Redis unreachable: requests are served without the shared rate limit until it is back');
+  });
+  try {
+    await redis.connect();
+    await redis.ping();
+    started = true;
+  } catch (e) {
+    redis.disconnect();
+    throw new Error(`REDIS_URL is set but Redis does not answer (${e instanceof Error ? e.message : String(e)}): start Redis, or unset REDIS_URL to limit each process on its own`, { cause: e });
+  }
+  return redis;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * The JSON body parser: bytes that are not UTF-8 are refused (decoding them would store
+ * replacement characters), and an empty body is `{}`, so operations without fields (capture,
+ * void, reversal) need none. The rest is Fastify's parser, which refuses __proto__ and constructor keys.
+ */
+function jsonBodyParser(parse: (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void) {
+  return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
+    let text: string;
+    try {
+      text = utf8.decode(body);
+    } catch {
+      done(httpProblem('malformed_json', 'the body is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]));
+      return;
+    }
+    if (/^[ \t\r\n]*$/.test(text)) done(null, {});
+    else parse(request, text, done);
+  };
+}
+
+/**
+ * The methods some route accepts on a concrete path (`/v1/members/0190…/adjustments`), from the
+ * routes as they are registered: a path that exists under another method answers 405 with Allow.
+ */
+function routeMethods(app: FastifyInstance): (path: string) => string[] {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', (route) => {
+    const source = route.url.split('/').map((segment) => (segment.startsWith(':') ? '[^/]+' : segment === '*' ? '.*'
+      : segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))).join('/');
+    routes.push({ pattern: new RegExp(`^${source}$`), methods: ([] as string[]).concat(route.method) });
+  });
+  return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
 }
 
 const WEB_DIST = resolve(import.meta.dirname, '../../web/dist');
@@ -39,6 +108,9 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     },
     bodyLimit: 1_048_576,
     forceCloseConnections: 'idle',
+    // A request that arrives while the server closes is answered by the onRequest hook below,
+    // as problem+json, instead of Fastify's own plain 503.
+    return503OnClosing: false,
     ajv: { customOptions: { removeAdditional: false } },
     // Errors the router raises before any route runs (a path segment that is not valid
     // percent-encoding, or longer than maxParamLength) are problems like any other.
@@ -47,13 +119,17 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
 
   app.setValidatorCompiler(validatorCompiler);
   // JSON only: a text body is refused as 415 instead of reaching validation as a string.
-  app.removeContentTypeParser(['text/plain']);
+  app.removeContentTypeParser(['text/plain', 'application/json']);
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, jsonBodyParser(app.getDefaultJsonParser('error', 'error')));
   app.addSchema(ProblemSchema);
   // Once the app is closing, answers close their connection: close() then waits for the
   // requests in flight, not for keep-alive clients to hang up (keepAliveTimeout, 72 s).
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onRequest', async () => {
+    if (closing) throw httpProblem('unavailable', 'the server is shutting down; retry after the Retry-After header');
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
@@ -62,12 +138,20 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
     if (request.headers.origin) reply.header('access-control-allow-origin', '*');
     if (closing) reply.header('connection', 'close');
   });
+  const methods = routeMethods(app);
   app.setErrorHandler((error, request, reply) => {
     const p = toProblem(error);
-    if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
+    if (p.status === 503) request.log.warn({ err: error }, 'database unavailable');
+    else if (p.status >= 500) request.log.error({ err: error }, 'unexpected error');
     return sendProblem(request, reply, p);
   });
-  app.setNotFoundHandler((request, reply) => sendProblem(request, reply, problem('not_found', `no route ${request.method} ${request.url.split('?')[0]}`)));
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]!;
+    const allowed = methods(path);
+    if (allowed.length === 0) return sendProblem(request, reply, problem('not_found', `no route ${request.method} ${path}`));
+    reply.header('allow', allowed.join(', '));
+    return sendProblem(request, reply, problem('method_not_allowed', `${path} accepts ${allowed.join(', ')}, not ${request.method}`));
+  });
 
   await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
@@ -90,23 +174,36 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
   registerAudit(app, laurel);
   registerMetrics(app);
+  const redisUrl = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL || undefined;
+  const redis = redisUrl ? await rateLimitRedis(redisUrl, app.log) : undefined;
+  if (redis) app.addHook('onClose', async () => void (await redis.quit().catch(() => redis.disconnect())));
   await app.register(rateLimit, {
     max: options.rateLimitPerMinute ?? Number(process.env.LAUREL_RATE_LIMIT_PER_MINUTE ?? 6000),
     timeWindow: '1 minute',
-    keyGenerator: (request) => request.headers.authorization ?? request.ip,
+    // (a hash: the counters' keys, in Redis too, never hold a credential)
+    keyGenerator: (request) => createHash('sha256').update(request.headers.authorization ?? `ip:${request.ip}`).digest('base64url'),
+    ...(redis ? { redis, nameSpace: options.rateLimitNamespace ?? 'laurel-rate-limit-', skipOnError: true } : {}),
   });
 
   app.get('/healthz', {
     schema: {
       operationId: 'getHealth', summary: 'Liveness and readiness', tags: ['operations'], security: [],
-      description: 'Answers 200 once the database is migrated and the API accepts requests. No authentication.',
+      description: 'Answers 200 when the API accepts requests and the database answers a query; 503 while the database cannot be reached (a restart, a failover). No authentication.',
       response: {
-        200: described(Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }), 'The API is up and its database migrated.'),
+        200: described(Type.Object({ status: Type.Literal('ok'), engine: Type.String({ enum: ['pglite', 'postgres'], examples: ['pglite'] }) }), 'The API and its database are up.'),
         429: Type.Ref('Problem', { description: 'Rate limit exceeded (per address).' }),
+        503: Type.Ref('Problem', { description: 'The database cannot be reached for now (problem type /problems/unavailable, with Retry-After).' }),
       },
     },
     config: { access: { scopes: 'public' } },
-  }, async () => ({ status: 'ok' as const, engine: laurel.engine }));
+  }, async () => {
+    try {
+      await pingDatabase(laurel.db);
+    } catch (e) {
+      throw httpProblem('unavailable', `the database is unreachable: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return { status: 'ok' as const, engine: laurel.engine };
+  });
 
   app.get('/problems/:type', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (request, reply) => {
     const slug = (request.params as { type: string }).type.replaceAll('-', '_') as keyof typeof PROBLEMS;

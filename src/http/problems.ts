@@ -3,6 +3,7 @@
 // schema violations) map here too, so nothing a client sends can become a 500.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { DomainError, type ErrorCode } from '../core/errors.js';
+import { isDatabaseUnavailable } from '../db/connection.js';
 
 export interface FieldError {
   field: string;
@@ -34,6 +35,7 @@ export const PROBLEMS = {
   insufficient_points: { status: 422, title: 'Insufficient points', about: 'The wallet does not have enough available points.' },
   rate_limited: { status: 429, title: 'Too many requests', about: 'The key exceeded its rate limit; retry after the Retry-After header.' },
   internal: { status: 500, title: 'Internal error', about: 'An unexpected error; it was logged with the request id.' },
+  unavailable: { status: 503, title: 'Service unavailable', about: 'The database cannot be reached for now (a restart, a failover) or the server is shutting down. Retry the same request with the same Idempotency-Key after the Retry-After header: a write that did reach the database before the outage is then replayed, not applied twice.' },
 } as const;
 export type ProblemSlug = keyof typeof PROBLEMS;
 
@@ -100,16 +102,24 @@ export function toProblem(error: unknown): Problem {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return problem('payload_too_large', e.message);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return problem('unsupported_media_type', `${e.message}: send the body as application/json (Content-Type: application/json)`);
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
       return problem('unsupported_media_type', e.message);
   }
+  if (isDatabaseUnavailable(error)) return problem('unavailable', 'the database is unreachable for now; retry after the Retry-After header');
   if (e instanceof SyntaxError && e.statusCode === 400) return problem('malformed_json', e.message);
   if (e.statusCode === 429) return problem('rate_limited', e.message);
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return problem('validation', e.message);
   return problem('internal', 'an unexpected error occurred');
 }
 
+/** Seconds a client is asked to wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 5;
+
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Problem): FastifyReply {
+  if (p.status === 503) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+  // (set here too: errors the router raises before any hook runs skip onSend's)
+  reply.header('x-request-id', request.id);
   return reply.status(p.status).type('application/problem+json')
     .send({ ...p, instance: request.url, requestId: request.id });
 }

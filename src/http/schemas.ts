@@ -43,8 +43,9 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
     409: 'Conflict with the current state, or an Idempotency-Key reused with another request.',
     422: 'Not enough available points.',
     429: 'Rate limit exceeded.',
+    503: 'The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key.',
   };
-  for (const s of [400, 401, 429, ...statuses]) out[s] = Type.Ref('Problem', { description: about[s] ?? 'Error' });
+  for (const s of [400, 401, 429, 503, ...statuses]) out[s] = Type.Ref('Problem', { description: about[s] ?? 'Error' });
   return out;
 }
 

@@ -35,7 +35,7 @@ export const BUILT_IN_JOBS: readonly Job[] = [
     cron: '* * * * *',
     timeZone: 'UTC',
     async run(laurel, now, progress) {
-      const r = await settleDue(laurel.db, now, 5000, (total) => progress({ done: total.wallets, unit: 'wallets' }), laurel.engine === 'postgres');
+      const r = await settleDue(laurel.db, now, 5000, (total) => progress({ done: total.wallets, unit: 'wallets' }));
       return { ...r, pointsExpired: Number(r.pointsExpired) };
     },
   },

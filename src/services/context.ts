@@ -1,6 +1,6 @@
 // What every service receives: the database, the clock, the earning strategies rules may use and
 // the deployment's settings. Built once per process (or per test).
-import { systemClock, type Clock } from '../core/clock.js';
+import { clockStartingAt, systemClock, type Clock } from '../core/clock.js';
 import { strategiesWith, type EarningStrategy, type Strategies } from '../core/rules/strategies.js';
 import { connectionOptionsFromEnv, openDatabase, type ConnectionOptions, type Engine } from '../db/connection.js';
 import { migrate } from '../db/migrate.js';
@@ -38,12 +38,27 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   return { allowPrivateWebhooks: allow === 'true', batch: batchSettingsFromEnv(env) };
 }
 
+/**
+ * LAUREL_CLOCK_START=2026-12-01T09:00:00Z starts the clock at that instant, running on from there:
+ * the README's walkthroughs (and a demo of a given day) print the same figures whatever the real
+ * date. Unset, the system clock. Never in production: every date Laurel writes would be shifted.
+ */
+export function clockFromEnv(env: NodeJS.ProcessEnv = process.env): Clock {
+  const start = env.LAUREL_CLOCK_START?.trim();
+  if (!start) return systemClock;
+  const at = new Date(start);
+  if (!/^\d{4}-\d{2}-\d{2}T/.test(start) || Number.isNaN(at.getTime())) {
+    throw new Error(`LAUREL_CLOCK_START must be an ISO 8601 instant such as 2026-12-01T09:00:00Z, not ${JSON.stringify(env.LAUREL_CLOCK_START)}`);
+  }
+  return clockStartingAt(at);
+}
+
 export interface Extensions {
   /** a brand's own reward calculations, usable as rule effects next to the built-in ones */
   strategies?: readonly EarningStrategy<unknown>[];
 }
 
-export async function openLaurel(options: ConnectionOptions = connectionOptionsFromEnv(), clock: Clock = systemClock,
+export async function openLaurel(options: ConnectionOptions = connectionOptionsFromEnv(), clock: Clock = clockFromEnv(),
   extensions: Extensions = {}, settings: Settings = settingsFromEnv()): Promise<Laurel> {
   const strategies = strategiesWith(extensions.strategies);
   const { db, engine, close } = await openDatabase(options);

@@ -5,7 +5,7 @@ import type { Explained } from '../core/events/event.js';
 import type { Basket } from '../core/rules/basket.js';
 import type { Facts } from '../core/rules/conditions.js';
 import { readsStats } from '../core/rules/conditions.js';
-import { capsOf, evaluate, loadRule, type Award, type EvaluatedEvent, type LimitState, type LoadedRule, type Scope } from '../core/rules/evaluate.js';
+import { capsOf, evaluate, excludedRules, loadRule, type Award, type EvaluatedEvent, type LimitState, type LoadedRule, type Scope } from '../core/rules/evaluate.js';
 import { factsOf, NO_STATS, type FactsInput } from '../core/rules/facts.js';
 import type { Campaign, Rule } from '../core/rules/rule.js';
 import type { Strategies } from '../core/rules/strategies.js';
@@ -29,6 +29,8 @@ export interface Earning {
   facts: Facts;
   /** points each budget scope gives out: what the event must add to the budgets used */
   spent: Map<Scope, bigint>;
+  /** the rules an exclusive rule kept from running */
+  excluded: Rule[];
 }
 
 const ANONYMOUS: FactsInput['member'] = { memberId: '', tier: null, grade: null, attributes: {}, birthday: null, enrolledAt: new Date(0) };
@@ -63,7 +65,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   const stats = memberId !== null && rules.some((r) => readsStats(r.rule.condition))
     ? await memberStats(db, tenantId, memberId, event.occurredAt, program.timeZone) : NO_STATS;
   const facts = factsOf({ event: { ...event, type: event.type }, basket, member: profile, stats, timeZone: program.timeZone });
-  if (rules.length === 0) return { awards: [], facts, spent: new Map() };
+  if (rules.length === 0) return { awards: [], facts, spent: new Map(), excluded: [] };
   const caps = capsOf(rules, campaigns);
   const usage = memberId !== null && caps.size > 0
     ? await memberUsage(db, tenantId, memberId, caps, event.occurredAt, program.timeZone)
@@ -76,7 +78,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   // return takes them in the same order), so two events never wait for each other in a circle.
   const otherWallets = [...new Set(unbudgeted.filter((a) => a.points > 0n && a.wallet !== null).map((a) => a.wallet!))].sort();
   if (otherWallets.length > 0) await input.lockWallets?.(otherWallets);
-  if (budgeted.size === 0) return { awards: unbudgeted, facts, spent: new Map() };
+  if (budgeted.size === 0) return { awards: unbudgeted, facts, spent: new Map(), excluded: excludedRules(rules, unbudgeted).map((r) => r.rule) };
   // Lock only the budgets this event would draw on: events that earn nothing from a budgeted rule never wait for it.
   const drawing = new Set(unbudgeted
     .filter((a) => a.points > 0n)
@@ -92,7 +94,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
       spent.set(scope, (spent.get(scope) ?? 0n) + a.points);
     }
   }
-  return { awards, facts, spent };
+  return { awards, facts, spent, excluded: excludedRules(rules, awards).map((r) => r.rule) };
 }
 
 /** An award as the explanation stores it: in the wallet it went to. */

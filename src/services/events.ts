@@ -14,13 +14,13 @@ import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
 import { decodeJson } from '../core/json.js';
 import { MAX_POINTS, minBig, sumBig } from '../core/points.js';
-import { basketOf, remainingBasket } from '../core/rules/basket.js';
+import { basketOf, earningBase, earningBaseLeft, remainingBasket } from '../core/rules/basket.js';
 import { loadRule, type Scope } from '../core/rules/evaluate.js';
 import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
-  eventOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
-  lockEvent, type EventProgram,
+  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
+  lockEvent, type EventProgram, type RuleRef,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import { insertActivity, type Activity } from '../db/activity.js';
@@ -156,7 +156,8 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   }
   const payment = event.kind === 'purchase' && event.pointsHoldId !== null ? await pointsPaymentOf(laurel, tenantId, program, member.memberId, event) : null;
   const paidWithPoints = payment ? payment.money : event.kind === 'purchase' ? event.paidWithPoints : 0n;
-  const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
+  const money = event.kind === 'purchase' ? orderTotal(event.lines, paidWithPoints) : 0n;
+  const basket = event.kind === 'purchase' ? basketOf(event.lines, earningBase(money, paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
   return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
     const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
@@ -186,7 +187,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
         ladder, state: tierState, timeZone: program.timeZone, occurredAt: earningEvent.occurredAt, earning, evaluateAt,
         contribution: (e) => ({
           qualifyingPoints: qualifyingPoints(program, e.awards.map(explained)),
-          spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1n : 0n,
+          spend: money, visits: event.kind === 'purchase' ? 1n : 0n,
         }),
       }));
     }
@@ -215,18 +216,18 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     if (tier?.bonusResult) results.push(tier.bonusResult);
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
-      ...(event.kind === 'purchase' ? { total: basket.paid, paidWithPoints } : {}),
+      ...(event.kind === 'purchase' ? { total: money, paidWithPoints } : {}),
       ...(captured ? { pointsPaid: payment!.points, pointsEntryId: captured.entries[0]!.entryId } : {}),
       entries, explanation,
     });
     const activity = {
       eventId, programId: program.programId, memberId: member.memberId, occurredAt: earningEvent.occurredAt,
       qualifyingPoints: qualifyingPoints(program, explanation),
-      spend: event.kind === 'purchase' ? basket.paid : 0n, visits: event.kind === 'purchase' ? 1 : 0,
+      spend: money, visits: event.kind === 'purchase' ? 1 : 0,
     };
     // A welcome recorded is a welcome no longer due: in the same transaction, so it is sent once and never lost.
     if (event.type === SIGNUP) await markWelcomed(trx, tenantId, member.memberId);
-    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null, enrolled };
+    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null, enrolled, excluded: earning.excluded };
   });
 }
 
@@ -278,25 +279,31 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     const awarded = awards.filter((a) => a.eventId === purchase.eventId);
     const takenBack = new Map<string, bigint>();
     for (const a of awards) if (a.eventId !== purchase.eventId) takenBack.set(a.ruleId, (takenBack.get(a.ruleId) ?? 0n) - a.points);
-    const rules = (await rulesAt(trx, tenantId, purchase.explanation)).map((r) => loadRule(r, laurel.strategies));
+    // The rules that fired, and those an exclusive rule kept out: they earn on what is left if it no longer applies.
+    const excluded = excludedRulesOf(locked);
+    const rules = (await rulesAt(trx, tenantId, [...purchase.explanation, ...excluded])).map((r) => loadRule(r, laurel.strategies));
     const campaigns = await campaignsById(trx, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
     const facts = factsOfRow(locked);
     const back = facts === null ? [] : pointsToTakeBack({
-      awarded, rules, campaigns, facts, takenBack,
+      awarded, rules, campaigns, facts, takenBack, excluded: new Set(excluded.map((r) => r.ruleId)),
       event: { externalId: purchase.externalId, channel: purchase.channel, location: purchase.location, occurredAt: purchase.occurredAt },
-      remaining: remainingBasket(lines, decision.returned, decision.paidLeft),
+      // A purchase that earned on more than its money (the program's earnOnPaidWithPoints, as it was then) keeps earning on the points' part left.
+      remaining: remainingBasket(lines, decision.returned, earningBaseLeft(
+        { lines, total: purchase.total!, paidWithPoints: purchase.paidWithPoints ?? 0n }, facts.order.total > purchase.total!,
+        decision.returned, purchase.total! - decision.paidLeft)),
     });
     const eventId = uuidv7(now.getTime());
     const explanation: Explained[] = back.map((b) => {
       const r = rules.find((x) => x.rule.ruleId === b.ruleId)!.rule;
       return {
         ruleId: r.ruleId, version: r.version, name: r.name, campaignId: r.campaignId, effect: r.effect.type, wallet: b.wallet!,
-        points: -b.points, uncapped: -b.points, limitedBy: [], detail: { takenBackFrom: purchase.externalId },
+        points: -b.points, uncapped: -b.points, limitedBy: [],
+        detail: { [b.points > 0n ? 'takenBackFrom' : 'earnsInsteadOn']: purchase.externalId },
       };
     });
     await insertAwards(trx, tenantId, explanation.map((a) => ({
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: purchase.memberId,
-      occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points,
+      occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points, purchaseEventId: purchase.eventId,
     })));
     const results: LedgerResult[] = [];
     const entries: EventEntry[] = [];
@@ -330,7 +337,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
       visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
     };
-    return { record, ledger: results, facts: null, activity, tier: null, enrolled: null };
+    return { record, ledger: results, facts: null, activity, tier: null, enrolled: null, excluded: [] };
   });
 }
 
@@ -390,6 +397,8 @@ interface Written {
   activity: Activity;
   tier: TierChange | null;
   enrolled: EnrolledMember | null;
+  /** the rules an exclusive rule kept from running (a purchase's returns may run them) */
+  excluded: readonly RuleRef[];
 }
 
 /** The tier-qualifying points among an event's awards (negative for a return). */
@@ -402,10 +411,10 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity, tier, enrolled } = await write(trx, now, lookup);
+      const { record, ledger, facts, activity, tier, enrolled, excluded } = await write(trx, now, lookup);
       const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier, enrolled: enrolled !== null, member: enrolled };
       await storeIdempotency(trx, tenantId, stored(result), now);
-      await insertEvent(trx, tenantId, record, facts);
+      await insertEvent(trx, tenantId, record, facts, excluded);
       await insertActivity(trx, tenantId, activity);
       return result;
     }, { lookupInWork: true });

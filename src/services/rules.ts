@@ -6,7 +6,7 @@ import { normaliseEvent, type EventInput, type Explained } from '../core/events/
 import type { PurchaseLine } from '../core/events/purchase.js';
 import { orderTotal } from '../core/events/purchase.js';
 import { uuidv7 } from '../core/ids.js';
-import { basketOf } from '../core/rules/basket.js';
+import { basketOf, earningBase } from '../core/rules/basket.js';
 import { capsOf, evaluate, loadRule, type Scope } from '../core/rules/evaluate.js';
 import { replayLimits } from '../core/rules/replay.js';
 import { withBasket } from '../core/rules/facts.js';
@@ -150,7 +150,8 @@ export async function quote(laurel: Laurel, tenantId: string, input: QuoteInput)
   if (event.currency !== null && event.currency !== program.currency) throw invalid('currency', `this tenant's events are in ${program.currency}`);
   const memberId = input.memberId !== undefined || input.member !== undefined ? await resolveMemberId(laurel, tenantId, program, input) : null;
   const paidWithPoints = event.kind === 'purchase' ? event.paidWithPoints : 0n;
-  const basket = event.kind === 'purchase' ? basketOf(event.lines, orderTotal(event.lines, paidWithPoints)) : basketOf([], 0n);
+  const basket = event.kind === 'purchase'
+    ? basketOf(event.lines, earningBase(orderTotal(event.lines, paidWithPoints), paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
   const now = laurel.clock.now();
   const earning = await evaluateEarning(laurel.db, laurel.strategies, tenantId, program, {
     event: {
@@ -232,7 +233,8 @@ export async function dryRun(laurel: Laurel, tenantId: string, ruleId: string, i
     const facts = factsOfRow(row);
     if (facts === null) continue;
     const e = eventOf(row);
-    const basket = e.kind === 'purchase' ? basketOf(e.lines as PurchaseLine[], e.total ?? 0n) : basketOf([], 0n);
+    // What the event earned on, as its facts say (its money, and the part paid with points if the program said so then).
+    const basket = e.kind === 'purchase' ? basketOf(e.lines as PurchaseLine[], facts.order.total) : basketOf([], 0n);
     const limits = replay === null ? undefined : replay.limitsFor(e.memberId, e.occurredAt,
       caps.size > 0 ? await memberUsage(laurel.db, tenantId, e.memberId, caps, e.occurredAt, timeZone) : () => ({ points: 0n, times: 0 }));
     const [award] = evaluate({

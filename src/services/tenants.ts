@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import { isValidTimeZone, validateEnrollByEmail, validateExpiredRewards, validatePointValue, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
+import { isValidTimeZone, validateEarnOnPaidWithPoints, validateEnrollByEmail, validateExpiredRewards, validatePointValue, validateProgram, type ExpiryPolicy, type ProgramInput, type WalletSpec } from '../core/program.js';
 import { expiryPolicyOf } from '../db/ledger.js';
 import type { Trx } from '../db/ledger.js';
 import { insertApiKey, newSecret, withoutSecret, type NewApiKey } from './api-keys.js';
@@ -114,6 +114,7 @@ export async function createProgram(laurel: Laurel, tenantId: string, input: Pro
       expiry_reminder_days: program.expiryReminderDays ?? null,
       point_value_points: program.pointValue?.points ?? null, point_value_minor: program.pointValue?.minor ?? null,
       expired_rewards: program.expiredRewards ?? 'forfeit', enroll_by_email: program.enrollByEmail ?? true,
+      earn_on_paid_with_points: program.earnOnPaidWithPoints ?? false,
       created_at: program.createdAt, ...expiryColumns(program.expiry),
     }).execute();
     await trx.insertInto('wallets').values(program.wallets.map((w) => ({
@@ -133,12 +134,12 @@ export async function getProgram(laurel: Laurel, tenantId: string, programId: st
     returnWindowDays: row.return_window_days, negativeBalance: row.negative_balance_policy, expiryReminderDays: row.expiry_reminder_days,
     expiry: expiryPolicyOf(row), createdAt: row.created_at,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
-    expiredRewards: row.expired_rewards,
+    expiredRewards: row.expired_rewards, earnOnPaidWithPoints: row.earn_on_paid_with_points,
     wallets: wallets.map((w) => ({ walletId: w.wallet_id, code: w.code, kind: w.kind })),
   };
 }
 
-export type ProgramSettings = Partial<Pick<ProgramInput, 'pointValue' | 'expiredRewards' | 'expiryReminderDays' | 'enrollByEmail'>>;
+export type ProgramSettings = Partial<Pick<ProgramInput, 'pointValue' | 'expiredRewards' | 'expiryReminderDays' | 'enrollByEmail' | 'earnOnPaidWithPoints'>>;
 
 /** Changes the settings a program may change after it started (its wallets and earning policies stay). */
 export async function updateProgramSettings(laurel: Laurel, tenantId: string, programId: string, patch: ProgramSettings): Promise<Program> {
@@ -151,6 +152,7 @@ export async function updateProgramSettings(laurel: Laurel, tenantId: string, pr
   }
   if (patch.expiredRewards !== undefined) set.expired_rewards = validateExpiredRewards(patch.expiredRewards);
   if (patch.enrollByEmail !== undefined) set.enroll_by_email = validateEnrollByEmail(patch.enrollByEmail);
+  if (patch.earnOnPaidWithPoints !== undefined) set.earn_on_paid_with_points = validateEarnOnPaidWithPoints(patch.earnOnPaidWithPoints);
   if (patch.expiryReminderDays !== undefined) {
     const days = patch.expiryReminderDays;
     if (days !== null && (!Number.isInteger(days) || days < 1 || days > 365)) throw invalid('expiryReminderDays', 'expiryReminderDays must be an integer from 1 to 365, or null');

@@ -1,8 +1,9 @@
 // What rules see of an order: its lines with the money each one was really paid with. The part
-// of an order paid with points or store credit earns nothing (SPEC §4), so the money paid is
-// spread over the lines in proportion to their value, to the last minor unit.
+// of an order paid with points or store credit earns nothing (SPEC §4) unless the program says it
+// does, so what earns is spread over the lines in proportion to their value, to the last minor unit.
 import type { PurchaseLine, ReturnLine } from '../events/purchase.js';
 import { goodsOf, lineNet } from '../events/purchase.js';
+import { pointsBackSoFar } from '../rewards/points-payment.js';
 
 export interface BasketLine {
   sku: string;
@@ -68,6 +69,25 @@ export function remainingBasket(lines: readonly PurchaseLine[], returned: Readon
     kept.push({ sku: l.sku, category: l.category, quantity, unitPrice: l.unitPrice, discount: quantity * l.unitPrice - net });
   }
   return basketOf(kept, kept.length === 0 ? 0n : paid);
+}
+
+/**
+ * What an order earns on: the money paid, and with the program's earnOnPaidWithPoints, the part
+ * paid with points too.
+ */
+export const earningBase = (money: bigint, paidWithPoints: bigint, earnOnPaidWithPoints: boolean): bigint =>
+  (earnOnPaidWithPoints ? money + paidWithPoints : money);
+
+/**
+ * What an order earns on after returns that took back `returned` units and refunded `refunded`
+ * of its money: the money not refunded and, when the purchase earned on the part paid with
+ * points, the share of that part not given back (the same share pay-with-points gives back).
+ */
+export function earningBaseLeft(order: { lines: readonly PurchaseLine[]; total: bigint; paidWithPoints: bigint }, earnedOnPaidWithPoints: boolean,
+  returned: ReadonlyMap<string, bigint>, refunded: bigint): bigint {
+  const money = order.total - refunded;
+  if (!earnedOnPaidWithPoints || order.paidWithPoints === 0n) return money;
+  return money + order.paidWithPoints - pointsBackSoFar({ lines: order.lines, total: order.total, pointsPaid: order.paidWithPoints }, returned, refunded);
 }
 
 export type { PurchaseLine, ReturnLine };

@@ -152,6 +152,17 @@ export function evaluate(input: EvaluationInput): Award[] {
   });
 }
 
+/**
+ * The rules an exclusive rule kept from running on this event: every rule after it, by priority.
+ * A return that drops the exclusive rule below its condition lets them earn on what is left.
+ */
+export function excludedRules(rules: readonly LoadedRule[], awards: readonly Award[]): LoadedRule[] {
+  const last = awards[awards.length - 1];
+  const sorted = [...rules].sort(byPriority);
+  const at = last === undefined ? -1 : sorted.findIndex((r) => r.rule.ruleId === last.ruleId);
+  return at >= 0 && sorted[at]!.rule.stacking === 'exclusive' ? sorted.slice(at + 1) : [];
+}
+
 /** Trims awards by caps and budgets, counting what earlier awards of the same event took. */
 function limiter(limits: LimitState, campaigns: ReadonlyMap<string, Campaign>) {
   const taken = new Map<string, Usage>();

@@ -15,6 +15,8 @@ export interface RecordedAward {
   ruleId: string;
   campaignId: string | null;
   points: bigint;
+  /** a return's award: the purchase it belongs to */
+  purchaseEventId?: string | null;
 }
 
 export interface ReplayInput {
@@ -72,14 +74,24 @@ export function replayLimits(input: ReplayInput): Replay {
     const now = standing(scope, period);
     let points = now.points;
     let times = now.times;
+    // Per purchase, what the member keeps from the scope, and the rule's part of it: a purchase
+    // counts towards `times` while it keeps something (memberUsage), so it stops counting when
+    // what it keeps came from this rule alone.
+    const kept = new Map<string, { all: bigint; rule: bigint }>();
     for (const a of recorded) {
-      if (a.memberId !== memberId || !within(a.occurredAt, bounds) || !replaced(scope, a)) continue;
-      points -= a.points;
-      // An event counts once towards `times` while any award of the scope on it is positive.
-      const others = recorded.some((o) => o !== a && o.eventId === a.eventId && o.points > 0n
-        && (scope === ruleScope ? o.ruleId === rule.ruleId : o.campaignId === campaign!.campaignId));
-      if (input.replayed.has(a.eventId) && a.points > 0n && !others) times -= 1;
+      if (a.memberId !== memberId || !within(a.occurredAt, bounds)) continue;
+      const inScope = scope === ruleScope ? a.ruleId === rule.ruleId : a.campaignId === campaign?.campaignId;
+      if (!inScope) continue;
+      const key = a.purchaseEventId ?? a.eventId;
+      const k = kept.get(key) ?? { all: 0n, rule: 0n };
+      k.all += a.points;
+      if (replaced(scope, a)) {
+        k.rule += a.points;
+        points -= a.points;
+      }
+      kept.set(key, k);
     }
+    for (const [key, k] of kept) if (input.replayed.has(key) && k.all > 0n && k.all - k.rule <= 0n) times -= 1;
     for (const g of given) {
       if (g.memberId !== memberId || !within(g.occurredAt, bounds)) continue;
       points += g.points;

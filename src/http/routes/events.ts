@@ -56,7 +56,7 @@ const EventFields = {
   lines: Type.Optional(Type.Array(LineInput, {
     minItems: 1, maxItems: MAX_LINES, description: 'purchase (required): what was bought; return: what comes back (or give refundAmount)',
   })),
-  paidWithPoints: Type.Optional(Money('purchase: minor units paid with points, store credit or a reward — that part earns nothing', 1000)),
+  paidWithPoints: Type.Optional(Money("purchase: minor units paid with points, store credit or a reward — that part earns nothing, unless the program's earnOnPaidWithPoints says it does", 1000)),
   pointsHoldId: Type.Optional(Id('purchase: the hold of points placed at checkout; the purchase captures it and pays what its points are worth (paidWithPoints, if sent, must say the same)')),
   purchaseExternalId: Type.Optional(Text(200, 'return (required): the externalId of the purchase it refunds', 'order-1001')),
   refundAmount: Type.Optional(Type.Integer({
@@ -118,7 +118,7 @@ const EventSchema = Type.Object({
   currency: Nullable(Type.String({ examples: ['EUR'] })),
   orderId: Nullable(Type.String()),
   lines: Nullable(Type.Array(LineSchema, { description: 'purchase: the lines bought; return: the lines brought back' })),
-  total: Nullable(Type.Integer({ description: 'purchase: money paid in minor units (lines less discounts less paidWithPoints): what earns', examples: [3399] })),
+  total: Nullable(Type.Integer({ description: "purchase: money paid in minor units (lines less discounts less paidWithPoints): what earns (with the program's earnOnPaidWithPoints, paidWithPoints earns too)", examples: [3399] })),
   paidWithPoints: Nullable(Type.Integer({ description: 'purchase: minor units paid with points or store credit' })),
   pointsPaid: Nullable(Type.Integer({ description: 'purchase: points its pointsHoldId paid with; return: points it gave back of them (negative)' })),
   pointsEntryId: Nullable(Id('the journal entry that took (or gave back) those points')),
@@ -186,7 +186,7 @@ export const eventRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async 
       summary: 'Send an event', tags: ['events'], operationId: 'sendEvent',
       description: [
         'Records a purchase, a return or a custom action and moves its points.',
-        "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.",
+        "**purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value (a program with `earnOnPaidWithPoints` earns on paidWithPoints too). Points stay pending for the program's return window.",
         '**return** (lines or refundAmount): takes back what the returned lines earned. What is left of the order is evaluated again with the rule versions and facts of the purchase; each rule keeps the lesser of what it gave and what it would give now, so a minimum-spend bonus that no longer qualifies is taken back and returning everything takes back exactly what the purchase earned. Pending points go first; spent points follow the negative-balance policy. Returning more than is left is refused (409).',
         "**custom action** (any other type): earns what the program's rules for that type give, or nothing; it is recorded either way.",
         "`tier`: the upgrade the event's activity earned the member on the program's tier ladder (with its bonus points), or null.",

@@ -27,6 +27,7 @@ const PointValue = Type.Object({
   points: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
   minor: Type.Integer({ minimum: 1, maximum: 1_000_000_000 }),
 }, { additionalProperties: false, description: 'pay with points: `points` points are worth `minor` minor units (100 and 100: a point is a cent); null: points do not pay', examples: [{ points: 100, minor: 100 }] });
+const EarnOnPaidWithPoints = Type.Boolean({ description: "whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded" });
 const EnrollByEmail = Type.Boolean({
   description: 'universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId',
 });
@@ -43,6 +44,7 @@ const ProgramBody = Type.Object({
   expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365, description: 'remind members this many days before a lot of their points expires (a `points.expiring` outbox message, once per lot); null: never' }))),
   pointValue: Type.Optional(Nullable(PointValue)),
   expiredRewards: Type.Optional(ExpiredRewards),
+  earnOnPaidWithPoints: Type.Optional(EarnOnPaidWithPoints),
 }, { additionalProperties: false });
 
 const ProgramSchema = Type.Object({
@@ -58,14 +60,16 @@ const ProgramSchema = Type.Object({
   expiryReminderDays: Nullable(Type.Integer()),
   pointValue: Nullable(PointValue),
   expiredRewards: ExpiredRewards,
+  earnOnPaidWithPoints: EarnOnPaidWithPoints,
   createdAt: Timestamp('when'),
-});
+}, { description: 'The program, with its wallets and policies' });
 
 const presentProgram = (p: Program) => ({
   object: 'program' as const, programId: p.programId, name: p.name, enrollmentMode: p.enrollmentMode, enrollByEmail: p.enrollByEmail ?? true, wallets: p.wallets,
   returnWindowDays: p.returnWindowDays, expiry: p.expiry, negativeBalance: p.negativeBalance, expiryReminderDays: p.expiryReminderDays ?? null,
   pointValue: p.pointValue ? { points: Number(p.pointValue.points), minor: Number(p.pointValue.minor) } : null,
   expiredRewards: p.expiredRewards ?? 'forfeit',
+  earnOnPaidWithPoints: p.earnOnPaidWithPoints ?? false,
   createdAt: p.createdAt.toISOString(),
 });
 
@@ -92,10 +96,11 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   app.patch('/programs/:programId', {
     schema: {
       summary: 'Change program settings', tags: ['programs'], operationId: 'updateProgramSettings',
-      description: 'The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.',
+      description: 'The settings a running program may change: pay-with-points value, whether the part paid with points earns, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.',
       params: Type.Object({ programId: Id('the program') }),
       body: Type.Object({
         pointValue: Type.Optional(Nullable(PointValue)), expiredRewards: Type.Optional(ExpiredRewards), enrollByEmail: Type.Optional(EnrollByEmail),
+        earnOnPaidWithPoints: Type.Optional(EarnOnPaidWithPoints),
         expiryReminderDays: Type.Optional(Nullable(Type.Integer({ minimum: 1, maximum: 365 }))),
       }, { additionalProperties: false }),
       response: { 200: { ...ProgramSchema, description: 'The program with its settings as changed.' }, ...errors(403, 404) },

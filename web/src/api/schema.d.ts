@@ -9,7 +9,7 @@ export interface paths {
         };
         /**
          * Liveness and readiness
-         * @description Answers 200 once the database is migrated and the API accepts requests. No authentication.
+         * @description Answers 200 when the API accepts requests and the database answers a query; 503 while the database cannot be reached (a restart, a failover). No authentication.
          */
         get: operations["getHealth"];
         put?: never;
@@ -147,7 +147,7 @@ export interface paths {
         head?: never;
         /**
          * Change program settings
-         * @description The settings a running program may change: pay-with-points value, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.
+         * @description The settings a running program may change: pay-with-points value, whether the part paid with points earns, what expired unused rewards do, expiry reminders, enrolment by e-mail. Wallets and earning policies stay as created.
          */
         patch: operations["updateProgramSettings"];
         trace?: never;
@@ -593,7 +593,7 @@ export interface paths {
          * Send an event
          * @description Records a purchase, a return or a custom action and moves its points.
          *
-         *     **purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value. Points stay pending for the program's return window.
+         *     **purchase**: earns through the program's enabled `purchase` rules, in one transaction. What earns is the money paid: Σ(quantity × unitPrice − discount) − paidWithPoints, in minor units, spread over the lines by value (a program with `earnOnPaidWithPoints` earns on paidWithPoints too). Points stay pending for the program's return window.
          *
          *     **return** (lines or refundAmount): takes back what the returned lines earned. What is left of the order is evaluated again with the rule versions and facts of the purchase; each rule keeps the lesser of what it gave and what it would give now, so a minimum-spend bonus that no longer qualifies is taken back and returning everything takes back exactly what the purchase earned. Pending points go first; spent points follow the negative-balance policy. Returning more than is left is refused (409).
          *
@@ -1752,7 +1752,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The API is up and its database migrated. */
+            /** @description The API and its database are up. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1788,7 +1788,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/healthz?limit=0",
-                     *       "requestId": "01a24c01-c39a-7000-8d83-914266ceac06"
+                     *       "requestId": "01a24c06-fd03-7000-9acf-d64965f78850"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now (problem type /problems/unavailable, with Retry-After). */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable: connect ECONNREFUSED 127.0.0.1:1",
+                     *       "instance": "/healthz",
+                     *       "requestId": "01a24c07-0e2b-7000-91be-bc06bd4cf740"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1829,15 +1848,15 @@ export interface operations {
                      * @example {
                      *       "tenant": {
                      *         "object": "tenant",
-                     *         "tenantId": "01a24c01-c39b-7001-9dcb-efd4d45aae7c",
+                     *         "tenantId": "01a24c06-fd04-7001-bd2e-ada6fe00a4d9",
                      *         "name": "Acme Coffee",
                      *         "timeZone": "Europe/Paris",
                      *         "currency": "EUR",
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
                      *       "apiKey": {
-                     *         "key": "lk_gaJ9RNp9ZuUGWn8N74uswbfVEvGTFn1SOmFIG9h-4_0",
-                     *         "keyId": "01a24c01-c39b-7002-a8fa-9f3b17819318",
+                     *         "key": "lk_HnSJ33urY6sh7LPomCgc3SSZz-BPPUCwUirwmMOjBoo",
+                     *         "keyId": "01a24c06-fd04-7002-a837-72df2d82731a",
                      *         "keyWithheld": false
                      *       }
                      *     }
@@ -1897,7 +1916,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c01-c3b0-7000-9e4d-eb7c73f30263",
+                     *       "requestId": "01a24c06-fd0f-7000-a921-d284dae39786",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -1922,7 +1941,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c01-c3b1-7000-86c6-86f7f6c4bd11"
+                     *       "requestId": "01a24c06-fd10-7000-a7d7-8d66cf7adb16"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1941,7 +1960,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c01-c3b2-7000-b76d-38292e946484",
+                     *       "requestId": "01a24c06-fd11-7000-83b3-7d80422e6121",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -1966,7 +1985,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c01-c3b9-7000-a32f-2856b194e9b0"
+                     *       "requestId": "01a24c06-fd14-7000-92ee-7076087e30ae"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/tenants",
+                     *       "requestId": "01a24c07-0e31-7000-addf-81da4b6e4657"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1992,7 +2030,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tenant",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
                      *       "name": "Laurel Demo Coffee",
                      *       "timeZone": "Europe/Paris",
                      *       "currency": "EUR",
@@ -2041,7 +2079,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/tenant?note=%00",
-                     *       "requestId": "01a24c01-c3be-7000-af6f-bfcef7b686c1",
+                     *       "requestId": "01a24c06-fd1a-7000-98f3-963cb97171a1",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2066,7 +2104,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24c01-c3bf-7000-9bec-87ac173df3ae"
+                     *       "requestId": "01a24c06-fd1b-7000-8e66-10199a445e50"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2085,7 +2123,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24c01-c3c4-7000-afa8-c2503ec7971f"
+                     *       "requestId": "01a24c06-fd1f-7000-951a-a258f9bfeb10"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2104,7 +2142,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenant?limit=0",
-                     *       "requestId": "01a24c01-c3d0-7000-a768-681464bcc10f"
+                     *       "requestId": "01a24c06-fd2a-7000-9c50-920eeaad28e8"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/tenant",
+                     *       "requestId": "01a24c07-0e33-7000-9fa6-e01e32310062"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2133,7 +2190,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "keyId": "01a24c06-faee-7001-ae38-1200332d1526",
                      *           "name": "back office",
                      *           "scopes": [
                      *             "admin"
@@ -2143,7 +2200,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "keyId": "01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "name": "store 12 till 3",
                      *           "scopes": [
                      *             "pos"
@@ -2153,7 +2210,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a20ce4-05c0-7003-8ac5-e5079593473e",
+                     *           "keyId": "01a24c06-faee-7003-a432-9eb373005588",
                      *           "name": "reporting",
                      *           "scopes": [
                      *             "read"
@@ -2163,7 +2220,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c01-c153-7001-b672-eb0b96422e63",
+                     *           "keyId": "01a24c06-fb19-7001-8889-608d41e2e0b6",
                      *           "name": "rate limit createMemberToken",
                      *           "scopes": [
                      *             "admin"
@@ -2173,7 +2230,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c01-c3c4-7001-8b91-f15667846ced",
+                     *           "keyId": "01a24c06-fd1f-7001-9436-06060e27f0dd",
                      *           "name": "rate limit getTenant",
                      *           "scopes": [
                      *             "admin"
@@ -2183,7 +2240,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
+                     *           "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
                      *           "name": "store 14 till 1",
                      *           "scopes": [
                      *             "pos"
@@ -2193,7 +2250,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c01-c3e8-7001-bef1-51e989ef92bb",
+                     *           "keyId": "01a24c06-fd38-7001-aebe-4f05e6955a71",
                      *           "name": "rate limit createApiKey",
                      *           "scopes": [
                      *             "admin"
@@ -2242,7 +2299,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/api-keys?note=%00",
-                     *       "requestId": "01a24c01-c402-7000-8987-7949560175fb",
+                     *       "requestId": "01a24c06-fd47-7000-8d55-84b5b1325295",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2267,7 +2324,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c404-7000-9028-93ef99810e9c"
+                     *       "requestId": "01a24c06-fd48-7000-bbe9-3ba5fc81d3ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2286,7 +2343,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c405-7000-b591-0ab13618321e"
+                     *       "requestId": "01a24c06-fd48-7001-9fe8-3f270315ab42"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2305,7 +2362,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys?limit=0",
-                     *       "requestId": "01a24c01-c418-7000-883c-ccac2a8dd69b"
+                     *       "requestId": "01a24c06-fd54-7000-ae0b-805b999ba636"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "01a24c07-0e35-7000-8594-1fe3bcac1b44"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2343,14 +2419,14 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
+                     *       "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
                      *       ],
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "revokedAt": null,
-                     *       "key": "lk_4LFwD__3xtlzn7K8oJqXkYgOXT39GvSoeC1QH536OKc",
+                     *       "key": "lk_faHmDjldWLZ5xO6RHk-y2k9DD7Hd2RXvKKbZEe1Ekz4",
                      *       "keyWithheld": false
                      *     }
                      */
@@ -2392,7 +2468,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c3e0-7000-9714-9075648b385d",
+                     *       "requestId": "01a24c06-fd35-7000-8451-70a2d1a21485",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -2417,7 +2493,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c3e6-7000-b145-473aa4eb7d6c"
+                     *       "requestId": "01a24c06-fd37-7000-85fc-47fef28925cc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2436,7 +2512,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c3e7-7000-9054-00f843fcf00b"
+                     *       "requestId": "01a24c06-fd37-7001-91a3-cd48d61bedcf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2455,7 +2531,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c3e8-7000-8683-2e8e64189a3d",
+                     *       "requestId": "01a24c06-fd38-7000-8dc7-105216628060",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -2480,7 +2556,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c01-c3f1-7000-b2a0-5a2ed443de39"
+                     *       "requestId": "01a24c06-fd3e-7000-a2ae-4422e3409117"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/api-keys",
+                     *       "requestId": "01a24c07-0e34-7000-926c-dce21211acae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2512,7 +2607,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24c01-c3d2-7001-adf1-266525453488",
+                     *       "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
@@ -2555,7 +2650,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: keyId must match format \"uuid\"",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24c01-c432-7000-b924-340a1b45deaf",
+                     *       "requestId": "01a24c06-fd5e-7000-8fc1-4715e91debeb",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2579,8 +2674,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
-                     *       "requestId": "01a24c01-c433-7000-8c36-16ade942ac71"
+                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *       "requestId": "01a24c06-fd62-7000-bad2-f409182b565b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2598,8 +2693,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
-                     *       "requestId": "01a24c01-c434-7000-99c9-a8a3e86644a7"
+                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *       "requestId": "01a24c06-fd63-7000-9e9a-e5f5634e977c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2617,8 +2712,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "API key not found",
-                     *       "instance": "/v1/api-keys/01a24c01-c43a-7000-8ac6-3f517e697afb",
-                     *       "requestId": "01a24c01-c43a-7001-91ce-9db874a13aaa",
+                     *       "instance": "/v1/api-keys/01a24c06-fd64-7000-9224-c3d0caaeb858",
+                     *       "requestId": "01a24c06-fd64-7001-903a-3baf1108dd66",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2642,8 +2737,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the API key is already revoked",
-                     *       "instance": "/v1/api-keys/01a24c01-c3d2-7001-adf1-266525453488",
-                     *       "requestId": "01a24c01-c43c-7000-8d8b-28f05b8b683b",
+                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *       "requestId": "01a24c06-fd67-7000-a77a-57a5d37a3803",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2668,7 +2763,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24c01-c448-7000-8675-03d9b414fbb0"
+                     *       "requestId": "01a24c06-fd73-7000-9153-1f6195e2012f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/api-keys/01a24c07-0e36-7000-b92d-946b74d248db",
+                     *       "requestId": "01a24c07-0e36-7001-9467-a89144350a0c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2697,18 +2811,18 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "name": "Demo Rewards",
                      *           "enrollmentMode": "universal",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
+                     *               "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2725,22 +2839,23 @@ export interface operations {
                      *             "minor": 100
                      *           },
                      *           "expiredRewards": "forfeit",
+                     *           "earnOnPaidWithPoints": false,
                      *           "createdAt": "2026-09-23T09:30:00.000Z"
                      *         },
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a24c01-c44c-7001-9951-43e63cfa2beb",
+                     *           "programId": "01a24c06-fd74-7001-8afe-e66771877b95",
                      *           "name": "Staff perks",
                      *           "enrollmentMode": "opt_in",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a24c01-c44c-7002-be64-f99a335b552a",
+                     *               "walletId": "01a24c06-fd74-7002-88ec-792f8e3f9de0",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a24c01-c44c-7003-9afa-9d59a7674779",
+                     *               "walletId": "01a24c06-fd74-7003-a536-8d9858e24a05",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2756,6 +2871,7 @@ export interface operations {
                      *           "expiryReminderDays": null,
                      *           "pointValue": null,
                      *           "expiredRewards": "forfeit",
+                     *           "earnOnPaidWithPoints": false,
                      *           "createdAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ]
@@ -2817,6 +2933,8 @@ export interface operations {
                              * @enum {string}
                              */
                             expiredRewards: "refund" | "forfeit";
+                            /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                            earnOnPaidWithPoints: boolean;
                             /**
                              * Format: date-time
                              * @description when
@@ -2840,7 +2958,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/programs?note=%00",
-                     *       "requestId": "01a24c01-c4cb-7000-9285-0491772022b2",
+                     *       "requestId": "01a24c06-fdae-7000-b8b6-b285ddb7f439",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2865,7 +2983,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c4cc-7000-8752-a75ccef71d70"
+                     *       "requestId": "01a24c06-fdaf-7000-af1e-4e9835b623d5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2884,7 +3002,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c4f4-7000-a9fc-40559b2efc1a"
+                     *       "requestId": "01a24c06-fdc3-7000-9d1b-49aa758f98f6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2903,7 +3021,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs?limit=0",
-                     *       "requestId": "01a24c01-c515-7000-8848-896055116a2e"
+                     *       "requestId": "01a24c06-fdea-7000-b97a-89a1e522a662"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs",
+                     *       "requestId": "01a24c07-0e38-7000-a893-7aec92dbc40d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2978,6 +3115,8 @@ export interface operations {
                      * @enum {string}
                      */
                     expiredRewards?: "refund" | "forfeit";
+                    /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                    earnOnPaidWithPoints?: boolean;
                 };
             };
         };
@@ -2991,18 +3130,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a24c01-c44c-7001-9951-43e63cfa2beb",
+                     *       "programId": "01a24c06-fd74-7001-8afe-e66771877b95",
                      *       "name": "Staff perks",
                      *       "enrollmentMode": "opt_in",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a24c01-c44c-7002-be64-f99a335b552a",
+                     *           "walletId": "01a24c06-fd74-7002-88ec-792f8e3f9de0",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a24c01-c44c-7003-9afa-9d59a7674779",
+                     *           "walletId": "01a24c06-fd74-7003-a536-8d9858e24a05",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3018,6 +3157,7 @@ export interface operations {
                      *       "expiryReminderDays": null,
                      *       "pointValue": null,
                      *       "expiredRewards": "forfeit",
+                     *       "earnOnPaidWithPoints": false,
                      *       "createdAt": "2026-11-24T09:30:00.000Z"
                      *     }
                      */
@@ -3074,6 +3214,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -3096,7 +3238,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c47a-7000-a6c0-cbb44ab49bf7",
+                     *       "requestId": "01a24c06-fd8b-7000-962c-f530ecc8d768",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3121,7 +3263,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c47b-7000-abb3-883c84d7e5e1"
+                     *       "requestId": "01a24c06-fd8c-7000-a00d-dd18908fa764"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3140,7 +3282,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c47c-7000-ace0-9892d7104191"
+                     *       "requestId": "01a24c06-fd8d-7000-86a9-e5bf49b5f867"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3159,7 +3301,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c481-7000-89e6-6551f0cce0cd",
+                     *       "requestId": "01a24c06-fd8e-7000-a375-9adb6d46edaf",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -3184,7 +3326,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c01-c488-7000-916a-83ef6607fb15"
+                     *       "requestId": "01a24c06-fd94-7000-8974-23b2518f846b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs",
+                     *       "requestId": "01a24c07-0e37-7000-be5f-9ff8cd79b84c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3216,18 +3377,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
+                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3244,6 +3405,7 @@ export interface operations {
                      *         "minor": 100
                      *       },
                      *       "expiredRewards": "forfeit",
+                     *       "earnOnPaidWithPoints": false,
                      *       "createdAt": "2026-09-23T09:30:00.000Z"
                      *     }
                      */
@@ -3300,6 +3462,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -3322,7 +3486,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24c01-c527-7000-a777-83aa475f17c2",
+                     *       "requestId": "01a24c06-fdf9-7000-bfa8-a6d94206235a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3346,8 +3510,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c528-7000-836f-65cd393bdb25"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fdfa-7000-9bc5-b29141fd03eb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3365,8 +3529,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c52e-7000-ac5b-a5722e1bdf13"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fe01-7000-99ea-f009b6a3d9d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3384,8 +3548,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-c532-7000-837c-1407f2217908",
-                     *       "requestId": "01a24c01-c532-7001-b455-4ce49f3e6619",
+                     *       "instance": "/v1/programs/01a24c06-fe02-7000-a7aa-32c4fe35596d",
+                     *       "requestId": "01a24c06-fe03-7000-a5f8-31498ab1cc1b",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3410,7 +3574,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24c01-c536-7000-ac65-f9602d1f0353"
+                     *       "requestId": "01a24c06-fe07-7000-9d8b-e680e250173e"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e3a-7000-9b5a-86ccc8604486",
+                     *       "requestId": "01a24c07-0e3b-7000-bf60-a0affcbf4652"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3445,6 +3628,8 @@ export interface operations {
                     expiredRewards?: "refund" | "forfeit";
                     /** @description universal programs: whether an event naming an unknown member by `email` alone enrols them (true, the default). false: such an event is refused (404 naming `member.email`) and nothing is written, so a mistyped address makes no member; enrol them with POST /v1/members, or send an externalId */
                     enrollByEmail?: boolean;
+                    /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                    earnOnPaidWithPoints?: boolean;
                     expiryReminderDays?: number | null;
                 };
             };
@@ -3459,18 +3644,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
+                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3487,6 +3672,7 @@ export interface operations {
                      *         "minor": 100
                      *       },
                      *       "expiredRewards": "forfeit",
+                     *       "earnOnPaidWithPoints": false,
                      *       "createdAt": "2026-09-23T09:30:00.000Z"
                      *     }
                      */
@@ -3543,6 +3729,8 @@ export interface operations {
                          * @enum {string}
                          */
                         expiredRewards: "refund" | "forfeit";
+                        /** @description whether the part of a purchase paid with points, store credit or a reward (`paidWithPoints`) earns points too; false (the default, SPEC §4): rules earn on the money paid only. A purchase's returns follow the setting as it was when the purchase was recorded */
+                        earnOnPaidWithPoints: boolean;
                         /**
                          * Format: date-time
                          * @description when
@@ -3564,8 +3752,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c54b-7000-951b-b1b39b15b4c7",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fe1d-7000-87f9-bab06d16938c",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3589,8 +3777,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c54f-7000-a739-d277ecdc1d39"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fe1e-7000-a1f0-c0075de95cb0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3608,8 +3796,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c550-7000-97c3-777bc6a0b842"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fe1f-7000-82e5-99f4090d6998"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3627,8 +3815,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-c551-7000-a8a3-bab7512d7084",
-                     *       "requestId": "01a24c01-c551-7001-a5d9-89e49950219e",
+                     *       "instance": "/v1/programs/01a24c06-fe1f-7001-8db5-b0eacffd57df",
+                     *       "requestId": "01a24c06-fe20-7000-bb6f-dc552ca35f20",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3652,8 +3840,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "requestId": "01a24c01-c558-7000-8aea-60206992c60e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "requestId": "01a24c06-fe26-7000-aa04-19c211838135"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e39-7000-99ce-0b282e08fb5a",
+                     *       "requestId": "01a24c07-0e39-7001-9c84-4261934ffa2a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3691,7 +3898,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "dashboard",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "since": "2026-08-26T09:30:00.000Z",
                      *       "members": 3,
                      *       "activeMembers": 3,
@@ -3833,7 +4040,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24c01-d0a2-7000-a120-f6b89984fe3a",
+                     *       "requestId": "01a24c07-0940-7000-8d21-7f2554e5ef90",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3857,8 +4064,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/dashboard?days=90",
-                     *       "requestId": "01a24c01-d0a3-7000-8910-660e9d45c551"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/dashboard?days=90",
+                     *       "requestId": "01a24c07-0941-7000-87fb-0b828dd0da91"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3876,8 +4083,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/dashboard?days=90",
-                     *       "requestId": "01a24c01-d0b1-7000-bd28-fd73e64e21cd"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/dashboard?days=90",
+                     *       "requestId": "01a24c07-094c-7000-9b95-947dbfa96a02"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3895,8 +4102,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-d0b2-7000-9b0c-6debc74619bf/dashboard?days=90",
-                     *       "requestId": "01a24c01-d0b2-7001-b43e-6b262ce4a4ef",
+                     *       "instance": "/v1/programs/01a24c07-0959-7000-bbf7-4d7b86efbb30/dashboard?days=90",
+                     *       "requestId": "01a24c07-095a-7000-a039-7f9faf5f3cab",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3921,7 +4128,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24c01-d0b6-7000-9f5c-a704e32c51e7"
+                     *       "requestId": "01a24c07-095f-7000-b386-4cfbc288a285"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e3c-7000-aee7-e2c48fec6762/dashboard",
+                     *       "requestId": "01a24c07-0e3c-7001-9480-207e908e4aee"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3961,8 +4187,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -3979,8 +4205,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "externalId": "bob",
                      *           "email": "bob@example.com",
                      *           "phone": null,
@@ -3997,7 +4223,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC04YjA4LTY3ZTg0NzRjZDNkNSJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC1iNmUwLWNlZWIwNGY1YTE4ZiJ9"
                      *     }
                      */
                     "application/json": {
@@ -4056,8 +4282,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=0",
-                     *       "requestId": "01a24c01-c584-7000-82c9-0a0de1f9385c",
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=0",
+                     *       "requestId": "01a24c06-fe81-7000-b8f3-930db57dd0f9",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4081,8 +4307,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=2",
-                     *       "requestId": "01a24c01-c585-7000-b14e-83ae7ab8c005"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=2",
+                     *       "requestId": "01a24c06-fe83-7000-9da7-9a31059b1e71"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4100,8 +4326,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=2",
-                     *       "requestId": "01a24c01-c58b-7000-b639-470f4d934da7"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=2",
+                     *       "requestId": "01a24c06-fe87-7000-a997-9949980ec211"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4119,8 +4345,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&limit=0",
-                     *       "requestId": "01a24c01-c594-7000-9af1-7154c626268e"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=0",
+                     *       "requestId": "01a24c06-fe8c-7000-9bf5-dc920e0dcec3"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members",
+                     *       "requestId": "01a24c07-0e3e-7000-963c-af5f00243102"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4171,8 +4416,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": null,
@@ -4238,7 +4483,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: programId must match format \"uuid\"",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c56b-7000-afb2-07df8e0fdc44",
+                     *       "requestId": "01a24c06-fe54-7000-8ad8-1cf5a9c0fc58",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4263,7 +4508,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c56c-7000-8143-6468bd858050"
+                     *       "requestId": "01a24c06-fe5a-7000-bfa2-9058dbb1aa51"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4282,7 +4527,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c56d-7000-ac06-a21db729bcc3"
+                     *       "requestId": "01a24c06-fe5a-7001-a665-3bd13add8e8a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4301,7 +4546,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c56e-7000-91f3-3200f2b00cd9",
+                     *       "requestId": "01a24c06-fe5b-7001-adef-2fc62be88bcd",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4326,7 +4571,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c570-7000-9b0b-d9ec923ceb5b",
+                     *       "requestId": "01a24c06-fe60-7000-9258-926d35c98462",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -4351,7 +4596,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c01-c578-7000-8fb4-1818e6ea20f1"
+                     *       "requestId": "01a24c06-fe6c-7000-94d3-58f4e3307fd5"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members",
+                     *       "requestId": "01a24c07-0e3d-7000-84ae-d204bc61896f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4391,8 +4655,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -4464,7 +4728,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24c01-d0bf-7000-8ee9-9a5cd69e5aeb",
+                     *       "requestId": "01a24c07-096d-7000-a884-9a89a2633fc3",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4489,7 +4753,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24c01-d0c0-7000-8254-dbc6030b6a54"
+                     *       "requestId": "01a24c07-096f-7000-a650-f0f110651421"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4508,7 +4772,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24c01-d0c3-7000-b645-6ae72e7d42d2"
+                     *       "requestId": "01a24c07-0973-7000-802c-56bcce1876a1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4527,7 +4791,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24c01-d0d0-7000-82eb-844a1367ba42"
+                     *       "requestId": "01a24c07-0977-7000-b409-7691b06aeeb5"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/search",
+                     *       "requestId": "01a24c07-0e3f-7000-aa6b-3e9e1eaffb91"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4563,8 +4846,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -4629,8 +4912,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24c01-c5a3-7000-8578-5ef3868cbfcf",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c06-fe9b-7000-9af0-efc3b3356dd7",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4654,8 +4937,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001",
-                     *       "requestId": "01a24c01-c5a4-7000-bfb4-1b1642a384ca"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001",
+                     *       "requestId": "01a24c06-fe9d-7000-9600-87388d82d2ac"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4673,8 +4956,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001",
-                     *       "requestId": "01a24c01-c5b3-7000-a1b9-0ad46921d5f9"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001",
+                     *       "requestId": "01a24c06-fea2-7000-a51d-ddd2779b279d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4692,8 +4975,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-9999",
-                     *       "requestId": "01a24c01-c5b4-7001-8bed-f44acd220788",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-9999",
+                     *       "requestId": "01a24c06-fea3-7001-b314-00da9b6f78ef",
                      *       "errors": [
                      *         {
                      *           "field": "cardCode",
@@ -4717,8 +5000,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-8384-65f5398d76c3&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24c01-c5bd-7000-a892-8e0f303f4955"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c06-feac-7000-abdd-94aea73e2900"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/lookup",
+                     *       "requestId": "01a24c07-0e40-7000-bd20-9db2f19bb094"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4750,8 +5052,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -4817,7 +5119,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24c01-c5d1-7000-9175-e90860f4211f",
+                     *       "requestId": "01a24c06-febc-7000-9339-5d5dd236044c",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -4841,8 +5143,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "requestId": "01a24c01-c5d3-7000-9065-6dd2c765bf79"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "requestId": "01a24c06-febd-7000-ba60-a5c9d5563e3f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4860,8 +5162,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "requestId": "01a24c01-c5da-7000-91b9-c1c698906a5f"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "requestId": "01a24c06-fec0-7000-b668-2499583d835c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4879,8 +5181,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c5dc-7000-abe3-b475112b9a28",
-                     *       "requestId": "01a24c01-c5dc-7001-9aff-1bcad22f8a65",
+                     *       "instance": "/v1/members/01a24c06-fec2-7000-a75f-da8bbf0e9624",
+                     *       "requestId": "01a24c06-fec2-7001-b24e-0d1f56af2fe4",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -4905,7 +5207,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24c01-c5e1-7000-9c33-dffbf3daff83"
+                     *       "requestId": "01a24c06-fec6-7000-af12-b685caba6228"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e41-7000-8a43-c2571571adf7",
+                     *       "requestId": "01a24c07-0e41-7001-a85a-3469610e3bd9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4953,8 +5274,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5019,8 +5340,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "requestId": "01a24c01-c5ef-7000-8de2-81f87d7044a9",
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "requestId": "01a24c06-fed8-7000-b460-7de7865663ad",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -5044,8 +5365,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "requestId": "01a24c01-c5f1-7000-af28-4aa43d2a0343"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "requestId": "01a24c06-fed9-7000-8107-9814dded44d7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5063,8 +5384,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "requestId": "01a24c01-c5f5-7000-a845-ab5cab1bbcd0"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "requestId": "01a24c06-feda-7000-9592-1d2f90c09a06"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5082,8 +5403,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c5f6-7000-b2a3-74e30b74fd93",
-                     *       "requestId": "01a24c01-c5f6-7001-9132-33018dd79bb2",
+                     *       "instance": "/v1/members/01a24c06-feda-7001-8194-62ee5a812923",
+                     *       "requestId": "01a24c06-fedb-7000-8afd-7f8af11fb369",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5107,8 +5428,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "requestId": "01a24c01-c5f8-7000-969e-75723bccee84",
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "requestId": "01a24c06-fedd-7000-889a-1e276b772b64",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -5132,8 +5453,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "requestId": "01a24c01-c603-7000-bcb3-474d8edbc18e"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "requestId": "01a24c06-fee9-7000-ba36-a9082f25fb4f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e42-7000-9f2c-9b6ac9a83934",
+                     *       "requestId": "01a24c07-0e42-7001-b942-ad76747c34e9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5165,8 +5505,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5232,7 +5572,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24c01-c613-7000-828f-ede9bbf0451f",
+                     *       "requestId": "01a24c06-fef7-7000-b64f-36a61b0007dd",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5256,8 +5596,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
-                     *       "requestId": "01a24c01-c614-7000-990e-5fdbdc7ef546"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
+                     *       "requestId": "01a24c06-fef8-7000-9afe-990f0f7cd198"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5275,8 +5615,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
-                     *       "requestId": "01a24c01-c615-7000-944c-fec5ac75c71c"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
+                     *       "requestId": "01a24c06-fef9-7000-bdab-83d05795d7d0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5294,8 +5634,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c61a-7000-bd53-167981eb82de/suspend",
-                     *       "requestId": "01a24c01-c61a-7001-87cb-aca95710b8a3",
+                     *       "instance": "/v1/members/01a24c06-fefa-7000-81e0-962fb4839e70/suspend",
+                     *       "requestId": "01a24c06-fefa-7001-a6ca-18b30f9bef29",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5319,8 +5659,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/suspend",
-                     *       "requestId": "01a24c01-d08d-7000-b4ec-4468353fd1e6",
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
+                     *       "requestId": "01a24c07-092a-7000-ae04-62fa2be879f6",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5345,7 +5685,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24c01-c621-7000-803e-3ba875f105e0"
+                     *       "requestId": "01a24c06-ff03-7000-bc2d-c3299a7c6fa5"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e43-7000-9a34-804d8a7a0b73/suspend",
+                     *       "requestId": "01a24c07-0e43-7001-99fb-8e9fb8dbe16f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5377,8 +5736,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5444,7 +5803,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24c01-c635-7000-8580-6a10ed5429bd",
+                     *       "requestId": "01a24c06-ff12-7000-8b9f-5993bc4d45e1",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5468,8 +5827,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
-                     *       "requestId": "01a24c01-c637-7000-9bcd-75a37a0aa831"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
+                     *       "requestId": "01a24c06-ff13-7000-9da8-0b65cd252568"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5487,8 +5846,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
-                     *       "requestId": "01a24c01-c637-7001-9337-1f45285320ff"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
+                     *       "requestId": "01a24c06-ff13-7001-8d3f-84e53ec87889"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5506,8 +5865,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c638-7000-9c77-44f416103889/reactivate",
-                     *       "requestId": "01a24c01-c638-7001-b838-5f01de874615",
+                     *       "instance": "/v1/members/01a24c06-ff14-7000-bbf6-90d4d59124ae/reactivate",
+                     *       "requestId": "01a24c06-ff14-7001-8d3e-81b83283d66e",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5531,8 +5890,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/reactivate",
-                     *       "requestId": "01a24c01-d08f-7000-a89e-c1579dd58c9f",
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
+                     *       "requestId": "01a24c07-092d-7000-8e8a-e04fb36847c3",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5557,7 +5916,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24c01-c643-7000-9672-ad1fbc91172a"
+                     *       "requestId": "01a24c06-ff1c-7000-be97-1a43e0c0f78b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e44-7000-a1e0-6000bbfad4d1/reactivate",
+                     *       "requestId": "01a24c07-0e44-7001-9348-13058b56a731"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5589,8 +5967,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "externalId": null,
                      *       "email": null,
                      *       "phone": null,
@@ -5654,7 +6032,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24c01-d082-7000-ad6a-ffd2db9f3b74",
+                     *       "requestId": "01a24c07-0923-7000-9234-d3c2ba51c56b",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5678,8 +6056,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
-                     *       "requestId": "01a24c01-d083-7000-b1a8-41982a52b457"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
+                     *       "requestId": "01a24c07-0924-7000-8183-f13264735d52"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5697,8 +6075,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
-                     *       "requestId": "01a24c01-d083-7001-9021-87bf3d63df94"
+                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
+                     *       "requestId": "01a24c07-0925-7000-9934-c31fc3cf1e8f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5716,8 +6094,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-d084-7000-a8ee-8fb646ab6faf/erase",
-                     *       "requestId": "01a24c01-d084-7001-8ef4-e92bbc317925",
+                     *       "instance": "/v1/members/01a24c07-0926-7000-acab-2fafabe40d02/erase",
+                     *       "requestId": "01a24c07-0926-7001-aa4c-f6964942453a",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5742,7 +6120,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24c01-d087-7000-9a7b-b2a94a67e959"
+                     *       "requestId": "01a24c07-0929-7000-9987-3fc83be1867d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e45-7000-b302-ea92c1ef73c6/erase",
+                     *       "requestId": "01a24c07-0e45-7001-818c-e0e13cb758e3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5781,7 +6178,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_token",
-                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtOWUyOS1hMGJiYWEyZjMzMTEiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtOGIwOC02N2U4NDc0Y2QzZDUiLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.EruQJBIwkCaqyIqJ4w63FOEgWvnSYW0tyhHuqmJxE9c",
+                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtOTEwOC0wNzZjMGIzODJmYWIiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtYjZlMC1jZWViMDRmNWExOGYiLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.3op5w58VMQsBuWFngTJMLIO4SsuxcFeaBrPmkB0H6ho",
                      *       "expiresAt": "2026-11-24T10:30:00.000Z"
                      *     }
                      */
@@ -5810,8 +6207,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
-                     *       "requestId": "01a24c01-c14e-7000-9866-5ad9304a6484",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
+                     *       "requestId": "01a24c06-fb10-7000-856e-2e8432ad8ab3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -5835,8 +6232,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
-                     *       "requestId": "01a24c01-c150-7000-8a0d-8a49ebd77633"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
+                     *       "requestId": "01a24c06-fb13-7000-a426-899a2988e669"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5854,8 +6251,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
-                     *       "requestId": "01a24c01-c151-7000-8e7c-4be378dd50ed"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
+                     *       "requestId": "01a24c06-fb14-7000-afc4-f06ff43463f3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5873,8 +6270,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c152-7000-91b6-f266fd6f4139/tokens",
-                     *       "requestId": "01a24c01-c153-7000-8210-139b70c5766b",
+                     *       "instance": "/v1/members/01a24c06-fb15-7000-9e25-e1a338ea4000/tokens",
+                     *       "requestId": "01a24c06-fb19-7000-966e-35ff43360da7",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5898,8 +6295,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/tokens",
-                     *       "requestId": "01a24c01-c37f-7000-ad70-57da08965ee4"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
+                     *       "requestId": "01a24c06-fcfb-7000-861d-4513aed73dd7"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e46-7000-adee-6d98eb50d56f/tokens",
+                     *       "requestId": "01a24c07-0e46-7001-a7ce-1dc5a45d3dc8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5934,7 +6350,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7013-8789-980c3d7d9c39",
+                     *           "lotId": "01a0cd99-bdc0-7013-9e8f-468f5cb15757",
                      *           "wallet": "points",
                      *           "amount": 424,
                      *           "remaining": 44,
@@ -5945,7 +6361,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a1cf17-b5c0-7009-8d59-d18056f431b7",
+                     *           "lotId": "01a24c06-fa67-700a-8409-b5e7093c41a4",
                      *           "wallet": "points",
                      *           "amount": 18,
                      *           "remaining": 18,
@@ -5956,7 +6372,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a24c01-c933-7002-8516-321ccda6e358",
+                     *           "lotId": "01a24c07-01b8-7002-b8f2-ecceec205b05",
                      *           "wallet": "points",
                      *           "amount": 20,
                      *           "remaining": 20,
@@ -5967,7 +6383,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7017-897f-3112aee89d51",
+                     *           "lotId": "01a0cd99-bdc0-7017-8977-5278bfee5b31",
                      *           "wallet": "status",
                      *           "amount": 420,
                      *           "remaining": 420,
@@ -6035,7 +6451,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24c01-d0da-7000-b148-0b9c5ddb5491",
+                     *       "requestId": "01a24c07-097e-7000-831d-899b347d5061",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6059,8 +6475,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/lots",
-                     *       "requestId": "01a24c01-d0dc-7000-82d5-37f17b459a8c"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/lots",
+                     *       "requestId": "01a24c07-097f-7000-b50c-3f3cd6c1d255"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6078,8 +6494,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/lots",
-                     *       "requestId": "01a24c01-d0e3-7000-ba65-392d2e1c7bcb"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/lots",
+                     *       "requestId": "01a24c07-0985-7000-ba77-dbc3cdd7631d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6097,8 +6513,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-d0e5-7000-927b-8179274e985f/lots",
-                     *       "requestId": "01a24c01-d0e5-7001-91d9-12e31a7f215f",
+                     *       "instance": "/v1/members/01a24c07-0986-7000-a3ba-6f7f473bb853/lots",
+                     *       "requestId": "01a24c07-0987-7000-af31-607697060f38",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6123,7 +6539,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24c01-d0e9-7000-9e51-8ea2a6248438"
+                     *       "requestId": "01a24c07-098c-7000-b5c4-d23b1c200e2b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e47-7000-a13c-b44b7f93eb17/lots",
+                     *       "requestId": "01a24c07-0e47-7001-99f2-7cf0bd15e933"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6164,7 +6599,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "wallet": "points",
                      *           "available": 224,
                      *           "pending": 18,
@@ -6176,7 +6611,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "wallet": "status",
                      *           "available": 420,
                      *           "pending": 0,
@@ -6209,7 +6644,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24c01-c64d-7000-9ef7-f059ae5cd254",
+                     *       "requestId": "01a24c06-ff22-7000-a628-f7cb4d549bc9",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6233,8 +6668,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/balances",
-                     *       "requestId": "01a24c01-c64e-7000-a345-32f618a5ba25"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/balances",
+                     *       "requestId": "01a24c06-ff24-7000-913e-0c5c88ac7046"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6252,8 +6687,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/balances",
-                     *       "requestId": "01a24c01-c653-7000-808d-83300f199ffd"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/balances",
+                     *       "requestId": "01a24c06-ff27-7000-8f7e-280ad12692d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6271,8 +6706,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c655-7000-8d37-ae8f175ea3f5/balances",
-                     *       "requestId": "01a24c01-c655-7001-9668-f101ff2fdae8",
+                     *       "instance": "/v1/members/01a24c06-ff29-7000-b5e2-49dbb8914fa7/balances",
+                     *       "requestId": "01a24c06-ff29-7001-b5d9-8931363a0811",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6297,7 +6732,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24c01-c676-7000-8bfe-02fab8ec5567"
+                     *       "requestId": "01a24c06-ff2f-7000-9440-0dba53880836"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e48-7000-99d6-94514ded9c99/balances",
+                     *       "requestId": "01a24c07-0e48-7001-9f56-1e16bb89b1df"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6354,70 +6808,14 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c00c-774a-9e48-6047ccdfa416",
-                     *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7003-b503-51695f767daa",
-                     *           "amount": 420,
-                     *           "counterpartyId": null,
-                     *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7017-897f-3112aee89d51",
-                     *           "reversesEntryId": null,
-                     *           "ref": null,
-                     *           "actor": "system:maturation",
-                     *           "reason": null,
-                     *           "createdAt": "2026-10-13T09:30:00.000Z",
-                     *           "postings": [
-                     *             {
-                     *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *               "amount": -420
-                     *             },
-                     *             {
-                     *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *               "amount": 420
-                     *             }
-                     *           ]
-                     *         },
-                     *         {
-                     *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c00b-7b62-a829-87c3b064232c",
-                     *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
-                     *           "amount": 424,
-                     *           "counterpartyId": null,
-                     *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7013-8789-980c3d7d9c39",
-                     *           "reversesEntryId": null,
-                     *           "ref": null,
-                     *           "actor": "system:maturation",
-                     *           "reason": null,
-                     *           "createdAt": "2026-10-13T09:30:00.000Z",
-                     *           "postings": [
-                     *             {
-                     *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *               "amount": -424
-                     *             },
-                     *             {
-                     *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *               "amount": 424
-                     *             }
-                     *           ]
-                     *         },
-                     *         {
-                     *           "object": "journal_entry",
-                     *           "entryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
+                     *           "entryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
                      *           "kind": "earn",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 18,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a1cf17-b5c0-7009-8d59-d18056f431b7",
+                     *           "lotId": "01a24c06-fa67-700a-8409-b5e7093c41a4",
                      *           "reversesEntryId": null,
                      *           "ref": "order-1004",
                      *           "actor": "events",
@@ -6431,14 +6829,70 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *               "amount": 18
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "object": "journal_entry",
+                     *           "entryId": "01a24c06-fa20-7c43-909a-b7dc8121ac30",
+                     *           "kind": "mature",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
+                     *           "amount": 420,
+                     *           "counterpartyId": null,
+                     *           "holdId": null,
+                     *           "lotId": "01a0cd99-bdc0-7017-8977-5278bfee5b31",
+                     *           "reversesEntryId": null,
+                     *           "ref": null,
+                     *           "actor": "system:maturation",
+                     *           "reason": null,
+                     *           "createdAt": "2026-10-13T09:30:00.000Z",
+                     *           "postings": [
+                     *             {
+                     *               "account": "pending",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "amount": -420
+                     *             },
+                     *             {
+                     *               "account": "available",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "amount": 420
+                     *             }
+                     *           ]
+                     *         },
+                     *         {
+                     *           "object": "journal_entry",
+                     *           "entryId": "01a24c06-fa20-79db-8f0f-66f8f075391b",
+                     *           "kind": "mature",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "amount": 424,
+                     *           "counterpartyId": null,
+                     *           "holdId": null,
+                     *           "lotId": "01a0cd99-bdc0-7013-9e8f-468f5cb15757",
+                     *           "reversesEntryId": null,
+                     *           "ref": null,
+                     *           "actor": "system:maturation",
+                     *           "reason": null,
+                     *           "createdAt": "2026-10-13T09:30:00.000Z",
+                     *           "postings": [
+                     *             {
+                     *               "account": "pending",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "amount": -424
+                     *             },
+                     *             {
+                     *               "account": "available",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "amount": 424
                      *             }
                      *           ]
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwYS1iMDMyLTk0MDA0YmJjZWI2YyJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA2LWZhMjAtNzlkYi04ZjBmLTY2ZjhmMDc1MzkxYiJ9"
                      *     }
                      */
                     "application/json": {
@@ -6464,7 +6918,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24c01-c6a1-7000-acad-e3722d63b155",
+                     *       "requestId": "01a24c06-ff5c-7000-bf37-a3652cc5beaf",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6488,8 +6942,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/journal?limit=3",
-                     *       "requestId": "01a24c01-c6a3-7000-8228-ce791ad2a663"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/journal?limit=3",
+                     *       "requestId": "01a24c06-ff60-7000-b117-7481aa353de7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6507,8 +6961,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/journal?limit=3",
-                     *       "requestId": "01a24c01-c6ab-7000-ba2d-cbace734b7c7"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/journal?limit=3",
+                     *       "requestId": "01a24c06-ff6e-7000-baf3-04e20c44ea02"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6526,8 +6980,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c6ad-7000-a9e3-383bc764bc2a/journal?limit=3",
-                     *       "requestId": "01a24c01-c6ad-7001-bdb2-8c59fcfe451b",
+                     *       "instance": "/v1/members/01a24c06-ff70-7000-afaf-416844a58be0/journal?limit=3",
+                     *       "requestId": "01a24c06-ff70-7001-b8ba-818f55586aeb",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6552,7 +7006,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24c01-c6b6-7000-ab49-2304d379ec34"
+                     *       "requestId": "01a24c06-ff75-7000-8ae8-db86b3e8b345"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e48-7002-8d99-6a22239f12f0/journal",
+                     *       "requestId": "01a24c07-0e48-7003-a06a-16110e09940d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6610,23 +7083,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
+                     *           "entryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2001",
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *               "amount": -100
                      *             },
                      *             {
@@ -6640,7 +7113,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "wallet": "points",
                      *           "available": 124,
                      *           "pending": 18,
@@ -6668,8 +7141,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be integer",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c6f4-7000-8291-e6ace9280ef5",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ff9b-7000-af31-455c8e8844b8",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -6693,8 +7166,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c6fc-7000-acb1-cbbcdaa94ffc"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ff9d-7000-a0ae-4c7838b3ef48"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6712,8 +7185,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c6fc-7001-9288-564e27c8d33b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ff9e-7000-817d-a6b4f01b289f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6731,8 +7204,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c702-7000-81d6-5c7ca3e0782d/redemptions",
-                     *       "requestId": "01a24c01-c702-7001-9633-7809cb0843fb",
+                     *       "instance": "/v1/members/01a24c06-ff9f-7000-8b09-95d4d9bec03c/redemptions",
+                     *       "requestId": "01a24c06-ff9f-7001-b4d0-62de741da55f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6756,8 +7229,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c711-7000-a2db-382773e1addd",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ffb1-7000-8624-ea5b5477b2e7",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -6781,8 +7254,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 124 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c714-7000-b7e8-3cba6b375461",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ffb4-7000-9ffc-c12a92065bd3",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -6806,8 +7279,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/redemptions",
-                     *       "requestId": "01a24c01-c724-7000-9d67-6439a3b36de4"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
+                     *       "requestId": "01a24c06-ffc3-7000-b881-0a23eb2ae6cc"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e49-7000-9c67-720440f8140d/redemptions",
+                     *       "requestId": "01a24c07-0e49-7001-876f-4dda5e8b2294"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6862,17 +7354,17 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c726-7002-85ce-1549f21f5e6a",
+                     *           "entryId": "01a24c06-ffc4-7002-8acc-c7ad0e30e6e8",
                      *           "kind": "adjust",
-                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 25,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a24c01-c726-7001-9c5b-ba5d5ef253e4",
+                     *           "lotId": "01a24c06-ffc4-7001-8c7b-7d52bf8012eb",
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "reason": "coffee spilt at the till",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
@@ -6883,7 +7375,7 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *               "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *               "amount": 25
                      *             }
                      *           ]
@@ -6892,7 +7384,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *           "wallet": "points",
                      *           "available": 183,
                      *           "pending": 0,
@@ -6920,8 +7412,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c75a-7000-9f43-b0e13ec9162c",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c06-fff3-7000-b368-194daacd6159",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -6945,8 +7437,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c75d-7000-8a9a-602f8d3c82b0"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c06-fff6-7000-9f61-85dbd0860dd9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6964,8 +7456,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c761-7000-8024-0824b9a67a69"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c06-fff7-7000-af8f-a58f53b78fa0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6983,8 +7475,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c762-7000-85c8-16a3ccb8b023/adjustments",
-                     *       "requestId": "01a24c01-c762-7001-a17e-7c747ddc19cd",
+                     *       "instance": "/v1/members/01a24c06-fff8-7000-a72f-eef53bc29602/adjustments",
+                     *       "requestId": "01a24c06-fff8-7001-8691-05648906f987",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7008,8 +7500,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c77b-7000-8849-f6a8b96fda16",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c07-0005-7000-a278-5f6e3d1080d0",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7033,8 +7525,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000 points requested, 183 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c77d-7000-9b6b-06c2e3f91e69",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c07-000a-7000-a70a-a23f94ba23f0",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7058,8 +7550,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/adjustments",
-                     *       "requestId": "01a24c01-c78b-7000-a60c-39f92a05b99a"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
+                     *       "requestId": "01a24c07-0026-7000-b243-a2ededced7b8"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e4a-7000-b2ef-97eb1966b0a4/adjustments",
+                     *       "requestId": "01a24c07-0e4a-7001-b4d7-842aaa90101e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7122,28 +7633,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c78c-7002-a208-242f142566b4",
+                     *           "entryId": "01a24c07-0028-7002-a686-408eb696d630",
                      *           "kind": "hold",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 50,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "checkout-88",
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": -50
                      *             },
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": 50
                      *             }
                      *           ]
@@ -7152,7 +7663,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *           "wallet": "points",
                      *           "available": 45,
                      *           "pending": 0,
@@ -7165,9 +7676,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
-                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *         "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *         "amount": 50,
                      *         "status": "active",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7191,8 +7702,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: ttlSeconds is required",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7c7-7000-9555-7c1b256b4c5d",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-005c-7000-b48a-fdeaff53dfe9",
                      *       "errors": [
                      *         {
                      *           "field": "ttlSeconds",
@@ -7216,8 +7727,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7cb-7000-80fc-17c5ff82ee4e"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-005e-7000-a6d8-5e2d9cd135ab"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7235,8 +7746,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7cb-7001-ab99-a70ff3f12ec8"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-005e-7001-8df5-f65c5fd6a2a5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7254,8 +7765,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-c7cc-7000-870f-e741feb36e4b/holds",
-                     *       "requestId": "01a24c01-c7cc-7001-be08-05b87f322472",
+                     *       "instance": "/v1/members/01a24c07-005f-7000-b43c-bc0dcc0991bd/holds",
+                     *       "requestId": "01a24c07-005f-7001-8483-e42b4c080cec",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7279,8 +7790,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7da-7000-b7c6-0da51e6bf3e5",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-006e-7000-be90-f12663310b9a",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7304,8 +7815,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 45 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7dc-7000-a541-8d34b44badba",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-0072-7000-beb1-9de276761375",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7329,8 +7840,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-8b08-67e8474cd3d5/holds",
-                     *       "requestId": "01a24c01-c7ea-7000-be29-f4fe9bbba8a0"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
+                     *       "requestId": "01a24c07-0080-7000-bfb0-bc0f180076ae"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e4b-7000-8e2d-e3b2b3929e6f/holds",
+                     *       "requestId": "01a24c07-0e4b-7001-a064-5b757f347631"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7362,9 +7892,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "hold",
-                     *       "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
-                     *       "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *       "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *       "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *       "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *       "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *       "amount": 50,
                      *       "status": "active",
                      *       "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7388,7 +7918,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24c01-c7f0-7000-9174-7b44d16f0a80",
+                     *       "requestId": "01a24c07-0086-7000-84d5-b6c309444af6",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7412,8 +7942,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
-                     *       "requestId": "01a24c01-c7f3-7000-96b6-0cf6371eb273"
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943",
+                     *       "requestId": "01a24c07-0088-7000-b08c-e7bd6a8e309e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7431,8 +7961,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
-                     *       "requestId": "01a24c01-c7f7-7000-8a8d-9a0b6eec7082"
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943",
+                     *       "requestId": "01a24c07-008f-7000-8fda-c1d301443802"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7450,8 +7980,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c01-c7fb-7000-a5c6-833181d08107",
-                     *       "requestId": "01a24c01-c7fb-7001-8407-3f7ed281a05a",
+                     *       "instance": "/v1/holds/01a24c07-0091-7000-b9c7-f55ef74b9226",
+                     *       "requestId": "01a24c07-0091-7001-9f9e-fe7312a112f6",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7476,7 +8006,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24c01-c800-7000-b9c1-0018b476787c"
+                     *       "requestId": "01a24c07-0095-7000-92ea-f227d6678e73"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/holds/01a24c07-0e4c-7000-9077-641080470267",
+                     *       "requestId": "01a24c07-0e4c-7001-991b-9e3f60c69dac"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7529,23 +8078,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c801-7001-b58e-e5723a5cf3ab",
+                     *           "entryId": "01a24c07-0096-7001-92dc-d283fabb23da",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 40,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2002",
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": -40
                      *             },
                      *             {
@@ -7557,28 +8106,28 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c801-7002-b457-a11bd0d2928f",
+                     *           "entryId": "01a24c07-0096-7002-900b-779fdb80332b",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 10,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
+                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": -10
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": 10
                      *             }
                      *           ]
@@ -7587,7 +8136,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -7600,9 +8149,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c01-c78c-7001-b5d3-99f32e2d4bbe",
-                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *         "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *         "amount": 50,
                      *         "status": "captured",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7626,8 +8175,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
-                     *       "requestId": "01a24c01-c82d-7000-934a-1b6eeab639f9",
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
+                     *       "requestId": "01a24c07-00be-7000-8e5a-36c85c5c6d47",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -7651,8 +8200,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
-                     *       "requestId": "01a24c01-c833-7000-8691-6d5287884223"
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
+                     *       "requestId": "01a24c07-00c0-7000-8856-d9321a4f49f1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7670,8 +8219,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
-                     *       "requestId": "01a24c01-c833-7001-b096-b50579a72a62"
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
+                     *       "requestId": "01a24c07-00c0-7001-b76a-5b59b3fcfb2e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7689,8 +8238,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c01-c834-7000-9e65-720847e454e5/capture",
-                     *       "requestId": "01a24c01-c834-7001-88e0-c34b12f735b5",
+                     *       "instance": "/v1/holds/01a24c07-00c2-7000-bb88-ea8608d63030/capture",
+                     *       "requestId": "01a24c07-00c2-7001-a4c1-c30b821722ae",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7714,8 +8263,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
-                     *       "requestId": "01a24c01-c839-7000-8533-d3ab1ed8663e",
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
+                     *       "requestId": "01a24c07-00c9-7000-a4cf-69008f0cfa0f",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7739,8 +8288,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/holds/01a24c01-c78c-7001-b5d3-99f32e2d4bbe/capture",
-                     *       "requestId": "01a24c01-c840-7000-b74d-07ec5582d967"
+                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
+                     *       "requestId": "01a24c07-00d3-7000-aab0-8d64bbe9181c"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/holds/01a24c07-0e4d-7000-b1e7-366f9aea9756/capture",
+                     *       "requestId": "01a24c07-0e4d-7001-808c-fff221d889b5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7778,28 +8346,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c84b-7002-a9dc-140a0339fd42",
+                     *           "entryId": "01a24c07-00e6-7002-a2a2-5db8de93d489",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 20,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c01-c841-7001-98db-c72cab8a57d0",
+                     *           "holdId": "01a24c07-00d4-7001-98d6-c0823016b1ff",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": -20
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "amount": 20
                      *             }
                      *           ]
@@ -7808,7 +8376,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -7821,9 +8389,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c01-c841-7001-98db-c72cab8a57d0",
-                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *         "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *         "holdId": "01a24c07-00d4-7001-98d6-c0823016b1ff",
+                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *         "amount": 20,
                      *         "status": "voided",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7848,7 +8416,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24c01-c871-7000-869e-d7534db3a1a1",
+                     *       "requestId": "01a24c07-010e-7000-83ab-b899c689049b",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7872,8 +8440,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
-                     *       "requestId": "01a24c01-c872-7000-b38d-58edabd6258c"
+                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
+                     *       "requestId": "01a24c07-010f-7000-89f6-d1cc1cf34bc8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7891,8 +8459,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
-                     *       "requestId": "01a24c01-c873-7000-bb24-ba26bb6cce0c"
+                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
+                     *       "requestId": "01a24c07-010f-7001-9328-20a948aa7be2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7910,8 +8478,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c01-c873-7001-91fd-91404776c2ed/void",
-                     *       "requestId": "01a24c01-c874-7000-88ba-ac1c6906bfd4",
+                     *       "instance": "/v1/holds/01a24c07-0110-7000-a81a-6a1e154133bf/void",
+                     *       "requestId": "01a24c07-0110-7001-b5f0-87e1e674da0e",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7935,8 +8503,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the hold is voided",
-                     *       "instance": "/v1/holds/01a24c01-c841-7001-98db-c72cab8a57d0/void",
-                     *       "requestId": "01a24c01-c879-7000-af0c-5070c84c4b62",
+                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
+                     *       "requestId": "01a24c07-0119-7000-ba8f-68e650a80b93",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7961,7 +8529,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24c01-c888-7000-82ca-585f5112faad"
+                     *       "requestId": "01a24c07-0124-7000-bef0-81a991448ec6"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/holds/01a24c07-0e4e-7000-a333-8912348b7bb2/void",
+                     *       "requestId": "01a24c07-0e4e-7001-aa6c-5afd890f800c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8021,28 +8608,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c88a-7001-84fd-0c1a419e077d",
+                     *           "entryId": "01a24c07-0128-7001-849c-43b1b4ad921c",
                      *           "kind": "transfer",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 30,
-                     *           "counterpartyId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *           "counterpartyId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *           "reason": "a gift",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *               "amount": -30
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *               "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *               "amount": 30
                      *             }
                      *           ]
@@ -8051,7 +8638,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "wallet": "points",
                      *           "available": 94,
                      *           "pending": 18,
@@ -8063,7 +8650,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *           "wallet": "points",
                      *           "available": 213,
                      *           "pending": 0,
@@ -8092,7 +8679,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be >= 1",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8af-7000-be07-1baa896445c4",
+                     *       "requestId": "01a24c07-0143-7000-ab98-41637e9ac3bd",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8117,7 +8704,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8b0-7000-8241-13409eee5896"
+                     *       "requestId": "01a24c07-0146-7000-8b0e-b72b32f6b209"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8136,7 +8723,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8b0-7001-a74a-9f038e132b71"
+                     *       "requestId": "01a24c07-0147-7000-ace3-dd3d279d4f03"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8155,7 +8742,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8b2-7000-a21a-b6ec162fdc13",
+                     *       "requestId": "01a24c07-0148-7002-b066-b6ab856bf6ec",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -8180,7 +8767,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8bd-7000-b6b3-e9ed2b007486",
+                     *       "requestId": "01a24c07-014f-7000-a4ef-8d4066e367da",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8205,7 +8792,7 @@ export interface operations {
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 94 available",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8c5-7000-9a9c-ce415b98c4cb",
+                     *       "requestId": "01a24c07-0155-7000-b27f-e2a2ed8d9fce",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8230,7 +8817,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c01-c8ce-7000-a094-27901e79a26b"
+                     *       "requestId": "01a24c07-015f-7000-a059-aca88e109f20"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/transfers",
+                     *       "requestId": "01a24c07-0e4f-7000-b90d-d3de277aee29"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8262,23 +8868,23 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "journal_entry",
-                     *       "entryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
+                     *       "entryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
                      *       "kind": "redeem",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *       "amount": 100,
                      *       "counterpartyId": null,
                      *       "holdId": null,
                      *       "lotId": null,
                      *       "reversesEntryId": null,
                      *       "ref": "order-2001",
-                     *       "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *       "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *       "reason": null,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "postings": [
                      *         {
                      *           "account": "available",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "amount": -100
                      *         },
                      *         {
@@ -8305,7 +8911,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: entryId must match format \"uuid\"",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24c01-c8e6-7000-9831-21f7b2235603",
+                     *       "requestId": "01a24c07-0171-7000-b325-52b92bf46173",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8329,8 +8935,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7",
-                     *       "requestId": "01a24c01-c8e7-7000-b52e-dee5b72e0034"
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
+                     *       "requestId": "01a24c07-0173-7000-b689-75d988e5b8ae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8348,8 +8954,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7",
-                     *       "requestId": "01a24c01-c8eb-7000-bdf7-998246096b23"
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
+                     *       "requestId": "01a24c07-0178-7000-abc6-ea332de6e48f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8367,8 +8973,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24c01-c8ed-7000-a9b1-0c17102d6cf1",
-                     *       "requestId": "01a24c01-c8ed-7001-8f77-bf7720ada9e7",
+                     *       "instance": "/v1/journal-entries/01a24c07-0179-7000-8e1b-9e055af02c37",
+                     *       "requestId": "01a24c07-0179-7001-9fbe-e7def17b168a",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8393,7 +8999,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24c01-c8f2-7000-98ec-5e6afb49cc14"
+                     *       "requestId": "01a24c07-017e-7000-875a-532cdcb712e5"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/journal-entries/01a24c07-0e51-7000-9bf5-84a5730b6c96",
+                     *       "requestId": "01a24c07-0e51-7001-92fd-9ee1fdedf85c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8442,23 +9067,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c01-c8f3-7001-ad9f-3cb7f7b28769",
+                     *           "entryId": "01a24c07-017f-7001-a944-9a6b6451b87c",
                      *           "kind": "reverse",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
-                     *           "reversesEntryId": "01a24c01-c6b7-7001-bc88-63af502395a7",
+                     *           "reversesEntryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
                      *           "ref": null,
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "reason": "order 2001 cancelled",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *               "amount": 100
                      *             },
                      *             {
@@ -8472,7 +9097,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "wallet": "points",
                      *           "available": 194,
                      *           "pending": 18,
@@ -8500,8 +9125,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
-                     *       "requestId": "01a24c01-c91e-7000-82ec-c2b9fe4a3a35",
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
+                     *       "requestId": "01a24c07-01a3-7000-b41a-d6f1870aa9a9",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -8525,8 +9150,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
-                     *       "requestId": "01a24c01-c925-7000-8097-a2a55199470b"
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
+                     *       "requestId": "01a24c07-01a8-7000-b75b-57cf3a3f6a9f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8544,8 +9169,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
-                     *       "requestId": "01a24c01-c925-7001-8e52-7bdea2d4e51b"
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
+                     *       "requestId": "01a24c07-01a9-7000-8181-8a8bb3b572c5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8563,8 +9188,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24c01-c926-7000-b852-f2578038c7f1/reversals",
-                     *       "requestId": "01a24c01-c926-7001-a196-e9345d689494",
+                     *       "instance": "/v1/journal-entries/01a24c07-01aa-7000-a86d-5ff1e53b65e9/reversals",
+                     *       "requestId": "01a24c07-01aa-7001-8f57-a03349fbc8c8",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8588,8 +9213,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
-                     *       "requestId": "01a24c01-c92a-7000-84a5-33f54bb638e4",
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
+                     *       "requestId": "01a24c07-01b0-7000-82f8-4479813ec1a9",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8613,8 +9238,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/journal-entries/01a24c01-c6b7-7001-bc88-63af502395a7/reversals",
-                     *       "requestId": "01a24c01-c932-7000-a110-8f5f4d577e2d"
+                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
+                     *       "requestId": "01a24c07-01b6-7000-9ee7-43d4765db637"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/journal-entries/01a24c07-0e52-7000-8f5a-8d99d5eeda48/reversals",
+                     *       "requestId": "01a24c07-0e52-7001-9193-e996d124a788"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8759,7 +9403,7 @@ export interface operations {
                         discount?: number;
                     }[];
                     /**
-                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing
+                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing, unless the program's earnOnPaidWithPoints says it does
                      * @example 1000
                      */
                     paidWithPoints?: number;
@@ -8803,9 +9447,9 @@ export interface operations {
                      *       "object": "event_result",
                      *       "event": {
                      *         "object": "event",
-                     *         "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
-                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *         "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *         "externalId": "order-2003",
                      *         "type": "purchase",
                      *         "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -8838,17 +9482,17 @@ export interface operations {
                      *         "refundAmount": null,
                      *         "attributes": {},
                      *         "points": 20,
-                     *         "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *         "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *         "entries": [
                      *           {
                      *             "wallet": "points",
-                     *             "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *             "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *             "amount": 20
                      *           }
                      *         ],
                      *         "explanation": [
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *             "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
                      *             "version": 1,
                      *             "name": "1 point per euro",
                      *             "campaignId": null,
@@ -8864,10 +9508,10 @@ export interface operations {
                      *             }
                      *           },
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *             "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
                      *             "version": 1,
                      *             "name": "Tier multiplier",
-                     *             "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *             "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
                      *             "effect": "tier_multiplier",
                      *             "wallet": "points",
                      *             "points": 10,
@@ -8889,17 +9533,17 @@ export interface operations {
                      *         "entries": [
                      *           {
                      *             "object": "journal_entry",
-                     *             "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *             "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *             "kind": "earn",
-                     *             "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *             "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *             "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *             "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *             "amount": 20,
                      *             "counterpartyId": null,
                      *             "holdId": null,
-                     *             "lotId": "01a24c01-c933-7002-8516-321ccda6e358",
+                     *             "lotId": "01a24c07-01b8-7002-b8f2-ecceec205b05",
                      *             "reversesEntryId": null,
                      *             "ref": "order-2003",
-                     *             "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *             "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *             "reason": null,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "postings": [
@@ -8910,7 +9554,7 @@ export interface operations {
                      *               },
                      *               {
                      *                 "account": "pending",
-                     *                 "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *                 "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *                 "amount": 20
                      *               }
                      *             ]
@@ -8919,7 +9563,7 @@ export interface operations {
                      *         "balances": [
                      *           {
                      *             "object": "balance",
-                     *             "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *             "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *             "wallet": "points",
                      *             "available": 194,
                      *             "pending": 38,
@@ -9125,7 +9769,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: lines[0].quantity must be >= 1",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9a4-7000-84d5-703bbf1d82ca",
+                     *       "requestId": "01a24c07-0222-7000-8776-c392dcce0f63",
                      *       "errors": [
                      *         {
                      *           "field": "lines[0].quantity",
@@ -9150,7 +9794,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9b2-7000-a111-aecbf21521fc"
+                     *       "requestId": "01a24c07-022c-7000-b03c-46bdf5772e1d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9169,7 +9813,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9b2-7001-9272-b69a813feac2"
+                     *       "requestId": "01a24c07-022c-7001-9432-10a806f04ebe"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9188,7 +9832,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9b3-7001-857a-62ef19358817",
+                     *       "requestId": "01a24c07-022e-7001-981f-bd18625e2ff2",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -9213,7 +9857,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "event order-2003 was already received with different content",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9bc-7000-ba73-6bef7645c171",
+                     *       "requestId": "01a24c07-0231-7000-bcb2-8f5918e61d93",
                      *       "errors": [
                      *         {
                      *           "field": "externalId",
@@ -9238,7 +9882,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c01-c9c1-7000-806e-0665a86cba2f"
+                     *       "requestId": "01a24c07-0236-7000-b2bc-d03bf4f1926b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/events",
+                     *       "requestId": "01a24c07-0e53-7000-b2d7-73f2dc3a26db"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9373,7 +10036,7 @@ export interface operations {
                         discount?: number;
                     }[];
                     /**
-                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing
+                     * @description purchase: minor units paid with points, store credit or a reward — that part earns nothing, unless the program's earnOnPaidWithPoints says it does
                      * @example 1000
                      */
                     paidWithPoints?: number;
@@ -9414,7 +10077,7 @@ export interface operations {
                      *       ],
                      *       "awards": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -9430,10 +10093,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 0,
@@ -9524,7 +10187,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c01-c9dc-7000-8b07-0a11db5c1f71",
+                     *       "requestId": "01a24c07-0249-7000-90fb-0a1001aed763",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -9549,7 +10212,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c01-c9dd-7000-87e0-fa625616392e"
+                     *       "requestId": "01a24c07-024e-7000-9688-c9b84b7141a6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9568,7 +10231,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c01-c9de-7000-9bb2-860284711017"
+                     *       "requestId": "01a24c07-024e-7001-9b8f-ad138c21df18"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9587,7 +10250,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c01-c9df-7000-bdf1-2a958ac023a6",
+                     *       "requestId": "01a24c07-024f-7001-9696-84815c75d85b",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -9612,7 +10275,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c01-c9e7-7000-8115-c1ea65875c0b"
+                     *       "requestId": "01a24c07-0257-7000-b87a-16d20514c24f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/quotes",
+                     *       "requestId": "01a24c07-0e54-7000-9787-452c7dcacb93"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9644,9 +10326,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "event",
-                     *       "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *       "externalId": "order-2003",
                      *       "type": "purchase",
                      *       "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -9679,17 +10361,17 @@ export interface operations {
                      *       "refundAmount": null,
                      *       "attributes": {},
                      *       "points": 20,
-                     *       "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *       "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *       "entries": [
                      *         {
                      *           "wallet": "points",
-                     *           "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *           "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *           "amount": 20
                      *         }
                      *       ],
                      *       "explanation": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -9705,10 +10387,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 10,
@@ -9870,7 +10552,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: eventId must match format \"uuid\"",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24c01-ca1b-7000-b321-29946fd27f7a",
+                     *       "requestId": "01a24c07-0275-7000-9187-04bd0fd3349d",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -9894,8 +10576,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/events/01a24c01-c933-7001-a17c-55f67132c0ff",
-                     *       "requestId": "01a24c01-ca1d-7000-b671-7311f5884946"
+                     *       "instance": "/v1/events/01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *       "requestId": "01a24c07-0276-7000-a4f9-1b41ad96ca9c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9913,8 +10595,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/events/01a24c01-c933-7001-a17c-55f67132c0ff",
-                     *       "requestId": "01a24c01-ca28-7000-8a3a-b1325a795410"
+                     *       "instance": "/v1/events/01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *       "requestId": "01a24c07-027e-7000-aab1-3e72fc122495"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9932,8 +10614,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "event not found",
-                     *       "instance": "/v1/events/01a24c01-ca41-7000-9c0d-1fee0df89406",
-                     *       "requestId": "01a24c01-ca41-7001-94a1-b35509369929",
+                     *       "instance": "/v1/events/01a24c07-0280-7000-979a-f89b5aa273bb",
+                     *       "requestId": "01a24c07-0280-7001-aa86-47a289cf7a00",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -9958,7 +10640,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24c01-ca48-7000-ae5b-170ae7118e8e"
+                     *       "requestId": "01a24c07-0284-7000-aadc-b37d0a600a1c"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/events/01a24c07-0e54-7001-b9f3-4dd108e0b669",
+                     *       "requestId": "01a24c07-0e54-7002-8462-3ec511687ce6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10000,9 +10701,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "externalId": "order-2003",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -10035,17 +10736,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 20,
-                     *           "ledgerEntryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *           "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a24c01-c933-7003-acfd-6ac92a6a3e3d",
+                     *               "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
                      *               "amount": 20
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *               "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10061,10 +10762,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *               "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *               "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 10,
@@ -10082,9 +10783,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a1cf17-b5c0-7008-ae7a-9e70e085dc68",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "eventId": "01a24c06-fa67-7009-a603-0deb8ad7eab6",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "externalId": "order-1004",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
@@ -10110,17 +10811,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 18,
-                     *           "ledgerEntryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
+                     *           "ledgerEntryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a1cf17-b5c0-700a-b032-94004bbceb6c",
+                     *               "entryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
                      *               "amount": 18
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
+                     *               "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10136,10 +10837,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
+                     *               "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
+                     *               "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 9,
@@ -10157,7 +10858,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTFjZjE3LWI1YzAtNzAwOC1hZTdhLTllNzBlMDg1ZGM2OCJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA2LWZhNjctNzAwOS1hNjAzLTBkZWI4YWQ3ZWFiNiJ9"
                      *     }
                      */
                     "application/json": {
@@ -10312,7 +11013,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24c01-ca93-7000-a9ce-1d54523af17c",
+                     *       "requestId": "01a24c07-02a2-7000-ab75-0fdc3db2e59f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -10336,8 +11037,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/events?limit=2",
-                     *       "requestId": "01a24c01-ca95-7000-86c6-22156d44e9a6"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/events?limit=2",
+                     *       "requestId": "01a24c07-02a4-7000-9d70-9cf7082530a5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10355,8 +11056,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/events?limit=2",
-                     *       "requestId": "01a24c01-caa1-7000-b4b9-effb88e01349"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/events?limit=2",
+                     *       "requestId": "01a24c07-02ae-7000-ad59-c2a900e33d0b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10374,8 +11075,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-caa3-7000-9e82-de2bcb998487/events?limit=2",
-                     *       "requestId": "01a24c01-caa3-7001-b342-5df1798cf46d",
+                     *       "instance": "/v1/members/01a24c07-02af-7000-8a87-e4d8cbde836f/events?limit=2",
+                     *       "requestId": "01a24c07-02af-7001-88d9-b148fa53ccd2",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -10400,7 +11101,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24c01-caaa-7000-8be0-a11bd490aafb"
+                     *       "requestId": "01a24c07-02b3-7000-aa3e-7b3912bf3f0c"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e55-7000-81af-aca92502bc55/events",
+                     *       "requestId": "01a24c07-0e55-7001-b464-e79ecebb537d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10438,8 +11158,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7005-a4ee-d446214ccfa4",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10467,8 +11187,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7006-a5d5-8bfca8eb1de0",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10490,12 +11210,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7007-b02f-859e278f4d7c",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a0cd99-bdc0-7007-a8cd-6c9e9e211a6e",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10518,12 +11238,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7008-b22a-a7938665c46f",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a0cd99-bdc0-7008-a88b-911d7b1a048b",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10549,12 +11269,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3"
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7009-8fd6-311310b4c5fb",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a0cd99-bdc0-7009-8ff6-9c1e832064af",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10587,8 +11307,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -10679,7 +11399,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24c01-cad4-7000-bf98-97a3e63934a2",
+                     *       "requestId": "01a24c07-02d2-7000-9ddd-92762aa7d222",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -10703,8 +11423,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cad5-7000-b1e8-387382f39065"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02d3-7000-8a22-645f6ec04338"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10722,8 +11442,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cae2-7000-b5a7-6ae90818a59c"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02de-7000-b28f-88e03e8fc23d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10741,8 +11461,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cae3-7000-acbc-9e6f8e0117e8/rules",
-                     *       "requestId": "01a24c01-cae3-7001-bab4-de5189608ce6",
+                     *       "instance": "/v1/programs/01a24c07-02e6-7000-b50d-f77d58b5659a/rules",
+                     *       "requestId": "01a24c07-02e6-7001-bc12-a5433264f8c5",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -10767,7 +11487,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24c01-cae6-7001-896f-e5b6d0d54fe1"
+                     *       "requestId": "01a24c07-02ed-7000-88d8-32f43c77a740"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e57-7000-b633-6b8394cec48b/rules",
+                     *       "requestId": "01a24c07-0e57-7001-b94e-009572275ed0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10880,8 +11619,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -10965,8 +11704,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cabb-7000-8515-4e9e6c14081b",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02c0-7000-abff-aaa7391ce189",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -10990,8 +11729,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cabc-7000-b2b7-2df0405c9f2b"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02c2-7000-94b1-f0eec9992adb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11009,8 +11748,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cabc-7001-aed3-e56699360c1e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02c2-7001-867d-f9407b49a7f6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11028,8 +11767,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cabd-7000-b3fb-aa952f44217d/rules",
-                     *       "requestId": "01a24c01-cabe-7000-aa5e-082dc27c1e2e",
+                     *       "instance": "/v1/programs/01a24c07-02c3-7000-9e86-b4ddee245cc5/rules",
+                     *       "requestId": "01a24c07-02c3-7001-918c-8686155b388f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -11053,8 +11792,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rules",
-                     *       "requestId": "01a24c01-cac7-7000-85f1-efdbc0ad793c"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
+                     *       "requestId": "01a24c07-02c8-7000-8cee-adedf39b866e"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e56-7000-9689-694ff14804fb/rules",
+                     *       "requestId": "01a24c07-0e56-7001-b8ce-ee9a3d53acb0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11088,8 +11846,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11174,7 +11932,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24c01-caf3-7000-a859-e2dee00355b5",
+                     *       "requestId": "01a24c07-02f4-7000-bd96-87ae30fccaae",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11198,8 +11956,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-caf6-7000-8d93-5978d9a14bf7"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-02f5-7000-be5a-aa7435150214"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11217,8 +11975,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-cb02-7000-abc6-3b38cac4a33f"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-02f9-7000-b9cc-07a283bac168"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11236,8 +11994,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cb05-7000-88b1-90d601e555d9",
-                     *       "requestId": "01a24c01-cb05-7001-af48-1b0a794d35cf",
+                     *       "instance": "/v1/rules/01a24c07-02fa-7000-8a01-393b6391fec2",
+                     *       "requestId": "01a24c07-02fa-7001-acf9-aab3ba99a317",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11262,7 +12020,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24c01-cb13-7000-beeb-27fba1c9ea3c"
+                     *       "requestId": "01a24c07-02ff-7000-b94c-5563d9f34cbb"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e58-7000-814f-dfa81244f7e0",
+                     *       "requestId": "01a24c07-0e58-7001-ba73-afa875bc3f9e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11362,8 +12139,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11447,8 +12224,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-cb2e-7000-b23d-d620fed66f1f",
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-0311-7000-8a8c-22997762c6dc",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -11472,8 +12249,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-cb2f-7000-94da-29d57e9a3c31"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-0315-7000-b8e4-b833663e6111"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11491,8 +12268,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-cb2f-7001-a6ee-6fd15aaac514"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-0316-7000-8129-95e84e4cd63b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11510,8 +12287,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cb30-7000-a286-77c4b1915659",
-                     *       "requestId": "01a24c01-cb31-7000-b847-a2b698a536e1",
+                     *       "instance": "/v1/rules/01a24c07-0317-7000-8424-7e4a14884a75",
+                     *       "requestId": "01a24c07-0317-7001-a976-750a8f88d44b",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11535,8 +12312,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "requestId": "01a24c01-cb3d-7000-b1e7-9cf96217b7c1"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "requestId": "01a24c07-031f-7000-8e0b-b4ee21fbbfdf"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e59-7000-9039-f63df4e8a84e",
+                     *       "requestId": "01a24c07-0e59-7001-a6ab-8f1aec7110e3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11571,8 +12367,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11599,13 +12395,13 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "savedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "version": 2,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11632,7 +12428,7 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "savedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ]
@@ -11698,7 +12494,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24c01-cb47-7000-9d09-0880e4401a7c",
+                     *       "requestId": "01a24c07-0326-7000-841d-eb30e1ffda20",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11722,8 +12518,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/versions",
-                     *       "requestId": "01a24c01-cb48-7000-9e68-45ce99ba409e"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/versions",
+                     *       "requestId": "01a24c07-0327-7000-86a4-0905ef657cae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11741,8 +12537,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/versions",
-                     *       "requestId": "01a24c01-cb50-7000-a989-c40e8a6109cf"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/versions",
+                     *       "requestId": "01a24c07-032e-7000-92ec-6c8d92eea16b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11760,8 +12556,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cb52-7000-ad7d-10ce3482613e/versions",
-                     *       "requestId": "01a24c01-cb52-7001-8a93-bae4994af191",
+                     *       "instance": "/v1/rules/01a24c07-0330-7000-9f6a-da07f3a0d49e/versions",
+                     *       "requestId": "01a24c07-0330-7001-a200-6a662a341afa",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11786,7 +12582,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24c01-cb57-7000-b536-77cbb45060d4"
+                     *       "requestId": "01a24c07-0333-7001-8ce6-e0f04c591572"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e5a-7000-953a-febb627e60ce/versions",
+                     *       "requestId": "01a24c07-0e5a-7001-97a8-a0465246d019"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11818,8 +12633,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11904,7 +12719,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24c01-cb78-7000-881c-4f7557c7b302",
+                     *       "requestId": "01a24c07-034e-7000-bc02-f11ecb4d1e13",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11928,8 +12743,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/enable",
-                     *       "requestId": "01a24c01-cb79-7000-93f8-4b14f8a3efc3"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/enable",
+                     *       "requestId": "01a24c07-034f-7000-a337-816bc770472a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11947,8 +12762,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/enable",
-                     *       "requestId": "01a24c01-cb79-7001-b251-6267dd5c1d5d"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/enable",
+                     *       "requestId": "01a24c07-034f-7001-b85b-4d63e0ab9128"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11966,8 +12781,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cb7a-7000-aae3-b6f407a969ad/enable",
-                     *       "requestId": "01a24c01-cb7a-7001-a7c0-ebb298a920e3",
+                     *       "instance": "/v1/rules/01a24c07-0350-7000-9189-e2197b8359c7/enable",
+                     *       "requestId": "01a24c07-0350-7001-9a5b-e612a27d465c",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11992,7 +12807,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24c01-cb7f-7000-bb1b-28edb7e67e63"
+                     *       "requestId": "01a24c07-0358-7000-8cbc-45a8a6a3cc2b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e5a-7002-a584-abbba43898e6/enable",
+                     *       "requestId": "01a24c07-0e5b-7000-8c48-53df65522f68"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12024,8 +12858,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "version": 2,
                      *       "enabled": false,
                      *       "budgetUsed": 0,
@@ -12110,7 +12944,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24c01-cb6a-7000-abf3-02ed1c9fa79d",
+                     *       "requestId": "01a24c07-0340-7000-9ce0-1bf6aeb4338c",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12134,8 +12968,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/disable",
-                     *       "requestId": "01a24c01-cb6b-7000-93f4-ef90451096f4"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/disable",
+                     *       "requestId": "01a24c07-0341-7000-a1a8-6a31a4e0b0a0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12153,8 +12987,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/disable",
-                     *       "requestId": "01a24c01-cb6b-7001-833e-b9c48fe07d08"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/disable",
+                     *       "requestId": "01a24c07-0341-7001-a1df-b3bc1399a241"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12172,8 +13006,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cb6c-7000-9704-ca02e66a0d66/disable",
-                     *       "requestId": "01a24c01-cb6c-7001-b5b0-a03bdd5bd04b",
+                     *       "instance": "/v1/rules/01a24c07-0342-7000-9b86-fa8bd90919fb/disable",
+                     *       "requestId": "01a24c07-0342-7001-bdea-0237b11a8d4f",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12198,7 +13032,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24c01-cb71-7000-a069-122b25810263"
+                     *       "requestId": "01a24c07-0346-7000-be7a-a5739c3fcb0b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e5b-7001-9474-de1eb83943e0/disable",
+                     *       "requestId": "01a24c07-0e5b-7002-9e35-0d46a5483b0b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12266,7 +13119,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c01-d0f0-7000-8f7c-3f52c3afd456",
+                     *       "requestId": "01a24c07-0998-7000-878b-faef455d4df9",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -12291,7 +13144,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c01-d0f2-7000-b2e6-37246eb7ded8"
+                     *       "requestId": "01a24c07-0999-7000-957b-ce05e5d05fcd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12310,7 +13163,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c01-d0f2-7001-9f79-e64471a58c5b"
+                     *       "requestId": "01a24c07-099a-7000-a094-6ede0e70ddd8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12329,7 +13182,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c01-d0f5-7000-894d-509237622040"
+                     *       "requestId": "01a24c07-099d-7000-8cb6-b398098a0676"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/check-condition",
+                     *       "requestId": "01a24c07-0e5c-7000-af99-734f943ff346"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12445,8 +13317,8 @@ export interface operations {
                      *       "object": "dry_run",
                      *       "rule": {
                      *         "object": "rule",
-                     *         "ruleId": "01a24c01-caab-7001-9714-e40df0b9c2ac",
-                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *         "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
+                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *         "version": 2,
                      *         "enabled": true,
                      *         "budgetUsed": 0,
@@ -12484,10 +13356,10 @@ export interface operations {
                      *       },
                      *       "events": [
                      *         {
-                     *           "eventId": "01a24c01-c933-7001-a17c-55f67132c0ff",
+                     *           "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
                      *           "externalId": "order-2003",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12499,10 +13371,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a1cf17-b5c0-7008-ae7a-9e70e085dc68",
+                     *           "eventId": "01a24c06-fa67-7009-a603-0deb8ad7eab6",
                      *           "externalId": "order-1004",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12514,10 +13386,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a13498-edc0-7002-a64e-fd3abb189b1c",
+                     *           "eventId": "01a24c06-fa06-7003-ab4a-9895f97883bc",
                      *           "externalId": "order-1003",
                      *           "occurredAt": "2026-10-13T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7011-8a72-fbda1baa47cb",
+                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12529,10 +13401,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-701b-a7ec-428c3614ac32",
+                     *           "eventId": "01a0cd99-bdc0-701b-a2f2-3cb1a6f3749b",
                      *           "externalId": "order-1002",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12544,10 +13416,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-7012-8846-30a4fea36fe3",
+                     *           "eventId": "01a0cd99-bdc0-7012-a4a6-b034855e6eab",
                      *           "externalId": "order-1001",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -12659,8 +13531,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
-                     *       "requestId": "01a24c01-cb9e-7000-8373-309ed3723c1e",
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
+                     *       "requestId": "01a24c07-036e-7000-99d6-fa59ffd5ab51",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -12684,8 +13556,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
-                     *       "requestId": "01a24c01-cb9f-7000-94b7-5de3537bafff"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
+                     *       "requestId": "01a24c07-036f-7000-880f-cf5d5c56bfa1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12703,8 +13575,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
-                     *       "requestId": "01a24c01-cba0-7000-b74d-90bdf5b4d429"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
+                     *       "requestId": "01a24c07-036f-7001-97a1-44d014283111"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12722,8 +13594,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c01-cba1-7000-b1f5-cfba7ebdf124/dry-run",
-                     *       "requestId": "01a24c01-cba2-7000-ac1e-56b6e3e93cea",
+                     *       "instance": "/v1/rules/01a24c07-0370-7000-8d62-b38fa07ec359/dry-run",
+                     *       "requestId": "01a24c07-0370-7001-a08d-eec589829f0b",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12747,8 +13619,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24c01-caab-7001-9714-e40df0b9c2ac/dry-run",
-                     *       "requestId": "01a24c01-cba7-7000-9f8f-1980a9dd42be"
+                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
+                     *       "requestId": "01a24c07-0379-7000-8135-2e65e9a043ad"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rules/01a24c07-0e5d-7000-9060-db6c7de8b07d/dry-run",
+                     *       "requestId": "01a24c07-0e5d-7001-b309-aed7338d94ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12783,8 +13674,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a0cd99-bdc0-7004-bc05-c5c3954186c3",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "name": "Bonuses",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -12800,8 +13691,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "name": "Winter warmers",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -12861,7 +13752,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24c01-cbcb-7000-9a83-c4f41492e273",
+                     *       "requestId": "01a24c07-0390-7000-ba07-47d9a8cb0843",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -12885,8 +13776,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbcc-7000-81e5-715b642a097e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0393-7000-9e10-a81f47ea04c3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12904,8 +13795,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbd1-7000-9612-4db4589c66df"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0398-7000-853b-cc0ca1125a9f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12923,8 +13814,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cbd2-7000-a721-0a32a12e430c/campaigns",
-                     *       "requestId": "01a24c01-cbd2-7001-b9e2-af50eabad255",
+                     *       "instance": "/v1/programs/01a24c07-03a5-7000-a2d8-74f45738a5bf/campaigns",
+                     *       "requestId": "01a24c07-03a5-7001-82ef-3f877c69f53a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -12949,7 +13840,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24c01-cbdb-7000-ab1b-22849fbc3333"
+                     *       "requestId": "01a24c07-03ae-7000-8de0-c767d0618e84"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e5f-7000-b379-b158156c563a/campaigns",
+                     *       "requestId": "01a24c07-0e5f-7001-babc-3691a1859ea1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13014,8 +13924,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13068,8 +13978,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbb5-7000-9bad-0631d07bcad5",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0383-7000-8738-a8cf8c3df1e7",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13093,8 +14003,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbb8-7000-8a21-d447d610ddea"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0384-7000-8550-ca883600c6e2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13112,8 +14022,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbb8-7001-a43d-5a3f2ed8e5b7"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0384-7001-af8c-379e511fb76b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13131,8 +14041,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cbbd-7000-9d68-faa9fdaad630/campaigns",
-                     *       "requestId": "01a24c01-cbbd-7001-bdf3-080429894f51",
+                     *       "instance": "/v1/programs/01a24c07-0385-7000-8d26-7b7af740164b/campaigns",
+                     *       "requestId": "01a24c07-0385-7001-8c5d-06c7b9d6898f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -13156,8 +14066,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/campaigns",
-                     *       "requestId": "01a24c01-cbc3-7000-8748-a06d7274d754"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
+                     *       "requestId": "01a24c07-0389-7000-a19a-bf950658d799"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e5e-7000-8291-31b55593587c/campaigns",
+                     *       "requestId": "01a24c07-0e5e-7001-8a23-7c30c4cb429b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13189,8 +14118,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13244,7 +14173,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: campaignId must match format \"uuid\"",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24c01-cbe2-7000-990d-771ca04c1537",
+                     *       "requestId": "01a24c07-03b3-7000-ae31-8f56d9b3acf0",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13268,8 +14197,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cbe3-7000-a41a-7d9ce0a3647e"
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-03b4-7000-868b-0c5cda4d66b4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13287,8 +14216,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cbe6-7000-9569-ddec9762cee4"
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-03bb-7000-8141-bbf24065d10f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13306,8 +14235,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24c01-cbe7-7000-bacd-5fea7f90d5da",
-                     *       "requestId": "01a24c01-cbe8-7000-b792-8e64a94a6748",
+                     *       "instance": "/v1/campaigns/01a24c07-03bd-7000-896f-5a004616522c",
+                     *       "requestId": "01a24c07-03bd-7001-a429-a57851a9f8e5",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13332,7 +14261,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24c01-cbeb-7000-9ae1-62588f83ae82"
+                     *       "requestId": "01a24c07-03d9-7000-981f-1a692274604b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/campaigns/01a24c07-0e5f-7002-925b-2a287e72ed05",
+                     *       "requestId": "01a24c07-0e5f-7003-a12b-4f6284b7e442"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13394,8 +14342,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13448,8 +14396,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cbfa-7000-8f92-86a1c2e63655",
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-03ee-7000-8fa4-eaa40039c7b1",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13473,8 +14421,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cc00-7000-bfab-49381a3ff599"
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-03f4-7000-b310-39dfe7c3a459"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13492,8 +14440,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cc00-7001-a2a4-14a1a5912493"
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-03f4-7001-95a5-a7cdfd29b244"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13511,8 +14459,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24c01-cc02-7000-ae9e-a2cd0a5551b2",
-                     *       "requestId": "01a24c01-cc02-7001-af2a-b8cbc57dc548",
+                     *       "instance": "/v1/campaigns/01a24c07-03f5-7000-a5fc-8c2609d0e2a6",
+                     *       "requestId": "01a24c07-03f5-7001-9b25-4821415ce0ff",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -13536,8 +14484,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/campaigns/01a24c01-cba8-7001-926a-acdca952cdf0",
-                     *       "requestId": "01a24c01-cc09-7000-bf5b-3d9cb6969894"
+                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
+                     *       "requestId": "01a24c07-0400-7000-99b6-2ed74abbb9af"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/campaigns/01a24c07-0e60-7000-b262-b1025a614779",
+                     *       "requestId": "01a24c07-0e60-7001-be2a-28254ee49187"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13619,11 +14586,11 @@ export interface operations {
                      *           "leasedUntil": null,
                      *           "lastRun": {
                      *             "object": "job_run",
-                     *             "runId": "01a20ce4-05c0-7000-a480-d0cca4d26ede",
+                     *             "runId": "01a24c06-fae0-7001-bb5d-db335365cb98",
                      *             "job": "settle",
                      *             "trigger": "manual",
                      *             "status": "succeeded",
-                     *             "worker": "vm:22145",
+                     *             "worker": "vm:27473",
                      *             "startedAt": "2026-11-24T09:30:00.000Z",
                      *             "finishedAt": "2026-11-24T09:30:00.000Z",
                      *             "stats": {
@@ -13744,7 +14711,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/jobs?note=%00",
-                     *       "requestId": "01a24c01-cc21-7000-96c7-c3f716e20533",
+                     *       "requestId": "01a24c07-0422-7000-83d7-ba44b94730f9",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -13769,7 +14736,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs",
-                     *       "requestId": "01a24c01-cc22-7000-a902-33568b7e10bb"
+                     *       "requestId": "01a24c07-0423-7000-82e9-14b8d93859df"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13786,9 +14753,28 @@ export interface operations {
                      *       "type": "/problems/rate-limited",
                      *       "title": "Too many requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 58 seconds",
+                     *       "detail": "Rate limit exceeded, retry in 59 seconds",
                      *       "instance": "/v1/jobs?limit=0",
-                     *       "requestId": "01a24c01-cc24-7000-97eb-e0768af847de"
+                     *       "requestId": "01a24c07-0423-7001-ab7f-ae2bbcffb688"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/jobs",
+                     *       "requestId": "01a24c07-0e61-7000-a8e9-246fcce54f04"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13821,11 +14807,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "job_run",
-                     *           "runId": "01a20ce4-05c0-7000-a480-d0cca4d26ede",
+                     *           "runId": "01a24c06-fae0-7001-bb5d-db335365cb98",
                      *           "job": "settle",
                      *           "trigger": "manual",
                      *           "status": "succeeded",
-                     *           "worker": "vm:22145",
+                     *           "worker": "vm:27473",
                      *           "startedAt": "2026-11-24T09:30:00.000Z",
                      *           "finishedAt": "2026-11-24T09:30:00.000Z",
                      *           "stats": {
@@ -13892,7 +14878,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24c01-cc36-7000-ac98-92c0c006fab0",
+                     *       "requestId": "01a24c07-042d-7000-a2e8-0914ddcf0d95",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -13917,7 +14903,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs/runs?limit=2",
-                     *       "requestId": "01a24c01-cc37-7000-a9e8-6d8efcb98650"
+                     *       "requestId": "01a24c07-042e-7000-8384-dd7ef9ebb148"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13934,9 +14920,28 @@ export interface operations {
                      *       "type": "/problems/rate-limited",
                      *       "title": "Too many requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 58 seconds",
+                     *       "detail": "Rate limit exceeded, retry in 59 seconds",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24c01-cc37-7001-b22e-b3d3a01eac1b"
+                     *       "requestId": "01a24c07-042e-7001-9a66-db3eff5a0cbc"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/jobs/runs",
+                     *       "requestId": "01a24c07-0e62-7000-873f-ee11ccd0811d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13968,7 +14973,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -13984,7 +14989,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14055,7 +15060,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c01-cc57-7000-9a81-acb14f9b9952",
+                     *       "requestId": "01a24c07-0450-7000-a415-2a615e3a6e1d",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14079,8 +15084,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc58-7000-be77-d8e4e17195f7"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-0455-7000-9118-9802659f1788"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14098,8 +15103,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc5d-7000-b3ae-6ef64d9f4315"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-045a-7000-8a21-88942584ee80"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14117,8 +15122,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cc5e-7000-8409-7bdffec2f413/grading",
-                     *       "requestId": "01a24c01-cc5e-7001-9902-737a6feeec31",
+                     *       "instance": "/v1/programs/01a24c07-045b-7000-ab5b-83fd924e3d16/grading",
+                     *       "requestId": "01a24c07-045b-7001-8759-f1ca748e2df9",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14143,7 +15148,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c01-cc61-7000-bacc-5e44a82fb8d5"
+                     *       "requestId": "01a24c07-0462-7000-bf94-0c61ff4708f1"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e69-7000-9b83-350e6e2fe78b/grading",
+                     *       "requestId": "01a24c07-0e69-7001-9351-4467407f07dd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14213,7 +15237,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -14229,7 +15253,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14299,8 +15323,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc4a-7000-83c4-61ac27ad7ab3",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-0441-7000-97dc-b5e3f5aacf04",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -14324,8 +15348,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc4b-7000-a8e0-b9f015c7ccf8"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-0442-7000-954a-f54bc6a5884a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14343,8 +15367,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc4b-7001-b8e9-55d77fab737c"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-0442-7001-adbd-82deaa587ad4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14362,8 +15386,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cc4c-7000-9e55-3dd5f37ad78a/grading",
-                     *       "requestId": "01a24c01-cc4c-7001-ad1d-af85717c4653",
+                     *       "instance": "/v1/programs/01a24c07-0443-7000-8ed0-b80189ab338e/grading",
+                     *       "requestId": "01a24c07-0443-7001-8962-74c7c938182c",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14387,8 +15411,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-cc53-7000-81b4-7d3e2b2e1aab"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-044d-7000-b8e0-b9f1cbf453d5"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6a-7000-9dc8-f6f94c79adc1/grading",
+                     *       "requestId": "01a24c07-0e6a-7001-81b0-0373f50f6b63"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14420,7 +15463,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -14436,7 +15479,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -14507,7 +15550,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c01-d052-7000-9fc8-1e8089a08cb5",
+                     *       "requestId": "01a24c07-08fc-7000-a099-cd62e981a974",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14531,8 +15574,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-d053-7000-832b-7b2159d56407"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-08fd-7000-a81b-ee7960839379"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14550,8 +15593,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading",
-                     *       "requestId": "01a24c01-d053-7001-af4b-493d89fbd870"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
+                     *       "requestId": "01a24c07-08fd-7001-a68b-12d31559b302"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14569,8 +15612,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-d054-7000-978b-e2be14209b23/grading",
-                     *       "requestId": "01a24c01-d054-7001-916d-48aef9f2a546",
+                     *       "instance": "/v1/programs/01a24c07-08fe-7000-bceb-e590dd3a20df/grading",
+                     *       "requestId": "01a24c07-08fe-7001-92ae-8f2901fa628c",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14595,7 +15638,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c01-d05e-7000-a5c2-92be24b9c337"
+                     *       "requestId": "01a24c07-0902-7000-89ff-7028fc27d39f"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6b-7000-8513-c2265e36f36b/grading",
+                     *       "requestId": "01a24c07-0e6b-7001-872a-a8685bb73880"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14627,7 +15689,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading_run",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "at": "2026-11-24T09:30:00.000Z",
                      *       "members": 4,
                      *       "changed": 4
@@ -14668,7 +15730,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24c01-cc78-7000-9f8b-a62faf6f2bf3",
+                     *       "requestId": "01a24c07-0476-7000-8f02-d07820be23c5",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14692,8 +15754,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
-                     *       "requestId": "01a24c01-cc79-7000-8ff5-f803b7258258"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
+                     *       "requestId": "01a24c07-0477-7000-9a2f-a521d41bf552"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14711,8 +15773,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
-                     *       "requestId": "01a24c01-cc79-7001-bb1b-39d811529690"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
+                     *       "requestId": "01a24c07-0477-7001-8d86-c5fba7260bfa"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14730,8 +15792,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cc7a-7000-907c-3562a6796bee/grading/recompute",
-                     *       "requestId": "01a24c01-cc7a-7001-812c-2199cfcda3aa",
+                     *       "instance": "/v1/programs/01a24c07-0478-7000-a6f2-ce15d27661e9/grading/recompute",
+                     *       "requestId": "01a24c07-0478-7001-a20c-90063a077962",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14755,8 +15817,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program has no grading scheme: PUT one first",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grading/recompute",
-                     *       "requestId": "01a24c01-d05f-7000-bb5e-9bbddc871154",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
+                     *       "requestId": "01a24c07-0903-7000-a164-b1d0ac14130a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14781,7 +15843,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24c01-cc89-7000-91b7-49e01d6dbf10"
+                     *       "requestId": "01a24c07-048a-7000-b993-c759b0218fc9"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6c-7000-97fa-74dd25fe5830/grading/recompute",
+                     *       "requestId": "01a24c07-0e6c-7001-a93a-600c035b7849"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14813,7 +15894,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grade_report",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "grades": [
                      *         {
                      *           "grade": "a",
@@ -14860,7 +15941,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24c01-cc90-7000-886a-f75fbdde43c8",
+                     *       "requestId": "01a24c07-0490-7000-95ab-88424651c2f4",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14884,8 +15965,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grades",
-                     *       "requestId": "01a24c01-cc91-7000-ab8d-a4967ff81c75"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grades",
+                     *       "requestId": "01a24c07-0495-7000-b2e7-cd60fea1895e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14903,8 +15984,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/grades",
-                     *       "requestId": "01a24c01-cc96-7000-9779-5597ae7b6252"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grades",
+                     *       "requestId": "01a24c07-049b-7000-ae8a-9ab49bd8b1c1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14922,8 +16003,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cc9d-7000-8001-f08fec4715ee/grades",
-                     *       "requestId": "01a24c01-cc9e-7000-ab35-4ae1d8288571",
+                     *       "instance": "/v1/programs/01a24c07-04a3-7000-a6c4-dc2a0b59f489/grades",
+                     *       "requestId": "01a24c07-04a3-7001-9be8-fe29ed9d72aa",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14948,7 +16029,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24c01-cca2-7000-b85d-048291f823eb"
+                     *       "requestId": "01a24c07-04a7-7000-b23c-0aebfaa9b6ff"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6c-7002-abc5-1baa6ff21579/grades",
+                     *       "requestId": "01a24c07-0e6d-7000-a29a-ab456581aa69"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14988,8 +16088,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "grade_change",
-                     *           "historyId": "01a24c01-cc76-7613-b5b7-38f5ad064232",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *           "historyId": "01a24c07-0470-7d2e-b90b-6b88af116f6d",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *           "at": "2026-11-24T09:30:00.000Z",
                      *           "fromGrade": null,
                      *           "toGrade": "a",
@@ -15048,7 +16148,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24c01-ccad-7000-b1d7-eccff71a7b02",
+                     *       "requestId": "01a24c07-04b6-7000-ba50-60eb999c66ab",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -15072,8 +16172,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/grade-history",
-                     *       "requestId": "01a24c01-ccae-7000-bde9-0873b16da8ae"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/grade-history",
+                     *       "requestId": "01a24c07-04b7-7000-baee-6afe42e4c646"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15091,8 +16191,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/grade-history",
-                     *       "requestId": "01a24c01-ccb9-7000-944e-c85befe88147"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/grade-history",
+                     *       "requestId": "01a24c07-04e7-7000-829e-852b1f08cc04"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15110,8 +16210,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-ccc0-7000-9d0d-5270dda2290e/grade-history",
-                     *       "requestId": "01a24c01-ccc0-7001-afd4-1396df706bdd",
+                     *       "instance": "/v1/members/01a24c07-04ed-7000-a5fc-a07303b452ce/grade-history",
+                     *       "requestId": "01a24c07-04ee-7000-ba0c-a626d49dfa15",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -15136,7 +16236,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24c01-ccc4-7000-b9c5-68068e55dee5"
+                     *       "requestId": "01a24c07-04f5-7000-9873-0b5548ec546e"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e6d-7001-ab7a-f4928e3c775f/grade-history",
+                     *       "requestId": "01a24c07-0e6e-7000-a8a0-452a22751c95"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15168,7 +16287,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15299,7 +16418,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c01-ccce-7000-9a50-e61a4ee2d4c3",
+                     *       "requestId": "01a24c07-04fe-7000-8d19-c978b9bc1ab9",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15323,8 +16442,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-cccf-7000-ac0a-2f442d9d5d66"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-04ff-7000-aacd-3a926ff230e3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15342,8 +16461,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-ccd2-7000-8a28-596172132161"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-0502-7000-bd59-c0e07d5ae1d2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15361,8 +16480,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-ccd4-7000-92f9-826d7c8fdff5/tier-ladder",
-                     *       "requestId": "01a24c01-ccd4-7001-90d4-b3a1a120c5d0",
+                     *       "instance": "/v1/programs/01a24c07-0504-7000-81d6-627102928019/tier-ladder",
+                     *       "requestId": "01a24c07-0504-7001-900a-15b1dbf031e3",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15387,7 +16506,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c01-ccd8-7000-b4f9-80990627a254"
+                     *       "requestId": "01a24c07-0508-7000-96c6-e4cbfb315077"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6e-7001-ad08-ca5df222a760/tier-ladder",
+                     *       "requestId": "01a24c07-0e6e-7002-8dfe-1a4f0afad127"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15502,7 +16640,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15648,8 +16786,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d026-7000-a4b8-21ba5e55ba30",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-0884-7000-a474-0dcdefb5c4be",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -15673,8 +16811,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d028-7000-a089-648e2ccb0fb9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-08d5-7000-963a-f4a7877adac8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15692,8 +16830,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d029-7000-9b66-86d5633e41c3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-08d6-7000-835d-ccd016d91145"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15711,8 +16849,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-d02a-7000-95a7-9476efad698d/tier-ladder",
-                     *       "requestId": "01a24c01-d02a-7001-8384-ae29ae0bd977",
+                     *       "instance": "/v1/programs/01a24c07-08da-7000-b405-6e6374c055d3/tier-ladder",
+                     *       "requestId": "01a24c07-08da-7001-92b4-7419bc12ce31",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15736,8 +16874,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d037-7000-93f7-7be6616f7b57"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-08e3-7000-b2b3-79faa944e416"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e6f-7000-994a-97c186bc9f49/tier-ladder",
+                     *       "requestId": "01a24c07-0e6f-7001-868a-4d80d5062c5c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15769,7 +16926,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -15915,7 +17072,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c01-d047-7000-9552-47b67f31837a",
+                     *       "requestId": "01a24c07-08f1-7000-9a54-8da374538f3f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15939,8 +17096,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d048-7000-85e8-b1f795a784c9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-08f2-7000-94df-f9e46379ef70"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15958,8 +17115,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/tier-ladder",
-                     *       "requestId": "01a24c01-d048-7001-a78a-6f169e68b393"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
+                     *       "requestId": "01a24c07-08f2-7001-a710-ae5cc12678ea"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15977,8 +17134,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-d049-7000-a0a6-24ad40023580/tier-ladder",
-                     *       "requestId": "01a24c01-d049-7001-96e7-ca9af17d1d02",
+                     *       "instance": "/v1/programs/01a24c07-08f3-7000-a71d-8f2eba294f37/tier-ladder",
+                     *       "requestId": "01a24c07-08f3-7001-87ac-8ed0d22bb4ee",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16003,7 +17160,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c01-d04c-7001-b851-881305489750"
+                     *       "requestId": "01a24c07-08f7-7000-8a40-253eefa74591"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e70-7000-a697-a1b0561e37b6/tier-ladder",
+                     *       "requestId": "01a24c07-0e70-7001-b299-2475b9dbb7de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16035,7 +17211,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_tier",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *       "tier": {
                      *         "code": "gold",
                      *         "name": "Gold",
@@ -16126,7 +17302,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24c01-cce8-7000-bfba-c846a5dc12c8",
+                     *       "requestId": "01a24c07-051c-7000-9a2a-335758b08631",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16150,8 +17326,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier",
-                     *       "requestId": "01a24c01-ccea-7000-9ca8-4e0b4b40caf5"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier",
+                     *       "requestId": "01a24c07-051d-7000-935a-f22d69346885"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16169,8 +17345,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier",
-                     *       "requestId": "01a24c01-ccf0-7000-af8a-bc26e31f147c"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier",
+                     *       "requestId": "01a24c07-0528-7000-a946-67ea50577cad"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16188,8 +17364,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-ccf2-7000-91a3-d38b03a137b4/tier",
-                     *       "requestId": "01a24c01-ccf2-7001-bb54-e932399cd7c2",
+                     *       "instance": "/v1/members/01a24c07-052e-7000-b5e9-479e1ed97898/tier",
+                     *       "requestId": "01a24c07-052e-7001-84be-92c823845e74",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16214,7 +17390,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24c01-ccf8-7000-8e30-7df3ae99f2e8"
+                     *       "requestId": "01a24c07-0532-7000-8bac-1fca66237660"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e71-7000-bbcb-b61abd5e691e/tier",
+                     *       "requestId": "01a24c07-0e71-7001-ac17-fff1951ef8a4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16254,7 +17449,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "tier_change",
-                     *           "historyId": "01a24c01-be80-7875-9f2a-2a86e1a8180e",
+                     *           "historyId": "01a24c06-f8fa-7b89-8223-3a0a59d97ee8",
                      *           "at": "2026-09-23T09:30:00.000Z",
                      *           "from": null,
                      *           "to": "gold",
@@ -16312,7 +17507,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24c01-cd08-7000-bbf9-421f02abfb32",
+                     *       "requestId": "01a24c07-053c-7000-a98e-4587b3b5eb92",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16336,8 +17531,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier-history",
-                     *       "requestId": "01a24c01-cd0e-7000-a123-bef51fa23950"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier-history",
+                     *       "requestId": "01a24c07-0545-7000-ad10-0d3534c3ea89"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16355,8 +17550,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/tier-history",
-                     *       "requestId": "01a24c01-cd15-7000-a507-e3ef978b3078"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier-history",
+                     *       "requestId": "01a24c07-0549-7000-85e2-f77ba9babb6b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16374,8 +17569,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-cd1d-7000-8718-736f278be08a/tier-history",
-                     *       "requestId": "01a24c01-cd1d-7001-ac8c-5e208123daca",
+                     *       "instance": "/v1/members/01a24c07-0551-7000-a747-c88a2ebc6e51/tier-history",
+                     *       "requestId": "01a24c07-0551-7001-aa04-519a03dbcebf",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16400,7 +17595,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24c01-cd22-7000-898c-d5025fd873c7"
+                     *       "requestId": "01a24c07-0555-7000-8a11-f303937acafd"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e71-7002-91ee-803d1eb4962e/tier-history",
+                     *       "requestId": "01a24c07-0e72-7000-a153-ab74c0e52f33"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16435,8 +17649,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700b-bb21-2c3f200ff0ac",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "rewardId": "01a0cd99-bdc0-700b-bf03-2e81849eb932",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "code": "five-off",
                      *           "name": "€5 off your order",
                      *           "description": null,
@@ -16460,8 +17674,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "code": "free-coffee",
                      *           "name": "A free large latte",
                      *           "description": null,
@@ -16491,8 +17705,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700c-9169-70a225386531",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "rewardId": "01a0cd99-bdc0-700c-b1ed-7288e6c3a396",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "code": "free-shipping",
                      *           "name": "Free shipping",
                      *           "description": null,
@@ -16517,8 +17731,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "code": "plant-a-tree",
                      *           "name": "Plant a tree with us",
                      *           "description": null,
@@ -16543,8 +17757,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
-                     *           "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *           "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
+                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *           "code": "tasting",
                      *           "name": "Coffee tasting class",
                      *           "description": null,
@@ -16629,7 +17843,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24c01-cd30-7000-8053-3f72cce971b7",
+                     *       "requestId": "01a24c07-0563-7000-a9c5-f6854bbd0d5c",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16653,8 +17867,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd31-7000-abf1-6c529befc33e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-0564-7000-9787-85eb926d3385"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16672,8 +17886,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd39-7000-9fa2-77709bc475a7"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-056b-7000-b67e-702c89242ab8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16691,8 +17905,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cd3a-7000-bbf7-d18860e1bafe/rewards",
-                     *       "requestId": "01a24c01-cd3a-7001-af91-bb86cba641f7",
+                     *       "instance": "/v1/programs/01a24c07-056d-7000-8f05-6dcbdaf8dc63/rewards",
+                     *       "requestId": "01a24c07-056d-7001-b7a3-df701b9d8e3f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16717,7 +17931,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24c01-cd3e-7000-afc7-9fdfd4509b7b"
+                     *       "requestId": "01a24c07-0572-7000-b96c-8490e19fcc16"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e73-7000-a841-0a61b0002b95/rewards",
+                     *       "requestId": "01a24c07-0e73-7001-9eac-7cbadce6ad1f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16825,8 +18058,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -16909,8 +18142,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd4f-7000-b1ae-8c2ac73bffc4",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-0582-7000-b2de-b49817c0702f",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -16934,8 +18167,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd51-7000-9f3e-5af875ab6ca4"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-0583-7000-a8fe-588d8298aba0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16953,8 +18186,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd51-7001-9546-ece13b3b58d4"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-0583-7001-9b7d-ea653ce7857b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16972,8 +18205,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cd52-7000-b1d7-165285eb6ac6/rewards",
-                     *       "requestId": "01a24c01-cd52-7001-be49-7791c9bc65bb",
+                     *       "instance": "/v1/programs/01a24c07-0584-7000-af87-e6067e884f12/rewards",
+                     *       "requestId": "01a24c07-0584-7001-9861-07fc0e6c3ac1",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16997,8 +18230,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-muffin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd55-7000-91d4-e6f45e9fa75a",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-0586-7000-8650-37dc3f69e6ad",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -17022,8 +18255,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/rewards",
-                     *       "requestId": "01a24c01-cd5a-7000-b003-79ba5a02825c"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
+                     *       "requestId": "01a24c07-058b-7000-b2f0-bf073b261893"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e72-7001-bf41-82c3ee94789e/rewards",
+                     *       "requestId": "01a24c07-0e72-7002-89c0-7b817bbee3c5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17055,8 +18307,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "code": "tasting",
                      *       "name": "Coffee tasting class",
                      *       "description": null,
@@ -17135,7 +18387,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: rewardId must match format \"uuid\"",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24c01-cd65-7000-9ffe-c19aee5ba8f2",
+                     *       "requestId": "01a24c07-0596-7000-8018-b42dacc2e041",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17159,8 +18411,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-9da4-22342fd5067f",
-                     *       "requestId": "01a24c01-cd66-7000-be6d-185805b6f1e8"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-b872-4f1aa0399220",
+                     *       "requestId": "01a24c07-0597-7000-b62b-b5dd49fdc0f3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17178,8 +18430,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-9da4-22342fd5067f",
-                     *       "requestId": "01a24c01-cd6f-7000-8a60-131d14422883"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-b872-4f1aa0399220",
+                     *       "requestId": "01a24c07-059e-7000-a7db-3ea093bb3d08"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17197,8 +18449,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c01-cd71-7000-b904-40246e346d06",
-                     *       "requestId": "01a24c01-cd71-7001-b207-c8289227986f",
+                     *       "instance": "/v1/rewards/01a24c07-05a1-7000-9d81-4e020cc1ead8",
+                     *       "requestId": "01a24c07-05a1-7001-bed9-6122dd12810f",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17223,7 +18475,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24c01-cd75-7000-b6ed-016d19d1c64b"
+                     *       "requestId": "01a24c07-05a4-7000-85aa-e6616896b0bf"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rewards/01a24c07-0e74-7000-b69a-e20d154a7d51",
+                     *       "requestId": "01a24c07-0e74-7001-856d-ce4853d5a8c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17328,8 +18599,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *       "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -17412,8 +18683,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "requestId": "01a24c01-cd8b-7000-b50b-a9ad7ac4e0ed",
+                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "requestId": "01a24c07-05b4-7000-8cf2-94d5b09c7b9c",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -17437,8 +18708,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "requestId": "01a24c01-cd8c-7000-9bc6-c270e297621d"
+                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "requestId": "01a24c07-05b9-7000-98b9-ff615aeca3e3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17456,8 +18727,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "requestId": "01a24c01-cd8d-7000-bed0-4072fd94a5c2"
+                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "requestId": "01a24c07-05ba-7000-98ac-be39c352dec9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17475,8 +18746,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c01-cd8e-7000-8b9a-b88a6fce69d0",
-                     *       "requestId": "01a24c01-cd8e-7001-a7ba-d8e0eec646aa",
+                     *       "instance": "/v1/rewards/01a24c07-05bb-7000-b0b8-d9232678a016",
+                     *       "requestId": "01a24c07-05bb-7001-b531-462aa0d67de3",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17500,8 +18771,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-coffee",
-                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "requestId": "01a24c01-cd91-7000-ba67-2376208371d8",
+                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "requestId": "01a24c07-05be-7000-80e3-8e66628b50d8",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -17525,8 +18796,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *       "requestId": "01a24c01-cd99-7000-b300-b00b89139135"
+                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *       "requestId": "01a24c07-05d1-7000-b0f3-9a61926ed42d"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rewards/01a24c07-0e75-7000-8900-9b0624594253",
+                     *       "requestId": "01a24c07-0e75-7001-b50f-2e1f4ead27cd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17589,8 +18879,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
-                     *       "requestId": "01a24c01-cdb1-7000-bea5-c3c97f74dd1b",
+                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
+                     *       "requestId": "01a24c07-05e8-7001-81db-915b65fb6bcc",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -17614,8 +18904,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
-                     *       "requestId": "01a24c01-cdb2-7000-900e-5942cc4697b8"
+                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
+                     *       "requestId": "01a24c07-05ee-7000-9554-03e2c573c257"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17633,8 +18923,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
-                     *       "requestId": "01a24c01-cdb2-7001-8c8b-7f3bfb917492"
+                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
+                     *       "requestId": "01a24c07-05ee-7001-9052-7b9cff149617"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17652,8 +18942,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c01-cdb3-7000-8f7c-5000abefcbe2/partner-codes",
-                     *       "requestId": "01a24c01-cdb4-7000-ae43-2c4984d493fc",
+                     *       "instance": "/v1/rewards/01a24c07-05ef-7000-a4ad-3e165dccfb90/partner-codes",
+                     *       "requestId": "01a24c07-05ef-7001-95df-4a78c299e01b",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -17677,8 +18967,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24c01-cd9a-7001-9aa1-12ac7a702cf9/partner-codes",
-                     *       "requestId": "01a24c01-cdb7-7000-94d9-483e07893284"
+                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
+                     *       "requestId": "01a24c07-05f7-7000-8a42-170637c46c70"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/rewards/01a24c07-0e76-7000-a097-959a6e80d5c0/partner-codes",
+                     *       "requestId": "01a24c07-0e76-7001-8abb-8f8e151c7227"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17717,8 +19026,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "free-muffin",
                      *             "name": "A free muffin",
                      *             "description": "Any muffin from the counter.",
@@ -17755,8 +19064,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "free-coffee",
                      *             "name": "A free large latte",
                      *             "description": null,
@@ -17791,8 +19100,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "plant-a-tree",
                      *             "name": "Plant a tree with us",
                      *             "description": null,
@@ -17827,8 +19136,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700b-bb21-2c3f200ff0ac",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a0cd99-bdc0-700b-bf03-2e81849eb932",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "five-off",
                      *             "name": "€5 off your order",
                      *             "description": null,
@@ -17862,8 +19171,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24c01-cd9a-7001-9aa1-12ac7a702cf9",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a24c07-05d3-7001-98ff-af9c27ac61a2",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "cinema-ticket",
                      *             "name": "A cinema ticket",
                      *             "description": null,
@@ -17897,8 +19206,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700d-9da4-22342fd5067f",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "tasting",
                      *             "name": "Coffee tasting class",
                      *             "description": null,
@@ -17935,8 +19244,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700c-9169-70a225386531",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "rewardId": "01a0cd99-bdc0-700c-b1ed-7288e6c3a396",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "code": "free-shipping",
                      *             "name": "Free shipping",
                      *             "description": null,
@@ -18040,7 +19349,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24c01-cddb-7000-826c-542c96a82a7c",
+                     *       "requestId": "01a24c07-0620-7000-bf74-e2a5ab488162",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18064,8 +19373,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards?channel=store",
-                     *       "requestId": "01a24c01-cddc-7000-874c-e1f44289cefe"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards?channel=store",
+                     *       "requestId": "01a24c07-0625-7000-894b-c044c0b34d65"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18083,8 +19392,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards?channel=store",
-                     *       "requestId": "01a24c01-cdef-7000-bf83-3e2c538c11d5"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards?channel=store",
+                     *       "requestId": "01a24c07-063b-7000-a71f-1f299bd614f6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18102,8 +19411,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-cdf0-7000-9270-a26e112a3950/rewards?channel=store",
-                     *       "requestId": "01a24c01-cdf0-7001-ae8c-4718944dd3cd",
+                     *       "instance": "/v1/members/01a24c07-0646-7000-939d-6aa24d90a949/rewards?channel=store",
+                     *       "requestId": "01a24c07-0646-7001-945a-fbc67374aa61",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18128,7 +19437,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24c01-cdfa-7000-880e-dfd3cc982e26"
+                     *       "requestId": "01a24c07-064b-7000-8062-271fd20f9991"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e77-7000-80d0-f2543204b608/rewards",
+                     *       "requestId": "01a24c07-0e77-7001-8ced-54af201f481c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18179,11 +19507,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *         "code": "W16Z-4E25-2GBE-JG19",
-                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
+                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *         "code": "2GWN-TJSK-QX6V-1WQM",
+                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -18192,7 +19520,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18205,23 +19533,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *               "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *               "kind": "redeem",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *               "amount": 150,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
                      *               "reversesEntryId": null,
-                     *               "ref": "reward:W16Z4E252GBEJG19",
-                     *               "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *               "ref": "reward:2GWNTJSKQX6V1WQM",
+                     *               "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *               "reason": null,
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *                   "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *                   "amount": -150
                      *                 },
                      *                 {
@@ -18235,7 +19563,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
+                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
                      *               "wallet": "points",
                      *               "available": 44,
                      *               "pending": 38,
@@ -18323,8 +19651,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce3c-7000-95e9-c129a57c2cfc",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06b4-7000-985e-36e3ada42828",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -18348,8 +19676,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce3f-7000-97bf-7541cabede44"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06b7-7000-90e0-b7ac62c4bc45"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18367,8 +19695,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce3f-7001-b94a-a6c03a8d46bb"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06b9-7000-91e1-2e77b09ea333"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18386,8 +19714,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-ce40-7000-86ad-198e73287355/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce41-7000-8a18-4374465da54c",
+                     *       "instance": "/v1/members/01a24c07-06ba-7000-b2f7-a984acbcfb38/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06ba-7002-a381-410aa263b951",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18411,8 +19739,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "this member cannot redeem the reward now (limit: at most 1 this week)",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce44-7000-b832-9f6bb4c9c71b",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06be-7000-b19d-67b648336e3e",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18436,8 +19764,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "not enough points: 287 points missing",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-8a72-fbda1baa47cb/rewards/01a0cd99-bdc0-700b-bb21-2c3f200ff0ac/redeem",
-                     *       "requestId": "01a24c01-ce4e-7000-9c64-436f43156c9f",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/rewards/01a0cd99-bdc0-700b-bf03-2e81849eb932/redeem",
+                     *       "requestId": "01a24c07-06c8-7000-abae-da694eb9487d",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18461,8 +19789,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/rewards/01a0cd99-bdc0-700a-b7d3-f9f0da024be3/redeem",
-                     *       "requestId": "01a24c01-ce5c-7000-85ea-194d4145b9aa"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
+                     *       "requestId": "01a24c07-06d6-7000-8140-a81f374d5227"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e77-7002-8c10-86ef831d2f9a/rewards/01a24c07-0e77-7003-8cc4-e64338755076/redeem",
+                     *       "requestId": "01a24c07-0e78-7000-aeb8-aeb6d6807ca7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18502,11 +19849,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward_instance",
-                     *           "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *           "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *           "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *           "code": "W16Z-4E25-2GBE-JG19",
-                     *           "qr": "LAUREL:W16Z4E252GBEJG19",
+                     *           "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *           "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "code": "2GWN-TJSK-QX6V-1WQM",
+                     *           "qr": "LAUREL:2GWNTJSKQX6V1WQM",
                      *           "status": "issued",
                      *           "cost": 150,
                      *           "value": {
@@ -18515,7 +19862,7 @@ export interface operations {
                      *           },
                      *           "partnerCode": null,
                      *           "channel": "store",
-                     *           "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *           "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *           "holdId": null,
                      *           "issuedAt": "2026-11-24T09:30:00.000Z",
                      *           "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18602,7 +19949,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24c01-ce6a-7000-b48f-30de5b73e998",
+                     *       "requestId": "01a24c07-06e6-7000-b1f0-1b719b3dd07f",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18626,8 +19973,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/reward-instances",
-                     *       "requestId": "01a24c01-ce6b-7000-9016-ed11518a5195"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/reward-instances",
+                     *       "requestId": "01a24c07-06e7-7000-869f-fbe086fbdb1d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18645,8 +19992,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-b372-54ac48931537/reward-instances",
-                     *       "requestId": "01a24c01-ce76-7000-997a-b4c3fadcad7b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/reward-instances",
+                     *       "requestId": "01a24c07-06f0-7000-b77b-f3f4135e7175"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18664,8 +20011,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c01-ce7d-7000-a3f3-8b8f611b79dc/reward-instances",
-                     *       "requestId": "01a24c01-ce7e-7000-83e1-44bab647cdc1",
+                     *       "instance": "/v1/members/01a24c07-06f5-7000-b7f6-8cf6e8ed1cd8/reward-instances",
+                     *       "requestId": "01a24c07-06f6-7000-ae31-9eec5094fe69",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -18690,7 +20037,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24c01-ce83-7000-b9f9-7fba209fd8a0"
+                     *       "requestId": "01a24c07-06fb-7000-9739-50c9a56b873c"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/members/01a24c07-0e78-7001-ba56-9413b0c5e05d/reward-instances",
+                     *       "requestId": "01a24c07-0e79-7000-8b0b-a0f624592480"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18722,11 +20088,11 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward_instance",
-                     *       "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *       "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *       "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *       "code": "W16Z-4E25-2GBE-JG19",
-                     *       "qr": "LAUREL:W16Z4E252GBEJG19",
+                     *       "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *       "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "code": "2GWN-TJSK-QX6V-1WQM",
+                     *       "qr": "LAUREL:2GWNTJSKQX6V1WQM",
                      *       "status": "issued",
                      *       "cost": 150,
                      *       "value": {
@@ -18735,7 +20101,7 @@ export interface operations {
                      *       },
                      *       "partnerCode": null,
                      *       "channel": "store",
-                     *       "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *       "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *       "holdId": null,
                      *       "issuedAt": "2026-11-24T09:30:00.000Z",
                      *       "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18811,7 +20177,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24c01-ce8e-7000-ac3a-d502e92f7c65",
+                     *       "requestId": "01a24c07-0708-7000-b623-6f064a6e3150",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -18835,8 +20201,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *       "requestId": "01a24c01-ce8f-7000-b90c-f95b2fd6df6a"
+                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *       "requestId": "01a24c07-0709-7000-b3f9-2700d0d3bd62"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18854,8 +20220,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *       "requestId": "01a24c01-ce95-7000-b5cd-08e0ca3deea4"
+                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *       "requestId": "01a24c07-070c-7000-b7d6-d1417eb8fad2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18873,8 +20239,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24c01-ce96-7000-a519-3aadf70d9a27",
-                     *       "requestId": "01a24c01-ce96-7001-b2b1-21fe6792799a",
+                     *       "instance": "/v1/reward-instances/01a24c07-070e-7000-9641-7ab00c079ff6",
+                     *       "requestId": "01a24c07-070e-7001-955f-1885636ef76c",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -18899,7 +20265,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24c01-ce9a-7000-add5-71ea0a24c5e2"
+                     *       "requestId": "01a24c07-0712-7000-9ee8-e919ef2ef5a3"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/reward-instances/01a24c07-0e79-7001-8fd0-13b1f799cfd8",
+                     *       "requestId": "01a24c07-0e79-7002-98e9-9a382adfdde7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18939,11 +20324,11 @@ export interface operations {
                      *       "reason": null,
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *         "code": "W16Z-4E25-2GBE-JG19",
-                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
+                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *         "code": "2GWN-TJSK-QX6V-1WQM",
+                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -18952,7 +20337,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -18961,8 +20346,8 @@ export interface operations {
                      *       },
                      *       "reward": {
                      *         "object": "reward",
-                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *         "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *         "code": "free-coffee",
                      *         "name": "A free large latte",
                      *         "description": null,
@@ -19104,7 +20489,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c01-ceb6-7000-ba7e-65f44d43972d",
+                     *       "requestId": "01a24c07-072a-7000-a1f6-deee85809662",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19129,7 +20514,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c01-ceb8-7000-b107-6c964546a2b5"
+                     *       "requestId": "01a24c07-072b-7000-b411-2cfa279bd9c5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19148,7 +20533,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c01-ceb8-7001-9746-4d4ea7f10298"
+                     *       "requestId": "01a24c07-072c-7000-8a3c-77f71583f695"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19167,7 +20552,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c01-cebb-7000-968b-b13cec430957",
+                     *       "requestId": "01a24c07-072d-7000-96e0-17ed5ed3f488",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -19192,7 +20577,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c01-cebf-7000-ab20-319daf065bbc"
+                     *       "requestId": "01a24c07-0731-7000-b1b9-14c890c3eced"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/reward-instances/validate",
+                     *       "requestId": "01a24c07-0e7a-7000-b53a-2ffc80f7a7b5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19235,11 +20639,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c01-cdfb-7001-b363-4b9eaabff2ca",
-                     *         "rewardId": "01a0cd99-bdc0-700a-b7d3-f9f0da024be3",
-                     *         "memberId": "01a0cd99-bdc0-700f-b372-54ac48931537",
-                     *         "code": "W16Z-4E25-2GBE-JG19",
-                     *         "qr": "LAUREL:W16Z4E252GBEJG19",
+                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
+                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
+                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *         "code": "2GWN-TJSK-QX6V-1WQM",
+                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
                      *         "status": "consumed",
                      *         "cost": 150,
                      *         "value": {
@@ -19248,7 +20652,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c01-cdfb-7002-aeb3-aadfb9b66a45",
+                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19332,7 +20736,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-cedd-7000-bd23-db8d0bde77d9",
+                     *       "requestId": "01a24c07-074e-7000-9ec0-3e5655144f8c",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19357,7 +20761,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-cee2-7000-bac9-4d06409c9fa3"
+                     *       "requestId": "01a24c07-074f-7000-8dc6-1002606637a0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19376,7 +20780,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-cee2-7001-92d2-feee6a0a21bf"
+                     *       "requestId": "01a24c07-0750-7000-8094-9bc573a1c8f1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19395,7 +20799,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-cee3-7000-9f3c-09f359d67ab4",
+                     *       "requestId": "01a24c07-0751-7000-9be8-4f477ff96138",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -19420,7 +20824,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-cee8-7000-a04f-f7b8c45f9a0e",
+                     *       "requestId": "01a24c07-0755-7000-9b24-7f3df8239933",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -19445,7 +20849,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c01-ceec-7000-b786-e15588eb93c6"
+                     *       "requestId": "01a24c07-0759-7000-a65c-0a68f2bb308e"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/reward-instances/consume",
+                     *       "requestId": "01a24c07-0e7b-7000-967a-8a1643956eaf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19482,11 +20905,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c01-cefc-7002-9c63-520fc5a8681b",
-                     *         "rewardId": "01a24c01-cd40-7001-8c84-5913baeed9c1",
-                     *         "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *         "code": "X1JA-MNR4-ZYCQ-CZKH",
-                     *         "qr": "LAUREL:X1JAMNR4ZYCQCZKH",
+                     *         "instanceId": "01a24c07-0766-7002-a06a-4b6b4e937ad1",
+                     *         "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
+                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *         "code": "KKHZ-991M-WJ21-EZS6",
+                     *         "qr": "LAUREL:KKHZ991MWJ21EZS6",
                      *         "status": "cancelled",
                      *         "cost": 100,
                      *         "value": {
@@ -19495,7 +20918,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c01-cefc-7003-bd4d-9c2645970f47",
+                     *         "entryId": "01a24c07-0766-7003-a75e-634fa7a178b7",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19508,23 +20931,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24c01-cf0b-7003-a28d-e61e09785296",
+                     *               "entryId": "01a24c07-0774-7003-84a5-e1a9d9300494",
                      *               "kind": "reverse",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
-                     *               "walletId": "01a0cd99-bdc0-7002-ba20-46fc59aa3970",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
                      *               "amount": 100,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
-                     *               "reversesEntryId": "01a24c01-cefc-7003-bd4d-9c2645970f47",
+                     *               "reversesEntryId": "01a24c07-0766-7003-a75e-634fa7a178b7",
                      *               "ref": null,
-                     *               "actor": "key:01a20ce4-05c0-7002-8d29-bc52c80fd01a",
+                     *               "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
                      *               "reason": "reward cancelled",
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *                   "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *                   "amount": 100
                      *                 },
                      *                 {
@@ -19538,7 +20961,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *               "wallet": "points",
                      *               "available": 555,
                      *               "pending": 0,
@@ -19627,7 +21050,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24c01-cf47-7000-a001-80fffec2f039",
+                     *       "requestId": "01a24c07-07b9-7000-bcb0-9f6ddf3f317b",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19651,8 +21074,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24c01-cefc-7002-9c63-520fc5a8681b/cancel",
-                     *       "requestId": "01a24c01-cf48-7000-b137-d20942ae331e"
+                     *       "instance": "/v1/reward-instances/01a24c07-0766-7002-a06a-4b6b4e937ad1/cancel",
+                     *       "requestId": "01a24c07-07bb-7000-a4ef-49c60659f250"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19670,8 +21093,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/reward-instances/01a24c01-cefc-7002-9c63-520fc5a8681b/cancel",
-                     *       "requestId": "01a24c01-cf49-7000-84de-1cd34ea038d0"
+                     *       "instance": "/v1/reward-instances/01a24c07-0766-7002-a06a-4b6b4e937ad1/cancel",
+                     *       "requestId": "01a24c07-07bb-7001-9057-63051cac9534"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19689,8 +21112,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24c01-cf4a-7000-b342-9fab214b7eaf/cancel",
-                     *       "requestId": "01a24c01-cf4a-7001-9b79-7d452858fb6d",
+                     *       "instance": "/v1/reward-instances/01a24c07-07bc-7000-8321-96e3e70a58f9/cancel",
+                     *       "requestId": "01a24c07-07bc-7001-8843-fb599a5e613d",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19714,8 +21137,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the reward is consumed: only an unused one can be cancelled",
-                     *       "instance": "/v1/reward-instances/01a24c01-cdfb-7001-b363-4b9eaabff2ca/cancel",
-                     *       "requestId": "01a24c01-cf4c-7000-b09b-2c3d47b9d035",
+                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a/cancel",
+                     *       "requestId": "01a24c07-07c0-7000-9035-a77cac45641b",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -19740,7 +21163,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24c01-cf51-7000-8c25-de7164a17877"
+                     *       "requestId": "01a24c07-07c6-7000-b198-43438046945a"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/reward-instances/01a24c07-0e7c-7000-91dc-96bfd3e8ffa2/cancel",
+                     *       "requestId": "01a24c07-0e7c-7001-8054-50577cc65a48"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19779,7 +21221,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "points_quote",
-                     *       "memberId": "01a0cd99-bdc0-7010-8b08-67e8474cd3d5",
+                     *       "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
                      *       "available": 355,
                      *       "points": 355,
                      *       "money": 355,
@@ -19823,7 +21265,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf70-7000-ae7f-876e53d8ebec",
+                     *       "requestId": "01a24c07-07e6-7000-85ac-102259eb67f3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19848,7 +21290,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf71-7000-ae13-88a09f87eabd"
+                     *       "requestId": "01a24c07-07e7-7000-bbc4-d964aee70631"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19867,7 +21309,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf71-7001-85b1-47ee40756e9c"
+                     *       "requestId": "01a24c07-07e8-7000-9022-0cc17bc152b5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19886,7 +21328,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf72-7001-804d-be6ea2552493",
+                     *       "requestId": "01a24c07-07e9-7001-a5de-667c676f1cc3",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19911,7 +21353,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this program does not take points as payment (set its pointValue)",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf74-7000-b4fc-7ae89e40f831",
+                     *       "requestId": "01a24c07-07ea-7000-a9a7-312ce6c9ceba",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19936,7 +21378,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c01-cf79-7000-86b2-18cf5fd94c6a"
+                     *       "requestId": "01a24c07-07ef-7000-9b76-eade13e104c2"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/checkout/points-quote",
+                     *       "requestId": "01a24c07-0e7d-7000-9b2d-fd7cc9f63e17"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19981,7 +21442,7 @@ export interface operations {
                      *       "object": "list",
                      *       "data": [
                      *         {
-                     *           "rewardId": "01a0cd99-bdc0-700e-9f0c-6c2b946395d8",
+                     *           "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
                      *           "charity": "Reforest Now",
                      *           "donations": 1,
                      *           "amount": 200,
@@ -20021,7 +21482,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24c01-cf7e-7000-a78f-a5b6bda94094",
+                     *       "requestId": "01a24c07-07f4-7000-b26b-8ecda1ee0afe",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -20045,8 +21506,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/donations",
-                     *       "requestId": "01a24c01-cf7f-7000-9013-9650febea111"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/donations",
+                     *       "requestId": "01a24c07-07f5-7000-b1e1-126f66e9a2c9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20064,8 +21525,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-8384-65f5398d76c3/donations",
-                     *       "requestId": "01a24c01-cf84-7000-ae45-12abf9001a5e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/donations",
+                     *       "requestId": "01a24c07-07fb-7000-b4ef-6ff7cdc7e969"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20083,8 +21544,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c01-cf85-7000-bbec-1f03555b4792/donations",
-                     *       "requestId": "01a24c01-cf85-7001-98a1-0d0ac1375aa0",
+                     *       "instance": "/v1/programs/01a24c07-07fc-7000-9a49-06656d67d599/donations",
+                     *       "requestId": "01a24c07-07fc-7001-847b-98e531a05694",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -20109,7 +21570,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24c01-cf89-7000-9de6-742e0e1cf8a1"
+                     *       "requestId": "01a24c07-0800-7000-b21b-1ee7dcdfebf8"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/programs/01a24c07-0e7d-7001-9ee3-c13405e3880e/donations",
+                     *       "requestId": "01a24c07-0e7e-7000-8e68-6dd08ffca56e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20138,7 +21618,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_endpoint",
-                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *           "url": "https://hooks.example.com/laurel",
                      *           "description": "order system",
                      *           "eventTypes": [
@@ -20197,7 +21677,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/webhook-endpoints?note=%00",
-                     *       "requestId": "01a24c01-cf9f-7000-9c37-b3f20751b304",
+                     *       "requestId": "01a24c07-0821-7000-95b4-e426dbcd14e0",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -20222,7 +21702,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cfa0-7000-8752-a3268fcf2a4d"
+                     *       "requestId": "01a24c07-0822-7000-9e4a-e3f902766c34"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20241,7 +21721,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cfa0-7001-9672-91231b815640"
+                     *       "requestId": "01a24c07-0822-7001-ab23-137f0184f0ad"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20260,7 +21740,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints?limit=0",
-                     *       "requestId": "01a24c01-cfad-7000-92f7-9746930cb16c"
+                     *       "requestId": "01a24c07-082c-7000-9da3-de21df760621"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "01a24c07-0e7f-7000-802f-989e23cd71f2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20317,7 +21816,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20327,7 +21826,7 @@ export interface operations {
                      *       "enabled": true,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
-                     *       "secret": "whsec_6v8awJyjg+tX9mGO7CxEvJHojAaLLa0/"
+                     *       "secret": "whsec_8mNpsjcMm+MGCFZDM9NmjudbzT7gYveK"
                      *     }
                      */
                     "application/json": {
@@ -20374,7 +21873,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cf94-7000-adab-433442fdef2c",
+                     *       "requestId": "01a24c07-0808-7000-850a-4787f2608063",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20399,7 +21898,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cf95-7000-82dc-fc827c044132"
+                     *       "requestId": "01a24c07-080e-7000-aa85-c35df782078c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20418,7 +21917,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cf95-7001-933d-a278e18b7049"
+                     *       "requestId": "01a24c07-080f-7000-b72e-6f1f937ea629"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20437,7 +21936,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c01-cf99-7000-8a4a-e2d64cbf3c09"
+                     *       "requestId": "01a24c07-0813-7000-a08c-147a419f835a"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints",
+                     *       "requestId": "01a24c07-0e7e-7001-b198-a5f53075e6af"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20469,7 +21987,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20522,7 +22040,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c01-cfba-7000-b542-1ef2064c62ca",
+                     *       "requestId": "01a24c07-0836-7000-8781-532823e7a022",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20546,8 +22064,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfbb-7000-b749-58fd82611001"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0837-7000-9ef9-32d0e57523f9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20565,8 +22083,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfbb-7001-bf9f-70642eca55ed"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0837-7001-959e-0506ae459317"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20584,8 +22102,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfbc-7000-9283-c241f23e1b29",
-                     *       "requestId": "01a24c01-cfbc-7001-83dd-281124ac5bf8",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0838-7000-84ee-63e53233522b",
+                     *       "requestId": "01a24c07-0838-7001-8ff8-b46cb6671f4b",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20610,7 +22128,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c01-cfc3-7000-af19-4e2418b44820"
+                     *       "requestId": "01a24c07-083e-7000-9950-426484a1b6d7"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e80-7000-8a3a-e6286e1bb005",
+                     *       "requestId": "01a24c07-0e80-7001-bdf5-943301b10296"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20642,7 +22179,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *       "deleted": true
                      *     }
                      */
@@ -20673,7 +22210,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c01-d070-7000-8aac-9d2ed5741730",
+                     *       "requestId": "01a24c07-0914-7000-aa29-51802db18062",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20697,8 +22234,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-d071-7000-9ddf-4ffd17c19454"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0915-7000-8505-ae719d64b96b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20716,8 +22253,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-d071-7001-9423-98205bad9d52"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0915-7001-88a0-67a9cdc19774"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20735,8 +22272,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-d073-7000-ae1e-85972fb00de8",
-                     *       "requestId": "01a24c01-d073-7001-8e5c-d8bdd44c9df0",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0916-7000-9d01-8c7d05dccb7d",
+                     *       "requestId": "01a24c07-0916-7001-8056-e91fa94f132a",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20761,7 +22298,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c01-d078-7000-9a92-763972aba100"
+                     *       "requestId": "01a24c07-091a-7000-8415-aee914619cae"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e82-7000-8bb5-ccdad3dceb70",
+                     *       "requestId": "01a24c07-0e82-7001-9c2d-dccb46edbcfb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20813,7 +22369,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -20866,8 +22422,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfd3-7000-ad54-f67b0bc0ad6e",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0846-7000-9d85-1dd334c85af0",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20891,8 +22447,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfd4-7000-b187-b8c5af39d76d"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0847-7000-a559-9b76f824a206"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20910,8 +22466,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfd5-7000-9028-adc861e64fc2"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0848-7000-884d-b32b9d11b2de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20929,8 +22485,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfd6-7000-a47c-76b70c5c221a",
-                     *       "requestId": "01a24c01-cfd6-7001-af7e-5e371771ba20",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0849-7000-a208-1f68f312f9a6",
+                     *       "requestId": "01a24c07-0849-7001-b1ff-723e779ca611",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -20954,8 +22510,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
-                     *       "requestId": "01a24c01-cfdb-7000-abbe-c3f4b432ffd0"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "requestId": "01a24c07-0850-7000-8534-df13b35e9e05"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e81-7000-9bbf-1ff3c5ccd230",
+                     *       "requestId": "01a24c07-0e81-7001-b004-a23292bad900"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20996,9 +22571,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24c01-cfea-7002-bba1-03956930ad0e",
-                     *           "messageId": "01a24c01-cfea-7001-9b86-f2d5e49b7482",
-                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *           "deliveryId": "01a24c07-085d-7002-ab58-013f3d7a118f",
+                     *           "messageId": "01a24c07-085d-7001-8024-4a0c8a3e4eee",
+                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -21011,9 +22586,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24c01-cfdc-7002-8a2d-807d246e783a",
-                     *           "messageId": "01a24c01-cfdc-7001-89cc-5142624f3bd0",
-                     *           "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *           "deliveryId": "01a24c07-0851-7002-9aaf-24ed257927ec",
+                     *           "messageId": "01a24c07-0851-7001-ab15-ae059ae2b1e9",
+                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -21093,7 +22668,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24c01-d005-7000-93fa-57e4fbe21599",
+                     *       "requestId": "01a24c07-086f-7000-862a-a10bdec8bc10",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21117,8 +22692,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/deliveries",
-                     *       "requestId": "01a24c01-d006-7000-ac11-d184ccb51ecc"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/deliveries",
+                     *       "requestId": "01a24c07-0870-7000-89cd-8830f9083aa9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21136,8 +22711,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/deliveries",
-                     *       "requestId": "01a24c01-d007-7000-9cbf-98868ae7044c"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/deliveries",
+                     *       "requestId": "01a24c07-0871-7000-96aa-dbeece7348b2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21155,8 +22730,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-d007-7001-8060-a562375a4dbf/deliveries",
-                     *       "requestId": "01a24c01-d008-7000-9bec-dcaf8b247539",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0873-7000-8739-1bbea43de6a3/deliveries",
+                     *       "requestId": "01a24c07-0873-7001-afde-5c949a4dadee",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21181,7 +22756,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24c01-d00c-7000-83b1-04e5d049f1c7"
+                     *       "requestId": "01a24c07-0876-7001-a9c2-86719b143432"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e82-7002-93a5-27383decbb9e/deliveries",
+                     *       "requestId": "01a24c07-0e82-7003-9143-486707538b7b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21216,8 +22810,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_message",
-                     *       "messageId": "01a24c01-cfdc-7001-89cc-5142624f3bd0",
-                     *       "deliveryId": "01a24c01-cfdc-7002-8a2d-807d246e783a",
+                     *       "messageId": "01a24c07-0851-7001-ab15-ae059ae2b1e9",
+                     *       "deliveryId": "01a24c07-0851-7002-9aaf-24ed257927ec",
                      *       "type": "webhook.test"
                      *     }
                      */
@@ -21254,7 +22848,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24c01-cfe2-7001-9d3a-dab93db42310",
+                     *       "requestId": "01a24c07-0856-7001-8339-6d2cef9dbfd7",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21278,8 +22872,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
-                     *       "requestId": "01a24c01-cfe4-7000-a310-695d17076300"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
+                     *       "requestId": "01a24c07-0857-7000-93e9-f31a3dc6f1ee"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21297,8 +22891,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
-                     *       "requestId": "01a24c01-cfe4-7001-a2c5-b2b0d7b2c4a6"
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
+                     *       "requestId": "01a24c07-0858-7000-9852-5fa8505545c8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21316,8 +22910,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cfe5-7000-8a34-a255183cb6da/test",
-                     *       "requestId": "01a24c01-cfe5-7001-82e0-4d9c8ba5797d",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0858-7001-8a0d-64ac4e53c1df/test",
+                     *       "requestId": "01a24c07-0858-7002-98ef-f07ccade752d",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21341,8 +22935,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the endpoint is disabled: enable it to test it",
-                     *       "instance": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad/test",
-                     *       "requestId": "01a24c01-d06a-7001-abfc-5cf35d78adb0",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
+                     *       "requestId": "01a24c07-090f-7002-9e75-0e4f5a138dde",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -21367,7 +22961,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24c01-cfef-7000-9234-eac75c86bab5"
+                     *       "requestId": "01a24c07-0863-7000-a558-b3985a59cd97"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e83-7000-bbc4-a9d942e94aa8/test",
+                     *       "requestId": "01a24c07-0e83-7001-9175-db15c0202432"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21393,10 +23006,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *         "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -21404,7 +23017,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "gQNh88_5NkIgpbfVE3Yxh87hI2_Y7RAe",
+                     *       "csrfToken": "YugV-RsKSy4VFvUUtIc4SkIiqt5RQGIw",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -21469,7 +23082,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c01-d32b-7000-a3df-6a7bccc5dac2",
+                     *       "requestId": "01a24c07-0bae-7000-a58e-c72f5f1fa41a",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -21494,7 +23107,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "not signed in",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c01-d331-7000-b224-3a956630abef"
+                     *       "requestId": "01a24c07-0bae-7001-82bb-7614b3bd2184"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21513,7 +23126,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c01-d333-7001-8701-30d9c0d8883c"
+                     *       "requestId": "01a24c07-0bb5-7001-9f1d-2a13e372d92b"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/session",
+                     *       "requestId": "01a24c07-0e85-7000-ad46-b8158e1864cd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21546,10 +23178,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9e29-a0bbaa2f3311",
+                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *         "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -21557,7 +23189,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "Rt5LJhze4gAtCGX41YbZc-fm4fAzzN0d",
+                     *       "csrfToken": "8GyrJ_sWjkP_eE_vnU0oXQn3eD3dShzi",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -21622,7 +23254,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c01-d263-7000-bd65-b4a429190450",
+                     *       "requestId": "01a24c07-0b05-7000-bb07-0260c026a34e",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -21647,7 +23279,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "wrong e-mail or password",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c01-d26a-7000-be20-7bf603ec65c6"
+                     *       "requestId": "01a24c07-0b06-7000-a2b8-3af06d51d1ec"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21666,7 +23298,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c01-d2c7-7000-b941-7aecc2c1f556"
+                     *       "requestId": "01a24c07-0b58-7000-930f-a946071a8741"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/session",
+                     *       "requestId": "01a24c07-0e84-7000-be8c-24c7baa007e0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21719,7 +23370,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c01-d336-7000-baf3-32d08632717d",
+                     *       "requestId": "01a24c07-0bbf-7000-a4b3-479ea838a205",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -21744,7 +23395,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "not signed in",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c01-d336-7001-a57b-a871532b5373"
+                     *       "requestId": "01a24c07-0bbf-7001-a9e4-1fbef5ca79a8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21763,7 +23414,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c01-d338-7001-8972-7f9d41ab2543"
+                     *       "requestId": "01a24c07-0bc1-7000-94bd-785f8aaf5398"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/session",
+                     *       "requestId": "01a24c07-0e86-7000-83e0-b7df70506d9e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21792,7 +23462,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "console_user",
-                     *           "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *           "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *           "email": "sam@example.com",
                      *           "name": "Sam Support",
                      *           "role": "support",
@@ -21850,7 +23520,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/users?note=%00",
-                     *       "requestId": "01a24c01-d175-7000-887d-ff9c50e120e0",
+                     *       "requestId": "01a24c07-0a0e-7000-9a46-9e1f7f82512f",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -21875,7 +23545,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d176-7000-9949-fd73f40ca6f4"
+                     *       "requestId": "01a24c07-0a0f-7000-aed1-8b116801036f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21894,7 +23564,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d176-7001-961f-ee6c9e8e8505"
+                     *       "requestId": "01a24c07-0a0f-7001-8a85-8d3bad7f4f16"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21913,7 +23583,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users?limit=0",
-                     *       "requestId": "01a24c01-d17e-7000-87da-55aa265fc96a"
+                     *       "requestId": "01a24c07-0a16-7000-9efb-a63aab28ace4"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/users",
+                     *       "requestId": "01a24c07-0e87-7000-bfeb-49926ac8d670"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21954,7 +23643,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "support",
@@ -22006,7 +23695,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d160-7000-86e7-8c24bf318df3",
+                     *       "requestId": "01a24c07-09fa-7000-a002-0b0b7c0655e3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -22031,7 +23720,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d165-7000-b984-ae98c32439f5"
+                     *       "requestId": "01a24c07-09fb-7000-8461-1426e22cbd1c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22050,7 +23739,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d165-7001-95b6-02a2815edff1"
+                     *       "requestId": "01a24c07-09fb-7001-9bd5-2fb7dc500560"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22069,7 +23758,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "a console user with this e-mail exists",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d166-7000-a02f-e6656249ed83",
+                     *       "requestId": "01a24c07-09fd-7000-af0e-967a9b09053f",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -22094,7 +23783,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c01-d16a-7000-8d4f-996b9d924a8c"
+                     *       "requestId": "01a24c07-0a01-7000-a149-89f3007a1bab"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/users",
+                     *       "requestId": "01a24c07-0e88-7000-8803-5b647f691a20"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22139,7 +23847,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *       "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "marketer",
@@ -22190,8 +23898,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
-                     *       "requestId": "01a24c01-d1ec-7000-a4a9-73e2725a8041",
+                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "requestId": "01a24c07-0a7a-7000-8cd2-241313fa5975",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -22215,8 +23923,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
-                     *       "requestId": "01a24c01-d1ee-7000-ad1a-81fcaeefbcd7"
+                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "requestId": "01a24c07-0a7b-7000-80b9-4d22d4156889"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22234,8 +23942,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
-                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
-                     *       "requestId": "01a24c01-d1ee-7001-a631-6925e7c334f1"
+                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "requestId": "01a24c07-0a7b-7001-a7d1-d19d7805395e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22253,8 +23961,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "console user not found",
-                     *       "instance": "/v1/users/01a24c01-d1ef-7000-8baa-b7c9fe5d1e6d",
-                     *       "requestId": "01a24c01-d1ef-7001-addf-8233483bb937",
+                     *       "instance": "/v1/users/01a24c07-0a7c-7000-96ab-21ebb9f11fb4",
+                     *       "requestId": "01a24c07-0a7c-7001-9b74-d7e89e277e92",
                      *       "errors": [
                      *         {
                      *           "field": "userId",
@@ -22278,8 +23986,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the last owner keeps the owner role",
-                     *       "instance": "/v1/users/01a24c01-d181-7000-b275-20e653b21c69",
-                     *       "requestId": "01a24c01-d1f0-7000-ae41-39a664bae2f3",
+                     *       "instance": "/v1/users/01a24c07-0a1c-7000-9e7a-1b70067e8614",
+                     *       "requestId": "01a24c07-0a7e-7000-b367-dc3bec916b29",
                      *       "errors": [
                      *         {
                      *           "field": "role",
@@ -22303,8 +24011,27 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
-                     *       "requestId": "01a24c01-d1fa-7000-87e1-73bb2b6e22cc"
+                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "requestId": "01a24c07-0a83-7000-b508-b884ce7f0338"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/users/01a24c07-0e89-7000-ae76-15db4f6b6cb0",
+                     *       "requestId": "01a24c07-0e89-7001-a7f3-3bdb883062a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22347,12 +24074,12 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c01-d1eb-7000-aa7f-a61a6fb32ec9",
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "auditId": "01a24c07-0a78-7000-bed8-88ed8893a5aa",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "actorName": "back office",
                      *           "method": "PATCH",
                      *           "route": "/v1/users/:userId",
-                     *           "path": "/v1/users/01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *           "path": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
                      *           "status": 200,
                      *           "request": {
                      *             "role": "marketer"
@@ -22363,7 +24090,7 @@ export interface operations {
                      *             "role": "marketer",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *             "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22372,8 +24099,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c01-d1de-7000-8be0-67da8b33a633",
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "auditId": "01a24c07-0a6f-7000-8535-73647c08ea02",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -22391,7 +24118,7 @@ export interface operations {
                      *             "role": "owner",
                      *             "email": "olivia@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c01-d181-7000-b275-20e653b21c69",
+                     *             "userId": "01a24c07-0a1c-7000-9e7a-1b70067e8614",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22400,8 +24127,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c01-d15e-7000-a8b1-0b6b23691a39",
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "auditId": "01a24c07-09f8-7000-a7c2-aa5ef4c2f075",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -22419,7 +24146,7 @@ export interface operations {
                      *             "role": "support",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c01-d0f8-7000-89b8-5f58f01f5e44",
+                     *             "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -22428,12 +24155,12 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c01-d081-7000-8f59-8c3cd3e9854a",
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "auditId": "01a24c07-0922-7000-abd9-26662cf3cfa2",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/members/:memberId/erase",
-                     *           "path": "/v1/members/01a24c01-c559-7001-8e71-d9f1a708ce1f/erase",
+                     *           "path": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
@@ -22446,8 +24173,8 @@ export interface operations {
                      *             "status": "erased",
                      *             "birthday": null,
                      *             "cardCode": null,
-                     *             "memberId": "01a24c01-c559-7001-8e71-d9f1a708ce1f",
-                     *             "programId": "01a0cd99-bdc0-7001-8384-65f5398d76c3",
+                     *             "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
+                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
                      *             "attributes": {},
                      *             "enrolledAt": "2026-11-24T09:30:00.000Z",
                      *             "externalId": null,
@@ -22457,25 +24184,25 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c01-d06f-7000-b60f-2a43efa02a00",
-                     *           "actor": "key:01a20ce4-05c0-7001-a200-3e119b00af54",
+                     *           "auditId": "01a24c07-0913-7000-8a2f-0573dc3e87c0",
+                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
                      *           "actorName": "back office",
                      *           "method": "DELETE",
                      *           "route": "/v1/webhook-endpoints/:endpointId",
-                     *           "path": "/v1/webhook-endpoints/01a24c01-cf8d-7001-97b4-db35ff1157ad",
+                     *           "path": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
                      *           "after": {
                      *             "object": "webhook_endpoint",
                      *             "deleted": true,
-                     *             "endpointId": "01a24c01-cf8d-7001-97b4-db35ff1157ad"
+                     *             "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8"
                      *           },
                      *           "createdAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzAxLWQwNmYtNzAwMC1iNjBmLTJhNDNlZmEwMmEwMCJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA3LTA5MTMtNzAwMC04YTJmLTA1NzNkYzNlODdjMCJ9"
                      *     }
                      */
                     "application/json": {
@@ -22540,7 +24267,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24c01-d33f-7000-88cc-e8688ce6d437",
+                     *       "requestId": "01a24c07-0bd2-7000-aa93-736528aee5e3",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -22565,7 +24292,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24c01-d340-7000-8270-c665a27b06e0"
+                     *       "requestId": "01a24c07-0bd3-7000-a1ad-b1c357fc383f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22584,7 +24311,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24c01-d340-7001-8acd-1e1a2cb1db6a"
+                     *       "requestId": "01a24c07-0bd4-7000-a3b4-37ae418088a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22603,7 +24330,26 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24c01-d344-7000-8091-72d3b620af57"
+                     *       "requestId": "01a24c07-0bd7-7000-9dae-0b5de5c4e806"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "/problems/unavailable",
+                     *       "title": "Service unavailable",
+                     *       "status": 503,
+                     *       "detail": "the database is unreachable for now; retry after the Retry-After header",
+                     *       "instance": "/v1/audit-log",
+                     *       "requestId": "01a24c07-0e8a-7000-95f2-d09c3bdb2a7c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
