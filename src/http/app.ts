@@ -148,6 +148,11 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed = methods(path);
+    // a browser's CORS preflight for a bearer call from another site (the widget on a shop page)
+    if (request.method === 'OPTIONS' && allowed.length > 0 && path.startsWith('/v1/')) {
+      return reply.status(204).header('access-control-allow-origin', '*').header('access-control-allow-methods', allowed.join(', '))
+        .header('access-control-allow-headers', 'authorization, content-type, idempotency-key').header('access-control-max-age', '600').send();
+    }
     if (allowed.length === 0) return sendProblem(request, reply, problem('not_found', `no route ${request.method} ${path}`));
     reply.header('allow', allowed.join(', '));
     return sendProblem(request, reply, problem('method_not_allowed', `${path} accepts ${allowed.join(', ')}, not ${request.method}`));
@@ -155,10 +160,6 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
 
   await app.register(swagger, swaggerOptions());
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', deepLinking: true } });
-  app.options('/v1/*', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async (_request, reply) => reply.status(204)
-    .header('access-control-allow-methods', 'GET, POST, PUT, PATCH, DELETE')
-    .header('access-control-allow-headers', 'authorization, content-type, idempotency-key')
-    .header('access-control-max-age', '600').send());
   app.get('/openapi.json', { schema: { hide: true }, config: { access: { scopes: 'public' } } }, async () => app.swagger());
 
   registerAuth(app, laurel);
