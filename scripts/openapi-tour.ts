@@ -39,6 +39,8 @@ interface Req {
   key?: string | null;
   /** the Idempotency-Key (default: a fresh one when the operation takes one) */
   idem?: string;
+  /** a console session's cookie */
+  cookie?: string;
 }
 
 export interface Tour {
@@ -115,6 +117,7 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
     const query = new URLSearchParams(Object.entries(req.query ?? {}).map(([k, v]) => [k, String(v)])).toString();
     const headers: Record<string, string> = {};
     if (req.key) headers.authorization = `Bearer ${req.key}`;
+    if (req.cookie) headers.cookie = req.cookie;
     if (o.idempotent) headers['idempotency-key'] = req.idem ?? `tour-${++serial}`;
     return on.inject({
       method: o.method as 'GET', url: query ? `${url}?${query}` : url, headers, remoteAddress,
@@ -406,6 +409,25 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await refused('suspendMember', 409, { key: keys.admin, params: { memberId: danaId } });
   await refused('reactivateMember', 409, { key: keys.admin, params: { memberId: danaId } });
 
+  // the console: its own reads, users, sessions and the audit log of what the tour wrote
+  await call('getProgramDashboard', { key: keys.read, params: { programId }, query: { days: 90 } });
+  await call('searchMembers', { key: keys.read, query: { q: 'CARD-0001' } });
+  await call('listMemberLots', { key: keys.read, params: { memberId: alice } });
+  await call('checkRuleCondition', { key: keys.admin, body: { condition: 'member.tierr == "gold"' } });
+  const user = await call('createUser', { key: keys.admin, body: { email: 'sam@example.com', name: 'Sam Support', role: 'support', password: 'a long enough password' } },
+    { 409: [{ key: keys.admin, body: { email: 'sam@example.com', name: 'Sam again', role: 'viewer', password: 'a long enough password' } }] });
+  await call('listUsers', { key: keys.admin });
+  const owner = (await send(op('createUser'), { key: keys.admin, body: { email: 'olivia@example.com', name: 'Olivia Owner', role: 'owner', password: 'a long enough password' } })).json() as { userId: string };
+  await call('updateUser', { key: keys.admin, params: { userId: user.userId as string }, body: { role: 'marketer' } },
+    { 409: [{ key: keys.admin, params: { userId: owner.userId }, body: { role: 'viewer' } }] });
+  await call('signIn', { body: { email: 'sam@example.com', password: 'a long enough password' } },
+    { 401: [{ body: { email: 'sam@example.com', password: 'not the password' } }] });
+  const signedIn = await send(op('signIn'), { body: { email: 'sam@example.com', password: 'a long enough password' } });
+  const cookie = String(signedIn.headers['set-cookie']).split(';')[0]!;
+  await call('getSession', { cookie }, { 401: [{ cookie: 'laurel_session=an-ended-or-unknown-session-token' }] });
+  await call('signOut', { cookie });
+  await call('listAuditLog', { key: keys.admin, query: { limit: 5 } });
+
   // A database outage: the same app on a database that cannot be reached (nothing listens on port
   // 1) answers each operation 503. An API key is looked up before anything else, so any request
   // will do; the operator's operations check their key without the database, so they get a valid one.
@@ -417,7 +439,9 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
       const params = Object.fromEntries([...o.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name!, uuidv7()]));
       const operator = ['createTenant', 'listJobs', 'listJobRuns'].includes(o.id);
       const body = o.id === 'createTenant' ? { name: 'Acme Coffee', timeZone: 'Europe/Paris', currency: 'EUR' } : o.method === 'GET' || o.method === 'DELETE' ? undefined : {};
-      const r = await send(o, { params, key: operator ? OPERATOR_KEY : keys.admin, body }, outage);
+      // the console's session: its credentials are a password or a cookie, not a key
+      const session: Record<string, Req> = { signIn: { body: { email: 'sam@example.com', password: 'a long enough password' } }, getSession: { cookie }, signOut: { cookie } };
+      const r = await send(o, session[o.id] ?? { params, key: operator ? OPERATOR_KEY : keys.admin, body }, outage);
       if (r.statusCode === 503) keep(o, 503, r.json());
     }
   } finally {

@@ -153,6 +153,26 @@ export interface paths {
         patch: operations["updateProgramSettings"];
         trace?: never;
     };
+    "/v1/programs/{programId}/dashboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's dashboard
+         * @description The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points issued, redeemed and expired (in total and per day of the tenant's time zone), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier.
+         */
+        get: operations["getProgramDashboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/members": {
         parameters: {
             query?: never;
@@ -171,6 +191,26 @@ export interface paths {
          * @description Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164. When the program has `signup` rules, the member's welcome (a signup event) follows; if it fails, the member stays enrolled and the `welcomes` job sends it again within minutes, once.
          */
         post: operations["createMember"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Search members by any identifier
+         * @description The console search box: members whose member id, external id, e-mail, phone or card code is exactly `q` (e-mail in any case, phone with or without spaces). At most 20.
+         */
+        get: operations["searchMembers"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -295,6 +335,26 @@ export interface paths {
          * @description A JWT that reads only this member's profile, balances and journal: hand it to the member portal or widget.
          */
         post: operations["createMemberToken"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/lots": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's open lots
+         * @description The lots that still hold points (or a debt), soonest to expire first, then those that never expire: what "expiring soon" shows. At most 200. A member token may read its own.
+         */
+        get: operations["listMemberLots"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -717,6 +777,26 @@ export interface paths {
          * @description The rule stops running for events received from now on. Doing it twice changes nothing.
          */
         post: operations["disableRule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/rules/check-condition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Check a rule condition
+         * @description Whether a CEL condition would be accepted by a rule, and if not what is wrong and where (1-based line and column): the console's editor checks as the marketer types. Writes nothing.
+         */
+        post: operations["checkRuleCondition"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1331,6 +1411,98 @@ export interface paths {
          * @description Queues a `webhook.test` message through the outbox to this endpoint alone (whatever its eventTypes); the next run of the `webhooks` job sends it. Its delivery shows in the log.
          */
         post: operations["testWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The signed-in console user
+         * @description The session of the cookie sent: who is signed in, with which role, and the CSRF token for writes.
+         */
+        get: operations["getSession"];
+        put?: never;
+        /**
+         * Sign in to the console
+         * @description E-mail and password of a console user. Sets the httpOnly, SameSite=Strict session cookie and answers the CSRF token that every write with the session must send as `X-CSRF-Token`. After 5 wrong passwords in a row the account is locked for a while (429), even for the right password.
+         */
+        post: operations["signIn"];
+        /**
+         * Sign out
+         * @description Ends the session of the cookie sent and clears the cookie.
+         */
+        delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List console users
+         * @description Everyone who can sign in to the console of this tenant, with their role. Owners and admin keys only.
+         */
+        get: operations["listUsers"];
+        put?: never;
+        /**
+         * Create a console user
+         * @description A person who signs in with this e-mail and password (10 characters or more) and acts with the role. Owners and admin keys only.
+         */
+        post: operations["createUser"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/users/{userId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Change a console user
+         * @description Change the role or name, set a new password, or disable the user (its sessions end at once). The last owner keeps the owner role. Owners and admin keys only.
+         */
+        patch: operations["updateUser"];
+        trace?: never;
+    };
+    "/v1/audit-log": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The audit log
+         * @description Every write made by a console user or an admin key, newest first: who, what (method, route, path, body), the resource before (PUT, PATCH) and the answer after. Owners, finance and admin keys.
+         */
+        get: operations["listAuditLog"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -2750,6 +2922,165 @@ export interface operations {
             };
         };
     };
+    getProgramDashboard: {
+        parameters: {
+            query?: {
+                /** @description how many days back */
+                days?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the dashboard figures */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "dashboard";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        since: string;
+                        /**
+                         * @description members not erased
+                         * @example 1200
+                         */
+                        members: number;
+                        /**
+                         * @description members with an earn, redeem or hold in the period
+                         * @example 340
+                         */
+                        activeMembers: number;
+                        /**
+                         * @description points earned in the period
+                         * @example 120
+                         */
+                        issued: number;
+                        /**
+                         * @description points redeemed in the period
+                         * @example 120
+                         */
+                        redeemed: number;
+                        /**
+                         * @description points expired in the period
+                         * @example 120
+                         */
+                        expired: number;
+                        /**
+                         * @description redeemed / issued over the period (0 when nothing was issued)
+                         * @example 0.31
+                         */
+                        redemptionRate: number;
+                        /**
+                         * @description available and pending points of redeemable wallets, now
+                         * @example 120
+                         */
+                        liability: number;
+                        /** @description days with any movement, oldest first */
+                        days: {
+                            /**
+                             * Format: date
+                             * @example 2026-11-24
+                             */
+                            date: string;
+                            /**
+                             * @description earned that day
+                             * @example 120
+                             */
+                            issued: number;
+                            /**
+                             * @description redeemed that day
+                             * @example 120
+                             */
+                            redeemed: number;
+                            /**
+                             * @description expired that day
+                             * @example 120
+                             */
+                            expired: number;
+                        }[];
+                        /** @description members per tier; null: no tier */
+                        tiers: {
+                            tier: string | null;
+                            /** @example 42 */
+                            members: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listMembers: {
         parameters: {
             query?: {
@@ -2979,6 +3310,114 @@ export interface operations {
             };
             /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    searchMembers: {
+        parameters: {
+            query: {
+                /** @description an identifier of any kind */
+                q: string;
+                /** @description only this program */
+                programId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the members found, none if nothing matches */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "member";
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            externalId: string | null;
+                            email: string | null;
+                            phone: string | null;
+                            cardCode: string | null;
+                            attributes: {
+                                [key: string]: unknown;
+                            };
+                            birthday: string | null;
+                            tier: string | null;
+                            grade: string | null;
+                            /** @enum {string} */
+                            status: "active" | "suspended" | "erased";
+                            /**
+                             * Format: date-time
+                             * @description when the member joined
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            enrolledAt: string;
+                            enrolledByEvent: string | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3754,6 +4193,123 @@ export interface operations {
                          * @example 2026-11-24T09:30:00.000Z
                          */
                         expiresAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMemberLots: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the open lots */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "lot";
+                            /**
+                             * Format: uuid
+                             * @description the lot
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            lotId: string;
+                            /** @example points */
+                            wallet: string;
+                            /**
+                             * @description what the lot was earned with (negative: a debt)
+                             * @example 120
+                             */
+                            amount: number;
+                            /**
+                             * @description what is left in it
+                             * @example 120
+                             */
+                            remaining: number;
+                            /** @description still inside the return window */
+                            pending: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it was earned
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            earnedAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it becomes (or became) spendable
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            availableAt: string;
+                            expiresAt: string | null;
+                        }[];
                     };
                 };
             };
@@ -6936,6 +7492,89 @@ export interface operations {
             };
             /** @description Not found in this tenant. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    checkRuleCondition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example member.tier == "gold" && time.weekend */
+                    condition: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the verdict; error is null when valid */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "condition_check";
+                        /** @example false */
+                        valid: boolean;
+                        error: {
+                            /** @example No such key: tierr */
+                            message: string;
+                            line: number | null;
+                            column: number | null;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -11941,6 +12580,742 @@ export interface operations {
             };
             /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the signed-in console user */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "session";
+                        /**
+                         * Format: uuid
+                         * @description the tenant the user belongs to
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        tenantId: string;
+                        user: {
+                            /** @enum {string} */
+                            object: "console_user";
+                            /**
+                             * Format: uuid
+                             * @description the user
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            userId: string;
+                            /** @example owner@example.com */
+                            email: string;
+                            /** @example Olivia Owner */
+                            name: string;
+                            /**
+                             * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                             * @enum {string}
+                             */
+                            role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                            /** @description a disabled user cannot sign in; its sessions ended when it was disabled */
+                            disabled: boolean;
+                            lockedUntil: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        /** @description send it back as the X-CSRF-Token header on every write made with this session */
+                        csrfToken: string;
+                        /**
+                         * Format: date-time
+                         * @description when the session ends
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        expiresAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No session, or it has ended. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    email: string;
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the signed-in console user */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "session";
+                        /**
+                         * Format: uuid
+                         * @description the tenant the user belongs to
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        tenantId: string;
+                        user: {
+                            /** @enum {string} */
+                            object: "console_user";
+                            /**
+                             * Format: uuid
+                             * @description the user
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            userId: string;
+                            /** @example owner@example.com */
+                            email: string;
+                            /** @example Olivia Owner */
+                            name: string;
+                            /**
+                             * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                             * @enum {string}
+                             */
+                            role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                            /** @description a disabled user cannot sign in; its sessions ended when it was disabled */
+                            disabled: boolean;
+                            lockedUntil: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        /** @description send it back as the X-CSRF-Token header on every write made with this session */
+                        csrfToken: string;
+                        /**
+                         * Format: date-time
+                         * @description when the session ends
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        expiresAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Wrong e-mail or password. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Locked after repeated failures; the detail says until when. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "session";
+                        /**
+                         * @example true
+                         * @enum {boolean}
+                         */
+                        signedOut: true;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No session, or it had already ended. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listUsers: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the users */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "console_user";
+                            /**
+                             * Format: uuid
+                             * @description the user
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            userId: string;
+                            /** @example owner@example.com */
+                            email: string;
+                            /** @example Olivia Owner */
+                            name: string;
+                            /**
+                             * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                             * @enum {string}
+                             */
+                            role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                            /** @description a disabled user cannot sign in; its sessions ended when it was disabled */
+                            disabled: boolean;
+                            lockedUntil: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @example maria@example.com */
+                    email: string;
+                    /** @example Maria Marketer */
+                    name: string;
+                    /**
+                     * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                     * @enum {string}
+                     */
+                    role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                    password: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the user */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "console_user";
+                        /**
+                         * Format: uuid
+                         * @description the user
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        userId: string;
+                        /** @example owner@example.com */
+                        email: string;
+                        /** @example Olivia Owner */
+                        name: string;
+                        /**
+                         * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                         * @enum {string}
+                         */
+                        role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                        /** @description a disabled user cannot sign in; its sessions ended when it was disabled */
+                        disabled: boolean;
+                        lockedUntil: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateUser: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the user */
+                userId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                     * @enum {string}
+                     */
+                    role?: "owner" | "marketer" | "support" | "finance" | "viewer";
+                    name?: string;
+                    disabled?: boolean;
+                    password?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description the user as it is now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "console_user";
+                        /**
+                         * Format: uuid
+                         * @description the user
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        userId: string;
+                        /** @example owner@example.com */
+                        email: string;
+                        /** @example Olivia Owner */
+                        name: string;
+                        /**
+                         * @description owner: everything; marketer: programs, rules, campaigns, rewards, tiers, grades; support: members (look up, adjust, suspend, erase, rewards); finance and viewer: read only
+                         * @enum {string}
+                         */
+                        role: "owner" | "marketer" | "support" | "finance" | "viewer";
+                        /** @description a disabled user cannot sign in; its sessions ended when it was disabled */
+                        disabled: boolean;
+                        lockedUntil: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAuditLog: {
+        parameters: {
+            query?: {
+                /** @description user:<id>, key:<id>, or the e-mail or key name */
+                actor?: string;
+                /** @description part of the path: a member id, `adjustments` */
+                path?: string;
+                method?: "POST" | "PUT" | "PATCH" | "DELETE";
+                /** @description at or after */
+                from?: string;
+                /** @description before */
+                to?: string;
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of audit records, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "audit_record";
+                            /**
+                             * Format: uuid
+                             * @description the record
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            auditId: string;
+                            /**
+                             * @description user:<userId> or key:<keyId>
+                             * @example user:01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            actor: string;
+                            /**
+                             * @description the user's e-mail or the key's name
+                             * @example owner@example.com
+                             */
+                            actorName: string;
+                            /** @example POST */
+                            method: string;
+                            /** @example /v1/members/:memberId/adjustments */
+                            route: string;
+                            /** @example /v1/members/01a20c82-4d1f-7939-b601-6e85e79978fe/adjustments */
+                            path: string;
+                            /** @example 201 */
+                            status: number;
+                            /** @description the body sent, secrets redacted */
+                            request: unknown;
+                            /** @description the resource before a PUT or PATCH, as its GET showed it; null otherwise */
+                            before: unknown;
+                            /** @description the answer */
+                            after: unknown;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -14,6 +14,10 @@ import { hasData, seedDemo } from '../services/demo.js';
 import { getBalance } from '../services/ledger.js';
 import { existingTenant, Failure, KEY_COMMANDS, keys, TENANT_COMMANDS, tenants } from './tenants.js';
 import { idOption, UsageError, USAGE, type Values } from './usage.js';
+import { randomPassword, USER_COMMANDS, users } from './users.js';
+import { createUser } from '../services/users.js';
+
+const DEMO_OWNER_EMAIL = 'owner@demo.laurel';
 
 async function withLaurel<T>(fn: (laurel: Laurel) => Promise<T>): Promise<T> {
   const laurel = await openLaurel();
@@ -35,6 +39,9 @@ async function createDemo(laurel: Laurel): Promise<string> {
     console.log(`  member ${m.name.padEnd(6)} ${m.memberId}  available ${b.available}, pending ${b.pending}`);
   }
   console.log(`admin API key ${key.secret}`);
+  const password = process.env.LAUREL_OWNER_PASSWORD || randomPassword();
+  await createUser(laurel, demo.tenant.tenantId, { email: DEMO_OWNER_EMAIL, name: 'Demo Owner', role: 'owner', password });
+  console.log(`console owner ${DEMO_OWNER_EMAIL}  password ${password}`);
   return key.secret;
 }
 
@@ -48,6 +55,7 @@ async function serve(): Promise<void> {
   await app.listen({ port, host });
   const base = `http://${host === '0.0.0.0' ? 'localhost' : host}:${port}`;
   console.log(`laurel ready on ${laurel.engine}: API ${base}/v1  docs ${base}/docs  OpenAPI ${base}/openapi.json  health ${base}/healthz`);
+  console.log(`console ${base}/console  member portal ${base}/portal`);
 
   const runner = process.env.LAUREL_JOBS === 'off' ? null
     : startRunner(laurel, { pollMs: pollMs(), onError: (e) => app.log.error({ err: e }, 'job runner failed') });
@@ -127,7 +135,7 @@ function jobName(name: string | undefined, sub: string): string {
   return name;
 }
 
-const GROUPS: Record<string, string[]> = { jobs: JOB_COMMANDS, tenants: TENANT_COMMANDS, keys: KEY_COMMANDS };
+const GROUPS: Record<string, string[]> = { jobs: JOB_COMMANDS, tenants: TENANT_COMMANDS, keys: KEY_COMMANDS, users: USER_COMMANDS };
 const COMMANDS = ['serve', 'worker', 'migrate', 'verify', 'settle', 'demo', ...Object.keys(GROUPS)];
 
 /** Options of every command; node's parser refuses any other. */
@@ -138,6 +146,7 @@ function parseOptions(args: string[]): { values: Values; positionals: string[] }
       options: {
         tenant: { type: 'string' }, name: { type: 'string' }, scopes: { type: 'string' }, key: { type: 'string' },
         'time-zone': { type: 'string' }, currency: { type: 'string' }, cron: { type: 'string' },
+        email: { type: 'string' }, role: { type: 'string' }, password: { type: 'string' },
         enable: { type: 'boolean' }, disable: { type: 'boolean' },
       },
       allowPositionals: true,
@@ -198,13 +207,15 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     case 'tenants':
       return withLaurel((laurel) => tenants(laurel, sub!, values));
+    case 'users':
+      return withLaurel((laurel) => users(laurel, sub!, values));
     default:
       return withLaurel((laurel) => keys(laurel, sub!, values));
   }
 }
 
 /** The option a service's input field came from, so a refusal names what the operator typed. */
-const OPTION_OF: Record<string, string> = { tenantId: 'tenant', keyId: 'key', timeZone: 'time-zone', name: 'name', scopes: 'scopes', currency: 'currency', cron: 'cron' };
+const OPTION_OF: Record<string, string> = { tenantId: 'tenant', keyId: 'key', timeZone: 'time-zone', name: 'name', scopes: 'scopes', currency: 'currency', cron: 'cron', email: 'email', role: 'role', password: 'password' };
 
 /** Exit codes: 0 success, 1 a failure, 2 a usage error (with the usage when the command line was not understood). */
 function exitCodeOf(e: unknown): number {

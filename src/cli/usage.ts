@@ -24,6 +24,9 @@ commands:
                         every key (or the tenant's) with its tenant, name, scopes, state
   keys revoke --key KEY_ID [--tenant ID]
                         revoke a key, found by its id
+  users create --tenant ID --email EMAIL --name NAME --role owner|marketer|support|finance|viewer [--password P]
+                        a console user (the password is printed when generated)
+  users list --tenant ID
 
 exit codes:
   0 success, 1 failure (not found, refused, ledger inconsistent), 2 usage error
@@ -33,6 +36,7 @@ environment:
   LAUREL_DATA_DIR       PGlite data directory (default ./data)
   PORT, HOST            where serve listens (default 3000, 127.0.0.1)
   LAUREL_ADMIN_KEY      on first start, the demo tenant's admin key (default: random, printed)
+  LAUREL_OWNER_PASSWORD on first start, the demo owner's console password (default: random, printed)
   LAUREL_OPERATOR_KEY   lets POST /v1/tenants create tenants over HTTP
   LAUREL_JOBS=off       serve without the job runner (run laurel worker instead)
   LAUREL_JOBS_POLL_SECONDS        how often a runner looks for due jobs (default 5)

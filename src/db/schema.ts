@@ -401,6 +401,45 @@ export interface PartnerCodesTable {
   imported_at: Timestamp;
 }
 
+export type Role = 'owner' | 'marketer' | 'support' | 'finance' | 'viewer';
+
+export interface ConsoleUsersTable {
+  tenant_id: string;
+  user_id: string;
+  email: string;
+  name: string;
+  role: Role;
+  password_hash: string;
+  failed_attempts: ColumnType<number, number | undefined, number>;
+  locked_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  disabled_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  created_at: Timestamp;
+}
+
+export interface ConsoleSessionsTable {
+  token_hash: string;
+  tenant_id: string;
+  user_id: string;
+  csrf_token: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface AuditLogTable {
+  tenant_id: string;
+  audit_id: string;
+  actor: string;
+  actor_name: string;
+  method: string;
+  route: string;
+  path: string;
+  status: number;
+  request: ColumnType<unknown, string | null, never>;
+  before: ColumnType<unknown, string | null, never>;
+  after: ColumnType<unknown, string | null, never>;
+  created_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   programs: ProgramsTable;
@@ -433,6 +472,9 @@ export interface Database {
   schema_migrations: SchemaMigrationsTable;
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
+  console_users: ConsoleUsersTable;
+  console_sessions: ConsoleSessionsTable;
+  audit_log: AuditLogTable;
 }
 
 export type Db = Kysely<Database>;

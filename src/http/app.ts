@@ -1,6 +1,9 @@
 // The Fastify application: one plugin per resource, schemas first (they validate requests,
 // serialize responses and become the OpenAPI document), every error as problem+json.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import rateLimit from '@fastify/rate-limit';
+import fastifyStatic from '@fastify/static';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -11,6 +14,7 @@ import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import { pingDatabase } from '../db/connection.js';
 import type { Laurel } from '../services/context.js';
+import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
 import { swaggerOptions } from './openapi.js';
@@ -23,6 +27,8 @@ export interface AppOptions {
   logger?: boolean;
   /** requests per minute per API key (or per address without one) */
   rateLimitPerMinute?: number;
+  /** the built console and portal (web/dist) to serve at /console and /portal; false: none */
+  web?: string | false;
   /**
    * redis://… (default REDIS_URL): the rate limit's counters live there, shared by every process
    * using it. Without, each process counts on its own (N processes allow N times the limit).
@@ -91,6 +97,8 @@ function routeMethods(app: FastifyInstance): (path: string) => string[] {
   return (path) => [...new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods))].sort();
 }
 
+const WEB_DIST = resolve(import.meta.dirname, '../../web/dist');
+
 export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     logger: options.logger === false ? false : { level: process.env.LOG_LEVEL ?? 'info' },
@@ -125,6 +133,9 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
   app.addHook('onSend', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // Any site may call the API with a bearer credential (the widget on a shop's page, with a
+    // member token). Never with credentials: a console session's cookie stays same-site.
+    if (request.headers.origin) reply.header('access-control-allow-origin', '*');
     if (closing) reply.header('connection', 'close');
   });
   const methods = routeMethods(app);
@@ -137,6 +148,11 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   app.setNotFoundHandler((request, reply) => {
     const path = request.url.split('?')[0]!;
     const allowed = methods(path);
+    // a browser's CORS preflight for a bearer call from another site (the widget on a shop page)
+    if (request.method === 'OPTIONS' && allowed.length > 0 && path.startsWith('/v1/')) {
+      return reply.status(204).header('access-control-allow-origin', '*').header('access-control-allow-methods', allowed.join(', '))
+        .header('access-control-allow-headers', 'authorization, content-type, idempotency-key').header('access-control-max-age', '600').send();
+    }
     if (allowed.length === 0) return sendProblem(request, reply, problem('not_found', `no route ${request.method} ${path}`));
     reply.header('allow', allowed.join(', '));
     return sendProblem(request, reply, problem('method_not_allowed', `${path} accepts ${allowed.join(', ')}, not ${request.method}`));
@@ -157,6 +173,7 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
       }
     }
   });
+  registerAudit(app, laurel);
   registerMetrics(app);
   const redisUrl = 'redisUrl' in options ? options.redisUrl : process.env.REDIS_URL || undefined;
   const redis = redisUrl ? await rateLimitRedis(redisUrl, app.log) : undefined;
@@ -197,5 +214,21 @@ export async function buildApp(laurel: Laurel, options: AppOptions = {}): Promis
   });
 
   await app.register(routes(laurel), { prefix: '/v1' });
+  const web = options.web ?? WEB_DIST;
+  if (web !== false && existsSync(resolve(web, 'console/index.html'))) await serveWeb(app, web);
   return app;
+}
+
+// The console and the portal are single-page apps: any path under them answers its index.html,
+// and the browser's router takes it from there. Their assets are immutable (hashed names).
+async function serveWeb(app: FastifyInstance, root: string): Promise<void> {
+  await app.register(fastifyStatic, { root: resolve(root, 'assets'), prefix: '/assets/', immutable: true, maxAge: '365d' });
+  const hidden = { schema: { hide: true }, config: { access: { scopes: 'public' as const } } };
+  for (const page of ['console', 'portal']) {
+    const send = (_request: unknown, reply: import('fastify').FastifyReply) => reply.header('cache-control', 'no-cache').sendFile(`${page}/index.html`, root);
+    app.get(`/${page}`, hidden, send);
+    app.get(`/${page}/*`, hidden, send);
+  }
+  app.get('/widget.js', hidden, (_request, reply) => reply.header('cache-control', 'no-cache').sendFile('widget.js', root));
+  app.get('/', hidden, (_request, reply) => reply.redirect('/console'));
 }

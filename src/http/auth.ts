@@ -1,20 +1,27 @@
-// Who is calling: an API key of a tenant (with scopes), or a member with a portal token.
-// Every route declares who may call it; a member token only ever reaches its own member.
+// Who is calling: an API key of a tenant (with scopes), a member with a portal token, or a
+// console user signed in with a session cookie (with a role). Every route declares who may call
+// it; a member token only ever reaches its own member; a console user only what the role allows.
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { jwtVerify, SignJWT } from 'jose';
 import { authenticateApiKey, type Scope } from '../services/api-keys.js';
 import type { Laurel } from '../services/context.js';
+import { sessionOf, type Role } from '../services/users.js';
 import { httpProblem } from './problems.js';
 
 export type Principal =
-  | { kind: 'key'; tenantId: string; keyId: string; scopes: Scope[] }
-  | { kind: 'member'; tenantId: string; memberId: string };
+  | { kind: 'key'; tenantId: string; keyId: string; name: string; scopes: Scope[] }
+  | { kind: 'member'; tenantId: string; memberId: string }
+  | { kind: 'user'; tenantId: string; userId: string; email: string; role: Role };
 
-/** Route config: which scopes may call (any of), and whether a member token may, for its own member. */
+/**
+ * Route config: which scopes may call (any of), whether a member token may (for its own member),
+ * and which console roles may, when not the default (roleAllows).
+ */
 export interface Access {
   scopes: Scope[] | 'public';
   member?: boolean;
+  roles?: Role[];
 }
 
 declare module 'fastify' {
@@ -67,9 +74,46 @@ async function verifyMemberToken(laurel: Laurel, token: string): Promise<Princip
   }
 }
 
+export const SESSION_COOKIE = 'laurel_session';
+export const CSRF_COOKIE = 'laurel_csrf';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export function cookie(request: FastifyRequest, name: string): string | undefined {
+  for (const part of (request.headers.cookie ?? '').split(';')) {
+    const at = part.indexOf('=');
+    if (at > 0 && part.slice(0, at).trim() === name) return decodeURIComponent(part.slice(at + 1).trim());
+  }
+  return undefined;
+}
+
+const READ_METHODS = new Set(['GET', 'HEAD']);
+
+// What each role may change, by the route's path: marketers run the program (rules, campaigns,
+// rewards, tiers, grades), support serves members (adjust, suspend, erase, redeem, validate codes).
+// Finance and viewers change nothing; owners everything. POSTs that write nothing (quotes) are
+// open to every role.
+const WRITES: Record<Role, (route: string) => boolean> = {
+  owner: () => true,
+  marketer: (route) => /^\/v1\/(programs|rules|campaigns|rewards)(\/|$)/.test(route),
+  support: (route) => /^\/v1\/(members|holds|journal-entries|transfers|reward-instances|events)(\/|$)/.test(route),
+  finance: () => false,
+  viewer: () => false,
+};
+export const READ_ONLY_POSTS = new Set(['/v1/quotes', '/v1/checkout/points-quote', '/v1/rules/check-condition']);
+
+/** Whether a console role may call a route: reads open to anyone a read key may, writes by area. */
+export function roleAllows(role: Role, method: string, route: string, access: Access): boolean {
+  if (access.roles) return access.roles.includes(role);
+  if (role === 'owner') return true;
+  if (access.scopes === 'public') return true;
+  if (READ_ONLY_POSTS.has(route)) return true;
+  if (READ_METHODS.has(method)) return access.scopes.includes('read');
+  return WRITES[role](route);
+}
+
 async function identify(laurel: Laurel, request: FastifyRequest): Promise<Principal | null> {
   const header = request.headers.authorization;
-  if (!header) return null;
+  if (!header) return identifySession(laurel, request);
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match) throw httpProblem('unauthorized', 'use Authorization: Bearer <API key or member token>');
   const credential = match[1]!;
@@ -80,7 +124,23 @@ async function identify(laurel: Laurel, request: FastifyRequest): Promise<Princi
   }
   const key = await authenticateApiKey(laurel, credential);
   if (!key) throw httpProblem('unauthorized', 'the API key is unknown or revoked');
-  return { kind: 'key', tenantId: key.tenantId, keyId: key.keyId, scopes: key.scopes };
+  return { kind: 'key', tenantId: key.tenantId, keyId: key.keyId, name: key.name, scopes: key.scopes };
+}
+
+// A console session: the cookie proves who; on a write, the X-CSRF-Token header must repeat the
+// session's CSRF token, which another site's page can neither read nor send (double submit).
+async function identifySession(laurel: Laurel, request: FastifyRequest): Promise<Principal | null> {
+  const token = cookie(request, SESSION_COOKIE);
+  if (!token) return null;
+  const session = await sessionOf(laurel, token);
+  if (!session) throw httpProblem('unauthorized', 'the console session has expired: sign in again');
+  if (!READ_METHODS.has(request.method)) {
+    const presented = request.headers[CSRF_HEADER];
+    const a = Buffer.from(typeof presented === 'string' ? presented : '');
+    const b = Buffer.from(session.csrfToken);
+    if (a.length !== b.length || !timingSafeEqual(a, b)) throw httpProblem('forbidden', 'a console write needs the X-CSRF-Token header of the session');
+  }
+  return { kind: 'user', tenantId: session.tenantId, userId: session.user.userId, email: session.user.email, role: session.user.role };
 }
 
 export function registerAuth(app: FastifyInstance, laurel: Laurel): void {
@@ -99,6 +159,13 @@ export function registerAuth(app: FastifyInstance, laurel: Laurel): void {
       }
       return;
     }
+    if (principal.kind === 'user') {
+      if (!roleAllows(principal.role, request.method, request.routeOptions.url ?? '', access)) {
+        throw httpProblem('forbidden', `the ${principal.role} role may not ${request.method === 'GET' ? 'read' : 'change'} this`);
+      }
+      return;
+    }
+    if (access.roles && !principal.scopes.includes('admin')) throw httpProblem('forbidden', 'this operation needs an admin key');
     if (!principal.scopes.some((s) => (access.scopes as Scope[]).includes(s))) {
       throw httpProblem('forbidden', `this operation needs one of the scopes: ${access.scopes.join(', ')}`);
     }
@@ -122,7 +189,8 @@ export function clientKey(request: FastifyRequest): string | undefined {
 /** Refuses a field only an admin key may set (a member's tier, say) to any other caller. */
 export function adminOnlyField(request: FastifyRequest, field: string): void {
   const p = request.principal!;
-  if (p.kind !== 'key' || !p.scopes.includes('admin')) throw httpProblem('forbidden', `only an admin key may set ${field}`);
+  const admin = p.kind === 'key' ? p.scopes.includes('admin') : p.kind === 'user' && p.role === 'owner';
+  if (!admin) throw httpProblem('forbidden', `only an admin key or an owner may set ${field}`);
 }
 
 /** Whether the caller presents the deployment's operator key (LAUREL_OPERATOR_KEY): tenants, jobs. */
@@ -138,7 +206,7 @@ export function isOperator(request: FastifyRequest): boolean {
 /** A label for the journal: which key (or member) did it. */
 export function actorOf(request: FastifyRequest): string {
   const p = request.principal!;
-  return p.kind === 'key' ? `key:${p.keyId}` : `member:${p.memberId}`;
+  return p.kind === 'key' ? `key:${p.keyId}` : p.kind === 'user' ? `user:${p.userId}` : `member:${p.memberId}`;
 }
 
 export const READ: Access = { scopes: ['admin', 'pos', 'read'] };

@@ -420,3 +420,32 @@ export async function getHold(laurel: Laurel, tenantId: string, holdId: string):
   if (!hold) throw notFound('hold', 'holdId');
   return hold;
 }
+
+export interface OpenLot {
+  lotId: string;
+  wallet: string;
+  amount: bigint;
+  remaining: bigint;
+  pending: boolean;
+  earnedAt: Date;
+  availableAt: Date;
+  expiresAt: Date | null;
+}
+
+/**
+ * A member's lots that still hold points (or a debt), soonest to expire first, then the ones that
+ * never expire: what a member sees as "expiring soon" and support as the lots behind a balance.
+ */
+export async function openLots(laurel: Laurel, tenantId: string, memberId: string): Promise<OpenLot[]> {
+  const id = requireId(memberId, 'memberId', 'member');
+  await getBalances(laurel, tenantId, id);
+  const rows = await laurel.db.selectFrom('lots as l')
+    .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'l.tenant_id').onRef('w.wallet_id', '=', 'l.wallet_id'))
+    .select(['l.lot_id', 'w.code', 'l.amount', 'l.remaining', 'l.pending', 'l.earned_at', 'l.available_at', 'l.expires_at'])
+    .where('l.tenant_id', '=', tenantId).where('l.member_id', '=', id).where('l.remaining', '<>', 0n)
+    .orderBy('l.expires_at', (ob) => ob.asc().nullsLast()).orderBy('l.lot_id').limit(200).execute();
+  return rows.map((r) => ({
+    lotId: r.lot_id, wallet: r.code, amount: BigInt(r.amount), remaining: BigInt(r.remaining), pending: r.pending,
+    earnedAt: r.earned_at, availableAt: r.available_at, expiresAt: r.expires_at,
+  }));
+}

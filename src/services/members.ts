@@ -1,6 +1,6 @@
 // Members of a program: their identifiers (unique per program), attributes and status.
 import { DomainError, invalid, notFound } from '../core/errors.js';
-import { uuidv7 } from '../core/ids.js';
+import { isUuid, uuidv7 } from '../core/ids.js';
 import type { Laurel } from './context.js';
 import { isUniqueViolation, writeOnce } from './idempotency.js';
 import { placeNewMember, setTierByAdmin } from './tiers.js';
@@ -229,4 +229,20 @@ export async function eraseMember(laurel: Laurel, tenantId: string, memberId: st
     status: 'erased', tier_review_at: null, updated_at: laurel.clock.now(),
   }).where('tenant_id', '=', tenantId).where('member_id', '=', member.memberId).execute();
   return getMember(laurel, tenantId, member.memberId);
+}
+
+/**
+ * Members whose member id, external id, e-mail, phone or card code is exactly what support typed
+ * (e-mail in any case, phone with spaces or dashes): the one search box of the console.
+ */
+export async function searchMembers(laurel: Laurel, tenantId: string, query: string, programId?: string): Promise<Member[]> {
+  const q = query.trim();
+  if (!q) throw invalid('q', 'q must not be empty');
+  const phone = q.replace(/[\s().-]/g, '');
+  let select = laurel.db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).where((eb) => eb.or([
+    eb('external_id', '=', q), eb('card_code', '=', q), eb('email', '=', q.toLowerCase()), eb('phone', '=', phone),
+    ...(isUuid(q) ? [eb('member_id', '=', q.toLowerCase())] : []),
+  ]));
+  if (programId) select = select.where('program_id', '=', programId);
+  return (await select.orderBy('member_id').limit(20).execute()).map(memberOf);
 }

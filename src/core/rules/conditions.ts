@@ -69,6 +69,32 @@ export type Condition = (facts: Facts) => boolean;
 // event for seconds. Conditions use startsWith, endsWith, contains and `in` instead.
 const REGEX_CALL = /\bmatches\s*\(/;
 
+export interface ConditionProblem {
+  message: string;
+  /** 1-based line and column of the fault, when the checker points at one */
+  line: number | null;
+  column: number | null;
+}
+
+/**
+ * What is wrong with a condition, with its position, or null when it is valid: the console's
+ * editor underlines it while the marketer types.
+ */
+export function conditionProblem(source: string): ConditionProblem | null {
+  try {
+    checkCondition(source, 'condition');
+    return null;
+  } catch (e) {
+    const text = (e as Error).message.replace(/^condition (is not a valid CEL condition: )?/, '');
+    const lines = text.split('\n');
+    const at = lines.findIndex((l) => /^>\s+\d+ \| /.test(l));
+    const caret = at >= 0 ? lines[at + 1]?.indexOf('^') ?? -1 : -1;
+    if (at < 0 || caret < 0) return { message: lines[0]!, line: null, column: null };
+    const prefix = /^>\s+(\d+) \| /.exec(lines[at]!)!;
+    return { message: lines[0]!, line: Number(prefix[1]), column: caret - prefix[0].length + 1 };
+  }
+}
+
 /** Refuses a condition that does not parse, reads a fact that does not exist, or is not a bool. */
 export function checkCondition(source: string, field: string): void {
   if (REGEX_CALL.test(source)) throw invalid(field, `${field} may not use matches(): use startsWith, endsWith, contains or in`);

@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Laurel } from '../../services/context.js';
 import { sharedSchemas } from '../schemas.js';
+import { consoleRoutes } from './console.js';
 import { eventRoutes } from './events.js';
 import { gradeRoutes } from './grades.js';
 import { jobRoutes } from './jobs.js';
@@ -27,4 +28,5 @@ export const routes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app)
   await app.register(tierRoutes(laurel));
   await app.register(rewardRoutes(laurel));
   await app.register(webhookRoutes(laurel));
+  await app.register(consoleRoutes(laurel));
 };

@@ -7,12 +7,12 @@ import { MAX_POINTS } from '../../core/points.js';
 import type { Laurel } from '../../services/context.js';
 import { eventOfEntry } from '../../services/events.js';
 import {
-  adjust, captureHold, createHold, getBalances, getEntry, getHold, listJournal, redeem, reverseEntry, transfer, voidHold,
+  adjust, captureHold, createHold, getBalances, openLots, getEntry, getHold, listJournal, redeem, reverseEntry, transfer, voidHold,
 } from '../../services/ledger.js';
 import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { presentBalance, presentEntry, presentExplained, presentHold, presentLedgerResult } from '../present.js';
-import { described, errors, Id, IdempotencyHeader, listOf, ListQuery, PositivePoints, Timestamp } from '../schemas.js';
+import { described, errors, Id, IdempotencyHeader, listOf, ListQuery, Nullable, Points, PositivePoints, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Optional(Type.String({ minLength: 1, maxLength: 32, description: 'wallet code (default `points`)', examples: ['points'] }));
 const Ref = Type.Optional(Type.String({ maxLength: 200, description: 'your reference: order id, checkout id', examples: ['order-1001'] }));
@@ -29,6 +29,38 @@ function write(request: FastifyRequest) {
 }
 
 export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/members/:memberId/lots', {
+    schema: {
+      summary: "A member's open lots", tags: ['ledger'], operationId: 'listMemberLots',
+      description: 'The lots that still hold points (or a debt), soonest to expire first, then those that never expire: what "expiring soon" shows. At most 200. A member token may read its own.',
+      params: MemberParams,
+      response: {
+        200: Type.Object({
+          object: Type.Literal('list'),
+          data: Type.Array(Type.Object({
+            object: Type.Literal('lot'),
+            lotId: Id('the lot'),
+            wallet: Type.String({ examples: ['points'] }),
+            amount: Points('what the lot was earned with (negative: a debt)'),
+            remaining: Points('what is left in it'),
+            pending: Type.Boolean({ description: 'still inside the return window' }),
+            earnedAt: Timestamp('when it was earned'),
+            availableAt: Timestamp('when it becomes (or became) spendable'),
+            expiresAt: Nullable(Timestamp('when what remains expires; null: never')),
+          })),
+        }, { description: 'the open lots' }),
+        ...errors(403, 404),
+      },
+    },
+    config: { access: READ_OR_MEMBER },
+  }, async (request) => ({
+    object: 'list' as const,
+    data: (await openLots(laurel, tenantOf(request), request.params.memberId)).map((l) => ({
+      object: 'lot' as const, lotId: l.lotId, wallet: l.wallet, amount: Number(l.amount), remaining: Number(l.remaining), pending: l.pending,
+      earnedAt: l.earnedAt.toISOString(), availableAt: l.availableAt.toISOString(), expiresAt: l.expiresAt?.toISOString() ?? null,
+    })),
+  }));
+
   app.get('/members/:memberId/balances', {
     schema: {
       operationId: 'getBalances', summary: "A member's balances", tags: ['ledger'], description: 'One row per wallet; reading never scans history.',

@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { Laurel } from '../../services/context.js';
 import { enrolMember } from '../../services/events.js';
 import {
-  eraseMember, findMember, getMember, IDENTIFIERS, listMembers, setMemberStatus, updateMember, type Member,
+  eraseMember, findMember, getMember, IDENTIFIERS, listMembers, searchMembers, setMemberStatus, updateMember, type Member,
 } from '../../services/members.js';
 import { ADMIN, adminOnlyField, clientKey, POS, READ, READ_OR_MEMBER, signMemberToken, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
@@ -91,6 +91,19 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
     const p = page(rows, limit, (m) => m.memberId);
     return { ...p, data: p.data.map(presentMember) };
   });
+
+  app.get('/members/search', {
+    schema: {
+      summary: 'Search members by any identifier', tags: ['members'], operationId: 'searchMembers',
+      description: 'The console search box: members whose member id, external id, e-mail, phone or card code is exactly `q` (e-mail in any case, phone with or without spaces). At most 20.',
+      querystring: Type.Object({
+        q: Type.String({ minLength: 1, maxLength: 200, description: 'an identifier of any kind', examples: ['CARD-0001'] }),
+        programId: Type.Optional(Id('only this program')),
+      }, { additionalProperties: false }),
+      response: { 200: Type.Object({ object: Type.Literal('list'), data: Type.Array(MemberSchema) }, { description: 'the members found, none if nothing matches' }), ...errors(403) },
+    },
+    config: { access: READ },
+  }, async (request) => ({ object: 'list' as const, data: (await searchMembers(laurel, tenantOf(request), request.query.q, request.query.programId)).map(presentMember) }));
 
   app.get('/members/lookup', {
     schema: {

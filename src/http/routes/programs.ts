@@ -3,9 +3,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
-import { createProgram, getProgram, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
+import { dashboard } from '../../db/dashboard.js';
+import { createProgram, getProgram, getTenant, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
-import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Points, Timestamp } from '../schemas.js';
 
 const Wallet = Type.Object({
   code: Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', examples: ['points'] }),
@@ -111,4 +112,45 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     schema: { operationId: 'getProgram', summary: 'Get a program', tags: ['programs'], description: 'One program with its wallets and policies.', params: Type.Object({ programId: Id('the program') }), response: { 200: described(ProgramSchema, 'The program.'), ...errors(403, 404) } },
     config: { access: READ },
   }, async (request) => presentProgram(await getProgram(laurel, tenantOf(request), request.params.programId)));
+
+  app.get('/programs/:programId/dashboard', {
+    schema: {
+      summary: "A program's dashboard", tags: ['programs'], operationId: 'getProgramDashboard',
+      description: 'The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points issued, redeemed and expired (in total and per day of the tenant\'s time zone), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier.',
+      params: Type.Object({ programId: Id('the program') }),
+      querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30, description: 'how many days back', examples: [30] })) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          object: Type.Literal('dashboard'),
+          programId: Id('the program'),
+          since: Timestamp('start of the period'),
+          members: Type.Integer({ description: 'members not erased', examples: [1200] }),
+          activeMembers: Type.Integer({ description: 'members with an earn, redeem or hold in the period', examples: [340] }),
+          issued: Points('points earned in the period'),
+          redeemed: Points('points redeemed in the period'),
+          expired: Points('points expired in the period'),
+          redemptionRate: Type.Number({ description: 'redeemed / issued over the period (0 when nothing was issued)', examples: [0.31] }),
+          liability: Points('available and pending points of redeemable wallets, now'),
+          days: Type.Array(Type.Object({ date: Type.String({ format: 'date', examples: ['2026-11-24'] }), issued: Points('earned that day'), redeemed: Points('redeemed that day'), expired: Points('expired that day') }), { description: 'days with any movement, oldest first' }),
+          tiers: Type.Array(Type.Object({ tier: Nullable(Type.String({ examples: ['gold'] })), members: Type.Integer({ examples: [42] }) }), { description: 'members per tier; null: no tier' }),
+        }, { description: 'the dashboard figures' }),
+        ...errors(403, 404),
+      },
+    },
+    config: { access: READ },
+  }, async (request) => {
+    const tenantId = tenantOf(request);
+    const program = await getProgram(laurel, tenantId, request.params.programId);
+    const tenant = await getTenant(laurel, tenantId);
+    const since = new Date(laurel.clock.now().getTime() - (request.query.days ?? 30) * 86_400_000);
+    const d = await dashboard(laurel.db, tenantId, program.programId, tenant.timeZone, since);
+    return {
+      object: 'dashboard' as const, programId: program.programId, since: since.toISOString(),
+      members: Number(d.members), activeMembers: Number(d.activeMembers), issued: Number(d.issued), redeemed: Number(d.redeemed), expired: Number(d.expired),
+      redemptionRate: d.issued > 0n ? Math.round(Number(d.redeemed * 10_000n / d.issued)) / 10_000 : 0,
+      liability: Number(d.liability),
+      days: d.days.map((x) => ({ date: x.date, issued: Number(x.issued), redeemed: Number(x.redeemed), expired: Number(x.expired) })),
+      tiers: d.tiers.map((t) => ({ tier: t.tier, members: Number(t.members) })),
+    };
+  });
 };

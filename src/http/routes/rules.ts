@@ -2,6 +2,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { EVENT_TYPE } from '../../core/events/rate.js';
+import { conditionProblem } from '../../core/rules/conditions.js';
 import { PERIODS } from '../../core/rules/rule.js';
 import type { Laurel } from '../../services/context.js';
 import {
@@ -190,6 +191,30 @@ export const ruleRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
       config: { access: ADMIN },
     }, async (request) => presentRule(await setEnabled(laurel, tenantOf(request), request.params.ruleId, enabled)));
   }
+
+  app.post('/rules/check-condition', {
+    schema: {
+      summary: 'Check a rule condition', tags: ['rules'], operationId: 'checkRuleCondition',
+      description: "Whether a CEL condition would be accepted by a rule, and if not what is wrong and where (1-based line and column): the console's editor checks as the marketer types. Writes nothing.",
+      body: Type.Object({ condition: Type.String({ maxLength: 2000, examples: ['member.tier == "gold" && time.weekend'] }) }, { additionalProperties: false }),
+      response: {
+        200: Type.Object({
+          object: Type.Literal('condition_check'),
+          valid: Type.Boolean({ examples: [false] }),
+          error: Nullable(Type.Object({
+            message: Type.String({ examples: ['No such key: tierr'] }),
+            line: Nullable(Type.Integer({ minimum: 1, examples: [1] })),
+            column: Nullable(Type.Integer({ minimum: 1, examples: [8] })),
+          })),
+        }, { description: 'the verdict; error is null when valid' }),
+        ...errors(403),
+      },
+    },
+    config: { access: { scopes: ['admin'] } },
+  }, async (request) => {
+    const problem = conditionProblem(request.body.condition);
+    return { object: 'condition_check' as const, valid: problem === null, error: problem };
+  });
 
   app.post('/rules/:ruleId/dry-run', {
     schema: {
