@@ -1788,7 +1788,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/healthz?limit=0",
-                     *       "requestId": "01a24c06-fd03-7000-9acf-d64965f78850"
+                     *       "requestId": "01a24c12-50cc-7000-82ef-0ddbf9c35abd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1807,7 +1807,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable: connect ECONNREFUSED 127.0.0.1:1",
                      *       "instance": "/healthz",
-                     *       "requestId": "01a24c07-0e2b-7000-91be-bc06bd4cf740"
+                     *       "requestId": "01a24c12-5dbf-7000-badc-60fa755d27a1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1848,15 +1848,15 @@ export interface operations {
                      * @example {
                      *       "tenant": {
                      *         "object": "tenant",
-                     *         "tenantId": "01a24c06-fd04-7001-bd2e-ada6fe00a4d9",
+                     *         "tenantId": "01a24c12-50cc-7002-909d-32523f6995f4",
                      *         "name": "Acme Coffee",
                      *         "timeZone": "Europe/Paris",
                      *         "currency": "EUR",
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
                      *       "apiKey": {
-                     *         "key": "lk_HnSJ33urY6sh7LPomCgc3SSZz-BPPUCwUirwmMOjBoo",
-                     *         "keyId": "01a24c06-fd04-7002-a837-72df2d82731a",
+                     *         "key": "lk_wLB6bvR_d37C6Tg_UBaZ2k_jUkig7E6AIcD-kkonx04",
+                     *         "keyId": "01a24c12-50cc-7003-b728-b8d4c65cbb56",
                      *         "keyWithheld": false
                      *       }
                      *     }
@@ -1916,7 +1916,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c06-fd0f-7000-a921-d284dae39786",
+                     *       "requestId": "01a24c12-50d5-7000-8563-996fe26ca310",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -1941,7 +1941,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "creating tenants needs the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c06-fd10-7000-a7d7-8d66cf7adb16"
+                     *       "requestId": "01a24c12-50d6-7000-b14d-04f1c9ca74e7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1960,7 +1960,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c06-fd11-7000-83b3-7d80422e6121",
+                     *       "requestId": "01a24c12-50d7-7000-affb-cdaa2ecb0f39",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -1985,7 +1985,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c06-fd14-7000-92ee-7076087e30ae"
+                     *       "requestId": "01a24c12-50db-7000-8108-c925c909c8ca"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2004,7 +2004,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/tenants",
-                     *       "requestId": "01a24c07-0e31-7000-addf-81da4b6e4657"
+                     *       "requestId": "01a24c12-5dc4-7000-91c2-b3daa55fc8bc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2030,7 +2030,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tenant",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
+                     *       "tenantId": "01a0cd99-bdc0-7000-8e53-f863ab0a0fad",
                      *       "name": "Laurel Demo Coffee",
                      *       "timeZone": "Europe/Paris",
                      *       "currency": "EUR",
@@ -2079,7 +2079,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/tenant?note=%00",
-                     *       "requestId": "01a24c06-fd1a-7000-98f3-963cb97171a1",
+                     *       "requestId": "01a24c12-50df-7000-8b0d-9ab0e128f0c6",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2104,7 +2104,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24c06-fd1b-7000-8e66-10199a445e50"
+                     *       "requestId": "01a24c12-50e1-7000-bc35-a17103826158"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2123,7 +2123,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24c06-fd1f-7000-951a-a258f9bfeb10"
+                     *       "requestId": "01a24c12-50e4-7000-8909-dffbd38200e8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2142,7 +2142,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/tenant?limit=0",
-                     *       "requestId": "01a24c06-fd2a-7000-9c50-920eeaad28e8"
+                     *       "requestId": "01a24c12-50ea-7000-887d-49d4824b0d54"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2161,7 +2161,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/tenant",
-                     *       "requestId": "01a24c07-0e33-7000-9fa6-e01e32310062"
+                     *       "requestId": "01a24c12-5dc6-7000-a9b7-ea925eb0a847"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2190,7 +2190,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "keyId": "01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "name": "back office",
                      *           "scopes": [
                      *             "admin"
@@ -2200,7 +2200,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "keyId": "01a24c12-4f03-7002-8490-df031bba3681",
                      *           "name": "store 12 till 3",
                      *           "scopes": [
                      *             "pos"
@@ -2210,7 +2210,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-faee-7003-a432-9eb373005588",
+                     *           "keyId": "01a24c12-4f03-7003-9524-62a841009697",
                      *           "name": "reporting",
                      *           "scopes": [
                      *             "read"
@@ -2220,7 +2220,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-fb19-7001-8889-608d41e2e0b6",
+                     *           "keyId": "01a24c12-4f2a-7002-b69a-638ed95365f1",
                      *           "name": "rate limit createMemberToken",
                      *           "scopes": [
                      *             "admin"
@@ -2230,7 +2230,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-fd1f-7001-9436-06060e27f0dd",
+                     *           "keyId": "01a24c12-50e4-7001-b85d-4792b8ce6cae",
                      *           "name": "rate limit getTenant",
                      *           "scopes": [
                      *             "admin"
@@ -2240,7 +2240,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *           "keyId": "01a24c12-50eb-7001-88b9-66a8727961bc",
                      *           "name": "store 14 till 1",
                      *           "scopes": [
                      *             "pos"
@@ -2250,7 +2250,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "api_key",
-                     *           "keyId": "01a24c06-fd38-7001-aebe-4f05e6955a71",
+                     *           "keyId": "01a24c12-50f7-7001-8df9-314aaf91e247",
                      *           "name": "rate limit createApiKey",
                      *           "scopes": [
                      *             "admin"
@@ -2299,7 +2299,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/api-keys?note=%00",
-                     *       "requestId": "01a24c06-fd47-7000-8d55-84b5b1325295",
+                     *       "requestId": "01a24c12-5104-7000-9fe0-125c5fcf3fc3",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2324,7 +2324,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd48-7000-bbe9-3ba5fc81d3ed"
+                     *       "requestId": "01a24c12-5106-7000-9ad0-db87d855dc44"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2343,7 +2343,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd48-7001-9fe8-3f270315ab42"
+                     *       "requestId": "01a24c12-5106-7001-8c14-38800c3eb116"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2362,7 +2362,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys?limit=0",
-                     *       "requestId": "01a24c06-fd54-7000-ae0b-805b999ba636"
+                     *       "requestId": "01a24c12-510d-7000-8fd6-d56d2b026d32"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2381,7 +2381,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c07-0e35-7000-8594-1fe3bcac1b44"
+                     *       "requestId": "01a24c12-5dc8-7000-ae8e-bc170c45271c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2419,14 +2419,14 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *       "keyId": "01a24c12-50eb-7001-88b9-66a8727961bc",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
                      *       ],
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "revokedAt": null,
-                     *       "key": "lk_faHmDjldWLZ5xO6RHk-y2k9DD7Hd2RXvKKbZEe1Ekz4",
+                     *       "key": "lk_5EnIq3AzqWYv67PWz9Gnd-Vs6AEKKLX3cp-tfMbAUgs",
                      *       "keyWithheld": false
                      *     }
                      */
@@ -2468,7 +2468,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd35-7000-8451-70a2d1a21485",
+                     *       "requestId": "01a24c12-50f4-7000-b4b6-54d87cc5bbde",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -2493,7 +2493,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd37-7000-85fc-47fef28925cc"
+                     *       "requestId": "01a24c12-50f5-7000-9aab-398221905029"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2512,7 +2512,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd37-7001-91a3-cd48d61bedcf"
+                     *       "requestId": "01a24c12-50f6-7000-8061-2f5df28c5e8c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2531,7 +2531,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd38-7000-8dc7-105216628060",
+                     *       "requestId": "01a24c12-50f7-7000-b2d7-513a2a102032",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -2556,7 +2556,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c06-fd3e-7000-a2ae-4422e3409117"
+                     *       "requestId": "01a24c12-50fc-7000-ac04-3c9cc8bafba4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2575,7 +2575,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/api-keys",
-                     *       "requestId": "01a24c07-0e34-7000-926c-dce21211acae"
+                     *       "requestId": "01a24c12-5dc7-7000-bf9a-159a64ea8531"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2607,7 +2607,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "api_key",
-                     *       "keyId": "01a24c06-fd2b-7001-868a-7246428f4ba7",
+                     *       "keyId": "01a24c12-50eb-7001-88b9-66a8727961bc",
                      *       "name": "store 14 till 1",
                      *       "scopes": [
                      *         "pos"
@@ -2650,7 +2650,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: keyId must match format \"uuid\"",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24c06-fd5e-7000-8fc1-4715e91debeb",
+                     *       "requestId": "01a24c12-5114-7000-8948-edf6d506b325",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2674,8 +2674,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
-                     *       "requestId": "01a24c06-fd62-7000-bad2-f409182b565b"
+                     *       "instance": "/v1/api-keys/01a24c12-50eb-7001-88b9-66a8727961bc",
+                     *       "requestId": "01a24c12-5115-7000-9e5f-92e95034b90a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2693,8 +2693,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
-                     *       "requestId": "01a24c06-fd63-7000-9e9a-e5f5634e977c"
+                     *       "instance": "/v1/api-keys/01a24c12-50eb-7001-88b9-66a8727961bc",
+                     *       "requestId": "01a24c12-5116-7000-ba0c-4a23e7d81e76"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2712,8 +2712,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "API key not found",
-                     *       "instance": "/v1/api-keys/01a24c06-fd64-7000-9224-c3d0caaeb858",
-                     *       "requestId": "01a24c06-fd64-7001-903a-3baf1108dd66",
+                     *       "instance": "/v1/api-keys/01a24c12-5116-7001-892f-09134c1f8173",
+                     *       "requestId": "01a24c12-5117-7000-85a4-4081f622e264",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2737,8 +2737,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the API key is already revoked",
-                     *       "instance": "/v1/api-keys/01a24c06-fd2b-7001-868a-7246428f4ba7",
-                     *       "requestId": "01a24c06-fd67-7000-a77a-57a5d37a3803",
+                     *       "instance": "/v1/api-keys/01a24c12-50eb-7001-88b9-66a8727961bc",
+                     *       "requestId": "01a24c12-5119-7000-8a5b-f656127c1c5d",
                      *       "errors": [
                      *         {
                      *           "field": "keyId",
@@ -2763,7 +2763,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/api-keys/not-a-uuid",
-                     *       "requestId": "01a24c06-fd73-7000-9153-1f6195e2012f"
+                     *       "requestId": "01a24c12-511e-7000-ae50-35c8b913a05f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2781,8 +2781,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/api-keys/01a24c07-0e36-7000-b92d-946b74d248db",
-                     *       "requestId": "01a24c07-0e36-7001-9467-a89144350a0c"
+                     *       "instance": "/v1/api-keys/01a24c12-5dc9-7000-bc0c-3507003a06b0",
+                     *       "requestId": "01a24c12-5dc9-7001-ad6e-bc6f811a1d27"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2811,18 +2811,18 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "name": "Demo Rewards",
                      *           "enrollmentMode": "universal",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *               "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
+                     *               "walletId": "01a0cd99-bdc0-7003-9ab3-b6ce7b2df81f",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2844,18 +2844,18 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "program",
-                     *           "programId": "01a24c06-fd74-7001-8afe-e66771877b95",
+                     *           "programId": "01a24c12-511f-7001-902d-393800f68414",
                      *           "name": "Staff perks",
                      *           "enrollmentMode": "opt_in",
                      *           "enrollByEmail": true,
                      *           "wallets": [
                      *             {
-                     *               "walletId": "01a24c06-fd74-7002-88ec-792f8e3f9de0",
+                     *               "walletId": "01a24c12-511f-7002-a09e-7d6d080889a5",
                      *               "code": "points",
                      *               "kind": "redeemable"
                      *             },
                      *             {
-                     *               "walletId": "01a24c06-fd74-7003-a536-8d9858e24a05",
+                     *               "walletId": "01a24c12-511f-7003-8ed4-c6dd1fbfbc80",
                      *               "code": "status",
                      *               "kind": "qualifying"
                      *             }
@@ -2958,7 +2958,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/programs?note=%00",
-                     *       "requestId": "01a24c06-fdae-7000-b8b6-b285ddb7f439",
+                     *       "requestId": "01a24c12-5154-7000-a84d-534cfda82af0",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -2983,7 +2983,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fdaf-7000-af1e-4e9835b623d5"
+                     *       "requestId": "01a24c12-5155-7000-a4a2-b2df3a3aa701"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3002,7 +3002,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fdc3-7000-9d1b-49aa758f98f6"
+                     *       "requestId": "01a24c12-515e-7000-972a-72893f61dace"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3021,7 +3021,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs?limit=0",
-                     *       "requestId": "01a24c06-fdea-7000-b97a-89a1e522a662"
+                     *       "requestId": "01a24c12-5176-7000-94b2-c3956ad55754"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3040,7 +3040,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c07-0e38-7000-a893-7aec92dbc40d"
+                     *       "requestId": "01a24c12-5dcb-7000-9601-84afb7e6fcc8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3130,18 +3130,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a24c06-fd74-7001-8afe-e66771877b95",
+                     *       "programId": "01a24c12-511f-7001-902d-393800f68414",
                      *       "name": "Staff perks",
                      *       "enrollmentMode": "opt_in",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a24c06-fd74-7002-88ec-792f8e3f9de0",
+                     *           "walletId": "01a24c12-511f-7002-a09e-7d6d080889a5",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a24c06-fd74-7003-a536-8d9858e24a05",
+                     *           "walletId": "01a24c12-511f-7003-8ed4-c6dd1fbfbc80",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3238,7 +3238,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fd8b-7000-962c-f530ecc8d768",
+                     *       "requestId": "01a24c12-5136-7000-8fd3-ede7d23200ad",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3263,7 +3263,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fd8c-7000-a00d-dd18908fa764"
+                     *       "requestId": "01a24c12-5138-7000-9a6c-12cee21e0a19"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3282,7 +3282,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fd8d-7000-86a9-e5bf49b5f867"
+                     *       "requestId": "01a24c12-5138-7001-8d26-767ba4b2d736"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3301,7 +3301,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fd8e-7000-a375-9adb6d46edaf",
+                     *       "requestId": "01a24c12-5139-7000-bf27-3be788417e13",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -3326,7 +3326,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c06-fd94-7000-8974-23b2518f846b"
+                     *       "requestId": "01a24c12-513f-7000-b821-f5635591075b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3345,7 +3345,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/programs",
-                     *       "requestId": "01a24c07-0e37-7000-be5f-9ff8cd79b84c"
+                     *       "requestId": "01a24c12-5dca-7000-8510-29b8f1ce6f1f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3377,18 +3377,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
+                     *           "walletId": "01a0cd99-bdc0-7003-9ab3-b6ce7b2df81f",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3486,7 +3486,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24c06-fdf9-7000-bfa8-a6d94206235a",
+                     *       "requestId": "01a24c12-5182-7000-b872-9a2a8c06e3bc",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3510,8 +3510,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fdfa-7000-9bc5-b29141fd03eb"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-5184-7000-bf28-dc96bed2d9d5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3529,8 +3529,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fe01-7000-99ea-f009b6a3d9d4"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-5188-7000-94ce-7fb317df5a89"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3548,8 +3548,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c06-fe02-7000-a7aa-32c4fe35596d",
-                     *       "requestId": "01a24c06-fe03-7000-a5f8-31498ab1cc1b",
+                     *       "instance": "/v1/programs/01a24c12-518a-7000-ae71-f75cb921c3ae",
+                     *       "requestId": "01a24c12-518a-7001-bb9b-e319e69643f5",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3574,7 +3574,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid",
-                     *       "requestId": "01a24c06-fe07-7000-9d8b-e680e250173e"
+                     *       "requestId": "01a24c12-518e-7000-968c-d6033b269b27"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3592,8 +3592,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e3a-7000-9b5a-86ccc8604486",
-                     *       "requestId": "01a24c07-0e3b-7000-bf60-a0affcbf4652"
+                     *       "instance": "/v1/programs/01a24c12-5dd0-7000-bb30-4b90f2ab2b01",
+                     *       "requestId": "01a24c12-5dd0-7001-af90-bdc48882ca73"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3644,18 +3644,18 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "program",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "name": "Demo Rewards",
                      *       "enrollmentMode": "universal",
                      *       "enrollByEmail": true,
                      *       "wallets": [
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "code": "points",
                      *           "kind": "redeemable"
                      *         },
                      *         {
-                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
+                     *           "walletId": "01a0cd99-bdc0-7003-9ab3-b6ce7b2df81f",
                      *           "code": "status",
                      *           "kind": "qualifying"
                      *         }
@@ -3752,8 +3752,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fe1d-7000-87f9-bab06d16938c",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-519e-7000-a13a-a59a6f6f09b3",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -3777,8 +3777,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fe1e-7000-a1f0-c0075de95cb0"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-51a0-7000-a960-602f9319248b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3796,8 +3796,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fe1f-7000-82e5-99f4090d6998"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-51a0-7001-b5be-a86fdf4f7655"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3815,8 +3815,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c06-fe1f-7001-8db5-b0eacffd57df",
-                     *       "requestId": "01a24c06-fe20-7000-bb6f-dc552ca35f20",
+                     *       "instance": "/v1/programs/01a24c12-51a1-7000-b1cf-f4b1ba544c45",
+                     *       "requestId": "01a24c12-51a1-7001-8218-f718e209ef0f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -3840,8 +3840,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "requestId": "01a24c06-fe26-7000-aa04-19c211838135"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "requestId": "01a24c12-51a8-7000-bb8b-5c6b71a67ab8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3859,8 +3859,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e39-7000-99ce-0b282e08fb5a",
-                     *       "requestId": "01a24c07-0e39-7001-9c84-4261934ffa2a"
+                     *       "instance": "/v1/programs/01a24c12-5dce-7000-9225-9d788074f2c3",
+                     *       "requestId": "01a24c12-5dcf-7000-a308-8a33478e4acc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -3898,7 +3898,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "dashboard",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "since": "2026-08-26T09:30:00.000Z",
                      *       "members": 3,
                      *       "activeMembers": 3,
@@ -4040,7 +4040,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24c07-0940-7000-8d21-7f2554e5ef90",
+                     *       "requestId": "01a24c12-599c-7000-9f50-1ff99ea4904e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4064,8 +4064,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/dashboard?days=90",
-                     *       "requestId": "01a24c07-0941-7000-87fb-0b828dd0da91"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/dashboard?days=90",
+                     *       "requestId": "01a24c12-599e-7000-b28e-f23678d73e29"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4083,8 +4083,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/dashboard?days=90",
-                     *       "requestId": "01a24c07-094c-7000-9b95-947dbfa96a02"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/dashboard?days=90",
+                     *       "requestId": "01a24c12-59a8-7000-843b-4050ed14f048"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4102,8 +4102,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0959-7000-bbf7-4d7b86efbb30/dashboard?days=90",
-                     *       "requestId": "01a24c07-095a-7000-a039-7f9faf5f3cab",
+                     *       "instance": "/v1/programs/01a24c12-59a9-7000-b504-19c1ab464525/dashboard?days=90",
+                     *       "requestId": "01a24c12-59aa-7000-aff4-2c5b68eddd56",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4128,7 +4128,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/dashboard?days=90",
-                     *       "requestId": "01a24c07-095f-7000-b386-4cfbc288a285"
+                     *       "requestId": "01a24c12-59ad-7000-b4c4-efbf69354b9c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4146,8 +4146,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e3c-7000-aee7-e2c48fec6762/dashboard",
-                     *       "requestId": "01a24c07-0e3c-7001-9480-207e908e4aee"
+                     *       "instance": "/v1/programs/01a24c12-5dd1-7000-bfe0-421a0a12cbb2/dashboard",
+                     *       "requestId": "01a24c12-5dd1-7001-ae6b-6b282acb22b5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4187,8 +4187,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -4205,8 +4205,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "externalId": "bob",
                      *           "email": "bob@example.com",
                      *           "phone": null,
@@ -4223,7 +4223,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC1iNmUwLWNlZWIwNGY1YTE4ZiJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTBjZDk5LWJkYzAtNzAxMC1iNjhlLWYzZDRlZTEzNzAxNyJ9"
                      *     }
                      */
                     "application/json": {
@@ -4282,8 +4282,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=0",
-                     *       "requestId": "01a24c06-fe81-7000-b8f3-930db57dd0f9",
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-be50-852805a43868&limit=0",
+                     *       "requestId": "01a24c12-51da-7000-a399-7bc68f5148ce",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4307,8 +4307,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=2",
-                     *       "requestId": "01a24c06-fe83-7000-9da7-9a31059b1e71"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-be50-852805a43868&limit=2",
+                     *       "requestId": "01a24c12-51db-7000-8026-cb087dcaed62"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4326,8 +4326,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=2",
-                     *       "requestId": "01a24c06-fe87-7000-a997-9949980ec211"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-be50-852805a43868&limit=2",
+                     *       "requestId": "01a24c12-51e0-7000-8c35-2ce1da8e221c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4345,8 +4345,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&limit=0",
-                     *       "requestId": "01a24c06-fe8c-7000-9bf5-dc920e0dcec3"
+                     *       "instance": "/v1/members?programId=01a0cd99-bdc0-7001-be50-852805a43868&limit=0",
+                     *       "requestId": "01a24c12-51e4-7000-864e-80666ff79d67"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4365,7 +4365,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c07-0e3e-7000-963c-af5f00243102"
+                     *       "requestId": "01a24c12-5dd3-7000-8c05-9f4c1d7a81f7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4416,8 +4416,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": null,
@@ -4483,7 +4483,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: programId must match format \"uuid\"",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe54-7000-8ad8-1cf5a9c0fc58",
+                     *       "requestId": "01a24c12-51bb-7000-be08-99a3418aa50f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4508,7 +4508,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe5a-7000-bfa2-9058dbb1aa51"
+                     *       "requestId": "01a24c12-51c0-7000-8c51-d1ed2492d41f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4527,7 +4527,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe5a-7001-a665-3bd13add8e8a"
+                     *       "requestId": "01a24c12-51c0-7001-abc5-0cad342839ba"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4546,7 +4546,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe5b-7001-adef-2fc62be88bcd",
+                     *       "requestId": "01a24c12-51c2-7000-84c9-60ba9ce63012",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -4571,7 +4571,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe60-7000-9258-926d35c98462",
+                     *       "requestId": "01a24c12-51c6-7000-a56e-124cbad4a07f",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -4596,7 +4596,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c06-fe6c-7000-94d3-58f4e3307fd5"
+                     *       "requestId": "01a24c12-51ce-7000-9f41-81a2c1a0dde9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4615,7 +4615,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/members",
-                     *       "requestId": "01a24c07-0e3d-7000-84ae-d204bc61896f"
+                     *       "requestId": "01a24c12-5dd2-7000-8099-0e87d418fce6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4655,8 +4655,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "member",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "externalId": "alice",
                      *           "email": "alice@example.com",
                      *           "phone": null,
@@ -4728,7 +4728,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24c07-096d-7000-a884-9a89a2633fc3",
+                     *       "requestId": "01a24c12-59b6-7000-b8de-389609ed1c15",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4753,7 +4753,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24c07-096f-7000-a650-f0f110651421"
+                     *       "requestId": "01a24c12-59b7-7000-8e82-b24e50098e22"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4772,7 +4772,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
                      *       "instance": "/v1/members/search?q=CARD-0001",
-                     *       "requestId": "01a24c07-0973-7000-802c-56bcce1876a1"
+                     *       "requestId": "01a24c12-59bb-7000-966d-0a4ca8d6ff58"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4791,7 +4791,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/search?q=CARD-0001&limit=0",
-                     *       "requestId": "01a24c07-0977-7000-b409-7691b06aeeb5"
+                     *       "requestId": "01a24c12-59bf-7000-8669-22087225aafe"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4810,7 +4810,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/members/search",
-                     *       "requestId": "01a24c07-0e3f-7000-aa6b-3e9e1eaffb91"
+                     *       "requestId": "01a24c12-5dd4-7000-83e7-78f68756c437"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4846,8 +4846,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -4912,8 +4912,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24c06-fe9b-7000-9af0-efc3b3356dd7",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-be50-852805a43868&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c12-51ed-7000-aa35-8197c121c6ad",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -4937,8 +4937,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001",
-                     *       "requestId": "01a24c06-fe9d-7000-9600-87388d82d2ac"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-be50-852805a43868&cardCode=CARD-0001",
+                     *       "requestId": "01a24c12-51ee-7000-8d54-acc83d9e905c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4956,8 +4956,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001",
-                     *       "requestId": "01a24c06-fea2-7000-a51d-ddd2779b279d"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-be50-852805a43868&cardCode=CARD-0001",
+                     *       "requestId": "01a24c12-51f2-7000-9e16-b24cd915eb72"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -4975,8 +4975,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-9999",
-                     *       "requestId": "01a24c06-fea3-7001-b314-00da9b6f78ef",
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-be50-852805a43868&cardCode=CARD-9999",
+                     *       "requestId": "01a24c12-51f4-7001-bc15-a053e9732527",
                      *       "errors": [
                      *         {
                      *           "field": "cardCode",
@@ -5000,8 +5000,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-a0dc-d5df4acceb34&cardCode=CARD-0001&limit=0",
-                     *       "requestId": "01a24c06-feac-7000-abdd-94aea73e2900"
+                     *       "instance": "/v1/members/lookup?programId=01a0cd99-bdc0-7001-be50-852805a43868&cardCode=CARD-0001&limit=0",
+                     *       "requestId": "01a24c12-51f9-7000-8978-adaca469e8ac"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5020,7 +5020,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/members/lookup",
-                     *       "requestId": "01a24c07-0e40-7000-bd20-9db2f19bb094"
+                     *       "requestId": "01a24c12-5dd5-7000-8cc0-795f3a7d066f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5052,8 +5052,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "alice",
                      *       "email": "alice@example.com",
                      *       "phone": null,
@@ -5119,7 +5119,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24c06-febc-7000-9339-5d5dd236044c",
+                     *       "requestId": "01a24c12-5201-7000-a159-196787eb1b7c",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5143,8 +5143,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "requestId": "01a24c06-febd-7000-ba60-a5c9d5563e3f"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "requestId": "01a24c12-5202-7000-92f7-d147ffe053c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5162,8 +5162,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "requestId": "01a24c06-fec0-7000-b668-2499583d835c"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "requestId": "01a24c12-5206-7000-8740-ac44f21aa2dd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5181,8 +5181,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-fec2-7000-a75f-da8bbf0e9624",
-                     *       "requestId": "01a24c06-fec2-7001-b24e-0d1f56af2fe4",
+                     *       "instance": "/v1/members/01a24c12-5207-7000-88d1-f07b84ae6618",
+                     *       "requestId": "01a24c12-5207-7001-8a9c-cd7ea19c7f62",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5207,7 +5207,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid",
-                     *       "requestId": "01a24c06-fec6-7000-af12-b685caba6228"
+                     *       "requestId": "01a24c12-520b-7000-9683-b446673e7f42"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5225,8 +5225,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e41-7000-8a43-c2571571adf7",
-                     *       "requestId": "01a24c07-0e41-7001-a85a-3469610e3bd9"
+                     *       "instance": "/v1/members/01a24c12-5dd6-7000-b8d6-5d55eeeb2db7",
+                     *       "requestId": "01a24c12-5dd6-7001-b5dc-7bb8853d61a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5274,8 +5274,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5340,8 +5340,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "requestId": "01a24c06-fed8-7000-b460-7de7865663ad",
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "requestId": "01a24c12-5219-7000-b4fe-c94e81037adf",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -5365,8 +5365,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "requestId": "01a24c06-fed9-7000-8107-9814dded44d7"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "requestId": "01a24c12-521c-7000-b375-985efbc3bd99"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5384,8 +5384,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "requestId": "01a24c06-feda-7000-9592-1d2f90c09a06"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "requestId": "01a24c12-521c-7001-9b34-6e6e56874d6e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5403,8 +5403,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-feda-7001-8194-62ee5a812923",
-                     *       "requestId": "01a24c06-fedb-7000-8afd-7f8af11fb369",
+                     *       "instance": "/v1/members/01a24c12-521d-7000-bf66-3d99cc0b5a60",
+                     *       "requestId": "01a24c12-521d-7001-8f2d-15e51adb29aa",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5428,8 +5428,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "another member of this program has this email",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "requestId": "01a24c06-fedd-7000-889a-1e276b772b64",
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "requestId": "01a24c12-5220-7000-8ae3-7eb521d4dd69",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -5453,8 +5453,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "requestId": "01a24c06-fee9-7000-ba36-a9082f25fb4f"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "requestId": "01a24c12-5226-7000-b762-a41556e61c03"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5472,8 +5472,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e42-7000-9f2c-9b6ac9a83934",
-                     *       "requestId": "01a24c07-0e42-7001-b942-ad76747c34e9"
+                     *       "instance": "/v1/members/01a24c12-5dd7-7000-99e7-852466fb708f",
+                     *       "requestId": "01a24c12-5dd7-7001-b10c-35cbd0b8b96d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5505,8 +5505,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5572,7 +5572,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24c06-fef7-7000-b64f-36a61b0007dd",
+                     *       "requestId": "01a24c12-5230-7000-b224-7347e7e56fb6",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5596,8 +5596,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
-                     *       "requestId": "01a24c06-fef8-7000-9afe-990f0f7cd198"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/suspend",
+                     *       "requestId": "01a24c12-5232-7000-a391-daa93e6bcada"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5615,8 +5615,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
-                     *       "requestId": "01a24c06-fef9-7000-bdab-83d05795d7d0"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/suspend",
+                     *       "requestId": "01a24c12-5232-7001-ab61-0203f924ad3d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5634,8 +5634,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-fefa-7000-81e0-962fb4839e70/suspend",
-                     *       "requestId": "01a24c06-fefa-7001-a6ca-18b30f9bef29",
+                     *       "instance": "/v1/members/01a24c12-5233-7000-8d8f-ca00eec8eafa/suspend",
+                     *       "requestId": "01a24c12-5233-7001-bd0b-afdb4e290ce8",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5659,8 +5659,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/suspend",
-                     *       "requestId": "01a24c07-092a-7000-ae04-62fa2be879f6",
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/suspend",
+                     *       "requestId": "01a24c12-598e-7000-bc5a-3ebd644da79d",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5685,7 +5685,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/suspend",
-                     *       "requestId": "01a24c06-ff03-7000-bc2d-c3299a7c6fa5"
+                     *       "requestId": "01a24c12-523a-7000-9fea-5a5d36b90682"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5703,8 +5703,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e43-7000-9a34-804d8a7a0b73/suspend",
-                     *       "requestId": "01a24c07-0e43-7001-99fb-8e9fb8dbe16f"
+                     *       "instance": "/v1/members/01a24c12-5dd8-7000-8ed1-4761daf642cf/suspend",
+                     *       "requestId": "01a24c12-5dd8-7001-a53d-8f0f4fcc4bf5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5736,8 +5736,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": "dana",
                      *       "email": "dana@example.com",
                      *       "phone": "+33612345678",
@@ -5803,7 +5803,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24c06-ff12-7000-8b9f-5993bc4d45e1",
+                     *       "requestId": "01a24c12-5245-7000-a230-e1a52282cf05",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5827,8 +5827,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
-                     *       "requestId": "01a24c06-ff13-7000-9da8-0b65cd252568"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/reactivate",
+                     *       "requestId": "01a24c12-5246-7000-a224-c895389b015f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5846,8 +5846,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
-                     *       "requestId": "01a24c06-ff13-7001-8d3f-84e53ec87889"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/reactivate",
+                     *       "requestId": "01a24c12-5247-7000-b838-efbd537c3d1c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5865,8 +5865,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-ff14-7000-bbf6-90d4d59124ae/reactivate",
-                     *       "requestId": "01a24c06-ff14-7001-8d3e-81b83283d66e",
+                     *       "instance": "/v1/members/01a24c12-5247-7001-97ba-ab4958d09645/reactivate",
+                     *       "requestId": "01a24c12-5248-7000-872b-c56cee709697",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -5890,8 +5890,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "an erased member cannot be reactivated",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/reactivate",
-                     *       "requestId": "01a24c07-092d-7000-8e8a-e04fb36847c3",
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/reactivate",
+                     *       "requestId": "01a24c12-598f-7000-8057-a691e4823b88",
                      *       "errors": [
                      *         {
                      *           "field": "status",
@@ -5916,7 +5916,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reactivate",
-                     *       "requestId": "01a24c06-ff1c-7000-be97-1a43e0c0f78b"
+                     *       "requestId": "01a24c12-524f-7000-925c-e5cddf1a22d2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5934,8 +5934,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e44-7000-a1e0-6000bbfad4d1/reactivate",
-                     *       "requestId": "01a24c07-0e44-7001-9348-13058b56a731"
+                     *       "instance": "/v1/members/01a24c12-5dd9-7000-914f-852eb6a42e5f/reactivate",
+                     *       "requestId": "01a24c12-5dd9-7001-a0af-4c72b830c056"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -5967,8 +5967,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member",
-                     *       "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "externalId": null,
                      *       "email": null,
                      *       "phone": null,
@@ -6032,7 +6032,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24c07-0923-7000-9234-d3c2ba51c56b",
+                     *       "requestId": "01a24c12-5981-7000-9814-f51fabe5dd0a",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6056,8 +6056,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
-                     *       "requestId": "01a24c07-0924-7000-8183-f13264735d52"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/erase",
+                     *       "requestId": "01a24c12-5983-7000-b91f-c1f659e02289"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6075,8 +6075,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
-                     *       "requestId": "01a24c07-0925-7000-9934-c31fc3cf1e8f"
+                     *       "instance": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/erase",
+                     *       "requestId": "01a24c12-5983-7001-835a-9f7c588e5977"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6094,8 +6094,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-0926-7000-acab-2fafabe40d02/erase",
-                     *       "requestId": "01a24c07-0926-7001-aa4c-f6964942453a",
+                     *       "instance": "/v1/members/01a24c12-5984-7000-b9cb-07826c698a93/erase",
+                     *       "requestId": "01a24c12-5984-7001-94c3-7d718cfc7ff6",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6120,7 +6120,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/erase",
-                     *       "requestId": "01a24c07-0929-7000-9987-3fc83be1867d"
+                     *       "requestId": "01a24c12-598b-7000-8be8-9fc50723bb8b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6138,8 +6138,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e45-7000-b302-ea92c1ef73c6/erase",
-                     *       "requestId": "01a24c07-0e45-7001-818c-e0e13cb758e3"
+                     *       "instance": "/v1/members/01a24c12-5dda-7000-a7b9-700c3c134d74/erase",
+                     *       "requestId": "01a24c12-5dda-7001-8dd8-1225dfa58e47"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6178,7 +6178,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_token",
-                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtOTEwOC0wNzZjMGIzODJmYWIiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtYjZlMC1jZWViMDRmNWExOGYiLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.3op5w58VMQsBuWFngTJMLIO4SsuxcFeaBrPmkB0H6ho",
+                     *       "token": "eyJhbGciOiJIUzI1NiJ9.eyJ0aWQiOiIwMWEwY2Q5OS1iZGMwLTcwMDAtOGU1My1mODYzYWIwYTBmYWQiLCJzdWIiOiIwMWEwY2Q5OS1iZGMwLTcwMTAtYjY4ZS1mM2Q0ZWUxMzcwMTciLCJpc3MiOiJsYXVyZWwiLCJhdWQiOiJsYXVyZWw6bWVtYmVyIiwiaWF0IjoxNzk1NTEyNjAwLCJleHAiOjE3OTU1MTYyMDB9.HR41fPzyCJB5x1DQgRrApxuPoHy771EaEme4IcimmV8",
                      *       "expiresAt": "2026-11-24T10:30:00.000Z"
                      *     }
                      */
@@ -6207,8 +6207,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
-                     *       "requestId": "01a24c06-fb10-7000-856e-2e8432ad8ab3",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/tokens",
+                     *       "requestId": "01a24c12-4f25-7000-a96e-2dafeca19bd8",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -6232,8 +6232,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
-                     *       "requestId": "01a24c06-fb13-7000-a426-899a2988e669"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/tokens",
+                     *       "requestId": "01a24c12-4f28-7000-a26c-2eecc187dcdf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6251,8 +6251,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
-                     *       "requestId": "01a24c06-fb14-7000-afc4-f06ff43463f3"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/tokens",
+                     *       "requestId": "01a24c12-4f29-7000-9b83-df51d48c20ee"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6270,8 +6270,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-fb15-7000-9e25-e1a338ea4000/tokens",
-                     *       "requestId": "01a24c06-fb19-7000-966e-35ff43360da7",
+                     *       "instance": "/v1/members/01a24c12-4f2a-7000-81c6-846835e59a1d/tokens",
+                     *       "requestId": "01a24c12-4f2a-7001-be08-a3b60fbfbb34",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6295,8 +6295,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/tokens",
-                     *       "requestId": "01a24c06-fcfb-7000-861d-4513aed73dd7"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/tokens",
+                     *       "requestId": "01a24c12-50c3-7000-9c25-82bf6fcd9255"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6314,8 +6314,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e46-7000-adee-6d98eb50d56f/tokens",
-                     *       "requestId": "01a24c07-0e46-7001-a7ce-1dc5a45d3dc8"
+                     *       "instance": "/v1/members/01a24c12-5ddb-7000-b9b7-5039957bf769/tokens",
+                     *       "requestId": "01a24c12-5ddb-7001-9ec6-a870411241c7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6350,7 +6350,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7013-9e8f-468f5cb15757",
+                     *           "lotId": "01a0cd99-bdc0-7013-8c92-64126e2cf768",
                      *           "wallet": "points",
                      *           "amount": 424,
                      *           "remaining": 44,
@@ -6361,7 +6361,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a24c06-fa67-700a-8409-b5e7093c41a4",
+                     *           "lotId": "01a24c12-4eab-700a-855d-a99b176252df",
                      *           "wallet": "points",
                      *           "amount": 18,
                      *           "remaining": 18,
@@ -6372,7 +6372,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a24c07-01b8-7002-b8f2-ecceec205b05",
+                     *           "lotId": "01a24c12-5435-7002-b5f5-4cfad0729657",
                      *           "wallet": "points",
                      *           "amount": 20,
                      *           "remaining": 20,
@@ -6383,7 +6383,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "lot",
-                     *           "lotId": "01a0cd99-bdc0-7017-8977-5278bfee5b31",
+                     *           "lotId": "01a0cd99-bdc0-7017-bd24-ca35c9628d84",
                      *           "wallet": "status",
                      *           "amount": 420,
                      *           "remaining": 420,
@@ -6451,7 +6451,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24c07-097e-7000-831d-899b347d5061",
+                     *       "requestId": "01a24c12-59c6-7000-8b80-e18f2c16b121",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6475,8 +6475,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/lots",
-                     *       "requestId": "01a24c07-097f-7000-b50c-3f3cd6c1d255"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/lots",
+                     *       "requestId": "01a24c12-59c7-7000-8f9c-51a6398275fa"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6494,8 +6494,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/lots",
-                     *       "requestId": "01a24c07-0985-7000-ba77-dbc3cdd7631d"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/lots",
+                     *       "requestId": "01a24c12-59cd-7000-9a6b-e8e03c9b123e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6513,8 +6513,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-0986-7000-a3ba-6f7f473bb853/lots",
-                     *       "requestId": "01a24c07-0987-7000-af31-607697060f38",
+                     *       "instance": "/v1/members/01a24c12-59ce-7000-9931-2f7d5efbf9a9/lots",
+                     *       "requestId": "01a24c12-59ce-7001-bf1c-1598d537ed53",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6539,7 +6539,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/lots",
-                     *       "requestId": "01a24c07-098c-7000-b5c4-d23b1c200e2b"
+                     *       "requestId": "01a24c12-59d2-7000-b102-6b54e89e5572"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6557,8 +6557,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e47-7000-a13c-b44b7f93eb17/lots",
-                     *       "requestId": "01a24c07-0e47-7001-99f2-7cf0bd15e933"
+                     *       "instance": "/v1/members/01a24c12-5ddc-7000-ad64-767b5293eabd/lots",
+                     *       "requestId": "01a24c12-5ddc-7001-9ebb-83d755d63733"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6599,7 +6599,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "wallet": "points",
                      *           "available": 224,
                      *           "pending": 18,
@@ -6611,7 +6611,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "wallet": "status",
                      *           "available": 420,
                      *           "pending": 0,
@@ -6644,7 +6644,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24c06-ff22-7000-a628-f7cb4d549bc9",
+                     *       "requestId": "01a24c12-5255-7000-88cd-86be32fa864a",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6668,8 +6668,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/balances",
-                     *       "requestId": "01a24c06-ff24-7000-913e-0c5c88ac7046"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/balances",
+                     *       "requestId": "01a24c12-5256-7000-8651-bd4068bc7548"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6687,8 +6687,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/balances",
-                     *       "requestId": "01a24c06-ff27-7000-8f7e-280ad12692d4"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/balances",
+                     *       "requestId": "01a24c12-525a-7000-9ae1-920dc56f6c80"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6706,8 +6706,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-ff29-7000-b5e2-49dbb8914fa7/balances",
-                     *       "requestId": "01a24c06-ff29-7001-b5d9-8931363a0811",
+                     *       "instance": "/v1/members/01a24c12-525b-7000-8408-f20cf08eb93e/balances",
+                     *       "requestId": "01a24c12-525c-7000-9c14-87289a9be68b",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6732,7 +6732,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/balances",
-                     *       "requestId": "01a24c06-ff2f-7000-9440-0dba53880836"
+                     *       "requestId": "01a24c12-5260-7000-b2cb-afc625030f0b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6750,8 +6750,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e48-7000-99d6-94514ded9c99/balances",
-                     *       "requestId": "01a24c07-0e48-7001-9f56-1e16bb89b1df"
+                     *       "instance": "/v1/members/01a24c12-5ddd-7000-8767-5c5065184cd7/balances",
+                     *       "requestId": "01a24c12-5ddd-7001-82a5-2fffa041c1ce"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6808,14 +6808,14 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
+                     *           "entryId": "01a24c12-4eab-700b-bb20-affdfce36e5a",
                      *           "kind": "earn",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 18,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a24c06-fa67-700a-8409-b5e7093c41a4",
+                     *           "lotId": "01a24c12-4eab-700a-855d-a99b176252df",
                      *           "reversesEntryId": null,
                      *           "ref": "order-1004",
                      *           "actor": "events",
@@ -6829,21 +6829,21 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": 18
                      *             }
                      *           ]
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c06-fa20-7c43-909a-b7dc8121ac30",
+                     *           "entryId": "01a24c12-4e7f-7b63-bb35-94055e85c507",
                      *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7003-9933-bcf86f8e995a",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7003-9ab3-b6ce7b2df81f",
                      *           "amount": 420,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7017-8977-5278bfee5b31",
+                     *           "lotId": "01a0cd99-bdc0-7017-bd24-ca35c9628d84",
                      *           "reversesEntryId": null,
                      *           "ref": null,
                      *           "actor": "system:maturation",
@@ -6852,26 +6852,26 @@ export interface operations {
                      *           "postings": [
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": -420
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": 420
                      *             }
                      *           ]
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c06-fa20-79db-8f0f-66f8f075391b",
+                     *           "entryId": "01a24c12-4e7f-72dc-b250-32236066c892",
                      *           "kind": "mature",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 424,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a0cd99-bdc0-7013-9e8f-468f5cb15757",
+                     *           "lotId": "01a0cd99-bdc0-7013-8c92-64126e2cf768",
                      *           "reversesEntryId": null,
                      *           "ref": null,
                      *           "actor": "system:maturation",
@@ -6880,19 +6880,19 @@ export interface operations {
                      *           "postings": [
                      *             {
                      *               "account": "pending",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": -424
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": 424
                      *             }
                      *           ]
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA2LWZhMjAtNzlkYi04ZjBmLTY2ZjhmMDc1MzkxYiJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzEyLTRlN2YtNzJkYy1iMjUwLTMyMjM2MDY2Yzg5MiJ9"
                      *     }
                      */
                     "application/json": {
@@ -6918,7 +6918,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24c06-ff5c-7000-bf37-a3652cc5beaf",
+                     *       "requestId": "01a24c12-5280-7000-a592-bf17ffa9867e",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -6942,8 +6942,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/journal?limit=3",
-                     *       "requestId": "01a24c06-ff60-7000-b117-7481aa353de7"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/journal?limit=3",
+                     *       "requestId": "01a24c12-5282-7000-85b5-145ae21a60c3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6961,8 +6961,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/journal?limit=3",
-                     *       "requestId": "01a24c06-ff6e-7000-baf3-04e20c44ea02"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/journal?limit=3",
+                     *       "requestId": "01a24c12-528a-7000-a2d3-2907e9bb4d64"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -6980,8 +6980,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-ff70-7000-afaf-416844a58be0/journal?limit=3",
-                     *       "requestId": "01a24c06-ff70-7001-b8ba-818f55586aeb",
+                     *       "instance": "/v1/members/01a24c12-528d-7000-8c9e-68a3f34a6a4d/journal?limit=3",
+                     *       "requestId": "01a24c12-528d-7001-bba9-cad0351ea799",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7006,7 +7006,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/journal?limit=3",
-                     *       "requestId": "01a24c06-ff75-7000-8ae8-db86b3e8b345"
+                     *       "requestId": "01a24c12-5291-7000-9ec1-35624de2a495"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7024,8 +7024,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e48-7002-8d99-6a22239f12f0/journal",
-                     *       "requestId": "01a24c07-0e48-7003-a06a-16110e09940d"
+                     *       "instance": "/v1/members/01a24c12-5dde-7000-8685-21087259d4ae/journal",
+                     *       "requestId": "01a24c12-5dde-7001-8fd8-1a1de0676453"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7083,23 +7083,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
+                     *           "entryId": "01a24c12-5293-7001-be56-6f4e4ea07474",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2001",
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": -100
                      *             },
                      *             {
@@ -7113,7 +7113,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "wallet": "points",
                      *           "available": 124,
                      *           "pending": 18,
@@ -7141,8 +7141,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be integer",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ff9b-7000-af31-455c8e8844b8",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52a9-7000-a0da-e6069082ca0e",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7166,8 +7166,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ff9d-7000-a0ae-4c7838b3ef48"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52ab-7000-b352-a1dea43685de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7185,8 +7185,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ff9e-7000-817d-a6b4f01b289f"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52ab-7001-9790-2ea7950620b6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7204,8 +7204,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-ff9f-7000-8b09-95d4d9bec03c/redemptions",
-                     *       "requestId": "01a24c06-ff9f-7001-b4d0-62de741da55f",
+                     *       "instance": "/v1/members/01a24c12-52ac-7000-896a-6ff5f2ea922f/redemptions",
+                     *       "requestId": "01a24c12-52ac-7001-bb34-5d3468a1ce38",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7229,8 +7229,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ffb1-7000-8624-ea5b5477b2e7",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52ba-7000-9cbd-94a26a2f4c95",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7254,8 +7254,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 124 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ffb4-7000-9ffc-c12a92065bd3",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52bd-7000-91f8-3fdc09b1e6c7",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7279,8 +7279,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/redemptions",
-                     *       "requestId": "01a24c06-ffc3-7000-b881-0a23eb2ae6cc"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/redemptions",
+                     *       "requestId": "01a24c12-52c8-7000-98cd-770e0d79ef84"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7298,8 +7298,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e49-7000-9c67-720440f8140d/redemptions",
-                     *       "requestId": "01a24c07-0e49-7001-876f-4dda5e8b2294"
+                     *       "instance": "/v1/members/01a24c12-5ddf-7000-8b81-37594857be71/redemptions",
+                     *       "requestId": "01a24c12-5ddf-7001-b710-779b5a671654"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7354,17 +7354,17 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c06-ffc4-7002-8acc-c7ad0e30e6e8",
+                     *           "entryId": "01a24c12-52c9-7002-9e29-3d2422f7009a",
                      *           "kind": "adjust",
-                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 25,
                      *           "counterpartyId": null,
                      *           "holdId": null,
-                     *           "lotId": "01a24c06-ffc4-7001-8c7b-7d52bf8012eb",
+                     *           "lotId": "01a24c12-52c9-7001-bee9-3e7075149bc8",
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "reason": "coffee spilt at the till",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
@@ -7375,7 +7375,7 @@ export interface operations {
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *               "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *               "amount": 25
                      *             }
                      *           ]
@@ -7384,7 +7384,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *           "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *           "wallet": "points",
                      *           "available": 183,
                      *           "pending": 0,
@@ -7412,8 +7412,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c06-fff3-7000-b368-194daacd6159",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-52e2-7000-b2d7-4ed290d09a99",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -7437,8 +7437,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c06-fff6-7000-9f61-85dbd0860dd9"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-52e4-7000-a80f-e645b7ac4eb7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7456,8 +7456,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c06-fff7-7000-af8f-a58f53b78fa0"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-52e4-7001-8925-852b2af7b203"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7475,8 +7475,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c06-fff8-7000-a72f-eef53bc29602/adjustments",
-                     *       "requestId": "01a24c06-fff8-7001-8691-05648906f987",
+                     *       "instance": "/v1/members/01a24c12-52e5-7000-97d1-858bd32ef0f5/adjustments",
+                     *       "requestId": "01a24c12-52e5-7001-a69c-089dcb0e554d",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7500,8 +7500,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c07-0005-7000-a278-5f6e3d1080d0",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-52f0-7000-8d4c-745aa0e74f24",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7525,8 +7525,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000 points requested, 183 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c07-000a-7000-a70a-a23f94ba23f0",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-52f7-7000-a282-fcd1139da83c",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7550,8 +7550,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/adjustments",
-                     *       "requestId": "01a24c07-0026-7000-b243-a2ededced7b8"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/adjustments",
+                     *       "requestId": "01a24c12-5306-7000-abce-312a2dda6a4c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7569,8 +7569,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e4a-7000-b2ef-97eb1966b0a4/adjustments",
-                     *       "requestId": "01a24c07-0e4a-7001-b4d7-842aaa90101e"
+                     *       "instance": "/v1/members/01a24c12-5de0-7000-874f-7a5aacc23bcb/adjustments",
+                     *       "requestId": "01a24c12-5de0-7001-bcf3-8b7f30caa240"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7633,28 +7633,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-0028-7002-a686-408eb696d630",
+                     *           "entryId": "01a24c12-5307-7002-bdda-78d1a3da5479",
                      *           "kind": "hold",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 50,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *           "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "checkout-88",
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": -50
                      *             },
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": 50
                      *             }
                      *           ]
@@ -7663,7 +7663,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *           "wallet": "points",
                      *           "available": 45,
                      *           "pending": 0,
@@ -7676,9 +7676,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
-                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *         "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
+                     *         "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *         "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *         "amount": 50,
                      *         "status": "active",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7702,8 +7702,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: ttlSeconds is required",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-005c-7000-b48a-fdeaff53dfe9",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5326-7000-b508-120a6e2c36ac",
                      *       "errors": [
                      *         {
                      *           "field": "ttlSeconds",
@@ -7727,8 +7727,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-005e-7000-a6d8-5e2d9cd135ab"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5328-7000-98a6-b94e17246485"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7746,8 +7746,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-005e-7001-8df5-f65c5fd6a2a5"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5329-7000-9ad4-9aebace9fb06"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7765,8 +7765,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-005f-7000-b43c-bc0dcc0991bd/holds",
-                     *       "requestId": "01a24c07-005f-7001-8483-e42b4c080cec",
+                     *       "instance": "/v1/members/01a24c12-532a-7000-b4a7-bd189026b545/holds",
+                     *       "requestId": "01a24c12-532a-7001-85c6-56a018af89de",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -7790,8 +7790,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-006e-7000-be90-f12663310b9a",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5335-7000-811e-f62fa8b58540",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -7815,8 +7815,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 45 available",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-0072-7000-beb1-9de276761375",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5338-7000-b4a2-ad0c192a40ad",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -7840,8 +7840,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f/holds",
-                     *       "requestId": "01a24c07-0080-7000-bfb0-bc0f180076ae"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7010-b68e-f3d4ee137017/holds",
+                     *       "requestId": "01a24c12-5342-7000-842b-6d8f6478ed34"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7859,8 +7859,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e4b-7000-8e2d-e3b2b3929e6f/holds",
-                     *       "requestId": "01a24c07-0e4b-7001-a064-5b757f347631"
+                     *       "instance": "/v1/members/01a24c12-5de0-7002-b60b-49de419d9ec1/holds",
+                     *       "requestId": "01a24c12-5de1-7000-ab89-01ec84295736"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7892,9 +7892,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "hold",
-                     *       "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
-                     *       "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *       "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *       "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
+                     *       "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *       "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *       "amount": 50,
                      *       "status": "active",
                      *       "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -7918,7 +7918,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24c07-0086-7000-84d5-b6c309444af6",
+                     *       "requestId": "01a24c12-5348-7000-8c02-6c187fe72991",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -7942,8 +7942,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943",
-                     *       "requestId": "01a24c07-0088-7000-b08c-e7bd6a8e309e"
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c",
+                     *       "requestId": "01a24c12-5349-7000-8f3c-7691950ba5d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7961,8 +7961,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943",
-                     *       "requestId": "01a24c07-008f-7000-8fda-c1d301443802"
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c",
+                     *       "requestId": "01a24c12-534d-7000-af48-d1c0a6662930"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -7980,8 +7980,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c07-0091-7000-b9c7-f55ef74b9226",
-                     *       "requestId": "01a24c07-0091-7001-9f9e-fe7312a112f6",
+                     *       "instance": "/v1/holds/01a24c12-534f-7000-91f9-abe64bda1f56",
+                     *       "requestId": "01a24c12-534f-7001-9b78-b468614a0555",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -8006,7 +8006,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid",
-                     *       "requestId": "01a24c07-0095-7000-92ea-f227d6678e73"
+                     *       "requestId": "01a24c12-5353-7000-8569-b625b545c832"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8024,8 +8024,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/holds/01a24c07-0e4c-7000-9077-641080470267",
-                     *       "requestId": "01a24c07-0e4c-7001-991b-9e3f60c69dac"
+                     *       "instance": "/v1/holds/01a24c12-5de1-7001-a671-b77dade58097",
+                     *       "requestId": "01a24c12-5de1-7002-a16b-58b31427d32a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8078,23 +8078,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-0096-7001-92dc-d283fabb23da",
+                     *           "entryId": "01a24c12-5354-7001-85e7-43fb1c877cc4",
                      *           "kind": "redeem",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 40,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *           "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": "order-2002",
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": -40
                      *             },
                      *             {
@@ -8106,28 +8106,28 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-0096-7002-900b-779fdb80332b",
+                     *           "entryId": "01a24c12-5354-7002-a253-6f6fd4bbe4ff",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 10,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
+                     *           "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": -10
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": 10
                      *             }
                      *           ]
@@ -8136,7 +8136,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -8149,9 +8149,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c07-0028-7001-abf5-3d012a35c943",
-                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *         "holdId": "01a24c12-5307-7001-8899-2a76d845297c",
+                     *         "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *         "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *         "amount": 50,
                      *         "status": "captured",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -8175,8 +8175,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
-                     *       "requestId": "01a24c07-00be-7000-8e5a-36c85c5c6d47",
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c/capture",
+                     *       "requestId": "01a24c12-5371-7000-884f-a4487d1cc1ce",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -8200,8 +8200,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
-                     *       "requestId": "01a24c07-00c0-7000-8856-d9321a4f49f1"
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c/capture",
+                     *       "requestId": "01a24c12-5372-7000-af4e-af2f99efcf59"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8219,8 +8219,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
-                     *       "requestId": "01a24c07-00c0-7001-b76a-5b59b3fcfb2e"
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c/capture",
+                     *       "requestId": "01a24c12-5373-7000-9d24-99f8344f73bd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8238,8 +8238,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c07-00c2-7000-bb88-ea8608d63030/capture",
-                     *       "requestId": "01a24c07-00c2-7001-a4c1-c30b821722ae",
+                     *       "instance": "/v1/holds/01a24c12-5374-7000-845a-663e84460375/capture",
+                     *       "requestId": "01a24c12-5374-7001-b0c6-8b6133e79aa9",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -8263,8 +8263,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
-                     *       "requestId": "01a24c07-00c9-7000-a4cf-69008f0cfa0f",
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c/capture",
+                     *       "requestId": "01a24c12-5376-7000-9725-f0843478da1b",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8288,8 +8288,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/holds/01a24c07-0028-7001-abf5-3d012a35c943/capture",
-                     *       "requestId": "01a24c07-00d3-7000-aab0-8d64bbe9181c"
+                     *       "instance": "/v1/holds/01a24c12-5307-7001-8899-2a76d845297c/capture",
+                     *       "requestId": "01a24c12-537b-7000-8659-ef46a63cc644"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8307,8 +8307,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/holds/01a24c07-0e4d-7000-b1e7-366f9aea9756/capture",
-                     *       "requestId": "01a24c07-0e4d-7001-808c-fff221d889b5"
+                     *       "instance": "/v1/holds/01a24c12-5de2-7000-be5b-0d1c33b39e2d/capture",
+                     *       "requestId": "01a24c12-5de2-7001-9973-122e099f2f5f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8346,28 +8346,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-00e6-7002-a2a2-5db8de93d489",
+                     *           "entryId": "01a24c12-5387-7002-b436-fdfece74ba31",
                      *           "kind": "release",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 20,
                      *           "counterpartyId": null,
-                     *           "holdId": "01a24c07-00d4-7001-98d6-c0823016b1ff",
+                     *           "holdId": "01a24c12-537c-7001-af7a-a4f2925d2531",
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": null,
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "held",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": -20
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "amount": 20
                      *             }
                      *           ]
@@ -8376,7 +8376,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *           "wallet": "points",
                      *           "available": 55,
                      *           "pending": 0,
@@ -8389,9 +8389,9 @@ export interface operations {
                      *       ],
                      *       "hold": {
                      *         "object": "hold",
-                     *         "holdId": "01a24c07-00d4-7001-98d6-c0823016b1ff",
-                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *         "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *         "holdId": "01a24c12-537c-7001-af7a-a4f2925d2531",
+                     *         "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *         "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *         "amount": 20,
                      *         "status": "voided",
                      *         "expiresAt": "2026-11-24T09:45:00.000Z",
@@ -8416,7 +8416,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: holdId must match format \"uuid\"",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24c07-010e-7000-83ab-b899c689049b",
+                     *       "requestId": "01a24c12-53a9-7000-b9bd-f7e2c3d93300",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -8440,8 +8440,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
-                     *       "requestId": "01a24c07-010f-7000-89f6-d1cc1cf34bc8"
+                     *       "instance": "/v1/holds/01a24c12-537c-7001-af7a-a4f2925d2531/void",
+                     *       "requestId": "01a24c12-53ab-7000-ae00-19ce2c777495"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8459,8 +8459,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
-                     *       "requestId": "01a24c07-010f-7001-9328-20a948aa7be2"
+                     *       "instance": "/v1/holds/01a24c12-537c-7001-af7a-a4f2925d2531/void",
+                     *       "requestId": "01a24c12-53ac-7000-88a1-3b2ad80d9f74"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8478,8 +8478,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "hold not found",
-                     *       "instance": "/v1/holds/01a24c07-0110-7000-a81a-6a1e154133bf/void",
-                     *       "requestId": "01a24c07-0110-7001-b5f0-87e1e674da0e",
+                     *       "instance": "/v1/holds/01a24c12-53ad-7000-8fff-96afda576668/void",
+                     *       "requestId": "01a24c12-53ad-7001-8276-27d56e7827dc",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -8503,8 +8503,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the hold is voided",
-                     *       "instance": "/v1/holds/01a24c07-00d4-7001-98d6-c0823016b1ff/void",
-                     *       "requestId": "01a24c07-0119-7000-ba8f-68e650a80b93",
+                     *       "instance": "/v1/holds/01a24c12-537c-7001-af7a-a4f2925d2531/void",
+                     *       "requestId": "01a24c12-53b3-7000-b1cc-502d95f5adb4",
                      *       "errors": [
                      *         {
                      *           "field": "holdId",
@@ -8529,7 +8529,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/holds/not-a-uuid/void",
-                     *       "requestId": "01a24c07-0124-7000-bef0-81a991448ec6"
+                     *       "requestId": "01a24c12-53bc-7000-8639-1c7e22b3f79b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8547,8 +8547,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/holds/01a24c07-0e4e-7000-a333-8912348b7bb2/void",
-                     *       "requestId": "01a24c07-0e4e-7001-aa6c-5afd890f800c"
+                     *       "instance": "/v1/holds/01a24c12-5de3-7000-bf29-02fd9b554ef9/void",
+                     *       "requestId": "01a24c12-5de3-7001-92d8-5855fe73906a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8608,28 +8608,28 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-0128-7001-849c-43b1b4ad921c",
+                     *           "entryId": "01a24c12-53bd-7001-a1a5-6fc55cc2ee90",
                      *           "kind": "transfer",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 30,
-                     *           "counterpartyId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *           "counterpartyId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *           "holdId": null,
                      *           "lotId": null,
                      *           "reversesEntryId": null,
                      *           "ref": null,
-                     *           "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *           "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *           "reason": "a gift",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": -30
                      *             },
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *               "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *               "amount": 30
                      *             }
                      *           ]
@@ -8638,7 +8638,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "wallet": "points",
                      *           "available": 94,
                      *           "pending": 18,
@@ -8650,7 +8650,7 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *           "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *           "wallet": "points",
                      *           "available": 213,
                      *           "pending": 0,
@@ -8679,7 +8679,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: amount must be >= 1",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0143-7000-ab98-41637e9ac3bd",
+                     *       "requestId": "01a24c12-53d2-7000-b5d7-f8ab19526cb1",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8704,7 +8704,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0146-7000-8b0e-b72b32f6b209"
+                     *       "requestId": "01a24c12-53d6-7000-9f46-7231d09fe08d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8723,7 +8723,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0147-7000-ace3-dd3d279d4f03"
+                     *       "requestId": "01a24c12-53d6-7001-95d7-fb234878438b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8742,7 +8742,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0148-7002-b066-b6ab856bf6ec",
+                     *       "requestId": "01a24c12-53d8-7002-8317-6caf19d8f934",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -8767,7 +8767,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-014f-7000-a4ef-8d4066e367da",
+                     *       "requestId": "01a24c12-53dd-7000-a50d-afae22095769",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -8792,7 +8792,7 @@ export interface operations {
                      *       "status": 422,
                      *       "detail": "900000000 points requested, 94 available",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0155-7000-b27f-e2a2ed8d9fce",
+                     *       "requestId": "01a24c12-53e2-7000-b039-856afce7a49d",
                      *       "errors": [
                      *         {
                      *           "field": "amount",
@@ -8817,7 +8817,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-015f-7000-a059-aca88e109f20"
+                     *       "requestId": "01a24c12-53ec-7000-9656-1f86a23f2c3a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8836,7 +8836,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/transfers",
-                     *       "requestId": "01a24c07-0e4f-7000-b90d-d3de277aee29"
+                     *       "requestId": "01a24c12-5de4-7000-a3cd-729530504d7e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8868,23 +8868,23 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "journal_entry",
-                     *       "entryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
+                     *       "entryId": "01a24c12-5293-7001-be56-6f4e4ea07474",
                      *       "kind": "redeem",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *       "amount": 100,
                      *       "counterpartyId": null,
                      *       "holdId": null,
                      *       "lotId": null,
                      *       "reversesEntryId": null,
                      *       "ref": "order-2001",
-                     *       "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *       "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *       "reason": null,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "postings": [
                      *         {
                      *           "account": "available",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "amount": -100
                      *         },
                      *         {
@@ -8911,7 +8911,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: entryId must match format \"uuid\"",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24c07-0171-7000-b325-52b92bf46173",
+                     *       "requestId": "01a24c12-53f9-7000-aa0e-d9695c3bfa79",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8935,8 +8935,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
-                     *       "requestId": "01a24c07-0173-7000-b689-75d988e5b8ae"
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474",
+                     *       "requestId": "01a24c12-53fa-7000-be79-fb369c7f42df"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8954,8 +8954,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
-                     *       "requestId": "01a24c07-0178-7000-abc6-ea332de6e48f"
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474",
+                     *       "requestId": "01a24c12-53ff-7000-96c5-ed2d1e60f9d4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -8973,8 +8973,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24c07-0179-7000-8e1b-9e055af02c37",
-                     *       "requestId": "01a24c07-0179-7001-9fbe-e7def17b168a",
+                     *       "instance": "/v1/journal-entries/01a24c12-5400-7000-81fb-bddf71d4382d",
+                     *       "requestId": "01a24c12-5400-7001-ab7a-cb67bfd1cf70",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -8999,7 +8999,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/journal-entries/not-a-uuid",
-                     *       "requestId": "01a24c07-017e-7000-875a-532cdcb712e5"
+                     *       "requestId": "01a24c12-5405-7000-a68d-e28e6a4c00f0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9017,8 +9017,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/journal-entries/01a24c07-0e51-7000-9bf5-84a5730b6c96",
-                     *       "requestId": "01a24c07-0e51-7001-92fd-9ee1fdedf85c"
+                     *       "instance": "/v1/journal-entries/01a24c12-5de5-7000-8fea-a37fd83f5622",
+                     *       "requestId": "01a24c12-5de5-7001-9cdb-ed27813aca66"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9067,23 +9067,23 @@ export interface operations {
                      *       "entries": [
                      *         {
                      *           "object": "journal_entry",
-                     *           "entryId": "01a24c07-017f-7001-a944-9a6b6451b87c",
+                     *           "entryId": "01a24c12-5406-7001-8b69-350922873e14",
                      *           "kind": "reverse",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *           "amount": 100,
                      *           "counterpartyId": null,
                      *           "holdId": null,
                      *           "lotId": null,
-                     *           "reversesEntryId": "01a24c06-ff76-7001-8a3a-6bdf6a0ed25d",
+                     *           "reversesEntryId": "01a24c12-5293-7001-be56-6f4e4ea07474",
                      *           "ref": null,
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "reason": "order 2001 cancelled",
                      *           "createdAt": "2026-11-24T09:30:00.000Z",
                      *           "postings": [
                      *             {
                      *               "account": "available",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "amount": 100
                      *             },
                      *             {
@@ -9097,7 +9097,7 @@ export interface operations {
                      *       "balances": [
                      *         {
                      *           "object": "balance",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "wallet": "points",
                      *           "available": 194,
                      *           "pending": 18,
@@ -9125,8 +9125,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
-                     *       "requestId": "01a24c07-01a3-7000-b41a-d6f1870aa9a9",
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474/reversals",
+                     *       "requestId": "01a24c12-5424-7000-b41d-cc30058bc407",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -9150,8 +9150,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
-                     *       "requestId": "01a24c07-01a8-7000-b75b-57cf3a3f6a9f"
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474/reversals",
+                     *       "requestId": "01a24c12-5428-7000-bb2b-0a6c305c1fc2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9169,8 +9169,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
-                     *       "requestId": "01a24c07-01a9-7000-8181-8a8bb3b572c5"
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474/reversals",
+                     *       "requestId": "01a24c12-5428-7001-8492-10705d838192"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9188,8 +9188,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "journal entry not found",
-                     *       "instance": "/v1/journal-entries/01a24c07-01aa-7000-a86d-5ff1e53b65e9/reversals",
-                     *       "requestId": "01a24c07-01aa-7001-8f57-a03349fbc8c8",
+                     *       "instance": "/v1/journal-entries/01a24c12-5429-7000-9235-db96c433e280/reversals",
+                     *       "requestId": "01a24c12-5429-7001-aa3d-576a6db820f4",
                      *       "errors": [
                      *         {
                      *           "field": "entryId",
@@ -9213,8 +9213,8 @@ export interface operations {
                      *       "title": "Idempotency key reused",
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
-                     *       "requestId": "01a24c07-01b0-7000-82f8-4479813ec1a9",
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474/reversals",
+                     *       "requestId": "01a24c12-542e-7000-81c4-e655ad134f0d",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -9238,8 +9238,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/journal-entries/01a24c06-ff76-7001-8a3a-6bdf6a0ed25d/reversals",
-                     *       "requestId": "01a24c07-01b6-7000-9ee7-43d4765db637"
+                     *       "instance": "/v1/journal-entries/01a24c12-5293-7001-be56-6f4e4ea07474/reversals",
+                     *       "requestId": "01a24c12-5433-7000-90a9-73bbb055bc1d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9257,8 +9257,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/journal-entries/01a24c07-0e52-7000-8f5a-8d99d5eeda48/reversals",
-                     *       "requestId": "01a24c07-0e52-7001-9193-e996d124a788"
+                     *       "instance": "/v1/journal-entries/01a24c12-5de6-7000-a496-59244cf57bba/reversals",
+                     *       "requestId": "01a24c12-5de6-7001-a1e6-2cf22ab5f484"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9447,9 +9447,9 @@ export interface operations {
                      *       "object": "event_result",
                      *       "event": {
                      *         "object": "event",
-                     *         "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
-                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *         "eventId": "01a24c12-5435-7001-a7bd-5d8466056aca",
+                     *         "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
+                     *         "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *         "externalId": "order-2003",
                      *         "type": "purchase",
                      *         "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -9482,17 +9482,17 @@ export interface operations {
                      *         "refundAmount": null,
                      *         "attributes": {},
                      *         "points": 20,
-                     *         "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *         "ledgerEntryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *         "entries": [
                      *           {
                      *             "wallet": "points",
-                     *             "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *             "entryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *             "amount": 20
                      *           }
                      *         ],
                      *         "explanation": [
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *             "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
                      *             "version": 1,
                      *             "name": "1 point per euro",
                      *             "campaignId": null,
@@ -9508,10 +9508,10 @@ export interface operations {
                      *             }
                      *           },
                      *           {
-                     *             "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *             "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
                      *             "version": 1,
                      *             "name": "Tier multiplier",
-                     *             "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *             "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
                      *             "effect": "tier_multiplier",
                      *             "wallet": "points",
                      *             "points": 10,
@@ -9533,17 +9533,17 @@ export interface operations {
                      *         "entries": [
                      *           {
                      *             "object": "journal_entry",
-                     *             "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *             "entryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *             "kind": "earn",
-                     *             "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *             "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *             "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *             "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *             "amount": 20,
                      *             "counterpartyId": null,
                      *             "holdId": null,
-                     *             "lotId": "01a24c07-01b8-7002-b8f2-ecceec205b05",
+                     *             "lotId": "01a24c12-5435-7002-b5f5-4cfad0729657",
                      *             "reversesEntryId": null,
                      *             "ref": "order-2003",
-                     *             "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *             "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *             "reason": null,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "postings": [
@@ -9554,7 +9554,7 @@ export interface operations {
                      *               },
                      *               {
                      *                 "account": "pending",
-                     *                 "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *                 "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *                 "amount": 20
                      *               }
                      *             ]
@@ -9563,7 +9563,7 @@ export interface operations {
                      *         "balances": [
                      *           {
                      *             "object": "balance",
-                     *             "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *             "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *             "wallet": "points",
                      *             "available": 194,
                      *             "pending": 38,
@@ -9769,7 +9769,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: lines[0].quantity must be >= 1",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-0222-7000-8776-c392dcce0f63",
+                     *       "requestId": "01a24c12-5484-7000-9e19-e0284662355e",
                      *       "errors": [
                      *         {
                      *           "field": "lines[0].quantity",
@@ -9794,7 +9794,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-022c-7000-b03c-46bdf5772e1d"
+                     *       "requestId": "01a24c12-548d-7000-8995-1c7a95634f11"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9813,7 +9813,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-022c-7001-9432-10a806f04ebe"
+                     *       "requestId": "01a24c12-548d-7001-9423-37d732476e47"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9832,7 +9832,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-022e-7001-981f-bd18625e2ff2",
+                     *       "requestId": "01a24c12-548f-7001-9b75-e05629d7309c",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -9857,7 +9857,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "event order-2003 was already received with different content",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-0231-7000-bcb2-8f5918e61d93",
+                     *       "requestId": "01a24c12-5493-7000-b754-b3d734997ad3",
                      *       "errors": [
                      *         {
                      *           "field": "externalId",
@@ -9882,7 +9882,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-0236-7000-b2bc-d03bf4f1926b"
+                     *       "requestId": "01a24c12-5498-7000-b7f5-16ce71c2607d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -9901,7 +9901,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/events",
-                     *       "requestId": "01a24c07-0e53-7000-b2d7-73f2dc3a26db"
+                     *       "requestId": "01a24c12-5de7-7000-9e7f-793919d049ac"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10077,7 +10077,7 @@ export interface operations {
                      *       ],
                      *       "awards": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *           "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -10093,10 +10093,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 0,
@@ -10187,7 +10187,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-0249-7000-90fb-0a1001aed763",
+                     *       "requestId": "01a24c12-54a8-7000-9ff7-39a948d3e183",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -10212,7 +10212,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-024e-7000-9688-c9b84b7141a6"
+                     *       "requestId": "01a24c12-54a9-7000-90af-aa5b98da161b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10231,7 +10231,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-024e-7001-9b8f-ad138c21df18"
+                     *       "requestId": "01a24c12-54aa-7000-a05b-4239f766e221"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10250,7 +10250,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "program not found",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-024f-7001-9696-84815c75d85b",
+                     *       "requestId": "01a24c12-54aa-7002-92bc-4cf93fda2e9a",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -10275,7 +10275,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-0257-7000-b87a-16d20514c24f"
+                     *       "requestId": "01a24c12-54af-7000-ad9f-1a9cd6ea63f9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10294,7 +10294,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/quotes",
-                     *       "requestId": "01a24c07-0e54-7000-9787-452c7dcacb93"
+                     *       "requestId": "01a24c12-5de8-7000-a9f1-d780a945834b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10326,9 +10326,9 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "event",
-                     *       "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "eventId": "01a24c12-5435-7001-a7bd-5d8466056aca",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *       "externalId": "order-2003",
                      *       "type": "purchase",
                      *       "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -10361,17 +10361,17 @@ export interface operations {
                      *       "refundAmount": null,
                      *       "attributes": {},
                      *       "points": 20,
-                     *       "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *       "ledgerEntryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *       "entries": [
                      *         {
                      *           "wallet": "points",
-                     *           "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *           "entryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *           "amount": 20
                      *         }
                      *       ],
                      *       "explanation": [
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *           "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
                      *           "version": 1,
                      *           "name": "1 point per euro",
                      *           "campaignId": null,
@@ -10387,10 +10387,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
                      *           "version": 1,
                      *           "name": "Tier multiplier",
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
                      *           "effect": "tier_multiplier",
                      *           "wallet": "points",
                      *           "points": 10,
@@ -10552,7 +10552,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: eventId must match format \"uuid\"",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24c07-0275-7000-9187-04bd0fd3349d",
+                     *       "requestId": "01a24c12-54c4-7000-ac8f-1d0adcd892dc",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -10576,8 +10576,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/events/01a24c07-01b8-7001-a79e-17a223dadafc",
-                     *       "requestId": "01a24c07-0276-7000-a4f9-1b41ad96ca9c"
+                     *       "instance": "/v1/events/01a24c12-5435-7001-a7bd-5d8466056aca",
+                     *       "requestId": "01a24c12-54c6-7000-8f7c-d3bfd27b1d8b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10595,8 +10595,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/events/01a24c07-01b8-7001-a79e-17a223dadafc",
-                     *       "requestId": "01a24c07-027e-7000-aab1-3e72fc122495"
+                     *       "instance": "/v1/events/01a24c12-5435-7001-a7bd-5d8466056aca",
+                     *       "requestId": "01a24c12-54cb-7000-8c56-133623250100"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10614,8 +10614,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "event not found",
-                     *       "instance": "/v1/events/01a24c07-0280-7000-979a-f89b5aa273bb",
-                     *       "requestId": "01a24c07-0280-7001-aa86-47a289cf7a00",
+                     *       "instance": "/v1/events/01a24c12-54cc-7000-8809-c1a57bb51402",
+                     *       "requestId": "01a24c12-54cc-7001-a985-0036e5b89e94",
                      *       "errors": [
                      *         {
                      *           "field": "eventId",
@@ -10640,7 +10640,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/events/not-a-uuid",
-                     *       "requestId": "01a24c07-0284-7000-aadc-b37d0a600a1c"
+                     *       "requestId": "01a24c12-54d0-7000-aae1-25545e0fd243"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10658,8 +10658,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/events/01a24c07-0e54-7001-b9f3-4dd108e0b669",
-                     *       "requestId": "01a24c07-0e54-7002-8462-3ec511687ce6"
+                     *       "instance": "/v1/events/01a24c12-5de8-7001-9fbb-5618eca88393",
+                     *       "requestId": "01a24c12-5de9-7000-9c7a-552f2a05c96f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -10701,9 +10701,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "eventId": "01a24c12-5435-7001-a7bd-5d8466056aca",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "externalId": "order-2003",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
@@ -10736,17 +10736,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 20,
-                     *           "ledgerEntryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *           "ledgerEntryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a24c07-01b8-7003-9ecd-525aa326efed",
+                     *               "entryId": "01a24c12-5435-7003-b834-ca798d97fea4",
                      *               "amount": 20
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *               "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10762,10 +10762,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *               "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *               "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 10,
@@ -10783,9 +10783,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "event",
-                     *           "eventId": "01a24c06-fa67-7009-a603-0deb8ad7eab6",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "eventId": "01a24c12-4eab-7009-87bb-424948615a4d",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "externalId": "order-1004",
                      *           "type": "purchase",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
@@ -10811,17 +10811,17 @@ export interface operations {
                      *           "refundAmount": null,
                      *           "attributes": {},
                      *           "points": 18,
-                     *           "ledgerEntryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
+                     *           "ledgerEntryId": "01a24c12-4eab-700b-bb20-affdfce36e5a",
                      *           "entries": [
                      *             {
                      *               "wallet": "points",
-                     *               "entryId": "01a24c06-fa67-700b-9034-d31bd9dba0db",
+                     *               "entryId": "01a24c12-4eab-700b-bb20-affdfce36e5a",
                      *               "amount": 18
                      *             }
                      *           ],
                      *           "explanation": [
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
+                     *               "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
                      *               "version": 1,
                      *               "name": "1 point per euro",
                      *               "campaignId": null,
@@ -10837,10 +10837,10 @@ export interface operations {
                      *               }
                      *             },
                      *             {
-                     *               "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
+                     *               "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
                      *               "version": 1,
                      *               "name": "Tier multiplier",
-                     *               "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
+                     *               "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
                      *               "effect": "tier_multiplier",
                      *               "wallet": "points",
                      *               "points": 9,
@@ -10858,7 +10858,7 @@ export interface operations {
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA2LWZhNjctNzAwOS1hNjAzLTBkZWI4YWQ3ZWFiNiJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzEyLTRlYWItNzAwOS04N2JiLTQyNDk0ODYxNWE0ZCJ9"
                      *     }
                      */
                     "application/json": {
@@ -11013,7 +11013,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24c07-02a2-7000-ab75-0fdc3db2e59f",
+                     *       "requestId": "01a24c12-54ed-7000-93bd-f7be31d1e36b",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -11037,8 +11037,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/events?limit=2",
-                     *       "requestId": "01a24c07-02a4-7000-9d70-9cf7082530a5"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/events?limit=2",
+                     *       "requestId": "01a24c12-54ef-7000-863e-cf331b8b3c99"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11056,8 +11056,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/events?limit=2",
-                     *       "requestId": "01a24c07-02ae-7000-ad59-c2a900e33d0b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/events?limit=2",
+                     *       "requestId": "01a24c12-54f5-7000-aaae-e0b3985e6d0d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11075,8 +11075,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-02af-7000-8a87-e4d8cbde836f/events?limit=2",
-                     *       "requestId": "01a24c07-02af-7001-88d9-b148fa53ccd2",
+                     *       "instance": "/v1/members/01a24c12-54f7-7000-be79-0f578994d13c/events?limit=2",
+                     *       "requestId": "01a24c12-54f7-7001-98c1-c5d14704d3a8",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -11101,7 +11101,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/events?limit=2",
-                     *       "requestId": "01a24c07-02b3-7000-aa3e-7b3912bf3f0c"
+                     *       "requestId": "01a24c12-54fb-7000-a400-d2dce11ef610"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11119,8 +11119,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e55-7000-81af-aca92502bc55/events",
-                     *       "requestId": "01a24c07-0e55-7001-b464-e79ecebb537d"
+                     *       "instance": "/v1/members/01a24c12-5de9-7001-b21f-00994b94f0df/events",
+                     *       "requestId": "01a24c12-5dea-7000-8936-fe6c89646141"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11158,8 +11158,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7005-850d-4b86053e3717",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a0cd99-bdc0-7005-b7e1-b80e546a4f7a",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11187,8 +11187,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7006-b2c3-568bbe0d64d1",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a0cd99-bdc0-7006-a140-79e93ab90d1e",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11210,12 +11210,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7007-a8cd-6c9e9e211a6e",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a0cd99-bdc0-7007-b850-95f4f3a9ef25",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11238,12 +11238,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7008-a88b-911d7b1a048b",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a0cd99-bdc0-7008-b24b-29762c492bbf",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11269,12 +11269,12 @@ export interface operations {
                      *           },
                      *           "stacking": "cumulative",
                      *           "priority": 0,
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41"
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a0cd99-bdc0-7009-8ff6-9c1e832064af",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a0cd99-bdc0-7009-b4f0-fb83da7d49d6",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11307,8 +11307,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -11399,7 +11399,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24c07-02d2-7000-9ddd-92762aa7d222",
+                     *       "requestId": "01a24c12-5518-7000-8c0f-656301318646",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -11423,8 +11423,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02d3-7000-8a22-645f6ec04338"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-551a-7000-8efe-eb418df7c6d8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11442,8 +11442,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02de-7000-b28f-88e03e8fc23d"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-5520-7000-89d8-5f9df76942d5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11461,8 +11461,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-02e6-7000-b50d-f77d58b5659a/rules",
-                     *       "requestId": "01a24c07-02e6-7001-bc12-a5433264f8c5",
+                     *       "instance": "/v1/programs/01a24c12-5525-7000-bc0c-47623e3ca9ec/rules",
+                     *       "requestId": "01a24c12-5525-7001-93f6-cbe0e073b129",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -11487,7 +11487,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rules",
-                     *       "requestId": "01a24c07-02ed-7000-88d8-32f43c77a740"
+                     *       "requestId": "01a24c12-5529-7000-88d2-b3cfabc72b4a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11505,8 +11505,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e57-7000-b633-6b8394cec48b/rules",
-                     *       "requestId": "01a24c07-0e57-7001-b94e-009572275ed0"
+                     *       "instance": "/v1/programs/01a24c12-5deb-7000-a731-2fc975e73946/rules",
+                     *       "requestId": "01a24c12-5deb-7001-b6fd-8d0465f7a2c5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11619,8 +11619,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11704,8 +11704,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02c0-7000-abff-aaa7391ce189",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-5508-7000-a8c4-bb50aa1e0bbf",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -11729,8 +11729,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02c2-7000-94b1-f0eec9992adb"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-5509-7000-b58b-96605d837418"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11748,8 +11748,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02c2-7001-867d-f9407b49a7f6"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-5509-7001-b513-f854b2678165"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11767,8 +11767,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-02c3-7000-9e86-b4ddee245cc5/rules",
-                     *       "requestId": "01a24c07-02c3-7001-918c-8686155b388f",
+                     *       "instance": "/v1/programs/01a24c12-550a-7000-a68d-4c3fc648c2ac/rules",
+                     *       "requestId": "01a24c12-550a-7001-bbe2-cd516acad833",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -11792,8 +11792,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rules",
-                     *       "requestId": "01a24c07-02c8-7000-8cee-adedf39b866e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rules",
+                     *       "requestId": "01a24c12-550f-7000-83a6-03a0b3af8446"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11811,8 +11811,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e56-7000-9689-694ff14804fb/rules",
-                     *       "requestId": "01a24c07-0e56-7001-b8ce-ee9a3d53acb0"
+                     *       "instance": "/v1/programs/01a24c12-5dea-7001-9327-d9cb7b0ef97e/rules",
+                     *       "requestId": "01a24c12-5dea-7002-8033-7ab14e98f462"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11846,8 +11846,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "version": 1,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -11932,7 +11932,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24c07-02f4-7000-bd96-87ae30fccaae",
+                     *       "requestId": "01a24c12-5531-7000-9e4d-042c83cbbee9",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -11956,8 +11956,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-02f5-7000-be5a-aa7435150214"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-5532-7000-893d-12bad5ff23fc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11975,8 +11975,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-02f9-7000-b9cc-07a283bac168"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-5536-7000-bdaa-8d713997d668"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -11994,8 +11994,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-02fa-7000-8a01-393b6391fec2",
-                     *       "requestId": "01a24c07-02fa-7001-acf9-aab3ba99a317",
+                     *       "instance": "/v1/rules/01a24c12-5537-7000-b5fa-66c118eb702c",
+                     *       "requestId": "01a24c12-5537-7001-a06c-821313ae97d0",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12020,7 +12020,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid",
-                     *       "requestId": "01a24c07-02ff-7000-b94c-5563d9f34cbb"
+                     *       "requestId": "01a24c12-553c-7000-94ab-8b44f980b15c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12038,8 +12038,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e58-7000-814f-dfa81244f7e0",
-                     *       "requestId": "01a24c07-0e58-7001-ba73-afa875bc3f9e"
+                     *       "instance": "/v1/rules/01a24c12-5dec-7000-be1f-8d8808f131ab",
+                     *       "requestId": "01a24c12-5dec-7001-9804-0db81a5e6878"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12139,8 +12139,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -12224,8 +12224,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-0311-7000-8a8c-22997762c6dc",
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-554b-7000-bee9-ef4a2b4a7fd1",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -12249,8 +12249,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-0315-7000-b8e4-b833663e6111"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-554c-7000-85bd-d750e5e97c80"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12268,8 +12268,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-0316-7000-8129-95e84e4cd63b"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-554c-7001-bec9-df8ba8ac4c95"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12287,8 +12287,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-0317-7000-8424-7e4a14884a75",
-                     *       "requestId": "01a24c07-0317-7001-a976-750a8f88d44b",
+                     *       "instance": "/v1/rules/01a24c12-554d-7000-9dfd-2776037f3593",
+                     *       "requestId": "01a24c12-554e-7000-ad51-c0c59e9df520",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12312,8 +12312,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "requestId": "01a24c07-031f-7000-8e0b-b4ee21fbbfdf"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "requestId": "01a24c12-5554-7000-9e63-5578524a4c3d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12331,8 +12331,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e59-7000-9039-f63df4e8a84e",
-                     *       "requestId": "01a24c07-0e59-7001-a6ab-8f1aec7110e3"
+                     *       "instance": "/v1/rules/01a24c12-5ded-7000-a19b-5fde4adf4ddb",
+                     *       "requestId": "01a24c12-5ded-7001-a733-618dd1dc1bd9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12367,8 +12367,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 1,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -12395,13 +12395,13 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "savedBy": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         },
                      *         {
                      *           "object": "rule",
-                     *           "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "version": 2,
                      *           "enabled": true,
                      *           "budgetUsed": 0,
@@ -12428,7 +12428,7 @@ export interface operations {
                      *           "stacking": "cumulative",
                      *           "priority": 0,
                      *           "campaignId": null,
-                     *           "savedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "savedBy": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "savedAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ]
@@ -12494,7 +12494,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24c07-0326-7000-841d-eb30e1ffda20",
+                     *       "requestId": "01a24c12-555d-7000-96d5-39619ea29fbe",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12518,8 +12518,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/versions",
-                     *       "requestId": "01a24c07-0327-7000-86a4-0905ef657cae"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/versions",
+                     *       "requestId": "01a24c12-555e-7000-816b-3c8c40a12a3e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12537,8 +12537,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/versions",
-                     *       "requestId": "01a24c07-032e-7000-92ec-6c8d92eea16b"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/versions",
+                     *       "requestId": "01a24c12-5564-7000-94e0-2ee7a756b26e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12556,8 +12556,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-0330-7000-9f6a-da07f3a0d49e/versions",
-                     *       "requestId": "01a24c07-0330-7001-a200-6a662a341afa",
+                     *       "instance": "/v1/rules/01a24c12-5565-7000-a95c-1e6ad5254b9d/versions",
+                     *       "requestId": "01a24c12-5565-7001-82c0-3cc5b797c827",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12582,7 +12582,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/versions",
-                     *       "requestId": "01a24c07-0333-7001-8ce6-e0f04c591572"
+                     *       "requestId": "01a24c12-5569-7000-95eb-f6a40361b4f5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12600,8 +12600,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e5a-7000-953a-febb627e60ce/versions",
-                     *       "requestId": "01a24c07-0e5a-7001-97a8-a0465246d019"
+                     *       "instance": "/v1/rules/01a24c12-5dee-7000-a48f-4048b50950db/versions",
+                     *       "requestId": "01a24c12-5dee-7001-a06e-d2a9f4231bca"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12633,8 +12633,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "version": 2,
                      *       "enabled": true,
                      *       "budgetUsed": 0,
@@ -12719,7 +12719,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24c07-034e-7000-bc02-f11ecb4d1e13",
+                     *       "requestId": "01a24c12-557e-7000-b260-75ab76d0b48e",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12743,8 +12743,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/enable",
-                     *       "requestId": "01a24c07-034f-7000-a337-816bc770472a"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/enable",
+                     *       "requestId": "01a24c12-557f-7000-b6e4-80fca1ad2a5c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12762,8 +12762,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/enable",
-                     *       "requestId": "01a24c07-034f-7001-b85b-4d63e0ab9128"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/enable",
+                     *       "requestId": "01a24c12-5580-7000-b8bf-88fdf4d4490c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12781,8 +12781,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-0350-7000-9189-e2197b8359c7/enable",
-                     *       "requestId": "01a24c07-0350-7001-9a5b-e612a27d465c",
+                     *       "instance": "/v1/rules/01a24c12-5581-7000-8e15-e5f6137a7910/enable",
+                     *       "requestId": "01a24c12-5581-7001-b358-274a3bd37cf4",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12807,7 +12807,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/enable",
-                     *       "requestId": "01a24c07-0358-7000-8cbc-45a8a6a3cc2b"
+                     *       "requestId": "01a24c12-558a-7000-99a9-84a1c683ff6c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12825,8 +12825,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e5a-7002-a584-abbba43898e6/enable",
-                     *       "requestId": "01a24c07-0e5b-7000-8c48-53df65522f68"
+                     *       "instance": "/v1/rules/01a24c12-5def-7000-ac08-9b2fe4c6c3fc/enable",
+                     *       "requestId": "01a24c12-5def-7001-928d-bf9e6fcd8272"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12858,8 +12858,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "rule",
-                     *       "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "version": 2,
                      *       "enabled": false,
                      *       "budgetUsed": 0,
@@ -12944,7 +12944,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: ruleId must match format \"uuid\"",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24c07-0340-7000-9ce0-1bf6aeb4338c",
+                     *       "requestId": "01a24c12-5571-7000-aee7-f07406185c34",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -12968,8 +12968,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/disable",
-                     *       "requestId": "01a24c07-0341-7000-a1a8-6a31a4e0b0a0"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/disable",
+                     *       "requestId": "01a24c12-5572-7000-b6c7-69103b8d5ddb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -12987,8 +12987,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/disable",
-                     *       "requestId": "01a24c07-0341-7001-a1df-b3bc1399a241"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/disable",
+                     *       "requestId": "01a24c12-5572-7001-9a9b-de5976086b4c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13006,8 +13006,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-0342-7000-9b86-fa8bd90919fb/disable",
-                     *       "requestId": "01a24c07-0342-7001-bdea-0237b11a8d4f",
+                     *       "instance": "/v1/rules/01a24c12-5573-7000-af03-41399411972d/disable",
+                     *       "requestId": "01a24c12-5573-7001-8703-814fb4de6862",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -13032,7 +13032,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/not-a-uuid/disable",
-                     *       "requestId": "01a24c07-0346-7000-be7a-a5739c3fcb0b"
+                     *       "requestId": "01a24c12-5577-7000-9747-254c96336c8c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13050,8 +13050,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e5b-7001-9474-de1eb83943e0/disable",
-                     *       "requestId": "01a24c07-0e5b-7002-9e35-0d46a5483b0b"
+                     *       "instance": "/v1/rules/01a24c12-5df0-7000-88bc-ab1abbeab916/disable",
+                     *       "requestId": "01a24c12-5df0-7001-90fe-da5a2580fc85"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13119,7 +13119,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c07-0998-7000-878b-faef455d4df9",
+                     *       "requestId": "01a24c12-59d9-7000-a73e-e596efc6bc09",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13144,7 +13144,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c07-0999-7000-957b-ce05e5d05fcd"
+                     *       "requestId": "01a24c12-59da-7000-94d0-a488238523fb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13163,7 +13163,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c07-099a-7000-a094-6ede0e70ddd8"
+                     *       "requestId": "01a24c12-59db-7000-8a81-9db3da00c921"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13182,7 +13182,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c07-099d-7000-8cb6-b398098a0676"
+                     *       "requestId": "01a24c12-59de-7000-a01f-dc6639fd49a3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13201,7 +13201,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/rules/check-condition",
-                     *       "requestId": "01a24c07-0e5c-7000-af99-734f943ff346"
+                     *       "requestId": "01a24c12-5df1-7000-895f-b912d5a97be1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13317,8 +13317,8 @@ export interface operations {
                      *       "object": "dry_run",
                      *       "rule": {
                      *         "object": "rule",
-                     *         "ruleId": "01a24c07-02b4-7001-8c9a-03a01144b3e9",
-                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *         "ruleId": "01a24c12-54fc-7001-83d2-49b674aa6829",
+                     *         "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *         "version": 2,
                      *         "enabled": true,
                      *         "budgetUsed": 0,
@@ -13356,10 +13356,10 @@ export interface operations {
                      *       },
                      *       "events": [
                      *         {
-                     *           "eventId": "01a24c07-01b8-7001-a79e-17a223dadafc",
+                     *           "eventId": "01a24c12-5435-7001-a7bd-5d8466056aca",
                      *           "externalId": "order-2003",
                      *           "occurredAt": "2026-11-24T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -13371,10 +13371,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a24c06-fa67-7009-a603-0deb8ad7eab6",
+                     *           "eventId": "01a24c12-4eab-7009-87bb-424948615a4d",
                      *           "externalId": "order-1004",
                      *           "occurredAt": "2026-11-12T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -13386,10 +13386,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a24c06-fa06-7003-ab4a-9895f97883bc",
+                     *           "eventId": "01a24c12-4e6d-7003-90ee-c8d57d9c16be",
                      *           "externalId": "order-1003",
                      *           "occurredAt": "2026-10-13T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7011-91d8-f15a65616e46",
+                     *           "memberId": "01a0cd99-bdc0-7011-aa4d-0f236bf5a488",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -13401,10 +13401,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-701b-a2f2-3cb1a6f3749b",
+                     *           "eventId": "01a0cd99-bdc0-701b-aa98-eaf68c02b3dd",
                      *           "externalId": "order-1002",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *           "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -13416,10 +13416,10 @@ export interface operations {
                      *           }
                      *         },
                      *         {
-                     *           "eventId": "01a0cd99-bdc0-7012-a4a6-b034855e6eab",
+                     *           "eventId": "01a0cd99-bdc0-7012-873e-eb4f0ad8e929",
                      *           "externalId": "order-1001",
                      *           "occurredAt": "2026-09-23T09:30:00.000Z",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "points": 0,
                      *           "uncapped": 0,
                      *           "limitedBy": [],
@@ -13531,8 +13531,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
-                     *       "requestId": "01a24c07-036e-7000-99d6-fa59ffd5ab51",
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/dry-run",
+                     *       "requestId": "01a24c12-559b-7000-97bc-3d615ddd5012",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -13556,8 +13556,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
-                     *       "requestId": "01a24c07-036f-7000-880f-cf5d5c56bfa1"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/dry-run",
+                     *       "requestId": "01a24c12-559c-7000-acba-a5e5d78d9a29"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13575,8 +13575,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
-                     *       "requestId": "01a24c07-036f-7001-97a1-44d014283111"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/dry-run",
+                     *       "requestId": "01a24c12-559d-7000-b94f-2481db78ccbc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13594,8 +13594,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "rule not found",
-                     *       "instance": "/v1/rules/01a24c07-0370-7000-8d62-b38fa07ec359/dry-run",
-                     *       "requestId": "01a24c07-0370-7001-a08d-eec589829f0b",
+                     *       "instance": "/v1/rules/01a24c12-559e-7000-9091-fa4e869c524b/dry-run",
+                     *       "requestId": "01a24c12-559e-7001-9859-6437ce8b04e7",
                      *       "errors": [
                      *         {
                      *           "field": "ruleId",
@@ -13619,8 +13619,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rules/01a24c07-02b4-7001-8c9a-03a01144b3e9/dry-run",
-                     *       "requestId": "01a24c07-0379-7000-8135-2e65e9a043ad"
+                     *       "instance": "/v1/rules/01a24c12-54fc-7001-83d2-49b674aa6829/dry-run",
+                     *       "requestId": "01a24c12-55a3-7000-b3f4-f7b9da2f2587"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13638,8 +13638,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rules/01a24c07-0e5d-7000-9060-db6c7de8b07d/dry-run",
-                     *       "requestId": "01a24c07-0e5d-7001-b309-aed7338d94ed"
+                     *       "instance": "/v1/rules/01a24c12-5df1-7001-879f-32a6b5bab3af/dry-run",
+                     *       "requestId": "01a24c12-5df1-7002-9ab5-bf21a285c0ff"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13674,8 +13674,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a0cd99-bdc0-7004-962f-9fe373aaad41",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "campaignId": "01a0cd99-bdc0-7004-ba2c-97846d4cb683",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "name": "Bonuses",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -13691,8 +13691,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "campaign",
-                     *           "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "campaignId": "01a24c12-55a4-7001-b180-690945687097",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "name": "Winter warmers",
                      *           "validFrom": null,
                      *           "validTo": null,
@@ -13752,7 +13752,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24c07-0390-7000-ba07-47d9a8cb0843",
+                     *       "requestId": "01a24c12-55bb-7000-9845-074ff4f58041",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -13776,8 +13776,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0393-7000-9e10-a81f47ea04c3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55bc-7000-a99f-261ab51626f7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13795,8 +13795,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0398-7000-853b-cc0ca1125a9f"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55c1-7000-8f95-342225fd039b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13814,8 +13814,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-03a5-7000-a2d8-74f45738a5bf/campaigns",
-                     *       "requestId": "01a24c07-03a5-7001-82ef-3f877c69f53a",
+                     *       "instance": "/v1/programs/01a24c12-55c3-7000-bfb2-d958589424e0/campaigns",
+                     *       "requestId": "01a24c12-55c3-7001-a7e9-23356b78015c",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -13840,7 +13840,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/campaigns",
-                     *       "requestId": "01a24c07-03ae-7000-8de0-c767d0618e84"
+                     *       "requestId": "01a24c12-55c7-7000-bf4b-94ac88b77a1a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13858,8 +13858,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e5f-7000-b379-b158156c563a/campaigns",
-                     *       "requestId": "01a24c07-0e5f-7001-babc-3691a1859ea1"
+                     *       "instance": "/v1/programs/01a24c12-5df3-7000-970f-b7c5256274dd/campaigns",
+                     *       "requestId": "01a24c12-5df3-7001-9f50-051fa0b6d004"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -13924,8 +13924,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "campaignId": "01a24c12-55a4-7001-b180-690945687097",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -13978,8 +13978,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0383-7000-8738-a8cf8c3df1e7",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55ad-7000-88b8-ae712ecaf342",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -14003,8 +14003,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0384-7000-8550-ca883600c6e2"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55ae-7000-af8b-2a15b63e790b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14022,8 +14022,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0384-7001-af8c-379e511fb76b"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55ae-7001-bf50-416a33f1dd12"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14041,8 +14041,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0385-7000-8d26-7b7af740164b/campaigns",
-                     *       "requestId": "01a24c07-0385-7001-8c5d-06c7b9d6898f",
+                     *       "instance": "/v1/programs/01a24c12-55af-7000-ac68-f46515deed0f/campaigns",
+                     *       "requestId": "01a24c12-55af-7001-a773-d2155e79e969",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -14066,8 +14066,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/campaigns",
-                     *       "requestId": "01a24c07-0389-7000-a19a-bf950658d799"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/campaigns",
+                     *       "requestId": "01a24c12-55b3-7000-8224-80dcf7de183b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14085,8 +14085,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e5e-7000-8291-31b55593587c/campaigns",
-                     *       "requestId": "01a24c07-0e5e-7001-8a23-7c30c4cb429b"
+                     *       "instance": "/v1/programs/01a24c12-5df2-7000-9c31-2a040aadb9ce/campaigns",
+                     *       "requestId": "01a24c12-5df2-7001-a9da-90cd7f9a19a7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14118,8 +14118,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "campaignId": "01a24c12-55a4-7001-b180-690945687097",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -14173,7 +14173,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: campaignId must match format \"uuid\"",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24c07-03b3-7000-ae31-8f56d9b3acf0",
+                     *       "requestId": "01a24c12-55cd-7000-8989-0b06015b4a7c",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -14197,8 +14197,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-03b4-7000-868b-0c5cda4d66b4"
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55ce-7000-a7a7-bbc6e1590169"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14216,8 +14216,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-03bb-7000-8141-bbf24065d10f"
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55d1-7000-8cb2-3efb0f44f374"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14235,8 +14235,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24c07-03bd-7000-896f-5a004616522c",
-                     *       "requestId": "01a24c07-03bd-7001-a429-a57851a9f8e5",
+                     *       "instance": "/v1/campaigns/01a24c12-55d3-7000-8649-a50434c46ba5",
+                     *       "requestId": "01a24c12-55d3-7001-b827-f11ac59f8d6c",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -14261,7 +14261,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/campaigns/not-a-uuid",
-                     *       "requestId": "01a24c07-03d9-7000-981f-1a692274604b"
+                     *       "requestId": "01a24c12-55d6-7000-8f38-e9f737df55bb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14279,8 +14279,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/campaigns/01a24c07-0e5f-7002-925b-2a287e72ed05",
-                     *       "requestId": "01a24c07-0e5f-7003-a12b-4f6284b7e442"
+                     *       "instance": "/v1/campaigns/01a24c12-5df4-7000-ab8c-fac5add590b5",
+                     *       "requestId": "01a24c12-5df4-7001-b845-29561eebef11"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14342,8 +14342,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "campaign",
-                     *       "campaignId": "01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "campaignId": "01a24c12-55a4-7001-b180-690945687097",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "name": "Winter warmers",
                      *       "validFrom": null,
                      *       "validTo": null,
@@ -14396,8 +14396,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-03ee-7000-8fa4-eaa40039c7b1",
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55e5-7000-b806-b68380eee3e7",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -14421,8 +14421,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-03f4-7000-b310-39dfe7c3a459"
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55e6-7000-8dd8-cffbcae3d6a2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14440,8 +14440,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-03f4-7001-95a5-a7cdfd29b244"
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55e6-7001-9186-cad38da6ac5b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14459,8 +14459,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "campaign not found",
-                     *       "instance": "/v1/campaigns/01a24c07-03f5-7000-a5fc-8c2609d0e2a6",
-                     *       "requestId": "01a24c07-03f5-7001-9b25-4821415ce0ff",
+                     *       "instance": "/v1/campaigns/01a24c12-55e7-7000-b899-ae29a6a3aae3",
+                     *       "requestId": "01a24c12-55e7-7001-9235-3c3d86d22e18",
                      *       "errors": [
                      *         {
                      *           "field": "campaignId",
@@ -14484,8 +14484,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/campaigns/01a24c07-037a-7001-9928-cd3a77250f4b",
-                     *       "requestId": "01a24c07-0400-7000-99b6-2ed74abbb9af"
+                     *       "instance": "/v1/campaigns/01a24c12-55a4-7001-b180-690945687097",
+                     *       "requestId": "01a24c12-55ed-7000-862b-3e315c864de6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14503,8 +14503,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/campaigns/01a24c07-0e60-7000-b262-b1025a614779",
-                     *       "requestId": "01a24c07-0e60-7001-be2a-28254ee49187"
+                     *       "instance": "/v1/campaigns/01a24c12-5df4-7002-b8ba-b0478e5c9f27",
+                     *       "requestId": "01a24c12-5df5-7000-a737-ae1d7944af73"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14586,11 +14586,11 @@ export interface operations {
                      *           "leasedUntil": null,
                      *           "lastRun": {
                      *             "object": "job_run",
-                     *             "runId": "01a24c06-fae0-7001-bb5d-db335365cb98",
+                     *             "runId": "01a24c12-4ef8-7001-ba09-ccb4c49bae21",
                      *             "job": "settle",
                      *             "trigger": "manual",
                      *             "status": "succeeded",
-                     *             "worker": "vm:27473",
+                     *             "worker": "vm:1957",
                      *             "startedAt": "2026-11-24T09:30:00.000Z",
                      *             "finishedAt": "2026-11-24T09:30:00.000Z",
                      *             "stats": {
@@ -14711,7 +14711,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/jobs?note=%00",
-                     *       "requestId": "01a24c07-0422-7000-83d7-ba44b94730f9",
+                     *       "requestId": "01a24c12-55fe-7000-85da-dfa9a08163d1",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -14736,7 +14736,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs",
-                     *       "requestId": "01a24c07-0423-7000-82e9-14b8d93859df"
+                     *       "requestId": "01a24c12-55ff-7000-82c2-23b468e67b9b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14755,7 +14755,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 59 seconds",
                      *       "instance": "/v1/jobs?limit=0",
-                     *       "requestId": "01a24c07-0423-7001-ab7f-ae2bbcffb688"
+                     *       "requestId": "01a24c12-55ff-7001-8a82-6d057dc97d93"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14774,7 +14774,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/jobs",
-                     *       "requestId": "01a24c07-0e61-7000-a8e9-246fcce54f04"
+                     *       "requestId": "01a24c12-5df6-7000-be7d-66c76bb6803e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14807,11 +14807,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "job_run",
-                     *           "runId": "01a24c06-fae0-7001-bb5d-db335365cb98",
+                     *           "runId": "01a24c12-4ef8-7001-ba09-ccb4c49bae21",
                      *           "job": "settle",
                      *           "trigger": "manual",
                      *           "status": "succeeded",
-                     *           "worker": "vm:27473",
+                     *           "worker": "vm:1957",
                      *           "startedAt": "2026-11-24T09:30:00.000Z",
                      *           "finishedAt": "2026-11-24T09:30:00.000Z",
                      *           "stats": {
@@ -14878,7 +14878,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24c07-042d-7000-a2e8-0914ddcf0d95",
+                     *       "requestId": "01a24c12-5605-7000-89d8-8f3be957053d",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -14903,7 +14903,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment",
                      *       "instance": "/v1/jobs/runs?limit=2",
-                     *       "requestId": "01a24c07-042e-7000-8384-dd7ef9ebb148"
+                     *       "requestId": "01a24c12-5606-7000-a3a4-2ccca0bb49ce"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14922,7 +14922,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 59 seconds",
                      *       "instance": "/v1/jobs/runs?limit=0",
-                     *       "requestId": "01a24c07-042e-7001-9a66-db3eff5a0cbc"
+                     *       "requestId": "01a24c12-5606-7001-93b7-866fb1c9efcd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14941,7 +14941,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/jobs/runs",
-                     *       "requestId": "01a24c07-0e62-7000-873f-ee11ccd0811d"
+                     *       "requestId": "01a24c12-5df6-7001-96f8-e2366feaf65c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -14973,7 +14973,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -14989,7 +14989,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *       "updatedBy": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -15060,7 +15060,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c07-0450-7000-a415-2a615e3a6e1d",
+                     *       "requestId": "01a24c12-561d-7000-b131-6b3725897067",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15084,8 +15084,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-0455-7000-9118-9802659f1788"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-561e-7000-845c-6715be59fae1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15103,8 +15103,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-045a-7000-8a21-88942584ee80"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5623-7000-8901-ba537b5d457e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15122,8 +15122,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-045b-7000-ab5b-83fd924e3d16/grading",
-                     *       "requestId": "01a24c07-045b-7001-8759-f1ca748e2df9",
+                     *       "instance": "/v1/programs/01a24c12-5624-7000-b8c3-b2daad4791be/grading",
+                     *       "requestId": "01a24c12-5625-7000-b501-69be2d0a850f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15148,7 +15148,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c07-0462-7000-bf94-0c61ff4708f1"
+                     *       "requestId": "01a24c12-5628-7000-bb04-19f6c77c587a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15166,8 +15166,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e69-7000-9b83-350e6e2fe78b/grading",
-                     *       "requestId": "01a24c07-0e69-7001-9351-4467407f07dd"
+                     *       "instance": "/v1/programs/01a24c12-5df8-7000-8712-00a3a004f369/grading",
+                     *       "requestId": "01a24c12-5df8-7001-9b1f-de7ef805794f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15237,7 +15237,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -15253,7 +15253,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *       "updatedBy": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -15323,8 +15323,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-0441-7000-97dc-b5e3f5aacf04",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5611-7000-8e79-d591b281a96f",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -15348,8 +15348,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-0442-7000-954a-f54bc6a5884a"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5612-7000-9cfd-f10024b51283"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15367,8 +15367,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-0442-7001-adbd-82deaa587ad4"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5613-7000-b580-40dfe76e8d42"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15386,8 +15386,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0443-7000-8ed0-b80189ab338e/grading",
-                     *       "requestId": "01a24c07-0443-7001-8962-74c7c938182c",
+                     *       "instance": "/v1/programs/01a24c12-5613-7001-b39a-aa8b5877c6c3/grading",
+                     *       "requestId": "01a24c12-5614-7000-a531-dbd6b02de1c8",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15411,8 +15411,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-044d-7000-b8e0-b9f1cbf453d5"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5619-7000-b48b-61215d160aaa"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15430,8 +15430,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6a-7000-9dc8-f6f94c79adc1/grading",
-                     *       "requestId": "01a24c07-0e6a-7001-81b0-0373f50f6b63"
+                     *       "instance": "/v1/programs/01a24c12-5df9-7000-b5ab-9984a82908ad/grading",
+                     *       "requestId": "01a24c12-5df9-7001-9adc-d75f83679c0e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15463,7 +15463,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "kind": "rfm",
                      *       "grades": [
                      *         {
@@ -15479,7 +15479,7 @@ export interface operations {
                      *           "minScore": "0.00"
                      *         }
                      *       ],
-                     *       "updatedBy": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *       "updatedBy": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
                      *       "windowMonths": 12,
                      *       "quantiles": 3,
@@ -15550,7 +15550,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c07-08fc-7000-a099-cd62e981a974",
+                     *       "requestId": "01a24c12-5960-7000-a1cd-083532f1bc92",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15574,8 +15574,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-08fd-7000-a81b-ee7960839379"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5961-7000-ac1f-d3e8ae169717"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15593,8 +15593,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading",
-                     *       "requestId": "01a24c07-08fd-7001-a68b-12d31559b302"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading",
+                     *       "requestId": "01a24c12-5962-7000-aa97-7213ad12412a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15612,8 +15612,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-08fe-7000-bceb-e590dd3a20df/grading",
-                     *       "requestId": "01a24c07-08fe-7001-92ae-8f2901fa628c",
+                     *       "instance": "/v1/programs/01a24c12-5962-7001-b6b0-652785cc3afd/grading",
+                     *       "requestId": "01a24c12-5962-7002-968a-5aab8e64705f",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15638,7 +15638,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading",
-                     *       "requestId": "01a24c07-0902-7000-89ff-7028fc27d39f"
+                     *       "requestId": "01a24c12-5966-7000-af52-4029e6775297"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15656,8 +15656,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6b-7000-8513-c2265e36f36b/grading",
-                     *       "requestId": "01a24c07-0e6b-7001-872a-a8685bb73880"
+                     *       "instance": "/v1/programs/01a24c12-5dfa-7000-83df-ac13654f3db5/grading",
+                     *       "requestId": "01a24c12-5dfa-7001-9eea-235ac67943f5"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15689,7 +15689,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grading_run",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "at": "2026-11-24T09:30:00.000Z",
                      *       "members": 4,
                      *       "changed": 4
@@ -15730,7 +15730,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24c07-0476-7000-8f02-d07820be23c5",
+                     *       "requestId": "01a24c12-5640-7000-9dce-af8a5dd2f6cb",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15754,8 +15754,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
-                     *       "requestId": "01a24c07-0477-7000-9a2f-a521d41bf552"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading/recompute",
+                     *       "requestId": "01a24c12-5644-7000-a00c-d5316ea47eaf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15773,8 +15773,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
-                     *       "requestId": "01a24c07-0477-7001-8d86-c5fba7260bfa"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading/recompute",
+                     *       "requestId": "01a24c12-5644-7001-932c-0284cfd66ff1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15792,8 +15792,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0478-7000-a6f2-ce15d27661e9/grading/recompute",
-                     *       "requestId": "01a24c07-0478-7001-a20c-90063a077962",
+                     *       "instance": "/v1/programs/01a24c12-5646-7000-b178-79fbde9b9e58/grading/recompute",
+                     *       "requestId": "01a24c12-5646-7001-a414-cfd339d3a14e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15817,8 +15817,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program has no grading scheme: PUT one first",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grading/recompute",
-                     *       "requestId": "01a24c07-0903-7000-a164-b1d0ac14130a",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grading/recompute",
+                     *       "requestId": "01a24c12-5967-7000-8ff4-feffe2e79b19",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15843,7 +15843,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grading/recompute",
-                     *       "requestId": "01a24c07-048a-7000-b993-c759b0218fc9"
+                     *       "requestId": "01a24c12-5658-7000-b154-c6a851fb570b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15861,8 +15861,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6c-7000-97fa-74dd25fe5830/grading/recompute",
-                     *       "requestId": "01a24c07-0e6c-7001-a93a-600c035b7849"
+                     *       "instance": "/v1/programs/01a24c12-5dfa-7002-b215-3da5f165b486/grading/recompute",
+                     *       "requestId": "01a24c12-5dfb-7000-8a27-2fd589a1ef4d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15894,7 +15894,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "grade_report",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "grades": [
                      *         {
                      *           "grade": "a",
@@ -15941,7 +15941,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24c07-0490-7000-95ab-88424651c2f4",
+                     *       "requestId": "01a24c12-5665-7000-bd66-de091e3def49",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -15965,8 +15965,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grades",
-                     *       "requestId": "01a24c07-0495-7000-b2e7-cd60fea1895e"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grades",
+                     *       "requestId": "01a24c12-5666-7000-bfd3-5cd1b630eb95"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -15984,8 +15984,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/grades",
-                     *       "requestId": "01a24c07-049b-7000-ae8a-9ab49bd8b1c1"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/grades",
+                     *       "requestId": "01a24c12-566c-7000-83e0-3e974443e906"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16003,8 +16003,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-04a3-7000-a6c4-dc2a0b59f489/grades",
-                     *       "requestId": "01a24c07-04a3-7001-9be8-fe29ed9d72aa",
+                     *       "instance": "/v1/programs/01a24c12-566d-7000-ac9a-cf87ecacda4b/grades",
+                     *       "requestId": "01a24c12-566d-7001-8b19-725cde493539",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16029,7 +16029,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/grades",
-                     *       "requestId": "01a24c07-04a7-7000-b23c-0aebfaa9b6ff"
+                     *       "requestId": "01a24c12-5671-7000-8991-054b04307984"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16047,8 +16047,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6c-7002-abc5-1baa6ff21579/grades",
-                     *       "requestId": "01a24c07-0e6d-7000-a29a-ab456581aa69"
+                     *       "instance": "/v1/programs/01a24c12-5dfb-7001-ad6d-09536ea69e51/grades",
+                     *       "requestId": "01a24c12-5dfb-7002-8f0d-452019084b5f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16088,8 +16088,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "grade_change",
-                     *           "historyId": "01a24c07-0470-7d2e-b90b-6b88af116f6d",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *           "historyId": "01a24c12-563d-718f-b1a8-9935241dbf8e",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *           "at": "2026-11-24T09:30:00.000Z",
                      *           "fromGrade": null,
                      *           "toGrade": "a",
@@ -16148,7 +16148,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24c07-04b6-7000-ba50-60eb999c66ab",
+                     *       "requestId": "01a24c12-567e-7000-a826-24253c4b6ba9",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16172,8 +16172,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/grade-history",
-                     *       "requestId": "01a24c07-04b7-7000-baee-6afe42e4c646"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/grade-history",
+                     *       "requestId": "01a24c12-567f-7000-83b6-0809ed9cde19"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16191,8 +16191,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/grade-history",
-                     *       "requestId": "01a24c07-04e7-7000-829e-852b1f08cc04"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/grade-history",
+                     *       "requestId": "01a24c12-5687-7000-9ca7-67bb9b1cc60a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16210,8 +16210,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-04ed-7000-a5fc-a07303b452ce/grade-history",
-                     *       "requestId": "01a24c07-04ee-7000-ba0c-a626d49dfa15",
+                     *       "instance": "/v1/members/01a24c12-568d-7000-b58f-7db033ba484b/grade-history",
+                     *       "requestId": "01a24c12-568e-7000-9bd2-29bd80406e6e",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -16236,7 +16236,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/grade-history",
-                     *       "requestId": "01a24c07-04f5-7000-9873-0b5548ec546e"
+                     *       "requestId": "01a24c12-5693-7000-a33a-e9cc775ab83c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16254,8 +16254,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e6d-7001-ab7a-f4928e3c775f/grade-history",
-                     *       "requestId": "01a24c07-0e6e-7000-a8a0-452a22751c95"
+                     *       "instance": "/v1/members/01a24c12-5dfc-7000-8f50-adb88111242c/grade-history",
+                     *       "requestId": "01a24c12-5dfc-7001-8212-c54a940cac51"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16287,7 +16287,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -16418,7 +16418,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c07-04fe-7000-8d19-c978b9bc1ab9",
+                     *       "requestId": "01a24c12-56a0-7000-94e0-31884e31d7ca",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16442,8 +16442,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-04ff-7000-aacd-3a926ff230e3"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-56a2-7000-beeb-73c8c5de2406"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16461,8 +16461,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-0502-7000-bd59-c0e07d5ae1d2"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-56a8-7000-b693-888825a7cd71"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16480,8 +16480,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0504-7000-81d6-627102928019/tier-ladder",
-                     *       "requestId": "01a24c07-0504-7001-900a-15b1dbf031e3",
+                     *       "instance": "/v1/programs/01a24c12-56a9-7000-9baa-83dfffea7bc7/tier-ladder",
+                     *       "requestId": "01a24c12-56a9-7001-a95a-5b79cfc01943",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16506,7 +16506,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c07-0508-7000-96c6-e4cbfb315077"
+                     *       "requestId": "01a24c12-56b0-7000-af09-7eb04093a56d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16524,8 +16524,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6e-7001-ad08-ca5df222a760/tier-ladder",
-                     *       "requestId": "01a24c07-0e6e-7002-8dfe-1a4f0afad127"
+                     *       "instance": "/v1/programs/01a24c12-5dfd-7000-a502-ffe03e0c6e4e/tier-ladder",
+                     *       "requestId": "01a24c12-5dfd-7001-889c-d8a26155dc72"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16640,7 +16640,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -16786,8 +16786,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-0884-7000-a474-0dcdefb5c4be",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-5942-7000-bf0f-8b586c2c093f",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -16811,8 +16811,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-08d5-7000-963a-f4a7877adac8"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-5943-7000-9cc2-1b397d7b6006"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16830,8 +16830,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-08d6-7000-835d-ccd016d91145"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-5944-7000-b2a8-424f76bd306d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16849,8 +16849,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-08da-7000-b405-6e6374c055d3/tier-ladder",
-                     *       "requestId": "01a24c07-08da-7001-92b4-7419bc12ce31",
+                     *       "instance": "/v1/programs/01a24c12-5945-7000-8a64-8f541f90dce6/tier-ladder",
+                     *       "requestId": "01a24c12-5945-7001-98cf-880341291bf7",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -16874,8 +16874,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-08e3-7000-b2b3-79faa944e416"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-594b-7000-aa0a-1babfdadb7f7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16893,8 +16893,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e6f-7000-994a-97c186bc9f49/tier-ladder",
-                     *       "requestId": "01a24c07-0e6f-7001-868a-4d80d5062c5c"
+                     *       "instance": "/v1/programs/01a24c12-5dfe-7000-8717-d102433af018/tier-ladder",
+                     *       "requestId": "01a24c12-5dfe-7001-9243-c95cd7bf67a4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -16926,7 +16926,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "tier_ladder",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "metric": "points",
                      *       "window": {
                      *         "kind": "calendar_year"
@@ -17072,7 +17072,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c07-08f1-7000-9a54-8da374538f3f",
+                     *       "requestId": "01a24c12-5955-7000-83fc-889b3604f072",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -17096,8 +17096,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-08f2-7000-94df-f9e46379ef70"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-5956-7000-8434-790d80d87a07"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17115,8 +17115,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/tier-ladder",
-                     *       "requestId": "01a24c07-08f2-7001-a710-ae5cc12678ea"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/tier-ladder",
+                     *       "requestId": "01a24c12-5956-7001-b2c4-4c5868562b02"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17134,8 +17134,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-08f3-7000-a71d-8f2eba294f37/tier-ladder",
-                     *       "requestId": "01a24c07-08f3-7001-87ac-8ed0d22bb4ee",
+                     *       "instance": "/v1/programs/01a24c12-5957-7000-baa2-5ac57ff129b0/tier-ladder",
+                     *       "requestId": "01a24c12-5957-7001-958c-7bf0fc41257e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -17160,7 +17160,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/tier-ladder",
-                     *       "requestId": "01a24c07-08f7-7000-8a40-253eefa74591"
+                     *       "requestId": "01a24c12-595b-7000-b378-62b626fd1f22"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17178,8 +17178,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e70-7000-a697-a1b0561e37b6/tier-ladder",
-                     *       "requestId": "01a24c07-0e70-7001-b299-2475b9dbb7de"
+                     *       "instance": "/v1/programs/01a24c12-5dff-7000-a933-684434ac392f/tier-ladder",
+                     *       "requestId": "01a24c12-5dff-7001-bbcf-768f7204f644"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17211,7 +17211,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "member_tier",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *       "tier": {
                      *         "code": "gold",
                      *         "name": "Gold",
@@ -17302,7 +17302,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24c07-051c-7000-9a2a-335758b08631",
+                     *       "requestId": "01a24c12-56bd-7000-a216-7fb3b6d6d1da",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -17326,8 +17326,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier",
-                     *       "requestId": "01a24c07-051d-7000-935a-f22d69346885"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/tier",
+                     *       "requestId": "01a24c12-56be-7000-a7d7-32402f8cc54d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17345,8 +17345,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier",
-                     *       "requestId": "01a24c07-0528-7000-a946-67ea50577cad"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/tier",
+                     *       "requestId": "01a24c12-56c5-7000-ae86-a17b745e9a41"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17364,8 +17364,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-052e-7000-b5e9-479e1ed97898/tier",
-                     *       "requestId": "01a24c07-052e-7001-84be-92c823845e74",
+                     *       "instance": "/v1/members/01a24c12-56ca-7000-9734-cb5df482fd1f/tier",
+                     *       "requestId": "01a24c12-56ca-7001-8ea3-64535f31e1c0",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -17390,7 +17390,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier",
-                     *       "requestId": "01a24c07-0532-7000-8bac-1fca66237660"
+                     *       "requestId": "01a24c12-56cf-7000-8d2b-fc85a582771f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17408,8 +17408,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e71-7000-bbcb-b61abd5e691e/tier",
-                     *       "requestId": "01a24c07-0e71-7001-ac17-fff1951ef8a4"
+                     *       "instance": "/v1/members/01a24c12-5dff-7002-9232-7415eb43c3b8/tier",
+                     *       "requestId": "01a24c12-5e00-7000-9fc7-0fde0c6a3c9f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17449,7 +17449,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "tier_change",
-                     *           "historyId": "01a24c06-f8fa-7b89-8223-3a0a59d97ee8",
+                     *           "historyId": "01a24c12-4dd3-711c-84d7-fdea01add74b",
                      *           "at": "2026-09-23T09:30:00.000Z",
                      *           "from": null,
                      *           "to": "gold",
@@ -17507,7 +17507,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24c07-053c-7000-a98e-4587b3b5eb92",
+                     *       "requestId": "01a24c12-56d7-7000-a316-4e53d622228d",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -17531,8 +17531,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier-history",
-                     *       "requestId": "01a24c07-0545-7000-ad10-0d3534c3ea89"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/tier-history",
+                     *       "requestId": "01a24c12-56d8-7000-9fe8-5f045f440ddf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17550,8 +17550,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/tier-history",
-                     *       "requestId": "01a24c07-0549-7000-85e2-f77ba9babb6b"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/tier-history",
+                     *       "requestId": "01a24c12-56dd-7000-9923-aea3485255bf"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17569,8 +17569,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-0551-7000-a747-c88a2ebc6e51/tier-history",
-                     *       "requestId": "01a24c07-0551-7001-aa04-519a03dbcebf",
+                     *       "instance": "/v1/members/01a24c12-56de-7000-9099-5b784c261cbd/tier-history",
+                     *       "requestId": "01a24c12-56de-7001-888d-78c6789d5e2d",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -17595,7 +17595,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/tier-history",
-                     *       "requestId": "01a24c07-0555-7000-8a11-f303937acafd"
+                     *       "requestId": "01a24c12-56e2-7000-b71a-337e096ef6a9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17613,8 +17613,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e71-7002-91ee-803d1eb4962e/tier-history",
-                     *       "requestId": "01a24c07-0e72-7000-a153-ab74c0e52f33"
+                     *       "instance": "/v1/members/01a24c12-5e00-7001-b0ed-4fb969c9236f/tier-history",
+                     *       "requestId": "01a24c12-5e00-7002-9e7f-ea412f4fb8f1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17649,8 +17649,8 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700b-bf03-2e81849eb932",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "rewardId": "01a0cd99-bdc0-700b-b44b-0f02f6e5e76d",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "code": "five-off",
                      *           "name": "€5 off your order",
                      *           "description": null,
@@ -17674,8 +17674,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "code": "free-coffee",
                      *           "name": "A free large latte",
                      *           "description": null,
@@ -17705,8 +17705,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700c-b1ed-7288e6c3a396",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "rewardId": "01a0cd99-bdc0-700c-9ab2-d6a02027dfe0",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "code": "free-shipping",
                      *           "name": "Free shipping",
                      *           "description": null,
@@ -17731,8 +17731,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "rewardId": "01a0cd99-bdc0-700e-bd6b-f9b994db371d",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "code": "plant-a-tree",
                      *           "name": "Plant a tree with us",
                      *           "description": null,
@@ -17757,8 +17757,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "reward",
-                     *           "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
-                     *           "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *           "rewardId": "01a0cd99-bdc0-700d-a3b6-51ad3e9bc620",
+                     *           "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *           "code": "tasting",
                      *           "name": "Coffee tasting class",
                      *           "description": null,
@@ -17843,7 +17843,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24c07-0563-7000-a9c5-f6854bbd0d5c",
+                     *       "requestId": "01a24c12-56ef-7000-a678-96d0e9bffda6",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -17867,8 +17867,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-0564-7000-9787-85eb926d3385"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-56f1-7000-92c4-f7793b934dfb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17886,8 +17886,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-056b-7000-b67e-702c89242ab8"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-56f7-7000-bddc-b9903a1206a3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17905,8 +17905,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-056d-7000-8f05-6dcbdaf8dc63/rewards",
-                     *       "requestId": "01a24c07-056d-7001-b7a3-df701b9d8e3f",
+                     *       "instance": "/v1/programs/01a24c12-56f8-7000-ba18-3fca8ec1f484/rewards",
+                     *       "requestId": "01a24c12-56f9-7000-94a3-01c8cf944817",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -17931,7 +17931,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/rewards",
-                     *       "requestId": "01a24c07-0572-7000-b96c-8490e19fcc16"
+                     *       "requestId": "01a24c12-56fc-7000-8d6b-9a941a695647"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -17949,8 +17949,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e73-7000-a841-0a61b0002b95/rewards",
-                     *       "requestId": "01a24c07-0e73-7001-9eac-7cbadce6ad1f"
+                     *       "instance": "/v1/programs/01a24c12-5e02-7000-a77b-fec8a65c5800/rewards",
+                     *       "requestId": "01a24c12-5e02-7001-90f8-97c9fb068819"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18058,8 +18058,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "rewardId": "01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -18142,8 +18142,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-0582-7000-b2de-b49817c0702f",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-570c-7000-84ad-628c1c256ffa",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -18167,8 +18167,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-0583-7000-a8fe-588d8298aba0"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-5712-7000-bd24-788852ec3a65"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18186,8 +18186,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-0583-7001-9b7d-ea653ce7857b"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-5712-7001-8c4d-b97230cb564f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18205,8 +18205,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-0584-7000-af87-e6067e884f12/rewards",
-                     *       "requestId": "01a24c07-0584-7001-9861-07fc0e6c3ac1",
+                     *       "instance": "/v1/programs/01a24c12-5713-7000-9106-dcb53cd937a9/rewards",
+                     *       "requestId": "01a24c12-5713-7001-8542-b33a77e13a19",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -18230,8 +18230,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-muffin",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-0586-7000-8650-37dc3f69e6ad",
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-5715-7000-915f-14077f73947c",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -18255,8 +18255,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/rewards",
-                     *       "requestId": "01a24c07-058b-7000-b2f0-bf073b261893"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/rewards",
+                     *       "requestId": "01a24c12-571b-7000-81fc-4a7dbeba7070"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18274,8 +18274,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e72-7001-bf41-82c3ee94789e/rewards",
-                     *       "requestId": "01a24c07-0e72-7002-89c0-7b817bbee3c5"
+                     *       "instance": "/v1/programs/01a24c12-5e01-7000-ad41-8e21576e4799/rewards",
+                     *       "requestId": "01a24c12-5e01-7001-a2e9-0b9cb5f6fcff"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18307,8 +18307,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "rewardId": "01a0cd99-bdc0-700d-a3b6-51ad3e9bc620",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "code": "tasting",
                      *       "name": "Coffee tasting class",
                      *       "description": null,
@@ -18387,7 +18387,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: rewardId must match format \"uuid\"",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24c07-0596-7000-8018-b42dacc2e041",
+                     *       "requestId": "01a24c12-5725-7000-b6f3-7a5c8af3f7a6",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18411,8 +18411,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-b872-4f1aa0399220",
-                     *       "requestId": "01a24c07-0597-7000-b62b-b5dd49fdc0f3"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-a3b6-51ad3e9bc620",
+                     *       "requestId": "01a24c12-5726-7000-88db-caf81144ff2b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18430,8 +18430,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-b872-4f1aa0399220",
-                     *       "requestId": "01a24c07-059e-7000-a7db-3ea093bb3d08"
+                     *       "instance": "/v1/rewards/01a0cd99-bdc0-700d-a3b6-51ad3e9bc620",
+                     *       "requestId": "01a24c12-572a-7000-a7fc-cabf46abf197"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18449,8 +18449,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c07-05a1-7000-9d81-4e020cc1ead8",
-                     *       "requestId": "01a24c07-05a1-7001-bed9-6122dd12810f",
+                     *       "instance": "/v1/rewards/01a24c12-572b-7000-bb38-de81da8a45a9",
+                     *       "requestId": "01a24c12-572b-7001-8482-a5fa7ad7aa03",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18475,7 +18475,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/rewards/not-a-uuid",
-                     *       "requestId": "01a24c07-05a4-7000-85aa-e6616896b0bf"
+                     *       "requestId": "01a24c12-572f-7000-948f-8200d4860aaa"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18493,8 +18493,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rewards/01a24c07-0e74-7000-b69a-e20d154a7d51",
-                     *       "requestId": "01a24c07-0e74-7001-856d-ce4853d5a8c6"
+                     *       "instance": "/v1/rewards/01a24c12-5e03-7000-b708-8f9e8cdef037",
+                     *       "requestId": "01a24c12-5e03-7001-996d-3b50048bd1de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18599,8 +18599,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward",
-                     *       "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *       "rewardId": "01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *       "code": "free-muffin",
                      *       "name": "A free muffin",
                      *       "description": "Any muffin from the counter.",
@@ -18683,8 +18683,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "requestId": "01a24c07-05b4-7000-8cf2-94d5b09c7b9c",
+                     *       "instance": "/v1/rewards/01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "requestId": "01a24c12-573f-7000-9ea2-8153270e19e8",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -18708,8 +18708,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "requestId": "01a24c07-05b9-7000-98b9-ff615aeca3e3"
+                     *       "instance": "/v1/rewards/01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "requestId": "01a24c12-5741-7000-b576-0db68e28d266"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18727,8 +18727,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "requestId": "01a24c07-05ba-7000-98ac-be39c352dec9"
+                     *       "instance": "/v1/rewards/01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "requestId": "01a24c12-5741-7001-8dff-463406ba3dc2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18746,8 +18746,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c07-05bb-7000-b0b8-d9232678a016",
-                     *       "requestId": "01a24c07-05bb-7001-b531-462aa0d67de3",
+                     *       "instance": "/v1/rewards/01a24c12-5742-7000-b294-4da10163528c",
+                     *       "requestId": "01a24c12-5742-7001-990e-a9b8fc02959b",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18771,8 +18771,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the program already has a reward free-coffee",
-                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "requestId": "01a24c07-05be-7000-80e3-8e66628b50d8",
+                     *       "instance": "/v1/rewards/01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "requestId": "01a24c12-5745-7000-83be-3e4557ba8038",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -18796,8 +18796,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *       "requestId": "01a24c07-05d1-7000-b0f3-9a61926ed42d"
+                     *       "instance": "/v1/rewards/01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *       "requestId": "01a24c12-574d-7000-a0cc-43304d8b1913"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18815,8 +18815,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rewards/01a24c07-0e75-7000-8900-9b0624594253",
-                     *       "requestId": "01a24c07-0e75-7001-b50f-2e1f4ead27cd"
+                     *       "instance": "/v1/rewards/01a24c12-5e04-7000-beeb-0c614cac0c81",
+                     *       "requestId": "01a24c12-5e04-7001-867e-c6dba745310b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18879,8 +18879,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
-                     *       "requestId": "01a24c07-05e8-7001-81db-915b65fb6bcc",
+                     *       "instance": "/v1/rewards/01a24c12-574e-7001-89de-63688951c09a/partner-codes",
+                     *       "requestId": "01a24c12-575a-7000-a9ce-87897f5dc339",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -18904,8 +18904,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
-                     *       "requestId": "01a24c07-05ee-7000-9554-03e2c573c257"
+                     *       "instance": "/v1/rewards/01a24c12-574e-7001-89de-63688951c09a/partner-codes",
+                     *       "requestId": "01a24c12-575b-7000-9e62-ac1bd1ee75ee"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18923,8 +18923,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
-                     *       "requestId": "01a24c07-05ee-7001-9052-7b9cff149617"
+                     *       "instance": "/v1/rewards/01a24c12-574e-7001-89de-63688951c09a/partner-codes",
+                     *       "requestId": "01a24c12-575b-7001-8924-00b6d9938ea4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18942,8 +18942,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward not found",
-                     *       "instance": "/v1/rewards/01a24c07-05ef-7000-a4ad-3e165dccfb90/partner-codes",
-                     *       "requestId": "01a24c07-05ef-7001-95df-4a78c299e01b",
+                     *       "instance": "/v1/rewards/01a24c12-575c-7000-bd6b-a93b14ea2439/partner-codes",
+                     *       "requestId": "01a24c12-575c-7001-a733-4eb9d791fbda",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -18967,8 +18967,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/rewards/01a24c07-05d3-7001-98ff-af9c27ac61a2/partner-codes",
-                     *       "requestId": "01a24c07-05f7-7000-8a42-170637c46c70"
+                     *       "instance": "/v1/rewards/01a24c12-574e-7001-89de-63688951c09a/partner-codes",
+                     *       "requestId": "01a24c12-5760-7000-97a0-bb08f74f41df"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -18986,8 +18986,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/rewards/01a24c07-0e76-7000-a097-959a6e80d5c0/partner-codes",
-                     *       "requestId": "01a24c07-0e76-7001-8abb-8f8e151c7227"
+                     *       "instance": "/v1/rewards/01a24c12-5e04-7002-8bc2-b0ad2b56b184/partner-codes",
+                     *       "requestId": "01a24c12-5e05-7000-99fb-9efe921e2549"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19026,8 +19026,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "free-muffin",
                      *             "name": "A free muffin",
                      *             "description": "Any muffin from the counter.",
@@ -19064,8 +19064,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "free-coffee",
                      *             "name": "A free large latte",
                      *             "description": null,
@@ -19100,8 +19100,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a0cd99-bdc0-700e-bd6b-f9b994db371d",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "plant-a-tree",
                      *             "name": "Plant a tree with us",
                      *             "description": null,
@@ -19136,8 +19136,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700b-bf03-2e81849eb932",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a0cd99-bdc0-700b-b44b-0f02f6e5e76d",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "five-off",
                      *             "name": "€5 off your order",
                      *             "description": null,
@@ -19171,8 +19171,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a24c07-05d3-7001-98ff-af9c27ac61a2",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a24c12-574e-7001-89de-63688951c09a",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "cinema-ticket",
                      *             "name": "A cinema ticket",
                      *             "description": null,
@@ -19206,8 +19206,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700d-b872-4f1aa0399220",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a0cd99-bdc0-700d-a3b6-51ad3e9bc620",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "tasting",
                      *             "name": "Coffee tasting class",
                      *             "description": null,
@@ -19244,8 +19244,8 @@ export interface operations {
                      *         {
                      *           "reward": {
                      *             "object": "reward",
-                     *             "rewardId": "01a0cd99-bdc0-700c-b1ed-7288e6c3a396",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "rewardId": "01a0cd99-bdc0-700c-9ab2-d6a02027dfe0",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "code": "free-shipping",
                      *             "name": "Free shipping",
                      *             "description": null,
@@ -19349,7 +19349,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24c07-0620-7000-bf74-e2a5ab488162",
+                     *       "requestId": "01a24c12-5779-7000-b15f-470b2ef74804",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19373,8 +19373,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards?channel=store",
-                     *       "requestId": "01a24c07-0625-7000-894b-c044c0b34d65"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards?channel=store",
+                     *       "requestId": "01a24c12-577a-7000-bd93-5b9b6042e0b2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19392,8 +19392,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards?channel=store",
-                     *       "requestId": "01a24c07-063b-7000-a71f-1f299bd614f6"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards?channel=store",
+                     *       "requestId": "01a24c12-5788-7000-833f-fc7c174f64b7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19411,8 +19411,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-0646-7000-939d-6aa24d90a949/rewards?channel=store",
-                     *       "requestId": "01a24c07-0646-7001-945a-fbc67374aa61",
+                     *       "instance": "/v1/members/01a24c12-578a-7000-86fe-ab735520cefa/rewards?channel=store",
+                     *       "requestId": "01a24c12-578a-7001-95d5-a64d5f6a4b3e",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19437,7 +19437,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/rewards?channel=store",
-                     *       "requestId": "01a24c07-064b-7000-8062-271fd20f9991"
+                     *       "requestId": "01a24c12-578e-7000-accf-bb121330ed3b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19455,8 +19455,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e77-7000-80d0-f2543204b608/rewards",
-                     *       "requestId": "01a24c07-0e77-7001-8ced-54af201f481c"
+                     *       "instance": "/v1/members/01a24c12-5e05-7001-88f0-4a672a2d42d8/rewards",
+                     *       "requestId": "01a24c12-5e06-7000-9743-42ece8bab997"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19507,11 +19507,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *         "code": "2GWN-TJSK-QX6V-1WQM",
-                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
+                     *         "instanceId": "01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *         "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *         "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *         "code": "GSDP-9QQ9-1E7C-3APN",
+                     *         "qr": "LAUREL:GSDP9QQ91E7C3APN",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -19520,7 +19520,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *         "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19533,23 +19533,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *               "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *               "kind": "redeem",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *               "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *               "amount": 150,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
                      *               "reversesEntryId": null,
-                     *               "ref": "reward:2GWNTJSKQX6V1WQM",
-                     *               "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *               "ref": "reward:GSDP9QQ91E7C3APN",
+                     *               "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *               "reason": null,
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *                   "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *                   "amount": -150
                      *                 },
                      *                 {
@@ -19563,7 +19563,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
+                     *               "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
                      *               "wallet": "points",
                      *               "available": 44,
                      *               "pending": 38,
@@ -19651,8 +19651,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06b4-7000-985e-36e3ada42828",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57bf-7000-bbb1-45080383d55b",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -19676,8 +19676,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06b7-7000-90e0-b7ac62c4bc45"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57c1-7000-9fdd-9a4f606571de"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19695,8 +19695,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06b9-7000-91e1-2e77b09ea333"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57c1-7001-b9fa-c8fc207e78eb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19714,8 +19714,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-06ba-7000-b2f7-a984acbcfb38/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06ba-7002-a381-410aa263b951",
+                     *       "instance": "/v1/members/01a24c12-57c2-7000-8320-6789063915fb/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57c2-7002-aa94-98f6af2fafbf",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19739,8 +19739,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "this member cannot redeem the reward now (limit: at most 1 this week)",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06be-7000-b19d-67b648336e3e",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57c5-7000-b56f-43804b14f9ec",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -19764,8 +19764,8 @@ export interface operations {
                      *       "title": "Insufficient points",
                      *       "status": 422,
                      *       "detail": "not enough points: 287 points missing",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-91d8-f15a65616e46/rewards/01a0cd99-bdc0-700b-bf03-2e81849eb932/redeem",
-                     *       "requestId": "01a24c07-06c8-7000-abae-da694eb9487d",
+                     *       "instance": "/v1/members/01a0cd99-bdc0-7011-aa4d-0f236bf5a488/rewards/01a0cd99-bdc0-700b-b44b-0f02f6e5e76d/redeem",
+                     *       "requestId": "01a24c12-57ce-7000-abc4-d754cb5ce866",
                      *       "errors": [
                      *         {
                      *           "field": "rewardId",
@@ -19789,8 +19789,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/rewards/01a0cd99-bdc0-700a-87f8-6ff5513df291/redeem",
-                     *       "requestId": "01a24c07-06d6-7000-8140-a81f374d5227"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/rewards/01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9/redeem",
+                     *       "requestId": "01a24c12-57da-7000-a30e-100312aa152b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19808,8 +19808,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e77-7002-8c10-86ef831d2f9a/rewards/01a24c07-0e77-7003-8cc4-e64338755076/redeem",
-                     *       "requestId": "01a24c07-0e78-7000-aeb8-aeb6d6807ca7"
+                     *       "instance": "/v1/members/01a24c12-5e06-7001-93a5-eb11d7a7c82a/rewards/01a24c12-5e06-7002-992d-a46d948c1ab7/redeem",
+                     *       "requestId": "01a24c12-5e06-7003-be95-78cf56689e5c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19849,11 +19849,11 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "reward_instance",
-                     *           "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *           "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *           "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *           "code": "2GWN-TJSK-QX6V-1WQM",
-                     *           "qr": "LAUREL:2GWNTJSKQX6V1WQM",
+                     *           "instanceId": "01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *           "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *           "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *           "code": "GSDP-9QQ9-1E7C-3APN",
+                     *           "qr": "LAUREL:GSDP9QQ91E7C3APN",
                      *           "status": "issued",
                      *           "cost": 150,
                      *           "value": {
@@ -19862,7 +19862,7 @@ export interface operations {
                      *           },
                      *           "partnerCode": null,
                      *           "channel": "store",
-                     *           "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *           "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *           "holdId": null,
                      *           "issuedAt": "2026-11-24T09:30:00.000Z",
                      *           "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -19949,7 +19949,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: memberId must match format \"uuid\"",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24c07-06e6-7000-b1f0-1b719b3dd07f",
+                     *       "requestId": "01a24c12-57e5-7000-b66a-1244b3e1a053",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -19973,8 +19973,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/reward-instances",
-                     *       "requestId": "01a24c07-06e7-7000-869f-fbe086fbdb1d"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/reward-instances",
+                     *       "requestId": "01a24c12-57e6-7000-b558-37369d103e30"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -19992,8 +19992,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-982e-db8ae60cb3ac/reward-instances",
-                     *       "requestId": "01a24c07-06f0-7000-b77b-f3f4135e7175"
+                     *       "instance": "/v1/members/01a0cd99-bdc0-700f-bdf2-a06d33027fe2/reward-instances",
+                     *       "requestId": "01a24c12-57eb-7000-91db-2862a235fc14"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20011,8 +20011,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "member not found",
-                     *       "instance": "/v1/members/01a24c07-06f5-7000-b7f6-8cf6e8ed1cd8/reward-instances",
-                     *       "requestId": "01a24c07-06f6-7000-ae31-9eec5094fe69",
+                     *       "instance": "/v1/members/01a24c12-57ec-7000-bde7-90b3ddffb18a/reward-instances",
+                     *       "requestId": "01a24c12-57ec-7001-89d3-803afe3ab9db",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -20037,7 +20037,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/members/not-a-uuid/reward-instances",
-                     *       "requestId": "01a24c07-06fb-7000-9739-50c9a56b873c"
+                     *       "requestId": "01a24c12-57f0-7000-ae0f-dd127e7d1eea"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20055,8 +20055,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/members/01a24c07-0e78-7001-ba56-9413b0c5e05d/reward-instances",
-                     *       "requestId": "01a24c07-0e79-7000-8b0b-a0f624592480"
+                     *       "instance": "/v1/members/01a24c12-5e07-7000-91b1-8b743dcb2245/reward-instances",
+                     *       "requestId": "01a24c12-5e07-7001-8619-0b791a497922"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20088,11 +20088,11 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "reward_instance",
-                     *       "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *       "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *       "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *       "code": "2GWN-TJSK-QX6V-1WQM",
-                     *       "qr": "LAUREL:2GWNTJSKQX6V1WQM",
+                     *       "instanceId": "01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *       "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *       "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *       "code": "GSDP-9QQ9-1E7C-3APN",
+                     *       "qr": "LAUREL:GSDP9QQ91E7C3APN",
                      *       "status": "issued",
                      *       "cost": 150,
                      *       "value": {
@@ -20101,7 +20101,7 @@ export interface operations {
                      *       },
                      *       "partnerCode": null,
                      *       "channel": "store",
-                     *       "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *       "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *       "holdId": null,
                      *       "issuedAt": "2026-11-24T09:30:00.000Z",
                      *       "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -20177,7 +20177,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24c07-0708-7000-b623-6f064a6e3150",
+                     *       "requestId": "01a24c12-57fc-7000-9a02-57775f42cef8",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -20201,8 +20201,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *       "requestId": "01a24c07-0709-7000-b3f9-2700d0d3bd62"
+                     *       "instance": "/v1/reward-instances/01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *       "requestId": "01a24c12-57fd-7000-8f81-60f6151f018d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20220,8 +20220,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *       "requestId": "01a24c07-070c-7000-b7d6-d1417eb8fad2"
+                     *       "instance": "/v1/reward-instances/01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *       "requestId": "01a24c12-5801-7000-bc95-3448406fa9b3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20239,8 +20239,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24c07-070e-7000-9641-7ab00c079ff6",
-                     *       "requestId": "01a24c07-070e-7001-955f-1885636ef76c",
+                     *       "instance": "/v1/reward-instances/01a24c12-5802-7000-8e1b-63743c8b72b9",
+                     *       "requestId": "01a24c12-5802-7001-a296-cc2cbbb6fae6",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -20265,7 +20265,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid",
-                     *       "requestId": "01a24c07-0712-7000-9ee8-e919ef2ef5a3"
+                     *       "requestId": "01a24c12-5806-7000-b844-97c1de09b72a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20283,8 +20283,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/reward-instances/01a24c07-0e79-7001-8fd0-13b1f799cfd8",
-                     *       "requestId": "01a24c07-0e79-7002-98e9-9a382adfdde7"
+                     *       "instance": "/v1/reward-instances/01a24c12-5e08-7000-bee5-ed1ee82cceb1",
+                     *       "requestId": "01a24c12-5e08-7001-a4bd-743dd3f84aa8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20324,11 +20324,11 @@ export interface operations {
                      *       "reason": null,
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *         "code": "2GWN-TJSK-QX6V-1WQM",
-                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
+                     *         "instanceId": "01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *         "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *         "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *         "code": "GSDP-9QQ9-1E7C-3APN",
+                     *         "qr": "LAUREL:GSDP9QQ91E7C3APN",
                      *         "status": "issued",
                      *         "cost": 150,
                      *         "value": {
@@ -20337,7 +20337,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *         "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -20346,8 +20346,8 @@ export interface operations {
                      *       },
                      *       "reward": {
                      *         "object": "reward",
-                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *         "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *         "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *         "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *         "code": "free-coffee",
                      *         "name": "A free large latte",
                      *         "description": null,
@@ -20489,7 +20489,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-072a-7000-a1f6-deee85809662",
+                     *       "requestId": "01a24c12-5819-7000-b1b2-862790bec1ab",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20514,7 +20514,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-072b-7000-b411-2cfa279bd9c5"
+                     *       "requestId": "01a24c12-581a-7000-ae93-bfb0c8d0fa66"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20533,7 +20533,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-072c-7000-8a3c-77f71583f695"
+                     *       "requestId": "01a24c12-581b-7000-933c-e1fddabbe35a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20552,7 +20552,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-072d-7000-96e0-17ed5ed3f488",
+                     *       "requestId": "01a24c12-581c-7000-b0d0-bf292c2ac5d2",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -20577,7 +20577,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-0731-7000-b1b9-14c890c3eced"
+                     *       "requestId": "01a24c12-5820-7000-9fc4-d45fcf179704"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20596,7 +20596,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/reward-instances/validate",
-                     *       "requestId": "01a24c07-0e7a-7000-b53a-2ffc80f7a7b5"
+                     *       "requestId": "01a24c12-5e09-7000-83b8-18158fee3098"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20639,11 +20639,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c07-064c-7001-a97a-76ad04c0cd7a",
-                     *         "rewardId": "01a0cd99-bdc0-700a-87f8-6ff5513df291",
-                     *         "memberId": "01a0cd99-bdc0-700f-982e-db8ae60cb3ac",
-                     *         "code": "2GWN-TJSK-QX6V-1WQM",
-                     *         "qr": "LAUREL:2GWNTJSKQX6V1WQM",
+                     *         "instanceId": "01a24c12-578f-7001-bcb8-8e42105376ef",
+                     *         "rewardId": "01a0cd99-bdc0-700a-bc5a-a3ac4bfc7db9",
+                     *         "memberId": "01a0cd99-bdc0-700f-bdf2-a06d33027fe2",
+                     *         "code": "GSDP-9QQ9-1E7C-3APN",
+                     *         "qr": "LAUREL:GSDP9QQ91E7C3APN",
                      *         "status": "consumed",
                      *         "cost": 150,
                      *         "value": {
@@ -20652,7 +20652,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c07-064c-7002-922f-98c644a1af86",
+                     *         "entryId": "01a24c12-578f-7002-a015-83eea131f4e1",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -20736,7 +20736,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-074e-7000-9ec0-3e5655144f8c",
+                     *       "requestId": "01a24c12-583b-7000-8aae-80b2ef3c3dff",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -20761,7 +20761,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-074f-7000-8dc6-1002606637a0"
+                     *       "requestId": "01a24c12-583c-7000-b659-5fc20caa8bf2"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20780,7 +20780,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-0750-7000-8094-9bc573a1c8f1"
+                     *       "requestId": "01a24c12-583d-7000-b504-859136a72669"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20799,7 +20799,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "reward code not found",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-0751-7000-9be8-4f477ff96138",
+                     *       "requestId": "01a24c12-583e-7000-bbe8-90675ec3ce9d",
                      *       "errors": [
                      *         {
                      *           "field": "code",
@@ -20824,7 +20824,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this idempotency key was used with a different request",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-0755-7000-9b24-7f3df8239933",
+                     *       "requestId": "01a24c12-5841-7000-ab9d-5fc5c4dbe850",
                      *       "errors": [
                      *         {
                      *           "field": "idempotencyKey",
@@ -20849,7 +20849,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-0759-7000-a65c-0a68f2bb308e"
+                     *       "requestId": "01a24c12-5845-7000-8d78-486e6460f397"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20868,7 +20868,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/reward-instances/consume",
-                     *       "requestId": "01a24c07-0e7b-7000-967a-8a1643956eaf"
+                     *       "requestId": "01a24c12-5e0a-7000-a7ee-83ec1ea3deb3"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -20905,11 +20905,11 @@ export interface operations {
                      *       "object": "redemption",
                      *       "instance": {
                      *         "object": "reward_instance",
-                     *         "instanceId": "01a24c07-0766-7002-a06a-4b6b4e937ad1",
-                     *         "rewardId": "01a24c07-0573-7001-8ce4-29dbe3f3f6b6",
-                     *         "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *         "code": "KKHZ-991M-WJ21-EZS6",
-                     *         "qr": "LAUREL:KKHZ991MWJ21EZS6",
+                     *         "instanceId": "01a24c12-5851-7002-b62c-9d0ab65eefbe",
+                     *         "rewardId": "01a24c12-56fe-7001-8154-a9d150f198a8",
+                     *         "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *         "code": "WK21-85ZV-D1WZ-MH8N",
+                     *         "qr": "LAUREL:WK2185ZVD1WZMH8N",
                      *         "status": "cancelled",
                      *         "cost": 100,
                      *         "value": {
@@ -20918,7 +20918,7 @@ export interface operations {
                      *         },
                      *         "partnerCode": null,
                      *         "channel": "store",
-                     *         "entryId": "01a24c07-0766-7003-a75e-634fa7a178b7",
+                     *         "entryId": "01a24c12-5851-7003-b83e-28c4aa9c31d0",
                      *         "holdId": null,
                      *         "issuedAt": "2026-11-24T09:30:00.000Z",
                      *         "expiresAt": "2026-12-24T09:30:00.000Z",
@@ -20931,23 +20931,23 @@ export interface operations {
                      *           "entries": [
                      *             {
                      *               "object": "journal_entry",
-                     *               "entryId": "01a24c07-0774-7003-84a5-e1a9d9300494",
+                     *               "entryId": "01a24c12-585e-7003-8e60-d3aea00dc347",
                      *               "kind": "reverse",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
-                     *               "walletId": "01a0cd99-bdc0-7002-b4ee-80814bdc328e",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
+                     *               "walletId": "01a0cd99-bdc0-7002-91b4-f35684c18adb",
                      *               "amount": 100,
                      *               "counterpartyId": null,
                      *               "holdId": null,
                      *               "lotId": null,
-                     *               "reversesEntryId": "01a24c07-0766-7003-a75e-634fa7a178b7",
+                     *               "reversesEntryId": "01a24c12-5851-7003-b83e-28c4aa9c31d0",
                      *               "ref": null,
-                     *               "actor": "key:01a24c06-faee-7002-9999-8e7bcb4a2dee",
+                     *               "actor": "key:01a24c12-4f03-7002-8490-df031bba3681",
                      *               "reason": "reward cancelled",
                      *               "createdAt": "2026-11-24T09:30:00.000Z",
                      *               "postings": [
                      *                 {
                      *                   "account": "available",
-                     *                   "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *                   "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *                   "amount": 100
                      *                 },
                      *                 {
@@ -20961,7 +20961,7 @@ export interface operations {
                      *           "balances": [
                      *             {
                      *               "object": "balance",
-                     *               "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *               "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *               "wallet": "points",
                      *               "available": 555,
                      *               "pending": 0,
@@ -21050,7 +21050,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: instanceId must match format \"uuid\"",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24c07-07b9-7000-bcb0-9f6ddf3f317b",
+                     *       "requestId": "01a24c12-5891-7000-b06c-0a1e84e54cd2",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -21074,8 +21074,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/reward-instances/01a24c07-0766-7002-a06a-4b6b4e937ad1/cancel",
-                     *       "requestId": "01a24c07-07bb-7000-a4ef-49c60659f250"
+                     *       "instance": "/v1/reward-instances/01a24c12-5851-7002-b62c-9d0ab65eefbe/cancel",
+                     *       "requestId": "01a24c12-5893-7000-a193-d05d9beb61b6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21093,8 +21093,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
-                     *       "instance": "/v1/reward-instances/01a24c07-0766-7002-a06a-4b6b4e937ad1/cancel",
-                     *       "requestId": "01a24c07-07bb-7001-9057-63051cac9534"
+                     *       "instance": "/v1/reward-instances/01a24c12-5851-7002-b62c-9d0ab65eefbe/cancel",
+                     *       "requestId": "01a24c12-5893-7001-895b-cac5dd7d13fc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21112,8 +21112,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "reward instance not found",
-                     *       "instance": "/v1/reward-instances/01a24c07-07bc-7000-8321-96e3e70a58f9/cancel",
-                     *       "requestId": "01a24c07-07bc-7001-8843-fb599a5e613d",
+                     *       "instance": "/v1/reward-instances/01a24c12-5895-7000-be97-f68ee73d4a66/cancel",
+                     *       "requestId": "01a24c12-5895-7001-b4e7-f68fd7f9dc6a",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -21137,8 +21137,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the reward is consumed: only an unused one can be cancelled",
-                     *       "instance": "/v1/reward-instances/01a24c07-064c-7001-a97a-76ad04c0cd7a/cancel",
-                     *       "requestId": "01a24c07-07c0-7000-9035-a77cac45641b",
+                     *       "instance": "/v1/reward-instances/01a24c12-578f-7001-bcb8-8e42105376ef/cancel",
+                     *       "requestId": "01a24c12-5897-7000-936d-42c5e85827db",
                      *       "errors": [
                      *         {
                      *           "field": "instanceId",
@@ -21163,7 +21163,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/reward-instances/not-a-uuid/cancel",
-                     *       "requestId": "01a24c07-07c6-7000-b198-43438046945a"
+                     *       "requestId": "01a24c12-589c-7000-a656-2b8267a246c7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21181,8 +21181,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/reward-instances/01a24c07-0e7c-7000-91dc-96bfd3e8ffa2/cancel",
-                     *       "requestId": "01a24c07-0e7c-7001-8054-50577cc65a48"
+                     *       "instance": "/v1/reward-instances/01a24c12-5e0a-7001-91bc-bd3f9cef9875/cancel",
+                     *       "requestId": "01a24c12-5e0b-7000-b4ae-c2b75e826b27"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21221,7 +21221,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "points_quote",
-                     *       "memberId": "01a0cd99-bdc0-7010-b6e0-ceeb04f5a18f",
+                     *       "memberId": "01a0cd99-bdc0-7010-b68e-f3d4ee137017",
                      *       "available": 355,
                      *       "points": 355,
                      *       "money": 355,
@@ -21265,7 +21265,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07e6-7000-85ac-102259eb67f3",
+                     *       "requestId": "01a24c12-58ba-7000-a51c-a91e0fab3d10",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -21290,7 +21290,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07e7-7000-bbc4-d964aee70631"
+                     *       "requestId": "01a24c12-58bb-7000-a832-3a5160ec1db0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21309,7 +21309,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin, pos",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07e8-7000-9022-0cc17bc152b5"
+                     *       "requestId": "01a24c12-58bb-7001-aabe-87ee615c0312"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21328,7 +21328,7 @@ export interface operations {
                      *       "status": 404,
                      *       "detail": "member not found",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07e9-7001-a5de-667c676f1cc3",
+                     *       "requestId": "01a24c12-58bc-7001-bb38-99f81382a32d",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -21353,7 +21353,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "this program does not take points as payment (set its pointValue)",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07ea-7000-a9a7-312ce6c9ceba",
+                     *       "requestId": "01a24c12-58be-7000-9d78-632ecf6bc4a5",
                      *       "errors": [
                      *         {
                      *           "field": "memberId",
@@ -21378,7 +21378,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-07ef-7000-9b76-eade13e104c2"
+                     *       "requestId": "01a24c12-58c3-7000-9e1b-2c31c62ad88e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21397,7 +21397,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/checkout/points-quote",
-                     *       "requestId": "01a24c07-0e7d-7000-9b2d-fd7cc9f63e17"
+                     *       "requestId": "01a24c12-5e0b-7001-abdf-0e46b8ad4cd9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21442,7 +21442,7 @@ export interface operations {
                      *       "object": "list",
                      *       "data": [
                      *         {
-                     *           "rewardId": "01a0cd99-bdc0-700e-8142-25d1533a17d6",
+                     *           "rewardId": "01a0cd99-bdc0-700e-bd6b-f9b994db371d",
                      *           "charity": "Reforest Now",
                      *           "donations": 1,
                      *           "amount": 200,
@@ -21482,7 +21482,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: programId must match format \"uuid\"",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24c07-07f4-7000-b26b-8ecda1ee0afe",
+                     *       "requestId": "01a24c12-58c7-7000-b677-97aeabb244c4",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -21506,8 +21506,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/donations",
-                     *       "requestId": "01a24c07-07f5-7000-b1e1-126f66e9a2c9"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/donations",
+                     *       "requestId": "01a24c12-58c8-7000-b1e4-41796c02164b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21525,8 +21525,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "a member token can only read its own member",
-                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-a0dc-d5df4acceb34/donations",
-                     *       "requestId": "01a24c07-07fb-7000-b4ef-6ff7cdc7e969"
+                     *       "instance": "/v1/programs/01a0cd99-bdc0-7001-be50-852805a43868/donations",
+                     *       "requestId": "01a24c12-58cd-7000-b2dc-e6bd6b607321"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21544,8 +21544,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "program not found",
-                     *       "instance": "/v1/programs/01a24c07-07fc-7000-9a49-06656d67d599/donations",
-                     *       "requestId": "01a24c07-07fc-7001-847b-98e531a05694",
+                     *       "instance": "/v1/programs/01a24c12-58cf-7000-a87e-2c5ba9ab8ce9/donations",
+                     *       "requestId": "01a24c12-58cf-7001-a170-da27c7e0a11e",
                      *       "errors": [
                      *         {
                      *           "field": "programId",
@@ -21570,7 +21570,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/programs/not-a-uuid/donations",
-                     *       "requestId": "01a24c07-0800-7000-b21b-1ee7dcdfebf8"
+                     *       "requestId": "01a24c12-58d2-7000-8bc9-68cf384f14d1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21588,8 +21588,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/programs/01a24c07-0e7d-7001-9ee3-c13405e3880e/donations",
-                     *       "requestId": "01a24c07-0e7e-7000-8e68-6dd08ffca56e"
+                     *       "instance": "/v1/programs/01a24c12-5e0c-7000-a132-0f1acb083f3b/donations",
+                     *       "requestId": "01a24c12-5e0c-7001-acf8-3de731b30f9a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21618,7 +21618,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_endpoint",
-                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *           "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *           "url": "https://hooks.example.com/laurel",
                      *           "description": "order system",
                      *           "eventTypes": [
@@ -21677,7 +21677,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/webhook-endpoints?note=%00",
-                     *       "requestId": "01a24c07-0821-7000-95b4-e426dbcd14e0",
+                     *       "requestId": "01a24c12-58e8-7000-8919-753d5b8c28c7",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -21702,7 +21702,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0822-7000-9e4a-e3f902766c34"
+                     *       "requestId": "01a24c12-58e9-7000-9c01-ee15bc36eb62"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21721,7 +21721,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0822-7001-ab23-137f0184f0ad"
+                     *       "requestId": "01a24c12-58e9-7001-816a-f2131097c421"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21740,7 +21740,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints?limit=0",
-                     *       "requestId": "01a24c07-082c-7000-9da3-de21df760621"
+                     *       "requestId": "01a24c12-58ef-7000-8d59-e0ba3ed2d086"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21759,7 +21759,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0e7f-7000-802f-989e23cd71f2"
+                     *       "requestId": "01a24c12-5e0e-7000-9113-b140a5b6dd84"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21816,7 +21816,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -21826,7 +21826,7 @@ export interface operations {
                      *       "enabled": true,
                      *       "createdAt": "2026-11-24T09:30:00.000Z",
                      *       "updatedAt": "2026-11-24T09:30:00.000Z",
-                     *       "secret": "whsec_8mNpsjcMm+MGCFZDM9NmjudbzT7gYveK"
+                     *       "secret": "whsec_lHs5aWuEQzvqa0pj98jixo8GyY93zF3B"
                      *     }
                      */
                     "application/json": {
@@ -21873,7 +21873,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0808-7000-850a-4787f2608063",
+                     *       "requestId": "01a24c12-58dc-7000-a5d3-7302bd974c7e",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -21898,7 +21898,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-080e-7000-aa85-c35df782078c"
+                     *       "requestId": "01a24c12-58dd-7000-b264-8938c648d73a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21917,7 +21917,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-080f-7000-b72e-6f1f937ea629"
+                     *       "requestId": "01a24c12-58dd-7001-b535-f46756d263ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21936,7 +21936,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0813-7000-a08c-147a419f835a"
+                     *       "requestId": "01a24c12-58e1-7000-9ffa-ddfbbd13ca1e"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21955,7 +21955,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/webhook-endpoints",
-                     *       "requestId": "01a24c07-0e7e-7001-b198-a5f53075e6af"
+                     *       "requestId": "01a24c12-5e0d-7000-8b11-f1f9c073ac55"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -21987,7 +21987,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -22040,7 +22040,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c07-0836-7000-8781-532823e7a022",
+                     *       "requestId": "01a24c12-58f4-7000-862c-7f89ff53b382",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22064,8 +22064,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0837-7000-9ef9-32d0e57523f9"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-58f5-7000-b78d-6c13602e952a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22083,8 +22083,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0837-7001-959e-0506ae459317"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-58f5-7001-8d0d-31d39c9b697b"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22102,8 +22102,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0838-7000-84ee-63e53233522b",
-                     *       "requestId": "01a24c07-0838-7001-8ff8-b46cb6671f4b",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58f6-7000-a0b5-bacc905263d3",
+                     *       "requestId": "01a24c12-58f6-7001-ab8e-433d642c9e44",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22128,7 +22128,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c07-083e-7000-9950-426484a1b6d7"
+                     *       "requestId": "01a24c12-58fa-7000-bcae-7007849c5b08"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22146,8 +22146,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e80-7000-8a3a-e6286e1bb005",
-                     *       "requestId": "01a24c07-0e80-7001-bdf5-943301b10296"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5e0f-7000-933d-8d1d317c0faf",
+                     *       "requestId": "01a24c12-5e0f-7001-aae3-32c50e6f1ccc"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22179,7 +22179,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *       "deleted": true
                      *     }
                      */
@@ -22210,7 +22210,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c07-0914-7000-aa29-51802db18062",
+                     *       "requestId": "01a24c12-5973-7000-a2b3-cf142a0bb1b5",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22234,8 +22234,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0915-7000-8505-ae719d64b96b"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-5974-7000-a7e8-855bfa2b7bf4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22253,8 +22253,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0915-7001-88a0-67a9cdc19774"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-5974-7001-9bc9-c371655c00d1"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22272,8 +22272,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0916-7000-9d01-8c7d05dccb7d",
-                     *       "requestId": "01a24c07-0916-7001-8056-e91fa94f132a",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5975-7000-86f2-259b20f8ebc6",
+                     *       "requestId": "01a24c12-5975-7001-b5b0-f0ea4baefa35",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22298,7 +22298,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid",
-                     *       "requestId": "01a24c07-091a-7000-8415-aee914619cae"
+                     *       "requestId": "01a24c12-5979-7000-9728-060b605965c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22316,8 +22316,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e82-7000-8bb5-ccdad3dceb70",
-                     *       "requestId": "01a24c07-0e82-7001-9c2d-dccb46edbcfb"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5e10-7002-8daa-aee1e7a46a95",
+                     *       "requestId": "01a24c12-5e10-7003-9fff-b3d8c3d39aa6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22369,7 +22369,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_endpoint",
-                     *       "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *       "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *       "url": "https://hooks.example.com/laurel",
                      *       "description": "order system",
                      *       "eventTypes": [
@@ -22422,8 +22422,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0846-7000-9d85-1dd334c85af0",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-5902-7000-b0b0-d098f74ceb06",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -22447,8 +22447,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0847-7000-a559-9b76f824a206"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-5903-7000-88e6-7d97f49e11b8"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22466,8 +22466,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0848-7000-884d-b32b9d11b2de"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-5903-7001-a0b3-8a43b678425a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22485,8 +22485,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0849-7000-a208-1f68f312f9a6",
-                     *       "requestId": "01a24c07-0849-7001-b1ff-723e779ca611",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5904-7000-8783-d93613b8ab3d",
+                     *       "requestId": "01a24c12-5904-7001-baad-d61eb8a912d9",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22510,8 +22510,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
-                     *       "requestId": "01a24c07-0850-7000-8534-df13b35e9e05"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
+                     *       "requestId": "01a24c12-590a-7000-831b-27983d9bf95a"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22529,8 +22529,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e81-7000-9bbf-1ff3c5ccd230",
-                     *       "requestId": "01a24c07-0e81-7001-b004-a23292bad900"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5e10-7000-8341-ac16a5848b29",
+                     *       "requestId": "01a24c12-5e10-7001-829e-f79371c5aae4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22571,9 +22571,9 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24c07-085d-7002-ab58-013f3d7a118f",
-                     *           "messageId": "01a24c07-085d-7001-8024-4a0c8a3e4eee",
-                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *           "deliveryId": "01a24c12-5917-7002-8583-556ecd624524",
+                     *           "messageId": "01a24c12-5917-7001-bf25-9c56e034d4ee",
+                     *           "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -22586,9 +22586,9 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "webhook_delivery",
-                     *           "deliveryId": "01a24c07-0851-7002-9aaf-24ed257927ec",
-                     *           "messageId": "01a24c07-0851-7001-ab15-ae059ae2b1e9",
-                     *           "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *           "deliveryId": "01a24c12-590b-7002-bb22-80f066b0e484",
+                     *           "messageId": "01a24c12-590b-7001-966d-fd2b31c1ca1f",
+                     *           "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4",
                      *           "type": "webhook.test",
                      *           "status": "pending",
                      *           "attempts": 0,
@@ -22668,7 +22668,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24c07-086f-7000-862a-a10bdec8bc10",
+                     *       "requestId": "01a24c12-592c-7000-a5e7-67c0eb81dcde",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22692,8 +22692,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/deliveries",
-                     *       "requestId": "01a24c07-0870-7000-89cd-8830f9083aa9"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4/deliveries",
+                     *       "requestId": "01a24c12-592e-7000-90c5-b1f24f894dee"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22711,8 +22711,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/deliveries",
-                     *       "requestId": "01a24c07-0871-7000-96aa-dbeece7348b2"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4/deliveries",
+                     *       "requestId": "01a24c12-592e-7001-9610-53009e3e426f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22730,8 +22730,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0873-7000-8739-1bbea43de6a3/deliveries",
-                     *       "requestId": "01a24c07-0873-7001-afde-5c949a4dadee",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-592f-7000-aa5b-7b2e31dd0f68/deliveries",
+                     *       "requestId": "01a24c12-592f-7001-ba09-dab65e8d9c30",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22756,7 +22756,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/deliveries",
-                     *       "requestId": "01a24c07-0876-7001-a9c2-86719b143432"
+                     *       "requestId": "01a24c12-5933-7000-8e20-da2263a8f1ce"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22774,8 +22774,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e82-7002-93a5-27383decbb9e/deliveries",
-                     *       "requestId": "01a24c07-0e82-7003-9143-486707538b7b"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5e11-7000-bcec-859db69d21f7/deliveries",
+                     *       "requestId": "01a24c12-5e11-7001-8025-7e63e9254227"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22810,8 +22810,8 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "webhook_message",
-                     *       "messageId": "01a24c07-0851-7001-ab15-ae059ae2b1e9",
-                     *       "deliveryId": "01a24c07-0851-7002-9aaf-24ed257927ec",
+                     *       "messageId": "01a24c12-590b-7001-966d-fd2b31c1ca1f",
+                     *       "deliveryId": "01a24c12-590b-7002-bb22-80f066b0e484",
                      *       "type": "webhook.test"
                      *     }
                      */
@@ -22848,7 +22848,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid params: endpointId must match format \"uuid\"",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24c07-0856-7001-8339-6d2cef9dbfd7",
+                     *       "requestId": "01a24c12-5910-7000-99f0-43ccb7204717",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22872,8 +22872,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
-                     *       "requestId": "01a24c07-0857-7000-93e9-f31a3dc6f1ee"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4/test",
+                     *       "requestId": "01a24c12-5911-7000-800f-e1fcc19ea2a4"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22891,8 +22891,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs one of the scopes: admin",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
-                     *       "requestId": "01a24c07-0858-7000-9852-5fa8505545c8"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4/test",
+                     *       "requestId": "01a24c12-5911-7001-9f86-4515376f5321"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22910,8 +22910,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "webhook endpoint not found",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0858-7001-8a0d-64ac4e53c1df/test",
-                     *       "requestId": "01a24c07-0858-7002-98ef-f07ccade752d",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5912-7000-9861-7a318d1d36bc/test",
+                     *       "requestId": "01a24c12-5912-7001-90a8-e5ea5721f927",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22935,8 +22935,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the endpoint is disabled: enable it to test it",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8/test",
-                     *       "requestId": "01a24c07-090f-7002-9e75-0e4f5a138dde",
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4/test",
+                     *       "requestId": "01a24c12-596e-7002-807a-836380bc380b",
                      *       "errors": [
                      *         {
                      *           "field": "endpointId",
@@ -22961,7 +22961,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/webhook-endpoints/not-a-uuid/test",
-                     *       "requestId": "01a24c07-0863-7000-a558-b3985a59cd97"
+                     *       "requestId": "01a24c12-591c-7000-b90a-7dd21992ba35"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -22979,8 +22979,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/webhook-endpoints/01a24c07-0e83-7000-bbc4-a9d942e94aa8/test",
-                     *       "requestId": "01a24c07-0e83-7001-9175-db15c0202432"
+                     *       "instance": "/v1/webhook-endpoints/01a24c12-5e12-7000-8bf9-9da3d3be71ea/test",
+                     *       "requestId": "01a24c12-5e12-7001-a51f-2559791975fb"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23006,10 +23006,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
+                     *       "tenantId": "01a0cd99-bdc0-7000-8e53-f863ab0a0fad",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *         "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -23017,7 +23017,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "YugV-RsKSy4VFvUUtIc4SkIiqt5RQGIw",
+                     *       "csrfToken": "E92vvFM5CW_AnsBv24304CnUIFoKrbiu",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -23082,7 +23082,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c07-0bae-7000-a58e-c72f5f1fa41a",
+                     *       "requestId": "01a24c12-5bfc-7000-8d8b-c73774cb39b9",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -23107,7 +23107,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "not signed in",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0bae-7001-82bb-7614b3bd2184"
+                     *       "requestId": "01a24c12-5bfd-7000-824e-493515648a58"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23126,7 +23126,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c07-0bb5-7001-9f1d-2a13e372d92b"
+                     *       "requestId": "01a24c12-5c03-7000-90ba-da3327f546c9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23145,7 +23145,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0e85-7000-ad46-b8158e1864cd"
+                     *       "requestId": "01a24c12-5e14-7000-a14a-ba3f3a10d297"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23178,10 +23178,10 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "session",
-                     *       "tenantId": "01a0cd99-bdc0-7000-9108-076c0b382fab",
+                     *       "tenantId": "01a0cd99-bdc0-7000-8e53-f863ab0a0fad",
                      *       "user": {
                      *         "object": "console_user",
-                     *         "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *         "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *         "email": "sam@example.com",
                      *         "name": "Sam Support",
                      *         "role": "marketer",
@@ -23189,7 +23189,7 @@ export interface operations {
                      *         "lockedUntil": null,
                      *         "createdAt": "2026-11-24T09:30:00.000Z"
                      *       },
-                     *       "csrfToken": "8GyrJ_sWjkP_eE_vnU0oXQn3eD3dShzi",
+                     *       "csrfToken": "X6XiH--fYigd2ireZb0a2XfZcy8emwLc",
                      *       "expiresAt": "2026-11-24T21:30:00.000Z"
                      *     }
                      */
@@ -23254,7 +23254,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0b05-7000-bb07-0260c026a34e",
+                     *       "requestId": "01a24c12-5b35-7000-ba71-029c0e4b5b19",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -23279,7 +23279,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "wrong e-mail or password",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0b06-7000-a2b8-3af06d51d1ec"
+                     *       "requestId": "01a24c12-5b36-7000-950b-9e852a1e56b9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23298,7 +23298,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0b58-7000-930f-a946071a8741"
+                     *       "requestId": "01a24c12-5b9d-7000-9394-1c3b87fed8c6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23317,7 +23317,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0e84-7000-be8c-24c7baa007e0"
+                     *       "requestId": "01a24c12-5e13-7000-ae61-bfa78b04c2ed"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23370,7 +23370,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit is not a known field",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c07-0bbf-7000-a4b3-479ea838a205",
+                     *       "requestId": "01a24c12-5c05-7000-93d6-66b43702a282",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -23395,7 +23395,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "not signed in",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0bbf-7001-a9e4-1fbef5ca79a8"
+                     *       "requestId": "01a24c12-5c05-7001-bb1e-91b649c260fd"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23414,7 +23414,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/session?limit=0",
-                     *       "requestId": "01a24c07-0bc1-7000-94bd-785f8aaf5398"
+                     *       "requestId": "01a24c12-5c07-7001-91d3-59292c46b07f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23433,7 +23433,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/session",
-                     *       "requestId": "01a24c07-0e86-7000-83e0-b7df70506d9e"
+                     *       "requestId": "01a24c12-5e16-7000-ba00-bdd951d936ae"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23462,7 +23462,7 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "console_user",
-                     *           "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *           "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *           "email": "sam@example.com",
                      *           "name": "Sam Support",
                      *           "role": "support",
@@ -23520,7 +23520,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: note must not contain NUL characters or unpaired surrogates",
                      *       "instance": "/v1/users?note=%00",
-                     *       "requestId": "01a24c07-0a0e-7000-9a46-9e1f7f82512f",
+                     *       "requestId": "01a24c12-5a54-7000-8170-16051dafc0eb",
                      *       "errors": [
                      *         {
                      *           "field": "note",
@@ -23545,7 +23545,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-0a0f-7000-aed1-8b116801036f"
+                     *       "requestId": "01a24c12-5a55-7000-a6d5-7e683f20b072"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23564,7 +23564,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-0a0f-7001-8a85-8d3bad7f4f16"
+                     *       "requestId": "01a24c12-5a56-7000-90f4-34df3c825790"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23583,7 +23583,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users?limit=0",
-                     *       "requestId": "01a24c07-0a16-7000-9efb-a63aab28ace4"
+                     *       "requestId": "01a24c12-5a5c-7000-a6c5-dbf6ea0b8eb6"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23602,7 +23602,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-0e87-7000-bfeb-49926ac8d670"
+                     *       "requestId": "01a24c12-5e17-7000-917c-c780473597a9"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23643,7 +23643,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "support",
@@ -23695,7 +23695,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-09fa-7000-a002-0b0b7c0655e3",
+                     *       "requestId": "01a24c12-5a40-7000-8acf-26d9a73f912d",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -23720,7 +23720,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-09fb-7000-8461-1426e22cbd1c"
+                     *       "requestId": "01a24c12-5a42-7000-8204-e21789735160"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23739,7 +23739,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-09fb-7001-9bd5-2fb7dc500560"
+                     *       "requestId": "01a24c12-5a42-7001-a874-986f8d356a50"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23758,7 +23758,7 @@ export interface operations {
                      *       "status": 409,
                      *       "detail": "a console user with this e-mail exists",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-09fd-7000-af0e-967a9b09053f",
+                     *       "requestId": "01a24c12-5a43-7000-9b02-56ed35f31a5d",
                      *       "errors": [
                      *         {
                      *           "field": "email",
@@ -23783,7 +23783,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-0a01-7000-a149-89f3007a1bab"
+                     *       "requestId": "01a24c12-5a4c-7000-accd-87eafe77a621"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23802,7 +23802,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/users",
-                     *       "requestId": "01a24c07-0e88-7000-8803-5b647f691a20"
+                     *       "requestId": "01a24c12-5e17-7001-8525-837ab878bfe0"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23847,7 +23847,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "object": "console_user",
-                     *       "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *       "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *       "email": "sam@example.com",
                      *       "name": "Sam Support",
                      *       "role": "marketer",
@@ -23898,8 +23898,8 @@ export interface operations {
                      *       "title": "Invalid request",
                      *       "status": 400,
                      *       "detail": "invalid body: colour is not a known field",
-                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
-                     *       "requestId": "01a24c07-0a7a-7000-8cd2-241313fa5975",
+                     *       "instance": "/v1/users/01a24c12-59e5-7000-bee7-2514bd7afcae",
+                     *       "requestId": "01a24c12-5ac3-7000-9ca1-84cad8f5b4fa",
                      *       "errors": [
                      *         {
                      *           "field": "colour",
@@ -23923,8 +23923,8 @@ export interface operations {
                      *       "title": "Unauthorized",
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
-                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
-                     *       "requestId": "01a24c07-0a7b-7000-80b9-4d22d4156889"
+                     *       "instance": "/v1/users/01a24c12-59e5-7000-bee7-2514bd7afcae",
+                     *       "requestId": "01a24c12-5ac4-7000-9e7b-597c300fde2d"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23942,8 +23942,8 @@ export interface operations {
                      *       "title": "Forbidden",
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
-                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
-                     *       "requestId": "01a24c07-0a7b-7001-a7d1-d19d7805395e"
+                     *       "instance": "/v1/users/01a24c12-59e5-7000-bee7-2514bd7afcae",
+                     *       "requestId": "01a24c12-5ac5-7000-9bd7-0424c20ee742"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -23961,8 +23961,8 @@ export interface operations {
                      *       "title": "Not found",
                      *       "status": 404,
                      *       "detail": "console user not found",
-                     *       "instance": "/v1/users/01a24c07-0a7c-7000-96ab-21ebb9f11fb4",
-                     *       "requestId": "01a24c07-0a7c-7001-9b74-d7e89e277e92",
+                     *       "instance": "/v1/users/01a24c12-5ac6-7000-9116-9666d1682dcd",
+                     *       "requestId": "01a24c12-5ac6-7001-86c1-056389ec6ad0",
                      *       "errors": [
                      *         {
                      *           "field": "userId",
@@ -23986,8 +23986,8 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "the last owner keeps the owner role",
-                     *       "instance": "/v1/users/01a24c07-0a1c-7000-9e7a-1b70067e8614",
-                     *       "requestId": "01a24c07-0a7e-7000-b367-dc3bec916b29",
+                     *       "instance": "/v1/users/01a24c12-5a5e-7000-87f7-e0fc20aa140d",
+                     *       "requestId": "01a24c12-5ac8-7000-ba15-04efe7eacd9f",
                      *       "errors": [
                      *         {
                      *           "field": "role",
@@ -24011,8 +24011,8 @@ export interface operations {
                      *       "title": "Too many requests",
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
-                     *       "instance": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
-                     *       "requestId": "01a24c07-0a83-7000-b508-b884ce7f0338"
+                     *       "instance": "/v1/users/01a24c12-59e5-7000-bee7-2514bd7afcae",
+                     *       "requestId": "01a24c12-5ad1-7000-b77a-768d7b1cceb7"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -24030,8 +24030,8 @@ export interface operations {
                      *       "title": "Service unavailable",
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
-                     *       "instance": "/v1/users/01a24c07-0e89-7000-ae76-15db4f6b6cb0",
-                     *       "requestId": "01a24c07-0e89-7001-a7f3-3bdb883062a7"
+                     *       "instance": "/v1/users/01a24c12-5e18-7000-bca3-d78aa94541d3",
+                     *       "requestId": "01a24c12-5e18-7001-94b7-db34fdd0335f"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -24074,12 +24074,12 @@ export interface operations {
                      *       "data": [
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c07-0a78-7000-bed8-88ed8893a5aa",
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "auditId": "01a24c12-5ac2-7000-9f12-8b14ddbb7a5d",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "actorName": "back office",
                      *           "method": "PATCH",
                      *           "route": "/v1/users/:userId",
-                     *           "path": "/v1/users/01a24c07-09a0-7000-a572-4abccf32e823",
+                     *           "path": "/v1/users/01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *           "status": 200,
                      *           "request": {
                      *             "role": "marketer"
@@ -24090,7 +24090,7 @@ export interface operations {
                      *             "role": "marketer",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *             "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -24099,8 +24099,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c07-0a6f-7000-8535-73647c08ea02",
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "auditId": "01a24c12-5ab8-7000-ba28-680ec5f6629d",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -24118,7 +24118,7 @@ export interface operations {
                      *             "role": "owner",
                      *             "email": "olivia@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c07-0a1c-7000-9e7a-1b70067e8614",
+                     *             "userId": "01a24c12-5a5e-7000-87f7-e0fc20aa140d",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -24127,8 +24127,8 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c07-09f8-7000-a7c2-aa5ef4c2f075",
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "auditId": "01a24c12-5a3e-7000-b717-946c468c5ff4",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/users",
@@ -24146,7 +24146,7 @@ export interface operations {
                      *             "role": "support",
                      *             "email": "sam@example.com",
                      *             "object": "console_user",
-                     *             "userId": "01a24c07-09a0-7000-a572-4abccf32e823",
+                     *             "userId": "01a24c12-59e5-7000-bee7-2514bd7afcae",
                      *             "disabled": false,
                      *             "createdAt": "2026-11-24T09:30:00.000Z",
                      *             "lockedUntil": null
@@ -24155,12 +24155,12 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c07-0922-7000-abd9-26662cf3cfa2",
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "auditId": "01a24c12-5980-7000-a6f9-ea97ebfdf97f",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "actorName": "back office",
                      *           "method": "POST",
                      *           "route": "/v1/members/:memberId/erase",
-                     *           "path": "/v1/members/01a24c06-fe27-7001-8ffd-12c41b08cebc/erase",
+                     *           "path": "/v1/members/01a24c12-51a9-7001-9343-ec76e7af85ff/erase",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
@@ -24173,8 +24173,8 @@ export interface operations {
                      *             "status": "erased",
                      *             "birthday": null,
                      *             "cardCode": null,
-                     *             "memberId": "01a24c06-fe27-7001-8ffd-12c41b08cebc",
-                     *             "programId": "01a0cd99-bdc0-7001-a0dc-d5df4acceb34",
+                     *             "memberId": "01a24c12-51a9-7001-9343-ec76e7af85ff",
+                     *             "programId": "01a0cd99-bdc0-7001-be50-852805a43868",
                      *             "attributes": {},
                      *             "enrolledAt": "2026-11-24T09:30:00.000Z",
                      *             "externalId": null,
@@ -24184,25 +24184,25 @@ export interface operations {
                      *         },
                      *         {
                      *           "object": "audit_record",
-                     *           "auditId": "01a24c07-0913-7000-8a2f-0573dc3e87c0",
-                     *           "actor": "key:01a24c06-faee-7001-ae38-1200332d1526",
+                     *           "auditId": "01a24c12-5972-7000-ac8f-c4e0cca0abf2",
+                     *           "actor": "key:01a24c12-4f03-7001-ad93-d4e429dd2d67",
                      *           "actorName": "back office",
                      *           "method": "DELETE",
                      *           "route": "/v1/webhook-endpoints/:endpointId",
-                     *           "path": "/v1/webhook-endpoints/01a24c07-0801-7001-89c3-a6d36a6fbfc8",
+                     *           "path": "/v1/webhook-endpoints/01a24c12-58d4-7001-b054-505d92385ee4",
                      *           "status": 200,
                      *           "request": null,
                      *           "before": null,
                      *           "after": {
                      *             "object": "webhook_endpoint",
                      *             "deleted": true,
-                     *             "endpointId": "01a24c07-0801-7001-89c3-a6d36a6fbfc8"
+                     *             "endpointId": "01a24c12-58d4-7001-b054-505d92385ee4"
                      *           },
                      *           "createdAt": "2026-11-24T09:30:00.000Z"
                      *         }
                      *       ],
                      *       "hasMore": true,
-                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzA3LTA5MTMtNzAwMC04YTJmLTA1NzNkYzNlODdjMCJ9"
+                     *       "nextCursor": "eyJhZnRlciI6IjAxYTI0YzEyLTU5NzItNzAwMC1hYzhmLWM0ZTBjY2EwYWJmMiJ9"
                      *     }
                      */
                     "application/json": {
@@ -24267,7 +24267,7 @@ export interface operations {
                      *       "status": 400,
                      *       "detail": "invalid querystring: limit must be >= 1",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24c07-0bd2-7000-aa93-736528aee5e3",
+                     *       "requestId": "01a24c12-5c0d-7000-8c06-95ceba03e1b1",
                      *       "errors": [
                      *         {
                      *           "field": "limit",
@@ -24292,7 +24292,7 @@ export interface operations {
                      *       "status": 401,
                      *       "detail": "this operation needs Authorization: Bearer <API key>",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24c07-0bd3-7000-a1ad-b1c357fc383f"
+                     *       "requestId": "01a24c12-5c0e-7000-b24d-0c1811c96821"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -24311,7 +24311,7 @@ export interface operations {
                      *       "status": 403,
                      *       "detail": "this operation needs an admin key",
                      *       "instance": "/v1/audit-log?limit=5",
-                     *       "requestId": "01a24c07-0bd4-7000-a3b4-37ae418088a7"
+                     *       "requestId": "01a24c12-5c0e-7001-8101-9626f5eced41"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -24330,7 +24330,7 @@ export interface operations {
                      *       "status": 429,
                      *       "detail": "Rate limit exceeded, retry in 1 minute",
                      *       "instance": "/v1/audit-log?limit=0",
-                     *       "requestId": "01a24c07-0bd7-7000-9dae-0b5de5c4e806"
+                     *       "requestId": "01a24c12-5c12-7000-be2d-0a501ef235ea"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -24349,7 +24349,7 @@ export interface operations {
                      *       "status": 503,
                      *       "detail": "the database is unreachable for now; retry after the Retry-After header",
                      *       "instance": "/v1/audit-log",
-                     *       "requestId": "01a24c07-0e8a-7000-95f2-d09c3bdb2a7c"
+                     *       "requestId": "01a24c12-5e19-7000-8931-41c80f83bd3c"
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
