@@ -284,9 +284,11 @@ describe.skipIf(!hasChromium)('the member portal and the widget in a browser', (
     const shopUrl = `http://localhost:${(shop.address() as { port: number }).port}/`;
     const page = await tab(context);
     await page.goto(shopUrl);
+    const shown = `${new Intl.NumberFormat('en-GB').format(available)} points`;
     const points = page.locator('laurel-widget .points');
-    await points.waitFor();
-    expect(await points.textContent()).toBe(`${new Intl.NumberFormat('en-GB').format(available)} points`);
+    // the widget renders, then fills in the balance it fetched: wait for the figure, then read it
+    await page.locator('laurel-widget .points', { hasText: shown }).waitFor().catch(() => {});
+    expect(await points.textContent()).toBe(shown);
     expect(await points.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(123, 44, 191)');
     expect(await page.locator('laurel-widget').textContent()).toBe('');
     await check(page, 'widget-shop-page');
