@@ -14,7 +14,6 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/services/api-keys.js';
 import { openLaurel } from '../src/services/context.js';
@@ -23,8 +22,8 @@ import { createMember } from '../src/services/members.js';
 import { createRule } from '../src/services/rules.js';
 import { createProgram, createTenant } from '../src/services/tenants.js';
 import { basicProgram, onPostgres } from './support/laurel.js';
+import { freePort, ROOT, run } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_KEY = `e2e-admin-${randomBytes(16).toString('hex')}`;
 const CARD = 'CARD-0001';
 
@@ -37,17 +36,6 @@ let base: string;
 const known: { tenantId?: string; programId?: string; memberId?: string } = {};
 
 const alive = () => server !== undefined && server.exitCode === null && server.signalCode === null;
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 /** Whether a new TCP connection to the port is accepted. */
 function accepts(port: number): Promise<boolean> {
@@ -105,17 +93,6 @@ async function api(method: string, path: string, body?: unknown): Promise<Sent> 
   const type = r.headers.get('content-type') ?? '';
   const text = await r.text();
   return { status: r.status, type, body: type.includes('json') ? JSON.parse(text) : text };
-}
-
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('error', reject);
-    child.once('exit', (code) => resolve({ code, out }));
-  });
 }
 
 /** The server's environment: what `npm start` would see, plus the test's settings. */

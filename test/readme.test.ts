@@ -9,14 +9,12 @@
 // of a walkthrough must succeed (2xx). A ```sh norun block is not run (installing, the test suite).
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onPostgres } from './support/laurel.js';
+import { freePort, ROOT } from './support/processes.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
 
 interface Expectation {
@@ -220,17 +218,6 @@ function matchesText(parts: string[], actual: string): boolean {
 }
 
 // ---- running a section ----
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as net.AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 const dirs: string[] = [];
 
