@@ -1,7 +1,7 @@
-// The typed client of the public REST API (generated types: schema.d.ts). Writes carry the
+// The typed client of the public REST API (the generated types of clients/typescript, the same the published client uses). Writes carry the
 // session's CSRF token; POSTs an Idempotency-Key, so a retried click never pays twice.
 import createClient, { type Middleware } from 'openapi-fetch';
-import type { paths } from './schema';
+import type { paths } from '../../../clients/typescript/schema';
 
 let csrfToken = '';
 let bearer = '';
