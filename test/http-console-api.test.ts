@@ -76,6 +76,16 @@ describe('member search', () => {
     expect((await call(app, { method: 'GET', url: '/v1/members/search?q=CARD-9', key: other.keys.read })).json().data).toEqual([]);
     expect((await call(app, { method: 'GET', url: '/v1/members/search?q=CARD-', key: t.keys.read })).json().data).toEqual([]);
   });
+
+  it('narrows to a program, and refuses a programId the database could not read as an id with 400 naming it (found by the fuzz test)', async () => {
+    const t = await newTenant(laurel);
+    const m = (await call(app, { method: 'POST', url: '/v1/members', key: t.keys.pos, body: { programId: t.program.programId, cardCode: 'CARD-7' } })).json();
+    const found = await call(app, { method: 'GET', url: `/v1/members/search?q=CARD-7&programId=${t.program.programId}`, key: t.keys.read });
+    expect(found.json().data.map((x: { memberId: string }) => x.memberId)).toEqual([m.memberId]);
+    const r = await call(app, { method: 'GET', url: `/v1/members/search?q=CARD-7&programId=${encodeURIComponent(`urn:uuid:${t.program.programId}`)}`, key: t.keys.read });
+    expect(r.statusCode, r.body).toBe(400);
+    expect(r.json().errors).toEqual([expect.objectContaining({ field: 'programId' })]);
+  });
 });
 
 describe('checking a rule condition', () => {

@@ -243,6 +243,6 @@ export async function searchMembers(laurel: Laurel, tenantId: string, query: str
     eb('external_id', '=', q), eb('card_code', '=', q), eb('email', '=', q.toLowerCase()), eb('phone', '=', phone),
     ...(isUuid(q) ? [eb('member_id', '=', q.toLowerCase())] : []),
   ]));
-  if (programId) select = select.where('program_id', '=', programId);
+  if (programId !== undefined) select = select.where('program_id', '=', requireId(programId, 'programId', 'program'));
   return (await select.orderBy('member_id').limit(20).execute()).map(memberOf);
 }
