@@ -48,8 +48,6 @@ export interface ExpiryRound {
   } & Memory;
   baseline: { ms: number; lots: number; balances: number };
   verifyMs: number;
-  /** building the two indexes verifyLedger needs at this size (see VERIFY_INDEXES) */
-  verifyIndexMs: number;
   check: string;
 }
 
@@ -227,32 +225,12 @@ async function checkSides(laurel: Laurel, fx: Fixture, members: number, perMembe
   return `both sides: all ${lots} lots at 0, all ${members} points balances expired ${worth} with 0 available; ${e!.n} expire entries (one per wallet)`;
 }
 
-/**
- * verifyLedger sums each balance's postings and each balance's lots in a lateral subquery per
- * balance row, and neither table has an index that finds a member's rows (postings: only its
- * primary key; lots: only partial member indexes, and after an expiry every lot is at 0): each
- * balance then reads all of the tenant's postings and lots, O(balances × rows) — 5 s for 1,000
- * members, 536 s for 10,000, hours beyond (see README). The bench builds these two indexes for
- * the verification only (after both sides were measured) and drops them after.
- */
-const VERIFY_INDEXES = [
-  ['bench_verify_postings_member', 'postings (tenant_id, member_id, wallet_id)'],
-  ['bench_verify_lots_member', 'lots (tenant_id, member_id, wallet_id)'],
-] as const;
-
-/** verifyLedger on the tenant, as `laurel verify --tenant` runs it, with the two indexes above; throws unless ok. */
-async function verifyTenant(laurel: Laurel, fx: Fixture, now: Date): Promise<{ indexMs: number; verifyMs: number }> {
-  let t = performance.now();
-  for (const [name, on] of VERIFY_INDEXES) await sql.raw(`create index if not exists ${name} on ${on}`).execute(laurel.db);
-  const indexMs = performance.now() - t;
-  t = performance.now();
-  try {
-    const report = await verifyLedger(laurel.db, now, fx.tenantId);
-    if (!report.ok) throw new Error(`the ledger of the expiry tenant is inconsistent after the settle job:\n${formatReport(report)}`);
-  } finally {
-    for (const [name] of VERIFY_INDEXES) await sql.raw(`drop index if exists ${name}`).execute(laurel.db);
-  }
-  return { indexMs, verifyMs: performance.now() - t };
+/** verifyLedger on the tenant, as `laurel verify --tenant` runs it; throws unless ok. */
+async function verifyTenant(laurel: Laurel, fx: Fixture, now: Date): Promise<number> {
+  const t = performance.now();
+  const report = await verifyLedger(laurel.db, now, fx.tenantId);
+  if (!report.ok) throw new Error(`the ledger of the expiry tenant is inconsistent after the settle job:\n${formatReport(report)}`);
+  return performance.now() - t;
 }
 
 async function vacuum(laurel: Laurel): Promise<void> {
@@ -325,10 +303,10 @@ export async function expiryBenchmark(benchUrl: string, runId: string, o: Expiry
           + `the fixture has ${lots} lots of ${o.members} wallets`);
       }
       log('expiry: verifying the tenant\'s ledger');
-      const { indexMs, verifyMs } = await verifyTenant(laurel, fx, clock.now());
-      log(`expiry: ledger verified in ${(verifyMs / 1000).toFixed(1)} s (its two indexes built in ${(indexMs / 1000).toFixed(1)} s)`);
+      const verifyMs = await verifyTenant(laurel, fx, clock.now());
+      log(`expiry: ledger verified in ${(verifyMs / 1000).toFixed(1)} s`);
       const check = await checkSides(laurel, fx, o.members, LOTS_PER_MEMBER);
-      rounds.push({ first, buildMs, copyMs, vacuumMs, laurel: lr!, baseline: br!, verifyMs, verifyIndexMs: indexMs, check });
+      rounds.push({ first, buildMs, copyMs, vacuumMs, laurel: lr!, baseline: br!, verifyMs, check });
     } finally {
       await laurel.close();
     }

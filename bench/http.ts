@@ -4,6 +4,8 @@
 // balance read is GET /v1/members/{id}/balances. Both go round many members. Next to the HTTP
 // reads, getBalances is run at the same concurrency through the service layer, on the same
 // members and the same pool, so that the HTTP figure has a service-level one to compare with.
+// The one-rule purchase is then sent to the same app on PGlite in memory (what `npm start` runs):
+// issue 11's pglite_http_purchase is its rate ÷ the PostgreSQL one.
 import { spawn } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -11,9 +13,10 @@ import { sql } from 'kysely';
 import { verifyLedger, formatReport } from '../src/db/verify.js';
 import { buildApp } from '../src/http/app.js';
 import { createApiKey } from '../src/services/api-keys.js';
+import { openLaurel, type Laurel } from '../src/services/context.js';
 import { getBalances } from '../src/services/ledger.js';
 import type { Connect } from './earn.js';
-import { newMembers, type Fixture } from './fixtures.js';
+import { newFixture, newMembers, type Fixture } from './fixtures.js';
 import { BASKETS, MEMBER_PROFILE, type RulesFixture } from './rules.js';
 import type { HttpLoadResult, HttpLoadSpec } from './http-spec.js';
 import { runLoad, type LoadResult } from './load.js';
@@ -40,6 +43,8 @@ export interface HttpResults {
   balance: HttpRun[];
   /** purchases against the 20-rule program (empty without a rules fixture) */
   rules: HttpRun[];
+  /** the same one-rule purchases against the app on PGlite (npm start's default), in memory, after the others */
+  pglite: HttpRun[];
   /** this process's resident memory after the runs, in MB: the server runs in it */
   rssMb: number;
   /** getBalances through the service layer at the same concurrency, on the same members */
@@ -47,10 +52,13 @@ export interface HttpResults {
   check: string;
 }
 
-/** Runs http-load.ts in a child process and measures the CPU of the three parties meanwhile. */
-async function runHttpLoad(spec: HttpLoadSpec, databaseUrl: string, appName: string): Promise<HttpRun> {
-  const backends = new BackendCpu(databaseUrl, appName);
-  await backends.start();
+/**
+ * Runs http-load.ts in a child process and measures the CPU of the three parties meanwhile (the
+ * PostgreSQL backends of `appName`; none for PGlite, which runs in this process).
+ */
+async function runHttpLoad(spec: HttpLoadSpec, databaseUrl: string, appName: string | null): Promise<HttpRun> {
+  const backends = appName === null ? null : new BackendCpu(databaseUrl, appName);
+  await backends?.start();
   const server0 = process.cpuUsage();
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./http-load.ts', import.meta.url)), JSON.stringify(spec)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -61,7 +69,7 @@ async function runHttpLoad(spec: HttpLoadSpec, databaseUrl: string, appName: str
     child.on('exit', resolve);
   });
   const server = process.cpuUsage(server0);
-  const b = await backends.stop();
+  const b = backends ? await backends.stop() : { backendCpuSeconds: 0, machineBusy: Number.NaN };
   if (code !== 0) throw new Error(`the HTTP load generator failed (exit ${code})`);
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as HttpLoadResult;
   if (r.non2xx > 0 || r.errors > 0) {
@@ -84,9 +92,7 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
   const app = await buildApp(laurel, { logger: false, rateLimitPerMinute: Number.MAX_SAFE_INTEGER });
   let closed = false;
   try {
-    await app.listen({ host: '127.0.0.1', port: 0 });
-    const { port } = app.server.address() as AddressInfo;
-    const url = `http://127.0.0.1:${port}`;
+    const url = await listen(app);
     const pos = (await createApiKey(laurel, fx.tenantId, { name: 'bench pos', scopes: ['pos'] })).secret;
     const read = (await createApiKey(laurel, fx.tenantId, { name: 'bench read', scopes: ['read'] })).secret;
     log(`HTTP: ${url}, making ${HTTP_MEMBERS} members`);
@@ -102,7 +108,7 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
         url, kind, key: kind === 'earn' ? pos : read, programId: fx.program.programId, members, connections: c,
         warmupSeconds: o.warmupSeconds, seconds: o.seconds, runId: `${fx.runId}-r${round}`,
       });
-    const results: HttpResults = { connections: c, members: HTTP_MEMBERS, earn: [], balance: [], rules: [], serviceReads: [], check: '', rssMb: 0 };
+    const results: HttpResults = { connections: c, members: HTTP_MEMBERS, earn: [], balance: [], rules: [], pglite: [], serviceReads: [], check: '', rssMb: 0 };
     for (let round = 0; round < o.rounds; round++) {
       const sides = ['earn', ...(rf ? ['rules'] as const : []), 'balance', 'service'] as const;
       const order = round % 2 === 0 ? sides : [...sides].reverse();
@@ -131,6 +137,9 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
       if (!report.ok) throw new Error(`the rules tenant's ledger does not verify after the HTTP purchases:\n${formatReport(report)}`);
       results.check += '; laurel verify of the rules tenant after its HTTP purchases: ok';
     }
+    const embedded = await embeddedPurchases(o, fx.runId);
+    results.pglite = embedded.runs;
+    results.check += `; on PGlite: ${embedded.check}`;
     log(results.check);
     return results;
   } finally {
@@ -139,8 +148,45 @@ export async function httpBenchmark(connect: Connect, fx: Fixture, o: BenchOptio
   }
 }
 
+/**
+ * The one-rule purchase against the same app on PGlite in memory (what `npm start` runs), after
+ * the PostgreSQL runs (so that the RSS figure above is the PostgreSQL server's alone), for as many
+ * rounds; issue 11's pglite_http_purchase is its rate ÷ the PostgreSQL purchase's.
+ */
+async function embeddedPurchases(o: BenchOptions, runId: string): Promise<{ runs: HttpRun[]; check: string }> {
+  const laurel = await openLaurel({ dataDir: 'memory://' });
+  const app = await buildApp(laurel, { logger: false, rateLimitPerMinute: Number.MAX_SAFE_INTEGER });
+  let closed = false;
+  try {
+    const url = await listen(app);
+    const fx = await newFixture(laurel, runId, 'http-pglite');
+    const key = (await createApiKey(laurel, fx.tenantId, { name: 'bench pos', scopes: ['pos'] })).secret;
+    const members = await newMembers(laurel, fx, HTTP_MEMBERS, 'http');
+    const runs: HttpRun[] = [];
+    for (let round = 0; round < o.rounds; round++) {
+      const r = await runHttpLoad({
+        url, kind: 'earn', key, programId: fx.program.programId, members, connections: HTTP_CONNECTIONS,
+        warmupSeconds: o.warmupSeconds, seconds: o.seconds, runId: `${runId}-pglite-r${round}`,
+      }, o.databaseUrl, null);
+      runs.push(r);
+      log(`round ${round + 1}/${o.rounds}: HTTP purchase on PGlite ${r.requestsPerSecond.toFixed(1)} req/s (p50 ${r.p50Ms} ms, p99 ${r.p99Ms} ms)`);
+    }
+    await app.close();
+    closed = true;
+    return { runs, check: await checkHttpEarns(laurel, fx) };
+  } finally {
+    if (!closed) await app.close();
+    await laurel.close();
+  }
+}
+
+async function listen(app: Awaited<ReturnType<typeof buildApp>>): Promise<string> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  return `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
+}
+
 /** Every purchase recorded moved its points, once; the tenant's ledger verifies. */
-async function checkHttpEarns(laurel: Awaited<ReturnType<Connect>>, fx: Fixture): Promise<string> {
+async function checkHttpEarns(laurel: Laurel, fx: Fixture): Promise<string> {
   const { rows: [r] } = await sql<{ events: string; unapplied: string; earns: string }>`
     select (select count(*) from events where tenant_id = ${fx.tenantId}) as events,
            (select count(*) from events where tenant_id = ${fx.tenantId} and entry_id is null) as unapplied,

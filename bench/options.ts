@@ -30,15 +30,38 @@ export interface BenchOptions {
   tierMembers: number;
   /** rounds of the tier benchmark: each builds its own fixture (a run consumes it) */
   tierRounds: number;
+  /** run the referrals benchmark (purchases at c=32 with referrals on against off) */
+  referrals: boolean;
+  /** run the achievements benchmark (purchases at c=32 with 10 achievements against none) */
+  achievements: boolean;
+  /** run the engagement benchmark (purchases at c=32 with 10 achievements and referrals on against neither: the issue's bar) */
+  engagement: boolean;
+  /** run the accounting benchmark (bench/accounting.ts: the monthly roll-forward against raw SQL, the accounting write on the event path) */
+  accounting: boolean;
+  /** run the analytics benchmark (the overview over members' events, against raw-SQL aggregates of the same rows) */
+  analytics: boolean;
+  analyticsMembers: number;
+  analyticsEvents: number;
+  analyticsRounds: number;
+  /** run the verify-scaling benchmark (verifyLedger over N members and over 10 × N) */
+  verify: boolean;
+  verifyMembers: number;
+  verifyRounds: number;
   /** run only this part of the bench */
-  only: 'expiry' | 'tiers' | null;
+  only: BenchPart | null;
 }
+
+export const BENCH_PARTS = ['expiry', 'tiers', 'referrals', 'achievements', 'engagement', 'accounting', 'analytics', 'verify'] as const;
+export type BenchPart = typeof BENCH_PARTS[number];
 
 export const DEFAULT_URL = 'postgres://postgres@127.0.0.1:5432/laurel_bench';
 
 const USAGE = `usage: npm run bench -- [--json] [--quick] [--fresh] [--no-profile] [--no-http] [--no-rules]
   [--rounds N] [--seconds S] [--warmup S] [--read-seconds S] [--levels 1,8,32] [--large N]
-  [--no-expiry] [--expiry-members N] [--expiry-rounds N] [--no-tiers] [--tier-members N] [--tier-rounds N] [--only expiry|tiers]
+  [--no-expiry] [--expiry-members N] [--expiry-rounds N] [--no-tiers] [--tier-members N] [--tier-rounds N] [--no-referrals]
+  [--no-achievements] [--no-engagement] [--no-accounting] [--no-analytics] [--analytics-members N] [--analytics-events N] [--analytics-rounds N]
+  [--no-verify] [--verify-members N] [--verify-rounds N]
+  [--only expiry|tiers|referrals|achievements|engagement|accounting|analytics|verify]
 DATABASE_URL (default ${DEFAULT_URL}) names the bench database; it is created when missing.`;
 
 export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): BenchOptions {
@@ -63,6 +86,17 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
       'no-tiers': { type: 'boolean', default: false },
       'tier-members': { type: 'string' },
       'tier-rounds': { type: 'string' },
+      'no-referrals': { type: 'boolean', default: false },
+      'no-achievements': { type: 'boolean', default: false },
+      'no-engagement': { type: 'boolean', default: false },
+      'no-accounting': { type: 'boolean', default: false },
+      'no-analytics': { type: 'boolean', default: false },
+      'analytics-members': { type: 'string' },
+      'analytics-events': { type: 'string' },
+      'analytics-rounds': { type: 'string' },
+      'no-verify': { type: 'boolean', default: false },
+      'verify-members': { type: 'string' },
+      'verify-rounds': { type: 'string' },
       only: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -79,9 +113,11 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     return n;
   };
   const quick = values.quick;
-  const only = values.only === undefined ? null : values.only === 'expiry' || values.only === 'tiers' ? values.only : null;
-  if (values.only !== undefined && only === null) throw new Error(`--only takes: expiry, tiers\n${USAGE}`);
+  const only = values.only === undefined ? null : (BENCH_PARTS as readonly string[]).includes(values.only) ? values.only as BenchPart : null;
+  if (values.only !== undefined && only === null) throw new Error(`--only takes: ${BENCH_PARTS.join(', ')}\n${USAGE}`);
+  if (only === 'analytics' && values['no-analytics']) throw new Error(`--only analytics and --no-analytics contradict each other\n${USAGE}`);
   if (only === 'expiry' && values['no-expiry']) throw new Error(`--only expiry and --no-expiry contradict each other\n${USAGE}`);
+  if (only === 'verify' && values['no-verify']) throw new Error(`--only verify and --no-verify contradict each other\n${USAGE}`);
   if (only === 'tiers' && values['no-tiers']) throw new Error(`--only tiers and --no-tiers contradict each other\n${USAGE}`);
   const levels = values.levels
     ? values.levels.split(',').map((s) => num(s.trim(), 1, 'levels')).map(Math.round)
@@ -107,6 +143,18 @@ export function parseOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
     tiers: !values['no-tiers'],
     tierMembers: Math.round(num(values['tier-members'], quick ? 10_000 : 100_000, 'tier-members')),
     tierRounds: Math.round(num(values['tier-rounds'], quick ? 1 : 3, 'tier-rounds')),
+    referrals: !values['no-referrals'],
+    achievements: !values['no-achievements'],
+    engagement: !values['no-engagement'],
+    accounting: !values['no-accounting'],
+    analytics: !values['no-analytics'],
+    analyticsMembers: Math.round(num(values['analytics-members'], quick ? 10_000 : 100_000, 'analytics-members')),
+    analyticsEvents: Math.round(num(values['analytics-events'], quick ? 100_000 : 1_000_000, 'analytics-events')),
+    analyticsRounds: Math.round(num(values['analytics-rounds'], quick ? 2 : 5, 'analytics-rounds')),
+    verify: !values['no-verify'],
+    // verify's time per member at 10 × this many members ÷ at this many (the bar: 100,000 ÷ 10,000)
+    verifyMembers: Math.round(num(values['verify-members'], quick ? 2_000 : 10_000, 'verify-members')),
+    verifyRounds: Math.round(num(values['verify-rounds'], quick ? 1 : 3, 'verify-rounds')),
     only,
   };
 }

@@ -1,10 +1,12 @@
 // The human-readable report and the one-line JSON summary.
+import type { AnalyticsSummary } from './analytics.js';
 import { SETTLE_STEPS, type ExpiryResults } from './expiry.js';
 import type { HttpResults, HttpRun } from './http.js';
 import type { LoadResult } from './load.js';
 import type { PgbenchResult } from './pgbench.js';
 import type { Earned, EvaluateResult, RuleRun, RulesFixture } from './rules.js';
 import { TIER_STEPS, type TiersResults } from './tiers.js';
+import type { VerifyResults } from './verify.js';
 import { median, round } from './stats.js';
 
 export interface EarnLevel {
@@ -86,7 +88,12 @@ export interface Summary {
     small_history_entries: number; large_history_entries: number;
     small_reads_per_s: number; large_reads_per_s: number; ratio: number;
   };
-  http?: { earn: HttpFigure; balance_read: HttpFigure; rules: HttpFigure | null; rss_mb: number };
+  http?: {
+    earn: HttpFigure; balance_read: HttpFigure; rules: HttpFigure | null;
+    /** the one-rule purchase on PGlite in memory, and its rate ÷ the PostgreSQL purchase's */
+    pglite: HttpFigure | null; pglite_ratio: number | null;
+    rss_mb: number;
+  };
   /** issue 11's bars, each a same-run ratio or figure against its target (barsOf) */
   bars?: Record<string, Bar>;
   rules?: RulesSummary;
@@ -94,6 +101,8 @@ export interface Summary {
   history_latency?: { earn_small_ms: number; earn_large_ms: number; redeem_small_ms: number; redeem_large_ms: number };
   expiry?: ExpirySummary;
   tiers?: TiersSummary;
+  analytics?: AnalyticsSummary;
+  verify?: VerifySummary;
 }
 
 /** The settle job expiring members × 10 due lots against the raw-SQL UPDATEs over a copy of the rows (medians over rounds). */
@@ -271,9 +280,13 @@ export function summarizeHttp(summary: Summary, http: HttpResults): NonNullable<
     };
   };
   const rules = summary.rules?.levels.find((l) => l.concurrency === http.connections);
+  const earn = figure(http.earn, level?.events_per_s);
+  const pglite = http.pglite.length ? { ...figure(http.pglite, undefined), ratio_to_pgbench: null } : null;
   return {
-    earn: figure(http.earn, level?.events_per_s), balance_read: figure(http.balance, serviceReads),
-    rules: http.rules.length ? figure(http.rules, rules?.events_per_s) : null, rss_mb: http.rssMb,
+    earn, balance_read: figure(http.balance, serviceReads),
+    rules: http.rules.length ? figure(http.rules, rules?.events_per_s) : null,
+    pglite, pglite_ratio: pglite && earn.requests_per_s > 0 ? round(pglite.requests_per_s / earn.requests_per_s, 3) : null,
+    rss_mb: http.rssMb,
   };
 }
 
@@ -386,6 +399,7 @@ export function httpTable(http: HttpResults, figures: NonNullable<Summary['http'
       row('POST /v1/events (purchase)', http.earn, figures.earn, level?.events_per_s),
       ...(figures.rules ? [row('POST /v1/events (20 rules)', http.rules, figures.rules, summary.rules?.levels.find((l) => l.concurrency === http.connections)?.events_per_s)] : []),
       row('GET /v1/members/{id}/balances', http.balance, figures.balance_read, serviceReads),
+      ...(figures.pglite ? [row('POST /v1/events (purchase), PGlite', http.pglite, figures.pglite, undefined)] : []),
     ]),
     '',
     'CPU per 2xx response (ms; warm-up and measured run), and how busy the machine was',
@@ -422,6 +436,25 @@ export function firedTable(rf: RulesFixture, earned: Earned): string {
   return lines.map((l, i) => `${l.padEnd(width)}  ${conditions[i]}`).join('\n');
 }
 
+export interface VerifySummary {
+  small_members: number;
+  large_members: number;
+  small_ms: number;
+  large_ms: number;
+  small_us_per_member: number;
+  large_us_per_member: number;
+  /** time per member at the large size ÷ at the small size: 1 is linear */
+  ratio: number;
+}
+
+export function summarizeVerify(v: VerifyResults): VerifySummary {
+  const [small, large] = v.sizes;
+  return {
+    small_members: small.members, large_members: large.members, small_ms: round(small.medianMs, 0), large_ms: round(large.medianMs, 0),
+    small_us_per_member: round(small.perMemberUs, 1), large_us_per_member: round(large.perMemberUs, 1), ratio: round(v.ratio, 2),
+  };
+}
+
 /** A bar of issue 11: the figure measured in this run (null when this run did not measure it), its target, and whether it holds. */
 export interface Bar {
   value: number | null;
@@ -446,10 +479,9 @@ export function barsOf(summary: Summary): Record<string, Bar> {
     http_purchase_p99_ms: atMost(purchase?.p99_ms, 50),
     expiry: atMost(summary.expiry?.ratio, 3),
     tiers: atMost(summary.tiers?.ratio, 3),
-    // Not measured by this bench yet: verify's time per member at 100,000 ÷ at 10,000 members, and
-    // the one-rule HTTP purchase on PGlite ÷ on PostgreSQL.
-    verify_scaling: atMost(null, 1.5),
-    pglite_http_purchase: { value: null, target: 'reported', met: null },
+    analytics_overview: atMost(summary.analytics?.ratio, 3),
+    verify_scaling: atMost(summary.verify?.ratio, 1.5),
+    pglite_http_purchase: { value: summary.http?.pglite_ratio ?? null, target: 'reported', met: null },
     server_rss_mb: atMost(summary.http?.rss_mb, 512),
   };
 }

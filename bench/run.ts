@@ -2,12 +2,20 @@
 // baseline at concurrency 1, 8 and 32, purchases against 20 rules next to them, and balance reads
 // for a short and a long history, the settle job expiring 1,000,000 lots against a raw-SQL UPDATE
 // (`--only expiry` runs just that), and the tier_reviews job reviewing 100,000 members against a
-// raw-SQL UPDATE (`--only tiers`).
+// raw-SQL UPDATE (`--only tiers`), purchases at c=32 with referrals on against off (`--only referrals`),
+// purchases at concurrency 32 with 10 achievements against none (`--only achievements`), the same with
+// referrals on too against neither (`--only engagement`, the issue's bar), and the
+// analytics overview over 1,000,000 events of 100,000 members against raw-SQL aggregates of the
+// same rows (`--only analytics`).
 // Progress goes to stderr; the report to stdout, and with --json its last line is the summary.
+import { execFile } from 'node:child_process';
 import { cpus } from 'node:os';
+import { promisify } from 'node:util';
 import { sql } from 'kysely';
 import { openLaurel, type Laurel } from '../src/services/context.js';
 import { earn, redeem } from '../src/services/ledger.js';
+import { ACHIEVEMENTS_CONCURRENCY, achievementsBenchmark, type AchievementsSummary } from './achievements.js';
+import { engagementBenchmark, type EngagementSummary } from './engagement.js';
 import { buildHistories, runReads } from './balance-read.js';
 import { ensureDatabase, redact, withParam } from './database.js';
 import { EARN_AMOUNT, runEarn, type Connect } from './earn.js';
@@ -20,14 +28,17 @@ import { Pgbench } from './pgbench.js';
 import { BackendCpu, explain, QueryProfiler, withValues, type StatementKind } from './profile.js';
 import {
   barsOf, barsTable, earnTable, expirySteps, expiryTable, firedTable, httpTable, readTable, rulesTable, summarize, summarizeExpiry, summarizeHttp, summarizeRules,
-  summarizeTiers, table, tierSteps, tiersTable, type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary, type TiersSummary,
+  summarizeTiers, summarizeVerify, table, tierSteps, tiersTable, type EarnLevel, type ExpirySummary, type ReadSide, type RulesLevel, type RulesSummary, type TiersSummary, type VerifySummary,
 } from './report.js';
 import {
   addEarned, BASKETS, celParses, checkRules, countCelParses, evaluateBenchmark, historyLatency, newRulesFixture, noEarnings, runRules,
   type Earned, type RulesFixture,
 } from './rules.js';
+import { referralsBenchmark, REFERRAL_CONCURRENCY, summarizeReferrals, type ReferralsSummary } from './referrals.js';
 import { log, median, round } from './stats.js';
+import { analyticsBenchmark, summarizeAnalytics, type AnalyticsSummary } from './analytics.js';
 import { ACTIVITY_PER_MEMBER, REVIEW_CHUNK_MEMBERS, TIERS, tiersBenchmark } from './tiers.js';
+import { verifyBenchmark } from './verify.js';
 
 const APP_NAME = 'laurel-bench';
 const READ_CONCURRENCY = 8;
@@ -298,6 +309,90 @@ async function tiersPart(url: string, runId: string, o: BenchOptions): Promise<T
   return s;
 }
 
+/** Purchases at c=32 with referrals on against the same program with them off, in this run; printed. */
+async function referralsPart(laurel: Laurel, connect: Connect, runId: string, o: BenchOptions): Promise<ReferralsSummary> {
+  const b = await referralsBenchmark(laurel, connect, runId, o);
+  const s = summarizeReferrals(b);
+  print(`referrals (ingestEvent purchases at c=${REFERRAL_CONCURRENCY}, each worker its own member, 1 rule; "on": referrals on, every member a referee`);
+  print('of one of 8 referrers, so each worker\'s first purchase qualifies a referral and pays both sides; "off": the same program without referrals;');
+  print(`${o.rounds} round(s) of ${o.seconds} s, sides alternating; ratio = median on events/s ÷ median off events/s)`);
+  print(table(['side', 'events/s', 'p99 ms'], [['on', String(s.on_events_per_s), String(s.on_p99_ms)], ['off', String(s.off_events_per_s), String(s.off_p99_ms)]]));
+  print(`ratio ${s.ratio.toFixed(2)} (paired median ${s.ratio_paired.toFixed(2)})`);
+  print(`check: ${b.check}`);
+  print();
+  return s;
+}
+
+/** Purchases with 10 achievements against the same program without, alternating; printed. */
+async function achievementsPart(laurel: Laurel, connect: Connect, runId: string, o: BenchOptions): Promise<AchievementsSummary> {
+  const s = await achievementsBenchmark(laurel, connect, runId, o);
+  print(`achievements (purchases through ingestEvent at concurrency ${ACHIEVEMENTS_CONCURRENCY}, 3 lines each, a day apart per member, ${o.rounds} round(s) of ${o.seconds} s per side:`);
+  print('a program with 10 active achievements — counters, spend, distinct categories, two streaks, a challenge with a segment, a stamp card');
+  print('issuing a free product, a balance milestone, a hidden monthly repeatable — vs the same program without them, same run and database)');
+  print(`with ${s.with_per_s} events/s, without ${s.without_per_s} events/s; ratio ${s.ratio.toFixed(2)} (per round ${s.ratios.map((x) => x.toFixed(2)).join(' ')}): `
+    + `${s.ratio >= 0.8 ? 'meets' : 'does NOT meet'} the bar (≥ 0.8); ${s.unlocks} unlocks during the runs`);
+  print(`check: ${s.check}`);
+  print();
+  return s;
+}
+
+/** Purchases with 10 achievements and referrals on against the same program with neither, alternating; printed. */
+async function engagementPart(laurel: Laurel, connect: Connect, runId: string, o: BenchOptions): Promise<EngagementSummary> {
+  const s = await engagementBenchmark(laurel, connect, runId, o);
+  print(`engagement (purchases through ingestEvent at concurrency ${s.concurrency}, ${o.rounds} round(s) of ${o.seconds} s per side, sides alternating: a program with`);
+  print('the 10 achievements of the achievements part AND referrals on — every worker a new referee each run, so its first purchase qualifies a');
+  print('referral and pays both sides — vs the same program with neither, same run and database; ratio = median with ÷ median without)');
+  print(table(['side', 'events/s', 'p99 ms'], [['with', String(s.with_per_s), String(s.with_p99_ms)], ['without', String(s.without_per_s), String(s.without_p99_ms)]]));
+  print(`ratio ${s.ratio.toFixed(2)} (paired median ${s.ratio_paired.toFixed(2)}; per round ${s.ratios.map((x) => x.toFixed(2)).join(' ')}): `
+    + `${s.ratio >= 0.8 ? 'meets' : 'does NOT meet'} the bar (≥ 0.8); ${s.unlocks} unlocks, ${s.referrals_qualified} referrals qualified during the runs`);
+  print(`check: ${s.check}`);
+  print();
+  return s;
+}
+
+/** The analytics overview and ROI report over a year of purchases, then the raw aggregates of the same rows; printed. */
+async function analyticsPart(url: string, runId: string, o: BenchOptions): Promise<AnalyticsSummary> {
+  const e = await analyticsBenchmark(url, runId, { members: o.analyticsMembers, events: o.analyticsEvents, rounds: o.analyticsRounds });
+  const s = summarizeAnalytics(e);
+  print(`analytics (GET …/analytics/overview → services/analytics.ts overview: ${e.members} members, ${e.events} purchase events over 2026 with their`);
+  print(`activity rows, ${e.journalRows} journal rows; 10% held out; written set-based in ${(e.buildMs / 1000).toFixed(1)} s in database ${e.database}, created for it)`);
+  print('vs the baseline in the same run and database: count and sum of the period\'s events, the journal\'s sums by kind and the members count,');
+  print('run concurrently on the same pool; ratio = overview ms ÷ baseline ms (target ≤ 3); the ROI report (per-customer spend by group) beside it');
+  print(table(['round', 'first', 'overview ms', 'roi ms', 'baseline ms'], e.rounds.map((r, i) => [String(i + 1), r.first, r.overviewMs.toFixed(0), r.roiMs.toFixed(0), r.baselineMs.toFixed(0)])));
+  print(`ratio ${s.ratio.toFixed(2)} (${s.ratio <= 3 ? 'within' : 'NOT within'} 3× the baseline); ROI report ${s.roi_ratio.toFixed(2)}× the baseline`);
+  print(`check: ${e.check}`);
+  print();
+  return s;
+}
+
+/** verifyLedger over a tenant of N members and over one of 10 × N, each in a database of its own; printed. */
+async function verifyPart(url: string, runId: string, o: BenchOptions): Promise<VerifySummary> {
+  const v = await verifyBenchmark(url, runId, { members: o.verifyMembers, rounds: o.verifyRounds });
+  const s = summarizeVerify(v);
+  print(`verify (verifyLedger, what \`laurel verify --tenant\` runs, over ${s.small_members} and ${s.large_members} members with ${LOTS_PER_MEMBER} earns each`);
+  print(`written set-based, in database ${v.database}, created for each size; median of ${o.verifyRounds} run(s); ratio = µs per member at the large size ÷ at the small one, target ≤ 1.5)`);
+  print(table(['members', 'journal entries', 'verify ms', 'µs per member'], v.sizes.map((z) =>
+    [String(z.members), String(z.journalEntries), z.medianMs.toFixed(0), z.perMemberUs.toFixed(1)])));
+  print(`ratio ${s.ratio.toFixed(2)}: ${s.ratio <= 1.5 ? 'within' : 'NOT within'} 1.5`);
+  print(`check: ${v.check}`);
+  print();
+  return s;
+}
+
+/**
+ * bench/accounting.ts in a process of its own (it builds its own database and clock): the monthly
+ * roll-forward against the raw SQL aggregate, and the accounting write on the event path; printed.
+ */
+async function accountingPart(o: BenchOptions): Promise<unknown> {
+  const args = ['--import', 'tsx', 'bench/accounting.ts', '--json', ...(o.quick ? ['--quick'] : [])];
+  const { stdout } = await promisify(execFile)(process.execPath, args, { env: { ...process.env, DATABASE_URL: o.databaseUrl }, maxBuffer: 16 << 20 });
+  const lines = stdout.trim().split('\n');
+  print('accounting (bench/accounting.ts)');
+  for (const line of lines.slice(0, -1)) print(line);
+  print();
+  return JSON.parse(lines.at(-1)!);
+}
+
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   // Before anything compiles a rule condition: the rules bench reports every parse.
@@ -316,7 +411,12 @@ async function main(): Promise<void> {
     if (o.only !== null || !pgbench) {
       print(`Laurel bench — ${redact(o.databaseUrl)} (PostgreSQL ${server!.v}), ${cpus().length} CPUs, node ${process.version}; --only ${o.only}`);
       print();
-      const part = o.only === 'tiers' ? { tiers: await tiersPart(laurelUrl, runId, o) } : { expiry: await expiryPart(laurelUrl, runId, o) };
+      const part = o.only === 'tiers' ? { tiers: await tiersPart(laurelUrl, runId, o) }
+        : o.only === 'referrals' ? { referrals: await referralsPart(laurel, connect, runId, o) } : o.only === 'achievements' ? { achievements: await achievementsPart(laurel, connect, runId, o) }
+        : o.only === 'engagement' ? { engagement: await engagementPart(laurel, connect, runId, o) }
+        : o.only === 'accounting' ? { accounting: await accountingPart(o) }
+        : o.only === 'analytics' ? { analytics: await analyticsPart(laurelUrl, runId, o) }
+        : o.only === 'verify' ? { verify: await verifyPart(laurelUrl, runId, o) } : { expiry: await expiryPart(laurelUrl, runId, o) };
       print(`total ${((Date.now() - started) / 1000).toFixed(0)} s`);
       if (o.json) print(JSON.stringify(part));
       process.stdout.write(`${out.join('\n')}\n`);
@@ -361,6 +461,10 @@ async function main(): Promise<void> {
       print(`${http.members} members; ${o.rounds} round(s) of ${o.seconds} s after ${o.warmupSeconds} s warm-up; medians). ratio to service = ÷ earn c=${HTTP_CONNECTIONS} above, or ÷ getBalances`);
       print(`c=${HTTP_CONNECTIONS} through the service layer on the same members (run next to the HTTP reads); ratio to pgbench = ÷ the pgbench c=${HTTP_CONNECTIONS} median above`);
       print(httpTable(http, summary.http, summary));
+      if (summary.http.pglite) {
+        print(`PGlite (npm start's engine, in memory, the same app and purchases, after the PostgreSQL runs): ${summary.http.pglite.requests_per_s} req/s, `
+          + `${summary.http.pglite_ratio} × the purchase on PostgreSQL (pglite_http_purchase)`);
+      }
       print(`RSS after the HTTP runs: ${http.rssMb} MB (the server runs in the bench process, so this counts the bench's own memory too)`);
       print(`check: ${http.check}`);
       print();
@@ -382,10 +486,16 @@ async function main(): Promise<void> {
     };
     print();
 
+    if (o.referrals) (summary as { referrals?: ReferralsSummary }).referrals = await referralsPart(laurel, connect, runId, o);
+    if (o.achievements) (summary as { achievements?: AchievementsSummary }).achievements = await achievementsPart(laurel, connect, runId, o);
+    if (o.engagement) (summary as { engagement?: EngagementSummary }).engagement = await engagementPart(laurel, connect, runId, o);
     if (o.profile) await profileEarn(laurel, connect, pgbench, earnFx, readFx, o.databaseUrl, o, h.large, h.small);
     // Last: its million rows would otherwise sit in the tables the other parts read.
     if (o.expiry) summary.expiry = await expiryPart(laurelUrl, runId, o);
     if (o.tiers) summary.tiers = await tiersPart(laurelUrl, runId, o);
+    if (o.analytics) summary.analytics = await analyticsPart(laurelUrl, runId, o);
+    if (o.verify) summary.verify = await verifyPart(laurelUrl, runId, o);
+    if (o.accounting) (summary as { accounting?: unknown }).accounting = await accountingPart(o);
     summary.bars = barsOf(summary);
     print('bars (issue 11): same-run ratios at c=32 on PostgreSQL, or the figure itself');
     print(barsTable(summary.bars));

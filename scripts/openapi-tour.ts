@@ -5,6 +5,7 @@
 // `npm run openapi:examples` writes them to src/http/examples/<operationId>.json, which the
 // document attaches to its responses (src/http/openapi.ts); test/openapi.test.ts runs the tour
 // again and checks that it still reaches every status and that every answer fits its schema.
+import { createHmac } from 'node:crypto';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
@@ -17,6 +18,8 @@ import { installSchedules, runJobNow } from '../src/jobs/runner.js';
 import { createApiKey } from '../src/services/api-keys.js';
 import { openLaurel } from '../src/services/context.js';
 import { seedDemo } from '../src/services/demo.js';
+import { createMember } from '../src/services/members.js';
+import { createProgram } from '../src/services/tenants.js';
 
 /** The tour's "now": fixed, so the examples' dates only change when the demo does. */
 const NOW = '2026-11-24T09:30:00.000Z';
@@ -41,6 +44,8 @@ interface Req {
   idem?: string;
   /** a console session's cookie */
   cookie?: string;
+  /** more headers (a Stripe-Signature) */
+  headers?: Record<string, string>;
 }
 
 export interface Tour {
@@ -115,13 +120,14 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   function send(o: Operation, req: Req, on: FastifyInstance = app, remoteAddress = `10.0.0.${++address % 250}`): Promise<LightMyRequestResponse> {
     const url = o.path.replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(req.params?.[name] ?? ''));
     const query = new URLSearchParams(Object.entries(req.query ?? {}).map(([k, v]) => [k, String(v)])).toString();
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = { ...req.headers };
+    if (typeof req.body === 'string') headers['content-type'] = 'application/json';
     if (req.key) headers.authorization = `Bearer ${req.key}`;
     if (req.cookie) headers.cookie = req.cookie;
     if (o.idempotent) headers['idempotency-key'] = req.idem ?? `tour-${++serial}`;
     return on.inject({
       method: o.method as 'GET', url: query ? `${url}?${query}` : url, headers, remoteAddress,
-      ...(req.body !== undefined ? { payload: req.body as object } : {}),
+      ...(req.body !== undefined ? { payload: req.body as object | string } : {}),
     });
   }
 
@@ -179,7 +185,8 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
     const idem = o.idempotent ? (req.idem ?? `tour-${++serial}`) : undefined;
     const r = await send(o, { ...req, ...(idem ? { idem } : {}) });
     if (r.statusCode >= 300 || !o.statuses.includes(r.statusCode)) throw new Error(`${id}: ${r.statusCode} ${r.body}`);
-    const body = r.body ? (r.json() as Record<string, unknown>) : {};
+    // a CSV answer is kept as its text
+    const body = r.body ? (String(r.headers['content-type']).startsWith('text/csv') ? r.body as unknown as Record<string, unknown> : r.json() as Record<string, unknown>) : {};
     keep(o, r.statusCode, body);
     for (const status of o.statuses.filter((s) => s >= 400 && s !== 429)) {
       for (const candidate of [...(errors[status] ?? []), ...candidates(o, req, idem, status)]) {
@@ -317,6 +324,7 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   // jobs
   await call('listJobs', { key: OPERATOR_KEY });
   await call('listJobRuns', { key: OPERATOR_KEY, query: { limit: 2 } });
+  await call('listJobSchedules', { key: keys.admin, query: { runs: 2 } });
 
   // grades
   const grading = {
@@ -328,11 +336,13 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('recomputeGrades', { key: keys.admin, params: { programId } });
   await call('getGradeReport', { key: keys.read, params: { programId } });
   await call('listGradeHistory', { key: keys.read, params: { memberId: alice } });
+  await call('listGradeMovements', { key: keys.read, params: { programId }, query: { limit: 3 } });
 
   // tiers
   await call('getTierLadder', { key: keys.read, params: { programId } });
   await call('getMemberTier', { key: keys.read, params: { memberId: alice } });
   await call('listTierHistory', { key: keys.read, params: { memberId: alice } });
+  await call('listTierMovements', { key: keys.read, params: { programId }, query: { limit: 3 } });
 
   // rewards
   const rewards = await call('listRewards', { key: keys.read, params: { programId } });
@@ -377,6 +387,74 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
     409: [{ key: keys.pos, body: { memberId: staffMember.memberId as string, amount: 1250 } }],
   });
   await call('listDonations', { key: keys.read, params: { programId } });
+  await call('listProgramRewardInstances', { key: keys.read, params: { programId }, query: { status: 'consumed', limit: 2 } });
+
+  // referrals: alice shares her code, erin joins with it and her first order qualifies the referral
+  await call('setReferralSettings', { key: keys.admin, params: { programId }, body: {
+    enabled: true, linkBaseUrl: 'https://coffee.example/join', condition: 'event.type == "purchase" && order.total >= 2000', withinDays: 30,
+    referrer: { points: 500 }, referee: { points: 250 }, caps: { perPeriod: { count: 10, period: 'month' }, lifetime: 50 },
+  } });
+  await call('getReferralSettings', { key: keys.read, params: { programId } });
+  const shared = await call('getMemberReferral', { key: keys.read, params: { memberId: alice } });
+  const erin = (await send(op('createMember'), { key: keys.pos, body: { programId, email: 'erin@example.com', referralCode: shared.code as string } })).json() as { memberId: string };
+  await send(op('sendEvent'), { key: keys.pos, body: {
+    programId, memberId: erin.memberId, type: 'purchase', externalId: 'order-3001', channel: 'web',
+    lines: [{ sku: 'BEANS-1KG', category: 'beans', quantity: 1, unitPrice: 2400 }],
+  } });
+  const referrals = await call('listReferrals', { key: keys.read, query: { programId } });
+  await call('getReferral', { key: keys.read, params: { referralId: (referrals.data as { referralId: string }[])[0]!.referralId } });
+  await call('getReferralFunnel', { key: keys.read, params: { programId } });
+
+  // accounting: settings, a purchase that allocates, reports and exports, a close (the month must have ended), rates, fees
+  const noBooks = { key: keys.read, params: { programId: staff.programId as string } };
+  // the books count the points wallet: a program of stamps only has none to account for
+  const stampsOnly = (await send(op('createProgram'), { key: keys.admin, body: { name: 'Stamps only', enrollmentMode: 'opt_in', returnWindowDays: 0, expiry: { kind: 'none' }, negativeBalance: 'debt', wallets: [{ code: 'stamps', kind: 'redeemable' }] } })).json() as { programId: string };
+  const booksBody = { pointValue: { points: 100, minor: 100 }, expectedRedemptionRate: '0.8', glAccounts: { contractLiability: '2400' } };
+  await call('setAccountingSettings', { key: keys.admin, params: { programId }, body: booksBody }, { 409: [{ key: keys.admin, params: { programId: stampsOnly.programId }, body: booksBody }] });
+  await call('getAccountingSettings', { key: keys.read, params: { programId } }, { 409: [noBooks] });
+  await send(op('sendEvent'), { key: keys.pos, body: { ...purchase, externalId: 'order-2010', lines: [{ sku: 'BEANS-1KG', category: 'coffee', quantity: 1, unitPrice: 2000 }] } });
+  await call('getAccountingReport', { key: keys.read, params: { programId, period: '2026-11' } }, { 409: [{ ...noBooks, params: { ...noBooks.params, period: '2026-11' } }] });
+  await call('getAccountingReportCsv', { key: keys.read, params: { programId, period: '2026-11' } }, { 409: [{ ...noBooks, params: { ...noBooks.params, period: '2026-11' } }] });
+  await call('getAccountingJournalCsv', { key: keys.read, params: { programId, period: '2026-Q4' } }, { 409: [{ ...noBooks, params: { ...noBooks.params, period: '2026-Q4' } }] });
+  await call('getRedemptionRateEstimate', { key: keys.read, params: { programId } }, { 409: [noBooks] });
+  await call('recordMembershipFee', { key: keys.admin, params: { programId }, body: { feeRef: 'pay_2026_0001', memberId: alice, amount: 2000, serviceStart: NOW, serviceEnd: null } },
+    { 409: [{ key: keys.admin, params: { programId: staff.programId as string }, body: { feeRef: 'pay_2026_0002', amount: 2000, serviceStart: NOW } }] });
+  // months close in order from a program's first: a program started this month can close it once it has ended
+  const books = (await send(op('createProgram'), { key: keys.admin, body: { name: 'Gift cards', enrollmentMode: 'opt_in', returnWindowDays: 0, expiry: { kind: 'none' }, negativeBalance: 'debt' } })).json() as { programId: string };
+  await send(op('setAccountingSettings'), { key: keys.admin, params: { programId: books.programId }, body: { pointValue: { points: 1, minor: 1 }, expectedRedemptionRate: '0.9' } });
+  const clock = laurel.clock as ManualClock;
+  clock.set('2026-12-02T09:30:00.000Z');
+  await call('closeAccountingPeriod', { key: keys.admin, params: { programId: books.programId }, body: { period: '2026-11' } });
+  await call('setExpectedRedemptionRate', { key: keys.admin, params: { programId: books.programId, period: '2027-01' }, body: { expectedRedemptionRate: '0.75' } },
+    { 409: [{ key: keys.admin, params: { programId: books.programId, period: '2026-11' }, body: { expectedRedemptionRate: '0.75' } }] });
+  clock.set(NOW);
+
+  // achievements
+  const streak = await call('createAchievement', {
+    key: keys.admin, params: { programId },
+    body: { code: 'coffee-weeks', name: 'Four weeks of coffee', kind: 'streak', streakUnit: 'week', target: 4, filter: '"coffee" in order.categories', reward: { type: 'points', points: 500 } },
+  }, {
+    400: [{ key: keys.admin, params: { programId }, body: { code: 'bad', name: 'Bad', kind: 'counter', target: 3, filter: 'order.totl > 5' } }],
+  });
+  const achievementId = streak.achievementId as string;
+  await call('createAchievement', {
+    key: keys.admin, params: { programId },
+    body: { code: 'coffee-card', name: 'Coffee card', kind: 'counter', target: 10, repeatable: true, stampCard: true, filter: '"coffee" in order.categories', reward: { type: 'reward', rewardId: rewardId('free-coffee') } },
+  });
+  await call('listAchievements', { key: keys.read, params: { programId } });
+  await call('getAchievement', { key: keys.read, params: { achievementId } });
+  await call('updateAchievement', {
+    key: keys.admin, params: { achievementId },
+    body: { code: 'coffee-weeks', name: 'Four weeks of coffee', kind: 'streak', streakUnit: 'week', target: 4, filter: '"coffee" in order.categories', reward: { type: 'points', points: 600 } },
+  }, { 400: [{ key: keys.admin, params: { achievementId }, body: { code: 'coffee-weeks', name: 'Four weeks', kind: 'streak', streakUnit: 'week', target: -4 } }] });
+  await call('listAchievementVersions', { key: keys.read, params: { achievementId } });
+  await call('disableAchievement', { key: keys.admin, params: { achievementId } });
+  await call('enableAchievement', { key: keys.admin, params: { achievementId } });
+  await send(op('sendEvent'), { key: keys.pos, body: { ...purchase, externalId: 'order-2004' } });
+  await call('listMemberAchievements', { key: tokens.bob, params: { memberId: bob } }, { 404: [{ key: keys.read, params: { memberId: uuidv7() } }] });
+  await call('achievementReport', { key: keys.read, params: { programId } });
+  const backfill = await call('requestAchievementBackfill', { key: keys.admin, params: { achievementId } });
+  await call('getAchievementBackfill', { key: keys.read, params: { backfillId: backfill.backfillId as string } });
 
   // webhooks
   const endpoint = await call('createWebhookEndpoint', {
@@ -386,8 +464,42 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('listWebhookEndpoints', { key: keys.admin });
   await call('getWebhookEndpoint', { key: keys.admin, params: { endpointId } });
   await call('updateWebhookEndpoint', { key: keys.admin, params: { endpointId }, body: { eventTypes: ['points.expiring', 'tier.changed', 'reward.issued'] } });
-  await call('testWebhookEndpoint', { key: keys.admin, params: { endpointId } });
+  const test = await call('testWebhookEndpoint', { key: keys.admin, params: { endpointId } });
   await call('listWebhookDeliveries', { key: keys.admin, params: { endpointId } });
+  await call('replayWebhookDelivery', { key: keys.admin, params: { endpointId, deliveryId: test.deliveryId as string } });
+
+  // paid memberships: a plan, a payment from a billing system, Stripe's webhook, a cancellation
+  const deliveryPass = await call('createMembershipPlan', { key: keys.admin, body: {
+    programId, code: 'delivery-pass', name: 'Delivery pass', fee: 499, currency: 'EUR', period: 'monthly', trialDays: 14,
+    benefits: { earnMultiplier: '2', flags: ['free_shipping'] }, stripePriceId: 'price_1QdeliveryPass',
+  } });
+  const coop = await call('createMembershipPlan', { key: keys.admin, body: {
+    programId, code: 'co-op', name: 'Co-op lifetime membership', fee: 2000, currency: 'EUR', period: 'lifetime', benefits: { percentBack: '10', flags: ['member_prices'] },
+  } });
+  await call('listMembershipPlans', { key: keys.read, query: { programId } });
+  await call('getMembershipPlan', { key: keys.read, params: { planId: deliveryPass.planId as string } });
+  const payment = { programId, provider: 'acme-billing', eventId: 'evt_acme_0001', type: 'paid', memberId: bob, planId: coop.planId as string, externalId: 'coop-card-0002', amount: 2000, currency: 'EUR', occurredAt: NOW };
+  const paid = await call('recordMembershipPayment', { key: keys.admin, body: payment },
+    { 409: [{ key: keys.admin, body: { ...payment, eventId: 'evt_acme_0002', memberId: carol } }] });
+  const stripeSecret = 'whsec_tour_0123456789abcdefghijklmnop';
+  await call('setStripeSettings', { key: keys.admin, params: { programId }, body: { webhookSecret: stripeSecret } });
+  const stripeAt = Math.floor(Date.parse(NOW) / 1000);
+  const stripeEvent = JSON.stringify({
+    id: 'evt_1QtourSubscriptionCreated', object: 'event', type: 'customer.subscription.created', created: stripeAt, livemode: false,
+    data: { object: {
+      id: 'sub_1QtourDeliveryPass', object: 'subscription', customer: 'cus_QtourAlice', status: 'trialing', cancel_at_period_end: false,
+      trial_end: stripeAt + 14 * 86_400, metadata: { laurel_member_id: alice },
+      items: { object: 'list', data: [{ price: { id: 'price_1QdeliveryPass' }, current_period_start: stripeAt, current_period_end: stripeAt + 14 * 86_400 }] },
+    } },
+  });
+  const stripeSignature = `t=${stripeAt},v1=${createHmac('sha256', stripeSecret).update(`${stripeAt}.${stripeEvent}`).digest('hex')}`;
+  await call('receiveStripeEvent', { query: { programId }, body: stripeEvent, headers: { 'stripe-signature': stripeSignature } });
+  await call('listMemberships', { key: keys.read, query: { programId } });
+  await call('listMemberMemberships', { key: tokens.bob, params: { memberId: bob } }, { 404: [{ key: keys.read, params: { memberId: uuidv7() } }] });
+  const membershipId = (paid.membership as { membershipId: string }).membershipId;
+  await call('getMembership', { key: keys.read, params: { membershipId } });
+  await call('cancelMembership', { key: keys.admin, params: { membershipId }, body: { atPeriodEnd: false, reason: 'moved away' } },
+    { 409: [{ key: keys.admin, params: { membershipId }, body: { atPeriodEnd: true } }] });
 
   // what removes things, last
   await call('setTierLadder', { key: keys.admin, params: { programId }, body: {
@@ -408,9 +520,23 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('eraseMember', { key: keys.admin, params: { memberId: danaId } });
   await refused('suspendMember', 409, { key: keys.admin, params: { memberId: danaId } });
   await refused('reactivateMember', 409, { key: keys.admin, params: { memberId: danaId } });
+  await refused('getMemberReferral', 409, { key: keys.read, params: { memberId: danaId } });
 
   // the console: its own reads, users, sessions and the audit log of what the tour wrote
   await call('getProgramDashboard', { key: keys.read, params: { programId }, query: { days: 90 } });
+
+  // analytics: settings (a 10% holdout, a 40% margin), then each report over the last 90 days
+  await call('updateAnalyticsSettings', { key: keys.admin, params: { programId }, body: { controlShareBp: 1000, grossMarginBp: 4000 } },
+    { 400: [{ key: keys.admin, params: { programId }, body: { controlShareBp: 9000 } }] });
+  await call('getAnalyticsSettings', { key: keys.read, params: { programId } });
+  await call('getAnalyticsOverview', { key: keys.read, params: { programId } },
+    { 400: [{ key: keys.read, params: { programId }, query: { from: '2026-12-01T00:00:00Z', to: '2026-01-01T00:00:00Z' } }] });
+  await call('getAnalyticsPoints', { key: keys.read, params: { programId }, query: { bucket: 'week' } },
+    { 400: [{ key: keys.read, params: { programId }, query: { bucket: 'year' } }] });
+  await call('getAnalyticsTiers', { key: keys.read, params: { programId } });
+  await call('getAnalyticsCohorts', { key: keys.read, params: { programId } });
+  await call('getAnalyticsRewards', { key: keys.read, params: { programId } });
+  await call('getAnalyticsRoi', { key: keys.read, params: { programId } });
   await call('searchMembers', { key: keys.read, query: { q: 'CARD-0001' } });
   await call('listMemberLots', { key: keys.read, params: { memberId: alice } });
   await call('checkRuleCondition', { key: keys.admin, body: { condition: 'member.tierr == "gold"' } });
@@ -428,6 +554,60 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
   await call('signOut', { cookie });
   await call('listAuditLog', { key: keys.admin, query: { limit: 5 } });
 
+  // engagement: a recognition program, surveys and NPS, households
+  const kudos = await createProgram(laurel, t, {
+    name: 'Kudos', enrollmentMode: 'opt_in', returnWindowDays: 0, expiry: { kind: 'none' }, negativeBalance: 'write_off',
+    wallets: [{ code: 'points', kind: 'redeemable' }, { code: 'giving', kind: 'qualifying' }],
+  });
+  const staffer = async (externalId: string, team: string) =>
+    (await createMember(laurel, t, { programId: kudos.programId, externalId, attributes: { team } })).memberId;
+  const [ines, omar, lea] = [await staffer('ines', 'stores'), await staffer('omar', 'stores'), await staffer('lea', 'support')];
+  const kudosId = kudos.programId;
+  await call('setRecognition', { key: keys.admin, params: { programId: kudosId }, body: {
+    allowance: 500, period: 'month', carryOver: false, maxGift: 300, approvalThreshold: 200, values: ['teamwork', 'customer-first', 'ownership'],
+  } }, { 400: [{ key: keys.admin, params: { programId: kudosId }, body: { allowance: 500, period: 'month', values: ['teamwork'], givingWallet: 'nope' } }] });
+  await call('getRecognition', { key: keys.read, params: { programId: kudosId } });
+  await call('listRecognitionPrograms', { key: keys.read });
+  await call('issueAllowances', { key: keys.admin, params: { programId: kudosId } });
+  const pendingGift = await call('giveRecognition', { key: keys.pos, params: { memberId: ines }, body: { receiverId: lea, amount: 250, message: 'Fixed the till outage on a Saturday', value: 'ownership' } }, {
+    400: [{ key: keys.pos, params: { memberId: ines }, body: { receiverId: ines, amount: 50, message: 'Me!', value: 'teamwork' } }],
+    422: [{ key: keys.pos, params: { memberId: ines }, body: { receiverId: omar, amount: 300, message: 'More than is left', value: 'teamwork' } }],
+  });
+  await call('giveRecognition', { key: keys.pos, params: { memberId: omar }, body: { receiverId: ines, amount: 120, message: 'Thanks for covering my shift', value: 'teamwork' } });
+  const toDecline = await call('giveRecognition', { key: keys.pos, params: { memberId: lea }, body: { receiverId: omar, amount: 210, message: 'Great week', value: 'customer-first' } });
+  const giftId = (pendingGift.gift as { giftId: string }).giftId;
+  await call('approveGift', { key: keys.admin, params: { giftId }, body: { note: 'well deserved' } });
+  await call('declineGift', { key: keys.admin, params: { giftId: (toDecline.gift as { giftId: string }).giftId }, body: { note: 'give it in smaller gifts' } });
+  await call('getGift', { key: keys.read, params: { giftId } });
+  await call('listGifts', { key: keys.read, params: { programId: kudosId }, query: { limit: 5 } });
+  await call('getRecognitionFeed', { key: keys.read, params: { memberId: omar }, query: { limit: 5 } });
+  await call('getRecognitionLeaderboard', { key: keys.read, params: { programId: kudosId } });
+  await call('getGivingReport', { key: keys.read, params: { programId: kudosId }, query: { attribute: 'team' } });
+
+  for (const [i, [who, score, comment, channel]] of ([[alice, 10, 'The app is quick', 'app'], [bob, 6, 'Queue too long at noon', 'store'], [carol, 8, '', 'store']] as const).entries()) {
+    await call('sendEvent', { key: keys.pos, body: { programId, memberId: who, externalId: `survey-${i}`, type: 'survey_response', channel, attributes: comment ? { score, comment } : { score } } });
+  }
+  await call('getNps', { key: keys.read, params: { programId }, query: { period: 'month' } }, {
+    400: [{ key: keys.read, params: { programId }, query: { period: 'decade' } }],
+  });
+  await call('listNpsComments', { key: keys.read, params: { programId }, query: { maxScore: 10 } });
+
+  const household = await call('createHousehold', { key: keys.pos, body: { programId, name: 'The Martins' } });
+  const householdId = household.householdId as string;
+  const other = await call('createHousehold', { key: keys.pos, body: { programId, name: 'Next door' } });
+  await call('putHouseholdMember', { key: keys.pos, params: { householdId, memberId: bob }, body: { canSpend: true } }, {
+    409: [{ key: keys.pos, params: { householdId: other.householdId as string, memberId: bob }, body: { canSpend: true } }],
+  });
+  await call('putHouseholdMember', { key: keys.pos, params: { householdId, memberId: carol }, body: { canSpend: false } });
+  await call('getHousehold', { key: keys.read, params: { householdId } });
+  await call('listHouseholds', { key: keys.read, params: { programId }, query: { limit: 5 } });
+  await call('getMemberHousehold', { key: keys.read, params: { memberId: carol } });
+  await call('spendFromHousehold', { key: keys.pos, params: { householdId }, body: { memberId: bob, amount: 50, ref: 'order-2101' } }, {
+    409: [{ key: keys.pos, params: { householdId }, body: { memberId: carol, amount: 50 } }],
+  });
+  await call('listHouseholdJournal', { key: keys.read, params: { householdId }, query: { limit: 5 } });
+  await call('removeHouseholdMember', { key: keys.pos, params: { householdId, memberId: carol } });
+
   // A database outage: the same app on a database that cannot be reached (nothing listens on port
   // 1) answers each operation 503. An API key is looked up before anything else, so any request
   // will do; the operator's operations check their key without the database, so they get a valid one.
@@ -438,10 +618,14 @@ async function tour(laurel: Awaited<ReturnType<typeof openLaurel>>, app: Fastify
       if (!o.statuses.includes(503) || has(o, 503)) continue;
       const params = Object.fromEntries([...o.path.matchAll(/\{(\w+)\}/g)].map(([, name]) => [name!, uuidv7()]));
       const operator = ['createTenant', 'listJobs', 'listJobRuns'].includes(o.id);
-      const body = o.id === 'createTenant' ? { name: 'Acme Coffee', timeZone: 'Europe/Paris', currency: 'EUR' } : o.method === 'GET' || o.method === 'DELETE' ? undefined : {};
+      const body = o.id === 'createTenant' ? { name: 'Acme Coffee', timeZone: 'Europe/Paris', currency: 'EUR' }
+        : o.id === 'receiveStripeEvent' ? { id: 'evt_1', type: 'invoice.paid', created: 1, data: { object: {} } }
+          : o.method === 'GET' || o.method === 'DELETE' ? undefined : {};
+      // Stripe's webhook has no key: the program it is for is in its query
+      const query = o.id === 'receiveStripeEvent' ? { programId: uuidv7() } : undefined;
       // the console's session: its credentials are a password or a cookie, not a key
       const session: Record<string, Req> = { signIn: { body: { email: 'sam@example.com', password: 'a long enough password' } }, getSession: { cookie }, signOut: { cookie } };
-      const r = await send(o, session[o.id] ?? { params, key: operator ? OPERATOR_KEY : keys.admin, body }, outage);
+      const r = await send(o, session[o.id] ?? { params, key: operator ? OPERATOR_KEY : keys.admin, body, ...(query ? { query } : {}) }, outage);
       if (r.statusCode === 503) keep(o, 503, r.json());
     }
   } finally {

@@ -2,106 +2,30 @@
 // playwright-core), on the demo tenant: the flows of a program manager, support, a member and a
 // shop page. Every page visited must log no console error and pass axe-core with no serious or
 // critical violation; a screenshot of each lands in test-artifacts/screenshots/.
-import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { createRequire } from 'node:module';
-import { resolve } from 'node:path';
-import type { FastifyInstance } from 'fastify';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWeb } from '../web/scripts/build.js';
-import { buildApp } from '../src/http/app.js';
-import { createApiKey } from '../src/services/api-keys.js';
-import { seedDemo } from '../src/services/demo.js';
-import { createUser, type Role } from '../src/services/users.js';
-import { openTestLaurel } from './support/laurel.js';
-import type { Laurel } from '../src/services/context.js';
-import type { ManualClock } from '../src/core/clock.js';
+import { check, hasChromium, laptop, openBrowserLaurel, phone, signIn as signInAs, tab, type BrowserLaurel } from './support/browser.js';
+import type { Page } from 'playwright-core';
+import type { Role } from '../src/services/users.js';
 
-const CHROMIUM = process.env.LAUREL_CHROMIUM ?? '/usr/bin/chromium';
-const hasChromium = existsSync(CHROMIUM);
-if (!hasChromium) console.warn(`browser tests skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium)`);
-
-const SHOTS = resolve(import.meta.dirname, '../test-artifacts/screenshots');
-const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
-const PASSWORD = 'browser test password';
-
-let laurel: Laurel & { clock: ManualClock };
-let app: FastifyInstance;
+let t: BrowserLaurel;
 let browser: Browser;
 let base: string;
-let adminKey: string;
 let programId: string;
 let alice: string;
+let api: BrowserLaurel['api'];
 
 beforeAll(async () => {
   if (!hasChromium) return;
-  await buildWeb();
-  laurel = await openTestLaurel(new Date().toISOString());
-  const demo = await seedDemo(laurel);
-  programId = demo.program.programId;
-  alice = demo.members.find((m) => m.name === 'Alice')!.memberId;
-  adminKey = (await createApiKey(laurel, demo.tenant.tenantId, { name: 'test admin', scopes: ['admin'] })).secret;
-  for (const role of ['owner', 'marketer', 'support', 'finance', 'viewer'] as const) {
-    await createUser(laurel, demo.tenant.tenantId, { email: `${role}@demo.test`, name: role, role, password: PASSWORD });
-  }
-  app = await buildApp(laurel, { logger: false, rateLimitPerMinute: 1_000_000 });
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  const address = app.server.address() as { port: number };
-  base = `http://127.0.0.1:${address.port}`;
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
-  mkdirSync(SHOTS, { recursive: true });
+  t = await openBrowserLaurel();
+  ({ browser, base, programId, api } = t);
+  alice = t.member('Alice');
 });
 
-afterAll(async () => {
-  await browser?.close();
-  await app?.close();
-  await laurel?.close();
-});
+afterAll(async () => { await t?.close(); });
 
-const api = async (method: string, path: string, body?: unknown) => {
-  const r = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${adminKey}`, 'content-type': 'application/json', 'idempotency-key': `${Math.random()}` },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  return { status: r.status, json: await r.json() as Record<string, unknown> & { data?: unknown[] } };
-};
-
-/** A browser tab that fails the test on any console error it logs. */
-async function tab(context: BrowserContext): Promise<Page & { errors: string[] }> {
-  const page = (await context.newPage()) as Page & { errors: string[] };
-  page.errors = [];
-  page.on('console', (m) => {
-    // the sign-in page asks for the session first and is told 401: that is how it knows to show itself
-    if (m.type() === 'error' && !/status of 401/.test(m.text())) page.errors.push(m.text());
-  });
-  page.on('pageerror', (e) => page.errors.push(e.message));
-  return page;
-}
-
-/** The page as it stands: no console error, no serious or critical axe violation, a screenshot. */
-async function check(page: Page & { errors: string[] }, name: string): Promise<void> {
-  await page.waitForLoadState('networkidle');
-  await page.addScriptTag({ path: AXE });
-  const violations = await page.evaluate(async () => {
-    const result = await (window as unknown as { axe: { run(): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }> } }).axe.run();
-    return result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-  });
-  expect(violations, `${name}: accessibility`).toEqual([]);
-  expect(page.errors, `${name}: console errors`).toEqual([]);
-  await page.screenshot({ path: resolve(SHOTS, `${name}.png`), fullPage: true });
-}
-
-async function signIn(page: Page, role: Role): Promise<void> {
-  await page.goto(`${base}/console`);
-  await page.getByLabel('E-mail').fill(`${role}@demo.test`);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.getByTestId('role').waitFor();
-}
-
-const laptop = { viewport: { width: 1366, height: 850 } };
-const phone = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 };
+const signIn = (page: Page, role: Role) => signInAs(page, base, role);
 
 describe.skipIf(!hasChromium)('the console in a browser', () => {
   it('an owner signs in, sees the dashboard with its charts, finds Alice by her card, gives her 100 points with a reason, and sees the journal and the audit log', async () => {
@@ -118,7 +42,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await expect.poll(() => page.locator('.kpi dd').first().textContent()).toBe('3');
     await check(page, 'console-dashboard');
 
-    await page.getByRole('link', { name: 'Members' }).click();
+    await page.getByRole('link', { name: 'Members', exact: true }).click();
     await page.getByRole('searchbox').fill('CARD-0001');
     await page.getByRole('button', { name: 'Find' }).click();
     await page.getByRole('heading', { name: 'alice' }).waitFor();
@@ -144,7 +68,7 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.getByRole('cell', { name: 'viewer@demo.test' }).waitFor();
     await check(page, 'console-users');
     expect(await page.getByRole('navigation').getByRole('link').allTextContents())
-      .toEqual(['Dashboard', 'Members', 'Program', 'Rules', 'Rewards', 'Audit log', 'Users', 'Webhooks', 'API keys']);
+      .toEqual(['Dashboard', 'Analytics', 'Members', 'Program', 'Rules', 'Campaigns', 'Tiers', 'Grades', 'Rewards', 'Referrals', 'Achievements', 'Memberships', 'Engagement', 'Audit log', 'Users', 'Webhooks', 'Jobs', 'API keys', 'Accounting']);
 
     await page.getByRole('link', { name: 'Program' }).click();
     await page.getByRole('cell', { name: 'Gold', exact: true }).waitFor();
@@ -186,10 +110,10 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
 
   it('each role sees only what it may do, and the API refuses the rest', async () => {
     const expected: Record<Exclude<Role, 'owner'>, { nav: string[]; adjust: boolean; newRule: boolean }> = {
-      marketer: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: false, newRule: true },
-      support: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: true, newRule: false },
-      finance: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards', 'Audit log'], adjust: false, newRule: false },
-      viewer: { nav: ['Dashboard', 'Members', 'Program', 'Rules', 'Rewards'], adjust: false, newRule: false },
+      marketer: { nav: ['Dashboard', 'Analytics', 'Members', 'Program', 'Rules', 'Campaigns', 'Tiers', 'Grades', 'Rewards', 'Referrals', 'Achievements', 'Memberships', 'Engagement'], adjust: false, newRule: true },
+      support: { nav: ['Dashboard', 'Analytics', 'Members', 'Program', 'Rules', 'Campaigns', 'Tiers', 'Grades', 'Rewards', 'Referrals', 'Achievements', 'Memberships', 'Engagement'], adjust: true, newRule: false },
+      finance: { nav: ['Dashboard', 'Analytics', 'Members', 'Program', 'Rules', 'Campaigns', 'Tiers', 'Grades', 'Rewards', 'Referrals', 'Achievements', 'Memberships', 'Engagement', 'Audit log', 'Accounting'], adjust: false, newRule: false },
+      viewer: { nav: ['Dashboard', 'Analytics', 'Members', 'Program', 'Rules', 'Campaigns', 'Tiers', 'Grades', 'Rewards', 'Referrals', 'Achievements', 'Memberships', 'Engagement', 'Accounting'], adjust: false, newRule: false },
     };
     for (const [role, want] of Object.entries(expected) as [Exclude<Role, 'owner'>, typeof expected.viewer][]) {
       const context = await browser.newContext(laptop);
@@ -225,7 +149,8 @@ describe.skipIf(!hasChromium)('the console in a browser', () => {
     await page.getByRole('combobox', { name: 'Language' }).selectOption('tr');
     await page.getByRole('link', { name: 'Üyeler' }).waitFor();
     await page.getByRole('heading', { name: /Gösterge paneli/ }).waitFor();
-    expect(await page.getByText('Aktif üyeler').count()).toBe(1);
+    // the figures come with the analytics report, after the heading
+    await expect.poll(() => page.getByText('Aktif üyeler').count()).toBe(1);
     expect(await page.evaluate(() => document.documentElement.lang)).toBe('tr');
     await page.reload();
     await page.getByRole('link', { name: 'Kullanıcılar' }).waitFor();
@@ -283,6 +208,8 @@ describe.skipIf(!hasChromium)('the member portal and the widget in a browser', (
     await new Promise<void>((done) => shop.listen(0, '127.0.0.1', done));
     const shopUrl = `http://localhost:${(shop.address() as { port: number }).port}/`;
     const page = await tab(context);
+    const balanceReads: string[] = [];
+    page.on('request', (request) => { if (request.method() === 'GET' && request.url().endsWith(`/v1/members/${alice}/balances`)) balanceReads.push(request.url()); });
     await page.goto(shopUrl);
     const shown = `${new Intl.NumberFormat('en-GB').format(available)} points`;
     const points = page.locator('laurel-widget .points');
@@ -291,6 +218,8 @@ describe.skipIf(!hasChromium)('the member portal and the widget in a browser', (
     expect(await points.textContent()).toBe(shown);
     expect(await points.evaluate((el) => getComputedStyle(el).color)).toBe('rgb(123, 44, 191)');
     expect(await page.locator('laurel-widget').textContent()).toBe('');
+    // the element's upgrade reports its attributes and its connection: one view drawn, from one read
+    expect(balanceReads).toHaveLength(1);
     await check(page, 'widget-shop-page');
     await context.close();
     shop.close();

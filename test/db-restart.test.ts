@@ -12,7 +12,7 @@ import { verifyLedger, formatReport } from '../src/db/verify.js';
 import { openLaurel } from '../src/services/context.js';
 import { clusterUnavailable, createCluster, type Cluster } from './support/cluster.js';
 import { onPostgres } from './support/laurel.js';
-import { freePort, startLaurel, waitFor, type LaurelProcess } from './support/processes.js';
+import { callServer, freePort, startLaurel, waitFor, type Answer, type LaurelProcess } from './support/processes.js';
 
 const ADMIN_KEY = `restart-admin-${randomBytes(16).toString('hex')}`;
 const skip = !onPostgres ? 'PostgreSQL runs only (DATABASE_URL)' : clusterUnavailable();
@@ -22,16 +22,7 @@ let server: LaurelProcess | undefined;
 let base = '';
 let memberId = '';
 
-interface Answer { status: number; type: string; retryAfter: string | null; body: Record<string, unknown> }
-
-async function call(method: string, path: string, body?: unknown, key?: string): Promise<Answer> {
-  const headers: Record<string, string> = { authorization: `Bearer ${ADMIN_KEY}` };
-  if (key) headers['idempotency-key'] = key;
-  if (body !== undefined) headers['content-type'] = 'application/json';
-  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await r.text();
-  return { status: r.status, type: r.headers.get('content-type') ?? '', retryAfter: r.headers.get('retry-after'), body: text ? JSON.parse(text) : {} };
-}
+const call = (method: string, path: string, body?: unknown, key?: string) => callServer(base, ADMIN_KEY, method, path, body, key);
 
 const adjustOne = (key: string) => call('POST', `/v1/members/${memberId}/adjustments`, { amount: 1, reason: 'restart test' }, key);
 const available = async () => {

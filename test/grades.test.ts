@@ -126,7 +126,7 @@ describe('RFM grading of a program (Europe/Paris, graded on 15 June 2026 at 12:0
       m10: ['null→d: rfm: R1 F1 M1 score 1.00'],
     });
     expect(await gradeReport(laurel, p.tenantId, p.programId)).toEqual({
-      programId: p.programId, grades: [{ grade: 'a', members: 1 }, { grade: 'b', members: 3 }, { grade: 'c', members: 2 }, { grade: 'd', members: 4 }],
+      programId: p.programId, graded: true, grades: [{ grade: 'a', members: 1 }, { grade: 'b', members: 3 }, { grade: 'c', members: 2 }, { grade: 'd', members: 4 }],
     });
   });
 

@@ -144,6 +144,12 @@ const MARKETER_WRITES = [
   'POST /v1/programs/{programId}/rules', 'PUT /v1/rules/{ruleId}', 'POST /v1/rules/{ruleId}/enable', 'POST /v1/rules/{ruleId}/disable', 'POST /v1/rules/{ruleId}/dry-run',
   'POST /v1/programs/{programId}/campaigns', 'PUT /v1/campaigns/{campaignId}',
   'POST /v1/programs/{programId}/rewards', 'PUT /v1/rewards/{rewardId}', 'POST /v1/rewards/{rewardId}/partner-codes',
+  'PUT /v1/programs/{programId}/analytics/settings',
+  'PUT /v1/programs/{programId}/referral-settings',
+  'POST /v1/programs/{programId}/achievements', 'PUT /v1/achievements/{achievementId}', 'POST /v1/achievements/{achievementId}/enable',
+  'POST /v1/achievements/{achievementId}/disable', 'POST /v1/achievements/{achievementId}/backfills',
+  'POST /v1/membership-plans',
+  'PUT /v1/programs/{programId}/recognition', 'POST /v1/programs/{programId}/recognition/allowances',
 ];
 const SUPPORT_WRITES = [
   'POST /v1/members', 'PATCH /v1/members/{memberId}', 'POST /v1/members/{memberId}/suspend', 'POST /v1/members/{memberId}/reactivate',
@@ -151,11 +157,17 @@ const SUPPORT_WRITES = [
   'POST /v1/members/{memberId}/adjustments', 'POST /v1/members/{memberId}/holds', 'POST /v1/holds/{holdId}/capture', 'POST /v1/holds/{holdId}/void',
   'POST /v1/transfers', 'POST /v1/journal-entries/{entryId}/reversals', 'POST /v1/members/{memberId}/rewards/{rewardId}/redeem',
   'POST /v1/reward-instances/validate', 'POST /v1/reward-instances/consume', 'POST /v1/reward-instances/{instanceId}/cancel', 'POST /v1/events',
+  'POST /v1/memberships/{membershipId}/cancel', 'POST /v1/members/{memberId}/gifts',
+];
+// The books: finance keeps them (accounting settings, rates, closes, membership fees).
+const FINANCE_WRITES = [
+  'PUT /v1/programs/{programId}/accounting', 'PUT /v1/programs/{programId}/accounting/rates/{period}',
+  'POST /v1/programs/{programId}/accounting/closes', 'POST /v1/programs/{programId}/accounting/membership-fees',
 ];
 // POSTs that write nothing: any role.
 const ANY_ROLE = ['POST /v1/quotes', 'POST /v1/checkout/points-quote', 'POST /v1/rules/check-condition'];
-// Not for console sessions at all: the operator's tenant creation, and the session itself.
-const NOT_SESSION_ROUTES = ['POST /v1/tenants', 'POST /v1/session', 'DELETE /v1/session'];
+// Not for console sessions at all: the operator's tenant creation, the session itself, and Stripe's webhook (signed by Stripe).
+const NOT_SESSION_ROUTES = ['POST /v1/tenants', 'POST /v1/session', 'DELETE /v1/session', 'POST /v1/integrations/stripe/webhook'];
 
 function writeRoutes(): string[] {
   const paths = (app.swagger() as { paths: Record<string, Record<string, unknown>> }).paths;
@@ -164,12 +176,13 @@ function writeRoutes(): string[] {
 }
 
 const allowed = (role: Role, route: string) => role === 'owner' || ANY_ROLE.includes(route)
-  || (role === 'marketer' && MARKETER_WRITES.includes(route)) || (role === 'support' && SUPPORT_WRITES.includes(route));
+  || (role === 'marketer' && MARKETER_WRITES.includes(route)) || (role === 'support' && SUPPORT_WRITES.includes(route))
+  || (role === 'finance' && FINANCE_WRITES.includes(route));
 
 describe('roles', () => {
   it('the lists above name real write routes, and every write route is covered', () => {
     const routes = writeRoutes();
-    for (const r of [...MARKETER_WRITES, ...SUPPORT_WRITES, ...ANY_ROLE]) expect(routes).toContain(r);
+    for (const r of [...MARKETER_WRITES, ...SUPPORT_WRITES, ...FINANCE_WRITES, ...ANY_ROLE]) expect(routes).toContain(r);
     expect(routes.length).toBeGreaterThan(40);
   });
 

@@ -128,7 +128,7 @@ describe('grading, the report and the history', () => {
     expect((await put(grading(t), t.keys.admin, BUYERS)).statusCode).toBe(200);
     const report = () => call(app, { method: 'GET', url: `/v1/programs/${t.program.programId}/grades`, key: t.keys.read });
     // before any run: nobody has a grade
-    expect((await report()).json()).toEqual({ object: 'grade_report', programId: t.program.programId, grades: [{ grade: 'buyer', members: 0 }, { grade: 'none', members: 0 }, { grade: null, members: 3 }] });
+    expect((await report()).json()).toEqual({ object: 'grade_report', programId: t.program.programId, graded: true, grades: [{ grade: 'buyer', members: 0 }, { grade: 'none', members: 0 }, { grade: null, members: 3 }] });
 
     laurel.clock.advance(60_000);
     expect(await recompute(t)).toEqual({ object: 'grading_run', programId: t.program.programId, at: laurel.clock.now().toISOString(), members: 3, changed: 3 });

@@ -8,7 +8,7 @@
 // stands for the rest of an object or list, and inside a string for any text. Every other request
 // of a walkthrough must succeed (2xx). A ```sh norun block is not run (installing, the test suite).
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +16,9 @@ import { onPostgres } from './support/laurel.js';
 import { freePort, ROOT } from './support/processes.js';
 
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
+// A feature's full walkthrough may live in docs/<feature>.md; its sections run here too, titled "<file>: <heading>".
+const DOCS = await Promise.all((await readdir(join(ROOT, 'docs'))).filter((f) => f.endsWith('.md')).sort()
+  .map(async (file) => ({ file, markdown: await readFile(join(ROOT, 'docs', file), 'utf8') })));
 
 interface Expectation {
   /** the comment as written, for messages */
@@ -286,7 +289,12 @@ function answers(stdout: string): { answer: Answer; expectation: number | null }
   return found;
 }
 
-const { sections: walkthroughs, skipped } = sections(README);
+const parsed = [{ file: null, markdown: README }, ...DOCS].map(({ file, markdown }) => {
+  const found = sections(markdown);
+  return { skipped: found.skipped, sections: found.sections.map((s) => (file ? { ...s, title: `docs/${file}: ${s.title}` } : s)) };
+});
+const walkthroughs = parsed.flatMap((p) => p.sections);
+const skipped = parsed.reduce((n, p) => n + p.skipped, 0);
 const totals = { sections: 0, expectations: 0, figures: 0, requests: 0 };
 
 afterAll(async () => {

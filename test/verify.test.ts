@@ -17,7 +17,7 @@ import type { Database } from '../src/db/schema.js';
 import { verifyLedger, type CheckResult } from '../src/db/verify.js';
 import { openLaurel, type Laurel } from '../src/services/context.js';
 import { ingestEvent } from '../src/services/events.js';
-import { createHold, earn, redeem, reverseEntry } from '../src/services/ledger.js';
+import { captureHold, createHold, earn, redeem, reverseEntry } from '../src/services/ledger.js';
 import { createRule } from '../src/services/rules.js';
 import { expectVerified, key, newMember, newProgram, onPostgres } from './support/laurel.js';
 
@@ -140,6 +140,24 @@ describe('verify reports exactly the invariant a damage breaks, naming the entit
     const check = await failed(l.t, "a hold's movements filed under another group");
     expect(check.name).toBe('holds_back_their_points');
     expect(check.failures).toEqual([expect.objectContaining({ hold_id: l.hold.holdId, status: 'active', amount: 30, taken: 0 })]);
+  });
+
+  it("a matured lot marked pending: lots_back_balances, the member and the split between the buckets", async () => {
+    const l = await ledger();
+    await damage((trx) => sql`update lots set pending = true where tenant_id = ${l.t} and lot_id = ${l.lot}`.execute(trx));
+    const check = await failed(l.t, 'a matured lot flagged pending');
+    expect(check.name).toBe('lots_back_balances');
+    expect(check.failures).toEqual([expect.objectContaining({ member_id: l.a, journal_pending: 0, lots_pending: 100, journal_available: 100, lots_matured: 0 })]);
+  });
+
+  it("a captured hold's capture filed under no hold: holds_back_their_points, the hold", async () => {
+    const l = await ledger();
+    const captured = await captureHold(laurel, { tenantId: l.t, holdId: l.hold.holdId, idempotencyKey: key() });
+    await expectVerified(laurel, l.t);
+    await damage((trx) => sql`update journal_entries set hold_id = null where tenant_id = ${l.t} and entry_id = ${captured.entries[0]!.entryId}`.execute(trx));
+    const check = await failed(l.t, "a capture's entry detached from its hold");
+    expect(check.name).toBe('holds_back_their_points');
+    expect(check.failures).toEqual([expect.objectContaining({ hold_id: l.hold.holdId, status: 'captured', taken: 30, captured: 0 })]);
   });
 
   it('a lifetime counter off: counters_follow_entries, the member', async () => {

@@ -162,7 +162,7 @@ export interface paths {
         };
         /**
          * A program's dashboard
-         * @description The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points issued, redeemed and expired (in total and per day of the tenant's time zone), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier.
+         * @description The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points of the points wallet issued (less what returns took back), redeemed (less what was given back) and expired, in total and per day of the tenant's time zone (the series of `GET …/analytics/points`), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier. The console's dashboard reads the analytics reports and this liability.
          */
         get: operations["getProgramDashboard"];
         put?: never;
@@ -390,7 +390,7 @@ export interface paths {
         };
         /**
          * A member's journal
-         * @description Newest first, with postings; transfers appear for both members.
+         * @description Newest first by the time each entry was made (then by id), with postings; transfers appear for both members.
          */
         get: operations["listJournal"];
         put?: never;
@@ -871,6 +871,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/job-schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Jobs as a tenant sees them
+         * @description Every scheduled job (they run for all tenants of the deployment) with its cron, next due time, failures in a row and its newest runs: their trigger, status and times, and nothing else. What a run did, its error and its worker are left out: a run's figures add up every tenant's and its error may quote another tenant's data (the deployment's own key reads them at `GET /v1/jobs`). An owner or an admin key may read it.
+         */
+        get: operations["listJobSchedules"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/jobs": {
         parameters: {
             query?: never;
@@ -1044,7 +1064,7 @@ export interface paths {
         };
         /**
          * A member's tier and progress
-         * @description The tier with its benefits, the metric in the current window, the next tier and what is missing, and the date the tier is secured until. A member token may read its own.
+         * @description The tier the member holds with its benefits (a membership entitling them may hold it: at least its plan's tier, or exactly it; then heldBy names it and qualifiedTier is their own), the metric in the current window, the next tier and what is missing, and the date the tier they qualify for is secured until. A member token may read its own.
          */
         get: operations["getMemberTier"];
         put?: never;
@@ -1067,6 +1087,46 @@ export interface paths {
          * @description Newest first: placements, upgrades (with the event that caused them), graces, downgrades and changes by an admin, each with its reason.
          */
         get: operations["listTierHistory"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/tier-movements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's tier movements
+         * @description Every tier change of the members of the program, newest first: placements, upgrades (with the event that caused them), graces, downgrades and changes by an admin. Filter by `change`, by a `tier` moved from or to, or by a member.
+         */
+        get: operations["listTierMovements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/grade-movements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's grade movements
+         * @description Every grade change of the members of the program, newest first, with why. Filter by a `grade` moved from or to, or by a member.
+         */
+        get: operations["listGradeMovements"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1205,6 +1265,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/programs/{programId}/reward-instances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Redemptions
+         * @description Every reward instance the program issued, newest first, a page at a time: the console's redemptions list. Filter by status (repeat the parameter), reward, member and when it was issued.
+         */
+        get: operations["listProgramRewardInstances"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reward-instances/{instanceId}": {
         parameters: {
             query?: never;
@@ -1325,6 +1405,302 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/programs/{programId}/referral-settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's referral settings
+         * @description Whether referrals are on, the link base, the qualifying condition and window, what each side gets and the caps per referrer. A program that never set them answers the defaults with `enabled: false` and `updatedAt: null`.
+         */
+        get: operations["getReferralSettings"];
+        /**
+         * Set referral settings
+         * @description A referee joins with a member's code (`referralCode` on POST /v1/members, or `attributes.referralCode` on the first event of a universal program). The referral **qualifies** on the referee's first event that meets `condition` within `withinDays` of joining: inside that event's transaction both sides get their points (through the ledger, pending until the program's return window passes: the hold) and their reward instances.
+         *
+         *     A return of the qualifying order during the hold reverses the referral (both earns reversed, unused instances cancelled), once. Refusals, each stored as the referral's reason: `self_referral` (same e-mail with plus-addressing folded, phone, or a `deviceId` / `paymentFingerprint` attribute seen on both members' events, kept hashed), `already_member`, `referrer_cap_reached`, `referrer_suspended`, `window_passed`.
+         *
+         *     Changes apply to referrals from the next event on; nothing already paid moves.
+         */
+        put: operations["setReferralSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/referral": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's referral code and link
+         * @description The member's code (made on first ask, the same ever after), the link to share, who referred them, and their referrals by state. A member token may read its own. While the program has referrals off, `enabled` is false and there is no code or link. 409 for a suspended or erased member.
+         */
+        get: operations["getMemberReferral"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/referrals": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List referrals
+         * @description Newest first, a page at a time, filtered by program, state, rejection reason, referrer or referee.
+         */
+        get: operations["listReferrals"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/referrals/{referralId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A referral
+         * @description Its state, refusal reason, dates, points and the journal entries and reward instances that paid it.
+         */
+        get: operations["getReferral"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/referral-funnel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The referral funnel
+         * @description Over referees who joined in [from, to): codes handed out, joined, pending, qualified, rewarded, reversed, rejected by reason, and the points paid.
+         */
+        get: operations["getReferralFunnel"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/achievements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List a program's achievements
+         * @description Each at its current version, enabled or not.
+         */
+        get: operations["listAchievements"];
+        put?: never;
+        /**
+         * Create an achievement
+         * @description A badge members unlock: a counter, a challenge, a streak or a balance milestone, with a CEL filter over the events that count and a reward. Everything is checked on save; a bad field (a CEL filter that does not type-check, a window that ends before it starts, a negative target) is refused with 400 naming it. Progress counts from the events received from now on: ask for a backfill to count past ones.
+         */
+        post: operations["createAchievement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/achievements/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unlocks per achievement
+         * @description For each achievement of the program, the unlocks in [from, to) (by unlock time): how many (live), by how many members, how many were revoked by returns, the points paid and the reward instances issued.
+         */
+        get: operations["achievementReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{achievementId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get an achievement
+         * @description The current version, or `?version=n`.
+         */
+        get: operations["getAchievement"];
+        /**
+         * Save a new version of an achievement
+         * @description Replaces the definition from now on. History is not rewritten: progress and unlocks already made stay and move on under the new version (ask for a backfill to recount). Its kind, metric, streak unit and reset period stay what they were: progress is kept in them.
+         */
+        put: operations["updateAchievement"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{achievementId}/versions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * An achievement's versions
+         * @description Oldest first, with who saved each and when.
+         */
+        get: operations["listAchievementVersions"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{achievementId}/enable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Enable an achievement
+         * @description Events received from now on count toward it. Doing it twice changes nothing.
+         */
+        post: operations["enableAchievement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{achievementId}/disable": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Disable an achievement
+         * @description Events received from now on no longer count toward it; unlocks already made stay. Doing it twice changes nothing.
+         */
+        post: operations["disableAchievement"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievements/{achievementId}/backfills": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recompute progress from history
+         * @description Asks the `achievement_backfill` job to recompute every member's progress toward this achievement from their recorded events (returns included), a chunk of members per transaction. Unlocks that history reaches and a member does not hold are recorded, without paying a reward or telling anyone; unlocks held are kept. Answers at once; follow it with GET /v1/achievement-backfills/{backfillId}.
+         */
+        post: operations["requestAchievementBackfill"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/achievement-backfills/{backfillId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a backfill
+         * @description How far the recompute has gone.
+         */
+        get: operations["getAchievementBackfill"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/achievements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's badges and progress
+         * @description Every enabled, visible achievement of the member's program and every one they unlocked (hidden ones only once unlocked): unlocked or not, the progress toward the next unlock (a stamp card's stamps), and the next step. Readable with the member's own token.
+         */
+        get: operations["listMemberAchievements"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -1411,6 +1787,926 @@ export interface paths {
          * @description Queues a `webhook.test` message through the outbox to this endpoint alone (whatever its eventTypes); the next run of the `webhooks` job sends it. Its delivery shows in the log.
          */
         post: operations["testWebhookEndpoint"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{endpointId}/deliveries/{deliveryId}/replay": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Replay a delivery
+         * @description Queues a delivered or failed delivery again, due now, with a fresh round of attempts; the next run of the `webhooks` job sends it, with the same webhook-id (a receiver that has it already dedupes). A delivery still pending is queued already: it is answered as it is, with `requeued: false`, so replaying twice sends once.
+         */
+        post: operations["replayWebhookDelivery"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's accounting settings
+         * @description Currency, point value (the stand-alone selling price of a point), the expected redemption rates by period, GL accounts, and the last closed month.
+         */
+        get: operations["getAccountingSettings"];
+        /**
+         * Set accounting settings
+         * @description From then on, each purchase that earns points allocates part of its price to them (relative stand-alone selling prices) as a contract liability, in the event's transaction. The first call needs `pointValue` and `expectedRedemptionRate`.
+         */
+        put: operations["setAccountingSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/rates/{period}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set the expected redemption rate from a period on
+         * @description By hand (`expectedRedemptionRate`), or `method: estimated` to apply the estimate from closed cohorts (see getRedemptionRateEstimate), stored with its inputs. The next report catches the recognised revenue up to it (cumulative catch-up). A closed period keeps its rate: 409.
+         */
+        put: operations["setExpectedRedemptionRate"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/rate-estimate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The expected redemption rate estimated from history
+         * @description The redeemed share of the points issued in closed cohorts (months whose points are all redeemed, expired or returned), net of returns, with every cohort it read. `sufficient` is false below the program's minHistoryMonths closed cohorts. Nothing is saved.
+         */
+        get: operations["getRedemptionRateEstimate"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/reports/{period}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liability roll-forward of a period
+         * @description Opening, issued, returned, redeemed, breakage, expired, estimate change and closing, in points and in money, each tying to the unit; the revenue recognised, membership fees, redemption and breakage rates and cost per point. A closed period answers the same figures forever.
+         */
+        get: operations["getAccountingReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/reports/{period}/csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liability roll-forward of a period, as CSV
+         * @description One row per line of the roll-forward: points and liability (minor units) side by side.
+         */
+        get: operations["getAccountingReportCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/journal/{period}/csv": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Journal export of a period, as CSV
+         * @description Balanced debit and credit lines per GL account for an ERP: the points' share of sales moved to the contract liability, and back to loyalty or breakage revenue as recognised; membership fees deferred and earned. Debits equal credits.
+         */
+        get: operations["getAccountingJournalCsv"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/closes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Close a period
+         * @description Freezes the figures of every month of the period (each must have ended; months close in order from the program's first). Whatever is written later lands in the first open period.
+         */
+        post: operations["closeAccountingPeriod"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/accounting/membership-fees": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Defer a paid membership fee
+         * @description A fee received is a contract liability, recognised straight-line over its service period; a lifetime plan (no serviceEnd) over the program's lifetimeFeeMonths. A feeRef is deferred once: sending it again changes nothing.
+         */
+        post: operations["recordMembershipFee"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/membership-plans": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List membership plans
+         * @description The tenant's plans, of one program if asked.
+         */
+        get: operations["listMembershipPlans"];
+        put?: never;
+        /**
+         * Create a membership plan
+         * @description A paid plan of a program: its fee and period (monthly, annual, lifetime), an optional trial, the grace a past_due membership keeps its benefits, and the benefits. Rules apply the earn multiplier and percent back (effects `membership_multiplier`, `membership_percent_back`) and read `member.membership` (plan, status, since, active, flags).
+         */
+        post: operations["createMembershipPlan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/membership-plans/{planId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a membership plan
+         * @description Its fee, period and benefits.
+         */
+        get: operations["getMembershipPlan"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memberships": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List memberships
+         * @description Newest first; by program, member or status.
+         */
+        get: operations["listMemberships"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/membership": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's memberships
+         * @description The member's memberships, newest first, each with its plan's code, name and benefits and whether they apply now: what a member portal shows. A member token may read its own.
+         */
+        get: operations["listMemberMemberships"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memberships/{membershipId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a membership
+         * @description Its state, whether its benefits apply now, every transition with its cause and time, and the fees paid (membership revenue with its period).
+         */
+        get: operations["getMembership"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/memberships/{membershipId}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a membership
+         * @description At period end (the default: the benefits last until the paid period ends) or at once. A provider subscription should be cancelled at the provider too; its events then agree.
+         */
+        post: operations["cancelMembership"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/membership-payments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Record a membership payment event
+         * @description A payment provider's event about a membership: `paid` (starts or renews it for the period; default the plan's period from `periodStart`), `failed` (past_due: the benefits last the plan's grace days), `refunded` (the amount given back; the membership is cancelled at once). Idempotent on (provider, eventId): a second delivery answers what the first did. An event older than the last one applied is stale and changes nothing. Fees are recorded with their period, as membership revenue.
+         */
+        post: operations["recordMembershipPayment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/stripe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Set a program's Stripe webhook secret
+         * @description The signing secret (whsec_…) of the Stripe webhook endpoint that sends this program's events, and the URL to give Stripe.
+         */
+        put: operations["setStripeSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/integrations/stripe/webhook": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stripe webhook
+         * @description Where Stripe sends a program's events (set its secret with setStripeSettings). The `Stripe-Signature` header must hold a `v1` HMAC-SHA256 of `timestamp.body` with the program's secret, within 5 minutes; otherwise 400 and nothing is stored. Maps checkout.session.completed, customer.subscription.created|updated|deleted, invoice.paid and invoice.payment_failed onto the membership lifecycle; the member is `metadata.laurel_member_id` / `metadata.laurel_member` (externalId) or the checkout's `client_reference_id`, the plan the price (stripePriceId) or `metadata.laurel_plan`. Events are taken once each, and one older than what was applied changes nothing.
+         */
+        post: operations["receiveStripeEvent"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's analytics overview
+         * @description Members, enrolment, activity, repeat purchases and average order value (the program's members and its control group apart), points issued, redeemed and expired, membership fees, the program cost, the referral funnel and the net promoter score over a period. Admin and read keys; every console role.
+         */
+        get: operations["getAnalyticsOverview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/points": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Points issued, redeemed and expired over time
+         * @description The points wallet's movements per day, week or month of the tenant's time zone. Day buckets cover at most 400 days.
+         */
+        get: operations["getAnalyticsPoints"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/tiers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Tier and grade distribution and movements
+         * @description Members per tier and per grade now, and the moves between tiers and between grades in the period.
+         */
+        get: operations["getAnalyticsTiers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/cohorts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Cohort retention by enrolment month
+         * @description Members enrolled in the period, grouped by enrolment month (tenant's time zone), and how many of each cohort made a purchase in each month after, until the end of the period.
+         */
+        get: operations["getAnalyticsCohorts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/rewards": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Reward popularity
+         * @description Rewards by instances issued in the period: how many, used, expired, cancelled, by how many members, for how many points, and what they cost.
+         */
+        get: operations["getAnalyticsRewards"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/roi": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Incremental ROI against the control group
+         * @description Spend per customer of the program's members vs its control group (holdout) over the period, with 95% confidence intervals (Welch, normal approximation), the incremental revenue and gross margin, the program cost and ROI = (incremental gross margin − cost) / cost. The method: docs/analytics.md.
+         */
+        get: operations["getAnalyticsRoi"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/analytics/settings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's analytics settings
+         * @description The control group share (holdout) and the gross margin ROI uses.
+         */
+        get: operations["getAnalyticsSettings"];
+        /**
+         * Change a program's analytics settings
+         * @description Sets the control group share and the gross margin; a field left out keeps its value. Raising the share keeps everyone already in the control group in it; lowering it lets some back in, and they earn again from their next event. Compare periods with the same share. Admin keys, owners and marketers.
+         */
+        put: operations["updateAnalyticsSettings"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/recognition-programs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tenant's recognition programs
+         * @description Every program of kind `recognition`, with its giving rules.
+         */
+        get: operations["listRecognitionPrograms"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/recognition": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A recognition program's giving rules
+         * @description The allowance, its period, carry-over, the per-gift maximum, the approval threshold and the company values; 404 when the program is not a recognition program.
+         */
+        get: operations["getRecognition"];
+        /**
+         * Make a program a recognition program
+         * @description Saves the giving rules; the program becomes (or stays) a program of kind `recognition`. Changes apply from the next allowance and gift.
+         */
+        put: operations["setRecognition"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/recognition/allowances": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Credit this period's allowance now
+         * @description What the `recognition_allowances` job does every hour, for this program: each active member who has not had this period's allowance gets it, once (a second call credits nobody).
+         */
+        post: operations["issueAllowances"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/gifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Give points to a peer
+         * @description The member gives from their allowance, with a message and a company value. Not to themselves, at most the program's maxGift, at most what is left of the allowance (422). Above the approval threshold the allowance is spent at once and the gift waits for a manager (status `pending`); otherwise the receiver is credited at once, in their redeemable wallet. A member token may give for its own member.
+         */
+        post: operations["giveRecognition"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gifts/{giftId}/approve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Approve a gift waiting for a manager
+         * @description Credits the receiver's redeemable wallet with the gift. 409 when the gift is not pending.
+         */
+        post: operations["approveGift"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gifts/{giftId}/decline": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Decline a gift waiting for a manager
+         * @description Gives the points back to the giver's allowance (they lapse with it if its period has ended). 409 when the gift is not pending.
+         */
+        post: operations["declineGift"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/gifts/{giftId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a gift
+         * @description One gift with its status and journal entries.
+         */
+        get: operations["getGift"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/gifts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's gifts
+         * @description Newest first; `status=pending` is what managers have to decide.
+         */
+        get: operations["listGifts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/recognition-feed": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The recognition feed of a member's program
+         * @description Approved gifts of the member's program, newest first: what the portal's feed shows. A member token may read its own.
+         */
+        get: operations["getRecognitionFeed"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/recognition/leaderboard": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The most recognised members of a period
+         * @description Members by points received in approved gifts given within the period holding `at` (default: now), on the tenant's calendar.
+         */
+        get: operations["getRecognitionLeaderboard"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/recognition/report": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Giving by team or attribute
+         * @description Approved gifts within [from, to) (default: the current period) grouped by a member attribute — the giver's for what was given, the receiver's for what was received. Members without the attribute are the group null.
+         */
+        get: operations["getGivingReport"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/nps": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The Net Promoter Score
+         * @description From the program's `survey_response` events (attributes.score 0–10, attributes.comment): promoters (9–10), passives (7–8), detractors (0–6) and the NPS, in all and per group: the period (day, week, month, quarter or year on the tenant's calendar), the event's channel, and a segment (a member attribute such as region). Groups by period unless told otherwise.
+         */
+        get: operations["getNps"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/nps/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Survey comments by score
+         * @description Responses with a comment, lowest score first (what detractors say comes first), newest first within a score.
+         */
+        get: operations["listNpsComments"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/households": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Create a household
+         * @description A shared points wallet for several members of a program. Laurel creates the household's account member, whose points wallet is the pool; members join with PUT /v1/households/{householdId}/members/{memberId}.
+         */
+        post: operations["createHousehold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/programs/{programId}/households": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A program's households
+         * @description Newest first, each with its members and the pool's balance.
+         */
+        get: operations["listHouseholds"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/households/{householdId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get a household
+         * @description Its members, their permissions and the pool's balance.
+         */
+        get: operations["getHousehold"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/members/{memberId}/household": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A member's household
+         * @description The household the member is in now, with the pool's balance; 404 when they are in none. A member token may read its own.
+         */
+        get: operations["getMemberHousehold"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/households/{householdId}/members/{memberId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add a member to a household, or change their permission
+         * @description A member who joins brings all their points (available and pending, with their dates) into the pool, as one transfer entry; a member with a negative balance settles it first (409), a member of another household leaves it first (409). From then on, every point they earn in the points wallet moves into the pool in the event's own transaction. For a member already in the household, only `canSpend` changes.
+         */
+        put: operations["putHouseholdMember"];
+        post?: never;
+        /**
+         * A member leaves a household
+         * @description The member takes nothing: what they brought and earned stays in the pool. Their own wallet earns for them again from then on.
+         */
+        delete: operations["removeHouseholdMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/households/{householdId}/redemptions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A member spends the household's points
+         * @description A redeem from the pool, recorded as spent by the member. The member must be in the household with `canSpend` (409 otherwise); two members spending the last points at once: one succeeds, the other is refused with 422.
+         */
+        post: operations["spendFromHousehold"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/households/{householdId}/journal": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The household pool's journal
+         * @description Newest first: every entry of the pool with the member who brought, earned or spent it, or whose return took points back from it.
+         */
+        get: operations["listHouseholdJournal"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3022,6 +4318,8 @@ export interface operations {
                             /** @example 42 */
                             members: number;
                         }[];
+                        /** @description whether the program has a tier ladder (GET …/tier-ladder answers 404 without one) */
+                        tierLadder: boolean;
                     };
                 };
             };
@@ -3225,6 +4523,7 @@ export interface operations {
                     birthday?: string | null;
                     tier?: string | null;
                     grade?: string | null;
+                    referralCode?: string | null;
                 };
             };
         };
@@ -8289,6 +9588,118 @@ export interface operations {
             };
         };
     };
+    listJobSchedules: {
+        parameters: {
+            query?: {
+                /** @description runs per job (default 5) */
+                runs?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every job with its schedule and newest runs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "job_schedule";
+                            /** @example settle */
+                            job: string;
+                            /** @example * * * * * */
+                            cron: string;
+                            /** @example UTC */
+                            timeZone: string;
+                            enabled: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it is due next
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            nextRunAt: string;
+                            /** @description failed runs in a row */
+                            failures: number;
+                            /** @description whether a run is in progress */
+                            running: boolean;
+                            /** @description its newest runs, newest first */
+                            recentRuns: {
+                                /**
+                                 * Format: uuid
+                                 * @description the run
+                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                 */
+                                runId: string;
+                                /** @enum {string} */
+                                trigger: "schedule" | "manual";
+                                /** @enum {string} */
+                                status: "running" | "succeeded" | "failed" | "abandoned";
+                                /**
+                                 * Format: date-time
+                                 * @description when it started
+                                 * @example 2026-11-24T09:30:00.000Z
+                                 */
+                                startedAt: string;
+                                finishedAt: string | null;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     listJobs: {
         parameters: {
             query?: never;
@@ -9028,6 +10439,8 @@ export interface operations {
                          * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
                          */
                         programId: string;
+                        /** @description whether the program has a grading scheme (GET …/grading answers 404 without one) */
+                        graded: boolean;
                         /** @description active members per grade: the scheme's grades best first, any other grade members hold, then null (no grade) */
                         grades: {
                             grade: string | null;
@@ -9718,6 +11131,28 @@ export interface operations {
                                 upgradeBonus: number;
                             };
                         };
+                        /** @example gold */
+                        qualifiedTier: string;
+                        heldBy: {
+                            /**
+                             * @description the membership plan's code
+                             * @example delivery-pass
+                             */
+                            plan: string;
+                            /** @example gold */
+                            tier: string;
+                            /**
+                             * @description floor: at least its tier; override: exactly its tier
+                             * @enum {string}
+                             */
+                            mode: "floor" | "override";
+                            /**
+                             * Format: date-time
+                             * @description when the membership started
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            since: string;
+                        } | null;
                         /** @description the ladder's metric in the current window (net of returns: it may be below 0) */
                         metric: number;
                         window: {
@@ -9835,11 +11270,258 @@ export interface operations {
                             at: string;
                             from: string | null;
                             to: string;
-                            /** @enum {string} */
-                            change: "placed" | "up" | "grace" | "down" | "set";
+                            /**
+                             * @description kept: the tier qualified for moved, but a membership holds the tier the member has
+                             * @enum {string}
+                             */
+                            change: "placed" | "up" | "kept" | "grace" | "down" | "set";
                             /** @example review: down one level (metric 800 < 1000) */
                             reason: string;
                             eventId: string | null;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listTierMovements: {
+        parameters: {
+            query?: {
+                change?: "placed" | "up" | "kept" | "grace" | "down" | "set";
+                /** @description a tier moved from or to */
+                tier?: string;
+                /** @description one member */
+                memberId?: string;
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of tier movements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "tier_movement";
+                            /**
+                             * Format: uuid
+                             * @description the history row
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            historyId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            externalId: string | null;
+                            cardCode: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            at: string;
+                            from: string | null;
+                            /** @example silver */
+                            to: string;
+                            /** @enum {string} */
+                            change: "placed" | "up" | "kept" | "grace" | "down" | "set";
+                            /** @example upgrade: metric 1200 ≥ 1000 (silver) */
+                            reason: string;
+                            eventId: string | null;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listGradeMovements: {
+        parameters: {
+            query?: {
+                /** @description a grade moved from or to */
+                grade?: string;
+                /** @description one member */
+                memberId?: string;
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of grade movements */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "grade_movement";
+                            /**
+                             * Format: uuid
+                             * @description the history row
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            historyId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            externalId: string | null;
+                            cardCode: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            at: string;
+                            fromGrade: string | null;
+                            toGrade: string | null;
+                            reason: string;
                         }[];
                         /** @description whether another page follows */
                         hasMore: boolean;
@@ -9961,6 +11643,8 @@ export interface operations {
                             channels: string[] | null;
                             expiresAfterDays: number | null;
                             enabled: boolean;
+                            /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                            partnerCodesFree?: number;
                         }[];
                     };
                 };
@@ -10135,6 +11819,8 @@ export interface operations {
                         channels: string[] | null;
                         expiresAfterDays: number | null;
                         enabled: boolean;
+                        /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                        partnerCodesFree?: number;
                     };
                 };
             };
@@ -10258,6 +11944,8 @@ export interface operations {
                         channels: string[] | null;
                         expiresAfterDays: number | null;
                         enabled: boolean;
+                        /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                        partnerCodesFree?: number;
                     };
                 };
             };
@@ -10428,6 +12116,8 @@ export interface operations {
                         channels: string[] | null;
                         expiresAfterDays: number | null;
                         enabled: boolean;
+                        /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                        partnerCodesFree?: number;
                     };
                 };
             };
@@ -10648,6 +12338,8 @@ export interface operations {
                                 channels: string[] | null;
                                 expiresAfterDays: number | null;
                                 enabled: boolean;
+                                /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                                partnerCodesFree?: number;
                             };
                             redeemable: boolean;
                             stockLeft: number | null;
@@ -11025,6 +12717,157 @@ export interface operations {
             };
         };
     };
+    listProgramRewardInstances: {
+        parameters: {
+            query?: {
+                /** @description only these statuses (repeat the parameter) */
+                status?: ("reserved" | "issued" | "consumed" | "cancelled" | "expired")[];
+                /** @description only this reward */
+                rewardId?: string;
+                /** @description only this member */
+                memberId?: string;
+                /** @description issued at or after */
+                from?: string;
+                /** @description issued before */
+                to?: string;
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of reward instances, newest first */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "reward_instance";
+                            /**
+                             * Format: uuid
+                             * @description the instance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            instanceId: string;
+                            /**
+                             * Format: uuid
+                             * @description the reward
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            rewardId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * @description to show and type: four groups of four (case, dashes and I/L/O are forgiven)
+                             * @example 7K2M-9QXD-4TRB-HW3E
+                             */
+                            code: string;
+                            /**
+                             * @description the payload of a QR code for the till
+                             * @example LAUREL:7K2M9QXD4TRBHW3E
+                             */
+                            qr: string;
+                            /** @enum {string} */
+                            status: "reserved" | "issued" | "consumed" | "cancelled" | "expired";
+                            /** @description points it cost */
+                            cost: number;
+                            /** @description what it gives, as when it was issued */
+                            value: {
+                                [key: string]: unknown;
+                            };
+                            partnerCode: string | null;
+                            channel: string | null;
+                            entryId: string | null;
+                            holdId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was issued
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            issuedAt: string;
+                            expiresAt: string | null;
+                            resolvedAt: string | null;
+                            consumedRef: string | null;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     getRewardInstance: {
         parameters: {
             query?: never;
@@ -11274,6 +13117,8 @@ export interface operations {
                             channels: string[] | null;
                             expiresAfterDays: number | null;
                             enabled: boolean;
+                            /** @description partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock) */
+                            partnerCodesFree?: number;
                         };
                     };
                 };
@@ -11788,6 +13633,2409 @@ export interface operations {
                             donations: number;
                             amount: number;
                             points: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReferralSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The referral settings. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "referral_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @description referrals on or off; off: no codes are handed out and nothing qualifies */
+                        enabled: boolean;
+                        linkBaseUrl: string | null;
+                        /**
+                         * @description CEL over the referee's event, as earning rules' conditions read it (without member.stats); default `event.type == "purchase"`
+                         * @example event.type == "purchase" && order.total >= 5000
+                         */
+                        condition: string;
+                        withinDays: number | null;
+                        /** @description what the referrer gets */
+                        referrer: {
+                            /**
+                             * @description points the referrer earns into the points wallet, pending until the qualifying order's return window passes
+                             * @example 500
+                             */
+                            points: number;
+                            rewardId: string | null;
+                        };
+                        /** @description what the referee gets */
+                        referee: {
+                            /**
+                             * @description points the referee earns into the points wallet, pending until the qualifying order's return window passes
+                             * @example 500
+                             */
+                            points: number;
+                            rewardId: string | null;
+                        };
+                        /** @description how many referrals a referrer is paid for; a referral over a cap is rejected (referrer_cap_reached) */
+                        caps: {
+                            perPeriod: {
+                                /** @description referrals paid per period */
+                                count: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "year";
+                            } | null;
+                            lifetime: number | null;
+                        };
+                        updatedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setReferralSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description referrals on or off; off: no codes are handed out and nothing qualifies */
+                    enabled: boolean;
+                    /** @description the page a shared link opens: the code goes in place of `{code}`, or else in the `ref` query parameter */
+                    linkBaseUrl: string;
+                    /** @description CEL over the referee's event (without member.stats); default `event.type == "purchase"` */
+                    condition?: string;
+                    withinDays?: number | null;
+                    referrer?: {
+                        /** @description points for the referrer (default 0) */
+                        points?: number;
+                        rewardId?: string | null;
+                    };
+                    referee?: {
+                        /** @description points for the referee (default 0) */
+                        points?: number;
+                        rewardId?: string | null;
+                    };
+                    caps?: {
+                        perPeriod?: {
+                            count: number;
+                            period: string;
+                        } | null;
+                        lifetime?: number | null;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The settings as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "referral_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @description referrals on or off; off: no codes are handed out and nothing qualifies */
+                        enabled: boolean;
+                        linkBaseUrl: string | null;
+                        /**
+                         * @description CEL over the referee's event, as earning rules' conditions read it (without member.stats); default `event.type == "purchase"`
+                         * @example event.type == "purchase" && order.total >= 5000
+                         */
+                        condition: string;
+                        withinDays: number | null;
+                        /** @description what the referrer gets */
+                        referrer: {
+                            /**
+                             * @description points the referrer earns into the points wallet, pending until the qualifying order's return window passes
+                             * @example 500
+                             */
+                            points: number;
+                            rewardId: string | null;
+                        };
+                        /** @description what the referee gets */
+                        referee: {
+                            /**
+                             * @description points the referee earns into the points wallet, pending until the qualifying order's return window passes
+                             * @example 500
+                             */
+                            points: number;
+                            rewardId: string | null;
+                        };
+                        /** @description how many referrals a referrer is paid for; a referral over a cap is rejected (referrer_cap_reached) */
+                        caps: {
+                            perPeriod: {
+                                /** @description referrals paid per period */
+                                count: number;
+                                /** @enum {string} */
+                                period: "day" | "week" | "month" | "year";
+                            } | null;
+                            lifetime: number | null;
+                        };
+                        updatedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMemberReferral: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member's code, link and referrals. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "member_referral";
+                        /**
+                         * Format: uuid
+                         * @description the member
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        memberId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @description whether the member's program has referrals on */
+                        enabled: boolean;
+                        code: string | null;
+                        link: string | null;
+                        referredBy: {
+                            /**
+                             * Format: uuid
+                             * @description the referral
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            referralId: string;
+                            /**
+                             * Format: uuid
+                             * @description the referrer
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            referrerId: string;
+                            /** @enum {string} */
+                            state: "pending" | "qualified" | "rewarded" | "rejected" | "reversed";
+                        } | null;
+                        /** @description this member's referrals, by state */
+                        referrals: {
+                            pending: number;
+                            qualified: number;
+                            rewarded: number;
+                            rejected: number;
+                            reversed: number;
+                        };
+                        /** @description points this member was given as a referrer (qualified or rewarded referrals) */
+                        pointsEarned: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listReferrals: {
+        parameters: {
+            query?: {
+                /** @description only this program */
+                programId?: string;
+                state?: "pending" | "qualified" | "rewarded" | "rejected" | "reversed";
+                reason?: "self_referral" | "already_member" | "referrer_cap_reached" | "referrer_suspended" | "window_passed";
+                /** @description only this referrer */
+                referrerId?: string;
+                /** @description only this referee */
+                refereeId?: string;
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of referrals */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "referral";
+                            /**
+                             * Format: uuid
+                             * @description the referral
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            referralId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member whose code was used
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            referrerId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who joined with it
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            refereeId: string;
+                            /** @description the code used */
+                            code: string;
+                            /**
+                             * @description pending → qualified → rewarded, or rejected (with a reason) or reversed
+                             * @enum {string}
+                             */
+                            state: "pending" | "qualified" | "rewarded" | "rejected" | "reversed";
+                            reason: ("self_referral" | "already_member" | "referrer_cap_reached" | "referrer_suspended" | "window_passed") | null;
+                            detail: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when the referee joined with the code
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            joinedAt: string;
+                            expiresAt: string | null;
+                            qualifiedAt: string | null;
+                            qualifyingExternalId: string | null;
+                            rewardAt: string | null;
+                            rewardedAt: string | null;
+                            rejectedAt: string | null;
+                            reversedAt: string | null;
+                            /** @description points given to the referrer */
+                            referrerPoints: number;
+                            /** @description points given to the referee */
+                            refereePoints: number;
+                            referrerEntryId: string | null;
+                            refereeEntryId: string | null;
+                            referrerInstanceId: string | null;
+                            refereeInstanceId: string | null;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReferral: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the referral */
+                referralId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The referral. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "referral";
+                        /**
+                         * Format: uuid
+                         * @description the referral
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        referralId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member whose code was used
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        referrerId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member who joined with it
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        refereeId: string;
+                        /** @description the code used */
+                        code: string;
+                        /**
+                         * @description pending → qualified → rewarded, or rejected (with a reason) or reversed
+                         * @enum {string}
+                         */
+                        state: "pending" | "qualified" | "rewarded" | "rejected" | "reversed";
+                        reason: ("self_referral" | "already_member" | "referrer_cap_reached" | "referrer_suspended" | "window_passed") | null;
+                        detail: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when the referee joined with the code
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        joinedAt: string;
+                        expiresAt: string | null;
+                        qualifiedAt: string | null;
+                        qualifyingExternalId: string | null;
+                        rewardAt: string | null;
+                        rewardedAt: string | null;
+                        rejectedAt: string | null;
+                        reversedAt: string | null;
+                        /** @description points given to the referrer */
+                        referrerPoints: number;
+                        /** @description points given to the referee */
+                        refereePoints: number;
+                        referrerEntryId: string | null;
+                        refereeEntryId: string | null;
+                        referrerInstanceId: string | null;
+                        refereeInstanceId: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getReferralFunnel: {
+        parameters: {
+            query?: {
+                /** @description from */
+                from?: string;
+                /** @description until (excluded) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The funnel. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "referral_funnel";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        from: string | null;
+                        to: string | null;
+                        /** @description codes handed out to members */
+                        codesShared: number;
+                        /** @description referees who joined with a code */
+                        joined: number;
+                        /** @description waiting for the referee to qualify */
+                        pending: number;
+                        /** @description referrals whose referee qualified (whatever became of them since) */
+                        qualified: number;
+                        /** @description referrals whose hold ended */
+                        rewarded: number;
+                        /** @description referrals reversed by a return */
+                        reversed: number;
+                        /**
+                         * @description rejected referrals by reason
+                         * @example {
+                         *       "self_referral": 2
+                         *     }
+                         */
+                        rejected: {
+                            [key: string]: number;
+                        };
+                        /** @description points given to both sides by referrals not reversed */
+                        pointsPaid: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAchievements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The program's achievements. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "achievement";
+                            /**
+                             * Format: uuid
+                             * @description the achievement
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            achievementId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /** @example 1 */
+                            version: number;
+                            enabled: boolean;
+                            code: string;
+                            name: string;
+                            description: string | null;
+                            imageUrl: string | null;
+                            /** @enum {string} */
+                            kind: "counter" | "challenge" | "streak" | "milestone";
+                            /** @enum {string} */
+                            metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                            eventType: string;
+                            /** @description 0 for a milestone */
+                            target: number;
+                            streakUnit: string | null;
+                            window: {
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                            } | null;
+                            segment: string | null;
+                            filter: string | null;
+                            thresholds: {
+                                every: number | null;
+                                list: number[] | null;
+                            } | null;
+                            repeatable: boolean;
+                            resetEvery: string | null;
+                            hidden: boolean;
+                            stampCard: boolean;
+                            revokeOnReturn: boolean;
+                            reward: {
+                                /** @enum {string} */
+                                type: "badge" | "points" | "reward";
+                                points?: number;
+                                rewardId?: string;
+                            };
+                            savedBy?: string;
+                            /**
+                             * Format: date-time
+                             * @description when this version was saved
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            savedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createAchievement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description the program's own code for it
+                     * @example coffee-streak
+                     */
+                    code: string;
+                    /** @example Four weeks of coffee */
+                    name: string;
+                    description?: string | null;
+                    imageUrl?: string | null;
+                    /**
+                     * @description counter: N events, spend ≥ X, N distinct skus or categories; challenge: a counter inside `window` (its end is the deadline), optionally for a `segment`; streak: an event in each of `target` consecutive days, weeks (Monday to Sunday) or months in the tenant time zone; milestone: the points balance reaches `thresholds`
+                     * @enum {string}
+                     */
+                    kind: "counter" | "challenge" | "streak" | "milestone";
+                    metric?: ("count" | "spend" | "distinctSkus" | "distinctCategories") | null;
+                    eventType?: string | null;
+                    /**
+                     * @description counter, challenge: how much of the metric (events, minor units, distinct items); streak: how many consecutive periods
+                     * @example 5
+                     */
+                    target?: number;
+                    streakUnit?: ("day" | "week" | "month") | null;
+                    window?: {
+                        /**
+                         * Format: date-time
+                         * @description events that occurred from then…
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description …until then (excluded): the deadline
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                    } | null;
+                    segment?: string | null;
+                    filter?: string | null;
+                    thresholds?: {
+                        every?: number | null;
+                        list?: number[] | null;
+                    } | null;
+                    /** @description counter, challenge: unlocked again each time the metric reaches another multiple of the target; streak: again each time another run of `target` periods completes, the count starting again after each (default false) */
+                    repeatable?: boolean;
+                    resetEvery?: ("day" | "week" | "month" | "year") | null;
+                    /** @description not shown to the member until unlocked (default false) */
+                    hidden?: boolean;
+                    /** @description a repeatable counter shown as a card of `target` stamps whose reward is a free product */
+                    stampCard?: boolean;
+                    /** @description a return that takes the progress back below an unlock revokes it and takes its reward back (points reversed, an unused instance cancelled); default false: the member keeps it */
+                    revokeOnReturn?: boolean;
+                    reward?: {
+                        /**
+                         * @description badge: only the badge; points: `points` into the points wallet through the ledger; reward: a free instance of the catalog reward `rewardId`
+                         * @enum {string}
+                         */
+                        type: "badge" | "points" | "reward";
+                        /** @example 500 */
+                        points?: number;
+                        /**
+                         * Format: uuid
+                         * @description the catalog reward whose instance it issues, free
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        rewardId?: string;
+                    } | null;
+                    /** @description default true */
+                    enabled?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The new achievement, at version 1. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement";
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example 1 */
+                        version: number;
+                        enabled: boolean;
+                        code: string;
+                        name: string;
+                        description: string | null;
+                        imageUrl: string | null;
+                        /** @enum {string} */
+                        kind: "counter" | "challenge" | "streak" | "milestone";
+                        /** @enum {string} */
+                        metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                        eventType: string;
+                        /** @description 0 for a milestone */
+                        target: number;
+                        streakUnit: string | null;
+                        window: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | null;
+                        segment: string | null;
+                        filter: string | null;
+                        thresholds: {
+                            every: number | null;
+                            list: number[] | null;
+                        } | null;
+                        repeatable: boolean;
+                        resetEvery: string | null;
+                        hidden: boolean;
+                        stampCard: boolean;
+                        revokeOnReturn: boolean;
+                        reward: {
+                            /** @enum {string} */
+                            type: "badge" | "points" | "reward";
+                            points?: number;
+                            rewardId?: string;
+                        };
+                        savedBy?: string;
+                        /**
+                         * Format: date-time
+                         * @description when this version was saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        savedAt?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    achievementReport: {
+        parameters: {
+            query?: {
+                /** @description unlocks from then… */
+                from?: string;
+                /** @description …until then */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report, an entry per achievement. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement_report";
+                        data: {
+                            /**
+                             * Format: uuid
+                             * @description the achievement
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            achievementId: string;
+                            code: string;
+                            name: string;
+                            kind: string;
+                            enabled: boolean;
+                            /** @example 42 */
+                            unlocks: number;
+                            members: number;
+                            revoked: number;
+                            points: number;
+                            rewards: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAchievement: {
+        parameters: {
+            query?: {
+                version?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The achievement at the version asked for. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement";
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example 1 */
+                        version: number;
+                        enabled: boolean;
+                        code: string;
+                        name: string;
+                        description: string | null;
+                        imageUrl: string | null;
+                        /** @enum {string} */
+                        kind: "counter" | "challenge" | "streak" | "milestone";
+                        /** @enum {string} */
+                        metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                        eventType: string;
+                        /** @description 0 for a milestone */
+                        target: number;
+                        streakUnit: string | null;
+                        window: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | null;
+                        segment: string | null;
+                        filter: string | null;
+                        thresholds: {
+                            every: number | null;
+                            list: number[] | null;
+                        } | null;
+                        repeatable: boolean;
+                        resetEvery: string | null;
+                        hidden: boolean;
+                        stampCard: boolean;
+                        revokeOnReturn: boolean;
+                        reward: {
+                            /** @enum {string} */
+                            type: "badge" | "points" | "reward";
+                            points?: number;
+                            rewardId?: string;
+                        };
+                        savedBy?: string;
+                        /**
+                         * Format: date-time
+                         * @description when this version was saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        savedAt?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateAchievement: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description the program's own code for it
+                     * @example coffee-streak
+                     */
+                    code: string;
+                    /** @example Four weeks of coffee */
+                    name: string;
+                    description?: string | null;
+                    imageUrl?: string | null;
+                    /**
+                     * @description counter: N events, spend ≥ X, N distinct skus or categories; challenge: a counter inside `window` (its end is the deadline), optionally for a `segment`; streak: an event in each of `target` consecutive days, weeks (Monday to Sunday) or months in the tenant time zone; milestone: the points balance reaches `thresholds`
+                     * @enum {string}
+                     */
+                    kind: "counter" | "challenge" | "streak" | "milestone";
+                    metric?: ("count" | "spend" | "distinctSkus" | "distinctCategories") | null;
+                    eventType?: string | null;
+                    /**
+                     * @description counter, challenge: how much of the metric (events, minor units, distinct items); streak: how many consecutive periods
+                     * @example 5
+                     */
+                    target?: number;
+                    streakUnit?: ("day" | "week" | "month") | null;
+                    window?: {
+                        /**
+                         * Format: date-time
+                         * @description events that occurred from then…
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description …until then (excluded): the deadline
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                    } | null;
+                    segment?: string | null;
+                    filter?: string | null;
+                    thresholds?: {
+                        every?: number | null;
+                        list?: number[] | null;
+                    } | null;
+                    /** @description counter, challenge: unlocked again each time the metric reaches another multiple of the target; streak: again each time another run of `target` periods completes, the count starting again after each (default false) */
+                    repeatable?: boolean;
+                    resetEvery?: ("day" | "week" | "month" | "year") | null;
+                    /** @description not shown to the member until unlocked (default false) */
+                    hidden?: boolean;
+                    /** @description a repeatable counter shown as a card of `target` stamps whose reward is a free product */
+                    stampCard?: boolean;
+                    /** @description a return that takes the progress back below an unlock revokes it and takes its reward back (points reversed, an unused instance cancelled); default false: the member keeps it */
+                    revokeOnReturn?: boolean;
+                    reward?: {
+                        /**
+                         * @description badge: only the badge; points: `points` into the points wallet through the ledger; reward: a free instance of the catalog reward `rewardId`
+                         * @enum {string}
+                         */
+                        type: "badge" | "points" | "reward";
+                        /** @example 500 */
+                        points?: number;
+                        /**
+                         * Format: uuid
+                         * @description the catalog reward whose instance it issues, free
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        rewardId?: string;
+                    } | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The achievement at its new version. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement";
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example 1 */
+                        version: number;
+                        enabled: boolean;
+                        code: string;
+                        name: string;
+                        description: string | null;
+                        imageUrl: string | null;
+                        /** @enum {string} */
+                        kind: "counter" | "challenge" | "streak" | "milestone";
+                        /** @enum {string} */
+                        metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                        eventType: string;
+                        /** @description 0 for a milestone */
+                        target: number;
+                        streakUnit: string | null;
+                        window: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | null;
+                        segment: string | null;
+                        filter: string | null;
+                        thresholds: {
+                            every: number | null;
+                            list: number[] | null;
+                        } | null;
+                        repeatable: boolean;
+                        resetEvery: string | null;
+                        hidden: boolean;
+                        stampCard: boolean;
+                        revokeOnReturn: boolean;
+                        reward: {
+                            /** @enum {string} */
+                            type: "badge" | "points" | "reward";
+                            points?: number;
+                            rewardId?: string;
+                        };
+                        savedBy?: string;
+                        /**
+                         * Format: date-time
+                         * @description when this version was saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        savedAt?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listAchievementVersions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The achievement's versions. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "achievement";
+                            /**
+                             * Format: uuid
+                             * @description the achievement
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            achievementId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /** @example 1 */
+                            version: number;
+                            enabled: boolean;
+                            code: string;
+                            name: string;
+                            description: string | null;
+                            imageUrl: string | null;
+                            /** @enum {string} */
+                            kind: "counter" | "challenge" | "streak" | "milestone";
+                            /** @enum {string} */
+                            metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                            eventType: string;
+                            /** @description 0 for a milestone */
+                            target: number;
+                            streakUnit: string | null;
+                            window: {
+                                /** Format: date-time */
+                                from: string;
+                                /** Format: date-time */
+                                to: string;
+                            } | null;
+                            segment: string | null;
+                            filter: string | null;
+                            thresholds: {
+                                every: number | null;
+                                list: number[] | null;
+                            } | null;
+                            repeatable: boolean;
+                            resetEvery: string | null;
+                            hidden: boolean;
+                            stampCard: boolean;
+                            revokeOnReturn: boolean;
+                            reward: {
+                                /** @enum {string} */
+                                type: "badge" | "points" | "reward";
+                                points?: number;
+                                rewardId?: string;
+                            };
+                            savedBy?: string;
+                            /**
+                             * Format: date-time
+                             * @description when this version was saved
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            savedAt?: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    enableAchievement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The achievement, enabled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement";
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example 1 */
+                        version: number;
+                        enabled: boolean;
+                        code: string;
+                        name: string;
+                        description: string | null;
+                        imageUrl: string | null;
+                        /** @enum {string} */
+                        kind: "counter" | "challenge" | "streak" | "milestone";
+                        /** @enum {string} */
+                        metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                        eventType: string;
+                        /** @description 0 for a milestone */
+                        target: number;
+                        streakUnit: string | null;
+                        window: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | null;
+                        segment: string | null;
+                        filter: string | null;
+                        thresholds: {
+                            every: number | null;
+                            list: number[] | null;
+                        } | null;
+                        repeatable: boolean;
+                        resetEvery: string | null;
+                        hidden: boolean;
+                        stampCard: boolean;
+                        revokeOnReturn: boolean;
+                        reward: {
+                            /** @enum {string} */
+                            type: "badge" | "points" | "reward";
+                            points?: number;
+                            rewardId?: string;
+                        };
+                        savedBy?: string;
+                        /**
+                         * Format: date-time
+                         * @description when this version was saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        savedAt?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    disableAchievement: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The achievement, disabled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement";
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example 1 */
+                        version: number;
+                        enabled: boolean;
+                        code: string;
+                        name: string;
+                        description: string | null;
+                        imageUrl: string | null;
+                        /** @enum {string} */
+                        kind: "counter" | "challenge" | "streak" | "milestone";
+                        /** @enum {string} */
+                        metric: "count" | "spend" | "distinctSkus" | "distinctCategories";
+                        eventType: string;
+                        /** @description 0 for a milestone */
+                        target: number;
+                        streakUnit: string | null;
+                        window: {
+                            /** Format: date-time */
+                            from: string;
+                            /** Format: date-time */
+                            to: string;
+                        } | null;
+                        segment: string | null;
+                        filter: string | null;
+                        thresholds: {
+                            every: number | null;
+                            list: number[] | null;
+                        } | null;
+                        repeatable: boolean;
+                        resetEvery: string | null;
+                        hidden: boolean;
+                        stampCard: boolean;
+                        revokeOnReturn: boolean;
+                        reward: {
+                            /** @enum {string} */
+                            type: "badge" | "points" | "reward";
+                            points?: number;
+                            rewardId?: string;
+                        };
+                        savedBy?: string;
+                        /**
+                         * Format: date-time
+                         * @description when this version was saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        savedAt?: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    requestAchievementBackfill: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the achievement */
+                achievementId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backfill, pending. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement_backfill";
+                        /**
+                         * Format: uuid
+                         * @description the backfill
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        backfillId: string;
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description pending: the achievement_backfill job has members left to do
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        /** @example 2000 */
+                        membersDone: number;
+                        /** @description unlocks history reached that members did not hold (recorded without reward or message) */
+                        unlocksFound: number;
+                        /**
+                         * Format: date-time
+                         * @description when it was asked for
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                        finishedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAchievementBackfill: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the backfill */
+                backfillId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The backfill. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "achievement_backfill";
+                        /**
+                         * Format: uuid
+                         * @description the backfill
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        backfillId: string;
+                        /**
+                         * Format: uuid
+                         * @description the achievement
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        achievementId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description pending: the achievement_backfill job has members left to do
+                         * @enum {string}
+                         */
+                        status: "pending" | "done";
+                        /** @example 2000 */
+                        membersDone: number;
+                        /** @description unlocks history reached that members did not hold (recorded without reward or message) */
+                        unlocksFound: number;
+                        /**
+                         * Format: date-time
+                         * @description when it was asked for
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                        finishedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMemberAchievements: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member's achievements. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "member_achievement";
+                            /**
+                             * Format: uuid
+                             * @description the achievement
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            achievementId: string;
+                            /** @example coffee-card */
+                            code: string;
+                            name: string;
+                            description: string | null;
+                            imageUrl: string | null;
+                            /** @enum {string} */
+                            kind: "counter" | "challenge" | "streak" | "milestone";
+                            repeatable: boolean;
+                            stampCard: boolean;
+                            /** @description hidden until unlocked: shown because the member unlocked it */
+                            hidden: boolean;
+                            /** @description unlocked at least once (and not revoked) */
+                            unlocked: boolean;
+                            /** @description a repeatable one: how many times (a stamp card: cards completed) */
+                            timesUnlocked: number;
+                            lastUnlockedAt: string | null;
+                            /**
+                             * @description toward the next unlock: a counter's metric this period, a streak's current run, a stamp card's stamps, a milestone's balance
+                             * @example 7
+                             */
+                            current: number;
+                            /**
+                             * @description what unlocks it: the target, or the next milestone threshold
+                             * @example 10
+                             */
+                            target: number;
+                            next: {
+                                /** @example 3 */
+                                remaining: number;
+                                /** @enum {string} */
+                                unit: "events" | "money" | "skus" | "categories" | "days" | "weeks" | "months" | "points";
+                            } | null;
+                            deadline: string | null;
+                            reward: {
+                                /** @enum {string} */
+                                type: "badge" | "points" | "reward";
+                                points?: number;
+                                rewardId?: string;
+                            };
                         }[];
                     };
                 };
@@ -12580,6 +16828,7270 @@ export interface operations {
             };
             /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    replayWebhookDelivery: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the endpoint */
+                endpointId: string;
+                /** @description the delivery */
+                deliveryId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The delivery, queued. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "webhook_delivery";
+                        /**
+                         * Format: uuid
+                         * @description the delivery
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        deliveryId: string;
+                        /**
+                         * Format: uuid
+                         * @description the message: the webhook-id header, the same on every attempt (receivers dedupe on it)
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        messageId: string;
+                        /**
+                         * Format: uuid
+                         * @description the endpoint
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        endpointId: string;
+                        /** @example points.expiring */
+                        type: string;
+                        /**
+                         * @description failed: given up after 15 attempts
+                         * @enum {string}
+                         */
+                        status: "pending" | "delivered" | "failed";
+                        /** @description attempts made so far */
+                        attempts: number;
+                        nextAttemptAt: string | null;
+                        lastAttemptAt: string | null;
+                        lastStatusCode: number | null;
+                        lastError: string | null;
+                        deliveredAt: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when the message was relayed to the endpoint
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    } & {
+                        /** @description false: it was pending already, nothing changed */
+                        requeued: boolean;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAccountingSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The settings and rates. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "accounting_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description the tenant's currency: all money is in its minor units
+                         * @example EUR
+                         */
+                        currency: string;
+                        /** @description the stand-alone selling price of points: so many points sell for so many minor units */
+                        pointValue: {
+                            points: number;
+                            minor: number;
+                        };
+                        /**
+                         * @description how new rates are set by default
+                         * @enum {string}
+                         */
+                        rateMethod: "manual" | "estimated";
+                        /** @description closed cohorts an estimate needs */
+                        minHistoryMonths: number;
+                        /** @description the months a lifetime membership fee is recognised over (policy) */
+                        lifetimeFeeMonths: number;
+                        /** @description the GL account codes of the journal export */
+                        glAccounts: {
+                            salesRevenue: string;
+                            contractLiability: string;
+                            loyaltyRevenue: string;
+                            breakageRevenue: string;
+                            feesReceived: string;
+                            deferredFees: string;
+                            membershipRevenue: string;
+                        };
+                        /** @description the expected redemption rates, oldest first */
+                        rates: {
+                            /** @description the period it applies from (until the next rate) */
+                            period: string;
+                            /**
+                             * Format: date-time
+                             * @description the first instant it applies to
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            effectiveFrom: string;
+                            /**
+                             * @description the share of points expected to be redeemed
+                             * @example 0.95
+                             */
+                            expectedRedemptionRate: string;
+                            /** @enum {string} */
+                            method: "manual" | "estimated";
+                            /** @description an estimated rate: the cohorts and totals it was computed from */
+                            inputs: unknown;
+                            /**
+                             * Format: date-time
+                             * @description when it was set
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            setAt: string;
+                            setBy: string;
+                        }[];
+                        closedThrough: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when the settings last changed
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setAccountingSettings: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description must be the tenant's */
+                    currency?: string;
+                    pointValue?: {
+                        points: number;
+                        minor: number;
+                    };
+                    /**
+                     * @description the first rate, applied from the program's first month (required the first time; later rates: PUT …/accounting/rates/{period})
+                     * @example 0.95
+                     */
+                    expectedRedemptionRate?: string;
+                    /** @enum {string} */
+                    rateMethod?: "manual" | "estimated";
+                    minHistoryMonths?: number;
+                    lifetimeFeeMonths?: number;
+                    glAccounts?: {
+                        salesRevenue?: string;
+                        contractLiability?: string;
+                        loyaltyRevenue?: string;
+                        breakageRevenue?: string;
+                        feesReceived?: string;
+                        deferredFees?: string;
+                        membershipRevenue?: string;
+                    };
+                };
+            };
+        };
+        responses: {
+            /** @description The settings as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "accounting_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description the tenant's currency: all money is in its minor units
+                         * @example EUR
+                         */
+                        currency: string;
+                        /** @description the stand-alone selling price of points: so many points sell for so many minor units */
+                        pointValue: {
+                            points: number;
+                            minor: number;
+                        };
+                        /**
+                         * @description how new rates are set by default
+                         * @enum {string}
+                         */
+                        rateMethod: "manual" | "estimated";
+                        /** @description closed cohorts an estimate needs */
+                        minHistoryMonths: number;
+                        /** @description the months a lifetime membership fee is recognised over (policy) */
+                        lifetimeFeeMonths: number;
+                        /** @description the GL account codes of the journal export */
+                        glAccounts: {
+                            salesRevenue: string;
+                            contractLiability: string;
+                            loyaltyRevenue: string;
+                            breakageRevenue: string;
+                            feesReceived: string;
+                            deferredFees: string;
+                            membershipRevenue: string;
+                        };
+                        /** @description the expected redemption rates, oldest first */
+                        rates: {
+                            /** @description the period it applies from (until the next rate) */
+                            period: string;
+                            /**
+                             * Format: date-time
+                             * @description the first instant it applies to
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            effectiveFrom: string;
+                            /**
+                             * @description the share of points expected to be redeemed
+                             * @example 0.95
+                             */
+                            expectedRedemptionRate: string;
+                            /** @enum {string} */
+                            method: "manual" | "estimated";
+                            /** @description an estimated rate: the cohorts and totals it was computed from */
+                            inputs: unknown;
+                            /**
+                             * Format: date-time
+                             * @description when it was set
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            setAt: string;
+                            setBy: string;
+                        }[];
+                        closedThrough: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when the settings last changed
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setExpectedRedemptionRate: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+                /** @description a month (2027-03), a quarter (2027-Q1) or a year (2027), in the tenant time zone */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description the share of points expected to be redeemed
+                     * @example 0.95
+                     */
+                    expectedRedemptionRate?: string;
+                    /** @enum {string} */
+                    method?: "manual" | "estimated";
+                };
+            };
+        };
+        responses: {
+            /** @description The rate as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @description the period it applies from (until the next rate) */
+                        period: string;
+                        /**
+                         * Format: date-time
+                         * @description the first instant it applies to
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        effectiveFrom: string;
+                        /**
+                         * @description the share of points expected to be redeemed
+                         * @example 0.95
+                         */
+                        expectedRedemptionRate: string;
+                        /** @enum {string} */
+                        method: "manual" | "estimated";
+                        /** @description an estimated rate: the cohorts and totals it was computed from */
+                        inputs: unknown;
+                        /**
+                         * Format: date-time
+                         * @description when it was set
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        setAt: string;
+                        setBy: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRedemptionRateEstimate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The estimate and its inputs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "redemption_rate_estimate";
+                        expectedRedemptionRate: string | null;
+                        sufficient: boolean;
+                        closedCohorts: number;
+                        minHistoryMonths: number;
+                        issued: number;
+                        redeemed: number;
+                        expired: number;
+                        returned: number;
+                        cohorts: {
+                            month: string;
+                            issued: number;
+                            redeemed: number | null;
+                            expired: number;
+                            returned: number;
+                            closed: boolean;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAccountingReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+                /** @description a month (2027-03), a quarter (2027-Q1) or a year (2027), in the tenant time zone */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "accounting_report";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        period: string;
+                        /** @enum {string} */
+                        kind: "month" | "quarter" | "year";
+                        /**
+                         * Format: date-time
+                         * @description first instant of the period
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        start: string;
+                        /**
+                         * Format: date-time
+                         * @description first instant after it
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        end: string;
+                        currency: string;
+                        /**
+                         * @description closed: every month of it is closed, and its figures never change
+                         * @enum {string}
+                         */
+                        status: "open" | "closed";
+                        expectedRedemptionRate: {
+                            /**
+                             * @description used for the opening figures
+                             * @example 0.95
+                             */
+                            opening: string;
+                            /**
+                             * @description used for the closing figures
+                             * @example 0.95
+                             */
+                            closing: string;
+                        };
+                        /** @description the contract liability (minor units); each line signed as it changes the liability */
+                        liability: {
+                            /** @description liability at the start */
+                            opening: number;
+                            /** @description allocated to points issued with purchases */
+                            issued: number;
+                            /** @description allocation reversed by returns */
+                            returned: number;
+                            /** @description recognised as points were redeemed */
+                            redeemed: number;
+                            /** @description expected breakage recognised in proportion to redemptions */
+                            breakage: number;
+                            /** @description released by expiries beyond the estimate */
+                            expired: number;
+                            /** @description cumulative catch-up of the opening figures to the new estimate */
+                            estimateChange: number;
+                            /** @description liability at the end: opening + every line */
+                            closing: number;
+                        };
+                        /** @description points of the points wallet, signed as they change what is outstanding */
+                        points: {
+                            opening: number;
+                            issued: number;
+                            returned: number;
+                            redeemed: number;
+                            expired: number;
+                            /** @description adjustments and write-offs */
+                            adjusted: number;
+                            /** @description points outstanding at the end: opening + every line */
+                            closing: number;
+                        };
+                        /** @description membership fees not yet earned: opening + received + refunded + recognised = closing */
+                        deferredFees: {
+                            opening: number;
+                            received: number;
+                            /** @description fees given back: what was still deferred of them, released (see revenue.fees for what was recognised and reversed) */
+                            refunded: number;
+                            recognised: number;
+                            closing: number;
+                        };
+                        revenue: {
+                            /** @description revenue recognised from points in the period */
+                            points: number;
+                            /** @description membership fees recognised in the period */
+                            fees: number;
+                        };
+                        /** @description cumulative at the end */
+                        toDate: {
+                            allocated: number;
+                            recognised: number;
+                            liability: number;
+                        };
+                        rates: {
+                            /** @description points redeemed / points issued (net of returns), to date */
+                            redemptionRate: string;
+                            /** @description points expired / points issued, to date */
+                            expiryRate: string;
+                            /** @description 1 − the expected redemption rate */
+                            breakageRate: string;
+                            /** @description liability allocated per point issued in the period (minor units) */
+                            costPerPoint: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAccountingReportCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+                /** @description a month (2027-03), a quarter (2027-Q1) or a year (2027), in the tenant time zone */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The roll-forward as CSV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAccountingJournalCsv: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+                /** @description a month (2027-03), a quarter (2027-Q1) or a year (2027), in the tenant time zone */
+                period: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The journal as CSV. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/csv": string;
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    closeAccountingPeriod: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description a month (2027-03), a quarter (2027-Q1) or a year (2027), in the tenant time zone
+                     * @example 2027-03
+                     */
+                    period: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The months closed and the period's report. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "accounting_close";
+                        /** @description the months closed now */
+                        closed: string[];
+                        report: {
+                            /** @enum {string} */
+                            object: "accounting_report";
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            period: string;
+                            /** @enum {string} */
+                            kind: "month" | "quarter" | "year";
+                            /**
+                             * Format: date-time
+                             * @description first instant of the period
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            start: string;
+                            /**
+                             * Format: date-time
+                             * @description first instant after it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            end: string;
+                            currency: string;
+                            /**
+                             * @description closed: every month of it is closed, and its figures never change
+                             * @enum {string}
+                             */
+                            status: "open" | "closed";
+                            expectedRedemptionRate: {
+                                /**
+                                 * @description used for the opening figures
+                                 * @example 0.95
+                                 */
+                                opening: string;
+                                /**
+                                 * @description used for the closing figures
+                                 * @example 0.95
+                                 */
+                                closing: string;
+                            };
+                            /** @description the contract liability (minor units); each line signed as it changes the liability */
+                            liability: {
+                                /** @description liability at the start */
+                                opening: number;
+                                /** @description allocated to points issued with purchases */
+                                issued: number;
+                                /** @description allocation reversed by returns */
+                                returned: number;
+                                /** @description recognised as points were redeemed */
+                                redeemed: number;
+                                /** @description expected breakage recognised in proportion to redemptions */
+                                breakage: number;
+                                /** @description released by expiries beyond the estimate */
+                                expired: number;
+                                /** @description cumulative catch-up of the opening figures to the new estimate */
+                                estimateChange: number;
+                                /** @description liability at the end: opening + every line */
+                                closing: number;
+                            };
+                            /** @description points of the points wallet, signed as they change what is outstanding */
+                            points: {
+                                opening: number;
+                                issued: number;
+                                returned: number;
+                                redeemed: number;
+                                expired: number;
+                                /** @description adjustments and write-offs */
+                                adjusted: number;
+                                /** @description points outstanding at the end: opening + every line */
+                                closing: number;
+                            };
+                            /** @description membership fees not yet earned: opening + received + refunded + recognised = closing */
+                            deferredFees: {
+                                opening: number;
+                                received: number;
+                                /** @description fees given back: what was still deferred of them, released (see revenue.fees for what was recognised and reversed) */
+                                refunded: number;
+                                recognised: number;
+                                closing: number;
+                            };
+                            revenue: {
+                                /** @description revenue recognised from points in the period */
+                                points: number;
+                                /** @description membership fees recognised in the period */
+                                fees: number;
+                            };
+                            /** @description cumulative at the end */
+                            toDate: {
+                                allocated: number;
+                                recognised: number;
+                                liability: number;
+                            };
+                            rates: {
+                                /** @description points redeemed / points issued (net of returns), to date */
+                                redemptionRate: string;
+                                /** @description points expired / points issued, to date */
+                                expiryRate: string;
+                                /** @description 1 − the expected redemption rate */
+                                breakageRate: string;
+                                /** @description liability allocated per point issued in the period (minor units) */
+                                costPerPoint: string;
+                            };
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordMembershipFee: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description the payment's id
+                     * @example pay_2027_0001
+                     */
+                    feeRef: string;
+                    memberId?: string | null;
+                    /** @description minor units */
+                    amount: number;
+                    /** Format: date-time */
+                    serviceStart: string;
+                    serviceEnd?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The fee deferred. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership_fee";
+                        feeRef: string;
+                        /** @description false: this feeRef was deferred before */
+                        deferred: boolean;
+                        /**
+                         * Format: date-time
+                         * @description the end of the recognition period
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        serviceEnd: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMembershipPlans: {
+        parameters: {
+            query?: {
+                /** @description only this program */
+                programId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plans. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "membership_plan";
+                            /**
+                             * Format: uuid
+                             * @description the plan
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            planId: string;
+                            /**
+                             * Format: uuid
+                             * @description its program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /** @example delivery-pass */
+                            code: string;
+                            /** @example Delivery pass */
+                            name: string;
+                            /**
+                             * @description minor units per period (once, for lifetime)
+                             * @example 499
+                             */
+                            fee: number;
+                            /** @example EUR */
+                            currency: string;
+                            /** @enum {string} */
+                            period: "monthly" | "annual" | "lifetime";
+                            trialDays: number;
+                            /** @description days a past_due membership (or an unrenewed one, or an unpaid trial) keeps its benefits */
+                            graceDays: number;
+                            benefits: {
+                                earnMultiplier: string | null;
+                                percentBack: string | null;
+                                tier: string | null;
+                                /** @enum {string} */
+                                tierMode: "floor" | "override";
+                                flags: string[];
+                                includedRewards: {
+                                    /**
+                                     * Format: uuid
+                                     * @description the reward
+                                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                     */
+                                    rewardId: string;
+                                    /** @description instances each paid period */
+                                    quantity: number;
+                                }[];
+                            };
+                            stripePriceId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was created
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createMembershipPlan: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description the program
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    programId: string;
+                    /** @description its code, unique in the program */
+                    code: string;
+                    name: string;
+                    /** @description minor units per period (once, for lifetime) */
+                    fee: number;
+                    currency: string;
+                    /** @enum {string} */
+                    period: "monthly" | "annual" | "lifetime";
+                    trialDays?: number;
+                    /** @description default 3 */
+                    graceDays?: number;
+                    benefits?: {
+                        earnMultiplier?: (string | number) | null;
+                        percentBack?: (string | number) | null;
+                        tier?: string | null;
+                        /**
+                         * @description how `tier` acts while the membership entitles: floor (default), the member holds at least this tier; override, exactly this tier. When it stops entitling, the member is back on the tier they qualify for
+                         * @enum {string}
+                         */
+                        tierMode?: "floor" | "override";
+                        /** @description free_shipping and other flags, in member.membership.flags while in force */
+                        flags?: string[];
+                        /** @description catalog rewards issued free with each paid period (the first payment and every renewal), once per period whatever the provider resends */
+                        includedRewards?: {
+                            /**
+                             * Format: uuid
+                             * @description a reward of the catalog: a discount, free product, free shipping, gift card or experience
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            rewardId: string;
+                            /** @description instances each paid period (1 by default) */
+                            quantity?: number;
+                        }[];
+                    };
+                    stripePriceId?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description The plan. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership_plan";
+                        /**
+                         * Format: uuid
+                         * @description the plan
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        planId: string;
+                        /**
+                         * Format: uuid
+                         * @description its program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example delivery-pass */
+                        code: string;
+                        /** @example Delivery pass */
+                        name: string;
+                        /**
+                         * @description minor units per period (once, for lifetime)
+                         * @example 499
+                         */
+                        fee: number;
+                        /** @example EUR */
+                        currency: string;
+                        /** @enum {string} */
+                        period: "monthly" | "annual" | "lifetime";
+                        trialDays: number;
+                        /** @description days a past_due membership (or an unrenewed one, or an unpaid trial) keeps its benefits */
+                        graceDays: number;
+                        benefits: {
+                            earnMultiplier: string | null;
+                            percentBack: string | null;
+                            tier: string | null;
+                            /** @enum {string} */
+                            tierMode: "floor" | "override";
+                            flags: string[];
+                            includedRewards: {
+                                /**
+                                 * Format: uuid
+                                 * @description the reward
+                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                 */
+                                rewardId: string;
+                                /** @description instances each paid period */
+                                quantity: number;
+                            }[];
+                        };
+                        stripePriceId: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMembershipPlan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the plan */
+                planId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The plan. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership_plan";
+                        /**
+                         * Format: uuid
+                         * @description the plan
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        planId: string;
+                        /**
+                         * Format: uuid
+                         * @description its program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @example delivery-pass */
+                        code: string;
+                        /** @example Delivery pass */
+                        name: string;
+                        /**
+                         * @description minor units per period (once, for lifetime)
+                         * @example 499
+                         */
+                        fee: number;
+                        /** @example EUR */
+                        currency: string;
+                        /** @enum {string} */
+                        period: "monthly" | "annual" | "lifetime";
+                        trialDays: number;
+                        /** @description days a past_due membership (or an unrenewed one, or an unpaid trial) keeps its benefits */
+                        graceDays: number;
+                        benefits: {
+                            earnMultiplier: string | null;
+                            percentBack: string | null;
+                            tier: string | null;
+                            /** @enum {string} */
+                            tierMode: "floor" | "override";
+                            flags: string[];
+                            includedRewards: {
+                                /**
+                                 * Format: uuid
+                                 * @description the reward
+                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                 */
+                                rewardId: string;
+                                /** @description instances each paid period */
+                                quantity: number;
+                            }[];
+                        };
+                        stripePriceId: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMemberships: {
+        parameters: {
+            query?: {
+                /** @description only this program */
+                programId?: string;
+                /** @description only this member */
+                memberId?: string;
+                status?: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description a page of memberships */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "membership";
+                            /**
+                             * Format: uuid
+                             * @description the membership
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            membershipId: string;
+                            /**
+                             * Format: uuid
+                             * @description its program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * Format: uuid
+                             * @description the plan
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            planId: string;
+                            /** @enum {string} */
+                            status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                            /** @description whether its benefits apply now */
+                            entitled: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it started
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            since: string;
+                            periodStart: string | null;
+                            periodEnd: string | null;
+                            trialEndsAt: string | null;
+                            pastDueSince: string | null;
+                            cancelAtPeriodEnd: boolean;
+                            expiresAt: string | null;
+                            /** @example stripe */
+                            provider: string;
+                            /**
+                             * @description the provider's subscription (or one-off payment)
+                             * @example sub_1QxYz
+                             */
+                            externalId: string;
+                            customerId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when Laurel first heard of it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it last changed
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            updatedAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listMemberMemberships: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The member's memberships (at most 20). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: ({
+                            /** @enum {string} */
+                            object: "membership";
+                            /**
+                             * Format: uuid
+                             * @description the membership
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            membershipId: string;
+                            /**
+                             * Format: uuid
+                             * @description its program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * Format: uuid
+                             * @description the plan
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            planId: string;
+                            /** @enum {string} */
+                            status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                            /** @description whether its benefits apply now */
+                            entitled: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it started
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            since: string;
+                            periodStart: string | null;
+                            periodEnd: string | null;
+                            trialEndsAt: string | null;
+                            pastDueSince: string | null;
+                            cancelAtPeriodEnd: boolean;
+                            expiresAt: string | null;
+                            /** @example stripe */
+                            provider: string;
+                            /**
+                             * @description the provider's subscription (or one-off payment)
+                             * @example sub_1QxYz
+                             */
+                            externalId: string;
+                            customerId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when Laurel first heard of it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it last changed
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            updatedAt: string;
+                        } & {
+                            plan: {
+                                code: string;
+                                name: string;
+                                benefits: {
+                                    earnMultiplier: string | null;
+                                    percentBack: string | null;
+                                    tier: string | null;
+                                    /** @enum {string} */
+                                    tierMode: "floor" | "override";
+                                    flags: string[];
+                                    includedRewards: {
+                                        /**
+                                         * Format: uuid
+                                         * @description the reward
+                                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                         */
+                                        rewardId: string;
+                                        /** @description instances each paid period */
+                                        quantity: number;
+                                    }[];
+                                };
+                            };
+                        })[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMembership: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the membership */
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The membership with its history and fees. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership";
+                        /**
+                         * Format: uuid
+                         * @description the membership
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        membershipId: string;
+                        /**
+                         * Format: uuid
+                         * @description its program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        memberId: string;
+                        /**
+                         * Format: uuid
+                         * @description the plan
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        planId: string;
+                        /** @enum {string} */
+                        status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                        /** @description whether its benefits apply now */
+                        entitled: boolean;
+                        /**
+                         * Format: date-time
+                         * @description when it started
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        since: string;
+                        periodStart: string | null;
+                        periodEnd: string | null;
+                        trialEndsAt: string | null;
+                        pastDueSince: string | null;
+                        cancelAtPeriodEnd: boolean;
+                        expiresAt: string | null;
+                        /** @example stripe */
+                        provider: string;
+                        /**
+                         * @description the provider's subscription (or one-off payment)
+                         * @example sub_1QxYz
+                         */
+                        externalId: string;
+                        customerId: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when Laurel first heard of it
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                        /**
+                         * Format: date-time
+                         * @description when it last changed
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    } & {
+                        history: {
+                            /**
+                             * Format: uuid
+                             * @description the transition
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            transitionId: string;
+                            from: string | null;
+                            to: string;
+                            /** @description what moved it: stripe:invoice.paid, acme-billing:failed, cancel at period end, expiry: benefits ended… */
+                            cause: string;
+                            eventId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it happened
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            at: string;
+                            /**
+                             * Format: date-time
+                             * @description when Laurel recorded it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            recordedAt: string;
+                        }[];
+                        fees: {
+                            /**
+                             * Format: uuid
+                             * @description the fee
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            feeId: string;
+                            /** @description minor units; negative for a refund */
+                            amount: number;
+                            currency: string;
+                            periodStart: string | null;
+                            periodEnd: string | null;
+                            provider: string;
+                            /** @description the invoice or payment */
+                            externalId: string;
+                            eventId: string;
+                            /**
+                             * Format: date-time
+                             * @description when it was paid
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            occurredAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelMembership: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the membership */
+                membershipId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description default true */
+                    atPeriodEnd?: boolean;
+                    reason?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The membership, cancelled. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership";
+                        /**
+                         * Format: uuid
+                         * @description the membership
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        membershipId: string;
+                        /**
+                         * Format: uuid
+                         * @description its program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        memberId: string;
+                        /**
+                         * Format: uuid
+                         * @description the plan
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        planId: string;
+                        /** @enum {string} */
+                        status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                        /** @description whether its benefits apply now */
+                        entitled: boolean;
+                        /**
+                         * Format: date-time
+                         * @description when it started
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        since: string;
+                        periodStart: string | null;
+                        periodEnd: string | null;
+                        trialEndsAt: string | null;
+                        pastDueSince: string | null;
+                        cancelAtPeriodEnd: boolean;
+                        expiresAt: string | null;
+                        /** @example stripe */
+                        provider: string;
+                        /**
+                         * @description the provider's subscription (or one-off payment)
+                         * @example sub_1QxYz
+                         */
+                        externalId: string;
+                        customerId: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when Laurel first heard of it
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                        /**
+                         * Format: date-time
+                         * @description when it last changed
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    recordMembershipPayment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description the program
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    programId: string;
+                    /**
+                     * @description the payment provider (not stripe: its events come through its webhook)
+                     * @example acme-billing
+                     */
+                    provider: string;
+                    /** @description the provider's event id: the idempotency key */
+                    eventId: string;
+                    /** @enum {string} */
+                    type: "paid" | "failed" | "refunded";
+                    /**
+                     * Format: uuid
+                     * @description the member
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    memberId: string;
+                    /**
+                     * Format: uuid
+                     * @description the plan
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    planId: string;
+                    /** @description the provider's subscription or contract: the membership */
+                    externalId: string;
+                    /** @description the provider's invoice or payment (default: eventId) */
+                    paymentId?: string;
+                    /** @description minor units paid or refunded */
+                    amount?: number;
+                    currency?: string;
+                    /**
+                     * Format: date-time
+                     * @description paid: the period it pays for (default occurredAt)
+                     * @example 2026-11-24T09:30:00.000Z
+                     */
+                    periodStart?: string;
+                    /**
+                     * Format: date-time
+                     * @description paid: its end (default: the plan's period later)
+                     * @example 2026-11-24T09:30:00.000Z
+                     */
+                    periodEnd?: string;
+                    /**
+                     * Format: date-time
+                     * @description when it happened at the provider
+                     * @example 2026-11-24T09:30:00.000Z
+                     */
+                    occurredAt: string;
+                };
+            };
+        };
+        responses: {
+            /** @description What the event did (or, for a duplicate, did the first time). */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership_payment_event";
+                        provider: string;
+                        eventId: string;
+                        /** @description applied; unchanged (nothing a reader sees moved); stale (older than what was applied); ignored or refused, with why */
+                        outcome: string;
+                        /** @description this event was taken before: this is what it did then */
+                        duplicate: boolean;
+                        membership: {
+                            /** @enum {string} */
+                            object: "membership";
+                            /**
+                             * Format: uuid
+                             * @description the membership
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            membershipId: string;
+                            /**
+                             * Format: uuid
+                             * @description its program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * Format: uuid
+                             * @description the plan
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            planId: string;
+                            /** @enum {string} */
+                            status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                            /** @description whether its benefits apply now */
+                            entitled: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it started
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            since: string;
+                            periodStart: string | null;
+                            periodEnd: string | null;
+                            trialEndsAt: string | null;
+                            pastDueSince: string | null;
+                            cancelAtPeriodEnd: boolean;
+                            expiresAt: string | null;
+                            /** @example stripe */
+                            provider: string;
+                            /**
+                             * @description the provider's subscription (or one-off payment)
+                             * @example sub_1QxYz
+                             */
+                            externalId: string;
+                            customerId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when Laurel first heard of it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it last changed
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            updatedAt: string;
+                        } | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setStripeSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the endpoint's signing secret, from Stripe */
+                    webhookSecret: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "stripe_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @description the path Stripe posts to, under your deployment */
+                        webhookUrl: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    receiveStripeEvent: {
+        parameters: {
+            query: {
+                /** @description the program the endpoint is for */
+                programId: string;
+            };
+            header?: {
+                /** @description t=<unix time>,v1=<hex HMAC>[,v1=…] */
+                "stripe-signature"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a Stripe event, as Stripe sends it */
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description evt_… */
+                    id: string;
+                    /** @example invoice.paid */
+                    type: string;
+                    created: number;
+                    data: {
+                        object: {
+                            [key: string]: unknown;
+                        };
+                    } & {
+                        [key: string]: unknown;
+                    };
+                } & {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        responses: {
+            /** @description Taken (or taken before): what it did. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "membership_payment_event";
+                        provider: string;
+                        eventId: string;
+                        /** @description applied; unchanged (nothing a reader sees moved); stale (older than what was applied); ignored or refused, with why */
+                        outcome: string;
+                        /** @description this event was taken before: this is what it did then */
+                        duplicate: boolean;
+                        membership: {
+                            /** @enum {string} */
+                            object: "membership";
+                            /**
+                             * Format: uuid
+                             * @description the membership
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            membershipId: string;
+                            /**
+                             * Format: uuid
+                             * @description its program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /**
+                             * Format: uuid
+                             * @description the plan
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            planId: string;
+                            /** @enum {string} */
+                            status: "trialing" | "active" | "past_due" | "cancelled" | "expired";
+                            /** @description whether its benefits apply now */
+                            entitled: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when it started
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            since: string;
+                            periodStart: string | null;
+                            periodEnd: string | null;
+                            trialEndsAt: string | null;
+                            pastDueSince: string | null;
+                            cancelAtPeriodEnd: boolean;
+                            expiresAt: string | null;
+                            /** @example stripe */
+                            provider: string;
+                            /**
+                             * @description the provider's subscription (or one-off payment)
+                             * @example sub_1QxYz
+                             */
+                            externalId: string;
+                            customerId: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when Laurel first heard of it
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                            /**
+                             * Format: date-time
+                             * @description when it last changed
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            updatedAt: string;
+                        } | null;
+                    } & {
+                        /** @description the Stripe event type */
+                        type: string;
+                    };
+                };
+            };
+            /** @description A missing, stale or wrong signature (nothing is stored), or not a Stripe event. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now: Stripe retries. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsOverview: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the overview */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_overview";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        /**
+                         * @description members not erased, enrolled before the end of the period
+                         * @example 1200
+                         */
+                        members: number;
+                        /**
+                         * @description of them, enrolled in the period
+                         * @example 90
+                         */
+                        newMembers: number;
+                        /**
+                         * @description of them, in the control group (holdout)
+                         * @example 120
+                         */
+                        controlMembers: number;
+                        /**
+                         * @description new members / members (0 to 1, four decimals; 0 when the denominator is 0)
+                         * @example 0.42
+                         */
+                        enrolmentRate: number;
+                        groups: {
+                            /** @description the program's members, the control group apart */
+                            members: {
+                                /**
+                                 * @description members in the group, enrolled before the end of the period
+                                 * @example 120
+                                 */
+                                customers: number;
+                                /**
+                                 * @description of them, with an event of their own in the period (not signup or birthday)
+                                 * @example 120
+                                 */
+                                active: number;
+                                /**
+                                 * @description active / customers (0 to 1, four decimals; 0 when the denominator is 0)
+                                 * @example 0.42
+                                 */
+                                activeRate: number;
+                                /**
+                                 * @description with at least one purchase in the period
+                                 * @example 120
+                                 */
+                                purchasers: number;
+                                /**
+                                 * @description with two purchases or more
+                                 * @example 120
+                                 */
+                                repeatPurchasers: number;
+                                /**
+                                 * @description repeat purchasers / purchasers (0 to 1, four decimals; 0 when the denominator is 0)
+                                 * @example 0.42
+                                 */
+                                repeatPurchaseRate: number;
+                                /**
+                                 * @description purchases in the period
+                                 * @example 120
+                                 */
+                                orders: number;
+                                /**
+                                 * @description money paid on those purchases, minor units of the tenant's currency
+                                 * @example 12500
+                                 */
+                                revenue: number;
+                                /**
+                                 * @description revenue / orders, rounded, minor units of the tenant's currency
+                                 * @example 12500
+                                 */
+                                averageOrderValue: number;
+                            };
+                            /** @description the control group: members who earn nothing */
+                            control: {
+                                /**
+                                 * @description members in the group, enrolled before the end of the period
+                                 * @example 120
+                                 */
+                                customers: number;
+                                /**
+                                 * @description of them, with an event of their own in the period (not signup or birthday)
+                                 * @example 120
+                                 */
+                                active: number;
+                                /**
+                                 * @description active / customers (0 to 1, four decimals; 0 when the denominator is 0)
+                                 * @example 0.42
+                                 */
+                                activeRate: number;
+                                /**
+                                 * @description with at least one purchase in the period
+                                 * @example 120
+                                 */
+                                purchasers: number;
+                                /**
+                                 * @description with two purchases or more
+                                 * @example 120
+                                 */
+                                repeatPurchasers: number;
+                                /**
+                                 * @description repeat purchasers / purchasers (0 to 1, four decimals; 0 when the denominator is 0)
+                                 * @example 0.42
+                                 */
+                                repeatPurchaseRate: number;
+                                /**
+                                 * @description purchases in the period
+                                 * @example 120
+                                 */
+                                orders: number;
+                                /**
+                                 * @description money paid on those purchases, minor units of the tenant's currency
+                                 * @example 12500
+                                 */
+                                revenue: number;
+                                /**
+                                 * @description revenue / orders, rounded, minor units of the tenant's currency
+                                 * @example 12500
+                                 */
+                                averageOrderValue: number;
+                            };
+                        };
+                        points: {
+                            /**
+                             * @description earned in the points wallet, less what returns took back
+                             * @example 120
+                             */
+                            issued: number;
+                            /**
+                             * @description redeemed, less what cancellations and returns gave back
+                             * @example 120
+                             */
+                            redeemed: number;
+                            /**
+                             * @description expired
+                             * @example 120
+                             */
+                            expired: number;
+                            /**
+                             * @description redeemed / issued (0 to 1, four decimals; 0 when the denominator is 0)
+                             * @example 0.42
+                             */
+                            redemptionRate: number;
+                        };
+                        /** @description paid memberships' fees in the tenant's currency */
+                        membershipFees: {
+                            /**
+                             * @description membership fees paid in the period (by when they were paid), minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            paid: number;
+                            /**
+                             * @description membership fees refunded in the period (by when they were refunded), a positive figure, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            refunded: number;
+                            /**
+                             * @description paid − refunded, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            net: number;
+                            /**
+                             * @description fee payments in the period
+                             * @example 25
+                             */
+                            payments: number;
+                            /**
+                             * @description fee refunds in the period
+                             * @example 1
+                             */
+                            refunds: number;
+                        };
+                        /** @description what the program gave away in the period, less what members paid to belong */
+                        cost: {
+                            /**
+                             * @description points redeemed in the period, net of reversals
+                             * @example 120
+                             */
+                            pointsRedeemed: number;
+                            /**
+                             * @description redeemed points not spent on rewards (orders paid with points, manual redemptions), at the point value; 0 without a point value, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            points: number;
+                            /**
+                             * @description rewards given in the period (issued or used): their money value (fixed discount, store credit, donation), or their points at the point value, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            rewards: number;
+                            /**
+                             * @description membership fees paid in the period less those refunded in it (the overview's membershipFees.net), subtracted from the cost, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            membershipFees: number;
+                            /**
+                             * @description points + rewards − membership fees, minor units of the tenant's currency; negative when the fees pay for more than the program gives away
+                             * @example 12500
+                             */
+                            total: number;
+                        };
+                        /** @description the referral funnel over the referrals that joined in the period */
+                        referrals: {
+                            /**
+                             * @description referral codes members created in the period
+                             * @example 40
+                             */
+                            codesShared: number;
+                            /**
+                             * @description friends who joined with a code in the period; the figures below count these referrals
+                             * @example 12
+                             */
+                            joined: number;
+                            /**
+                             * @description still waiting for a qualifying purchase
+                             * @example 4
+                             */
+                            pending: number;
+                            /**
+                             * @description made a qualifying purchase (then rewarded, or reversed by a return)
+                             * @example 6
+                             */
+                            qualified: number;
+                            /**
+                             * @description rewarded: the return window passed
+                             * @example 5
+                             */
+                            rewarded: number;
+                            /**
+                             * @description reversed by a return in the window
+                             * @example 1
+                             */
+                            reversed: number;
+                            /**
+                             * @description refused (self-referral, shared signals, limits, window passed)
+                             * @example 2
+                             */
+                            rejected: number;
+                            /**
+                             * @description qualified / joined (0 to 1, four decimals; 0 when the denominator is 0)
+                             * @example 0.42
+                             */
+                            conversionRate: number;
+                            /**
+                             * @description points paid to both sides of the referrals qualified or rewarded
+                             * @example 120
+                             */
+                            pointsPaid: number;
+                        };
+                        /** @description the net promoter score of the survey responses of the period, every channel */
+                        nps: {
+                            /**
+                             * @description survey responses (survey_response events) in the period
+                             * @example 50
+                             */
+                            responses: number;
+                            /**
+                             * @description scored 9 or 10
+                             * @example 30
+                             */
+                            promoters: number;
+                            /**
+                             * @description scored 7 or 8
+                             * @example 10
+                             */
+                            passives: number;
+                            /**
+                             * @description scored 0 to 6
+                             * @example 10
+                             */
+                            detractors: number;
+                            score: number | null;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsPoints: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+                /** @description bucket size */
+                bucket?: "day" | "week" | "month";
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the series */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_points";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        /**
+                         * @description weeks start on Monday
+                         * @enum {string}
+                         */
+                        bucket: "day" | "week" | "month";
+                        /** @description buckets with a movement, oldest first */
+                        buckets: {
+                            /**
+                             * Format: date
+                             * @description first day of the bucket, in the tenant's time zone
+                             * @example 2026-03-01
+                             */
+                            start: string;
+                            /**
+                             * @description earned, less what returns took back
+                             * @example 120
+                             */
+                            issued: number;
+                            /**
+                             * @description redeemed, less what was given back
+                             * @example 120
+                             */
+                            redeemed: number;
+                            /**
+                             * @description expired
+                             * @example 120
+                             */
+                            expired: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsTiers: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the distribution and moves */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_tiers";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        /** @description members per tier now */
+                        tiers: {
+                            code: string | null;
+                            /**
+                             * @description members
+                             * @example 42
+                             */
+                            members: number;
+                        }[];
+                        /** @description members per grade now */
+                        grades: {
+                            code: string | null;
+                            /**
+                             * @description members
+                             * @example 42
+                             */
+                            members: number;
+                        }[];
+                        /** @description moves between tiers in the period */
+                        tierMoves: {
+                            from: string | null;
+                            to: string | null;
+                            /**
+                             * @description placed, up, kept, grace, down or set (by hand)
+                             * @example up
+                             */
+                            change: string;
+                            /**
+                             * @description distinct members who moved so
+                             * @example 12
+                             */
+                            members: number;
+                            /**
+                             * @description moves (a member may move twice)
+                             * @example 13
+                             */
+                            moves: number;
+                        }[];
+                        /** @description moves between grades in the period */
+                        gradeMoves: {
+                            from: string | null;
+                            to: string | null;
+                            /**
+                             * @description changed
+                             * @example up
+                             */
+                            change: string;
+                            /**
+                             * @description distinct members who moved so
+                             * @example 12
+                             */
+                            members: number;
+                            /**
+                             * @description moves (a member may move twice)
+                             * @example 13
+                             */
+                            moves: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsCohorts: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the cohorts */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_cohorts";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        cohorts: {
+                            /**
+                             * @description enrolment month, tenant's time zone
+                             * @example 2026-01
+                             */
+                            month: string;
+                            /**
+                             * @description members enrolled that month (not erased)
+                             * @example 300
+                             */
+                            members: number;
+                            /** @description months with a purchase, until the end of the period */
+                            retention: {
+                                /**
+                                 * @description months after the enrolment month (0: that month)
+                                 * @example 1
+                                 */
+                                offset: number;
+                                /**
+                                 * @description cohort members with a purchase that month
+                                 * @example 120
+                                 */
+                                active: number;
+                                /**
+                                 * @description active / members (0 to 1, four decimals; 0 when the denominator is 0)
+                                 * @example 0.42
+                                 */
+                                rate: number;
+                            }[];
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsRewards: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the rewards */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_rewards";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        /** @description most issued first */
+                        rewards: {
+                            /**
+                             * Format: uuid
+                             * @description the reward
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            rewardId: string;
+                            /** @example free-coffee */
+                            code: string;
+                            /** @example Free coffee */
+                            name: string;
+                            /** @example free_product */
+                            type: string;
+                            /**
+                             * @description instances issued in the period, not cancelled
+                             * @example 40
+                             */
+                            issued: number;
+                            /**
+                             * @description of them, used
+                             * @example 31
+                             */
+                            consumed: number;
+                            /**
+                             * @description of them, expired unused
+                             * @example 2
+                             */
+                            expired: number;
+                            /**
+                             * @description instances cancelled (their points went back)
+                             * @example 1
+                             */
+                            cancelled: number;
+                            /**
+                             * @description distinct members who got one
+                             * @example 35
+                             */
+                            members: number;
+                            /**
+                             * @description points the instances not cancelled cost
+                             * @example 120
+                             */
+                            points: number;
+                            /**
+                             * @description what the given instances (issued or used) cost: their money value, or their points at the point value, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            cost: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsRoi: {
+        parameters: {
+            query?: {
+                /** @description start of the period (included); default: 90 days before `to` */
+                from?: string;
+                /** @description end of the period (excluded); default: now (included) */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the comparison */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_roi";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start of the period (included)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end of the period (excluded)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        /**
+                         * @description the tenant's time zone: days, weeks and months are its own
+                         * @example Europe/Paris
+                         */
+                        timeZone: string;
+                        /**
+                         * @description share of customers in the control group, basis points
+                         * @example 1000
+                         */
+                        controlShareBp: number;
+                        /**
+                         * @description gross margin used, basis points
+                         * @example 4000
+                         */
+                        grossMarginBp: number;
+                        /**
+                         * @description Welch's comparison of two means with the normal approximation, 95% intervals (docs/analytics.md)
+                         * @enum {string}
+                         */
+                        method: "welch-normal-95";
+                        /** @description the program's members */
+                        members: {
+                            /**
+                             * @description customers in the group (those who spent nothing count, with 0)
+                             * @example 120
+                             */
+                            customers: number;
+                            meanSpend: number | null;
+                            standardDeviation: number | null;
+                            interval: number[] | null;
+                        };
+                        /** @description the control group */
+                        control: {
+                            /**
+                             * @description customers in the group (those who spent nothing count, with 0)
+                             * @example 120
+                             */
+                            customers: number;
+                            meanSpend: number | null;
+                            standardDeviation: number | null;
+                            interval: number[] | null;
+                        };
+                        difference: number | null;
+                        differenceInterval: number[] | null;
+                        degreesOfFreedom: number | null;
+                        incrementalRevenue: number | null;
+                        incrementalRevenueInterval: number[] | null;
+                        incrementalGrossMargin: number | null;
+                        /** @description what the program gave away in the period, less what members paid to belong */
+                        cost: {
+                            /**
+                             * @description points redeemed in the period, net of reversals
+                             * @example 120
+                             */
+                            pointsRedeemed: number;
+                            /**
+                             * @description redeemed points not spent on rewards (orders paid with points, manual redemptions), at the point value; 0 without a point value, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            points: number;
+                            /**
+                             * @description rewards given in the period (issued or used): their money value (fixed discount, store credit, donation), or their points at the point value, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            rewards: number;
+                            /**
+                             * @description membership fees paid in the period less those refunded in it (the overview's membershipFees.net), subtracted from the cost, minor units of the tenant's currency
+                             * @example 12500
+                             */
+                            membershipFees: number;
+                            /**
+                             * @description points + rewards − membership fees, minor units of the tenant's currency; negative when the fees pay for more than the program gives away
+                             * @example 12500
+                             */
+                            total: number;
+                        };
+                        roi: number | null;
+                        roiInterval: number[] | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getAnalyticsSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the settings */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description share of customers kept in the control group (holdout), basis points: 1000 is 10%. They are members and their events are recorded, but they earn nothing. Who is in it: docs/analytics.md
+                         * @example 1000
+                         */
+                        controlShareBp: number;
+                        /**
+                         * @description gross margin of sales, basis points (4000: 40%), for ROI
+                         * @example 4000
+                         */
+                        grossMarginBp: number;
+                        holdoutSalt: string | null;
+                        updatedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    updateAnalyticsSettings: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * @description basis points of customers held out (at most half)
+                     * @example 1000
+                     */
+                    controlShareBp?: number;
+                    /**
+                     * @description gross margin, basis points
+                     * @example 4000
+                     */
+                    grossMarginBp?: number;
+                    holdoutSalt?: string | null;
+                };
+            };
+        };
+        responses: {
+            /** @description the settings as they are now */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "analytics_settings";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description share of customers kept in the control group (holdout), basis points: 1000 is 10%. They are members and their events are recorded, but they earn nothing. Who is in it: docs/analytics.md
+                         * @example 1000
+                         */
+                        controlShareBp: number;
+                        /**
+                         * @description gross margin of sales, basis points (4000: 40%), for ROI
+                         * @example 4000
+                         */
+                        grossMarginBp: number;
+                        holdoutSalt: string | null;
+                        updatedAt: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listRecognitionPrograms: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The recognition programs. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "recognition_program";
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /** @enum {string} */
+                            kind: "recognition";
+                            givingWallet: string;
+                            receivingWallet: string;
+                            /**
+                             * @description points per member and period
+                             * @example 120
+                             */
+                            allowance: number;
+                            /**
+                             * @description how often the allowance is credited: weeks start on Monday, periods at midnight in the tenant's zone
+                             * @enum {string}
+                             */
+                            period: "week" | "month" | "quarter";
+                            carryOver: boolean;
+                            /**
+                             * @description the most one gift gives
+                             * @example 120
+                             */
+                            maxGift: number;
+                            approvalThreshold: number | null;
+                            values: string[];
+                            /**
+                             * Format: date-time
+                             * @description when the settings were saved
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            updatedAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecognition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The giving rules. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "recognition_program";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @enum {string} */
+                        kind: "recognition";
+                        givingWallet: string;
+                        receivingWallet: string;
+                        /**
+                         * @description points per member and period
+                         * @example 120
+                         */
+                        allowance: number;
+                        /**
+                         * @description how often the allowance is credited: weeks start on Monday, periods at midnight in the tenant's zone
+                         * @enum {string}
+                         */
+                        period: "week" | "month" | "quarter";
+                        carryOver: boolean;
+                        /**
+                         * @description the most one gift gives
+                         * @example 120
+                         */
+                        maxGift: number;
+                        approvalThreshold: number | null;
+                        values: string[];
+                        /**
+                         * Format: date-time
+                         * @description when the settings were saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    setRecognition: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description the wallet the allowance is credited to and gifts are paid from (default `giving`); a qualifying wallet keeps ordinary redemptions and transfers off it */
+                    givingWallet?: string;
+                    /** @description the redeemable wallet received points land in (default `points`) */
+                    receivingWallet?: string;
+                    /**
+                     * @description points each active member may give per period
+                     * @example 500
+                     */
+                    allowance: number;
+                    /**
+                     * @description how often the allowance is credited: weeks start on Monday, periods at midnight in the tenant's zone
+                     * @enum {string}
+                     */
+                    period: "week" | "month" | "quarter";
+                    /** @description unspent allowance stays (true) or lapses at the end of its period (false, the default) */
+                    carryOver?: boolean;
+                    /**
+                     * @description the most one gift may give (default: the allowance)
+                     * @example 500
+                     */
+                    maxGift?: number;
+                    approvalThreshold?: number | null;
+                    /**
+                     * @description the company values a gift is tagged with
+                     * @example [
+                     *       "teamwork",
+                     *       "customer-first"
+                     *     ]
+                     */
+                    values: string[];
+                };
+            };
+        };
+        responses: {
+            /** @description The giving rules as saved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "recognition_program";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /** @enum {string} */
+                        kind: "recognition";
+                        givingWallet: string;
+                        receivingWallet: string;
+                        /**
+                         * @description points per member and period
+                         * @example 120
+                         */
+                        allowance: number;
+                        /**
+                         * @description how often the allowance is credited: weeks start on Monday, periods at midnight in the tenant's zone
+                         * @enum {string}
+                         */
+                        period: "week" | "month" | "quarter";
+                        carryOver: boolean;
+                        /**
+                         * @description the most one gift gives
+                         * @example 120
+                         */
+                        maxGift: number;
+                        approvalThreshold: number | null;
+                        values: string[];
+                        /**
+                         * Format: date-time
+                         * @description when the settings were saved
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        updatedAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    issueAllowances: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description What was credited. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "allowance_run";
+                        /** @description members credited */
+                        members: number;
+                        /**
+                         * @description points credited in all
+                         * @example 120
+                         */
+                        points: number;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    giveRecognition: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes the request safe to retry: the same key and body return the first response; the same key with another body is refused with 409. */
+                "idempotency-key": string;
+            };
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description the member recognised
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    receiverId: string;
+                    /**
+                     * @description points to give
+                     * @example 50
+                     */
+                    amount: number;
+                    /** @example Thanks for covering the Saturday shift! */
+                    message: string;
+                    /**
+                     * @description one of the program's company values
+                     * @example teamwork
+                     */
+                    value: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The gift, its journal entries and the balances after it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "gift_result";
+                        gift: {
+                            /** @enum {string} */
+                            object: "gift";
+                            /**
+                             * Format: uuid
+                             * @description the gift
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giftId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who gave
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giverId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who received
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            receiverId: string;
+                            /**
+                             * @description points given
+                             * @example 120
+                             */
+                            amount: number;
+                            message: string;
+                            /** @description the company value it recognises */
+                            value: string;
+                            /**
+                             * @description pending: above the approval threshold, waiting for a manager
+                             * @enum {string}
+                             */
+                            status: "pending" | "approved" | "declined";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry spending the giver's allowance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            spendEntryId: string;
+                            creditEntryId: string | null;
+                            returnEntryId: string | null;
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            note: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was given
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        entries: components["schemas"]["JournalEntry"][];
+                        /** @description the giver's giving wallet and, once credited, the receiver's wallet */
+                        balances: components["schemas"]["Balance"][];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough available points. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    approveGift: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes the request safe to retry: the same key and body return the first response; the same key with another body is refused with 409. */
+                "idempotency-key": string;
+            };
+            path: {
+                /** @description the gift */
+                giftId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description why, for the giver and the audit log */
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The gift as decided, its journal entry and the balance it changed. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "gift_result";
+                        gift: {
+                            /** @enum {string} */
+                            object: "gift";
+                            /**
+                             * Format: uuid
+                             * @description the gift
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giftId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who gave
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giverId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who received
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            receiverId: string;
+                            /**
+                             * @description points given
+                             * @example 120
+                             */
+                            amount: number;
+                            message: string;
+                            /** @description the company value it recognises */
+                            value: string;
+                            /**
+                             * @description pending: above the approval threshold, waiting for a manager
+                             * @enum {string}
+                             */
+                            status: "pending" | "approved" | "declined";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry spending the giver's allowance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            spendEntryId: string;
+                            creditEntryId: string | null;
+                            returnEntryId: string | null;
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            note: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was given
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        entries: components["schemas"]["JournalEntry"][];
+                        /** @description the giver's giving wallet and, once credited, the receiver's wallet */
+                        balances: components["schemas"]["Balance"][];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    declineGift: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes the request safe to retry: the same key and body return the first response; the same key with another body is refused with 409. */
+                "idempotency-key": string;
+            };
+            path: {
+                /** @description the gift */
+                giftId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description why, for the giver and the audit log */
+                    note?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The gift as decided, its journal entry and the balance it changed. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "gift_result";
+                        gift: {
+                            /** @enum {string} */
+                            object: "gift";
+                            /**
+                             * Format: uuid
+                             * @description the gift
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giftId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who gave
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giverId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who received
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            receiverId: string;
+                            /**
+                             * @description points given
+                             * @example 120
+                             */
+                            amount: number;
+                            message: string;
+                            /** @description the company value it recognises */
+                            value: string;
+                            /**
+                             * @description pending: above the approval threshold, waiting for a manager
+                             * @enum {string}
+                             */
+                            status: "pending" | "approved" | "declined";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry spending the giver's allowance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            spendEntryId: string;
+                            creditEntryId: string | null;
+                            returnEntryId: string | null;
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            note: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was given
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                        entries: components["schemas"]["JournalEntry"][];
+                        /** @description the giver's giving wallet and, once credited, the receiver's wallet */
+                        balances: components["schemas"]["Balance"][];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGift: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the gift */
+                giftId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The gift. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "gift";
+                        /**
+                         * Format: uuid
+                         * @description the gift
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        giftId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member who gave
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        giverId: string;
+                        /**
+                         * Format: uuid
+                         * @description the member who received
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        receiverId: string;
+                        /**
+                         * @description points given
+                         * @example 120
+                         */
+                        amount: number;
+                        message: string;
+                        /** @description the company value it recognises */
+                        value: string;
+                        /**
+                         * @description pending: above the approval threshold, waiting for a manager
+                         * @enum {string}
+                         */
+                        status: "pending" | "approved" | "declined";
+                        /**
+                         * Format: uuid
+                         * @description the journal entry spending the giver's allowance
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        spendEntryId: string;
+                        creditEntryId: string | null;
+                        returnEntryId: string | null;
+                        decidedBy: string | null;
+                        decidedAt: string | null;
+                        note: string | null;
+                        /**
+                         * Format: date-time
+                         * @description when it was given
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listGifts: {
+        parameters: {
+            query?: {
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+                status?: "pending" | "approved" | "declined";
+                /** @description only gifts this member gave or received */
+                memberId?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of gifts. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "gift";
+                            /**
+                             * Format: uuid
+                             * @description the gift
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giftId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who gave
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giverId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who received
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            receiverId: string;
+                            /**
+                             * @description points given
+                             * @example 120
+                             */
+                            amount: number;
+                            message: string;
+                            /** @description the company value it recognises */
+                            value: string;
+                            /**
+                             * @description pending: above the approval threshold, waiting for a manager
+                             * @enum {string}
+                             */
+                            status: "pending" | "approved" | "declined";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry spending the giver's allowance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            spendEntryId: string;
+                            creditEntryId: string | null;
+                            returnEntryId: string | null;
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            note: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was given
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecognitionFeed: {
+        parameters: {
+            query?: {
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the feed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "gift";
+                            /**
+                             * Format: uuid
+                             * @description the gift
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giftId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who gave
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            giverId: string;
+                            /**
+                             * Format: uuid
+                             * @description the member who received
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            receiverId: string;
+                            /**
+                             * @description points given
+                             * @example 120
+                             */
+                            amount: number;
+                            message: string;
+                            /** @description the company value it recognises */
+                            value: string;
+                            /**
+                             * @description pending: above the approval threshold, waiting for a manager
+                             * @enum {string}
+                             */
+                            status: "pending" | "approved" | "declined";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry spending the giver's allowance
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            spendEntryId: string;
+                            creditEntryId: string | null;
+                            returnEntryId: string | null;
+                            decidedBy: string | null;
+                            decidedAt: string | null;
+                            note: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when it was given
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getRecognitionLeaderboard: {
+        parameters: {
+            query?: {
+                /** @description any instant of the period wanted, with its offset */
+                at?: string;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The leaderboard. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "recognition_leaderboard";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * @description how often the allowance is credited: weeks start on Monday, periods at midnight in the tenant's zone
+                         * @enum {string}
+                         */
+                        period: "week" | "month" | "quarter";
+                        /**
+                         * Format: date-time
+                         * @description the period's start
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description its end (exclusive)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        leaders: {
+                            rank: number;
+                            /**
+                             * Format: uuid
+                             * @description the member
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            externalId: string | null;
+                            /**
+                             * @description points received
+                             * @example 120
+                             */
+                            received: number;
+                            gifts: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getGivingReport: {
+        parameters: {
+            query: {
+                /** @description a member attribute: team, department, site */
+                attribute: string;
+                /** @description start (inclusive), with its offset */
+                from?: string;
+                /** @description end (exclusive), with its offset */
+                to?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "giving_report";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        attribute: string;
+                        /**
+                         * Format: date-time
+                         * @description start
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        groups: {
+                            group: string | null;
+                            /**
+                             * @description points its members gave
+                             * @example 120
+                             */
+                            given: number;
+                            giftsGiven: number;
+                            /** @description members who gave */
+                            givers: number;
+                            /**
+                             * @description points its members received
+                             * @example 120
+                             */
+                            received: number;
+                            giftsReceived: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getNps: {
+        parameters: {
+            query?: {
+                /** @description responses that occurred at or after this instant, with its offset (default: a year before `to`) */
+                from?: string;
+                /** @description responses that occurred before this instant (default: now) */
+                to?: string;
+                /** @description only responses from this channel */
+                channel?: string;
+                /** @description the length of a period */
+                period?: "day" | "week" | "month" | "quarter" | "year";
+                /** @description the dimensions of the groups (repeat the parameter); default period */
+                groupBy?: ("period" | "channel" | "segment")[];
+                /** @description the member attribute that makes the segments */
+                segment?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The NPS in all and per group. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "nps_report";
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        /**
+                         * Format: date-time
+                         * @description start
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        from: string;
+                        /**
+                         * Format: date-time
+                         * @description end (exclusive)
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        to: string;
+                        period: string;
+                        groupBy: string[];
+                        segment: string | null;
+                        total: {
+                            /** @description survey responses */
+                            responses: number;
+                            /** @description scores 9 and 10 */
+                            promoters: number;
+                            /** @description scores 7 and 8 */
+                            passives: number;
+                            /** @description scores 0 to 6 */
+                            detractors: number;
+                            nps: number | null;
+                        };
+                        groups: {
+                            period: string | null;
+                            channel: string | null;
+                            segment: string | null;
+                            /** @description survey responses */
+                            responses: number;
+                            /** @description scores 9 and 10 */
+                            promoters: number;
+                            /** @description scores 7 and 8 */
+                            passives: number;
+                            /** @description scores 0 to 6 */
+                            detractors: number;
+                            nps: number | null;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listNpsComments: {
+        parameters: {
+            query?: {
+                /** @description responses that occurred at or after this instant, with its offset (default: a year before `to`) */
+                from?: string;
+                /** @description responses that occurred before this instant (default: now) */
+                to?: string;
+                /** @description only responses from this channel */
+                channel?: string;
+                minScore?: number;
+                maxScore?: number;
+                limit?: number;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The comments. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "survey_comment";
+                            /**
+                             * Format: uuid
+                             * @description the survey_response event
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            eventId: string;
+                            /**
+                             * Format: uuid
+                             * @description who answered
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            score: number;
+                            /** @enum {string} */
+                            category: "promoter" | "passive" | "detractor";
+                            comment: string;
+                            channel: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when they answered
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            occurredAt: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    createHousehold: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description the program
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    programId: string;
+                    /** @example The Garcias */
+                    name: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The household, with no members yet. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "household";
+                        /**
+                         * Format: uuid
+                         * @description the household
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        householdId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        accountMemberId: string;
+                        members: {
+                            /**
+                             * Format: uuid
+                             * @description a member of the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /** @description whether they may spend the pool's points */
+                            canSpend: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when they joined
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            joinedAt: string;
+                        }[];
+                        balance: components["schemas"]["Balance"];
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listHouseholds: {
+        parameters: {
+            query?: {
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the program */
+                programId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of households. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "household";
+                            /**
+                             * Format: uuid
+                             * @description the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            householdId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            accountMemberId: string;
+                            members: {
+                                /**
+                                 * Format: uuid
+                                 * @description a member of the household
+                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                 */
+                                memberId: string;
+                                /** @description whether they may spend the pool's points */
+                                canSpend: boolean;
+                                /**
+                                 * Format: date-time
+                                 * @description when they joined
+                                 * @example 2026-11-24T09:30:00.000Z
+                                 */
+                                joinedAt: string;
+                            }[];
+                            balance: components["schemas"]["Balance"];
+                            /**
+                             * Format: date-time
+                             * @description when it was created
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getHousehold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the household */
+                householdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The household. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "household";
+                        /**
+                         * Format: uuid
+                         * @description the household
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        householdId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        accountMemberId: string;
+                        members: {
+                            /**
+                             * Format: uuid
+                             * @description a member of the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /** @description whether they may spend the pool's points */
+                            canSpend: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when they joined
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            joinedAt: string;
+                        }[];
+                        balance: components["schemas"]["Balance"];
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    getMemberHousehold: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The household. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "household";
+                        /**
+                         * Format: uuid
+                         * @description the household
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        householdId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        accountMemberId: string;
+                        members: {
+                            /**
+                             * Format: uuid
+                             * @description a member of the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /** @description whether they may spend the pool's points */
+                            canSpend: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when they joined
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            joinedAt: string;
+                        }[];
+                        balance: components["schemas"]["Balance"];
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    putHouseholdMember: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Optional here: with it, a retry returns the first response instead of a conflict. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                /** @description the household */
+                householdId: string;
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description whether the member may spend the pool's points */
+                    canSpend: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description The household after the change. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "household_membership";
+                        /** @description true when the member joined now; false when they were already in */
+                        joined: boolean;
+                        /**
+                         * @description points the member brought into the pool
+                         * @example 120
+                         */
+                        brought: number;
+                        household: {
+                            /** @enum {string} */
+                            object: "household";
+                            /**
+                             * Format: uuid
+                             * @description the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            householdId: string;
+                            /**
+                             * Format: uuid
+                             * @description the program
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            programId: string;
+                            name: string;
+                            /**
+                             * Format: uuid
+                             * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            accountMemberId: string;
+                            members: {
+                                /**
+                                 * Format: uuid
+                                 * @description a member of the household
+                                 * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                                 */
+                                memberId: string;
+                                /** @description whether they may spend the pool's points */
+                                canSpend: boolean;
+                                /**
+                                 * Format: date-time
+                                 * @description when they joined
+                                 * @example 2026-11-24T09:30:00.000Z
+                                 */
+                                joinedAt: string;
+                            }[];
+                            balance: components["schemas"]["Balance"];
+                            /**
+                             * Format: date-time
+                             * @description when it was created
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        };
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    removeHouseholdMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description the household */
+                householdId: string;
+                /** @description the member */
+                memberId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The household after they left. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "household";
+                        /**
+                         * Format: uuid
+                         * @description the household
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        householdId: string;
+                        /**
+                         * Format: uuid
+                         * @description the program
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        programId: string;
+                        name: string;
+                        /**
+                         * Format: uuid
+                         * @description the household's account: the member whose points wallet is the pool (external id `household:<householdId>`)
+                         * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                         */
+                        accountMemberId: string;
+                        members: {
+                            /**
+                             * Format: uuid
+                             * @description a member of the household
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            memberId: string;
+                            /** @description whether they may spend the pool's points */
+                            canSpend: boolean;
+                            /**
+                             * Format: date-time
+                             * @description when they joined
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            joinedAt: string;
+                        }[];
+                        balance: components["schemas"]["Balance"];
+                        /**
+                         * Format: date-time
+                         * @description when it was created
+                         * @example 2026-11-24T09:30:00.000Z
+                         */
+                        createdAt: string;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    spendFromHousehold: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Makes the request safe to retry: the same key and body return the first response; the same key with another body is refused with 409. */
+                "idempotency-key": string;
+            };
+            path: {
+                /** @description the household */
+                householdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /**
+                     * Format: uuid
+                     * @description the member spending
+                     * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                     */
+                    memberId: string;
+                    /**
+                     * @description points to spend
+                     * @example 100
+                     */
+                    amount: number;
+                    /**
+                     * @description your reference: order id
+                     * @example order-2001
+                     */
+                    ref?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description The redeem entry and the pool's balance after it. */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LedgerResult"];
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflict with the current state, or an Idempotency-Key reused with another request. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not enough available points. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Rate limit exceeded. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database cannot be reached for now, or the server is shutting down: retry after Retry-After, with the same Idempotency-Key. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    listHouseholdJournal: {
+        parameters: {
+            query?: {
+                /** @description page size (1 to 100) */
+                limit?: number;
+                /** @description `nextCursor` of the previous page */
+                cursor?: string;
+            };
+            header?: never;
+            path: {
+                /** @description the household */
+                householdId: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the journal. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        /** @enum {string} */
+                        object: "list";
+                        data: {
+                            /** @enum {string} */
+                            object: "household_entry";
+                            /**
+                             * Format: uuid
+                             * @description the journal entry
+                             * @example 01a20c82-4d1f-7939-b601-6e85e79978fe
+                             */
+                            entryId: string;
+                            /** @description the journal entry's kind: transfer (brought or earned into the pool), redeem (spent), reverse (a return taking back points the member earned into the pool), mature, expire… */
+                            kind: string;
+                            action: ("brought" | "earned" | "spent" | "returned") | null;
+                            memberId: string | null;
+                            /**
+                             * @description what the entry did to the pool (available + pending + held)
+                             * @example 120
+                             */
+                            change: number;
+                            ref: string | null;
+                            reason: string | null;
+                            /**
+                             * Format: date-time
+                             * @description when
+                             * @example 2026-11-24T09:30:00.000Z
+                             */
+                            createdAt: string;
+                        }[];
+                        /** @description whether another page follows */
+                        hasMore: boolean;
+                        nextCursor: string | null;
+                    };
+                };
+            };
+            /** @description Invalid request: the `errors` list names each bad field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid API key / member token. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The key lacks the scope for this operation, or a member token reads another member. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found in this tenant. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -41,6 +41,7 @@ environment:
   LAUREL_JOBS=off       serve without the job runner (run laurel worker instead)
   LAUREL_JOBS_POLL_SECONDS        how often a runner looks for due jobs (default 5)
   LAUREL_RATE_LIMIT_PER_MINUTE    requests per minute per API key (default 6000)
+  LAUREL_API_KEY_CACHE_SECONDS    how long a process trusts a key it looked up (default 5; 0: every request)
   REDIS_URL             redis://… : the rate limit shared by every process using it (default: per process)
   LAUREL_PREPARED_STATEMENTS      true | false (default: on, off behind a transaction pooler such as PgBouncer)
   LAUREL_CLOCK_START    an ISO instant the clock starts at (demos, the README's walkthroughs; never in production)

@@ -19,14 +19,11 @@ export interface ActivityTotals {
   visits: bigint;
 }
 
-/** Writes the event's activity, unless it moved nothing a tier or grade measures. */
-export async function insertActivity(db: Db, tenantId: string, a: Activity): Promise<void> {
-  if (a.qualifyingPoints === 0n && a.spend === 0n && a.visits === 0) return;
-  await db.insertInto('member_activity').values({
-    tenant_id: tenantId, event_id: a.eventId, program_id: a.programId, member_id: a.memberId, occurred_at: a.occurredAt,
-    qualifying_points: a.qualifyingPoints, spend: a.spend, visits: a.visits,
-  }).execute();
-}
+/** The event's activity as a `member_activity` row; none when it moved nothing a tier or grade measures. */
+export const activityRows = (tenantId: string, a: Activity) => (a.qualifyingPoints === 0n && a.spend === 0n && a.visits === 0 ? [] : [{
+  tenant_id: tenantId, event_id: a.eventId, program_id: a.programId, member_id: a.memberId, occurred_at: a.occurredAt,
+  qualifying_points: a.qualifyingPoints, spend: a.spend, visits: a.visits,
+}]);
 
 /** A member's activity in [start, end); null bounds are open. */
 export async function activityTotals(db: Db, tenantId: string, memberId: string, period: { start: Date | null; end: Date | null }): Promise<ActivityTotals> {

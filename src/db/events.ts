@@ -6,7 +6,9 @@ import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
-import { findIdempotency, type StoredResponse } from './ledger.js';
+import { activityRows, type Activity } from './activity.js';
+import { findIdempotency, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { awardRows, type AwardRow } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
 
 export type EventRow = Selectable<EventsTable>;
@@ -28,6 +30,26 @@ export interface EventProgram {
   pointValue: PointValue | null;
   /** the part of a purchase paid with points earns too (SPEC §4; default: it does not) */
   earnOnPaidWithPoints: boolean;
+  /** the control group the program keeps (services/analytics.ts): shareBp 0 holds nobody out */
+  holdout: { shareBp: number; salt: string };
+  /**
+   * The features the program has set up, read with it so that an event makes no statement for
+   * those it has not: each is its own statement when set up.
+   */
+  uses: ProgramFeatures;
+}
+
+export interface ProgramFeatures {
+  /** an enabled achievement: the event's progress is kept */
+  achievements: boolean;
+  /** accounting settings: an earning purchase's price is allocated (services/accounting.ts) */
+  accounting: boolean;
+  /** referral settings (on or off: a pending referral waits while they are off) */
+  referrals: boolean;
+  /** a household: a member's earnings may go to its pool */
+  households: boolean;
+  /** a membership plan with a tier benefit: a member's held tier may differ from the one they qualify for */
+  membershipTiers: boolean;
 }
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
@@ -37,6 +59,20 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor', 'p.earn_on_paid_with_points'])
     .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
       and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
+    // The features' settings an event reads, with the program rather than a statement each.
+    .leftJoin('program_analytics as h', (j) => j.onRef('h.tenant_id', '=', 'p.tenant_id').onRef('h.program_id', '=', 'p.program_id'))
+    .select(['h.control_share_bp', 'h.holdout_salt'])
+    .select((eb) => eb.exists(eb.selectFrom('achievements as a').select('a.achievement_id')
+      .whereRef('a.tenant_id', '=', 'p.tenant_id').whereRef('a.program_id', '=', 'p.program_id').where('a.enabled', '=', true)).as('achievements'))
+    .select((eb) => eb.exists(eb.selectFrom('accounting_settings as s').select('s.program_id')
+      .whereRef('s.tenant_id', '=', 'p.tenant_id').whereRef('s.program_id', '=', 'p.program_id')).as('accounting'))
+    .select((eb) => eb.exists(eb.selectFrom('referral_settings as r').select('r.program_id')
+      .whereRef('r.tenant_id', '=', 'p.tenant_id').whereRef('r.program_id', '=', 'p.program_id')).as('referrals'))
+    .select((eb) => eb.exists(eb.selectFrom('households as hh').select('hh.household_id')
+      .whereRef('hh.tenant_id', '=', 'p.tenant_id').whereRef('hh.program_id', '=', 'p.program_id')).as('households'))
+    .select((eb) => eb.exists(eb.selectFrom('membership_plans as mp').select('mp.plan_id')
+      .whereRef('mp.tenant_id', '=', 'p.tenant_id').whereRef('mp.program_id', '=', 'p.program_id')
+      .where(sql<boolean>`mp.benefits->>'tier' is not null`)).as('membership_tiers'))
     .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
     .executeTakeFirst();
   if (!row) return null;
@@ -45,6 +81,11 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
     pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
     earnOnPaidWithPoints: row.earn_on_paid_with_points,
+    holdout: { shareBp: row.control_share_bp ?? 0, salt: row.holdout_salt ?? row.program_id },
+    uses: {
+      achievements: Boolean(row.achievements), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
+      households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
+    },
   };
 }
 
@@ -98,8 +139,29 @@ export function eventOf(row: EventRow): EventRecord {
   };
 }
 
-export async function insertEvent(db: Db, tenantId: string, e: EventRecord, facts: Facts | null, excluded: readonly RuleRef[] = []): Promise<void> {
-  await db.insertInto('events').values(eventRowOf(tenantId, e, facts, excluded)).execute();
+/** `insert into table (columns) values …` of rows with the same columns, as a statement part. */
+const insertRows = (table: string, rows: readonly Record<string, unknown>[]) => {
+  const columns = Object.keys(rows[0]!);
+  return sql`insert into ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
+    values ${sql.join(rows.map((r) => sql`(${sql.join(columns.map((c) => sql`${r[c]}`))})`))}`;
+};
+
+/**
+ * An event's own rows, in one statement at the end of its transaction: its answer under its key,
+ * the event, its rule awards and its activity (each rules and review read later, never within).
+ */
+export async function recordEventRows(trx: Trx, tenantId: string, rows: {
+  stored: StoredResponse; now: Date; event: EventRecord; facts: Facts | null; excluded: readonly RuleRef[]; awards: readonly AwardRow[]; activity: Activity;
+}): Promise<void> {
+  const parts = [
+    sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`,
+    sql`event as (${insertRows('events', [eventRowOf(tenantId, rows.event, rows.facts, rows.excluded)])})`,
+  ];
+  const awards = awardRows(tenantId, rows.awards);
+  if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
+  const activity = activityRows(tenantId, rows.activity);
+  if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
+  await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
 /** The facts a purchase's rules saw, for its returns and for dry runs. */

@@ -126,10 +126,21 @@ export async function queueExpiryReminders(db: Db, now: Date, chunk: number): Pr
 }
 
 /** Writes an outbox message in the caller's transaction; its dedupe key makes a second one a no-op. */
+/** A message to the outbox, told in the statement that records what it tells. */
+export interface OutboxMessage {
+  type: string;
+  dedupeKey: string;
+  payload: Record<string, unknown>;
+}
+
+/** A message's payload as the outbox stores it: JSON, points as numbers (receivers read JSON numbers). */
+export const outboxPayload = (payload: Record<string, unknown>): string =>
+  JSON.stringify(payload, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
+
 export async function enqueueMessage(trx: Db, tenantId: string, type: string, dedupeKey: string, payload: Record<string, unknown>, now: Date): Promise<void> {
   await sql`
     insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
-    values (${tenantId}, laurel_uuid_v7(), ${type}, ${dedupeKey}, ${JSON.stringify(payload, (_k, v) => (typeof v === 'bigint' ? Number(v) : v))}, ${now})
+    values (${tenantId}, laurel_uuid_v7(), ${type}, ${dedupeKey}, ${outboxPayload(payload)}, ${now})
     on conflict (tenant_id, dedupe_key) do nothing`.execute(trx);
 }
 
@@ -137,4 +148,13 @@ export async function listOutbox(db: Db, tenantId: string, type?: string) {
   let q = db.selectFrom('outbox').selectAll().where('tenant_id', '=', tenantId);
   if (type) q = q.where('type', '=', type);
   return q.orderBy('message_id').execute();
+}
+
+/** The newest `perJob` runs of every job, in one statement (the console's tenant view of jobs). */
+export async function recentRunsPerJob(db: Db, perJob: number) {
+  return db.selectFrom((eb) => eb.selectFrom('job_runs')
+    .select(['run_id', 'job', 'trigger', 'status', 'started_at', 'finished_at'])
+    .select(sql<number>`row_number() over (partition by job order by run_id desc)`.as('n'))
+    .as('r'))
+    .selectAll('r').where('r.n', '<=', perJob).orderBy('r.job').orderBy('r.run_id', 'desc').execute();
 }

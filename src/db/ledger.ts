@@ -348,7 +348,7 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
-const insertIdempotency = (tenantId: string, records: StoredResponse[], now: Date) => sql`
+export const insertIdempotency = (tenantId: string, records: readonly StoredResponse[], now: Date) => sql`
   insert into idempotency_keys (tenant_id, key, operation, request_hash, response_text, created_at)
   values ${sql.join(records.map((r) => sql`(${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}, ${now})`))}`;
 

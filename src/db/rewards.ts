@@ -1,11 +1,12 @@
 // Reward, instance and partner-code queries. A reward's row is the lock its stock is counted
 // under; an instance's row the lock its use or cancellation is decided under. Locks follow the
 // ledger's order: the member's wallet, then the reward row; an instance's row, then the wallet.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import type { RewardDefinition, Reward, RewardValue } from '../core/rewards/reward.js';
 import { periodStart } from '../core/rules/evaluate.js';
 import { big, capsJson, capsOf, when } from './rules.js';
 import type { Period } from '../core/rules/rule.js';
+import { outboxPayload, type OutboxMessage } from './jobs.js';
 import type { Trx } from './ledger.js';
 import type { Db, InstanceStatus } from './schema.js';
 
@@ -59,25 +60,93 @@ export async function insertReward(trx: Trx, tenantId: string, rewardId: string,
 
 export async function replaceReward(trx: Trx, tenantId: string, rewardId: string, d: RewardDefinition, now: Date): Promise<RewardRow | null> {
   const row = await trx.updateTable('rewards').set({ code: d.code, definition: rewardJson(d), updated_at: now })
-    .where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId).returningAll().executeTakeFirst();
-  return row ? rowOf(row) : null;
+    .where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId).returning('reward_id').executeTakeFirst();
+  return row ? loadReward(trx, tenantId, rewardId) : null;
 }
 
+/** A reward's issued count: its row's counter and, for a reward without a stock limit, its shards (see countIssued). */
+const issuedTotal = sql<string>`rewards.issued + coalesce((select sum(c.n) from reward_issue_counts c
+  where c.tenant_id = rewards.tenant_id and c.reward_id = rewards.reward_id), 0)`.as('issued');
+
 export async function loadReward(db: Db, tenantId: string, rewardId: string, options: { lock?: boolean } = {}): Promise<RewardRow | null> {
-  let q = db.selectFrom('rewards').selectAll().where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId);
+  let q = db.selectFrom('rewards').select(['reward_id', 'program_id', 'code', 'definition', 'created_at', 'updated_at', issuedTotal])
+    .where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId);
   if (options.lock) q = q.forUpdate();
   const row = await q.executeTakeFirst();
   return row ? rowOf(row) : null;
 }
 
+/**
+ * The reward an instance is about to be issued of, locked when its issue must wait its turn: a
+ * stock limit (or a partner voucher's codes) is checked and counted under the reward's lock. A
+ * reward without one is read unlocked, and its count goes to a shard (countIssued), so members
+ * issued it at once never queue on its row. The caller holds the member's wallet lock first.
+ */
+export async function loadRewardToIssue(trx: Trx, tenantId: string, rewardId: string): Promise<RewardRow | null> {
+  const row = await loadReward(trx, tenantId, rewardId);
+  return row && (row.reward.stock !== null || row.reward.value.type === 'partner_voucher') ? loadReward(trx, tenantId, rewardId, { lock: true }) : row;
+}
+
 export async function listRewardRows(db: Db, tenantId: string, programId: string): Promise<RewardRow[]> {
-  const rows = await db.selectFrom('rewards').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId).orderBy('code').execute();
+  const rows = await db.selectFrom('rewards').select(['reward_id', 'program_id', 'code', 'definition', 'created_at', 'updated_at', issuedTotal])
+    .where('tenant_id', '=', tenantId).where('program_id', '=', programId).orderBy('code').execute();
   return rows.map(rowOf);
 }
 
-/** Moves a reward's stock counter: +1 when an instance is issued, −n when instances are cancelled. */
+/**
+ * The statement parts that move a reward's issued count by `delta` where `guard` holds. With a
+ * stock limit, on the reward's row (which the caller has locked to check the limit); without, on
+ * one of 16 shard rows: the first that no other transaction holds (SKIP LOCKED), so concurrent
+ * issues of the same reward do not wait for each other's commits. Only when every shard is held
+ * (or none exists yet) does it add to one picked at random, and may wait there.
+ */
+const issuedCountParts = (tenantId: string, rewardId: string, delta: number, guard: RawBuilder<unknown>) => sql`
+    limited as (
+      update rewards set issued = issued + ${delta}
+      where tenant_id = ${tenantId} and reward_id = ${rewardId} and (definition->>'stock') is not null and ${guard}
+      returning 1
+    ), free as (
+      select shard from reward_issue_counts
+      where tenant_id = ${tenantId} and reward_id = ${rewardId} and ${guard} and not exists (select 1 from limited)
+      limit 1 for update skip locked
+    ), bumped as (
+      update reward_issue_counts c set n = c.n + ${delta}
+      from free where c.tenant_id = ${tenantId} and c.reward_id = ${rewardId} and c.shard = free.shard
+      returning 1
+    ), sharded as (
+      insert into reward_issue_counts (tenant_id, reward_id, shard, n)
+      select ${tenantId}::uuid, ${rewardId}::uuid, floor(random() * 16)::smallint, ${delta}::bigint
+      where ${guard} and not exists (select 1 from limited) and not exists (select 1 from bumped)
+      on conflict (tenant_id, reward_id, shard) do update set n = reward_issue_counts.n + excluded.n
+      returning 1
+    )`;
+
+/** Moves a reward's issued count: +1 when an instance is issued, −n when instances are cancelled (issuedCountParts). */
 export async function countIssued(trx: Trx, tenantId: string, rewardId: string, delta: number): Promise<void> {
-  await trx.updateTable('rewards').set({ issued: sql`issued + ${delta}` }).where('tenant_id', '=', tenantId).where('reward_id', '=', rewardId).execute();
+  await sql`with ${issuedCountParts(tenantId, rewardId, delta, sql`true`)} select 1`.execute(trx);
+}
+
+/**
+ * Issues an instance in one statement: its row, its count (issuedCountParts) and the message
+ * telling it. False, with nothing written, when another instance of the tenant has its code.
+ */
+export async function issueInstance(trx: Trx, tenantId: string, i: Instance, message: OutboxMessage, now: Date): Promise<boolean> {
+  const { rows } = await sql<{ issued: string }>`
+    with issued as (
+      insert into reward_instances (tenant_id, instance_id, program_id, reward_id, member_id, code, status, cost, value, partner_code, channel,
+                                    entry_id, hold_id, issued_at, expires_at, resolved_at, consumed_ref)
+      values (${tenantId}, ${i.instanceId}, ${i.programId}, ${i.rewardId}, ${i.memberId}, ${i.code}, ${i.status}, ${i.cost}, ${instanceValue(i.value)},
+              ${i.partnerCode}, ${i.channel}, ${i.entryId}, ${i.holdId}, ${i.issuedAt}, ${i.expiresAt}, ${i.resolvedAt}, ${i.consumedRef})
+      on conflict (tenant_id, code) do nothing
+      returning 1
+    ), ${issuedCountParts(tenantId, i.rewardId, 1, sql`exists (select 1 from issued)`)}, told as (
+      insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+      select ${tenantId}::uuid, laurel_uuid_v7(), ${message.type}, ${message.dedupeKey}, ${outboxPayload(message.payload)}::jsonb, ${now}::timestamptz
+      where exists (select 1 from issued)
+      on conflict (tenant_id, dedupe_key) do nothing
+    )
+    select count(*) as issued from issued`.execute(trx);
+  return Number(rows[0]!.issued) === 1;
 }
 
 export type Usage = (rewardId: string, period: Period) => { points: bigint; times: number };
@@ -135,10 +204,12 @@ export async function codeTaken(trx: Trx, tenantId: string, code: string): Promi
   return (await trx.selectFrom('reward_instances').select('instance_id').where('tenant_id', '=', tenantId).where('code', '=', code).executeTakeFirst()) !== undefined;
 }
 
+const instanceValue = (value: RewardValue): string => JSON.stringify(value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v));
+
 export async function insertInstance(trx: Trx, tenantId: string, i: Instance): Promise<void> {
   await trx.insertInto('reward_instances').values({
     tenant_id: tenantId, instance_id: i.instanceId, program_id: i.programId, reward_id: i.rewardId, member_id: i.memberId, code: i.code,
-    status: i.status, cost: i.cost, value: JSON.stringify(i.value, (_k, v) => (typeof v === 'bigint' ? Number(v) : v)),
+    status: i.status, cost: i.cost, value: instanceValue(i.value),
     partner_code: i.partnerCode, channel: i.channel, entry_id: i.entryId, hold_id: i.holdId, issued_at: i.issuedAt, expires_at: i.expiresAt,
     resolved_at: i.resolvedAt, consumed_ref: i.consumedRef,
   }).execute();
@@ -164,6 +235,30 @@ export async function listMemberInstances(db: Db, tenantId: string, memberId: st
   let q = db.selectFrom('reward_instances').selectAll().where('tenant_id', '=', tenantId).where('member_id', '=', memberId);
   if (before) q = q.where('instance_id', '<', before);
   return (await q.orderBy('instance_id', 'desc').limit(limit).execute()).map(instanceOf);
+}
+
+export interface InstanceFilter {
+  statuses?: readonly InstanceStatus[];
+  rewardId?: string;
+  memberId?: string;
+  /** issued at or after / before */
+  from?: Date;
+  to?: Date;
+  /** keyset: instances older than this one */
+  before: string | null;
+  limit: number;
+}
+
+/** A program's reward instances, newest first: the redemptions list. */
+export async function listProgramInstances(db: Db, tenantId: string, programId: string, f: InstanceFilter): Promise<Instance[]> {
+  let q = db.selectFrom('reward_instances').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId);
+  if (f.statuses?.length) q = q.where('status', 'in', f.statuses);
+  if (f.rewardId) q = q.where('reward_id', '=', f.rewardId);
+  if (f.memberId) q = q.where('member_id', '=', f.memberId);
+  if (f.from) q = q.where('issued_at', '>=', f.from);
+  if (f.to) q = q.where('issued_at', '<', f.to);
+  if (f.before) q = q.where('instance_id', '<', f.before);
+  return (await q.orderBy('instance_id', 'desc').limit(f.limit).execute()).map(instanceOf);
 }
 
 /** Takes one of the partner's codes nobody has, for an instance; null when they are all taken. */

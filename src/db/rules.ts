@@ -252,13 +252,11 @@ export interface AwardRow {
   purchaseEventId?: string | null;
 }
 
-export async function insertAwards(db: Db, tenantId: string, awards: readonly AwardRow[]): Promise<void> {
-  if (awards.length === 0) return;
-  await db.insertInto('rule_awards').values(awards.map((a) => ({
-    tenant_id: tenantId, event_id: a.eventId, rule_id: a.ruleId, version: a.version, campaign_id: a.campaignId, member_id: a.memberId,
-    occurred_at: a.occurredAt, wallet: a.wallet, points: a.points, purchase_event_id: a.purchaseEventId ?? null,
-  }))).execute();
-}
+/** An event's rule awards as `rule_awards` rows (recordEventRows writes them with the event). */
+export const awardRows = (tenantId: string, awards: readonly AwardRow[]) => awards.map((a) => ({
+  tenant_id: tenantId, event_id: a.eventId, rule_id: a.ruleId, version: a.version, campaign_id: a.campaignId, member_id: a.memberId,
+  occurred_at: a.occurredAt, wallet: a.wallet, points: a.points, purchase_event_id: a.purchaseEventId ?? null,
+}));
 
 export async function awardsOf(db: Db, tenantId: string, eventIds: readonly string[]): Promise<AwardRow[]> {
   if (eventIds.length === 0) return [];

@@ -360,6 +360,13 @@ export interface WebhookDeliveriesTable {
   created_at: Timestamp;
 }
 
+export interface RewardIssueCountsTable {
+  tenant_id: string;
+  reward_id: string;
+  shard: number;
+  n: ColumnType<bigint, bigint | number, bigint>;
+}
+
 export interface RewardsTable {
   tenant_id: string;
   reward_id: string;
@@ -440,6 +447,372 @@ export interface AuditLogTable {
   created_at: Timestamp;
 }
 
+export type ReferralState = 'pending' | 'qualified' | 'rewarded' | 'rejected' | 'reversed';
+
+export interface ReferralSettingsTable {
+  tenant_id: string;
+  program_id: string;
+  enabled: boolean;
+  settings: ColumnType<unknown, string, string>;
+  updated_at: Timestamp;
+  updated_by: string;
+}
+
+export interface ReferralCodesTable {
+  tenant_id: string;
+  member_id: string;
+  program_id: string;
+  code: string;
+  created_at: Timestamp;
+}
+
+type Maybe<T> = ColumnType<T | null, T | null | undefined, T | null>;
+
+export interface ReferralsTable {
+  tenant_id: string;
+  referral_id: string;
+  program_id: string;
+  referrer_id: string;
+  referee_id: string;
+  code: string;
+  state: ReferralState;
+  reason: Maybe<string>;
+  detail: Maybe<string>;
+  joined_at: Timestamp;
+  expires_at: Maybe<Date>;
+  qualified_at: Maybe<Date>;
+  qualifying_external_id: Maybe<string>;
+  reward_at: Maybe<Date>;
+  rewarded_at: Maybe<Date>;
+  rejected_at: Maybe<Date>;
+  reversed_at: Maybe<Date>;
+  referrer_points: ColumnType<bigint, bigint | undefined, bigint>;
+  referee_points: ColumnType<bigint, bigint | undefined, bigint>;
+  referrer_entry_id: Maybe<string>;
+  referee_entry_id: Maybe<string>;
+  referrer_instance_id: Maybe<string>;
+  referee_instance_id: Maybe<string>;
+}
+
+export interface ReferralSignalsTable {
+  tenant_id: string;
+  program_id: string;
+  kind: 'device' | 'payment';
+  hash: string;
+  member_id: string;
+}
+
+export interface AccountingSettingsTable {
+  tenant_id: string;
+  program_id: string;
+  currency: string;
+  point_value_points: bigint;
+  point_value_minor: bigint;
+  rate_method: 'manual' | 'estimated';
+  min_history_months: number;
+  lifetime_fee_months: number;
+  gl_accounts: ColumnType<Record<string, string>, string, string>;
+  updated_at: Timestamp;
+}
+
+export interface AccountingRatesTable {
+  tenant_id: string;
+  program_id: string;
+  effective_from: Timestamp;
+  period: string;
+  rate_bps: number;
+  method: 'manual' | 'estimated';
+  inputs: ColumnType<unknown, string | null, string | null>;
+  set_at: Timestamp;
+  set_by: string;
+}
+
+export interface AccountingEntriesTable {
+  tenant_id: string;
+  entry_id: string;
+  program_id: string;
+  kind: 'allocation' | 'allocation_reversal' | 'fee' | 'fee_refund';
+  member_id: string | null;
+  event_id: string | null;
+  purchase_event_id: string | null;
+  ledger_entry_id: string | null;
+  points: bigint;
+  amount: bigint;
+  price: bigint | null;
+  ssp_micro: bigint | null;
+  rate_bps: number | null;
+  carry_micro: bigint | null;
+  fee_ref: string | null;
+  service_start: Timestamp | null;
+  service_end: Timestamp | null;
+  refunded_fee_ref: string | null;
+  fee_rest: bigint | null;
+  posted_at: Timestamp;
+}
+
+export interface AccountingClosesTable {
+  tenant_id: string;
+  program_id: string;
+  month: string;
+  start_at: Timestamp;
+  end_at: Timestamp;
+  state: ColumnType<unknown, string, never>;
+  closed_at: Timestamp;
+  closed_by: string;
+}
+
+export interface ProgramAnalyticsTable {
+  tenant_id: string;
+  program_id: string;
+  control_share_bp: number;
+  gross_margin_bp: number;
+  holdout_salt: ColumnType<string | null, string | null | undefined, string | null>;
+  actor: string;
+  updated_at: Timestamp;
+}
+
+export interface RecognitionProgramsTable {
+  tenant_id: string;
+  program_id: string;
+  giving_wallet: string;
+  receiving_wallet: string;
+  allowance: bigint;
+  period: 'week' | 'month' | 'quarter';
+  carry_over: boolean;
+  max_gift: bigint;
+  approval_threshold: bigint | null;
+  value_tags: ColumnType<string[], string, string>;
+  updated_at: Timestamp;
+}
+
+export interface RecognitionAllowancesTable {
+  tenant_id: string;
+  program_id: string;
+  member_id: string;
+  period_start: Timestamp;
+  period_end: Timestamp;
+  entry_id: string;
+  amount: bigint;
+  created_at: Timestamp;
+}
+
+export interface RecognitionGiftsTable {
+  tenant_id: string;
+  gift_id: string;
+  program_id: string;
+  giver_id: string;
+  receiver_id: string;
+  amount: bigint;
+  message: string;
+  value_tag: string;
+  status: 'pending' | 'approved' | 'declined';
+  spend_entry_id: string;
+  credit_entry_id: string | null;
+  return_entry_id: string | null;
+  decided_by: string | null;
+  decided_at: Timestamp | null;
+  note: string | null;
+  created_at: Timestamp;
+}
+
+export interface HouseholdsTable {
+  tenant_id: string;
+  household_id: string;
+  program_id: string;
+  name: string;
+  account_member_id: string;
+  created_at: Timestamp;
+}
+
+export interface HouseholdMembersTable {
+  tenant_id: string;
+  membership_id: string;
+  household_id: string;
+  member_id: string;
+  can_spend: boolean;
+  joined_at: Timestamp;
+  left_at: Timestamp | null;
+}
+
+export interface HouseholdEntriesTable {
+  tenant_id: string;
+  entry_id: string;
+  household_id: string;
+  member_id: string;
+  action: 'brought' | 'earned' | 'spent' | 'returned';
+}
+
+export interface AchievementsTable {
+  tenant_id: string;
+  achievement_id: string;
+  program_id: string;
+  code: string;
+  enabled: boolean;
+  version: number;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface AchievementVersionsTable {
+  tenant_id: string;
+  achievement_id: string;
+  version: number;
+  definition: ColumnType<unknown, string, never>;
+  actor: string;
+  created_at: Timestamp;
+}
+
+export interface AchievementTalliesTable {
+  tenant_id: string;
+  achievement_id: string;
+  member_id: string;
+  period: number;
+  key: string;
+  value: bigint;
+}
+
+export interface AchievementContributionsTable {
+  tenant_id: string;
+  event_id: string;
+  achievement_id: string;
+  period: number;
+  key: string;
+  member_id: string;
+  purchase_event_id: string;
+  value: bigint;
+}
+
+export interface AchievementUnlocksTable {
+  tenant_id: string;
+  unlock_id: string;
+  achievement_id: string;
+  version: number;
+  program_id: string;
+  member_id: string;
+  period: number;
+  cycle: number;
+  threshold: bigint | null;
+  event_id: string | null;
+  unlocked_at: Timestamp;
+  points: bigint | null;
+  entry_id: string | null;
+  instance_id: string | null;
+  revoked_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+  revoked_by: string | null;
+}
+
+export interface AchievementBackfillsTable {
+  tenant_id: string;
+  backfill_id: string;
+  achievement_id: string;
+  program_id: string;
+  status: 'pending' | 'done';
+  cursor: string | null;
+  members_done: ColumnType<bigint, bigint | undefined, bigint>;
+  unlocks_found: ColumnType<bigint, bigint | undefined, bigint>;
+  actor: string;
+  created_at: Timestamp;
+  finished_at: ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+}
+
+type NullableTime = ColumnType<Date | null, Date | string | null, Date | string | null>;
+
+export interface MembershipPlansTable {
+  tenant_id: string;
+  plan_id: string;
+  program_id: string;
+  code: string;
+  name: string;
+  fee: bigint;
+  currency: string;
+  period: 'monthly' | 'annual' | 'lifetime';
+  trial_days: number;
+  grace_days: number;
+  benefits: ColumnType<unknown, string, string>;
+  stripe_price_id: string | null;
+  created_at: Timestamp;
+}
+
+export interface MembershipsTable {
+  tenant_id: string;
+  membership_id: string;
+  program_id: string;
+  member_id: string;
+  plan_id: string;
+  status: 'trialing' | 'active' | 'past_due' | 'cancelled' | 'expired';
+  since: Timestamp;
+  period_start: NullableTime;
+  period_end: NullableTime;
+  trial_ends_at: NullableTime;
+  past_due_since: NullableTime;
+  cancel_at_period_end: boolean;
+  expires_at: NullableTime;
+  changed_at: Timestamp;
+  provider: string;
+  external_id: string;
+  customer_id: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface MembershipTransitionsTable {
+  tenant_id: string;
+  transition_id: string;
+  membership_id: string;
+  from_status: string | null;
+  to_status: string;
+  cause: string;
+  event_id: string | null;
+  at: Timestamp;
+  recorded_at: Timestamp;
+}
+
+export interface MembershipFeesTable {
+  tenant_id: string;
+  fee_id: string;
+  program_id: string;
+  membership_id: string;
+  member_id: string;
+  plan_id: string;
+  amount: bigint;
+  currency: string;
+  period_start: NullableTime;
+  period_end: NullableTime;
+  provider: string;
+  external_id: string;
+  event_id: string;
+  occurred_at: Timestamp;
+  recorded_at: Timestamp;
+}
+
+export interface MembershipRewardPeriodsTable {
+  tenant_id: string;
+  membership_id: string;
+  period_start: Timestamp;
+  period_end: NullableTime;
+  instance_ids: string[];
+  event_id: string | null;
+  issued_at: Timestamp;
+}
+
+export interface MembershipPaymentEventsTable {
+  tenant_id: string;
+  program_id: string;
+  provider: string;
+  event_id: string;
+  type: string;
+  membership_id: string | null;
+  outcome: string;
+  received_at: Timestamp;
+}
+
+export interface StripeSettingsTable {
+  tenant_id: string;
+  program_id: string;
+  webhook_secret: string;
+  updated_at: Timestamp;
+}
+
 export interface Database {
   tenants: TenantsTable;
   programs: ProgramsTable;
@@ -468,6 +841,7 @@ export interface Database {
   grade_history: GradeHistoryTable;
   rewards: RewardsTable;
   reward_instances: RewardInstancesTable;
+  reward_issue_counts: RewardIssueCountsTable;
   partner_codes: PartnerCodesTable;
   schema_migrations: SchemaMigrationsTable;
   webhook_endpoints: WebhookEndpointsTable;
@@ -475,6 +849,34 @@ export interface Database {
   console_users: ConsoleUsersTable;
   console_sessions: ConsoleSessionsTable;
   audit_log: AuditLogTable;
+  referral_settings: ReferralSettingsTable;
+  referral_codes: ReferralCodesTable;
+  referrals: ReferralsTable;
+  referral_signals: ReferralSignalsTable;
+  accounting_settings: AccountingSettingsTable;
+  accounting_rates: AccountingRatesTable;
+  accounting_entries: AccountingEntriesTable;
+  accounting_closes: AccountingClosesTable;
+  membership_plans: MembershipPlansTable;
+  memberships: MembershipsTable;
+  membership_transitions: MembershipTransitionsTable;
+  membership_fees: MembershipFeesTable;
+  membership_payment_events: MembershipPaymentEventsTable;
+  membership_reward_periods: MembershipRewardPeriodsTable;
+  stripe_settings: StripeSettingsTable;
+  program_analytics: ProgramAnalyticsTable;
+  recognition_programs: RecognitionProgramsTable;
+  recognition_allowances: RecognitionAllowancesTable;
+  recognition_gifts: RecognitionGiftsTable;
+  households: HouseholdsTable;
+  household_members: HouseholdMembersTable;
+  household_entries: HouseholdEntriesTable;
+  achievements: AchievementsTable;
+  achievement_versions: AchievementVersionsTable;
+  achievement_tallies: AchievementTalliesTable;
+  achievement_contributions: AchievementContributionsTable;
+  achievement_unlocks: AchievementUnlocksTable;
+  achievement_backfills: AchievementBackfillsTable;
 }
 
 export type Db = Kysely<Database>;

@@ -20,6 +20,13 @@ const MAX_FAILURES = 20;
 /** Each check is a query yielding one row per thing checked, with a boolean column `ok`. */
 function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; description: string; rows: RawBuilder<unknown> }[] {
   const t = (alias: string) => sql`(${sql.raw(alias)}.tenant_id = ${tenant} or ${tenant}::uuid is null)`;
+  // Sums grouped over the whole tenant and joined, never a subquery per balance row: no index finds
+  // a wallet's postings, so a lateral sum per row made verify quadratic in the tenant's size.
+  const postingSums = sql`select tenant_id, member_id, wallet_id,
+      sum(amount) filter (where account = 'available') as available,
+      sum(amount) filter (where account = 'pending') as pending,
+      sum(amount) filter (where account = 'held') as held
+    from postings where member_id is not null and ${t('postings')} group by tenant_id, member_id, wallet_id`;
   return [
     {
       name: 'double_entry',
@@ -41,13 +48,9 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
       name: 'balances_follow_postings',
       description: 'available, pending and held equal the sums of the postings to those buckets',
       rows: sql`select b.tenant_id, b.member_id, b.wallet_id, b.available, b.pending, b.held,
-                  s.available as journal_available, s.pending as journal_pending, s.held as journal_held,
-                  (b.available, b.pending, b.held) = (s.available, s.pending, s.held) as ok
-                from balances b cross join lateral (
-                  select coalesce(sum(amount) filter (where account = 'available'), 0) as available,
-                         coalesce(sum(amount) filter (where account = 'pending'), 0) as pending,
-                         coalesce(sum(amount) filter (where account = 'held'), 0) as held
-                  from postings p where p.tenant_id = b.tenant_id and p.member_id = b.member_id and p.wallet_id = b.wallet_id) s
+                  coalesce(s.available, 0) as journal_available, coalesce(s.pending, 0) as journal_pending, coalesce(s.held, 0) as journal_held,
+                  (b.available, b.pending, b.held) = (coalesce(s.available, 0), coalesce(s.pending, 0), coalesce(s.held, 0)) as ok
+                from balances b left join (${postingSums}) s on s.tenant_id = b.tenant_id and s.member_id = b.member_id and s.wallet_id = b.wallet_id
                 where ${t('b')}`,
     },
     {
@@ -81,22 +84,21 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
       // balance, lot or hold is reported once, by the check that reads it.
       name: 'lots_back_balances',
       description: "the journal's pending equals the pending lots' movements, available the matured lots' (debts included), held the active holds",
-      rows: sql`select b.tenant_id, b.member_id, b.wallet_id, s.available as journal_available, s.pending as journal_pending,
-                  s.held as journal_held, l.matured as lots_matured, l.pending as lots_pending, h.held as holds_active,
-                  (s.available, s.pending, s.held) = (l.matured, l.pending, h.held) as ok
+      rows: sql`select b.tenant_id, b.member_id, b.wallet_id, coalesce(s.available, 0) as journal_available, coalesce(s.pending, 0) as journal_pending,
+                  coalesce(s.held, 0) as journal_held, coalesce(l.matured, 0) as lots_matured, coalesce(l.pending, 0) as lots_pending,
+                  coalesce(h.held, 0) as holds_active,
+                  (coalesce(s.available, 0), coalesce(s.pending, 0), coalesce(s.held, 0))
+                    = (coalesce(l.matured, 0), coalesce(l.pending, 0), coalesce(h.held, 0)) as ok
                 from balances b
-                cross join lateral (
-                  select coalesce(sum(amount) filter (where account = 'available'), 0) as available,
-                         coalesce(sum(amount) filter (where account = 'pending'), 0) as pending,
-                         coalesce(sum(amount) filter (where account = 'held'), 0) as held
-                  from postings p where p.tenant_id = b.tenant_id and p.member_id = b.member_id and p.wallet_id = b.wallet_id) s
-                cross join lateral (select coalesce(sum(m.delta) filter (where not lots.pending), 0) as matured,
-                                           coalesce(sum(m.delta) filter (where lots.pending), 0) as pending
+                left join (${postingSums}) s on s.tenant_id = b.tenant_id and s.member_id = b.member_id and s.wallet_id = b.wallet_id
+                left join (select lots.tenant_id, lots.member_id, lots.wallet_id,
+                                  sum(m.delta) filter (where not lots.pending) as matured, sum(m.delta) filter (where lots.pending) as pending
                   from lots join lot_movements m on m.tenant_id = lots.tenant_id and m.lot_id = lots.lot_id
-                  where lots.tenant_id = b.tenant_id and lots.member_id = b.member_id and lots.wallet_id = b.wallet_id) l
-                cross join lateral (select coalesce(sum(amount), 0) as held from holds
-                  where holds.tenant_id = b.tenant_id and holds.member_id = b.member_id and holds.wallet_id = b.wallet_id
-                    and holds.status = 'active') h
+                  where ${t('lots')} group by lots.tenant_id, lots.member_id, lots.wallet_id) l
+                  on l.tenant_id = b.tenant_id and l.member_id = b.member_id and l.wallet_id = b.wallet_id
+                left join (select tenant_id, member_id, wallet_id, sum(amount) as held from holds
+                  where status = 'active' and ${t('holds')} group by tenant_id, member_id, wallet_id) h
+                  on h.tenant_id = b.tenant_id and h.member_id = b.member_id and h.wallet_id = b.wallet_id
                 where ${t('b')}`,
     },
     {
@@ -107,10 +109,11 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                 from holds h
                 left join lateral (select sum(delta) as net from lot_movements
                   where lot_movements.tenant_id = h.tenant_id and lot_movements.group_entry_id = h.hold_entry_id) m on true
-                left join lateral (select sum(e.amount - coalesce(r.amount, 0)) as captured from journal_entries e
+                left join (select e.tenant_id, e.hold_id, sum(e.amount - coalesce(r.amount, 0)) as captured from journal_entries e
                   left join lateral (select sum(amount) as amount from journal_entries r
                     where r.tenant_id = e.tenant_id and r.reverses_entry_id = e.entry_id) r on true
-                  where e.tenant_id = h.tenant_id and e.hold_id = h.hold_id and e.kind = 'redeem') c on true
+                  where e.kind = 'redeem' and e.hold_id is not null and ${t('e')} group by e.tenant_id, e.hold_id) c
+                  on c.tenant_id = h.tenant_id and c.hold_id = h.hold_id
                 where ${t('h')}`,
     },
     {
@@ -155,6 +158,23 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                   where v->>'wallet' = a.wallet) e on true`,
     },
     {
+      // A referral's points are earns of their own: present, of the stated amount, for the right
+      // member, when it was paid; none when it was not; reversed in full when it was reversed.
+      name: 'referrals_follow_journal',
+      description: "a paid referral's earns exist with its points for each side; a reversed one's are reversed in full; an unpaid one has none",
+      rows: sql`select r.tenant_id, r.referral_id, s.side, r.state, s.points, j.amount as entry_amount, coalesce(rev.reversed, 0) as reversed,
+                  case when r.state in ('pending', 'rejected') or s.points = 0 then s.entry_id is null
+                       else j.entry_id is not null and j.kind = 'earn' and j.amount = s.points and j.member_id = s.member_id
+                         and (r.state <> 'reversed' or coalesce(rev.reversed, 0) = j.amount) end as ok
+                from referrals r
+                cross join lateral (values ('referrer', r.referrer_id, r.referrer_points, r.referrer_entry_id),
+                                           ('referee', r.referee_id, r.referee_points, r.referee_entry_id)) s(side, member_id, points, entry_id)
+                left join journal_entries j on j.tenant_id = r.tenant_id and j.entry_id = s.entry_id
+                left join lateral (select sum(x.amount) as reversed from journal_entries x
+                  where x.tenant_id = r.tenant_id and x.reverses_entry_id = s.entry_id) rev on true
+                where ${t('r')}`,
+    },
+    {
       // A budget counts the awards made while it is set and gives back what returns take back:
       // so it lies between the awards net of returns and the awards alone (from 0 for an
       // unbudgeted rule, which counts nothing).
@@ -175,6 +195,50 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                   from rule_awards where campaign_id is not null and ${t('rule_awards')} group by tenant_id, campaign_id) a
                   on a.tenant_id = c.tenant_id and a.campaign_id = c.campaign_id
                 where ${t('c')}`,
+    },
+    {
+      name: 'allocations_follow_journal',
+      description: "an earning purchase's accounting allocation carries the points of its earn entry, and its returns have taken back exactly their share of it (migration 0050)",
+      rows: sql`select a.tenant_id, a.purchase_event_id, a.points, a.amount, j.amount as earned, coalesce(r.points_back, 0) as points_back,
+                  coalesce(r.reversed, 0) as reversed,
+                  coalesce(j.kind = 'earn' and j.amount = a.points and coalesce(r.points_back, 0) <= a.points
+                    and coalesce(r.reversed, 0) = floor((2 * a.amount * coalesce(r.points_back, 0) + a.points)::numeric / (2 * a.points)), false) as ok
+                from accounting_entries a
+                left join journal_entries j on j.tenant_id = a.tenant_id and j.entry_id = a.ledger_entry_id
+                left join (select tenant_id, purchase_event_id, -sum(points) as points_back, -sum(amount) as reversed
+                  from accounting_entries where kind = 'allocation_reversal' and ${t('accounting_entries')} group by tenant_id, purchase_event_id) r
+                  on r.tenant_id = a.tenant_id and r.purchase_event_id = a.purchase_event_id
+                where a.kind = 'allocation' and ${t('a')}`,
+    },
+    {
+      name: 'recognition_follows_journal',
+      description: "every recognition allowance is its earn entry; every gift's allowance spend, receiver's credit and declined return are its entries, of its members and amount",
+      rows: sql`select a.tenant_id, 'allowance' as what, a.entry_id as id,
+                  coalesce(e.kind = 'earn' and e.member_id = a.member_id and e.amount = a.amount, false) as ok
+                from recognition_allowances a left join journal_entries e on e.tenant_id = a.tenant_id and e.entry_id = a.entry_id
+                where ${t('a')}
+                union all
+                select g.tenant_id, 'gift', g.gift_id,
+                  coalesce(s.kind = 'redeem' and s.member_id = g.giver_id and s.amount = g.amount, false)
+                    and (g.credit_entry_id is null or coalesce(c.kind = 'earn' and c.member_id = g.receiver_id and c.amount = g.amount, false))
+                    and (g.return_entry_id is null or coalesce(r.kind = 'reverse' and r.reverses_entry_id = g.spend_entry_id and r.amount = g.amount, false))
+                from recognition_gifts g
+                left join journal_entries s on s.tenant_id = g.tenant_id and s.entry_id = g.spend_entry_id
+                left join journal_entries c on c.tenant_id = g.tenant_id and c.entry_id = g.credit_entry_id
+                left join journal_entries r on r.tenant_id = g.tenant_id and r.entry_id = g.return_entry_id
+                where ${t('g')}`,
+    },
+    {
+      name: 'households_follow_journal',
+      description: "every household pool entry is its journal entry: points brought or earned a transfer from the member to the household's account, points spent a redeem from that account, points returned the member's reversal taken from that account",
+      rows: sql`select he.tenant_id, he.household_id, he.entry_id, he.action, he.member_id,
+                  coalesce(case when he.action = 'spent' then e.kind = 'redeem' and e.member_id = h.account_member_id
+                    when he.action = 'returned' then e.kind = 'reverse' and e.member_id = he.member_id and e.counterparty_id = h.account_member_id
+                    else e.kind = 'transfer' and e.member_id = he.member_id and e.counterparty_id = h.account_member_id end, false) as ok
+                from household_entries he
+                join households h on h.tenant_id = he.tenant_id and h.household_id = he.household_id
+                left join journal_entries e on e.tenant_id = he.tenant_id and e.entry_id = he.entry_id
+                where ${t('he')}`,
     },
   ];
 }

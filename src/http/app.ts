@@ -9,7 +9,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { Type } from 'typebox';
 import { uuidv7 } from '../core/ids.js';
 import { pingDatabase } from '../db/connection.js';
@@ -18,6 +18,7 @@ import { registerAudit } from './audit.js';
 import { registerAuth } from './auth.js';
 import { registerMetrics } from './metrics.js';
 import { swaggerOptions } from './openapi.js';
+import { jsonBodyParser } from './json-body.js';
 import { PROBLEMS, httpProblem, problem, sendProblem, toProblem } from './problems.js';
 import { described, ProblemSchema } from './schemas.js';
 import { unprocessableInput, validatorCompiler } from './validation.js';
@@ -60,27 +61,6 @@ async function rateLimitRedis(url: string, log: FastifyBaseLogger): Promise<Redi
     throw new Error(`REDIS_URL is set but Redis does not answer (${e instanceof Error ? e.message : String(e)}): start Redis, or unset REDIS_URL to limit each process on its own`, { cause: e });
   }
   return redis;
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * The JSON body parser: bytes that are not UTF-8 are refused (decoding them would store
- * replacement characters), and an empty body is `{}`, so operations without fields (capture,
- * void, reversal) need none. The rest is Fastify's parser, which refuses __proto__ and constructor keys.
- */
-function jsonBodyParser(parse: (request: FastifyRequest, body: string, done: (err: Error | null, body?: unknown) => void) => void) {
-  return (request: FastifyRequest, body: Buffer, done: (err: Error | null, body?: unknown) => void) => {
-    let text: string;
-    try {
-      text = utf8.decode(body);
-    } catch {
-      done(httpProblem('malformed_json', 'the body is not valid UTF-8', [{ field: 'body', message: 'is not valid UTF-8' }]));
-      return;
-    }
-    if (/^[ \t\r\n]*$/.test(text)) done(null, {});
-    else parse(request, text, done);
-  };
 }
 
 /**

@@ -94,7 +94,7 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
 // open to every role.
 const WRITES: Record<Role, (route: string) => boolean> = {
   owner: () => true,
-  marketer: (route) => /^\/v1\/(programs|rules|campaigns|rewards)(\/|$)/.test(route),
+  marketer: (route) => /^\/v1\/(programs|rules|campaigns|rewards|achievements)(\/|$)/.test(route),
   support: (route) => /^\/v1\/(members|holds|journal-entries|transfers|reward-instances|events)(\/|$)/.test(route),
   finance: () => false,
   viewer: () => false,
@@ -165,7 +165,8 @@ export function registerAuth(app: FastifyInstance, laurel: Laurel): void {
       }
       return;
     }
-    if (access.roles && !principal.scopes.includes('admin')) throw httpProblem('forbidden', 'this operation needs an admin key');
+    // Routes opened by role (users, the audit log, the books) keep their keys' scopes; the admin-only ones say so plainly.
+    if (access.roles && access.scopes.length === 1 && !principal.scopes.includes('admin')) throw httpProblem('forbidden', 'this operation needs an admin key');
     if (!principal.scopes.some((s) => (access.scopes as Scope[]).includes(s))) {
       throw httpProblem('forbidden', `this operation needs one of the scopes: ${access.scopes.join(', ')}`);
     }

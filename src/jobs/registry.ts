@@ -3,9 +3,13 @@
 // run cut short leaves its finished chunks done and the next run does the rest.
 import { queueExpiryReminders } from '../db/jobs.js';
 import { settleDue } from '../db/settlement.js';
+import { runBackfills } from '../services/achievements.js';
 import type { Laurel } from '../services/context.js';
 import { sendBirthdays } from '../services/birthdays.js';
+import { issueAllAllowances } from '../services/recognition.js';
 import { recomputeAll } from '../services/grades.js';
+import { settleReferrals } from '../services/referrals.js';
+import { expireMemberships } from '../services/memberships.js';
 import { expireRewards } from '../services/rewards.js';
 import { reviewTiers } from '../services/tiers.js';
 import { deliverWebhooks, relayOutbox } from '../services/webhooks.js';
@@ -86,6 +90,15 @@ export const BUILT_IN_JOBS: readonly Job[] = [
     },
   },
   {
+    name: 'referrals',
+    description: 'mark rewarded the qualified referrals whose hold (the qualifying order\'s return window) has ended, and reject (window_passed, with a referral.rejected message) pending referrals whose qualifying window closed',
+    cron: '*/5 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return settleReferrals(laurel, now, (done) => progress({ done, unit: 'referrals' }));
+    },
+  },
+  {
     name: 'birthdays',
     description: "send a birthday event, through the program's rules, to each active member whose birthday it is today in the tenant's time zone, in programs with a birthday rule; once per member and year (29 February: on 28 February in common years)",
     // Hourly, as tier reviews: each zone's midnight is caught within the hour.
@@ -102,6 +115,35 @@ export const BUILT_IN_JOBS: readonly Job[] = [
     timeZone: 'UTC',
     async run(laurel, now, progress) {
       return sendDueWelcomes(laurel, now, (done) => progress({ done, unit: 'members' }));
+    },
+  },
+  {
+    name: 'membership_expiry',
+    description: 'expire every paid membership whose benefits ended (period over without payment, past_due past its grace, cancelled at period end), with its transition and a membership.expired message',
+    cron: '*/5 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      return expireMemberships(laurel, now, (done) => progress({ done, unit: 'memberships' }));
+    },
+  },
+  {
+    name: 'recognition_allowances',
+    description: "credit this period's giving allowance to every active member of each recognition program who has not had it (periods start at midnight in the tenant's zone); unspent allowance lapses through the settle job",
+    // Hourly, as tier reviews: each zone's period start is caught within the hour.
+    cron: '15 * * * *',
+    timeZone: 'UTC',
+    async run(laurel, now, progress) {
+      const { members, points } = await issueAllAllowances(laurel, now, undefined, (done) => progress({ done, unit: 'members' }));
+      return { members, points: Number(points) };
+    },
+  },
+  {
+    name: 'achievement_backfill',
+    description: "recompute achievement progress from the events for the backfills an admin asked for (POST /v1/achievements/{id}/backfills), a chunk of members per transaction, resumable",
+    cron: '* * * * *',
+    timeZone: 'UTC',
+    async run(laurel, _now, progress) {
+      return { members: await runBackfills(laurel, (done) => progress({ done, unit: 'members' })) };
     },
   },
   {

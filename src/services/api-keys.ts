@@ -1,9 +1,11 @@
 // API keys. Only a SHA-256 of the key is stored (a generated key carries 256 random bits, so a
 // fast hash is enough and lookup by hash is one index probe); the key is shown once.
 import { createHash, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Trx } from '../db/ledger.js';
+import type { Db } from '../db/schema.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
 import { requireId, requireText } from './validate.js';
@@ -93,16 +95,47 @@ export async function revokeApiKey(laurel: Laurel, tenantId: string | null, keyI
   let update = laurel.db.updateTable('api_keys').set({ revoked_at: laurel.clock.now() }).where('key_id', '=', id).where('revoked_at', 'is', null);
   if (tenantId !== null) update = update.where('tenant_id', '=', tenantId);
   const row = await update.returningAll().executeTakeFirst();
-  if (row) return keyOf(row);
+  if (row) {
+    const cache = cacheOf(laurel);
+    for (const [h, { key }] of cache) if (key.keyId === row.key_id) cache.delete(h);
+    return keyOf(row);
+  }
   let existing = laurel.db.selectFrom('api_keys').select('key_id').where('key_id', '=', id);
   if (tenantId !== null) existing = existing.where('tenant_id', '=', tenantId);
   if (!(await existing.executeTakeFirst())) throw notFound('API key', 'keyId');
   throw new DomainError('conflict', 'the API key is already revoked', 'keyId');
 }
 
+/**
+ * Keys this process has found lately, by hash, per database: a request then costs no lookup.
+ * Only valid keys are kept (unknown secrets would let anyone fill the map), at most
+ * MAX_CACHED_KEYS, the oldest dropped first; each for settings.apiKeyCacheMs of real time, the
+ * delay after which a key revoked by another process stops working here.
+ */
+const recentKeys = new WeakMap<Db, Map<string, { key: ApiKey; until: number }>>();
+const MAX_CACHED_KEYS = 10_000;
+
+function cacheOf(laurel: Laurel): Map<string, { key: ApiKey; until: number }> {
+  let cache = recentKeys.get(laurel.db);
+  if (!cache) recentKeys.set(laurel.db, cache = new Map());
+  return cache;
+}
+
 /** The key a presented secret belongs to, or null: unknown or revoked. */
 export async function authenticateApiKey(laurel: Laurel, presented: string): Promise<ApiKey | null> {
   if (presented.length < 16 || presented.length > 200) return null;
-  const row = await laurel.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', hash(presented)).executeTakeFirst();
-  return row && !row.revoked_at ? keyOf(row) : null;
+  const h = hash(presented);
+  const cache = cacheOf(laurel);
+  const now = performance.now();
+  const hit = cache.get(h);
+  if (hit && hit.until > now) return hit.key;
+  cache.delete(h);
+  const row = await laurel.db.selectFrom('api_keys').selectAll().where('secret_hash', '=', h).executeTakeFirst();
+  if (!row || row.revoked_at) return null;
+  const key = keyOf(row);
+  if (laurel.settings.apiKeyCacheMs > 0) {
+    if (cache.size >= MAX_CACHED_KEYS) cache.delete(cache.keys().next().value!);
+    cache.set(h, { key, until: now + laurel.settings.apiKeyCacheMs });
+  }
+  return key;
 }

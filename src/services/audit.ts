@@ -20,7 +20,7 @@ export interface AuditRecord {
 export type AuditInput = Omit<AuditRecord, 'auditId' | 'createdAt'>;
 
 // Fields never written to the log, wherever they appear in a body.
-const SECRET_FIELDS = new Set(['password', 'secret', 'key', 'token']);
+const SECRET_FIELDS = new Set(['password', 'secret', 'key', 'token', 'webhookSecret']);
 
 export function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);

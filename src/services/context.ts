@@ -27,7 +27,14 @@ export interface Settings {
   allowPrivateWebhooks: boolean;
   /** group commit of ledger operations (services/ledger-batch.ts); null: each in its own transaction */
   batch: BatchSettings | null;
+  /**
+   * How long a process trusts an API key it has looked up, in ms (0: every request looks it up).
+   * A key revoked through this process stops at once; revoked through another, within this delay.
+   */
+  apiKeyCacheMs: number;
 }
+
+const MAX_API_KEY_CACHE_SECONDS = 300;
 
 /** LAUREL_WEBHOOKS_ALLOW_PRIVATE=true|false (default false); any other value is refused, not guessed. */
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -35,7 +42,18 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
   if (allow !== '' && allow !== 'true' && allow !== 'false') {
     throw new Error(`LAUREL_WEBHOOKS_ALLOW_PRIVATE must be true or false, not ${JSON.stringify(env.LAUREL_WEBHOOKS_ALLOW_PRIVATE)}`);
   }
-  return { allowPrivateWebhooks: allow === 'true', batch: batchSettingsFromEnv(env) };
+  return { allowPrivateWebhooks: allow === 'true', batch: batchSettingsFromEnv(env), apiKeyCacheMs: apiKeyCacheMsFromEnv(env) };
+}
+
+/** LAUREL_API_KEY_CACHE_SECONDS: 0 to 300, default 5. */
+function apiKeyCacheMsFromEnv(env: NodeJS.ProcessEnv): number {
+  const raw = env.LAUREL_API_KEY_CACHE_SECONDS?.trim();
+  if (!raw) return 5000;
+  const seconds = Number(raw);
+  if (!/^\d+(\.\d+)?$/.test(raw) || seconds > MAX_API_KEY_CACHE_SECONDS) {
+    throw new Error(`LAUREL_API_KEY_CACHE_SECONDS must be a number of seconds from 0 to ${MAX_API_KEY_CACHE_SECONDS}, not ${JSON.stringify(env.LAUREL_API_KEY_CACHE_SECONDS)}`);
+  }
+  return seconds * 1000;
 }
 
 /**

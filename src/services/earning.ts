@@ -4,7 +4,7 @@
 import type { Explained } from '../core/events/event.js';
 import type { Basket } from '../core/rules/basket.js';
 import type { Facts } from '../core/rules/conditions.js';
-import { readsStats } from '../core/rules/conditions.js';
+import { readsMembership, readsStats } from '../core/rules/conditions.js';
 import { capsOf, evaluate, excludedRules, loadRule, type Award, type EvaluatedEvent, type LimitState, type LoadedRule, type Scope } from '../core/rules/evaluate.js';
 import { factsOf, NO_STATS, type FactsInput } from '../core/rules/facts.js';
 import type { Campaign, Rule } from '../core/rules/rule.js';
@@ -12,6 +12,7 @@ import type { Strategies } from '../core/rules/strategies.js';
 import { loadMemberProfile, type EventProgram } from '../db/events.js';
 import { DEFAULT_WALLET } from './ledger.js';
 import { ladderOf, tierMultiplierOf } from './tiers.js';
+import { heldTier, membershipFactsOf } from './memberships.js';
 import { activeRules, budgetsUsed, campaignsById, memberStats, memberUsage } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
 
@@ -60,8 +61,14 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
   const campaigns = await campaignsById(db, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
   const loaded = memberId === null ? null : await loadMemberProfile(db, tenantId, memberId);
-  const tier = input.tier ?? loaded?.tier ?? null;
-  const profile = { ...(loaded ?? ANONYMOUS), tier, tierMultiplier: tierMultiplierOf(ladderOf(program.ladder), tier) };
+  const ladder = ladderOf(program.ladder);
+  // The tier the member holds when the event occurs: a membership's tier may lift or set the one they qualify for.
+  const qualified = input.tier ?? loaded?.tier ?? null;
+  const tier = memberId === null || !program.uses.membershipTiers ? qualified : (await heldTier(db, tenantId, ladder, memberId, qualified, event.occurredAt)).tier;
+  // A query only when a rule reads the membership (its condition or a membership_* effect).
+  const membership = memberId !== null && rules.some((r) => readsMembership(r.rule.condition, r.rule.effect.type))
+    ? await membershipFactsOf(db, tenantId, memberId, event.occurredAt) : undefined;
+  const profile = { ...(loaded ?? ANONYMOUS), tier, tierMultiplier: tierMultiplierOf(ladder, tier), membership };
   const stats = memberId !== null && rules.some((r) => readsStats(r.rule.condition))
     ? await memberStats(db, tenantId, memberId, event.occurredAt, program.timeZone) : NO_STATS;
   const facts = factsOf({ event: { ...event, type: event.type }, basket, member: profile, stats, timeZone: program.timeZone });

@@ -19,19 +19,26 @@ import { loadRule, type Scope } from '../core/rules/evaluate.js';
 import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
-  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, findStoredResponse, insertEvent, listEventRows, loadEvent, loadEventProgram, loadReturnsOf,
+  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, findStoredResponse, listEventRows, recordEventRows, loadEvent, loadEventProgram, loadReturnsOf,
   lockEvent, type EventProgram, type RuleRef,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
-import { insertActivity, type Activity } from '../db/activity.js';
+import type { Activity } from '../db/activity.js';
+import { recordEventAccounting } from './accounting.js';
 import { markWelcomed } from '../db/members.js';
 import { lockMemberTier } from '../db/tiers.js';
-import { findIdempotency, loadEntry, loadHold, storeIdempotency, type Trx } from '../db/ledger.js';
-import { awardsOf, budgetsUsed, campaignsById, insertAwards, rulesAt, spendBudgets } from '../db/rules.js';
+import { findIdempotency, loadEntry, loadHold, type Trx } from '../db/ledger.js';
+import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type AwardRow } from '../db/rules.js';
+import { returnedOf } from '../core/achievements/progress.js';
+import { progressOnEvent, progressOnReturn } from './achievements.js';
 import type { Laurel } from './context.js';
+import { earningNothing, inHoldout } from './analytics.js';
 import { amountsByWallet, evaluateEarning, explained, type EarningEvent } from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
+import { checkSurveyResponse } from '../core/engagement/nps.js';
+import { poolEarnings } from './households.js';
 import { captureWithin, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { referralOnEvent, referralOnReturn } from './referrals.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { applyUpgrade, climbOnActivity, ladderOf, type TierChange } from './tiers.js';
 import { requireId } from './validate.js';
@@ -95,6 +102,7 @@ export async function ingestEvent(laurel: Laurel, tenantId: string, input: Inges
   if (typeof input !== 'object' || input === null) throw invalid('type', 'an event is an object');
   const programId = requireId(input.programId, 'programId', 'program');
   const event = normaliseEvent(input);
+  checkSurveyResponse(event);
   if (event.type === SIGNUP && !options.internal) throw invalid('type', 'signup events are sent by Laurel itself when a member enrols');
   const request: EventRequest = { programId, event, member: memberRefOf(input, event.kind) };
   const key = eventKey(programId, event.externalId);
@@ -158,7 +166,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   const paidWithPoints = payment ? payment.money : event.kind === 'purchase' ? event.paidWithPoints : 0n;
   const money = event.kind === 'purchase' ? orderTotal(event.lines, paidWithPoints) : 0n;
   const basket = event.kind === 'purchase' ? basketOf(event.lines, earningBase(money, paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
-  return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
+  return store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
     // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
     const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
     // Then the member's row, whose tier the rules read and this event may raise (the review job locks in the same order).
@@ -168,21 +176,29 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
+    // Referrals: under the referee's lock and before any budget row is locked; the payment follows the event's own earn.
+    const referral = !program.uses.referrals ? null : await referralOnEvent(trx, now, {
+      tenantId, programId: program.programId, memberId: member.memberId, enrolled: enrolled !== null, externalId: event.externalId,
+      occurredAt: earningEvent.occurredAt, attributes: event.attributes, timeZone: program.timeZone, idempotencyKey: key, actor,
+    });
     const wallets = new Map([[DEFAULT_WALLET, pointsWallet]]);
     // The points paying for the order first: the hold placed at checkout is captured with it, or the event fails.
     const captured = payment
       ? await captureWithin(trx, now, { tenantId, idempotencyKey: key, actor, holdId: payment.holdId, amount: null, ref: event.externalId })
       : null;
     if (captured) wallets.set(DEFAULT_WALLET, await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now));
-    const evaluateAt = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
+    // A member of the program's holdout (control group) earns nothing and keeps their tier: services/analytics.ts.
+    const evaluate = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
       event: earningEvent, basket, memberId: member.memberId, lock: true, tier,
       lockWallets: async (codes) => {
         for (const code of codes) if (!wallets.has(code)) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
       },
     });
+    const control = inHoldout(program.holdout, member);
+    const evaluateAt = control ? earningNothing(evaluate) : evaluate;
     let earning = await evaluateAt();
     let upgrade: Upgrade | null = null;
-    if (ladder && tierState) {
+    if (ladder && tierState && !control) {
       ({ earning, upgrade } = await climbOnActivity(trx, tenantId, {
         ladder, state: tierState, timeZone: program.timeZone, occurredAt: earningEvent.occurredAt, earning, evaluateAt,
         contribution: (e) => ({
@@ -198,10 +214,10 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     }
     await spendBudgets(trx, tenantId, earning.spent);
     const eventId = uuidv7(now.getTime());
-    await insertAwards(trx, tenantId, explanation.filter((a) => a.points > 0n).map((a) => ({
+    const awards = explanation.filter((a) => a.points > 0n).map((a) => ({
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: member.memberId,
       occurredAt: earningEvent.occurredAt, wallet: a.wallet, points: a.points,
-    })));
+    }));
     const results: LedgerResult[] = captured ? [captured] : [];
     const entries: EventEntry[] = [];
     for (const [wallet, amount] of amounts) {
@@ -214,6 +230,12 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       tenantId, programId: program.programId, ladder: ladder!, state: tierState!, upgrade, timeZone: program.timeZone, eventId, idempotencyKey: key, actor,
     }) : null;
     if (tier?.bonusResult) results.push(tier.bonusResult);
+    if (referral) results.push(...await referral(earning.facts));
+    if (program.uses.achievements) results.push(...await progressOnEvent(trx, now, {
+      tenantId, programId: program.programId, timeZone: program.timeZone, memberId: member.memberId, eventId, key, actor, control,
+      points: { wallet: wallets.get(DEFAULT_WALLET)!, written: [...results] },
+    }, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts }));
+    if (program.uses.households) await poolEarnings(trx, now, { tenantId, memberId: member.memberId, results, idempotencyKey: key, actor });
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
       ...(event.kind === 'purchase' ? { total: money, paidWithPoints } : {}),
@@ -227,7 +249,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     };
     // A welcome recorded is a welcome no longer due: in the same transaction, so it is sent once and never lost.
     if (event.type === SIGNUP) await markWelcomed(trx, tenantId, member.memberId);
-    return { record, ledger: results, facts: earning.facts, activity, tier: tier?.change ?? null, enrolled, excluded: earning.excluded };
+    return { record, ledger: results, facts: earning.facts, activity, awards, tier: tier?.change ?? null, enrolled, excluded: earning.excluded };
   });
 }
 
@@ -265,7 +287,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     }
   }
   if (event.currency !== null && event.currency !== purchase.currency) throw invalid('currency', `the purchase was in ${purchase.currency}`);
-  return store(laurel, tenantId, key, request, async (trx, now, lookup) => {
+  return store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
     // The purchase's lock serialises its returns: each sees every one before it. A twin of this return finds its key here.
     const locked = (await lockEvent(trx, tenantId, purchase.eventId))!;
     lookup.found(await findIdempotency(trx, tenantId, key));
@@ -275,10 +297,10 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       returned: returnedSoFar(returns.map((r) => ({ lines: r.lines as ReturnLine[] | null }))),
       refunded: sumBig(returns.map((r) => r.refundAmount ?? 0n)),
     }, event.lines ? { lines: event.lines } : { refundAmount: event.refundAmount! });
-    const awards = await awardsOf(trx, tenantId, [purchase.eventId, ...returns.map((r) => r.eventId)]);
-    const awarded = awards.filter((a) => a.eventId === purchase.eventId);
+    const earlier = await awardsOf(trx, tenantId, [purchase.eventId, ...returns.map((r) => r.eventId)]);
+    const awarded = earlier.filter((a) => a.eventId === purchase.eventId);
     const takenBack = new Map<string, bigint>();
-    for (const a of awards) if (a.eventId !== purchase.eventId) takenBack.set(a.ruleId, (takenBack.get(a.ruleId) ?? 0n) - a.points);
+    for (const a of earlier) if (a.eventId !== purchase.eventId) takenBack.set(a.ruleId, (takenBack.get(a.ruleId) ?? 0n) - a.points);
     // The rules that fired, and those an exclusive rule kept out: they earn on what is left if it no longer applies.
     const excluded = excludedRulesOf(locked);
     const rules = (await rulesAt(trx, tenantId, [...purchase.explanation, ...excluded])).map((r) => loadRule(r, laurel.strategies));
@@ -301,10 +323,10 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
         detail: { [b.points > 0n ? 'takenBackFrom' : 'earnsInsteadOn']: purchase.externalId },
       };
     });
-    await insertAwards(trx, tenantId, explanation.map((a) => ({
+    const awards = explanation.map((a) => ({
       eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: purchase.memberId,
       occurredAt: purchase.occurredAt, wallet: a.wallet, points: a.points, purchaseEventId: purchase.eventId,
-    })));
+    }));
     const results: LedgerResult[] = [];
     const entries: EventEntry[] = [];
     for (const [wallet, negative] of amountsByWallet(explanation)) {
@@ -324,6 +346,14 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
     // The part paid with points comes back in proportion to what comes back, onto the lots it was taken from.
     const paidBack = await givePointsBack(trx, now, tenantId, purchase, returns, decision, { idempotencyKey: key, actor, reason: `return ${event.externalId}` });
     if (paidBack) results.push(paidBack);
+    await referralOnReturn(trx, now, {
+      tenantId, programId: program.programId, purchaseExternalId: purchase.externalId, memberId: purchase.memberId, idempotencyKey: key, actor,
+    });
+    results.push(...await progressOnReturn(trx, now, {
+      tenantId, programId: program.programId, timeZone: program.timeZone, memberId: purchase.memberId, eventId, key, actor,
+      purchaseEventId: purchase.eventId,
+      returned: returnedOf(lines, decision.returned, { amount: decision.refundAmount, total: purchase.total!, paidLeft: decision.paidLeft }),
+    }));
     // After the wallets: budget rows are always locked last.
     await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
     const record = newRecord(request, eventId, purchase.memberId, now, {
@@ -337,7 +367,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       qualifyingPoints: qualifyingPoints(program, explanation), spend: -decision.refundAmount,
       visits: decision.paidLeft === 0n && purchase.total! - sumBig(returns.map((r) => r.refundAmount ?? 0n)) > 0n ? -1 : 0,
     };
-    return { record, ledger: results, facts: null, activity, tier: null, enrolled: null, excluded: [] };
+    return { record, ledger: results, facts: null, activity, awards, tier: null, enrolled: null, excluded: [] };
   });
 }
 
@@ -395,6 +425,8 @@ interface Written {
   ledger: LedgerResult[];
   facts: EventResultFacts;
   activity: Activity;
+  /** the rules' awards, written with the event (a return's are negative, naming the purchase) */
+  awards: AwardRow[];
   tier: TierChange | null;
   enrolled: EnrolledMember | null;
   /** the rules an exclusive rule kept from running (a purchase's returns may run them) */
@@ -404,20 +436,19 @@ interface Written {
 /** The tier-qualifying points among an event's awards (negative for a return). */
 const qualifyingPoints = (program: EventProgram, awards: readonly Explained[]): bigint =>
   sumBig(awards.filter((a) => program.qualifyingWallets.includes(a.wallet)).map((a) => a.points));
-type EventResultFacts = Parameters<typeof insertEvent>[3];
+type EventResultFacts = Parameters<typeof recordEventRows>[2]['facts'];
 
 /** Runs the event's transaction under its key and records the event and its answer in it. */
-async function store(laurel: Laurel, tenantId: string, key: string, request: EventRequest,
+async function store(laurel: Laurel, tenantId: string, key: string, request: EventRequest, program: EventProgram,
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity, tier, enrolled, excluded } = await write(trx, now, lookup);
+      const { record, ledger, facts, activity, awards, tier, enrolled, excluded } = await write(trx, now, lookup);
       const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier, enrolled: enrolled !== null, member: enrolled };
-      await storeIdempotency(trx, tenantId, stored(result), now);
-      await insertEvent(trx, tenantId, record, facts, excluded);
-      await insertActivity(trx, tenantId, activity);
+      await recordEventRows(trx, tenantId, { stored: stored(result), now, event: record, facts, excluded, awards, activity });
+      if (program.uses.accounting) await recordEventAccounting(trx, tenantId, record, now);
       return result;
-    }, { lookupInWork: true });
+    }, { lookupInWork: true, twinConstraints: ['events_tenant_id_program_id_external_id_key'] });
   } catch (e) {
     if (e instanceof DomainError && e.code === 'idempotency_conflict') throw eventConflict(request.event.externalId);
     throw e;

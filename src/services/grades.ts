@@ -46,6 +46,8 @@ export interface GradeChangeRecord {
 
 export interface GradeReport {
   programId: string;
+  /** whether the program has a grading scheme */
+  graded: boolean;
   /** the scheme's grades best first (with 0 members), then any other grade members hold, then null */
   grades: { grade: string | null; members: number }[];
 }
@@ -170,5 +172,5 @@ export async function gradeReport(laurel: Laurel, tenantId: string, programId: s
   const others = counts.map((c) => c.grade).filter((g): g is string => g !== null && !order.includes(g)).sort();
   const grades: GradeReport['grades'] = [...order, ...others].map((grade) => ({ grade, members: held.get(grade) ?? 0 }));
   if (held.has(null)) grades.push({ grade: null, members: held.get(null)! });
-  return { programId: program.programId, grades };
+  return { programId: program.programId, graded: scheme !== null, grades };
 }

@@ -51,6 +51,12 @@ export interface IdempotentWork<T> {
 export interface IdempotentOptions {
   /** the work looks the key up itself, in its first statement, and calls `lookup.found` with what it found */
   lookupInWork?: boolean;
+  /**
+   * Unique constraints besides the key's whose violation means a twin of this request committed
+   * first: the key is stored in the same statement, which may report either. Run again, the
+   * request replays the twin's answer.
+   */
+  twinConstraints?: readonly string[];
 }
 
 /** Thrown by KeyLookup.found to end the transaction (which wrote nothing) with the stored result. */
@@ -98,7 +104,7 @@ export async function idempotent<T>(laurel: Laurel, tenantId: string, key: strin
       });
     } catch (e) {
       if (e instanceof Replay) return e.result as T;
-      const retry = isUniqueViolation(e, 'idempotency_keys_pkey') || isTransient(e);
+      const retry = isUniqueViolation(e, 'idempotency_keys_pkey') || (options.twinConstraints ?? []).some((c) => isUniqueViolation(e, c)) || isTransient(e);
       if (!retry || attempt >= MAX_ATTEMPTS) throw e;
     }
   }

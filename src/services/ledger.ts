@@ -1,5 +1,6 @@
 // Ledger use cases. Each: validate, open one transaction (idempotent), lock the wallet(s),
 // settle what is due, let the core decide, write the decision, answer.
+import { sql } from 'kysely';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
 import { balanceChanges } from '../core/ledger/invariants.js';
@@ -14,6 +15,7 @@ import {
   balanceOf, entryOf, loadActiveHolds, loadConsumption, loadEntry, loadHold, loadLots, loadLotsCreatedBy, lockWallet, lockWalletFindingKey, readBalances,
   storeIdempotency, writeDecision, type LockedWallet, type StoredResponse, type Trx,
 } from '../db/ledger.js';
+import { poolOfEntry, recordHouseholdEntry } from '../db/households.js';
 import { settle } from '../db/settlement.js';
 import type { Laurel } from './context.js';
 import { idempotent, requestHash, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
@@ -310,7 +312,17 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
   } else {
     target.payer = actor.state;
   }
-  if (target.receiver) {
+  // Points a member earned into a household's pool (or brought to it) are clawed back from the
+  // pool: the member's wallet first, then the pool's, the order the event path locks them in.
+  const pool = target.receiver && entry.kind !== 'transfer' ? await poolOfEntry(trx, input.tenantId, entry.entryId) : null;
+  if (pool) {
+    const locked = await openWallet(trx, input.tenantId, pool.accountMemberId, code, now, { lots: 2n * entry.amount });
+    wallets.set(pool.accountMemberId, locked);
+    target.pooledIn = locked.state;
+    // The pool's lots read again under its lock: a spend may have taken from them meanwhile.
+    target.createdLots = (await poolOfEntry(trx, input.tenantId, entry.entryId))!.lots;
+    target.holds = await loadActiveHolds(trx, input.tenantId, locked.state.memberId, locked.state.walletId);
+  } else if (target.receiver) {
     target.createdLots = await loadLotsCreatedBy(trx, input.tenantId, entry.entryId);
     target.holds = await loadActiveHolds(trx, input.tenantId, target.receiver.memberId, target.receiver.walletId);
   }
@@ -321,7 +333,11 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
   }
   const decision = decideReverse(context(actor, now, input), target, amount, reason);
   const ordered = [actor, ...[...wallets.values()].filter((w) => w !== actor)];
-  return commit(trx, now, ordered, decision, store);
+  const result = await commit(trx, now, ordered, decision, store);
+  if (pool) {
+    await recordHouseholdEntry(trx, input.tenantId, { entryId: decision.entries[0]!.entryId, householdId: pool.householdId, memberId: entry.memberId, action: 'returned' });
+  }
+  return result;
 }
 
 /**
@@ -342,6 +358,19 @@ export async function redeemWithin(trx: Trx, now: Date, wallet: LockedWallet, in
 export async function holdWithin(trx: Trx, now: Date, wallet: LockedWallet, input: Request & { amount: bigint; expiresAt: Date; ref: string | null }): Promise<LedgerResult> {
   const decision = decideHold(context(wallet, now, input), wallet.state, input.amount, input.expiresAt, input.ref);
   return commit(trx, now, [wallet], decision, null, decision.newHolds[0]);
+}
+
+/**
+ * A wallet locked earlier in this transaction, as the writes since have left it: its balance is the
+ * one the last of `written` that wrote it answered (exact: the lock is held, nobody else writes it).
+ * For credits only, which decide on the balance alone: the lots it was locked with are not carried.
+ */
+export function walletAfter(wallet: LockedWallet, written: readonly LedgerResult[]): LockedWallet {
+  for (let i = written.length - 1; i >= 0; i--) {
+    const balance = written[i]!.balances.find((b) => b.walletId === wallet.state.walletId);
+    if (balance) return { ...wallet, due: false, state: { ...wallet.state, balance, lots: [] } };
+  }
+  return wallet;
 }
 
 /** An earn into a wallet the caller locked, inside its transaction; the caller's key covers it. */
@@ -392,8 +421,14 @@ export async function listJournal(laurel: Laurel, tenantId: string, filter: Jour
   if (filter.kinds?.length) q = q.where('e.kind', 'in', filter.kinds);
   if (filter.from) q = q.where('e.created_at', '>=', filter.from);
   if (filter.to) q = q.where('e.created_at', '<', filter.to);
-  if (filter.before) q = q.where('e.entry_id', '<', filter.before);
-  const rows = await q.orderBy('e.entry_id', 'desc').limit(filter.limit + 1).execute();
+  // Newest first by when the entry was made: settlement writes its entries with database-made
+  // ids, so id order is not date order. The cursor is the last entry's id; the page after it
+  // starts below that entry's (created_at, entry_id).
+  if (filter.before) {
+    const before = filter.before;
+    q = q.where(sql<boolean>`(e.created_at, e.entry_id) < (select c.created_at, c.entry_id from journal_entries c where c.tenant_id = ${tenantId} and c.entry_id = ${before})`);
+  }
+  const rows = await q.orderBy('e.created_at', 'desc').orderBy('e.entry_id', 'desc').limit(filter.limit + 1).execute();
   return withPostings(laurel, tenantId, rows.map(entryOf));
 }
 

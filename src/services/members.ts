@@ -1,8 +1,10 @@
 // Members of a program: their identifiers (unique per program), attributes and status.
+import { notHouseholdAccount } from '../db/households.js';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { isUuid, uuidv7 } from '../core/ids.js';
 import type { Laurel } from './context.js';
 import { isUniqueViolation, writeOnce } from './idempotency.js';
+import { attributeOnEnrolment } from './referrals.js';
 import { placeNewMember, setTierByAdmin } from './tiers.js';
 import { optionalText, requireId } from './validate.js';
 
@@ -39,6 +41,8 @@ export interface MemberInput {
   birthday?: string | null;
   tier?: string | null;
   grade?: string | null;
+  /** the code of the member who referred them (referrals): attributed once, at enrolment */
+  referralCode?: string | null;
 }
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -123,7 +127,8 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
   const birthday = validBirthday(input.birthday ?? null);
   const tier = validLevel(input.tier ?? null, 'tier');
   const grade = validLevel(input.grade ?? null, 'grade');
-  const request = { programId, ...ids, attributes, birthday, tier, grade, enrolledByEvent: enrolment.byEvent };
+  const referralCode = input.referralCode ?? null;
+  const request = { programId, ...ids, attributes, birthday, tier, grade, enrolledByEvent: enrolment.byEvent, ...(referralCode === null ? {} : { referralCode }) };
   try {
     return await writeOnce(laurel, tenantId, idempotencyKey, 'create_member', request, async (trx, now) => {
       const wallets = await trx.selectFrom('wallets').select('wallet_id')
@@ -141,6 +146,9 @@ export async function createMember(laurel: Laurel, tenantId: string, input: Memb
       await trx.insertInto('balances').values(wallets.map((w) => ({
         tenant_id: tenantId, member_id: memberId, wallet_id: w.wallet_id, program_id: programId,
       }))).execute();
+      if (referralCode !== null) {
+        await attributeOnEnrolment(trx, now, { tenantId, programId, memberId, email: ids.email, phone: ids.phone, code: referralCode });
+      }
       return { ...memberOf(row), tier: placed };
     });
   } catch (e) {
@@ -181,7 +189,7 @@ export interface MemberFilter {
 
 /** A page of members in id (enrolment) order; asks for limit+1 rows so the caller knows if more follow. */
 export async function listMembers(laurel: Laurel, tenantId: string, filter: MemberFilter): Promise<Member[]> {
-  let q = laurel.db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId);
+  let q = laurel.db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).where(notHouseholdAccount('members'));
   if (filter.programId) q = q.where('program_id', '=', requireId(filter.programId, 'programId', 'program'));
   if (filter.status) q = q.where('status', '=', filter.status);
   if (filter.after) q = q.where('member_id', '>', filter.after);
@@ -242,7 +250,7 @@ export async function searchMembers(laurel: Laurel, tenantId: string, query: str
   let select = laurel.db.selectFrom('members').selectAll().where('tenant_id', '=', tenantId).where((eb) => eb.or([
     eb('external_id', '=', q), eb('card_code', '=', q), eb('email', '=', q.toLowerCase()), eb('phone', '=', phone),
     ...(isUuid(q) ? [eb('member_id', '=', q.toLowerCase())] : []),
-  ]));
+  ])).where(notHouseholdAccount('members'));
   if (programId !== undefined) select = select.where('program_id', '=', requireId(programId, 'programId', 'program'));
   return (await select.orderBy('member_id').limit(20).execute()).map(memberOf);
 }

@@ -19,8 +19,8 @@ import { enqueueMessage } from '../db/jobs.js';
 import { storeIdempotency, type Trx } from '../db/ledger.js';
 import {
   claimRefundableInstances, codeTaken, countIssued, donationTotals, forfeitExpiredInstances, freePartnerCodes, importPartnerCodeRows,
-  insertInstance, insertReward, listMemberInstances, listRewardRows, loadInstance, loadReward, memberRewardUsage, queueRewardReminders,
-  replaceReward, resolveInstance, settleReservedInstances, takePartnerCode, type Instance, type RewardRow,
+  insertInstance, insertReward, issueInstance, listMemberInstances, listProgramInstances, listRewardRows, loadInstance, loadReward, loadRewardToIssue, memberRewardUsage, queueRewardReminders,
+  replaceReward, resolveInstance, settleReservedInstances, takePartnerCode, type Instance, type InstanceFilter, type RewardRow,
 } from '../db/rewards.js';
 import { memberStats } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
@@ -30,6 +30,7 @@ import {
   captureWithin, earnWithin, getBalance, holdWithin, lockMemberWallet, redeemWithin, reverseWithin, voidWithin, type LedgerResult,
 } from './ledger.js';
 import { getMember } from './members.js';
+import { heldTier } from './memberships.js';
 import { getProgram } from './tenants.js';
 import { ladderOf } from './tiers.js';
 import { optionalText, requireId } from './validate.js';
@@ -68,9 +69,13 @@ export async function getReward(laurel: Laurel, tenantId: string, rewardId: stri
   return row;
 }
 
-export async function listRewards(laurel: Laurel, tenantId: string, programId: string): Promise<RewardRow[]> {
+/** The catalog; each partner voucher with how many of its codes are still free. */
+export async function listRewards(laurel: Laurel, tenantId: string, programId: string): Promise<(RewardRow & { partnerCodesFree?: bigint })[]> {
   const program = await getProgram(laurel, tenantId, programId);
-  return listRewardRows(laurel.db, tenantId, program.programId);
+  const rows = await listRewardRows(laurel.db, tenantId, program.programId);
+  const vouchers = rows.filter((r) => r.reward.value.type === 'partner_voucher');
+  const free = await freePartnerCodes(laurel.db, tenantId, vouchers.map((r) => r.reward.rewardId));
+  return rows.map((r) => (r.reward.value.type === 'partner_voucher' ? { ...r, partnerCodesFree: free.get(r.reward.rewardId) ?? 0n } : r));
 }
 
 const PARTNER_CODE = /^[\x21-\x7e]{1,100}$/;
@@ -108,13 +113,14 @@ interface MemberContext {
 
 async function memberContext(db: Db, tenantId: string, programId: string, memberId: string, now: Date, channel: string | null, needsStats: boolean): Promise<MemberContext> {
   const program = (await loadEventProgram(db, tenantId, programId))!;
-  const profile = (await loadMemberProfile(db, tenantId, memberId))!;
+  const ladder = ladderOf(program.ladder);
+  const stored = (await loadMemberProfile(db, tenantId, memberId))!;
+  const profile = { ...stored, tier: (await heldTier(db, tenantId, ladder, memberId, stored.tier, now)).tier };
   const stats = needsStats ? await memberStats(db, tenantId, memberId, now, program.timeZone) : NO_STATS;
   const facts = factsOf({
     event: { type: 'reward', externalId: '', channel, location: null, orderId: null, occurredAt: now, attributes: {}, currency: program.currency, paidWithPoints: 0n },
     basket: basketOf([], 0n), member: profile, stats, timeZone: program.timeZone,
   });
-  const ladder = ladderOf(program.ladder);
   return {
     tier: profile.tier, grade: profile.grade, facts, timeZone: program.timeZone,
     reservedFor: (code) => ladder?.tiers.filter((t) => t.benefits.rewardAccess.includes(code)).map((t) => t.code) ?? [],
@@ -197,9 +203,9 @@ export async function redeemReward(laurel: Laurel, tenantId: string, input: Rede
   if (holdSeconds !== null && USED_ON_ISSUE.has(found.reward.value.type)) throw invalid('holdSeconds', `a ${found.reward.value.type} reward is used when it is issued: it cannot wait for a checkout`);
   const request = { rewardId, memberId, channel, holdSeconds };
   return idempotent(laurel, tenantId, key, 'redeem_reward', request, async (trx, now, store, lookup) => {
-    // Wallet first, then the reward row: the order every path takes.
+    // Wallet first, then the reward row (when it needs locking): the order every path takes.
     const wallet = await lockMemberWallet(trx, tenantId, memberId, DEFAULT_WALLET, now, { activeMember: true, lookup, lots: found.reward.cost });
-    const row = (await loadReward(trx, tenantId, rewardId, { lock: true }))!;
+    const row = (await loadRewardToIssue(trx, tenantId, rewardId))!;
     const { reward } = row;
     const ctx = await memberContext(trx, tenantId, reward.programId, memberId, now, channel, readsStats(reward.segment));
     const usage = await memberRewardUsage(trx, tenantId, memberId, now, ctx.timeZone);
@@ -307,7 +313,8 @@ export async function cancelInstance(laurel: Laurel, tenantId: string, instanceI
     const instance = await loadInstance(trx, tenantId, { instanceId: id }, { lock: true });
     if (!instance) throw notFound('reward instance', 'instanceId');
     if (instance.status !== 'issued' && instance.status !== 'reserved') throw new DomainError('conflict', `the reward is ${instance.status}: only an unused one can be cancelled`, 'instanceId');
-    const ledger = [await giveBack(trx, now, tenantId, instance, { idempotencyKey: key, actor: options.actor, reason: 'reward cancelled' })];
+    const given = await giveBack(trx, now, tenantId, instance, { idempotencyKey: key, actor: options.actor, reason: 'reward cancelled' });
+    const ledger = given ? [given] : [];
     await resolveInstance(trx, tenantId, instance.instanceId, 'cancelled', now);
     await countIssued(trx, tenantId, instance.rewardId, -1);
     const cancelled: Instance = { ...instance, status: 'cancelled', resolvedAt: now };
@@ -319,15 +326,51 @@ export async function cancelInstance(laurel: Laurel, tenantId: string, instanceI
   });
 }
 
-/** The points of an unused instance, back where they came from: the hold voided, or the spend reversed onto its lots. */
-async function giveBack(trx: Trx, now: Date, tenantId: string, instance: Instance, request: { idempotencyKey: string; actor: string; reason: string }): Promise<LedgerResult> {
+/**
+ * A free instance of a catalog reward, as a redemption issues one but costing no points: what an
+ * achievement or a membership's period gives. The reward row is locked after the caller's locks
+ * (the member's wallet, or the membership); when its stock is gone or it is disabled nothing is
+ * issued (null).
+ */
+export async function issueFreeInstance(trx: Trx, now: Date, to: { tenantId: string; memberId: string; rewardId: string }): Promise<string | null> {
+  const row = await loadRewardToIssue(trx, to.tenantId, to.rewardId);
+  if (!row || !row.reward.enabled || (row.reward.stock !== null && row.issued >= row.reward.stock)) return null;
+  const { reward } = row;
+  const instanceId = uuidv7(now.getTime());
+  for (let i = 0; i < CODE_ATTEMPTS; i++) {
+    const instance: Instance = {
+      instanceId, programId: reward.programId, rewardId: to.rewardId, memberId: to.memberId, code: newCode(), status: 'issued',
+      cost: 0n, value: reward.value, partnerCode: null, channel: null, entryId: null, holdId: null, issuedAt: now,
+      expiresAt: reward.expiresAfterDays === null ? null : new Date(now.getTime() + reward.expiresAfterDays * 86_400_000), resolvedAt: null, consumedRef: null,
+    };
+    const told = { type: 'reward.issued', dedupeKey: `reward.issued:${instanceId}`, payload: {
+      instanceId, rewardId: to.rewardId, rewardCode: reward.code, rewardName: reward.name, memberId: to.memberId, programId: reward.programId, points: 0n,
+      status: 'issued', expiresAt: instance.expiresAt, partnerCode: null,
+    } };
+    // Its code drawn again on the (2^-80-rare) collision, as freshCode does.
+    if (await issueInstance(trx, to.tenantId, instance, told, now)) return instanceId;
+  }
+  throw new Error(`no free reward code after ${CODE_ATTEMPTS} draws: the random source is broken`);
+}
+
+/** The points of an unused instance, back where they came from: the hold voided, or the spend reversed onto its lots; a free one (a referral's or an achievement's) has none. */
+async function giveBack(trx: Trx, now: Date, tenantId: string, instance: Instance, request: { idempotencyKey: string; actor: string; reason: string }): Promise<LedgerResult | null> {
   if (instance.holdId) return voidWithin(trx, now, { tenantId, ...request, holdId: instance.holdId });
+  if (instance.entryId === null) return null;
   return reverseWithin(trx, now, { tenantId, ...request, entryId: instance.entryId!, amount: null });
 }
 
 export async function memberInstances(laurel: Laurel, tenantId: string, memberId: string, before: string | null, limit: number): Promise<Instance[]> {
   const member = await getMember(laurel, tenantId, memberId);
   return listMemberInstances(laurel.db, tenantId, member.memberId, before, limit);
+}
+
+/** A program's reward instances, newest first, filtered: the console's redemptions list. */
+export async function programInstances(laurel: Laurel, tenantId: string, programId: string, filter: Omit<InstanceFilter, 'rewardId' | 'memberId'> & { rewardId?: unknown; memberId?: unknown }): Promise<Instance[]> {
+  const program = await getProgram(laurel, tenantId, programId);
+  const rewardId = filter.rewardId === undefined ? undefined : requireId(filter.rewardId, 'rewardId', 'reward');
+  const memberId = filter.memberId === undefined ? undefined : requireId(filter.memberId, 'memberId', 'member');
+  return listProgramInstances(laurel.db, tenantId, program.programId, { ...filter, rewardId, memberId });
 }
 
 export async function getInstance(laurel: Laurel, tenantId: string, instanceId: string): Promise<Instance> {

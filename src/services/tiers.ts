@@ -8,7 +8,9 @@ import { rankOf, tierAt, validateLadder, ladderToJson, type Tier, type TierLadde
 import { progressOf, tierSecuredUntil, type Progress } from '../core/tiers/progress.js';
 import { decideOnActivity, decideReview, tierFor, type Upgrade } from '../core/tiers/review.js';
 import { nextReviewAt, reviewCalendar, windowAt } from '../core/tiers/windows.js';
+import { effectiveTier, type TierBenefit } from '../core/memberships/benefits.js';
 import { activityTotals } from '../db/activity.js';
+import { entitledTierBenefits } from '../db/memberships.js';
 import type { Trx } from '../db/ledger.js';
 import {
   claimDueReviews, insertTierHistory, queueTierChanges, leaveLadder, loadLadderRow, lockMemberTier, metricsIn, placeOnLadder, programsDueForReview,
@@ -17,6 +19,7 @@ import {
 import type { Db } from '../db/schema.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
+import { membersInHoldout } from './analytics.js';
 import { earnWithin, lockMemberWallet, type LedgerResult } from './ledger.js';
 import { getProgram } from './tenants.js';
 import { requireId } from './validate.js';
@@ -44,10 +47,73 @@ export function tierMultiplierOf(ladder: TierLadder | null, tier: string | null)
   return ladder?.tiers.find((t) => t.code === tier)?.benefits.earnMultiplier ?? null;
 }
 
-/** History rows and, for those that moved a member, their tier.changed messages: one statement each. */
-async function recordTierChanges(trx: Trx, tenantId: string, programId: string, rows: readonly TierHistoryRow[], at: Date): Promise<void> {
-  await insertTierHistory(trx, tenantId, rows, at);
-  await queueTierChanges(trx, tenantId, programId, rows, at);
+/**
+ * History rows and, for those that moved a member, their tier.changed messages: one statement
+ * each. The history tells the tier members hold: a move of the tier they qualify for that a
+ * membership's tier hides (a review lowering a member a floor keeps up) is recorded as kept.
+ */
+async function recordTierChanges(trx: Trx, tenantId: string, programId: string, ladder: TierLadder, rows: readonly TierHistoryRow[], at: Date): Promise<void> {
+  const shown = await heldMoves(trx, tenantId, ladder, rows, at);
+  await insertTierHistory(trx, tenantId, shown, at);
+  await queueTierChanges(trx, tenantId, programId, shown, at);
+}
+
+async function heldMoves(trx: Trx, tenantId: string, ladder: TierLadder, rows: readonly TierHistoryRow[], at: Date): Promise<TierHistoryRow[]> {
+  const moved = rows.filter((r) => r.from_tier !== null && r.from_tier !== r.to_tier).map((r) => r.member_id);
+  if (moved.length === 0) return [...rows];
+  const benefits = await entitledTierBenefits(trx, tenantId, moved, at);
+  if (benefits.size === 0) return [...rows];
+  return rows.map((r) => {
+    const held = benefits.get(r.member_id);
+    if (!held || r.from_tier === null) return r;
+    const from = effectiveTier(ladder, r.from_tier, held);
+    const to = effectiveTier(ladder, r.to_tier, held);
+    if (from.tier === to.tier) {
+      return { ...r, from_tier: from.tier, to_tier: to.tier!, change: 'kept', reason: `${r.reason}, to ${r.to_tier}; membership ${to.heldBy?.plan ?? from.heldBy?.plan} holds ${to.tier} while active` };
+    }
+    return { ...r, from_tier: from.tier, to_tier: to.tier! };
+  });
+}
+
+/** A member's tier moved by a membership starting or ending to entitle. */
+export interface MembershipTierMove {
+  programId: string;
+  memberId: string;
+  /** the tier benefits entitling before and after */
+  before: TierBenefit[];
+  after: TierBenefit[];
+  cause: string;
+}
+
+/**
+ * Records the tier moves memberships made (history rows with the membership as their reason and
+ * tier.changed messages, as every tier change sends), in one statement each: the tier a member
+ * holds is derived (core/memberships/benefits.ts), so only its record is written.
+ */
+export async function recordMembershipTierMoves(trx: Trx, tenantId: string, moves: readonly MembershipTierMove[], at: Date): Promise<void> {
+  if (moves.length === 0) return;
+  const byProgram = new Map<string, MembershipTierMove[]>();
+  for (const m of moves) byProgram.set(m.programId, [...(byProgram.get(m.programId) ?? []), m]);
+  const qualified = new Map((await trx.selectFrom('members').select(['member_id', 'tier']).where('tenant_id', '=', tenantId)
+    .where('member_id', 'in', moves.map((m) => m.memberId)).execute()).map((r) => [r.member_id, r.tier]));
+  for (const [programId, list] of byProgram) {
+    const row = await loadLadderRow(trx, tenantId, programId);
+    const ladder = row ? ladderOf(row.definition) : null;
+    const history: TierHistoryRow[] = [];
+    for (const m of list) {
+      const own = qualified.get(m.memberId) ?? null;
+      const from = effectiveTier(ladder, own, m.before);
+      const to = effectiveTier(ladder, own, m.after);
+      if (from.tier === to.tier || to.tier === null) continue;
+      const change = ladder === null || from.tier === null ? 'set' : rankOf(ladder, to.tier) > rankOf(ladder, from.tier) ? 'up' : 'down';
+      const reason = to.heldBy
+        ? `membership ${to.heldBy.plan}: ${to.heldBy.tier} while active (${to.heldBy.mode}; ${m.cause})`
+        : `membership ${from.heldBy?.plan ?? ''} no longer entitles: back to the tier qualified for (${m.cause})`;
+      history.push({ member_id: m.memberId, from_tier: from.tier, to_tier: to.tier, change, reason, event_id: null });
+    }
+    await insertTierHistory(trx, tenantId, history, at);
+    await queueTierChanges(trx, tenantId, programId, history, at);
+  }
 }
 
 export interface SavedLadder {
@@ -106,7 +172,7 @@ export async function placeNewMember(trx: Trx, tenantId: string, programId: stri
   const tier = given ?? tierAt(ladder, 0).code;
   rankOf(ladder, tier);
   await writeTiers(trx, tenantId, [{ memberId, tier, since: now, graceUntil: null, reviewAt: nextReviewAt(ladder, now, now, now, timeZone) }], now);
-  await recordTierChanges(trx, tenantId, programId, [{
+  await recordTierChanges(trx, tenantId, programId, ladder, [{
     member_id: memberId, from_tier: null, to_tier: tier, change: given === null ? 'placed' : 'set', reason: given === null ? 'enrolled' : 'enrolled by an admin on this tier', event_id: null,
   }], now);
   return tier;
@@ -126,7 +192,7 @@ export async function setTierByAdmin(trx: Trx, tenantId: string, programId: stri
   const state = (await lockMemberTier(trx, tenantId, memberId))!;
   if (state.tier === tier) return true;
   await writeTiers(trx, tenantId, [{ memberId, tier, since: now, graceUntil: null, reviewAt: nextReviewAt(ladder, state.enrolledAt, now, now, timeZone) }], now);
-  await recordTierChanges(trx, tenantId, programId, [{ member_id: memberId, from_tier: state.tier, to_tier: tier, change: 'set', reason: 'set by an admin', event_id: null }], now);
+  await recordTierChanges(trx, tenantId, programId, ladder, [{ member_id: memberId, from_tier: state.tier, to_tier: tier, change: 'set', reason: 'set by an admin', event_id: null }], now);
   return true;
 }
 
@@ -191,7 +257,7 @@ export async function applyUpgrade(trx: Trx, now: Date, input: {
     memberId: state.memberId, tier: upgrade.tier, since: now, graceUntil: null,
     reviewAt: nextReviewAt(ladder, state.enrolledAt, now, now, input.timeZone),
   }], now);
-  await recordTierChanges(trx, tenantId, input.programId, [{
+  await recordTierChanges(trx, tenantId, input.programId, ladder, [{
     member_id: state.memberId, from_tier: upgrade.from, to_tier: upgrade.tier, change: 'up', reason: upgrade.reason, event_id: input.eventId,
   }], now);
   const bonusResult = upgrade.bonus > 0n ? await giveBonus(trx, now, tenantId, state.memberId, upgrade, input.idempotencyKey, input.actor) : null;
@@ -255,8 +321,14 @@ async function reviewChunk(trx: Trx, tenantId: string, programId: string, ladder
   const updates: TierUpdate[] = [];
   const history: TierHistoryRow[] = [];
   const bonuses: { member: TierState; upgrade: Upgrade; at: Date }[] = [];
+  // Tiers are a benefit of the program: its holdout (control group) is placed on the first tier and never moved.
+  const heldOut = await membersInHoldout(trx, tenantId, programId, members.map((m) => m.memberId));
   for (const m of members) {
-    const metric = metrics.get(m.memberId) ?? 0n;
+    const metric = heldOut.has(m.memberId) ? 0n : metrics.get(m.memberId) ?? 0n;
+    if (heldOut.has(m.memberId) && !placing(m)) {
+      updates.push({ memberId: m.memberId, tier: m.tier!, since: m.since!, graceUntil: m.graceUntil, reviewAt: calendar.next(m.enrolledAt, m.since!, m.reviewAt!, null) });
+      continue;
+    }
     if (placing(m)) {
       const tier: Tier = tierFor(ladder, metric);
       updates.push({ memberId: m.memberId, tier: tier.code, since: now, graceUntil: null, reviewAt: calendar.next(m.enrolledAt, now, now) });
@@ -282,7 +354,7 @@ async function reviewChunk(trx: Trx, tenantId: string, programId: string, ladder
   }
   stats.members += members.length;
   await writeTiers(trx, tenantId, updates, now);
-  await recordTierChanges(trx, tenantId, programId, history, now);
+  await recordTierChanges(trx, tenantId, programId, ladder, history, now);
   for (const { member, upgrade, at } of bonuses) {
     await giveBonus(trx, now, tenantId, member.memberId, upgrade, `tier-review:${member.memberId}:${at.toISOString()}`, 'system:tier-review');
   }
@@ -290,7 +362,12 @@ async function reviewChunk(trx: Trx, tenantId: string, programId: string, ladder
 
 export interface MemberTier {
   memberId: string;
+  /** the tier the member holds: the one they qualify for, or a membership's while it entitles them */
   tier: Tier;
+  /** the tier their own activity qualifies them for, which the reviews judge and progress measures */
+  qualifiedTier: Tier;
+  /** the membership whose plan holds the tier; null: their own qualification */
+  heldBy: TierBenefit | null;
   progress: Progress;
   /** the next review: where the tier is kept or lowered */
   reviewAt: Date | null;
@@ -311,9 +388,12 @@ export async function memberTier(laurel: Laurel, tenantId: string, memberId: str
   const totals = await activityTotals(laurel.db, tenantId, id, window);
   const reviewAt = state.reviewAt;
   const securedUntil = reviewAt === null ? null : tierSecuredUntil(ladder, { current, nextReview: reviewAt, graceUntil: state.graceUntil, timeZone });
+  const held = effectiveTier(ladder, current, (await entitledTierBenefits(laurel.db, tenantId, [id], now)).get(id) ?? []);
   return {
     memberId: id,
-    tier: tierAt(ladder, rankOf(ladder, current)),
+    tier: tierAt(ladder, rankOf(ladder, held.tier ?? current)),
+    qualifiedTier: tierAt(ladder, rankOf(ladder, current)),
+    heldBy: held.heldBy,
     progress: progressOf(ladder, { current, metricInWindow: metricOf(ladder, totals), window, securedUntil }),
     reviewAt, graceUntil: state.graceUntil, since: state.since,
   };

@@ -76,3 +76,15 @@ export function run(command: string, args: string[], env: NodeJS.ProcessEnv = pr
     child.once('exit', (code) => resolve({ code, out }));
   });
 }
+
+export interface Answer { status: number; type: string; retryAfter: string | null; body: Record<string, unknown> }
+
+/** A request to a running `laurel serve` at `base`, with an admin key and (for a write) an Idempotency-Key. */
+export async function callServer(base: string, adminKey: string, method: string, path: string, body?: unknown, key?: string): Promise<Answer> {
+  const headers: Record<string, string> = { authorization: `Bearer ${adminKey}` };
+  if (key) headers['idempotency-key'] = key;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const r = await fetch(`${base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await r.text();
+  return { status: r.status, type: r.headers.get('content-type') ?? '', retryAfter: r.headers.get('retry-after'), body: text ? JSON.parse(text) : {} };
+}

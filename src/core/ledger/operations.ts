@@ -229,8 +229,14 @@ export interface ReversalTarget {
   reversed: bigint;
   /** earn, positive adjust, transfer: the member whose points are taken back, with all their lots */
   receiver?: WalletState;
-  /** the lots the entry created (for a transfer, the receiver's) */
+  /** the lots the entry created (for a transfer, the receiver's); with `pooledIn`, the pool's lots they became */
   createdLots?: Lot[];
+  /**
+   * earn, positive adjust: the wallet the entry's points were moved into as a whole (a household's
+   * pool), which gives them back instead of the receiver. The reversal stays the receiver's entry
+   * (their lifetime earned goes down), with the pool as its counterparty and its postings.
+   */
+  pooledIn?: WalletState;
   /** redeem, negative adjust, transfer: the member who paid, and what was taken from each lot, net */
   payer?: WalletState;
   consumed?: LotTake[];
@@ -268,7 +274,7 @@ export function decideReverse(ctx: LedgerContext, target: ReversalTarget, amount
   const account: Account = original.kind === 'earn' ? 'issuance' : original.kind === 'redeem' ? 'redemption' : 'adjustment';
 
   if (takesBack) {
-    const receiver = target.receiver!;
+    const receiver = (original.kind !== 'transfer' && target.pooledIn) || target.receiver!;
     postings.push(...takeBack(ctx, receiver, target.createdLots ?? [], target.holds ?? [], reversing, entryId, original.entryId, decision));
     if (original.kind !== 'transfer') postings.push(program(account, reversing));
   }
@@ -284,7 +290,7 @@ export function decideReverse(ctx: LedgerContext, target: ReversalTarget, amount
   const owner = original.kind === 'transfer' ? target.payer! : (target.receiver ?? target.payer)!;
   const entry = newEntry(ctx, owner, 'reverse', {
     amount: reversing, reason, reversesEntryId: original.entryId, reversedKind: original.kind, postings,
-    counterpartyId: original.counterpartyId,
+    counterpartyId: original.kind !== 'transfer' && target.pooledIn ? target.pooledIn.memberId : original.counterpartyId,
   });
   decision.entries.push({ ...entry, entryId });
   return decision;

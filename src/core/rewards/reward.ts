@@ -123,7 +123,20 @@ function codes(value: unknown, field: string): string[] | null {
   });
 }
 
-const URL_TEXT = /^https:\/\/[^\s]{1,2000}$/;
+// A picture the portal and the console show from the brand's own site or CDN: http(s) only (never
+// javascript: or data:), a host, no spaces; at most 2,000 characters.
+function imageUrlOf(v: unknown): string {
+  const problem = () => invalid('imageUrl', 'imageUrl must be an http or https URL of at most 2000 characters');
+  if (typeof v !== 'string' || v.length > 2000 || /\s/.test(v)) throw problem();
+  let url: URL;
+  try {
+    url = new URL(v);
+  } catch {
+    throw problem();
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.hostname === '') throw problem();
+  return v;
+}
 
 export const REWARD_FIELDS = [
   'code', 'name', 'description', 'imageUrl', 'value', 'cost', 'validFrom', 'validTo', 'stock', 'perMember', 'tiers', 'grades', 'segment',
@@ -142,10 +155,7 @@ export function validateReward(input: unknown, env: { wallets: ReadonlySet<strin
   if (value.type === 'experience' && stock === null) throw invalid('stock', 'an experience has a capacity: give its stock');
   const segment = optional(input.segment, (v) => text(v, 'segment', 4000));
   if (segment !== null) checkCondition(segment, 'segment');
-  const imageUrl = optional(input.imageUrl, (v) => {
-    if (typeof v !== 'string' || !URL_TEXT.test(v)) throw invalid('imageUrl', 'imageUrl must be an https URL');
-    return v;
-  });
+  const imageUrl = optional(input.imageUrl, imageUrlOf);
   const enabled = input.enabled ?? true;
   if (typeof enabled !== 'boolean') throw invalid('enabled', 'enabled must be true or false');
   return {

@@ -3,6 +3,7 @@
 // these declarations when the rule is saved, and compiled once per process.
 import { Environment } from '@marcbachmann/cel-js';
 import { invalid } from '../errors.js';
+import type { MembershipFacts } from '../memberships/lifecycle.js';
 
 /** Everything a condition can read. Integers are bigint (CEL's int); absent text is "". */
 export interface Facts {
@@ -29,6 +30,8 @@ export interface Facts {
     daysSinceEnrolment: bigint;
     birthdayToday: boolean;
     birthdayThisMonth: boolean;
+    /** the member's paid membership (plan code, status, since, whether its benefits apply now); "" / false without one */
+    membership: MembershipFacts;
     /** before this event */
     stats: { purchases: bigint; purchasesThisYear: bigint; purchasesThisMonth: bigint; spend: bigint; spendThisYear: bigint };
   };
@@ -55,6 +58,7 @@ const environment = new Environment({ limits: { maxAstNodes: 500, maxDepth: 24, 
     schema: {
       id: 'string', tier: 'string', tierMultiplier: 'string', grade: 'string', attributes: 'map<string, dyn>', daysSinceEnrolment: 'int',
       birthdayToday: 'bool', birthdayThisMonth: 'bool',
+      membership: { plan: 'string', status: 'string', since: 'string', active: 'bool', multiplier: 'string', percentBack: 'string', flags: 'list<string>' },
       stats: { purchases: 'int', purchasesThisYear: 'int', purchasesThisMonth: 'int', spend: 'int', spendThisYear: 'int' },
     },
   })
@@ -129,3 +133,7 @@ export function compileCondition(source: string): Condition {
 
 /** Whether a condition reads the member's stats, which cost a query to compute. */
 export const readsStats = (source: string | null): boolean => source !== null && /\bstats\b/.test(source);
+
+/** Whether a rule reads the member's paid membership (its condition, or a membership_* effect), which costs a query. */
+export const readsMembership = (source: string | null, effectType: string): boolean =>
+  effectType.startsWith('membership_') || (source !== null && /\bmembership\b/.test(source));

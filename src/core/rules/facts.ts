@@ -4,6 +4,7 @@
 import { DateTime } from 'luxon';
 import type { Basket } from './basket.js';
 import type { Facts } from './conditions.js';
+import { NO_MEMBERSHIP, type MembershipFacts } from '../memberships/lifecycle.js';
 
 export interface MemberStats {
   purchases: bigint;
@@ -38,6 +39,8 @@ export interface FactsInput {
     /** YYYY-MM-DD */
     birthday: string | null;
     enrolledAt: Date;
+    /** the member's paid membership as it stands when the event occurred */
+    membership?: MembershipFacts;
   };
   stats: MemberStats;
   timeZone: string;
@@ -70,6 +73,7 @@ export function factsOf(input: FactsInput): Facts {
       daysSinceEnrolment: BigInt(Math.max(0, days)),
       birthdayToday: birthday !== null && birthday.month === local.month && birthday.day === local.day,
       birthdayThisMonth: birthday !== null && birthday.month === local.month,
+      membership: member.membership ?? NO_MEMBERSHIP,
       stats: input.stats,
     },
     time: {

@@ -222,6 +222,47 @@ export const percentBack: EarningStrategy<PercentBack> = {
   },
 };
 
+/** The earn multiplier of the member's paid membership, while its benefits apply (member.membership.multiplier). */
+export const membershipMultiplier: EarningStrategy<Record<string, never>> = {
+  type: 'membership_multiplier',
+  description: "multiplies the base points by the earn multiplier of the member's membership plan, while the membership's benefits apply (no membership, or none in force: no extra)",
+  phase: 'bonus',
+  triggers: ['purchase'],
+  parse(params, prefix) {
+    only(params, [], prefix);
+    return {};
+  },
+  wallet: () => null,
+  award({ facts, base }) {
+    const m = facts.member.membership;
+    // Facts stored before memberships existed have none: no extra, as at the time.
+    const factor = m?.active && m.multiplier ? parseDecimal(m.multiplier, 'membership.multiplier', ONE, { numerator: 100n, denominator: 1n }) : undefined;
+    const on = base.reduce((s, x) => s + x, 0n);
+    return { points: factor ? extra(factor, on) : 0n, detail: { plan: m?.plan ?? '', factor: factor ? show(factor) : null, base: on } };
+  },
+};
+
+/** Store credit at the percent of the member's membership plan, while its benefits apply (a co-op's 10% back). */
+export const membershipPercentBack: EarningStrategy<{ wallet: string; mode: RoundingMode }> = {
+  type: 'membership_percent_back',
+  description: "the percent back of the member's membership plan, on the money paid, as store credit (minor units) into a wallet, while the membership's benefits apply",
+  phase: 'base',
+  triggers: ['purchase'],
+  parse(params, prefix) {
+    only(params, ['wallet', 'mode'], prefix);
+    if (typeof params.wallet !== 'string' || params.wallet === '') throw invalid(`${prefix}wallet`, `${prefix}wallet must name the program's store-credit wallet`);
+    return { wallet: params.wallet, mode: mode(params.mode, `${prefix}mode`) };
+  },
+  wallet: (p) => p.wallet,
+  award({ params: p, basket, facts }) {
+    const m = facts.member.membership;
+    const percent = m?.active && m.percentBack ? parseDecimal(m.percentBack, 'membership.percentBack', ZERO, { numerator: 100n, denominator: 1n }) : undefined;
+    const amount = basket.lines.reduce((s, l) => s + l.paid, 0n);
+    const credit = percent ? divide(amount * percent.numerator, percent.denominator * 100n, p.mode) : 0n;
+    return { points: credit, detail: { plan: m?.plan ?? '', amount, percent: percent ? show(percent) : null, mode: p.mode } };
+  },
+};
+
 const BILLION = 1_000_000_000n;
 
 /** Points with probability p, decided by the event id: the same event always wins or always loses. */
@@ -243,7 +284,7 @@ export const surprise: EarningStrategy<{ probability: Ratio; points: bigint }> =
 };
 
 export const BUILT_IN_STRATEGIES: readonly EarningStrategy<unknown>[] = [
-  pointsPerAmount, fixedPoints, multiplier, tierMultiplier, percentBack, surprise,
+  pointsPerAmount, fixedPoints, multiplier, tierMultiplier, percentBack, surprise, membershipMultiplier, membershipPercentBack,
 ] as EarningStrategy<unknown>[];
 
 /** The built-in strategies plus a brand's own; a brand's strategy may not reuse a built-in type. */

@@ -78,6 +78,7 @@ const RunSchema = Type.Object({
 const ReportSchema = Type.Object({
   object: Type.Literal('grade_report'),
   programId: Id('the program'),
+  graded: Type.Boolean({ description: 'whether the program has a grading scheme (GET …/grading answers 404 without one)' }),
   grades: Type.Array(Type.Object({ grade: Nullable(Type.String()), members: Type.Integer() }), {
     description: "active members per grade: the scheme's grades best first, any other grade members hold, then null (no grade)",
   }),

@@ -1,13 +1,14 @@
 // Scheduled jobs and their runs, for the deployment's operator (LAUREL_OPERATOR_KEY): jobs run
-// across tenants, so no tenant's key sees them.
+// across tenants, so no tenant's key sees them in full. A tenant's owner reads /job-schedules:
+// the schedules and the status of recent runs, nothing a run learned about any tenant.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { listRuns, listSchedules } from '../../db/jobs.js';
+import { listRuns, listSchedules, recentRunsPerJob } from '../../db/jobs.js';
 import type { Laurel } from '../../services/context.js';
 import { isOperator } from '../auth.js';
 import { httpProblem } from '../problems.js';
-import { described, Id, Nullable, operatorErrors, Timestamp } from '../schemas.js';
+import { described, errors, Id, Nullable, operatorErrors, Timestamp } from '../schemas.js';
 
 const RunSchema = Type.Object({
   object: Type.Literal('job_run'),
@@ -45,7 +46,51 @@ function operatorOnly(request: FastifyRequest): void {
   if (!isOperator(request)) throw httpProblem('forbidden', 'jobs run across tenants: they need the operator key (LAUREL_OPERATOR_KEY) of this deployment');
 }
 
+// What a tenant may see of jobs that run across every tenant: when each runs and whether its runs
+// succeed. Not what a run did (its stats add up every tenant's figures), not its error (it may
+// quote another tenant's data), not the worker (the deployment's hosts).
+const TenantRunSchema = Type.Object({
+  runId: Id('the run'),
+  trigger: Type.String({ enum: ['schedule', 'manual'] }),
+  status: Type.String({ enum: ['running', 'succeeded', 'failed', 'abandoned'] }),
+  startedAt: Timestamp('when it started'),
+  finishedAt: Nullable(Timestamp('when it ended')),
+});
+
+const TenantJobSchema = Type.Object({
+  object: Type.Literal('job_schedule'),
+  job: Type.String({ examples: ['settle'] }),
+  cron: Type.String({ examples: ['* * * * *'] }),
+  timeZone: Type.String({ examples: ['UTC'] }),
+  enabled: Type.Boolean(),
+  nextRunAt: Timestamp('when it is due next'),
+  failures: Type.Integer({ description: 'failed runs in a row' }),
+  running: Type.Boolean({ description: 'whether a run is in progress' }),
+  recentRuns: Type.Array(TenantRunSchema, { description: 'its newest runs, newest first' }),
+});
+
 export const jobRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (app) => {
+  app.get('/job-schedules', {
+    schema: {
+      operationId: 'listJobSchedules', summary: 'Jobs as a tenant sees them', tags: ['jobs'],
+      description: "Every scheduled job (they run for all tenants of the deployment) with its cron, next due time, failures in a row and its newest runs: their trigger, status and times, and nothing else. What a run did, its error and its worker are left out: a run's figures add up every tenant's and its error may quote another tenant's data (the deployment's own key reads them at `GET /v1/jobs`). An owner or an admin key may read it.",
+      querystring: Type.Object({ runs: Type.Optional(Type.Integer({ minimum: 0, maximum: 20, description: 'runs per job (default 5)' })) }, { additionalProperties: false }),
+      response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(TenantJobSchema) }), 'Every job with its schedule and newest runs.'), ...errors(403) },
+    },
+    config: { access: { scopes: ['admin'], roles: ['owner'] } },
+  }, async (request) => {
+    const now = laurel.clock.now();
+    const runs = await recentRunsPerJob(laurel.db, request.query.runs ?? 5);
+    const data = (await listSchedules(laurel.db)).map((s) => ({
+      object: 'job_schedule' as const, job: s.job, cron: s.cron, timeZone: s.time_zone, enabled: s.enabled, nextRunAt: s.next_run_at.toISOString(),
+      failures: s.failures, running: s.leased_until !== null && s.leased_until > now,
+      recentRuns: runs.filter((r) => r.job === s.job).map((r) => ({
+        runId: r.run_id, trigger: r.trigger, status: r.status, startedAt: r.started_at.toISOString(), finishedAt: r.finished_at?.toISOString() ?? null,
+      })),
+    }));
+    return { object: 'list' as const, data };
+  });
+
   app.get('/jobs', {
     schema: {
       operationId: 'listJobs', summary: 'Scheduled jobs', tags: ['jobs'],

@@ -4,7 +4,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import { MAX_POINTS } from '../../core/points.js';
+import { DEFAULT_WALLET } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
+import { milestonesAfterAdjustment } from '../../services/achievements.js';
 import { eventOfEntry } from '../../services/events.js';
 import {
   adjust, captureHold, createHold, getBalances, openLots, getEntry, getHold, listJournal, redeem, reverseEntry, transfer, voidHold,
@@ -75,7 +77,7 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
 
   app.get('/members/:memberId/journal', {
     schema: {
-      operationId: 'listJournal', summary: "A member's journal", tags: ['ledger'], description: 'Newest first, with postings; transfers appear for both members.',
+      operationId: 'listJournal', summary: "A member's journal", tags: ['ledger'], description: 'Newest first by the time each entry was made (then by id), with postings; transfers appear for both members.',
       params: MemberParams,
       querystring: Type.Object({
         wallet: Wallet,
@@ -122,8 +124,14 @@ export const ledgerRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
       response: { 201: described(Result, 'The adjust entry and the balance after it.'), ...errors(403, 404, 409, 422) },
     },
     config: { access: ADMIN, operation: 'adjust' },
-  }, async (request, reply) => reply.status(201).send(presentLedgerResult(
-    await adjust(laurel, { ...write(request), memberId: request.params.memberId, ...request.body, actor: actorOf(request) }))));
+  }, async (request, reply) => {
+    const result = await adjust(laurel, { ...write(request), memberId: request.params.memberId, ...request.body, actor: actorOf(request) });
+    // The balance milestones watch moved: a rise is told (and paid) as on an event, a fall lowers their level.
+    if ((request.body.wallet ?? DEFAULT_WALLET) === DEFAULT_WALLET) {
+      await milestonesAfterAdjustment(laurel, tenantOf(request), request.params.memberId, { key: write(request).idempotencyKey, actor: actorOf(request) });
+    }
+    return reply.status(201).send(presentLedgerResult(result));
+  });
 
   app.post('/members/:memberId/holds', {
     schema: {

@@ -21,7 +21,7 @@ const Identifiers = {
 const Details = {
   attributes: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'free-form JSON the brand keeps on the member' })),
   birthday: Type.Optional(Nullable(Type.String({ format: 'date', examples: ['1990-04-30'] }))),
-  tier: Type.Optional(Nullable(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: "the member's tier, as rules read it (member.tier); admin keys only", examples: ['gold'] }))),
+  tier: Type.Optional(Nullable(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: "the tier the member qualifies for; admin keys only. Rules read it as member.tier unless a paid membership holds the member on another (GET /members/{memberId}/tier)", examples: ['gold'] }))),
   grade: Type.Optional(Nullable(Type.String({ pattern: '^[a-z][a-z0-9_]{0,31}$', description: "the member's customer grade, as rules read it (member.grade); admin keys only", examples: ['a'] }))),
 };
 
@@ -35,7 +35,7 @@ const MemberSchema = Type.Object({
   cardCode: Nullable(Type.String()),
   attributes: Type.Record(Type.String(), Type.Unknown()),
   birthday: Nullable(Type.String()),
-  tier: Nullable(Type.String()),
+  tier: Nullable(Type.String({ description: 'the tier the member qualifies for; while a paid membership holds them on another, GET /members/{memberId}/tier tells the one they hold (what rules and rewards read)' })),
   grade: Nullable(Type.String()),
   status: Type.String({ enum: ['active', 'suspended', 'erased'] }),
   enrolledAt: Timestamp('when the member joined'),
@@ -63,7 +63,10 @@ export const memberRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
       summary: 'Enrol a member', tags: ['members'], operationId: 'createMember',
       description: "Identifiers (externalId, email, phone, cardCode) are unique within the program; at least one is required. Emails are stored lower-case, phones in E.164. When the program has `signup` rules, the member's welcome (a signup event) follows; if it fails, the member stays enrolled and the `welcomes` job sends it again within minutes, once.",
       headers: OptionalIdempotencyHeader,
-      body: Type.Object({ programId: Id('the program'), ...Identifiers, ...Details }, { additionalProperties: false }),
+      body: Type.Object({
+        programId: Id('the program'), ...Identifiers, ...Details,
+        referralCode: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 64, description: "the referral code of the member who referred this one (the program's referrals must be on); attributed once, for good", examples: ['7K3M9QXR2B4TDW6H'] }))),
+      }, { additionalProperties: false }),
       response: { 201: { ...MemberSchema, description: 'The member enrolled (or, replayed, the one the first call enrolled).' }, ...errors(403, 404, 409) },
     },
     config: { access: POS },

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { ProgramInput } from '../../core/program.js';
 import type { Laurel } from '../../services/context.js';
 import { dashboard } from '../../db/dashboard.js';
+import { loadLadderRow } from '../../db/tiers.js';
 import { createProgram, getProgram, getTenant, listPrograms, updateProgramSettings, type Program, type ProgramSettings } from '../../services/tenants.js';
 import { ADMIN, clientKey, READ, tenantOf } from '../auth.js';
 import { described, errors, Id, Nullable, OptionalIdempotencyHeader, Points, Timestamp } from '../schemas.js';
@@ -116,7 +117,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   app.get('/programs/:programId/dashboard', {
     schema: {
       summary: "A program's dashboard", tags: ['programs'], operationId: 'getProgramDashboard',
-      description: 'The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points issued, redeemed and expired (in total and per day of the tenant\'s time zone), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier.',
+      description: 'The figures of the console dashboard over the last `days` days: members, active members (who earned, redeemed or held points), points of the points wallet issued (less what returns took back), redeemed (less what was given back) and expired, in total and per day of the tenant\'s time zone (the series of `GET …/analytics/points`), the redemption rate, the liability (available and pending points of redeemable wallets, now) and the members per tier. The console\'s dashboard reads the analytics reports and this liability.',
       params: Type.Object({ programId: Id('the program') }),
       querystring: Type.Object({ days: Type.Optional(Type.Integer({ minimum: 1, maximum: 366, default: 30, description: 'how many days back', examples: [30] })) }, { additionalProperties: false }),
       response: {
@@ -133,6 +134,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
           liability: Points('available and pending points of redeemable wallets, now'),
           days: Type.Array(Type.Object({ date: Type.String({ format: 'date', examples: ['2026-11-24'] }), issued: Points('earned that day'), redeemed: Points('redeemed that day'), expired: Points('expired that day') }), { description: 'days with any movement, oldest first' }),
           tiers: Type.Array(Type.Object({ tier: Nullable(Type.String({ examples: ['gold'] })), members: Type.Integer({ examples: [42] }) }), { description: 'members per tier; null: no tier' }),
+          tierLadder: Type.Boolean({ description: 'whether the program has a tier ladder (GET …/tier-ladder answers 404 without one)' }),
         }, { description: 'the dashboard figures' }),
         ...errors(403, 404),
       },
@@ -143,7 +145,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
     const program = await getProgram(laurel, tenantId, request.params.programId);
     const tenant = await getTenant(laurel, tenantId);
     const since = new Date(laurel.clock.now().getTime() - (request.query.days ?? 30) * 86_400_000);
-    const d = await dashboard(laurel.db, tenantId, program.programId, tenant.timeZone, since);
+    const d = await dashboard(laurel.db, tenantId, program.programId, tenant.timeZone, since, laurel.clock.now());
     return {
       object: 'dashboard' as const, programId: program.programId, since: since.toISOString(),
       members: Number(d.members), activeMembers: Number(d.activeMembers), issued: Number(d.issued), redeemed: Number(d.redeemed), expired: Number(d.expired),
@@ -151,6 +153,7 @@ export const programRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
       liability: Number(d.liability),
       days: d.days.map((x) => ({ date: x.date, issued: Number(x.issued), redeemed: Number(x.redeemed), expired: Number(x.expired) })),
       tiers: d.tiers.map((t) => ({ tier: t.tier, members: Number(t.members) })),
+      tierLadder: (await loadLadderRow(laurel.db, tenantId, program.programId)) !== undefined,
     };
   });
 };

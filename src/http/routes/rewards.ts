@@ -7,7 +7,7 @@ import { REWARD_TYPES, type Reward, type RewardValue } from '../../core/rewards/
 import type { Instance, RewardRow } from '../../db/rewards.js';
 import type { Laurel } from '../../services/context.js';
 import {
-  cancelInstance, consumeInstance, createReward, donations, getInstance, getReward, importPartnerCodes, listRewards, memberInstances,
+  cancelInstance, consumeInstance, createReward, donations, getInstance, getReward, importPartnerCodes, listRewards, memberInstances, programInstances,
   quotePointsPayment, redeemReward, rewardsForMember, updateReward, validateInstance, type Redemption,
 } from '../../services/rewards.js';
 import { actorOf, ADMIN, clientKey, POS, READ, READ_OR_MEMBER, tenantOf } from '../auth.js';
@@ -41,7 +41,7 @@ const RewardBody = Type.Object({
   code: Type.String({ pattern: '^[a-z0-9][a-z0-9_-]{0,63}$', description: "the program's code for it (tiers' rewardAccess names it)", examples: ['free-coffee'] }),
   name: Type.String({ minLength: 1, maxLength: 200, examples: ['A free coffee'] }),
   description: Type.Optional(Nullable(Type.String({ minLength: 1, maxLength: 4000 }))),
-  imageUrl: Type.Optional(Nullable(Type.String({ maxLength: 2000, description: 'https URL of its picture for the member portal' }))),
+  imageUrl: Type.Optional(Nullable(Type.String({ maxLength: 2000, description: 'http or https URL of its picture, shown in the console, the member portal and the widget', examples: ['https://cdn.example.com/rewards/latte.jpg'] }))),
   value: ValueBody,
   cost: Type.Integer({ minimum: 1, maximum: 1_000_000_000_000, description: 'points it costs' }),
   validFrom: Type.Optional(Nullable(Timestamp('redeemable from'))),
@@ -69,6 +69,7 @@ const RewardSchema = Type.Object({
   perMember: Type.Array(Type.Record(Type.String(), Type.Unknown())),
   tiers: Nullable(Type.Array(Type.String())), grades: Nullable(Type.Array(Type.String())), segment: Nullable(Type.String()),
   channels: Nullable(Type.Array(Type.String())), expiresAfterDays: Nullable(Type.Integer()), enabled: Type.Boolean(),
+  partnerCodesFree: Type.Optional(Type.Integer({ description: "partner_voucher, in the catalog's list: imported codes not yet given out (redemptions stop at 0 whatever the stock)" })),
 });
 
 const presentValue = (v: RewardValue) => plain(v) as Record<string, unknown>;
@@ -141,7 +142,12 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   app.get('/programs/:programId/rewards', {
     schema: { operationId: 'listRewards', summary: 'The catalog', tags: ['rewards'], description: "A program's rewards, by code.", params: ProgramParams, response: { 200: described(Type.Object({ object: Type.Literal('list'), data: Type.Array(RewardSchema) }), "The program's rewards."), ...errors(403, 404) } },
     config: { access: READ },
-  }, async (request) => ({ object: 'list' as const, data: (await listRewards(laurel, tenantOf(request), request.params.programId)).map(presentRow) }));
+  }, async (request) => ({
+    object: 'list' as const,
+    data: (await listRewards(laurel, tenantOf(request), request.params.programId)).map((row) => ({
+      ...presentRow(row), ...(row.partnerCodesFree === undefined ? {} : { partnerCodesFree: Number(row.partnerCodesFree) }),
+    })),
+  }));
 
   app.get('/rewards/:rewardId', {
     schema: { operationId: 'getReward', summary: 'A reward', tags: ['rewards'], description: 'One reward of the catalog with its stock used.', params: RewardParams, response: { 200: described(RewardSchema, 'The reward.'), ...errors(403, 404) } },
@@ -218,6 +224,33 @@ export const rewardRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async
   }, async (request) => {
     const limit = request.query.limit ?? 20;
     const rows = await memberInstances(laurel, tenantOf(request), request.params.memberId, decodeCursor(request.query.cursor), limit + 1);
+    const p = page(rows, limit, (i) => i.instanceId);
+    return { ...p, data: p.data.map(presentInstance) };
+  });
+
+  app.get('/programs/:programId/reward-instances', {
+    schema: {
+      operationId: 'listProgramRewardInstances', summary: 'Redemptions', tags: ['rewards'],
+      description: "Every reward instance the program issued, newest first, a page at a time: the console's redemptions list. Filter by status (repeat the parameter), reward, member and when it was issued.",
+      params: ProgramParams,
+      querystring: Type.Object({
+        status: Type.Optional(Type.Array(Type.String({ enum: ['reserved', 'issued', 'consumed', 'cancelled', 'expired'] }), { description: 'only these statuses (repeat the parameter)' })),
+        rewardId: Type.Optional(Id('only this reward')),
+        memberId: Type.Optional(Id('only this member')),
+        from: Type.Optional(Timestamp('issued at or after')),
+        to: Type.Optional(Timestamp('issued before')),
+        ...ListQuery,
+      }, { additionalProperties: false }),
+      response: { 200: listOf(InstanceSchema, 'a page of reward instances, newest first'), ...errors(403, 404) },
+    },
+    config: { access: READ },
+  }, async (request) => {
+    const q = request.query;
+    const limit = q.limit ?? 20;
+    const rows = await programInstances(laurel, tenantOf(request), request.params.programId, {
+      statuses: q.status as Instance['status'][] | undefined, rewardId: q.rewardId, memberId: q.memberId,
+      from: q.from ? new Date(q.from) : undefined, to: q.to ? new Date(q.to) : undefined, before: decodeCursor(q.cursor), limit: limit + 1,
+    });
     const p = page(rows, limit, (i) => i.instanceId);
     return { ...p, data: p.data.map(presentInstance) };
   });

@@ -97,6 +97,13 @@ const MemberTierSchema = Type.Object({
   object: Type.Literal('member_tier'),
   memberId: Id('the member'),
   tier: TierSchema,
+  qualifiedTier: Code,
+  heldBy: Nullable(Type.Object({
+    plan: Type.String({ description: "the membership plan's code", examples: ['delivery-pass'] }),
+    tier: Code,
+    mode: Type.String({ enum: ['floor', 'override'], description: 'floor: at least its tier; override: exactly its tier' }),
+    since: Timestamp('when the membership started'),
+  }, { description: 'the membership whose plan gives the tier while it entitles the member; null: the tier is their own (qualifiedTier)' })),
   metric: Type.Integer({ description: "the ladder's metric in the current window (net of returns: it may be below 0)" }),
   window: Type.Object({ start: Nullable(Timestamp('first instant counted')), end: Nullable(Timestamp('first instant not counted')) }),
   nextTier: Nullable(Code),
@@ -114,7 +121,7 @@ const HistorySchema = Type.Object({
   at: Timestamp('when'),
   from: Nullable(Type.String()),
   to: Type.String(),
-  change: Type.String({ enum: ['placed', 'up', 'grace', 'down', 'set'] }),
+  change: Type.String({ enum: ['placed', 'up', 'kept', 'grace', 'down', 'set'], description: 'kept: the tier qualified for moved, but a membership holds the tier the member has' }),
   reason: Type.String({ examples: ['review: down one level (metric 800 < 1000)'] }),
   eventId: Nullable(Id('the event whose activity lifted the member')),
 });
@@ -156,7 +163,7 @@ export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
   app.get('/members/:memberId/tier', {
     schema: {
       operationId: 'getMemberTier', summary: "A member's tier and progress", tags: ['tiers'],
-      description: 'The tier with its benefits, the metric in the current window, the next tier and what is missing, and the date the tier is secured until. A member token may read its own.',
+      description: 'The tier the member holds with its benefits (a membership entitling them may hold it: at least its plan\'s tier, or exactly it; then heldBy names it and qualifiedTier is their own), the metric in the current window, the next tier and what is missing, and the date the tier they qualify for is secured until. A member token may read its own.',
       params: MemberParams, response: { 200: described(MemberTierSchema, "The member's tier, its benefits and the progress to the next."), ...errors(403, 404) },
     },
     config: { access: READ_OR_MEMBER },
@@ -164,7 +171,8 @@ export const tierRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => async (
     const t = await memberTier(laurel, tenantOf(request), request.params.memberId);
     const p = t.progress;
     return {
-      object: 'member_tier' as const, memberId: t.memberId, tier: presentTier(t.tier), metric: n(p.metric),
+      object: 'member_tier' as const, memberId: t.memberId, tier: presentTier(t.tier), qualifiedTier: t.qualifiedTier.code,
+      heldBy: t.heldBy ? { ...t.heldBy, since: t.heldBy.since.toISOString() } : null, metric: n(p.metric),
       window: { start: iso(p.window.start), end: iso(p.window.end) }, nextTier: p.nextTier, missing: n(p.missing), missingToKeep: n(p.missingToKeep),
       securedUntil: iso(p.securedUntil), reviewAt: iso(t.reviewAt), graceUntil: iso(t.graceUntil), since: iso(t.since),
     };

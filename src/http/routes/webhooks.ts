@@ -9,6 +9,7 @@ import {
   createEndpoint, deleteEndpoint, getEndpoint, listDeliveries, listEndpoints, sendTestMessage, updateEndpoint,
   type WebhookDelivery, type WebhookEndpoint,
 } from '../../services/webhooks.js';
+import { replayDelivery } from '../../services/webhook-replay.js';
 import { ADMIN, clientKey, tenantOf } from '../auth.js';
 import { decodeCursor, page } from '../cursor.js';
 import { described, errors, Id, listOf, ListQuery, Nullable, OptionalIdempotencyHeader, Timestamp } from '../schemas.js';
@@ -149,5 +150,22 @@ export const webhookRoutes = (laurel: Laurel): FastifyPluginAsyncTypebox => asyn
   }, async (request, reply) => {
     const m = await sendTestMessage(laurel, tenantOf(request), request.params.endpointId, clientKey(request));
     return reply.status(202).send({ object: 'webhook_message' as const, messageId: m.messageId, deliveryId: m.deliveryId, type: 'webhook.test' as const });
+  });
+
+  app.post('/webhook-endpoints/:endpointId/deliveries/:deliveryId/replay', {
+    schema: {
+      operationId: 'replayWebhookDelivery', summary: 'Replay a delivery', tags: ['webhooks'],
+      description: 'Queues a delivered or failed delivery again, due now, with a fresh round of attempts; the next run of the `webhooks` job sends it, with the same webhook-id (a receiver that has it already dedupes). A delivery still pending is queued already: it is answered as it is, with `requeued: false`, so replaying twice sends once.',
+      headers: OptionalIdempotencyHeader,
+      params: Type.Object({ endpointId: Id('the endpoint'), deliveryId: Id('the delivery') }),
+      response: {
+        200: described(Type.Intersect([DeliverySchema, Type.Object({ requeued: Type.Boolean({ description: 'false: it was pending already, nothing changed' }) })]), 'The delivery, queued.'),
+        ...errors(403, 404),
+      },
+    },
+    config: { access: ADMIN },
+  }, async (request) => {
+    const d = await replayDelivery(laurel, tenantOf(request), request.params.endpointId, request.params.deliveryId, clientKey(request));
+    return { ...presentDelivery(d), requeued: d.requeued };
   });
 };

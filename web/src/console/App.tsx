@@ -3,14 +3,25 @@ import { useState, type FormEvent } from 'react';
 import { NavLink, Navigate, Route, Routes } from 'react-router';
 import { api, ApiError, ok, setCsrfToken } from '../api/client';
 import { LanguageSwitch, useI18n, type MessageKey } from '../i18n';
+import { Accounting } from './Accounting';
+import { Achievements } from './Achievements';
+import { Analytics } from './Analytics';
 import { AuditLog } from './AuditLog';
+import { Campaigns } from './Campaigns';
 import { Dashboard } from './Dashboard';
+import { Engagement } from './Engagement';
+import { Grades } from './Grades';
+import { Jobs } from './Jobs';
 import { MemberProfile, Members } from './Members';
-import { Rewards } from './Rewards';
+import { Memberships } from './Memberships';
+import { Referrals } from './Referrals';
+import { Redemptions, Rewards } from './Rewards';
 import { Rules } from './Rules';
-import { ApiKeys, Program, Webhooks } from './Settings';
 import { canRead, SessionContext, type Area, type Role } from './session';
+import { ApiKeys, Program } from './Settings';
+import { Tiers } from './Tiers';
 import { Users } from './Users';
+import { Webhooks } from './Webhooks';
 
 export function App() {
   const { t } = useI18n();
@@ -37,15 +48,26 @@ export function App() {
         {programs.isPending ? <p className="loading">{t('loading')}</p> : (
           <Routes>
             <Route path="/" element={<Dashboard />} />
+            <Route path="/analytics" element={<Analytics />} />
             <Route path="/members" element={<Members />} />
             <Route path="/members/:memberId" element={<MemberProfile />} />
             <Route path="/rules" element={<Rules />} />
+            <Route path="/campaigns" element={<Campaigns />} />
+            <Route path="/tiers" element={<Tiers />} />
+            <Route path="/grades" element={<Grades />} />
+            <Route path="/jobs" element={<Jobs />} />
             <Route path="/rewards" element={<Rewards />} />
+            <Route path="/rewards/redemptions" element={<Redemptions />} />
+            <Route path="/referrals" element={<Referrals />} />
+            <Route path="/achievements" element={<Achievements />} />
+            <Route path="/memberships" element={<Memberships />} />
+            <Route path="/engagement" element={<Engagement />} />
             <Route path="/audit-log" element={<AuditLog />} />
             <Route path="/users" element={<Users />} />
             <Route path="/program" element={<Program />} />
             <Route path="/webhooks" element={<Webhooks />} />
             <Route path="/api-keys" element={<ApiKeys />} />
+            <Route path="/accounting" element={<Accounting />} />
             <Route path="*" element={<Navigate to="/" replace />} />
           </Routes>
         )}
@@ -56,14 +78,24 @@ export function App() {
 
 const NAV: { to: string; label: MessageKey; area: Area }[] = [
   { to: '/', label: 'nav.dashboard', area: 'program' },
+  { to: '/analytics', label: 'nav.analytics', area: 'program' },
   { to: '/members', label: 'nav.members', area: 'members' },
   { to: '/program', label: 'nav.program', area: 'program' },
   { to: '/rules', label: 'nav.rules', area: 'program' },
+  { to: '/campaigns', label: 'nav.campaigns', area: 'program' },
+  { to: '/tiers', label: 'nav.tiers', area: 'program' },
+  { to: '/grades', label: 'nav.grades', area: 'program' },
   { to: '/rewards', label: 'nav.rewards', area: 'program' },
+  { to: '/referrals', label: 'nav.referrals', area: 'program' },
+  { to: '/achievements', label: 'nav.achievements', area: 'program' },
+  { to: '/memberships', label: 'nav.memberships', area: 'program' },
+  { to: '/engagement', label: 'nav.engagement', area: 'program' },
   { to: '/audit-log', label: 'nav.audit', area: 'audit' },
   { to: '/users', label: 'nav.users', area: 'users' },
   { to: '/webhooks', label: 'nav.webhooks', area: 'webhooks' },
+  { to: '/jobs', label: 'nav.jobs', area: 'jobs' },
   { to: '/api-keys', label: 'nav.keys', area: 'keys' },
+  { to: '/accounting', label: 'accounting.nav', area: 'books' },
 ];
 
 function Shell({ role, email, children }: { role: Role; email: string; children: React.ReactNode }) {

@@ -1,5 +1,5 @@
-// The program's settings, its tier ladder, webhooks and API keys: what an owner or a marketer
-// checks before changing anything.
+// The program's settings, its tier ladder and API keys: what an owner or a marketer checks before
+// changing anything. (Webhooks have their own page, Webhooks.tsx.)
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState, type FormEvent } from 'react';
 import { api, ApiError, ok } from '../api/client';
@@ -11,8 +11,13 @@ export function Program() {
   const { program } = useSession();
   const programId = program?.programId ?? '';
   const p = useQuery({ queryKey: ['program', programId], enabled: !!program, queryFn: () => ok(api.GET('/v1/programs/{programId}', { params: { path: { programId } } })) });
-  const ladder = useQuery({ queryKey: ['ladder', programId], enabled: !!program, queryFn: async () => (await api.GET('/v1/programs/{programId}/tier-ladder', { params: { path: { programId } } })).data ?? null });
   const dash = useQuery({ queryKey: ['dashboard', programId, 90], enabled: !!program, queryFn: () => ok(api.GET('/v1/programs/{programId}/dashboard', { params: { path: { programId }, query: { days: 90 } } })) });
+  // Asked for only when there is one: a 404 would be logged in the browser's console.
+  const hasLadder = dash.data?.tierLadder;
+  const ladder = useQuery({
+    queryKey: ['ladder', programId, hasLadder], enabled: hasLadder !== undefined,
+    queryFn: async () => (hasLadder ? (await api.GET('/v1/programs/{programId}/tier-ladder', { params: { path: { programId } } })).data ?? null : null),
+  });
   if (!p.data) return <p className="loading">{t('loading')}</p>;
   const d = p.data;
   const membersOf = (code: string) => dash.data?.tiers.find((x) => x.tier === code)?.members ?? 0;
@@ -43,52 +48,6 @@ export function Program() {
           </table>
         </div>
       ) : <p>{t('program.noLadder')}</p>}
-    </section>
-  );
-}
-
-export function Webhooks() {
-  const { t, date } = useI18n();
-  const endpoints = useQuery({ queryKey: ['webhooks'], queryFn: () => ok(api.GET('/v1/webhook-endpoints')) });
-  const [open, setOpen] = useState<string | null>(null);
-  const deliveries = useQuery({
-    queryKey: ['deliveries', open], enabled: !!open,
-    queryFn: () => ok(api.GET('/v1/webhook-endpoints/{endpointId}/deliveries', { params: { path: { endpointId: open! } } })),
-  });
-  return (
-    <section>
-      <h1>{t('nav.webhooks')}</h1>
-      {endpoints.data?.data.length === 0 && <p>{t('webhooks.none')}</p>}
-      {!!endpoints.data?.data.length && (
-        <div className="table-wrap">
-          <table>
-            <thead><tr><th>URL</th><th>{t('webhooks.types')}</th><th>{t('rules.enabled')}</th><th /></tr></thead>
-            <tbody>
-              {endpoints.data.data.map((e) => (
-                <tr key={e.endpointId}>
-                  <td><code>{e.url}</code></td><td>{e.eventTypes.join(', ') || t('webhooks.all')}</td><td>{e.enabled ? '✓' : '—'}</td>
-                  <td><button type="button" className="secondary" onClick={() => setOpen(e.endpointId)}>{t('webhooks.deliveries')}</button></td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-      {deliveries.data && (
-        <>
-          <h2>{t('webhooks.deliveries')}</h2>
-          <div className="table-wrap">
-            <table>
-              <thead><tr><th>{t('journal.when')}</th><th>{t('rewards.type')}</th><th>{t('members.status')}</th><th className="num">{t('webhooks.attempts')}</th><th>{t('webhooks.last')}</th></tr></thead>
-              <tbody>
-                {deliveries.data.data.map((x) => (
-                  <tr key={x.deliveryId}><td>{date(x.createdAt)}</td><td>{x.type}</td><td>{x.status}</td><td className="num">{x.attempts}</td><td>{x.lastStatusCode ?? x.lastError ?? ''}</td></tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-        </>
-      )}
     </section>
   );
 }

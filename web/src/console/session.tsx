@@ -14,21 +14,21 @@ export function useSession() {
   return s;
 }
 
-export type Area = 'members' | 'program' | 'users' | 'audit' | 'keys' | 'webhooks' | 'jobs';
+export type Area = 'members' | 'program' | 'users' | 'audit' | 'keys' | 'webhooks' | 'jobs' | 'books';
 
 const WRITES: Record<Role, Area[]> = {
-  owner: ['members', 'program', 'users', 'keys', 'webhooks', 'jobs'],
+  owner: ['members', 'program', 'users', 'keys', 'webhooks', 'jobs', 'books'],
   marketer: ['program'],
   support: ['members'],
-  finance: [],
+  finance: ['books'],
   viewer: [],
 };
 const READS: Record<Role, Area[]> = {
-  owner: ['members', 'program', 'users', 'audit', 'keys', 'webhooks', 'jobs'],
+  owner: ['members', 'program', 'users', 'audit', 'keys', 'webhooks', 'jobs', 'books'],
   marketer: ['members', 'program'],
   support: ['members', 'program'],
-  finance: ['members', 'program', 'audit'],
-  viewer: ['members', 'program'],
+  finance: ['members', 'program', 'audit', 'books'],
+  viewer: ['members', 'program', 'books'],
 };
 
 export const canWrite = (role: Role, area: Area) => WRITES[role].includes(area);

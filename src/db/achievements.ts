@@ -1,0 +1,500 @@
+// Achievement queries: definitions and their versions, the running tallies (upserted by the event
+// path, one statement per event), contributions, unlocks, the unlock report and the backfill's
+// chunked, set-based reads and writes.
+import { sql } from 'kysely';
+import { decodeJson } from '../core/json.js';
+import { definitionJson, definitionOf, type Achievement, type AchievementDefinition } from '../core/achievements/definition.js';
+import type { Tally } from '../core/achievements/progress.js';
+import type { Facts } from '../core/rules/conditions.js';
+import { outboxPayload, type OutboxMessage } from './jobs.js';
+import type { Db } from './schema.js';
+
+type Row = {
+  achievement_id: string; program_id: string; enabled: boolean; definition: unknown; at_version: number;
+};
+
+const achievementOf = (r: Row): Achievement => ({
+  ...definitionOf(r.definition as Record<string, unknown>), achievementId: r.achievement_id, programId: r.program_id, version: r.at_version, enabled: r.enabled,
+});
+
+const withVersion = (db: Db, tenantId: string) => db.selectFrom('achievements as a')
+  .innerJoin('achievement_versions as v', (j) => j.onRef('v.tenant_id', '=', 'a.tenant_id').onRef('v.achievement_id', '=', 'a.achievement_id'))
+  .select(['a.achievement_id', 'a.program_id', 'a.enabled', 'v.definition', 'v.version as at_version'])
+  .where('a.tenant_id', '=', tenantId);
+
+export async function insertAchievement(db: Db, tenantId: string, a: Achievement, actor: string, now: Date): Promise<void> {
+  await db.insertInto('achievements').values({
+    tenant_id: tenantId, achievement_id: a.achievementId, program_id: a.programId, code: a.code, enabled: a.enabled, version: a.version,
+    created_at: now, updated_at: now,
+  }).execute();
+  await insertVersion(db, tenantId, a, actor, now);
+}
+
+async function insertVersion(db: Db, tenantId: string, a: Achievement, actor: string, now: Date): Promise<void> {
+  const { achievementId, programId: _p, version, enabled: _e, ...definition } = a;
+  await db.insertInto('achievement_versions').values({
+    tenant_id: tenantId, achievement_id: achievementId, version, definition: JSON.stringify(definitionJson(definition as AchievementDefinition)), actor, created_at: now,
+  }).execute();
+}
+
+/** Saves the next version; the caller holds the achievement's row lock. */
+export async function insertNextVersion(db: Db, tenantId: string, a: Achievement, actor: string, now: Date): Promise<void> {
+  await insertVersion(db, tenantId, a, actor, now);
+  await db.updateTable('achievements').set({ version: a.version, code: a.code, updated_at: now })
+    .where('tenant_id', '=', tenantId).where('achievement_id', '=', a.achievementId).execute();
+}
+
+export async function loadAchievement(db: Db, tenantId: string, achievementId: string, options: { version?: number; lock?: boolean } = {}): Promise<Achievement | null> {
+  let q = withVersion(db, tenantId).where('a.achievement_id', '=', achievementId);
+  q = options.version === undefined ? q.whereRef('v.version', '=', 'a.version') : q.where('v.version', '=', options.version);
+  if (options.lock) q = q.forUpdate('a');
+  const row = await q.executeTakeFirst();
+  return row ? achievementOf(row) : null;
+}
+
+export async function codeInUse(db: Db, tenantId: string, programId: string, code: string, except: string | null): Promise<boolean> {
+  let q = db.selectFrom('achievements').select('achievement_id').where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('code', '=', code);
+  if (except) q = q.where('achievement_id', '<>', except);
+  return (await q.executeTakeFirst()) !== undefined;
+}
+
+export async function listAchievementRows(db: Db, tenantId: string, programId: string, options: { enabledOnly?: boolean } = {}): Promise<Achievement[]> {
+  let q = withVersion(db, tenantId).where('a.program_id', '=', programId).whereRef('v.version', '=', 'a.version');
+  if (options.enabledOnly) q = q.where('a.enabled', '=', true);
+  return (await q.orderBy('a.achievement_id').execute()).map(achievementOf);
+}
+
+export async function listVersions(db: Db, tenantId: string, achievementId: string) {
+  const rows = await db.selectFrom('achievement_versions').selectAll().where('tenant_id', '=', tenantId).where('achievement_id', '=', achievementId)
+    .orderBy('version').execute();
+  return rows.map((r) => ({ version: r.version, actor: r.actor, createdAt: r.created_at, definition: definitionOf(r.definition as Record<string, unknown>) }));
+}
+
+export async function setAchievementEnabled(db: Db, tenantId: string, achievementId: string, enabled: boolean, now: Date): Promise<void> {
+  await db.updateTable('achievements').set({ enabled, updated_at: now }).where('tenant_id', '=', tenantId).where('achievement_id', '=', achievementId).execute();
+}
+
+// ---- tallies --------------------------------------------------------------------------------
+
+export interface TallyRow extends Tally {
+  achievementId: string;
+}
+
+/** Adds to the member's tallies, in one statement. */
+export async function addTallies(db: Db, tenantId: string, memberId: string, rows: readonly TallyRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await sql`
+    insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
+    select ${tenantId}::uuid, a, ${memberId}::uuid, p, k, v
+    from unnest(${rows.map((r) => r.achievementId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
+                ${rows.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)
+    on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value
+  `.execute(db);
+}
+
+/**
+ * One range's tallies (r: achievement a, periods lo to hi), for a lateral join: probed through
+ * the key's leading columns for each range, never by a scan of the tenant's tallies for the member
+ * (member_id is the key's third column). OFFSET 0 keeps the planner from flattening it into a join
+ * it may hash over that scan.
+ */
+const talliesIn = (tenantId: string, memberId: string) => sql`
+  select t.achievement_id, t.period, t.key, t.value from achievement_tallies t
+  where t.tenant_id = ${tenantId} and t.achievement_id = r.a and t.member_id = ${memberId} and t.period between r.lo and r.hi
+  offset 0`;
+
+/** The member's tallies of each achievement within its own range of periods, in one statement. */
+export async function readTallies(db: Db, tenantId: string, memberId: string,
+  ranges: readonly { achievementId: string; from: number; to: number }[]): Promise<TallyRow[]> {
+  if (ranges.length === 0) return [];
+  const { rows } = await sql<{ achievement_id: string; period: number; key: string; value: string | bigint }>`
+    select t.achievement_id, t.period, t.key, t.value
+    from unnest(${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[]) as r(a, lo, hi)
+    cross join lateral (${talliesIn(tenantId, memberId)}) t
+  `.execute(db);
+  return rows.map((r) => ({ achievementId: r.achievement_id, period: r.period, key: r.key, value: BigInt(r.value) }));
+}
+
+export async function insertContributions(db: Db, tenantId: string, memberId: string, eventId: string, purchaseEventId: string, rows: readonly TallyRow[]): Promise<void> {
+  if (rows.length === 0) return;
+  await db.insertInto('achievement_contributions').values(rows.map((r) => ({
+    tenant_id: tenantId, event_id: eventId, achievement_id: r.achievementId, period: r.period, key: r.key, member_id: memberId,
+    purchase_event_id: purchaseEventId, value: r.value,
+  }))).execute();
+}
+
+/** What a purchase still contributes to each achievement: its own rows plus its returns' (negative). */
+export async function contributionsLeft(db: Db, tenantId: string, purchaseEventId: string): Promise<TallyRow[]> {
+  const rows = await db.selectFrom('achievement_contributions')
+    .select(['achievement_id', 'period', 'key', sql<string>`sum(value)`.as('value')])
+    .where('tenant_id', '=', tenantId).where('purchase_event_id', '=', purchaseEventId)
+    .groupBy(['achievement_id', 'period', 'key']).orderBy('achievement_id').orderBy('period').orderBy('key').execute();
+  return rows.map((r) => ({ achievementId: r.achievement_id, period: r.period, key: r.key, value: BigInt(r.value) }));
+}
+
+// ---- unlocks --------------------------------------------------------------------------------
+
+export interface Unlock {
+  unlockId: string;
+  achievementId: string;
+  version: number;
+  memberId: string;
+  period: number;
+  cycle: number;
+  threshold: bigint | null;
+  eventId: string | null;
+  unlockedAt: Date;
+  points: bigint | null;
+  entryId: string | null;
+  instanceId: string | null;
+  revokedAt: Date | null;
+}
+
+type UnlockRow = {
+  unlock_id: string; achievement_id: string; version: number; member_id: string; period: number; cycle: number; threshold: bigint | string | null;
+  event_id: string | null; unlocked_at: Date; points: bigint | string | null; entry_id: string | null; instance_id: string | null; revoked_at: Date | null;
+};
+
+const unlockOf = (r: UnlockRow): Unlock => ({
+  unlockId: r.unlock_id, achievementId: r.achievement_id, version: r.version, memberId: r.member_id, period: r.period, cycle: r.cycle,
+  threshold: r.threshold === null ? null : BigInt(r.threshold), eventId: r.event_id, unlockedAt: r.unlocked_at,
+  points: r.points === null ? null : BigInt(r.points), entryId: r.entry_id, instanceId: r.instance_id, revokedAt: r.revoked_at,
+});
+
+/** The member's live (not revoked) unlocks of these achievements. */
+export async function liveUnlocks(db: Db, tenantId: string, memberId: string, achievementIds: readonly string[]): Promise<Unlock[]> {
+  if (achievementIds.length === 0) return [];
+  const rows = await db.selectFrom('achievement_unlocks').selectAll().where('tenant_id', '=', tenantId).where('member_id', '=', memberId)
+    .where('achievement_id', 'in', [...achievementIds]).where('revoked_at', 'is', null).orderBy('unlock_id').execute();
+  return rows.map(unlockOf);
+}
+
+export async function insertUnlocks(db: Db, tenantId: string, programId: string, unlocks: readonly Unlock[]): Promise<void> {
+  if (unlocks.length === 0) return;
+  await db.insertInto('achievement_unlocks').values(unlocks.map((u) => ({
+    tenant_id: tenantId, unlock_id: u.unlockId, achievement_id: u.achievementId, version: u.version, program_id: programId, member_id: u.memberId,
+    period: u.period, cycle: u.cycle, threshold: u.threshold, event_id: u.eventId, unlocked_at: u.unlockedAt, points: u.points, entry_id: u.entryId,
+    instance_id: u.instanceId, revoked_at: null, revoked_by: null,
+  }))).execute();
+}
+
+/**
+ * What one progress check decided, in one statement: the new unlocks, the milestone levels
+ * (period-0 tallies set to their value) and the outbox messages telling them. Each part may be
+ * empty; a live unlock recorded twice fails the statement, as an insert would.
+ */
+export async function recordTold(db: Db, tenantId: string, programId: string, memberId: string,
+  told: { unlocks: readonly Unlock[]; levels: readonly TallyRow[]; messages: readonly OutboxMessage[] }, now: Date): Promise<void> {
+  const { unlocks, levels, messages } = told;
+  if (unlocks.length === 0 && levels.length === 0 && messages.length === 0) return;
+  const col = <T>(f: (u: Unlock) => T) => unlocks.map(f);
+  await sql`
+    with unlocked as (
+      insert into achievement_unlocks (tenant_id, unlock_id, achievement_id, version, program_id, member_id, period, cycle, threshold, event_id,
+                                       unlocked_at, points, entry_id, instance_id)
+      select ${tenantId}::uuid, u.id, u.a, u.version, ${programId}::uuid, u.m, u.period, u.cycle, u.threshold, u.event, u.at, u.points, u.entry, u.instance
+      from unnest(${col((u) => u.unlockId)}::uuid[], ${col((u) => u.achievementId)}::uuid[], ${col((u) => u.version)}::int[], ${col((u) => u.memberId)}::uuid[],
+                  ${col((u) => u.period)}::int[], ${col((u) => u.cycle)}::int[], ${col((u) => u.threshold?.toString() ?? null)}::bigint[],
+                  ${col((u) => u.eventId)}::uuid[], ${col((u) => u.unlockedAt.toISOString())}::timestamptz[], ${col((u) => u.points?.toString() ?? null)}::bigint[],
+                  ${col((u) => u.entryId)}::uuid[], ${col((u) => u.instanceId)}::uuid[])
+        as u(id, a, version, m, period, cycle, threshold, event, at, points, entry, instance)
+      returning 1
+    ), levels as (
+      insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
+      select ${tenantId}::uuid, a, ${memberId}::uuid, p, k, v
+      from unnest(${levels.map((r) => r.achievementId)}::uuid[], ${levels.map((r) => r.period)}::int[], ${levels.map((r) => r.key)}::text[],
+                  ${levels.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)
+      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = excluded.value
+      returning 1
+    ), told as (
+      insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
+      select ${tenantId}::uuid, laurel_uuid_v7(), m.type, m.key, m.payload::jsonb, ${now}
+      from unnest(${messages.map((m) => m.type)}::text[], ${messages.map((m) => m.dedupeKey)}::text[], ${messages.map((m) => outboxPayload(m.payload))}::text[])
+        with ordinality as m(type, key, payload, n)
+      order by m.n
+      on conflict (tenant_id, dedupe_key) do nothing
+      returning 1
+    )
+    select (select count(*) from unlocked) as unlocked, (select count(*) from levels) as levels, (select count(*) from told) as told
+  `.execute(db);
+}
+
+export async function revokeUnlocks(db: Db, tenantId: string, unlockIds: readonly string[], now: Date, by: string): Promise<void> {
+  if (unlockIds.length === 0) return;
+  await db.updateTable('achievement_unlocks').set({ revoked_at: now, revoked_by: by })
+    .where('tenant_id', '=', tenantId).where('unlock_id', 'in', [...unlockIds]).execute();
+}
+
+/** A member's unlocks, newest first. */
+export async function memberUnlocks(db: Db, tenantId: string, memberId: string): Promise<Unlock[]> {
+  const rows = await db.selectFrom('achievement_unlocks').selectAll().where('tenant_id', '=', tenantId).where('member_id', '=', memberId)
+    .orderBy('unlock_id', 'desc').limit(1000).execute();
+  return rows.map(unlockOf);
+}
+
+/** Unlocks per achievement of a program in [from, to): how many, by how many members, revoked, points paid, rewards issued. */
+export async function unlockReport(db: Db, tenantId: string, programId: string, period: { from: Date | null; to: Date | null }) {
+  let q = db.selectFrom('achievement_unlocks')
+    .select([
+      'achievement_id',
+      sql<string>`count(*) filter (where revoked_at is null)`.as('unlocks'),
+      sql<string>`count(distinct member_id) filter (where revoked_at is null)`.as('members'),
+      sql<string>`count(*) filter (where revoked_at is not null)`.as('revoked'),
+      sql<string>`coalesce(sum(points) filter (where revoked_at is null), 0)`.as('points'),
+      sql<string>`count(instance_id) filter (where revoked_at is null)`.as('rewards'),
+    ])
+    .where('tenant_id', '=', tenantId).where('program_id', '=', programId);
+  if (period.from) q = q.where('unlocked_at', '>=', period.from);
+  if (period.to) q = q.where('unlocked_at', '<', period.to);
+  const rows = await q.groupBy('achievement_id').execute();
+  return new Map(rows.map((r) => [r.achievement_id, {
+    unlocks: BigInt(r.unlocks), members: BigInt(r.members), revoked: BigInt(r.revoked), points: BigInt(r.points), rewards: BigInt(r.rewards),
+  }]));
+}
+
+/** The points wallet's available balance, read under the caller's lock. */
+export async function pointsBalance(db: Db, tenantId: string, memberId: string): Promise<bigint> {
+  const row = await db.selectFrom('balances as b')
+    .innerJoin('wallets as w', (j) => j.onRef('w.tenant_id', '=', 'b.tenant_id').onRef('w.wallet_id', '=', 'b.wallet_id'))
+    .select('b.available').where('b.tenant_id', '=', tenantId).where('b.member_id', '=', memberId).where('w.code', '=', 'points').executeTakeFirst();
+  return row ? BigInt(row.available) : 0n;
+}
+
+// ---- backfill -------------------------------------------------------------------------------
+
+export interface Backfill {
+  backfillId: string;
+  achievementId: string;
+  programId: string;
+  status: 'pending' | 'done';
+  membersDone: bigint;
+  unlocksFound: bigint;
+  createdAt: Date;
+  finishedAt: Date | null;
+}
+
+type BackfillRow = {
+  backfill_id: string; achievement_id: string; program_id: string; status: 'pending' | 'done'; members_done: bigint | string;
+  unlocks_found: bigint | string; created_at: Date; finished_at: Date | null; cursor: string | null; tenant_id: string;
+};
+
+const backfillOf = (r: BackfillRow): Backfill & { cursor: string | null; tenantId: string } => ({
+  backfillId: r.backfill_id, achievementId: r.achievement_id, programId: r.program_id, status: r.status, membersDone: BigInt(r.members_done),
+  unlocksFound: BigInt(r.unlocks_found), createdAt: r.created_at, finishedAt: r.finished_at, cursor: r.cursor, tenantId: r.tenant_id,
+});
+
+export async function insertBackfill(db: Db, tenantId: string, b: { backfillId: string; achievementId: string; programId: string; actor: string; now: Date }) {
+  const row = await db.insertInto('achievement_backfills').values({
+    tenant_id: tenantId, backfill_id: b.backfillId, achievement_id: b.achievementId, program_id: b.programId, status: 'pending', cursor: null,
+    actor: b.actor, created_at: b.now,
+  }).returningAll().executeTakeFirstOrThrow();
+  return backfillOf(row);
+}
+
+export async function loadBackfill(db: Db, tenantId: string, backfillId: string) {
+  const row = await db.selectFrom('achievement_backfills').selectAll().where('tenant_id', '=', tenantId).where('backfill_id', '=', backfillId).executeTakeFirst();
+  return row ? backfillOf(row) : null;
+}
+
+/** The oldest pending backfill, locked (SKIP LOCKED: another worker takes the next one). */
+export async function claimBackfill(db: Db) {
+  const row = await db.selectFrom('achievement_backfills').selectAll().where('status', '=', 'pending')
+    .orderBy('created_at').orderBy('backfill_id').limit(1).forUpdate().skipLocked().executeTakeFirst();
+  return row ? backfillOf(row) : null;
+}
+
+/**
+ * The next members of the backfill's program after the cursor whose points wallets can be locked
+ * now (SKIP LOCKED; the lock events take first), in member id order. The chunk stops before the
+ * first member an event holds: the cursor never passes a member it has not done.
+ */
+export async function lockBackfillMembers(db: Db, tenantId: string, programId: string, cursor: string | null, limit: number): Promise<{ done: string[]; more: boolean }> {
+  const { rows: candidates } = await sql<{ member_id: string }>`
+    select member_id from members
+    where tenant_id = ${tenantId} and program_id = ${programId} and (${cursor}::uuid is null or member_id > ${cursor}::uuid)
+    order by member_id limit ${limit}
+  `.execute(db);
+  if (candidates.length === 0) return { done: [], more: false };
+  const ids = candidates.map((c) => c.member_id);
+  const { rows: locked } = await sql<{ member_id: string }>`
+    select b.member_id from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    where b.tenant_id = ${tenantId} and w.code = 'points' and b.member_id = any(${ids}::uuid[])
+    order by b.member_id for update of b skip locked
+  `.execute(db);
+  const got = new Set(locked.map((r) => r.member_id));
+  // A member without a points wallet has no events either: nothing to lock.
+  const { rows: withWallet } = await sql<{ member_id: string }>`
+    select b.member_id from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    where b.tenant_id = ${tenantId} and w.code = 'points' and b.member_id = any(${ids}::uuid[])
+  `.execute(db);
+  const hasWallet = new Set(withWallet.map((r) => r.member_id));
+  const done: string[] = [];
+  for (const id of ids) {
+    if (hasWallet.has(id) && !got.has(id)) break;
+    done.push(id);
+  }
+  return { done, more: candidates.length === limit || done.length < ids.length };
+}
+
+export interface HistoryRow {
+  eventId: string;
+  memberId: string;
+  type: string;
+  occurredAt: Date;
+  total: bigint | null;
+  refundAmount: bigint | null;
+  purchaseEventId: string | null;
+  facts: Facts | null;
+  /** a purchase's lines (sku, category, quantity), a return's units back per sku; null: a refund by amount, or an action */
+  lines: { sku: string; category: string | null; quantity: bigint }[] | null;
+}
+
+/** Every event of these members, in the order they were recorded (event ids are time-ordered), in one statement. */
+export async function historyOf(db: Db, tenantId: string, memberIds: readonly string[]): Promise<HistoryRow[]> {
+  if (memberIds.length === 0) return [];
+  const rows = await db.selectFrom('events')
+    .select(['event_id', 'member_id', 'type', 'occurred_at', 'total', 'refund_amount', 'purchase_event_id', 'facts', sql<unknown>`payload->'lines'`.as('lines')])
+    .where('tenant_id', '=', tenantId).where('member_id', 'in', [...memberIds]).orderBy('member_id').orderBy('event_id').execute();
+  return rows.map((r) => ({
+    eventId: r.event_id, memberId: r.member_id, type: r.type, occurredAt: r.occurred_at, total: r.total === null ? null : BigInt(r.total),
+    refundAmount: r.refund_amount === null ? null : BigInt(r.refund_amount), purchaseEventId: r.purchase_event_id,
+    facts: r.facts === null ? null : decodeJson<Facts>(r.facts),
+    lines: Array.isArray(r.lines)
+      ? (r.lines as { sku: string; category?: string | null; quantity: number }[]).map((l) => ({ sku: l.sku, category: l.category ?? null, quantity: BigInt(l.quantity) }))
+      : null,
+  }));
+}
+
+/** Replaces the achievement's tallies of these members by recomputed ones, in two statements. */
+export async function replaceTallies(db: Db, tenantId: string, achievementId: string, memberIds: readonly string[],
+  rows: readonly { memberId: string; period: number; key: string; value: bigint }[]): Promise<void> {
+  await db.deleteFrom('achievement_tallies').where('tenant_id', '=', tenantId).where('achievement_id', '=', achievementId)
+    .where('member_id', 'in', [...memberIds]).execute();
+  if (rows.length === 0) return;
+  await sql`
+    insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
+    select ${tenantId}::uuid, ${achievementId}::uuid, m, p, k, v
+    from unnest(${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
+                ${rows.map((r) => r.value.toString())}::bigint[]) as t(m, p, k, v)
+  `.execute(db);
+}
+
+/** Replaces the contributions of these members' events to the achievement, in two statements. */
+export async function replaceContributions(db: Db, tenantId: string, achievementId: string, memberIds: readonly string[],
+  rows: readonly { eventId: string; memberId: string; purchaseEventId: string; period: number; key: string; value: bigint }[]): Promise<void> {
+  await db.deleteFrom('achievement_contributions').where('tenant_id', '=', tenantId).where('achievement_id', '=', achievementId)
+    .where('member_id', 'in', [...memberIds]).execute();
+  if (rows.length === 0) return;
+  await sql`
+    insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
+    select ${tenantId}::uuid, e, ${achievementId}::uuid, p, k, m, pe, v
+    from unnest(${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
+                ${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.purchaseEventId)}::uuid[], ${rows.map((r) => r.value.toString())}::bigint[])
+      as t(e, p, k, m, pe, v)
+  `.execute(db);
+}
+
+export async function advanceBackfill(db: Db, tenantId: string, backfillId: string, step: { cursor: string | null; members: number; unlocks: number; done: boolean; now: Date }) {
+  await db.updateTable('achievement_backfills').set((eb) => ({
+    cursor: step.cursor, members_done: sql`${eb.ref('members_done')} + ${step.members}`, unlocks_found: sql`${eb.ref('unlocks_found')} + ${step.unlocks}`,
+    ...(step.done ? { status: 'done' as const, finished_at: step.now } : {}),
+  })).where('tenant_id', '=', tenantId).where('backfill_id', '=', backfillId).execute();
+}
+
+// ---- the event path, in two statements --------------------------------------------------------
+
+const DEFINITIONS_CACHED = 10_000;
+/** Versions are immutable: a definition read once per process is the definition, keyed by tenant, id and version. */
+const definitions = new Map<string, Achievement>();
+
+/**
+ * The program's enabled achievements at their current versions: one small indexed read of ids and
+ * versions; definitions not seen yet by this process are read in a second statement and kept.
+ */
+export async function enabledAchievements(db: Db, tenantId: string, programId: string): Promise<Achievement[]> {
+  const rows = await db.selectFrom('achievements').select(['achievement_id', 'version'])
+    .where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('enabled', '=', true).orderBy('achievement_id').execute();
+  const key = (id: string, version: number) => `${tenantId}:${id}:${version}`;
+  const missing = rows.filter((r) => !definitions.has(key(r.achievement_id, r.version)));
+  if (missing.length > 0) {
+    const found = await withVersion(db, tenantId).where('a.program_id', '=', programId)
+      .where((eb) => eb.or(missing.map((m) => eb.and([eb('v.achievement_id', '=', m.achievement_id), eb('v.version', '=', m.version)])))).execute();
+    if (definitions.size + found.length > DEFINITIONS_CACHED) definitions.clear();
+    for (const f of found) definitions.set(key(f.achievement_id, f.at_version), { ...achievementOf(f), enabled: true });
+  }
+  return rows.flatMap((r) => definitions.get(key(r.achievement_id, r.version)) ?? []);
+}
+
+export interface EventState {
+  /** the tallies within the ranges asked for, this event's additions included */
+  tallies: TallyRow[];
+  /** live unlocks of the achievements asked for */
+  live: { achievementId: string; period: number; cycle: number }[];
+  /** the points wallet's available balance, when asked for */
+  balance: bigint;
+}
+
+/**
+ * One statement: adds the event's contributions to the tallies and records them under the event,
+ * and reads back what the decisions need — the tallies in each range (as they are after this
+ * event), the live unlocks of these achievements, and the points balance.
+ */
+export async function recordAndRead(db: Db, tenantId: string, memberId: string, eventId: string, added: readonly TallyRow[],
+  ranges: readonly { achievementId: string; from: number; to: number }[], unlocksOf: readonly string[], withBalance: boolean): Promise<EventState> {
+  const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
+    with input as (
+      select * from unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[],
+                           ${added.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)
+    ), up as (
+      insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
+      select ${tenantId}::uuid, a, ${memberId}::uuid, p, k, v from input
+      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value
+      returning achievement_id, period, key, value
+    ), contributed as (
+      insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
+      select ${tenantId}::uuid, ${eventId}::uuid, a, p, k, ${memberId}::uuid, ${eventId}::uuid, v from input
+      returning 1
+    ), ranges as (
+      select * from unnest(${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[]) as r(a, lo, hi)
+    )
+    select 'tally' as src, achievement_id, period, key, value from up
+    union all
+    select 'tally', t.achievement_id, t.period, t.key, t.value
+    from ranges r cross join lateral (${talliesIn(tenantId, memberId)}) t
+    where not exists (select 1 from input i where i.a = t.achievement_id and i.p = t.period and i.k = t.key)
+    union all
+    select 'unlock', achievement_id, period, null, cycle::bigint from achievement_unlocks
+    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...unlocksOf]}::uuid[]) and revoked_at is null
+    union all
+    select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    where ${withBalance} and b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
+  `.execute(db);
+  const state: EventState = { tallies: [], live: [], balance: 0n };
+  for (const r of rows) {
+    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key!, value: BigInt(r.value) });
+    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
+    else state.balance = BigInt(r.value);
+  }
+  return state;
+}
+
+/** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), its live unlocks, and the points balance. */
+export async function milestoneState(db: Db, tenantId: string, memberId: string, achievementIds: readonly string[]): Promise<EventState> {
+  const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; value: string | bigint }>`
+    select 'tally' as src, achievement_id, period, value from achievement_tallies
+    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...achievementIds]}::uuid[]) and period = 0 and key = ''
+    union all
+    select 'unlock', achievement_id, period, cycle::bigint from achievement_unlocks
+    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...achievementIds]}::uuid[]) and revoked_at is null
+    union all
+    select 'balance', null, 0, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
+  `.execute(db);
+  const state: EventState = { tallies: [], live: [], balance: 0n };
+  for (const r of rows) {
+    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: '', value: BigInt(r.value) });
+    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
+    else state.balance = BigInt(r.value);
+  }
+  return state;
+}
