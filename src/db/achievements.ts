@@ -407,22 +407,29 @@ const DEFINITIONS_CACHED = 10_000;
 /** Versions are immutable: a definition read once per process is the definition, keyed by tenant, id and version. */
 const definitions = new Map<string, Achievement>();
 
-/**
- * The program's enabled achievements at their current versions: one small indexed read of ids and
- * versions; definitions not seen yet by this process are read in a second statement and kept.
- */
+export interface AchievementVersion {
+  achievementId: string;
+  version: number;
+}
+
+/** The program's enabled achievements at their current versions: a small indexed read of ids and versions. */
 export async function enabledAchievements(db: Db, tenantId: string, programId: string): Promise<Achievement[]> {
-  const rows = await db.selectFrom('achievements').select(['achievement_id', 'version'])
+  const rows = await db.selectFrom('achievements').select(['achievement_id as achievementId', 'version'])
     .where('tenant_id', '=', tenantId).where('program_id', '=', programId).where('enabled', '=', true).orderBy('achievement_id').execute();
-  const key = (id: string, version: number) => `${tenantId}:${id}:${version}`;
-  const missing = rows.filter((r) => !definitions.has(key(r.achievement_id, r.version)));
+  return definitionsOf(db, tenantId, programId, rows);
+}
+
+/** The definitions of these versions: those not seen yet by this process are read in one statement and kept. */
+export async function definitionsOf(db: Db, tenantId: string, programId: string, versions: readonly AchievementVersion[]): Promise<Achievement[]> {
+  const key = (v: AchievementVersion) => `${tenantId}:${v.achievementId}:${v.version}`;
+  const missing = versions.filter((v) => !definitions.has(key(v)));
   if (missing.length > 0) {
     const found = await withVersion(db, tenantId).where('a.program_id', '=', programId)
-      .where((eb) => eb.or(missing.map((m) => eb.and([eb('v.achievement_id', '=', m.achievement_id), eb('v.version', '=', m.version)])))).execute();
+      .where((eb) => eb.or(missing.map((m) => eb.and([eb('v.achievement_id', '=', m.achievementId), eb('v.version', '=', m.version)])))).execute();
     if (definitions.size + found.length > DEFINITIONS_CACHED) definitions.clear();
-    for (const f of found) definitions.set(key(f.achievement_id, f.at_version), { ...achievementOf(f), enabled: true });
+    for (const f of found) definitions.set(key({ achievementId: f.achievement_id, version: f.at_version }), { ...achievementOf(f), enabled: true });
   }
-  return rows.flatMap((r) => definitions.get(key(r.achievement_id, r.version)) ?? []);
+  return versions.flatMap((v) => definitions.get(key(v)) ?? []);
 }
 
 export interface EventState {

@@ -6,6 +6,7 @@ import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
+import type { AchievementVersion } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
 import { findIdempotency, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
 import { awardRows, type AwardRow } from './rules.js';
@@ -40,8 +41,8 @@ export interface EventProgram {
 }
 
 export interface ProgramFeatures {
-  /** an enabled achievement: the event's progress is kept */
-  achievements: boolean;
+  /** the enabled achievements at their current versions (none: no progress is kept) */
+  achievements: AchievementVersion[];
   /** accounting settings: an earning purchase's price is allocated (services/accounting.ts) */
   accounting: boolean;
   /** referral settings (on or off: a pending referral waits while they are off) */
@@ -62,8 +63,10 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     // The features' settings an event reads, with the program rather than a statement each.
     .leftJoin('program_analytics as h', (j) => j.onRef('h.tenant_id', '=', 'p.tenant_id').onRef('h.program_id', '=', 'p.program_id'))
     .select(['h.control_share_bp', 'h.holdout_salt'])
-    .select((eb) => eb.exists(eb.selectFrom('achievements as a').select('a.achievement_id')
-      .whereRef('a.tenant_id', '=', 'p.tenant_id').whereRef('a.program_id', '=', 'p.program_id').where('a.enabled', '=', true)).as('achievements'))
+    // The enabled achievements' ids and versions: their definitions are cached per version, so an
+    // event reads a change made by any process and makes no statement of its own for the list.
+    .select(sql<string[]>`array(select a.achievement_id || ':' || a.version from achievements a where a.tenant_id = p.tenant_id
+      and a.program_id = p.program_id and a.enabled order by a.achievement_id)`.as('achievements'))
     .select((eb) => eb.exists(eb.selectFrom('accounting_settings as s').select('s.program_id')
       .whereRef('s.tenant_id', '=', 'p.tenant_id').whereRef('s.program_id', '=', 'p.program_id')).as('accounting'))
     .select((eb) => eb.exists(eb.selectFrom('referral_settings as r').select('r.program_id')
@@ -83,11 +86,16 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
     earnOnPaidWithPoints: row.earn_on_paid_with_points,
     holdout: { shareBp: row.control_share_bp ?? 0, salt: row.holdout_salt ?? row.program_id },
     uses: {
-      achievements: Boolean(row.achievements), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
+      achievements: row.achievements.map(versionOf), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
       households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
     },
   };
 }
+
+const versionOf = (idVersion: string): AchievementVersion => {
+  const at = idVersion.lastIndexOf(':');
+  return { achievementId: idVersion.slice(0, at), version: Number(idVersion.slice(at + 1)) };
+};
 
 /** Money and quantities go into JSON as numbers: every one is at most 10^12, exact in a double. */
 const linesJson = (lines: EventRecord['lines']) => lines?.map((l) => ('unitPrice' in l

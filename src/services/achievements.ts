@@ -15,10 +15,10 @@ import {
 import { uuidv7 } from '../core/ids.js';
 import { dateTime } from '../core/input.js';
 import {
-  addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
+  addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  unlockReport, type Backfill, type TallyRow, type Unlock,
+  unlockReport, type AchievementVersion, type Backfill, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { OutboxMessage } from '../db/jobs.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
@@ -136,12 +136,13 @@ const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
   : { achievementId: a.achievementId, from: period, to: period };
 
 /**
- * A purchase's or action's progress, inside its transaction (the member's points wallet is locked):
+ * A purchase's or action's progress, inside its transaction (the member's points wallet is locked),
+ * for the program's enabled achievements as the event read them with its program:
  * adds what it contributes to the tallies, unlocks what they now reach (paying the rewards), then
  * tells the balance milestones the event's points reached. Returns the ledger writes it made.
  */
-export async function progressOnEvent(trx: Trx, now: Date, ctx: EventContext, event: CountedEvent): Promise<LedgerResult[]> {
-  const achievements = await enabledAchievements(trx, ctx.tenantId, ctx.programId);
+export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly AchievementVersion[], ctx: EventContext, event: CountedEvent): Promise<LedgerResult[]> {
+  const achievements = await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled);
   if (achievements.length === 0) return [];
   const added: TallyRow[] = [];
   const touched: { a: Achievement; period: number }[] = [];

@@ -231,7 +231,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     }) : null;
     if (tier?.bonusResult) results.push(tier.bonusResult);
     if (referral) results.push(...await referral(earning.facts));
-    if (program.uses.achievements) results.push(...await progressOnEvent(trx, now, {
+    if (program.uses.achievements.length > 0) results.push(...await progressOnEvent(trx, now, program.uses.achievements, {
       tenantId, programId: program.programId, timeZone: program.timeZone, memberId: member.memberId, eventId, key, actor, control,
       points: { wallet: wallets.get(DEFAULT_WALLET)!, written: [...results] },
     }, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts }));
