@@ -1,7 +1,7 @@
 // Achievement queries: definitions and their versions, the running tallies (upserted by the event
 // path, one statement per event), contributions, unlocks, the unlock report and the backfill's
 // chunked, set-based reads and writes.
-import { sql } from 'kysely';
+import { sql, type RawBuilder } from 'kysely';
 import { decodeJson } from '../core/json.js';
 import { definitionJson, definitionOf, type Achievement, type AchievementDefinition } from '../core/achievements/definition.js';
 import type { Tally } from '../core/achievements/progress.js';
@@ -183,13 +183,25 @@ export async function insertUnlocks(db: Db, tenantId: string, programId: string,
  * (period-0 tallies set to their value) and the outbox messages telling them. Each part may be
  * empty; a live unlock recorded twice fails the statement, as an insert would.
  */
-export async function recordTold(db: Db, tenantId: string, programId: string, memberId: string,
-  told: { unlocks: readonly Unlock[]; levels: readonly TallyRow[]; messages: readonly OutboxMessage[] }, now: Date): Promise<void> {
+export async function recordTold(db: Db, tenantId: string, programId: string, memberId: string, told: Told, now: Date): Promise<void> {
+  const parts = toldParts(tenantId, programId, memberId, told, now);
+  if (parts.length > 0) await sql`with ${sql.join(parts)} select 1`.execute(db);
+}
+
+export interface Told {
+  unlocks: readonly Unlock[];
+  /** milestone levels to set */
+  levels: readonly TallyRow[];
+  messages: readonly OutboxMessage[];
+}
+
+/** recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that writes more. */
+export function toldParts(tenantId: string, programId: string, memberId: string, told: Told, now: Date): RawBuilder<unknown>[] {
   const { unlocks, levels, messages } = told;
-  if (unlocks.length === 0 && levels.length === 0 && messages.length === 0) return;
+  const parts: RawBuilder<unknown>[] = [];
   const col = <T>(f: (u: Unlock) => T) => unlocks.map(f);
-  await sql`
-    with unlocked as (
+  if (unlocks.length > 0) {
+    parts.push(sql`unlocked as (
       insert into achievement_unlocks (tenant_id, unlock_id, achievement_id, version, program_id, member_id, period, cycle, threshold, event_id,
                                        unlocked_at, points, entry_id, instance_id)
       select ${tenantId}::uuid, u.id, u.a, u.version, ${programId}::uuid, u.m, u.period, u.cycle, u.threshold, u.event, u.at, u.points, u.entry, u.instance
@@ -197,26 +209,26 @@ export async function recordTold(db: Db, tenantId: string, programId: string, me
                   ${col((u) => u.period)}::int[], ${col((u) => u.cycle)}::int[], ${col((u) => u.threshold?.toString() ?? null)}::bigint[],
                   ${col((u) => u.eventId)}::uuid[], ${col((u) => u.unlockedAt.toISOString())}::timestamptz[], ${col((u) => u.points?.toString() ?? null)}::bigint[],
                   ${col((u) => u.entryId)}::uuid[], ${col((u) => u.instanceId)}::uuid[])
-        as u(id, a, version, m, period, cycle, threshold, event, at, points, entry, instance)
-      returning 1
-    ), levels as (
+        as u(id, a, version, m, period, cycle, threshold, event, at, points, entry, instance))`);
+  }
+  if (levels.length > 0) {
+    parts.push(sql`levels as (
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
       select ${tenantId}::uuid, a, ${memberId}::uuid, p, k, v
       from unnest(${levels.map((r) => r.achievementId)}::uuid[], ${levels.map((r) => r.period)}::int[], ${levels.map((r) => r.key)}::text[],
                   ${levels.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)
-      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = excluded.value
-      returning 1
-    ), told as (
+      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = excluded.value)`);
+  }
+  if (messages.length > 0) {
+    parts.push(sql`told as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
       select ${tenantId}::uuid, laurel_uuid_v7(), m.type, m.key, m.payload::jsonb, ${now}
       from unnest(${messages.map((m) => m.type)}::text[], ${messages.map((m) => m.dedupeKey)}::text[], ${messages.map((m) => outboxPayload(m.payload))}::text[])
         with ordinality as m(type, key, payload, n)
       order by m.n
-      on conflict (tenant_id, dedupe_key) do nothing
-      returning 1
-    )
-    select (select count(*) from unlocked) as unlocked, (select count(*) from levels) as levels, (select count(*) from told) as told
-  `.execute(db);
+      on conflict (tenant_id, dedupe_key) do nothing)`);
+  }
+  return parts;
 }
 
 export async function revokeUnlocks(db: Db, tenantId: string, unlockIds: readonly string[], now: Date, by: string): Promise<void> {

@@ -1,14 +1,15 @@
 // Event queries: a program's event settings, event rows and their domain shape, the returns of a
 // purchase under its lock, what rules read of a member.
-import { sql, type Insertable, type Selectable } from 'kysely';
+import { sql, type InferResult, type Insertable, type RawBuilder, type Selectable } from 'kysely';
 import type { EventEntry, EventRecord, Explained } from '../core/events/event.js';
 import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
+import type { MemberProfile } from '../core/rules/facts.js';
 import type { AchievementVersion } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
-import { findIdempotency, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { findingKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
 import { awardRows, type AwardRow } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
 
@@ -53,43 +54,53 @@ export interface ProgramFeatures {
   membershipTiers: boolean;
 }
 
+const programQuery = (db: Db, tenantId: string, programId: string) => db.selectFrom('programs as p')
+  .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
+  .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
+  .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor', 'p.earn_on_paid_with_points'])
+  .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
+    and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
+  // The features' settings an event reads, with the program rather than a statement each.
+  .leftJoin('program_analytics as h', (j) => j.onRef('h.tenant_id', '=', 'p.tenant_id').onRef('h.program_id', '=', 'p.program_id'))
+  .select(['h.control_share_bp', 'h.holdout_salt'])
+  // The enabled achievements' ids and versions: their definitions are cached per version, so an
+  // event reads a change made by any process and makes no statement of its own for the list.
+  .select(sql<string[]>`array(select a.achievement_id || ':' || a.version from achievements a where a.tenant_id = p.tenant_id
+    and a.program_id = p.program_id and a.enabled order by a.achievement_id)`.as('achievements'))
+  .select((eb) => eb.exists(eb.selectFrom('accounting_settings as s').select('s.program_id')
+    .whereRef('s.tenant_id', '=', 'p.tenant_id').whereRef('s.program_id', '=', 'p.program_id')).as('accounting'))
+  .select((eb) => eb.exists(eb.selectFrom('referral_settings as r').select('r.program_id')
+    .whereRef('r.tenant_id', '=', 'p.tenant_id').whereRef('r.program_id', '=', 'p.program_id')).as('referrals'))
+  .select((eb) => eb.exists(eb.selectFrom('households as hh').select('hh.household_id')
+    .whereRef('hh.tenant_id', '=', 'p.tenant_id').whereRef('hh.program_id', '=', 'p.program_id')).as('households'))
+  .select((eb) => eb.exists(eb.selectFrom('membership_plans as mp').select('mp.plan_id')
+    .whereRef('mp.tenant_id', '=', 'p.tenant_id').whereRef('mp.program_id', '=', 'p.program_id')
+    .where(sql<boolean>`mp.benefits->>'tier' is not null`)).as('membership_tiers'))
+  .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId);
+
+type ProgramRow = InferResult<ReturnType<typeof programQuery>>[number];
+
+const eventProgramOf = (row: ProgramRow): EventProgram => ({
+  programId: row.program_id, enrollmentMode: row.enrollment_mode, enrollByEmail: row.enroll_by_email, currency: row.currency, timeZone: row.time_zone,
+  qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
+  pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
+  earnOnPaidWithPoints: row.earn_on_paid_with_points,
+  holdout: { shareBp: row.control_share_bp ?? 0, salt: row.holdout_salt ?? row.program_id },
+  uses: {
+    achievements: row.achievements.map(versionOf), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
+    households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
+  },
+  });
+
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
-  const row = await db.selectFrom('programs as p')
-    .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
-    .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
-    .select(['p.program_id', 'p.enrollment_mode', 'p.enroll_by_email', 't.currency', 't.time_zone', 'l.definition as ladder', 'p.point_value_points', 'p.point_value_minor', 'p.earn_on_paid_with_points'])
-    .select(sql<string[]>`array(select w.code from wallets w where w.tenant_id = p.tenant_id and w.program_id = p.program_id
-      and (w.kind = 'qualifying' or w.code = ${DEFAULT_WALLET}) order by w.code)`.as('qualifying'))
-    // The features' settings an event reads, with the program rather than a statement each.
-    .leftJoin('program_analytics as h', (j) => j.onRef('h.tenant_id', '=', 'p.tenant_id').onRef('h.program_id', '=', 'p.program_id'))
-    .select(['h.control_share_bp', 'h.holdout_salt'])
-    // The enabled achievements' ids and versions: their definitions are cached per version, so an
-    // event reads a change made by any process and makes no statement of its own for the list.
-    .select(sql<string[]>`array(select a.achievement_id || ':' || a.version from achievements a where a.tenant_id = p.tenant_id
-      and a.program_id = p.program_id and a.enabled order by a.achievement_id)`.as('achievements'))
-    .select((eb) => eb.exists(eb.selectFrom('accounting_settings as s').select('s.program_id')
-      .whereRef('s.tenant_id', '=', 'p.tenant_id').whereRef('s.program_id', '=', 'p.program_id')).as('accounting'))
-    .select((eb) => eb.exists(eb.selectFrom('referral_settings as r').select('r.program_id')
-      .whereRef('r.tenant_id', '=', 'p.tenant_id').whereRef('r.program_id', '=', 'p.program_id')).as('referrals'))
-    .select((eb) => eb.exists(eb.selectFrom('households as hh').select('hh.household_id')
-      .whereRef('hh.tenant_id', '=', 'p.tenant_id').whereRef('hh.program_id', '=', 'p.program_id')).as('households'))
-    .select((eb) => eb.exists(eb.selectFrom('membership_plans as mp').select('mp.plan_id')
-      .whereRef('mp.tenant_id', '=', 'p.tenant_id').whereRef('mp.program_id', '=', 'p.program_id')
-      .where(sql<boolean>`mp.benefits->>'tier' is not null`)).as('membership_tiers'))
-    .where('p.tenant_id', '=', tenantId).where('p.program_id', '=', programId)
-    .executeTakeFirst();
-  if (!row) return null;
-  return {
-    programId: row.program_id, enrollmentMode: row.enrollment_mode, enrollByEmail: row.enroll_by_email, currency: row.currency, timeZone: row.time_zone,
-    qualifyingWallets: row.qualifying, ladder: row.ladder ?? null,
-    pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
-    earnOnPaidWithPoints: row.earn_on_paid_with_points,
-    holdout: { shareBp: row.control_share_bp ?? 0, salt: row.holdout_salt ?? row.program_id },
-    uses: {
-      achievements: row.achievements.map(versionOf), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
-      households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
-    },
-  };
+  const row = await programQuery(db, tenantId, programId).executeTakeFirst();
+  return row ? eventProgramOf(row) : null;
+}
+
+/** loadEventProgram and the lookup of the event's idempotency key, in one statement. */
+export async function loadEventProgramFindingKey(db: Db, tenantId: string, programId: string, key: string): Promise<{ program: EventProgram | null; stored: StoredResponse | null }> {
+  const { row, stored } = await findingKey(db, tenantId, key, programQuery(db, tenantId, programId), 'program_id');
+  return { program: row && eventProgramOf(row), stored };
 }
 
 const versionOf = (idVersion: string): AchievementVersion => {
@@ -156,10 +167,13 @@ const insertRows = (table: string, rows: readonly Record<string, unknown>[]) => 
 
 /**
  * An event's own rows, in one statement at the end of its transaction: its answer under its key,
- * the event, its rule awards and its activity (each rules and review read later, never within).
+ * the event, its rule awards and its activity (each rules and review read later, never within), and
+ * what the event's features decided to record with them.
  */
 export async function recordEventRows(trx: Trx, tenantId: string, rows: {
   stored: StoredResponse; now: Date; event: EventRecord; facts: Facts | null; excluded: readonly RuleRef[]; awards: readonly AwardRow[]; activity: Activity;
+  /** more parts of the WITH, named apart from these (achievements' toldParts) */
+  also?: readonly RawBuilder<unknown>[] | undefined;
 }): Promise<void> {
   const parts = [
     sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`,
@@ -169,6 +183,7 @@ export async function recordEventRows(trx: Trx, tenantId: string, rows: {
   if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
   const activity = activityRows(tenantId, rows.activity);
   if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
+  parts.push(...rows.also ?? []);
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
@@ -176,7 +191,7 @@ export async function recordEventRows(trx: Trx, tenantId: string, rows: {
 export const factsOfRow = (row: EventRow): Facts | null => (row.facts === null ? null : decodeJson<Facts>(row.facts));
 
 /** What rules read of a member. */
-export async function loadMemberProfile(db: Db, tenantId: string, memberId: string) {
+export async function loadMemberProfile(db: Db, tenantId: string, memberId: string): Promise<MemberProfile | null> {
   const row = await db.selectFrom('members').select(['member_id', 'tier', 'grade', 'attributes', 'birthday', 'enrolled_at'])
     .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).executeTakeFirst();
   return row ? {
@@ -234,9 +249,4 @@ export async function listEventRows(db: Db, tenantId: string, filter: EventFilte
   if (filter.types?.length) q = q.where('type', 'in', filter.types);
   if (filter.before) q = q.where('event_id', '<', filter.before);
   return q.orderBy('event_id', 'desc').limit(filter.limit + 1).execute();
-}
-
-/** The stored result of an idempotency key, read outside any transaction. */
-export async function findStoredResponse(db: Db, tenantId: string, key: string): Promise<StoredResponse | null> {
-  return findIdempotency(db, tenantId, key);
 }

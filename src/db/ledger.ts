@@ -1,9 +1,10 @@
 // Ledger queries: load a member's wallet under its lock, and write a core Decision in one statement.
-import { sql, type RawBuilder, type Selectable, type Transaction } from 'kysely';
+import { sql, type Expression, type RawBuilder, type Selectable, type Transaction } from 'kysely';
 import { balanceChanges } from '../core/ledger/invariants.js';
 import type { LotTake } from '../core/ledger/consumption.js';
 import type { Balance, Decision, EntryKind, Hold, JournalEntry, Lot, WalletState } from '../core/ledger/types.js';
 import type { ExpiryPolicy, ProgramPolicy } from '../core/program.js';
+import type { MemberProfile } from '../core/rules/facts.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Database, Db, JournalEntriesTable } from './schema.js';
 import { UNPREPARED } from './connection.js';
@@ -18,6 +19,8 @@ export interface LockedWallet {
   timeZone: string;
   /** lots to mature or expire, or holds to release, are waiting: settle before deciding */
   due: boolean;
+  /** what rules read of the member, read with the lock when asked for (an event's first statement) */
+  profile?: MemberProfile;
 }
 
 interface WalletRow {
@@ -28,6 +31,9 @@ interface WalletRow {
   expiry_kind: ExpiryPolicy['kind']; expiry_months: number | null; expiry_month: number | null;
   expiry_day: number | null; expiry_years_after: number | null; negative_balance_policy: 'debt' | 'write_off';
   time_zone: string; due: boolean;
+  /** with the profile only */
+  member_tier?: string | null; member_grade?: string | null; member_attributes?: Record<string, unknown> | null;
+  member_birthday?: string | null; member_enrolled_at?: Date;
 }
 
 export function expiryPolicyOf(row: Pick<WalletRow, 'expiry_kind' | 'expiry_months' | 'expiry_month' | 'expiry_day' | 'expiry_years_after'>): ExpiryPolicy {
@@ -70,11 +76,14 @@ function dueCheck(now: Date): RawBuilder<boolean> {
 }
 
 /** A member's wallet (its balance row, locked) and what the core needs to decide. */
-function walletQuery(tenantId: string, memberId: string, walletCode: string, now: Date): RawBuilder<WalletRow> {
+function walletQuery(tenantId: string, memberId: string, walletCode: string, now: Date, withProfile = false): RawBuilder<WalletRow> {
+  const profile = withProfile
+    ? sql`, m.tier as member_tier, m.grade as member_grade, m.attributes as member_attributes, m.birthday as member_birthday, m.enrolled_at as member_enrolled_at`
+    : sql``;
   return sql<WalletRow>`
     select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
       p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
-      ${dueCheck(now)} as due
+      ${dueCheck(now)} as due${profile}
     from balances b
     join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     join members m on m.tenant_id = b.tenant_id and m.member_id = b.member_id
@@ -99,6 +108,12 @@ function lockedWalletOf(tenantId: string, row: WalletRow): LockedWallet {
     },
     timeZone: row.time_zone,
     due: row.due,
+    ...(row.member_enrolled_at === undefined ? {} : {
+      profile: {
+        memberId: row.member_id, tier: row.member_tier ?? null, grade: row.member_grade ?? null, attributes: row.member_attributes ?? {},
+        birthday: row.member_birthday ?? null, enrolledAt: row.member_enrolled_at,
+      },
+    }),
   };
 }
 
@@ -134,30 +149,36 @@ export async function lockWallets(trx: Trx, refs: WalletRef[], now: Date): Promi
 }
 
 /** Locks a member's wallet (its balance row) and loads what the core needs to decide. */
-export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date): Promise<LockedWallet | null> {
-  const row = (await walletQuery(tenantId, memberId, walletCode, now).execute(trx)).rows[0];
+export async function lockWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, withProfile = false): Promise<LockedWallet | null> {
+  const row = (await walletQuery(tenantId, memberId, walletCode, now, withProfile).execute(trx)).rows[0];
   return row ? lockedWalletOf(tenantId, row) : null;
 }
 
 /**
- * lockWallet and the lookup of an idempotency key in one statement, so one round trip: it always
- * answers one row, with the response stored under the key (if any) and the wallet (if it exists).
- * A request that waited for the wallet's lock sees the key as it was when the statement began: if
- * the holder of the lock stored the same key meanwhile, this request's own insert of the key fails
- * (a unique violation), and idempotent() retries and replays — as with a separate lookup.
+ * lockWallet and the lookup of an idempotency key in one statement (findingKey). A request that
+ * waited for the wallet's lock sees the key as it was when the statement began: if the holder of
+ * the lock stored the same key meanwhile, this request's own insert of the key fails (a unique
+ * violation), and idempotent() retries and replays — as with a separate lookup.
  */
-export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, key: string): Promise<{ wallet: LockedWallet | null; stored: StoredResponse | null }> {
-  const { rows } = await sql<StoredRow & { [K in keyof WalletRow]: WalletRow[K] | null }>`
+export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, key: string, withProfile = false): Promise<{ wallet: LockedWallet | null; stored: StoredResponse | null }> {
+  const { row, stored } = await findingKey(trx, tenantId, key, walletQuery(tenantId, memberId, walletCode, now, withProfile), 'member_id');
+  return { stored, wallet: row && lockedWalletOf(tenantId, row) };
+}
+
+/**
+ * The first row of `query` (null: none) and the response stored under an idempotency key, in one
+ * statement: a write whose first read is `query` saves the round trip of a separate lookup. It
+ * always answers one row; `present` names a column the query never answers null.
+ */
+export async function findingKey<R extends object>(db: Db, tenantId: string, key: string, query: Expression<R>, present: keyof R & string): Promise<{ row: R | null; stored: StoredResponse | null }> {
+  const { rows } = await sql<StoredRow & { [K in keyof R]: R[K] | null }>`
     select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
-      coalesce(k.response_text, k.response::text) as stored_response, w.*
+      coalesce(k.response_text, k.response::text) as stored_response, q.*
     from (select) as one
     left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
-    left join (${walletQuery(tenantId, memberId, walletCode, now)}) as w on true`.execute(trx);
+    left join (${query}) as q on true`.execute(db);
   const row = rows[0]!;
-  return {
-    stored: storedOf(row),
-    wallet: row.member_id === null ? null : lockedWalletOf(tenantId, row as WalletRow),
-  };
+  return { row: row[present] === null ? null : (row as R), stored: storedOf(row) };
 }
 
 /** True when a wallet last active at `lastActivity` has been idle for `months` months at `now`, on the tenant's calendar. */

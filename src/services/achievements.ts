@@ -4,6 +4,7 @@
 // balance milestones, the member's view, the unlock report and the backfill an admin asks for.
 // Editing an achievement never rewrites history: progress moves on from where it stands, and a
 // backfill recomputes it from the events when asked.
+import type { RawBuilder } from 'kysely';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import {
   validateAchievement, type Achievement, type AchievementDefinition,
@@ -18,7 +19,7 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  unlockReport, type AchievementVersion, type Backfill, type TallyRow, type Unlock,
+  toldParts, unlockReport, type AchievementVersion, type Backfill, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { OutboxMessage } from '../db/jobs.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
@@ -139,11 +140,11 @@ const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
  * A purchase's or action's progress, inside its transaction (the member's points wallet is locked),
  * for the program's enabled achievements as the event read them with its program:
  * adds what it contributes to the tallies, unlocks what they now reach (paying the rewards), then
- * tells the balance milestones the event's points reached. Returns the ledger writes it made.
+ * tells the balance milestones the event's points reached.
  */
-export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly AchievementVersion[], ctx: EventContext, event: CountedEvent): Promise<LedgerResult[]> {
+export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly AchievementVersion[], ctx: EventContext, event: CountedEvent): Promise<EventProgress> {
   const achievements = await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled);
-  if (achievements.length === 0) return [];
+  if (achievements.length === 0) return { results: [], record: [] };
   const added: TallyRow[] = [];
   const touched: { a: Achievement; period: number }[] = [];
   for (const a of achievements) {
@@ -153,7 +154,7 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
     touched.push({ a, period: c[0]!.period });
   }
   const milestones = achievements.filter((a) => a.kind === 'milestone');
-  if (touched.length === 0 && milestones.length === 0) return [];
+  if (touched.length === 0 && milestones.length === 0) return { results: [], record: [] };
   // One statement writes the event's share and reads back every figure the decisions below need.
   const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, added,
     [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
@@ -173,8 +174,14 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
     const balance = pointsAfter(results, ctx.memberId) ?? state.balance;
     results.push(...await tellMilestones(trx, now, ctx, milestones, balance, state.tallies, state.live, told));
   }
-  await recordTold(trx, ctx.tenantId, ctx.programId, ctx.memberId, told, now);
-  return results;
+  return { results, record: toldParts(ctx.tenantId, ctx.programId, ctx.memberId, told, now) };
+}
+
+export interface EventProgress {
+  /** the ledger writes its rewards made */
+  results: LedgerResult[];
+  /** what it decided to record and tell, as parts of a WITH: the caller writes them with the event's own rows */
+  record: RawBuilder<unknown>[];
 }
 
 /** What a check has decided to record and tell; written at its end in one statement (recordTold). */

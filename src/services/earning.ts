@@ -6,7 +6,7 @@ import type { Basket } from '../core/rules/basket.js';
 import type { Facts } from '../core/rules/conditions.js';
 import { readsMembership, readsStats } from '../core/rules/conditions.js';
 import { capsOf, evaluate, excludedRules, loadRule, type Award, type EvaluatedEvent, type LimitState, type LoadedRule, type Scope } from '../core/rules/evaluate.js';
-import { factsOf, NO_STATS, type FactsInput } from '../core/rules/facts.js';
+import { factsOf, NO_STATS, type FactsInput, type MemberProfile } from '../core/rules/facts.js';
 import type { Campaign, Rule } from '../core/rules/rule.js';
 import type { Strategies } from '../core/rules/strategies.js';
 import { loadMemberProfile, type EventProgram } from '../db/events.js';
@@ -56,11 +56,13 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   lockWallets?: (wallets: string[]) => Promise<void>;
   /** evaluate as if the member had this tier: the one an event lifts them to (upgradeRate crossing_event) */
   tier?: string;
+  /** the member's profile as the caller read it under the member's lock; read here otherwise */
+  profile?: MemberProfile;
 }): Promise<Earning> {
   const { event, basket, memberId } = input;
   const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
   const campaigns = await campaignsById(db, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
-  const loaded = memberId === null ? null : await loadMemberProfile(db, tenantId, memberId);
+  const loaded = memberId === null ? null : input.profile ?? await loadMemberProfile(db, tenantId, memberId);
   const ladder = ladderOf(program.ladder);
   // The tier the member holds when the event occurs: a membership's tier may lift or set the one they qualify for.
   const qualified = input.tier ?? loaded?.tier ?? null;

@@ -3,6 +3,7 @@
 // sending it twice changes nothing and answers the first result; the same id with another body
 // is refused. Each event is one transaction: the rules' decision, their awards and budgets, the
 // journal entries and the event row commit together or not at all.
+import type { RawBuilder } from 'kysely';
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import {
   normaliseEvent, storableText, type EventEntry, type EventInput, type EventRecord, type Explained, type NormalisedEvent,
@@ -19,7 +20,7 @@ import { loadRule, type Scope } from '../core/rules/evaluate.js';
 import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
-  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, findStoredResponse, listEventRows, recordEventRows, loadEvent, loadEventProgram, loadReturnsOf,
+  eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, listEventRows, recordEventRows, loadEvent, loadEventProgramFindingKey, loadReturnsOf,
   lockEvent, type EventProgram, type RuleRef,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
@@ -106,7 +107,14 @@ export async function ingestEvent(laurel: Laurel, tenantId: string, input: Inges
   if (event.type === SIGNUP && !options.internal) throw invalid('type', 'signup events are sent by Laurel itself when a member enrols');
   const request: EventRequest = { programId, event, member: memberRefOf(input, event.kind) };
   const key = eventKey(programId, event.externalId);
-  return (await replayed(laurel, tenantId, key, request)) ?? (await recordEvent(laurel, tenantId, key, request, input.actor ?? 'events', options));
+  // A request seen before is answered as it was the first time, whatever has changed since.
+  const { program, stored } = await loadEventProgramFindingKey(laurel.db, tenantId, programId, key);
+  if (stored) {
+    if (stored.operation !== OPERATION || stored.requestHash !== requestHash(OPERATION, request)) throw eventConflict(event.externalId);
+    return decodeJson<EventResult>(stored.response);
+  }
+  if (!program) throw notFound('program', 'programId');
+  return recordEvent(laurel, tenantId, key, request, program, input.actor ?? 'events', options);
 }
 
 function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberRef | null {
@@ -138,18 +146,9 @@ function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberR
 const eventConflict = (externalId: string) =>
   new DomainError('idempotency_conflict', `event ${externalId} was already received with different content`, 'externalId');
 
-/** The first answer when this external id was seen before with the same content; a conflict when with other content. */
-async function replayed(laurel: Laurel, tenantId: string, key: string, request: EventRequest): Promise<EventResult | null> {
-  const stored = await findStoredResponse(laurel.db, tenantId, key);
-  if (!stored) return null;
-  if (stored.operation !== OPERATION || stored.requestHash !== requestHash(OPERATION, request)) throw eventConflict(request.event.externalId);
-  return decodeJson<EventResult>(stored.response);
-}
-
-async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, actor: string, options: IngestOptions): Promise<EventResult> {
+async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, program: EventProgram, actor: string,
+  options: IngestOptions): Promise<EventResult> {
   const { event } = request;
-  const program = await loadEventProgram(laurel.db, tenantId, request.programId);
-  if (!program) throw notFound('program', 'programId');
   if (event.currency !== null && event.currency !== program.currency) {
     throw invalid('currency', `this tenant's events are in ${program.currency}`);
   }
@@ -167,11 +166,15 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   const money = event.kind === 'purchase' ? orderTotal(event.lines, paidWithPoints) : 0n;
   const basket = event.kind === 'purchase' ? basketOf(event.lines, earningBase(money, paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
   return store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
-    // The member's lock first: their caps and stats are read under it, and a twin of this event waits here, then replays.
-    const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup });
+    // The member's lock first, in one statement with what the rules read of them: their caps and
+    // stats are read under it, and a twin of this event waits here, then replays.
+    const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup, profile: true });
     // Then the member's row, whose tier the rules read and this event may raise (the review job locks in the same order).
     const ladder = ladderOf(program.ladder);
     const tierState = ladder ? await lockMemberTier(trx, tenantId, member.memberId) : null;
+    // The tier as read under the row's lock: the wallet lock's statement may have waited for a
+    // review that changed it, and a statement that waited sees the other rows it joins as they were.
+    const profile = tierState ? { ...pointsWallet.profile!, tier: tierState.tier } : pointsWallet.profile;
     const earningEvent: EarningEvent = {
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
@@ -189,7 +192,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     if (captured) wallets.set(DEFAULT_WALLET, await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now));
     // A member of the program's holdout (control group) earns nothing and keeps their tier: services/analytics.ts.
     const evaluate = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
-      event: earningEvent, basket, memberId: member.memberId, lock: true, tier,
+      event: earningEvent, basket, memberId: member.memberId, lock: true, tier, profile,
       lockWallets: async (codes) => {
         for (const code of codes) if (!wallets.has(code)) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
       },
@@ -231,10 +234,11 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     }) : null;
     if (tier?.bonusResult) results.push(tier.bonusResult);
     if (referral) results.push(...await referral(earning.facts));
-    if (program.uses.achievements.length > 0) results.push(...await progressOnEvent(trx, now, program.uses.achievements, {
+    const progress = program.uses.achievements.length === 0 ? null : await progressOnEvent(trx, now, program.uses.achievements, {
       tenantId, programId: program.programId, timeZone: program.timeZone, memberId: member.memberId, eventId, key, actor, control,
       points: { wallet: wallets.get(DEFAULT_WALLET)!, written: [...results] },
-    }, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts }));
+    }, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts });
+    if (progress) results.push(...progress.results);
     if (program.uses.households) await poolEarnings(trx, now, { tenantId, memberId: member.memberId, results, idempotencyKey: key, actor });
     const record = newRecord(request, eventId, member.memberId, now, {
       occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
@@ -249,7 +253,10 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     };
     // A welcome recorded is a welcome no longer due: in the same transaction, so it is sent once and never lost.
     if (event.type === SIGNUP) await markWelcomed(trx, tenantId, member.memberId);
-    return { record, ledger: results, facts: earning.facts, activity, awards, tier: tier?.change ?? null, enrolled, excluded: earning.excluded };
+    return {
+      record, ledger: results, facts: earning.facts, activity, awards, tier: tier?.change ?? null, enrolled, excluded: earning.excluded,
+      alsoRecord: progress?.record ?? [],
+    };
   });
 }
 
@@ -431,6 +438,8 @@ interface Written {
   enrolled: EnrolledMember | null;
   /** the rules an exclusive rule kept from running (a purchase's returns may run them) */
   excluded: readonly RuleRef[];
+  /** what features decided to record (achievements' unlocks and messages), written with the event's own rows */
+  alsoRecord?: readonly RawBuilder<unknown>[];
 }
 
 /** The tier-qualifying points among an event's awards (negative for a return). */
@@ -443,9 +452,9 @@ async function store(laurel: Laurel, tenantId: string, key: string, request: Eve
   write: (trx: Trx, now: Date, lookup: Parameters<Parameters<typeof idempotent>[5]>[3]) => Promise<Written>): Promise<EventResult> {
   try {
     return await idempotent(laurel, tenantId, key, OPERATION, request, async (trx, now, stored, lookup) => {
-      const { record, ledger, facts, activity, awards, tier, enrolled, excluded } = await write(trx, now, lookup);
+      const { record, ledger, facts, activity, awards, tier, enrolled, excluded, alsoRecord } = await write(trx, now, lookup);
       const result: EventResult = { event: record, points: record.points, ledger: merged(ledger), tier, enrolled: enrolled !== null, member: enrolled };
-      await recordEventRows(trx, tenantId, { stored: stored(result), now, event: record, facts, excluded, awards, activity });
+      await recordEventRows(trx, tenantId, { stored: stored(result), now, event: record, facts, excluded, awards, activity, also: alsoRecord });
       if (program.uses.accounting) await recordEventAccounting(trx, tenantId, record, now);
       return result;
     }, { lookupInWork: true, twinConstraints: ['events_tenant_id_program_id_external_id_key'] });

@@ -54,6 +54,8 @@ interface OpenOptions {
   activeMember?: boolean;
   /** look the request's idempotency key up in the same statement as the lock (the transaction's first) */
   lookup?: KeyLookup;
+  /** read what rules read of the member with the lock (LockedWallet.profile) */
+  profile?: boolean;
 }
 
 /** idempotent() for a work whose first statement is openWallet with `lookup`. */
@@ -63,11 +65,11 @@ const LOOKUP_IN_WORK = { lookupInWork: true };
 async function openWallet(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, options: OpenOptions = {}): Promise<LockedWallet> {
   let wallet: LockedWallet | null;
   if (options.lookup) {
-    const found = await lockWalletFindingKey(trx, tenantId, memberId, walletCode, now, options.lookup.key);
+    const found = await lockWalletFindingKey(trx, tenantId, memberId, walletCode, now, options.lookup.key, options.profile);
     options.lookup.found(found.stored);
     wallet = found.wallet;
   } else {
-    wallet = await lockWallet(trx, tenantId, memberId, walletCode, now);
+    wallet = await lockWallet(trx, tenantId, memberId, walletCode, now, options.profile);
   }
   if (!wallet) {
     const member = await trx.selectFrom('members').select('member_id')
@@ -79,7 +81,7 @@ async function openWallet(trx: Trx, tenantId: string, memberId: string, walletCo
   }
   if (wallet.due) {
     await settle(trx, now, { tenantId, memberId, walletId: wallet.state.walletId });
-    wallet = (await lockWallet(trx, tenantId, memberId, walletCode, now))!;
+    wallet = (await lockWallet(trx, tenantId, memberId, walletCode, now, options.profile))!;
   }
   if (options.lots !== undefined) wallet.state.lots = await loadLots(trx, tenantId, wallet.state, now, options.lots);
   return wallet;
@@ -345,7 +347,7 @@ export async function reverseWithin(trx: Trx, now: Date, input: Request & { entr
  * settling what is due; with `lookup`, the caller's idempotency key is looked up under the lock.
  */
 export async function lockMemberWallet(trx: Trx, tenantId: string, memberId: string, code: string, now: Date,
-  options: { activeMember?: boolean; lookup?: KeyLookup; lots?: bigint } = {}): Promise<LockedWallet> {
+  options: Pick<OpenOptions, 'activeMember' | 'lookup' | 'lots' | 'profile'> = {}): Promise<LockedWallet> {
   return openWallet(trx, tenantId, memberId, code, now, options);
 }
 

@@ -46,6 +46,9 @@ export interface FactsInput {
   timeZone: string;
 }
 
+/** What rules read of a member as stored (the tier multiplier and membership are added per event). */
+export type MemberProfile = Omit<FactsInput['member'], 'tierMultiplier' | 'membership'>;
+
 /** CEL numbers are bigint: JSON numbers in attributes become bigint when whole, stay double otherwise. */
 function celValue(value: unknown): unknown {
   if (typeof value === 'number') return Number.isInteger(value) ? BigInt(value) : value;
