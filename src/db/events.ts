@@ -90,7 +90,7 @@ const eventProgramOf = (row: ProgramRow): EventProgram => ({
     achievements: row.achievements.map(versionOf), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
     households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
   },
-  });
+});
 
 export async function loadEventProgram(db: Db, tenantId: string, programId: string): Promise<EventProgram | null> {
   const row = await programQuery(db, tenantId, programId).executeTakeFirst();
