@@ -291,8 +291,8 @@ async function milestonesNow(trx: Trx, now: Date, ctx: MilestoneContext, milesto
 export async function milestonesOnCredit(trx: Trx, now: Date, ctx: Omit<MilestoneContext, 'eventId'>): Promise<LedgerResult[]> {
   const milestones = (await enabledAchievements(trx, ctx.tenantId, ctx.programId)).filter((a) => a.kind === 'milestone');
   if (milestones.length === 0) return [];
-  // Outside an event nothing has asked yet whether the member is held out: a control member's crossing pays nothing.
-  const control = await memberInHoldout(trx, ctx.tenantId, ctx.programId, ctx.memberId);
+  // A control member's crossing pays nothing: asked here unless the caller knows.
+  const control = ctx.control ?? await memberInHoldout(trx, ctx.tenantId, ctx.programId, ctx.memberId);
   return milestonesNow(trx, now, { ...ctx, control, eventId: null }, milestones);
 }
 

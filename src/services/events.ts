@@ -179,10 +179,13 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     };
+    // A member of the program's holdout (control group) earns nothing and keeps their tier: services/analytics.ts.
+    const control = inHoldout(program.holdout, member);
     // Referrals: under the referee's lock and before any budget row is locked; the payment follows the event's own earn.
     const referral = !program.uses.referrals ? null : await referralOnEvent(trx, now, {
       tenantId, programId: program.programId, memberId: member.memberId, enrolled: enrolled !== null, externalId: event.externalId,
       occurredAt: earningEvent.occurredAt, attributes: event.attributes, timeZone: program.timeZone, idempotencyKey: key, actor,
+      holdout: program.holdout, control,
     });
     const wallets = new Map([[DEFAULT_WALLET, pointsWallet]]);
     // The points paying for the order first: the hold placed at checkout is captured with it, or the event fails.
@@ -190,14 +193,12 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       ? await captureWithin(trx, now, { tenantId, idempotencyKey: key, actor, holdId: payment.holdId, amount: null, ref: event.externalId })
       : null;
     if (captured) wallets.set(DEFAULT_WALLET, await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now));
-    // A member of the program's holdout (control group) earns nothing and keeps their tier: services/analytics.ts.
     const evaluate = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
       event: earningEvent, basket, memberId: member.memberId, lock: true, tier, profile,
       lockWallets: async (codes) => {
         for (const code of codes) if (!wallets.has(code)) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
       },
     });
-    const control = inHoldout(program.holdout, member);
     const evaluateAt = control ? earningNothing(evaluate) : evaluate;
     let earning = await evaluateAt();
     let upgrade: Upgrade | null = null;

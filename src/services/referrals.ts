@@ -15,6 +15,7 @@ import {
 } from '../core/referrals/referral.js';
 import { DEFAULT_CONDITION, referralLink, settingsFromJson, settingsToJson, validateReferralSettings, type ReferralSettings } from '../core/referrals/settings.js';
 import { compileCondition, type Facts } from '../core/rules/conditions.js';
+import type { EventProgram } from '../db/events.js';
 import { enqueueMessage } from '../db/jobs.js';
 import { loadEntry, type Trx } from '../db/ledger.js';
 import {
@@ -193,6 +194,9 @@ export interface ReferralEvent {
   timeZone: string;
   idempotencyKey: string;
   actor: string;
+  /** the program's holdout, as the event read it with the program, and whether the referee is in it */
+  holdout: EventProgram['holdout'];
+  control: boolean;
 }
 
 /** Pays a qualified referral, given the facts of the referee's event (after its own earn), answering the referee's ledger results. */
@@ -250,16 +254,15 @@ export async function referralOnEvent(trx: Trx, now: Date, e: ReferralEvent): Pr
       await tell(trx, e.tenantId, 'rejected', referral.referral_id, now);
       return [];
     }
-    return pay(trx, now, e, settings, referral);
+    return pay(trx, now, e, settings, referral, context.return_window_days);
   };
 }
 
-async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSettings, referral: ReferralRow): Promise<LedgerResult[]> {
+async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSettings, referral: ReferralRow, returnWindowDays: number): Promise<LedgerResult[]> {
   const request = { tenantId: e.tenantId, idempotencyKey: e.idempotencyKey, actor: e.actor, ref: `referral:${referral.referral_id}` };
-  const program = (await trx.selectFrom('programs').select('return_window_days').where('tenant_id', '=', e.tenantId).where('program_id', '=', e.programId).executeTakeFirst())!;
   // A side in the program's holdout gets nothing (no points, no reward); the referral is recorded and qualifies all the same.
-  const refereeHeldOut = await memberInHoldout(trx, e.tenantId, e.programId, referral.referee_id);
-  const referrerHeldOut = await memberInHoldout(trx, e.tenantId, e.programId, referral.referrer_id);
+  const refereeHeldOut = e.control;
+  const referrerHeldOut = e.holdout.shareBp > 0 && await memberInHoldout(trx, e.tenantId, e.programId, referral.referrer_id);
   const refereePoints = refereeHeldOut ? 0n : settings.referee.points;
   const referrerPoints = referrerHeldOut ? 0n : settings.referrer.points;
   const earnFor = async (memberId: string, points: bigint): Promise<LedgerResult | null> => {
@@ -271,11 +274,11 @@ async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSett
   const refereeResult = await earnFor(referral.referee_id, refereePoints);
   const referrerResult = await earnFor(referral.referrer_id, referrerPoints);
   // The referrer's balance rose outside their own events: their milestones look now (the referee's look at the end of this event).
-  if (referrerResult) await milestonesOnCredit(trx, now, { tenantId: e.tenantId, programId: e.programId, memberId: referral.referrer_id, key: e.idempotencyKey, actor: e.actor });
+  if (referrerResult) await milestonesOnCredit(trx, now, { tenantId: e.tenantId, programId: e.programId, memberId: referral.referrer_id, key: e.idempotencyKey, actor: e.actor, control: referrerHeldOut });
   const referrerInstance = referrerHeldOut ? null : await issue(trx, now, e, settings.referrer.rewardId, referral.referrer_id);
   const refereeInstance = refereeHeldOut ? null : await issue(trx, now, e, settings.referee.rewardId, referral.referee_id);
   // The hold is the return window of the qualifying order: the points' lots become available then too.
-  const rewardAt = availableAt(now, program.return_window_days, e.timeZone);
+  const rewardAt = availableAt(now, returnWindowDays, e.timeZone);
   await qualifyReferral(trx, e.tenantId, referral.referral_id, {
     now, externalId: e.externalId, rewardAt, rewarded: rewardAt <= now,
     referrerPoints, refereePoints,
