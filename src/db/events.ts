@@ -54,6 +54,27 @@ export interface ProgramFeatures {
   membershipTiers: boolean;
 }
 
+/** A member as an event finds them: the columns it names them by, and what it checks. */
+export interface NamedMember {
+  member_id: string;
+  status: 'active' | 'suspended' | 'erased';
+  enrolled_by_event: string | null;
+  external_id: string | null;
+  email: string | null;
+  phone: string | null;
+  card_code: string | null;
+}
+
+/** A column a request names a member by, with the value it gives. */
+export type MemberName = readonly ['member_id' | 'external_id' | 'email' | 'phone' | 'card_code', string];
+
+/** The program's members any of these names matches, as JSON (every column is text). */
+const membersNamed = (names: readonly MemberName[]) => sql<NamedMember[]>`coalesce((
+  select jsonb_agg(jsonb_build_object('member_id', m.member_id, 'status', m.status, 'enrolled_by_event', m.enrolled_by_event,
+    'external_id', m.external_id, 'email', m.email, 'phone', m.phone, 'card_code', m.card_code))
+  from members m where m.tenant_id = p.tenant_id and m.program_id = p.program_id
+    and (${sql.join(names.map(([column, value]) => sql`m.${sql.ref(column)} = ${value}`), sql` or `)})), '[]'::jsonb)`;
+
 const programQuery = (db: Db, tenantId: string, programId: string) => db.selectFrom('programs as p')
   .innerJoin('tenants as t', 't.tenant_id', 'p.tenant_id')
   .leftJoin('tier_ladders as l', (j) => j.onRef('l.tenant_id', '=', 'p.tenant_id').onRef('l.program_id', '=', 'p.program_id'))
@@ -97,10 +118,16 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
   return row ? eventProgramOf(row) : null;
 }
 
-/** loadEventProgram and the lookup of the event's idempotency key, in one statement. */
-export async function loadEventProgramFindingKey(db: Db, tenantId: string, programId: string, key: string): Promise<{ program: EventProgram | null; stored: StoredResponse | null }> {
-  const { row, stored } = await findingKey(db, tenantId, key, programQuery(db, tenantId, programId), 'program_id');
-  return { program: row && eventProgramOf(row), stored };
+/**
+ * loadEventProgram, the lookup of the event's idempotency key, and the members of the program the
+ * event names (`names`: none to look up), in one statement.
+ */
+export async function loadEventProgramFindingKey(db: Db, tenantId: string, programId: string, key: string, names: readonly MemberName[]): Promise<{
+  program: EventProgram | null; stored: StoredResponse | null; members: NamedMember[];
+}> {
+  const query = programQuery(db, tenantId, programId).select((names.length > 0 ? membersNamed(names) : sql<NamedMember[]>`'[]'::jsonb`).as('members'));
+  const { row, stored } = await findingKey(db, tenantId, key, query, 'program_id');
+  return { program: row && eventProgramOf(row), stored, members: row?.members ?? [] };
 }
 
 const versionOf = (idVersion: string): AchievementVersion => {

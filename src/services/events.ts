@@ -21,7 +21,7 @@ import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
   eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, listEventRows, recordEventRows, loadEvent, loadEventProgramFindingKey, loadReturnsOf,
-  lockEvent, type EventProgram, type RuleRef,
+  lockEvent, type EventProgram, type MemberName, type RuleRef,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import type { Activity } from '../db/activity.js';
@@ -108,14 +108,20 @@ export async function ingestEvent(laurel: Laurel, tenantId: string, input: Inges
   const request: EventRequest = { programId, event, member: memberRefOf(input, event.kind) };
   const key = eventKey(programId, event.externalId);
   // A request seen before is answered as it was the first time, whatever has changed since.
-  const { program, stored } = await loadEventProgramFindingKey(laurel.db, tenantId, programId, key);
+  const { program, stored, members } = await loadEventProgramFindingKey(laurel.db, tenantId, programId, key, namesOf(request.member));
   if (stored) {
     if (stored.operation !== OPERATION || stored.requestHash !== requestHash(OPERATION, request)) throw eventConflict(event.externalId);
     return decodeJson<EventResult>(stored.response);
   }
   if (!program) throw notFound('program', 'programId');
-  return recordEvent(laurel, tenantId, key, request, program, input.actor ?? 'events', options);
+  return recordEvent(laurel, tenantId, key, request, { program, members: members.map(foundMember) }, input.actor ?? 'events', options);
 }
+
+const namesOf = (ref: MemberRef | null): MemberName[] => {
+  if (ref === null) return [];
+  if ('memberId' in ref) return [['member_id', ref.memberId]];
+  return IDENTIFIERS.filter((k) => ref.identifiers[k] !== undefined).map((k) => [COLUMN[k], ref.identifiers[k]!]);
+};
 
 function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberRef | null {
   if (input.memberId !== undefined && input.member !== undefined) throw invalid('member', 'give memberId or member, not both');
@@ -146,16 +152,18 @@ function memberRefOf(input: IngestInput, kind: NormalisedEvent['kind']): MemberR
 const eventConflict = (externalId: string) =>
   new DomainError('idempotency_conflict', `event ${externalId} was already received with different content`, 'externalId');
 
-async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, program: EventProgram, actor: string,
-  options: IngestOptions): Promise<EventResult> {
+/** `found`: the program, and its members the request names, as read with the event's key. */
+async function recordEvent(laurel: Laurel, tenantId: string, key: string, request: EventRequest, found: { program: EventProgram; members: FoundMember[] },
+  actor: string, options: IngestOptions): Promise<EventResult> {
   const { event } = request;
+  const { program } = found;
   if (event.currency !== null && event.currency !== program.currency) {
     throw invalid('currency', `this tenant's events are in ${program.currency}`);
   }
   if (event.kind === 'return') return recordReturn(laurel, tenantId, key, request, program, event, actor);
   const member = await resolveMember(laurel, tenantId, program, request.member!, {
     enrol: program.enrollmentMode === 'universal', byEvent: event.externalId, onWelcomeFailed: options.onWelcomeFailed,
-  });
+  }, found.members);
   // The member this event enrolled: just now, or by an earlier try of this very event that failed after enrolling them.
   const enrolled = member.enrolledByEvent === event.externalId ? enrolledMember(member) : null;
   if (member.status !== 'active') {
@@ -535,18 +543,20 @@ interface Enrolling {
 
 /**
  * The member an event names, in its program; a universal program enrols one it does not know yet,
- * given their externalId, or their email when the program enrols by e-mail.
+ * given their externalId, or their email when the program enrols by e-mail. `named`: the program's
+ * members the reference matches, when the caller has read them.
  */
-async function resolveMember(laurel: Laurel, tenantId: string, program: EventProgram, ref: MemberRef, enrolling: Enrolling): Promise<FoundMember> {
+async function resolveMember(laurel: Laurel, tenantId: string, program: EventProgram, ref: MemberRef, enrolling: Enrolling,
+  named?: FoundMember[]): Promise<FoundMember> {
   if ('memberId' in ref) {
-    const row = await laurel.db.selectFrom('members').select(FOUND)
+    const row = named ? named[0] : await laurel.db.selectFrom('members').select(FOUND)
       .where('tenant_id', '=', tenantId).where('member_id', '=', ref.memberId).where('program_id', '=', program.programId)
-      .executeTakeFirst();
+      .executeTakeFirst().then((r) => r && foundMember(r));
     if (!row) throw notFound('member', 'memberId');
-    return foundMember(row);
+    return row;
   }
   const ids = ref.identifiers;
-  const found = await membersWith(laurel, tenantId, program.programId, ids);
+  const found = named ?? await membersWith(laurel, tenantId, program.programId, ids);
   if (found.length > 1) throw new DomainError('conflict', 'these identifiers belong to different members', 'member');
   if (found[0]) return found[0];
   if (!enrolling.enrol || (ids.externalId === undefined && ids.email === undefined)) {
