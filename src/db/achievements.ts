@@ -188,11 +188,12 @@ export async function recordTold(db: Db, tenantId: string, programId: string, me
   if (parts.length > 0) await sql`with ${sql.join(parts)} select 1`.execute(db);
 }
 
+/** What a progress check has decided to record and tell (it adds to the lists as it decides). */
 export interface Told {
-  unlocks: readonly Unlock[];
+  unlocks: Unlock[];
   /** milestone levels to set */
-  levels: readonly TallyRow[];
-  messages: readonly OutboxMessage[];
+  levels: TallyRow[];
+  messages: OutboxMessage[];
 }
 
 /** recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that writes more. */

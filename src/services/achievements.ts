@@ -19,9 +19,8 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  toldParts, unlockReport, type AchievementVersion, type Backfill, type TallyRow, type Unlock,
+  toldParts, unlockReport, type AchievementVersion, type Backfill, type Told, type TallyRow, type Unlock,
 } from '../db/achievements.js';
-import type { OutboxMessage } from '../db/jobs.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
 import { countIssued, loadInstance, loadReward, resolveInstance } from '../db/rewards.js';
 import type { Db } from '../db/schema.js';
@@ -182,14 +181,6 @@ export interface EventProgress {
   results: LedgerResult[];
   /** what it decided to record and tell, as parts of a WITH: the caller writes them with the event's own rows */
   record: RawBuilder<unknown>[];
-}
-
-/** What a check has decided to record and tell; written at its end in one statement (recordTold). */
-interface Told {
-  unlocks: Unlock[];
-  /** milestone levels to set */
-  levels: TallyRow[];
-  messages: OutboxMessage[];
 }
 
 const nothingTold = (): Told => ({ unlocks: [], levels: [], messages: [] });
