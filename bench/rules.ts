@@ -14,8 +14,8 @@ import { evaluate, loadRule, type EvaluationInput, type LimitState } from '../sr
 import { factsOf, type MemberStats } from '../src/core/rules/facts.js';
 import { strategiesWith } from '../src/core/rules/strategies.js';
 import { formatReport, verifyLedger } from '../src/db/verify.js';
-import { loadMemberProfile } from '../src/db/events.js';
-import { activeRules, campaignsById } from '../src/db/rules.js';
+import { loadEventProgram, loadMemberProfile } from '../src/db/events.js';
+import { enabledRulesAt } from '../src/db/rules.js';
 import type { Laurel } from '../src/services/context.js';
 import { ingestEvent, type EventResult, type IngestInput } from '../src/services/events.js';
 import { createCampaign, createRule } from '../src/services/rules.js';
@@ -366,8 +366,9 @@ const STATS: MemberStats = { purchases: 24n, purchasesThisYear: 12n, purchasesTh
 async function evaluationInputs(laurel: Laurel, rf: RulesFixture, memberId: string, now: Date) {
   const { fx } = rf;
   const profile = (await loadMemberProfile(laurel.db, fx.tenantId, memberId))!;
-  const rows = await activeRules(laurel.db, fx.tenantId, fx.program.programId, 'purchase');
-  const campaigns = await campaignsById(laurel.db, fx.tenantId, rows.flatMap((r) => (r.campaignId ? [r.campaignId] : [])));
+  const program = (await loadEventProgram(laurel.db, fx.tenantId, fx.program.programId))!;
+  const rows = await enabledRulesAt(laurel.db, fx.tenantId, program.rules.filter((r) => r.trigger === 'purchase'));
+  const { campaigns } = program;
   const budgets = new Map(rows.filter((r) => r.limits.budget !== null).map((r) => [`rule:${r.ruleId}`, r.limits.budget!]));
   // No usage yet, the budgets whole: every cap and budget is looked at, none trims. evaluateEarning
   // first evaluates without budgets (to find the budget rows to lock), then with them.

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PurchaseLine } from '../src/core/events/purchase.js';
 import type { ProgramInput } from '../src/core/program.js';
 import { settleDue } from '../src/db/settlement.js';
+import { openLaurel } from '../src/services/context.js';
 import { enrolMember, ingestEvent, listMemberEvents, type EventResult, type IngestInput } from '../src/services/events.js';
 import { getBalance } from '../src/services/ledger.js';
 import { createMember, type MemberInput } from '../src/services/members.js';
@@ -271,6 +272,39 @@ describe('rule versions', () => {
     expect(await held(p, m)).toMatchObject({ available: 137n, lifetimeEarned: 137n });
     await expectAwardsMatchLedger(p, [m]);
     await expectVerified(laurel, p.tenantId);
+  });
+});
+
+describe('rules as another server sees them', () => {
+  // An event reads its program's enabled rules (ids and versions) and their campaigns with the
+  // program, and keeps each rule version it has parsed: a change saved through any process is what
+  // the next event of every process uses.
+  it.skipIf(!onPostgres)('a new version, a campaign window moved, a rule turned off: each applies to the next event of another Laurel', async () => {
+    laurel.clock.set('2026-01-15T10:00:00Z');
+    const { rows: [here] } = await sql<{ db: string }>`select current_database() as db`.execute(laurel.db);
+    const url = new URL(process.env.DATABASE_URL!);
+    url.pathname = `/${here!.db}`;
+    const other = await openLaurel({ databaseUrl: url.toString(), poolSize: 2 });
+    try {
+      const p = await newProgram(laurel);
+      const m = await member(p);
+      const c = await createCampaign(laurel, p.tenantId, p.programId, { name: 'January' });
+      const base = await rule(p, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } });
+      await rule(p, { name: 'Bonus', trigger: 'purchase', effect: { type: 'fixed_points', points: 7 }, campaignId: c.campaignId });
+      const one: Line[] = [{ sku: 'X', quantity: 1, unitPrice: 1000 }];
+      expect(given(await purchase(p, m, 'S1', one))).toEqual([['Base', 10n, 10n, []], ['Bonus', 7n, 7n, []]]);
+      await updateRule(other, p.tenantId, base.ruleId, { name: 'Base, tripled', trigger: 'purchase', effect: { type: 'points_per_amount', points: 3, per: 100 } }, { actor: 'test' });
+      expect(given(await purchase(p, m, 'S2', one))).toEqual([['Base, tripled', 30n, 30n, []], ['Bonus', 7n, 7n, []]]);
+      await updateCampaign(other, p.tenantId, c.campaignId, { name: 'January', validTo: '2026-01-15T00:00:00Z' });
+      expect(given(await purchase(p, m, 'S3', one))).toEqual([['Base, tripled', 30n, 30n, []]]);
+      await setEnabled(other, p.tenantId, base.ruleId, false);
+      expect(await purchase(p, m, 'S4', one)).toMatchObject({ points: 0n, event: { explanation: [] } });
+      expect(await held(p, m)).toMatchObject({ available: 84n });
+      await expectAwardsMatchLedger(p, [m]);
+      await expectVerified(laurel, p.tenantId);
+    } finally {
+      await other.close();
+    }
   });
 });
 

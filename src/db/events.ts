@@ -6,11 +6,12 @@ import type { PurchaseLine, ReturnLine } from '../core/events/purchase.js';
 import { decodeJson, encodeJson } from '../core/json.js';
 import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
+import type { Campaign } from '../core/rules/rule.js';
 import type { MemberProfile } from '../core/rules/facts.js';
 import type { AchievementVersion } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
 import { findingKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
-import { awardRows, type AwardRow } from './rules.js';
+import { awardRows, big, capsOf, when, type AwardRow, type RuleRef } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
 
 export type EventRow = Selectable<EventsTable>;
@@ -34,12 +35,23 @@ export interface EventProgram {
   earnOnPaidWithPoints: boolean;
   /** the control group the program keeps (services/analytics.ts): shareBp 0 holds nobody out */
   holdout: { shareBp: number; salt: string };
+  /** the enabled rules, in rule id order */
+  rules: ProgramRule[];
+  /** the campaigns of the enabled rules, by id */
+  campaigns: Map<string, Campaign>;
   /**
    * The features the program has set up, read with it so that an event makes no statement for
    * those it has not: each is its own statement when set up.
    */
   uses: ProgramFeatures;
 }
+
+/** An enabled rule as the program lists it: its definition is read by version (db/rules.ts enabledRulesAt). */
+export interface ProgramRule extends RuleRef {
+  trigger: string;
+}
+
+type CampaignJson = { campaign_id: string; program_id: string; name: string; valid_from: string | null; valid_to: string | null; budget: string | null; per_member: unknown };
 
 export interface ProgramFeatures {
   /** the enabled achievements at their current versions (none: no progress is kept) */
@@ -88,6 +100,16 @@ const programQuery = (db: Db, tenantId: string, programId: string) => db.selectF
   // event reads a change made by any process and makes no statement of its own for the list.
   .select(sql<string[]>`array(select a.achievement_id || ':' || a.version from achievements a where a.tenant_id = p.tenant_id
     and a.program_id = p.program_id and a.enabled order by a.achievement_id)`.as('achievements'))
+  // The enabled rules' ids, versions and triggers, for the same reason (their versions are cached
+  // in db/rules.ts), and the campaigns they belong to as they stand: a campaign has no versions.
+  .select(sql<string[]>`array(select r.rule_id || ':' || r.version || ':' || r.trigger from rules r where r.tenant_id = p.tenant_id
+    and r.program_id = p.program_id and r.enabled order by r.rule_id)`.as('rules'))
+  .select(sql<CampaignJson[]>`coalesce((select jsonb_agg(jsonb_build_object('campaign_id', c.campaign_id, 'program_id', c.program_id, 'name', c.name,
+      'valid_from', c.valid_from, 'valid_to', c.valid_to, 'budget', c.budget::text, 'per_member', c.per_member))
+    from campaigns c where c.tenant_id = p.tenant_id and c.campaign_id in (
+      select (v.definition->>'campaignId')::uuid from rules r
+      join rule_versions v on v.tenant_id = r.tenant_id and v.rule_id = r.rule_id and v.version = r.version
+      where r.tenant_id = p.tenant_id and r.program_id = p.program_id and r.enabled and v.definition->>'campaignId' is not null)), '[]'::jsonb)`.as('campaigns'))
   .select((eb) => eb.exists(eb.selectFrom('accounting_settings as s').select('s.program_id')
     .whereRef('s.tenant_id', '=', 'p.tenant_id').whereRef('s.program_id', '=', 'p.program_id')).as('accounting'))
   .select((eb) => eb.exists(eb.selectFrom('referral_settings as r').select('r.program_id')
@@ -107,6 +129,11 @@ const eventProgramOf = (row: ProgramRow): EventProgram => ({
   pointValue: row.point_value_points === null ? null : { points: BigInt(row.point_value_points), minor: BigInt(row.point_value_minor!) },
   earnOnPaidWithPoints: row.earn_on_paid_with_points,
   holdout: { shareBp: row.control_share_bp ?? 0, salt: row.holdout_salt ?? row.program_id },
+  rules: row.rules.map(ruleRefOf),
+  campaigns: new Map(row.campaigns.map((c) => [c.campaign_id, {
+    campaignId: c.campaign_id, programId: c.program_id, name: c.name, validFrom: when(c.valid_from), validTo: when(c.valid_to), budget: big(c.budget),
+    perMember: capsOf(c.per_member),
+  }])),
   uses: {
     achievements: row.achievements.map(versionOf), accounting: Boolean(row.accounting), referrals: Boolean(row.referrals),
     households: Boolean(row.households), membershipTiers: Boolean(row.membership_tiers),
@@ -129,6 +156,11 @@ export async function loadEventProgramFindingKey(db: Db, tenantId: string, progr
   const { row, stored } = await findingKey(db, tenantId, key, query, 'program_id');
   return { program: row && eventProgramOf(row), stored, members: row?.members ?? [] };
 }
+
+const ruleRefOf = (idVersionTrigger: string): ProgramRule => {
+  const [ruleId, version] = idVersionTrigger.split(':', 2) as [string, string];
+  return { ruleId, version: Number(version), trigger: idVersionTrigger.slice(ruleId.length + version.length + 2) };
+};
 
 const versionOf = (idVersion: string): AchievementVersion => {
   const at = idVersion.lastIndexOf(':');
@@ -161,11 +193,6 @@ export function eventRowOf(tenantId: string, e: EventRecord, facts: Facts | null
     facts: facts === null ? null : encodeJson(facts), explanation: encodeJson(e.explanation), entries: encodeJson(e.entries),
     excluded_rules: excluded.length === 0 ? null : JSON.stringify(excluded.map((r) => ({ ruleId: r.ruleId, version: r.version }))),
   };
-}
-
-export interface RuleRef {
-  ruleId: string;
-  version: number;
 }
 
 /** The rules an exclusive rule kept from firing on a purchase. */

@@ -104,13 +104,32 @@ export async function listVersions(db: Db, tenantId: string, ruleId: string) {
   return rows.map((r) => ({ ...ruleOf(r), savedBy: r.actor, savedAt: r.saved_at }));
 }
 
-/** The rules the program runs for an event of this type. */
-export async function activeRules(db: Db, tenantId: string, programId: string, trigger: string) {
-  return listRules(db, tenantId, programId, { trigger, enabled: true });
+export interface RuleRef {
+  ruleId: string;
+  version: number;
+}
+
+const RULES_CACHED = 10_000;
+/** Versions never change: a rule version read once by this process is the version, keyed by tenant, id and version. */
+const enabledVersions = new Map<string, Rule>();
+
+/**
+ * The program's enabled rules at these versions (what loadEventProgram lists): those this process
+ * has not read yet in one statement, the rest from memory.
+ */
+export async function enabledRulesAt(db: Db, tenantId: string, refs: readonly RuleRef[]): Promise<Rule[]> {
+  const key = (r: RuleRef) => `${tenantId}:${r.ruleId}:${r.version}`;
+  const missing = refs.filter((r) => !enabledVersions.has(key(r)));
+  if (missing.length > 0) {
+    const found = await rulesAt(db, tenantId, missing);
+    if (enabledVersions.size + found.length > RULES_CACHED) enabledVersions.clear();
+    for (const { budgetUsed: _, ...rule } of found) enabledVersions.set(key(rule), { ...rule, enabled: true });
+  }
+  return refs.flatMap((r) => enabledVersions.get(key(r)) ?? []);
 }
 
 /** Rules at given versions: what a past event used. */
-export async function rulesAt(db: Db, tenantId: string, refs: readonly { ruleId: string; version: number }[]): Promise<Rule[]> {
+export async function rulesAt(db: Db, tenantId: string, refs: readonly RuleRef[]) {
   if (refs.length === 0) return [];
   const rows = await rulesWithVersion(db, tenantId)
     .where((eb) => eb.or(refs.map((r) => eb.and([eb('v.rule_id', '=', r.ruleId), eb('v.version', '=', r.version)]))))

@@ -13,7 +13,7 @@ import { loadMemberProfile, type EventProgram } from '../db/events.js';
 import { DEFAULT_WALLET } from './ledger.js';
 import { ladderOf, tierMultiplierOf } from './tiers.js';
 import { heldTier, membershipFactsOf } from './memberships.js';
-import { activeRules, budgetsUsed, campaignsById, memberStats, memberUsage } from '../db/rules.js';
+import { budgetsUsed, enabledRulesAt, memberStats, memberUsage } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
 
 
@@ -60,8 +60,9 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   profile?: MemberProfile;
 }): Promise<Earning> {
   const { event, basket, memberId } = input;
-  const rules: LoadedRule[] = (await activeRules(db, tenantId, program.programId, event.type)).map((r) => loadRule(r, strategies));
-  const campaigns = await campaignsById(db, tenantId, rules.flatMap((r) => (r.rule.campaignId ? [r.rule.campaignId] : [])));
+  const running = program.rules.filter((r) => r.trigger === event.type);
+  const rules: LoadedRule[] = (await enabledRulesAt(db, tenantId, running)).map((r) => loadRule(r, strategies));
+  const { campaigns } = program;
   const loaded = memberId === null ? null : input.profile ?? await loadMemberProfile(db, tenantId, memberId);
   const ladder = ladderOf(program.ladder);
   // The tier the member holds when the event occurs: a membership's tier may lift or set the one they qualify for.

@@ -21,7 +21,7 @@ import { pointsToTakeBack } from '../core/rules/returns.js';
 import { SIGNUP } from '../core/rules/rule.js';
 import {
   eventOf, excludedRulesOf, factsOfRow, findEventByExternalId, listEventRows, recordEventRows, loadEvent, loadEventProgramFindingKey, loadReturnsOf,
-  lockEvent, type EventProgram, type MemberName, type RuleRef,
+  lockEvent, type EventProgram, type MemberName,
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import type { Activity } from '../db/activity.js';
@@ -29,7 +29,7 @@ import { recordEventAccounting } from './accounting.js';
 import { markWelcomed } from '../db/members.js';
 import { lockMemberTier } from '../db/tiers.js';
 import { findIdempotency, loadEntry, loadHold, type Trx } from '../db/ledger.js';
-import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type AwardRow } from '../db/rules.js';
+import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type AwardRow, type RuleRef } from '../db/rules.js';
 import { returnedOf } from '../core/achievements/progress.js';
 import { progressOnEvent, progressOnReturn } from './achievements.js';
 import type { Laurel } from './context.js';
