@@ -235,7 +235,7 @@ async function verifyTenant(laurel: Laurel, fx: Fixture, now: Date): Promise<num
 
 async function vacuum(laurel: Laurel): Promise<void> {
   // Neither side should meet the fixture's dirty pages, unset hint bits or an autovacuum of its rows.
-  await sql.raw(`vacuum (analyze) members, balances, journal_entries, postings, lots, lot_movements, ${SCRATCH}.lots, ${SCRATCH}.balances`)
+  await sql.raw(`vacuum (analyze) members, balances, journal_entries, postings, lots, lot_movements, lot_expiries, ${SCRATCH}.lots, ${SCRATCH}.balances`)
     .execute(laurel.db);
   await sql`checkpoint`.execute(laurel.db);
 }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../src/core/clock.js';
 import { uuidv7 } from '../src/core/ids.js';
 import type { Database } from '../src/db/schema.js';
+import { settleDue } from '../src/db/settlement.js';
 import { verifyLedger, type CheckResult } from '../src/db/verify.js';
 import { openLaurel, type Laurel } from '../src/services/context.js';
 import { ingestEvent } from '../src/services/events.js';
@@ -107,7 +108,49 @@ async function ledger() {
   };
 }
 
+/**
+ * A verified ledger whose expiry has run: member `m` earned 10 and 20 points a day apart in a program
+ * whose points expire after a month, and the settle job expired both lots in one expire entry.
+ */
+async function expired() {
+  laurel.clock.set('2026-01-15T10:00:00Z');
+  const p = await newProgram(laurel, { expiry: { kind: 'rolling', months: 1 } });
+  const t = p.tenantId;
+  const m = await newMember(laurel, p);
+  const first = await earn(laurel, { tenantId: t, memberId: m, amount: 10, idempotencyKey: key() });
+  laurel.clock.advance(86_400_000);
+  const second = await earn(laurel, { tenantId: t, memberId: m, amount: 20, idempotencyKey: key() });
+  laurel.clock.set('2026-03-01T10:00:00Z');
+  expect(await settleDue(laurel.db, laurel.clock.now())).toMatchObject({ lotsExpired: 2, pointsExpired: 30n });
+  const lots = [first.entries[0]!.lotId!, second.entries[0]!.lotId!];
+  const row = await laurel.db.selectFrom('lot_expiries').select(['entry_id', 'lot_ids', 'amounts']).where('tenant_id', '=', t).executeTakeFirstOrThrow();
+  // one row for the wallet's expire entry, its lots in id order (the earlier lot's id is the lower: ids are time-ordered)
+  expect([row.lot_ids, row.amounts.map(String)]).toEqual([lots, ['10', '20']]);
+  laurel.clock.set('2026-01-15T10:00:00Z');
+  await expectVerified(laurel, t);
+  return { t, m, lots, expireEntry: row.entry_id };
+}
+
 describe('verify reports exactly the invariant a damage breaks, naming the entity', () => {
+  it("an expiry's amounts swapped between its lots: lots_follow_movements, both lots", async () => {
+    const x = await expired();
+    await damage((trx) => sql`update lot_expiries set amounts = array[20, 10]::bigint[] where tenant_id = ${x.t} and entry_id = ${x.expireEntry}`.execute(trx));
+    const check = await failed(x.t, "an expiry's amounts swapped between its two lots");
+    expect(check.name).toBe('lots_follow_movements');
+    expect(check.failures).toEqual(expect.arrayContaining([
+      expect.objectContaining({ lot_id: x.lots[0], remaining: 0, movements: -10 }), expect.objectContaining({ lot_id: x.lots[1], remaining: 0, movements: 10 }),
+    ]));
+  });
+
+  it('an expiry filed under another wallet than its entry: expiries_follow_journal, the entry', async () => {
+    const x = await expired();
+    await damage((trx) => sql`update lot_expiries set wallet_id = (select wallet_id from wallets where tenant_id = ${x.t} and code <> 'points' limit 1)
+      where tenant_id = ${x.t} and entry_id = ${x.expireEntry}`.execute(trx));
+    const check = await failed(x.t, 'an expiry filed under another wallet');
+    expect(check.name).toBe('expiries_follow_journal');
+    expect(check.failures).toEqual([expect.objectContaining({ entry_id: x.expireEntry, kind: 'expire', entry_amount: 30, total: 30, foreign_lots: 2 })]);
+  });
+
   it('a posting changed so that its entry no longer sums to zero: double_entry, the entry', async () => {
     const l = await ledger();
     await damage((trx) => sql`update postings set amount = amount + 1 where tenant_id = ${l.t} and entry_id = ${l.earnEntry} and account = 'issuance'`.execute(trx));

@@ -230,12 +230,18 @@ export async function cohorts(db: Db, tenantId: string, walletId: string, timeZo
         join journal_entries j on j.tenant_id = m.tenant_id and j.entry_id = m.entry_id
       where l.tenant_id = ${tenantId} and l.wallet_id = ${walletId} and l.amount > 0
       group by m.lot_id
+    ), taken as (
+      select u.lot_id, sum(u.amount) as expired
+      from lot_expiries x cross join unnest(x.lot_ids, x.amounts) u(lot_id, amount)
+      where x.tenant_id = ${tenantId} and x.wallet_id = ${walletId}
+      group by u.lot_id
     )
     select to_char(l.earned_at at time zone ${timeZone}, 'YYYY-MM') as month, sum(l.amount) as issued,
-      coalesce(sum(mv.expired), 0) as expired, coalesce(sum(mv.returned), 0) as returned,
+      coalesce(sum(mv.expired), 0) + coalesce(sum(tk.expired), 0) as expired, coalesce(sum(mv.returned), 0) as returned,
       bool_and(l.remaining = 0 and not l.pending) as closed
     from lots l join journal_entries e on e.tenant_id = l.tenant_id and e.entry_id = l.entry_id and e.kind = 'earn'
       left join moved mv on mv.lot_id = l.lot_id
+      left join taken tk on tk.lot_id = l.lot_id
     where l.tenant_id = ${tenantId} and l.wallet_id = ${walletId} and l.amount > 0 and l.earned_at < ${before}
     group by 1 order by 1`.execute(db);
   return rows.map((r) => {

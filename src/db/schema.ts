@@ -131,6 +131,15 @@ export interface LotMovementsTable {
   created_at: Timestamp;
 }
 
+export interface LotExpiriesTable {
+  tenant_id: string;
+  entry_id: string;
+  wallet_id: string;
+  lot_ids: string[];
+  amounts: ColumnType<string[], bigint[] | string[], never>;
+  created_at: Timestamp;
+}
+
 export interface HoldsTable {
   tenant_id: string;
   hold_id: string;
@@ -823,6 +832,7 @@ export interface Database {
   postings: PostingsTable;
   lots: LotsTable;
   lot_movements: LotMovementsTable;
+  lot_expiries: LotExpiriesTable;
   holds: HoldsTable;
   idempotency_keys: IdempotencyKeysTable;
   api_keys: ApiKeysTable;

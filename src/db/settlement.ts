@@ -119,7 +119,8 @@ export async function expireLots(trx: Trx, now: Date, scope: Scope): Promise<{ l
     expired as (
       update lots l set remaining = 0 from due where l.tenant_id = due.tenant_id and l.lot_id = due.lot_id
     ), grp as (
-      select tenant_id, program_id, wallet_id, member_id, laurel_uuid_v7() as entry_id, sum(remaining) as amount
+      select tenant_id, program_id, wallet_id, member_id, laurel_uuid_v7() as entry_id, sum(remaining) as amount,
+        array_agg(lot_id order by lot_id) as lot_ids, array_agg(remaining order by lot_id) as amounts
       from due group by tenant_id, program_id, wallet_id, member_id
     ), ent as (
       insert into journal_entries (tenant_id, entry_id, program_id, wallet_id, member_id, kind, amount, actor, created_at)
@@ -129,10 +130,9 @@ export async function expireLots(trx: Trx, now: Date, scope: Scope): Promise<{ l
       select tenant_id, entry_id, 1, wallet_id, member_id, 'available', -amount from grp
       union all
       select tenant_id, entry_id, 2, wallet_id, null, 'expiry', amount from grp
-    ), moved as (
-      insert into lot_movements (tenant_id, movement_id, entry_id, group_entry_id, lot_id, delta, created_at)
-      select due.tenant_id, laurel_uuid_v7(), grp.entry_id, grp.entry_id, due.lot_id, -due.remaining, ${now}
-      from due join grp on grp.tenant_id = due.tenant_id and grp.member_id = due.member_id and grp.wallet_id = due.wallet_id
+    ), taken as (
+      insert into lot_expiries (tenant_id, entry_id, wallet_id, lot_ids, amounts, created_at)
+      select tenant_id, entry_id, wallet_id, lot_ids, amounts, ${now} from grp
     ), bal as (
       update balances b set available = b.available - grp.amount, expired = b.expired + grp.amount
       from grp where b.tenant_id = grp.tenant_id and b.member_id = grp.member_id and b.wallet_id = grp.wallet_id

@@ -27,6 +27,12 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
       sum(amount) filter (where account = 'pending') as pending,
       sum(amount) filter (where account = 'held') as held
     from postings where member_id is not null and ${t('postings')} group by tenant_id, member_id, wallet_id`;
+  // Every change of a lot's remaining: its movements, and what expiries took (one row per expire
+  // entry, its lots and amounts side by side: migration 0111).
+  const lotChanges = sql`select tenant_id, lot_id, delta from lot_movements where ${t('lot_movements')}
+    union all
+    select x.tenant_id, u.lot_id, -u.amount from lot_expiries x cross join unnest(x.lot_ids, x.amounts) u(lot_id, amount) where ${t('x')}`;
+  const lotSums = sql`select tenant_id, lot_id, sum(delta) as total from (${lotChanges}) c group by tenant_id, lot_id`;
   return [
     {
       name: 'double_entry',
@@ -38,10 +44,11 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
     },
     {
       name: 'postings_have_entries',
-      description: 'every posting and lot movement belongs to a journal entry',
+      description: 'every posting, lot movement and lot expiry belongs to a journal entry',
       rows: sql`select x.tenant_id, x.entry_id, exists (select 1 from journal_entries e
                   where e.tenant_id = x.tenant_id and e.entry_id = x.entry_id) as ok
-                from (select tenant_id, entry_id from postings union select tenant_id, entry_id from lot_movements) x
+                from (select tenant_id, entry_id from postings union select tenant_id, entry_id from lot_movements
+                      union select tenant_id, entry_id from lot_expiries) x
                 where ${t('x')}`,
     },
     {
@@ -71,13 +78,29 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
     },
     {
       name: 'lots_follow_movements',
-      description: "every lot's remaining is the sum of its movements, between 0 and its amount",
+      description: "every lot's remaining is the sum of its movements less what expiries took, between 0 and its amount",
       rows: sql`select l.tenant_id, l.lot_id, l.member_id, l.amount, l.remaining, coalesce(s.total, 0) as movements,
                   l.remaining = coalesce(s.total, 0)
                     and case when l.amount > 0 then l.remaining between 0 and l.amount else l.remaining between l.amount and 0 end as ok
-                from lots l left join lateral (select sum(delta) as total from lot_movements m
-                  where m.tenant_id = l.tenant_id and m.lot_id = l.lot_id) s on true
+                from lots l left join (${lotSums}) s on s.tenant_id = l.tenant_id and s.lot_id = l.lot_id
                 where ${t('l')}`,
+    },
+    {
+      // An expiry row is its expire entry, lot by lot: the entry of the same wallet with the sum of
+      // its amounts, each lot the entry's member's, each amount taken from a lot that had it.
+      name: 'expiries_follow_journal',
+      description: "every lot expiry's amounts sum to its expire entry's amount, and its lots are that member's, in that wallet",
+      rows: sql`select x.tenant_id, x.entry_id, e.kind, e.amount as entry_amount, s.total, s.foreign_lots, s.non_positive,
+                  coalesce(e.kind = 'expire' and e.wallet_id = x.wallet_id and e.amount = s.total
+                    and s.foreign_lots = 0 and s.non_positive = 0, false) as ok
+                from lot_expiries x
+                left join journal_entries e on e.tenant_id = x.tenant_id and e.entry_id = x.entry_id
+                cross join lateral (
+                  select sum(u.amount) as total, count(*) filter (where u.amount <= 0) as non_positive,
+                    count(*) filter (where l.lot_id is null or l.member_id is distinct from e.member_id or l.wallet_id <> x.wallet_id) as foreign_lots
+                  from unnest(x.lot_ids, x.amounts) u(lot_id, amount)
+                  left join lots l on l.tenant_id = x.tenant_id and l.lot_id = u.lot_id) s
+                where ${t('x')}`,
     },
     {
       // Against the journal, not the balance row (balances_follow_postings checks that): so a damaged
@@ -92,8 +115,8 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                 from balances b
                 left join (${postingSums}) s on s.tenant_id = b.tenant_id and s.member_id = b.member_id and s.wallet_id = b.wallet_id
                 left join (select lots.tenant_id, lots.member_id, lots.wallet_id,
-                                  sum(m.delta) filter (where not lots.pending) as matured, sum(m.delta) filter (where lots.pending) as pending
-                  from lots join lot_movements m on m.tenant_id = lots.tenant_id and m.lot_id = lots.lot_id
+                                  sum(m.total) filter (where not lots.pending) as matured, sum(m.total) filter (where lots.pending) as pending
+                  from lots join (${lotSums}) m on m.tenant_id = lots.tenant_id and m.lot_id = lots.lot_id
                   where ${t('lots')} group by lots.tenant_id, lots.member_id, lots.wallet_id) l
                   on l.tenant_id = b.tenant_id and l.member_id = b.member_id and l.wallet_id = b.wallet_id
                 left join (select tenant_id, member_id, wallet_id, sum(amount) as held from holds
