@@ -224,21 +224,32 @@ const insertRows = (table: string, rows: readonly Record<string, unknown>[]) => 
  * the event, its rule awards and its activity (each rules and review read later, never within), and
  * what the event's features decided to record with them.
  */
-export async function recordEventRows(trx: Trx, tenantId: string, rows: {
-  stored: StoredResponse; now: Date; event: EventRecord; facts: Facts | null; excluded: readonly RuleRef[]; awards: readonly AwardRow[]; activity: Activity;
+export async function recordEventRows(trx: Trx, tenantId: string, rows: EventRows & {
+  stored: StoredResponse; now: Date;
   /** more parts of the WITH, named apart from these (achievements' toldParts) */
   also?: readonly RawBuilder<unknown>[] | undefined;
 }): Promise<void> {
-  const parts = [
-    sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`,
-    sql`event as (${insertRows('events', [eventRowOf(tenantId, rows.event, rows.facts, rows.excluded)])})`,
-  ];
-  const awards = awardRows(tenantId, rows.awards);
-  if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
-  const activity = activityRows(tenantId, rows.activity);
-  if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
-  parts.push(...rows.also ?? []);
+  const parts = [sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`, ...eventRowsParts(tenantId, [rows]), ...rows.also ?? []];
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
+}
+
+/** An event's own rows: the event, its rule awards, its activity. */
+export interface EventRows {
+  event: EventRecord;
+  facts: Facts | null;
+  excluded: readonly RuleRef[];
+  awards: readonly AwardRow[];
+  activity: Activity;
+}
+
+/** The rows of these events as the parts of a WITH (`event`, `awards`, `activity`): one insert per table for them all. */
+export function eventRowsParts(tenantId: string, rows: readonly EventRows[]): RawBuilder<unknown>[] {
+  const parts = [sql`event as (${insertRows('events', rows.map((r) => eventRowOf(tenantId, r.event, r.facts, r.excluded)))})`];
+  const awards = rows.flatMap((r) => awardRows(tenantId, r.awards));
+  if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
+  const activity = rows.flatMap((r) => activityRows(tenantId, r.activity));
+  if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
+  return parts;
 }
 
 /** The facts a purchase's rules saw, for its returns and for dry runs. */

@@ -75,11 +75,13 @@ function dueCheck(now: Date): RawBuilder<boolean> {
     or exists (select 1 from holds h where ${wallet('h')} and h.status = 'active' and h.expires_at <= ${now}))`;
 }
 
+/** What rules read of the member, with their wallet (LockedWallet.profile). */
+const PROFILE = sql`, m.tier as member_tier, m.grade as member_grade, m.attributes as member_attributes, m.birthday as member_birthday,
+  m.enrolled_at as member_enrolled_at`;
+
 /** A member's wallet (its balance row, locked) and what the core needs to decide. */
 function walletQuery(tenantId: string, memberId: string, walletCode: string, now: Date, withProfile = false): RawBuilder<WalletRow> {
-  const profile = withProfile
-    ? sql`, m.tier as member_tier, m.grade as member_grade, m.attributes as member_attributes, m.birthday as member_birthday, m.enrolled_at as member_enrolled_at`
-    : sql``;
+  const profile = withProfile ? PROFILE : sql``;
   return sql<WalletRow>`
     select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
       p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
@@ -128,14 +130,14 @@ export const walletRefKey = (w: WalletRef): string => `${w.tenantId}/${w.memberI
 
 /**
  * Locks many wallets in one statement, in one global order (tenant, member, wallet), so that two
- * batches locking overlapping wallets never deadlock each other. Answers by walletRefKey; a
- * wallet that does not exist is absent.
+ * batches locking overlapping wallets never deadlock each other, each with what rules read of its
+ * member (a batch's events decide on it). Answers by walletRefKey; a wallet that does not exist is absent.
  */
 export async function lockWallets(trx: Trx, refs: WalletRef[], now: Date): Promise<Map<string, LockedWallet>> {
   const { rows } = await sql<WalletRow & { ref_code: string }>`
     select b.*, w.code, w.kind as wallet_kind, m.status as member_status, p.return_window_days, p.expiry_kind,
       p.expiry_months, p.expiry_month, p.expiry_day, p.expiry_years_after, p.negative_balance_policy, t.time_zone,
-      ${dueCheck(now)} as due
+      ${dueCheck(now)} as due${PROFILE}
     from unnest(${refs.map((r) => r.tenantId)}::uuid[], ${refs.map((r) => r.memberId)}::uuid[], ${refs.map((r) => r.code)}::text[])
       as v(tenant_id, member_id, code)
     join balances b on b.tenant_id = v.tenant_id and b.member_id = v.member_id
@@ -291,7 +293,9 @@ export interface StoredResponse {
  * Writes everything a decision decided, and the idempotency records when given, as one statement.
  * A batch writes the decisions of many operations of one tenant as one (their lists concatenated).
  */
-export async function writeDecision(trx: Trx, tenantId: string, decision: Decision, now: Date, idempotency?: StoredResponse | StoredResponse[]): Promise<void> {
+export async function writeDecision(trx: Trx, tenantId: string, decision: Decision, now: Date, idempotency?: StoredResponse | StoredResponse[],
+  /** more parts of the WITH, named apart from these (a batch's events: db/events.ts eventRowsParts) */
+  also: readonly RawBuilder<unknown>[] = []): Promise<void> {
   const parts: RawBuilder<unknown>[] = [];
   const cte = (name: string, body: RawBuilder<unknown>) => parts.push(sql`${sql.raw(name)} as (${body})`);
   const values = <T>(rows: T[], row: (r: T) => RawBuilder<unknown>[]) =>
@@ -365,6 +369,7 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   if (records.length) {
     cte('i', insertIdempotency(tenantId, records, now));
   }
+  parts.push(...also);
   if (parts.length === 0) return;
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }

@@ -318,4 +318,7 @@ export async function membersInHoldout(db: Db, tenantId: string, programId: stri
  * are recorded like any member's.
  */
 export const earningNothing = (evaluate: (tier?: string) => Promise<Earning>) =>
-  async (tier?: string): Promise<Earning> => ({ ...(await evaluate(tier)), awards: [], spent: new Map(), excluded: [] });
+  async (tier?: string): Promise<Earning> => withoutAwards(await evaluate(tier));
+
+/** What a control member's event earns: the facts, no awards. */
+export const withoutAwards = (earning: Earning): Earning => ({ ...earning, awards: [], spent: new Map(), excluded: [] });

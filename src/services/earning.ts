@@ -60,8 +60,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   profile?: MemberProfile;
 }): Promise<Earning> {
   const { event, basket, memberId } = input;
-  const running = program.rules.filter((r) => r.trigger === event.type);
-  const rules: LoadedRule[] = (await enabledRulesAt(db, tenantId, running)).map((r) => loadRule(r, strategies));
+  const rules = await rulesFor(db, strategies, tenantId, program, event.type);
   const { campaigns } = program;
   const loaded = memberId === null ? null : input.profile ?? await loadMemberProfile(db, tenantId, memberId);
   const ladder = ladderOf(program.ladder);
@@ -105,6 +104,31 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
     }
   }
   return { awards, facts, spent, excluded: excludedRules(rules, awards).map((r) => r.rule) };
+}
+
+/** The program's enabled rules for events of this type, parsed (their versions are kept per process: db/rules.ts). */
+export async function rulesFor(db: Db, strategies: Strategies, tenantId: string, program: EventProgram, type: string): Promise<LoadedRule[]> {
+  return (await enabledRulesAt(db, tenantId, program.rules.filter((r) => r.trigger === type))).map((r) => loadRule(r, strategies));
+}
+
+/**
+ * Whether these rules decide on the event and the member's profile alone: none reads the member's
+ * stats or membership, none draws on a per-member cap or a budget. Then earningOnProfile decides
+ * without the database, as evaluateEarning would.
+ */
+export function decidableOnProfile(program: EventProgram, rules: readonly LoadedRule[]): boolean {
+  return !program.uses.membershipTiers && capsOf(rules, program.campaigns).size === 0
+    && rules.every((r) => !readsStats(r.rule.condition) && !readsMembership(r.rule.condition, r.rule.effect.type)
+      && budgetsOf(r.rule, program.campaigns).length === 0);
+}
+
+/** evaluateEarning for rules that are decidableOnProfile, given the profile read with the member's lock: pure. */
+export function earningOnProfile(program: EventProgram, rules: readonly LoadedRule[], input: { event: EarningEvent; basket: Basket; profile: MemberProfile }): Earning {
+  const { event, basket } = input;
+  const tierMultiplier = tierMultiplierOf(ladderOf(program.ladder), input.profile.tier);
+  const facts = factsOf({ event, basket, member: { ...input.profile, tierMultiplier, membership: undefined }, stats: NO_STATS, timeZone: program.timeZone });
+  const awards = evaluate({ rules, campaigns: program.campaigns, basket, facts, event, limits: { usage: () => ({ points: 0n, times: 0 }), budgetLeft: () => null } });
+  return { awards, facts, spent: new Map(), excluded: excludedRules(rules, awards).map((r) => r.rule) };
 }
 
 /** An award as the explanation stores it: in the wallet it went to. */

@@ -13,7 +13,8 @@ import { moneyOf, pointsBackSoFar } from '../core/rewards/points-payment.js';
 import { EVENT_TYPE } from '../core/events/rate.js';
 import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
-import { decodeJson } from '../core/json.js';
+import { decodeJson, encodeJson } from '../core/json.js';
+import { emptyDecision } from '../core/ledger/types.js';
 import { MAX_POINTS, minBig, sumBig } from '../core/points.js';
 import { basketOf, earningBase, earningBaseLeft, remainingBasket } from '../core/rules/basket.js';
 import { loadRule, type Scope } from '../core/rules/evaluate.js';
@@ -33,12 +34,13 @@ import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type Award
 import { returnedOf } from '../core/achievements/progress.js';
 import { progressOnEvent, progressOnReturn } from './achievements.js';
 import type { Laurel } from './context.js';
-import { earningNothing, inHoldout } from './analytics.js';
-import { amountsByWallet, evaluateEarning, explained, type EarningEvent } from './earning.js';
+import { earningNothing, inHoldout, withoutAwards } from './analytics.js';
+import { amountsByWallet, decidableOnProfile, earningOnProfile, evaluateEarning, explained, rulesFor, type EarningEvent } from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
 import { checkSurveyResponse } from '../core/engagement/nps.js';
 import { poolEarnings } from './households.js';
-import { captureWithin, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { captureWithin, decideEarnOn, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { batched, type Decided } from './ledger-batch.js';
 import { referralOnEvent, referralOnReturn } from './referrals.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { applyUpgrade, climbOnActivity, ladderOf, type TierChange } from './tiers.js';
@@ -173,7 +175,11 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
   const paidWithPoints = payment ? payment.money : event.kind === 'purchase' ? event.paidWithPoints : 0n;
   const money = event.kind === 'purchase' ? orderTotal(event.lines, paidWithPoints) : 0n;
   const basket = event.kind === 'purchase' ? basketOf(event.lines, earningBase(money, paidWithPoints, program.earnOnPaidWithPoints)) : basketOf([], 0n);
-  return store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
+  const earningEventAt = (now: Date): EarningEvent => ({
+    externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
+    orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
+  });
+  const alone = () => store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
     // The member's lock first, in one statement with what the rules read of them: their caps and
     // stats are read under it, and a twin of this event waits here, then replays.
     const pointsWallet = await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now, { activeMember: true, lookup, profile: true });
@@ -183,10 +189,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     // The tier as read under the row's lock: the wallet lock's statement may have waited for a
     // review that changed it, and a statement that waited sees the other rows it joins as they were.
     const profile = tierState ? { ...pointsWallet.profile!, tier: tierState.tier } : pointsWallet.profile;
-    const earningEvent: EarningEvent = {
-      externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
-      orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
-    };
+    const earningEvent = earningEventAt(now);
     // A member of the program's holdout (control group) earns nothing and keeps their tier: services/analytics.ts.
     const control = inHoldout(program.holdout, member);
     // Referrals: under the referee's lock and before any budget row is locked; the payment follows the event's own earn.
@@ -220,16 +223,9 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       }));
     }
     const explanation = earning.awards.map(explained);
-    const amounts = amountsByWallet(explanation);
-    for (const [wallet, amount] of amounts) {
-      if (amount > MAX_POINTS) throw invalid('lines', `this event would earn more than ${MAX_POINTS} in the ${wallet} wallet`);
-    }
+    const amounts = earnedAmounts(explanation);
     await spendBudgets(trx, tenantId, earning.spent);
     const eventId = uuidv7(now.getTime());
-    const awards = explanation.filter((a) => a.points > 0n).map((a) => ({
-      eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId: member.memberId,
-      occurredAt: earningEvent.occurredAt, wallet: a.wallet, points: a.points,
-    }));
     const results: LedgerResult[] = captured ? [captured] : [];
     const entries: EventEntry[] = [];
     for (const [wallet, amount] of amounts) {
@@ -249,17 +245,10 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     }, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts });
     if (progress) results.push(...progress.results);
     if (program.uses.households) await poolEarnings(trx, now, { tenantId, memberId: member.memberId, results, idempotencyKey: key, actor });
-    const record = newRecord(request, eventId, member.memberId, now, {
-      occurredAt: earningEvent.occurredAt, currency: earningEvent.currency,
-      ...(event.kind === 'purchase' ? { total: money, paidWithPoints } : {}),
+    const { record, awards, activity } = earnedRows(request, program, {
+      eventId, memberId: member.memberId, now, event: earningEvent, money, entries, explanation,
       ...(captured ? { pointsPaid: payment!.points, pointsEntryId: captured.entries[0]!.entryId } : {}),
-      entries, explanation,
     });
-    const activity = {
-      eventId, programId: program.programId, memberId: member.memberId, occurredAt: earningEvent.occurredAt,
-      qualifyingPoints: qualifyingPoints(program, explanation),
-      spend: money, visits: event.kind === 'purchase' ? 1 : 0,
-    };
     // A welcome recorded is a welcome no longer due: in the same transaction, so it is sent once and never lost.
     if (event.type === SIGNUP) await markWelcomed(trx, tenantId, member.memberId);
     return {
@@ -267,6 +256,83 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       alsoRecord: progress?.record ?? [],
     };
   });
+  const rules = batchable(laurel, program, request, { enrolled, payment })
+    ? await rulesFor(laurel.db, laurel.strategies, tenantId, program, event.type) : null;
+  if (!rules || !decidableOnProfile(program, rules)) return alone();
+  const control = inHoldout(program.holdout, member);
+  // The event in the next batch of the ledger's group commit: decided on the points wallet its
+  // batch locks, as the transaction above would decide it, and written with the batch.
+  return batched<EventResult>(laurel, {
+    wallet: { tenantId, memberId: member.memberId, code: DEFAULT_WALLET }, key, operation: OPERATION, requestHash: requestHash(OPERATION, request),
+    activeMember: true, alone, encode: encodeJson,
+    decide: (wallet, now) => {
+      const earningEvent = earningEventAt(now);
+      const earned = earningOnProfile(program, rules, { event: earningEvent, basket, profile: wallet.profile! });
+      const earning = control ? withoutAwards(earned) : earned;
+      const explanation = earning.awards.map(explained);
+      const amounts = earnedAmounts(explanation);
+      const eventId = uuidv7(now.getTime());
+      let decided: Decided<LedgerResult> | null = null;
+      const entries: EventEntry[] = [];
+      for (const [code, amount] of amounts) {
+        // Points that go to another wallet, or an earn that leaves the wallet to settle: the transaction above.
+        decided = code === DEFAULT_WALLET ? decideEarnOn(wallet, now, { tenantId, idempotencyKey: key, actor, amount, ref: event.externalId }) : null;
+        if (!decided) return null;
+        entries.push({ wallet: code, entryId: decided.result.entries[0]!.entryId, amount });
+      }
+      const { record, awards, activity } = earnedRows(request, program, { eventId, memberId: member.memberId, now, event: earningEvent, money, entries, explanation });
+      const result: EventResult = { event: record, points: record.points, ledger: merged(decided ? [decided.result] : []), tier: null, enrolled: false, member: null };
+      return {
+        decision: decided?.decision ?? emptyDecision(), result,
+        event: { event: record, facts: earning.facts, excluded: earning.excluded, awards, activity },
+      };
+    },
+  }).catch((e: unknown) => {
+    throw e instanceof DomainError && e.code === 'idempotency_conflict' ? eventConflict(event.externalId) : e;
+  });
+}
+
+/**
+ * Whether an event can be decided in a batch (services/ledger-batch.ts): a purchase or action of
+ * an existing member, paying nothing with points, in a program whose features read or write
+ * nothing but the member's points wallet and profile (no tiers, achievements, referrals,
+ * households or accounting); its rules must also be decidableOnProfile.
+ */
+function batchable(laurel: Laurel, program: EventProgram, request: EventRequest, found: { enrolled: EnrolledMember | null; payment: unknown }): boolean {
+  const { uses } = program;
+  return laurel.settings.batch !== null && request.event.type !== SIGNUP && found.enrolled === null && found.payment === null
+    && program.ladder === null && uses.achievements.length === 0 && !uses.referrals && !uses.households && !uses.accounting;
+}
+
+/** An event's points per wallet, each within what one entry may move. */
+function earnedAmounts(explanation: readonly Explained[]): [string, bigint][] {
+  const amounts = amountsByWallet(explanation);
+  for (const [wallet, amount] of amounts) {
+    if (amount > MAX_POINTS) throw invalid('lines', `this event would earn more than ${MAX_POINTS} in the ${wallet} wallet`);
+  }
+  return amounts;
+}
+
+/** A purchase's or action's record, rule awards and activity, from what it earned. */
+function earnedRows(request: EventRequest, program: EventProgram, e: {
+  eventId: string; memberId: string; now: Date; event: EarningEvent; money: bigint; entries: EventEntry[]; explanation: Explained[];
+  pointsPaid?: bigint; pointsEntryId?: string;
+}) {
+  const { eventId, memberId, explanation } = e;
+  const { occurredAt } = e.event;
+  const purchase = request.event.kind === 'purchase';
+  const record = newRecord(request, eventId, memberId, e.now, {
+    occurredAt, currency: e.event.currency, ...(purchase ? { total: e.money, paidWithPoints: e.event.paidWithPoints } : {}),
+    ...(e.pointsPaid === undefined ? {} : { pointsPaid: e.pointsPaid, pointsEntryId: e.pointsEntryId }), entries: e.entries, explanation,
+  });
+  const awards: AwardRow[] = explanation.filter((a) => a.points > 0n).map((a) => ({
+    eventId, ruleId: a.ruleId, version: a.version, campaignId: a.campaignId, memberId, occurredAt, wallet: a.wallet, points: a.points,
+  }));
+  const activity: Activity = {
+    eventId, programId: program.programId, memberId, occurredAt, qualifyingPoints: qualifyingPoints(program, explanation),
+    spend: e.money, visits: purchase ? 1 : 0,
+  };
+  return { record, awards, activity };
 }
 
 /**

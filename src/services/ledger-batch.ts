@@ -1,4 +1,5 @@
-// Group commit for the member ledger operations (earn, redeem, adjust, hold). Operations that
+// Group commit for the member ledger operations (earn, redeem, adjust, hold) and for the purchases
+// and actions that need nothing but the member's points wallet (services/events.ts). Operations that
 // arrive while earlier batches are in flight wait in a queue; the next batch takes them, up to
 // `maxSize`, and decides and writes them in one transaction: one statement looks up their
 // idempotency keys, one locks their wallets (in one global order, so batches never deadlock each
@@ -13,6 +14,7 @@
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
 import { DomainError } from '../core/errors.js';
 import { emptyDecision, type Decision } from '../core/ledger/types.js';
+import { eventRowsParts, type EventRows } from '../db/events.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
 import type { Laurel } from './context.js';
 import { replayStored } from './idempotency.js';
@@ -30,6 +32,8 @@ export interface BatchSettings {
 export interface Decided<T> {
   decision: Decision;
   result: T;
+  /** an event's own rows, written with the batch's ledger rows (services/events.ts) */
+  event?: EventRows;
 }
 
 export interface BatchOperation<T> {
@@ -164,7 +168,7 @@ class Coalescer {
     });
     if (fresh.length === 0) return outcomes;
     const locked = await lockWallets(trx, fresh.map((i) => batch[i]!.op.wallet), now);
-    const writes = new Map<string, { decisions: Decision[]; records: StoredResponse[] }>();
+    const writes = new Map<string, { decisions: Decision[]; records: StoredResponse[]; events: EventRows[] }>();
     for (const i of fresh) {
       const { op } = batch[i]!;
       const wallet = locked.get(walletRefKey(op.wallet));
@@ -186,14 +190,15 @@ class Coalescer {
         continue;
       }
       if (!decided) continue;
-      const tenant = writes.get(op.wallet.tenantId) ?? { decisions: [], records: [] };
+      const tenant = writes.get(op.wallet.tenantId) ?? { decisions: [], records: [], events: [] };
       writes.set(op.wallet.tenantId, tenant);
       tenant.decisions.push(decided.decision);
+      if (decided.event) tenant.events.push(decided.event);
       tenant.records.push({ key: op.key, operation: op.operation, requestHash: op.requestHash, response: op.encode(decided.result) });
       outcomes[i] = { result: decided.result };
     }
-    for (const [tenantId, { decisions, records }] of writes) {
-      await writeDecision(trx, tenantId, concatenated(decisions), now, records);
+    for (const [tenantId, { decisions, records, events }] of writes) {
+      await writeDecision(trx, tenantId, concatenated(decisions), now, records, events.length > 0 ? eventRowsParts(tenantId, events) : []);
     }
     return outcomes;
   }

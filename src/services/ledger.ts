@@ -19,7 +19,7 @@ import { poolOfEntry, recordHouseholdEntry } from '../db/households.js';
 import { settle } from '../db/settlement.js';
 import type { Laurel } from './context.js';
 import { idempotent, requestHash, requireIdempotencyKey, type KeyLookup } from './idempotency.js';
-import { batched } from './ledger-batch.js';
+import { batched, type Decided } from './ledger-batch.js';
 import { encodeJson } from '../core/json.js';
 export type { LockedWallet } from '../db/ledger.js';
 import { optionalText, requireId, requireText } from './validate.js';
@@ -141,6 +141,16 @@ async function commit(trx: Trx, now: Date, wallets: LockedWallet[], decision: De
   return result;
 }
 
+/** A decision on a wallet a batch locked, with its answer; null when the wallet needs settling after it (the unbatched way). */
+function decidedOn(wallet: LockedWallet, now: Date, decision: Decision): Decided<LedgerResult> | null {
+  return needsSettling([wallet], decision) ? null : { decision, result: answerOf(decision, project([wallet], decision, now), decision.newHolds[0]) };
+}
+
+/** earnWithin, decided on a wallet a batch locked (a batched event's earn): null to go the unbatched way. */
+export function decideEarnOn(wallet: LockedWallet, now: Date, input: Request & { amount: bigint; ref: string | null }): Decided<LedgerResult> | null {
+  return decidedOn(wallet, now, decideEarn(context(wallet, now, input), wallet.state, input.amount, input.ref));
+}
+
 /**
  * An operation on one member's wallet: in the next batch (ledger-batch.ts), or on its own when
  * batching is off or the batch cannot take it (a missing wallet, a debt to settle after the write,
@@ -151,10 +161,7 @@ function walletOperation(laurel: Laurel, input: Request & { memberId: string }, 
   const { tenantId, memberId, idempotencyKey: key } = input;
   return batched<LedgerResult>(laurel, {
     wallet: { tenantId, memberId, code }, key, operation, requestHash: requestHash(operation, request), ...options,
-    decide: (wallet, now) => {
-      const decision = decide(wallet, now);
-      return needsSettling([wallet], decision) ? null : { decision, result: answerOf(decision, project([wallet], decision, now), decision.newHolds[0]) };
-    },
+    decide: (wallet, now) => decidedOn(wallet, now, decide(wallet, now)),
     alone: () => idempotent(laurel, tenantId, key, operation, request, async (trx, now, store, lookup) => {
       const wallet = await openWallet(trx, tenantId, memberId, code, now, { ...options, lookup });
       const decision = decide(wallet, now);
