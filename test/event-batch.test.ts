@@ -15,7 +15,7 @@ import { batchStats } from '../src/services/ledger-batch.js';
 import { createMember } from '../src/services/members.js';
 import { createRule } from '../src/services/rules.js';
 import type { Program } from '../src/services/tenants.js';
-import { expectVerified, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
+import { expectVerified, newProgram, onPostgres, openTestLaurel, whileRefusing } from './support/laurel.js';
 
 let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
 /** The same database and clock, every event in a transaction of its own. */
@@ -206,13 +206,9 @@ describe('events in the group commit', () => {
     const p = await program();
     const ids = await members(p, 3);
     const t = p.tenantId;
-    // A trigger that refuses one event row, as a constraint or a bug would: a database error, not a domain refusal.
-    await sql`create or replace function refuse_boom() returns trigger language plpgsql as $$
-      begin if new.external_id = 'boom' then raise exception 'boom refused'; end if; return new; end $$`.execute(laurel.db);
-    await sql`create trigger refuse_boom before insert on events for each row execute function refuse_boom()`.execute(laurel.db);
     const buy = (memberId: string, externalId: string) =>
       ingestEvent(laurel, t, { programId: p.programId, externalId, type: 'purchase', memberId, lines: [{ sku: 'X', quantity: 1, unitPrice: 1000 }] });
-    try {
+    await whileRefusing(laurel, 'events', 'external_id', 'boom', async () => {
       const before = batchStats(laurel);
       // An earn first, so that the events queue behind it and go together.
       const outcomes = await Promise.allSettled([
@@ -224,9 +220,7 @@ describe('events in the group commit', () => {
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
       expect(String((outcomes[4] as PromiseRejectedResult).reason)).toMatch(/boom refused/);
       expect(batchStats(laurel).failed - before.failed).toBeGreaterThan(0);
-    } finally {
-      await sql`drop trigger refuse_boom on events`.execute(laurel.db);
-    }
+    });
     // 10 + 7 for the vip members (0 and 2), 10 for member 1
     expect((await Promise.all(ids.map((m) => getBalance(laurel, t, m)))).map((x) => x.available)).toEqual([18n, 10n, 34n]);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from idempotency_keys where tenant_id = ${t} and key like '%:boom'`.execute(laurel.db);

@@ -9,7 +9,7 @@ import { runJobNow } from '../src/jobs/runner.js';
 import type { Laurel } from '../src/services/context.js';
 import { adjust, createHold, earn, getBalance, redeem, type LedgerResult } from '../src/services/ledger.js';
 import { batchSettingsFromEnv, batchStats } from '../src/services/ledger-batch.js';
-import { expectVerified, key, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
+import { expectVerified, key, newMember, newProgram, onPostgres, openTestLaurel, whileRefusing } from './support/laurel.js';
 
 let laurel: Awaited<ReturnType<typeof openTestLaurel>>;
 /** The same database and clock, every operation in a transaction of its own. */
@@ -176,11 +176,7 @@ describe('group commit', () => {
     const program = await newProgram(laurel);
     const members = [await newMember(laurel, program), await newMember(laurel, program), await newMember(laurel, program)];
     const t = program.tenantId;
-    // A trigger that refuses one journal row, as a constraint or a bug would: a database error, not a domain refusal.
-    await sql`create or replace function refuse_boom() returns trigger language plpgsql as $$
-      begin if new.ref = 'boom' then raise exception 'boom refused'; end if; return new; end $$`.execute(laurel.db);
-    await sql`create trigger refuse_boom before insert on journal_entries for each row execute function refuse_boom()`.execute(laurel.db);
-    try {
+    await whileRefusing(laurel, 'journal_entries', 'ref', 'boom', async () => {
       const before = batchStats(laurel);
       // A slow operation first, so that the rest queue behind it and go together.
       const outcomes = await Promise.allSettled([
@@ -192,9 +188,7 @@ describe('group commit', () => {
       expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
       expect(String((outcomes[4] as PromiseRejectedResult).reason)).toMatch(/boom refused/);
       expect(batchStats(laurel).failed - before.failed).toBeGreaterThan(0);
-    } finally {
-      await sql`drop trigger refuse_boom on journal_entries`.execute(laurel.db);
-    }
+    });
     expect((await Promise.all(members.map((m) => getBalance(laurel, t, m)))).map((b) => b.available)).toEqual([101n, 101n, 109n]);
     const { rows } = await sql<{ n: number }>`select count(*)::int as n from idempotency_keys where tenant_id = ${t} and key = 'bad'`.execute(laurel.db);
     expect(rows[0]!.n).toBe(0);

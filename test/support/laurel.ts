@@ -1,5 +1,6 @@
 // One Laurel per test file, on PGlite in memory or, when DATABASE_URL is set, on a PostgreSQL
 // database of its own. Each test makes its own tenant.
+import { sql } from 'kysely';
 import pg from 'pg';
 import { expect } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
@@ -103,4 +104,20 @@ export async function lotsOf(laurel: Laurel, tenantId: string, memberId: string)
   const rows = await laurel.db.selectFrom('lots').select(['amount', 'remaining', 'pending', 'expires_at', 'earned_at', 'lot_id'])
     .where('tenant_id', '=', tenantId).where('member_id', '=', memberId).orderBy('earned_at').orderBy('lot_id').execute();
   return rows.map((r) => ({ amount: r.amount, remaining: r.remaining, pending: r.pending, expiresAt: r.expires_at?.toISOString() ?? null }));
+}
+
+/**
+ * Runs `work` while a trigger refuses the rows of `table` whose `column` is `value`: a database
+ * error, as a constraint or a bug would raise, not a domain refusal. The error says "boom refused".
+ */
+export async function whileRefusing(laurel: Laurel, table: 'journal_entries' | 'events', column: 'ref' | 'external_id', value: string,
+  work: () => Promise<void>): Promise<void> {
+  await sql`create or replace function refuse_boom() returns trigger language plpgsql as $$
+    begin if new.${sql.ref(column)} = ${sql.lit(value)} then raise exception 'boom refused'; end if; return new; end $$`.execute(laurel.db);
+  await sql`create trigger refuse_boom before insert on ${sql.table(table)} for each row execute function refuse_boom()`.execute(laurel.db);
+  try {
+    await work();
+  } finally {
+    await sql`drop trigger refuse_boom on ${sql.table(table)}`.execute(laurel.db);
+  }
 }
