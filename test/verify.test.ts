@@ -142,6 +142,17 @@ describe('verify reports exactly the invariant a damage breaks, naming the entit
     ]));
   });
 
+  it('without the bypass, an expiry record refuses any change: append-only', async () => {
+    const x = await expired();
+    for (const statement of [
+      sql`update lot_expiries set amounts = array[20, 10]::bigint[] where tenant_id = ${x.t} and entry_id = ${x.expireEntry}`,
+      sql`delete from lot_expiries where tenant_id = ${x.t} and entry_id = ${x.expireEntry}`,
+    ]) {
+      await expect(statement.execute(laurel.db)).rejects.toThrow(/lot_expiries is append-only/);
+    }
+    await expectVerified(laurel, x.t);
+  });
+
   it('an expiry filed under another wallet than its entry: expiries_follow_journal, the entry', async () => {
     const x = await expired();
     await damage((trx) => sql`update lot_expiries set wallet_id = (select wallet_id from wallets where tenant_id = ${x.t} and code <> 'points' limit 1)
