@@ -13,6 +13,9 @@ import { ingestEvent, type EventResult, type IngestInput } from '../src/services
 import { earn, getBalance, redeem } from '../src/services/ledger.js';
 import { batchStats } from '../src/services/ledger-batch.js';
 import { createMember } from '../src/services/members.js';
+import { createAchievement, memberAchievements } from '../src/services/achievements.js';
+import { memberReferral, putReferralSettings } from '../src/services/referrals.js';
+import { createReward } from '../src/services/rewards.js';
 import { createRule } from '../src/services/rules.js';
 import type { Program } from '../src/services/tenants.js';
 import { expectVerified, newProgram, onPostgres, openTestLaurel, whileRefusing } from './support/laurel.js';
@@ -46,13 +49,61 @@ async function program(): Promise<Program> {
   return p;
 }
 
-async function members(p: Program, n: number): Promise<string[]> {
+/**
+ * The same with achievements of every kind and referrals on: counters paying points, spend,
+ * distinct categories, a streak a return revokes, a stamp card issuing a free latte (its unlocks go
+ * their own way), a milestone paying points, a monthly repeatable counter; a referee's first order
+ * of 30.00 or more qualifies their referral (its own way too).
+ */
+async function engagedProgram(): Promise<Program> {
+  const p = await program();
+  const latte = await createReward(laurel, p.tenantId, p.programId, { code: 'latte', name: 'Free latte', value: { type: 'free_product', sku: 'LATTE' }, cost: 100 });
+  for (const d of [
+    { code: 'regular', name: 'Regular', kind: 'counter', target: 3, reward: { type: 'points', points: 20 } },
+    { code: 'spender', name: 'Spender', kind: 'counter', metric: 'spend', target: 10000, reward: { type: 'points', points: 40 } },
+    { code: 'explorer', name: 'Explorer', kind: 'counter', metric: 'distinctCategories', target: 2 },
+    { code: 'days', name: 'Two days', kind: 'streak', streakUnit: 'day', target: 2, revokeOnReturn: true, reward: { type: 'points', points: 9 } },
+    { code: 'card', name: 'Coffee card', kind: 'counter', target: 3, repeatable: true, stampCard: true, filter: '"LATTE" in order.skus', reward: { type: 'reward', rewardId: latte.reward.rewardId } },
+    { code: 'balance', name: 'Balance', kind: 'milestone', thresholds: { every: 50 }, reward: { type: 'points', points: 3 } },
+    { code: 'monthly', name: 'Monthly', kind: 'counter', eventType: 'check_in', target: 2, repeatable: true, resetEvery: 'month', reward: { type: 'points', points: 2 } },
+  ]) await createAchievement(laurel, p.tenantId, p.programId, d, { actor: 'test' });
+  await putReferralSettings(laurel, p.tenantId, p.programId, {
+    enabled: true, linkBaseUrl: 'https://shop.example/join', condition: 'event.type == "purchase" && order.total >= 3000', withinDays: 30,
+    referrer: { points: 100 }, referee: { points: 60 },
+  }, { actor: 'test' });
+  return p;
+}
+
+/**
+ * `n` members, the even ones vip; in a program with referrals, the odd ones referred by a member of
+ * their own (who sends nothing: what a referral pays them does not depend on how members interleave).
+ */
+async function members(p: Program, n: number, referred = false): Promise<string[]> {
   const ids: string[] = [];
+  const referrer = referred ? (await createMember(laurel, p.tenantId, { programId: p.programId, externalId: 'referrer' })).memberId : null;
+  const code = referrer && (await memberReferral(laurel, p.tenantId, referrer)).code!;
   for (let i = 0; i < n; i++) {
-    const m = await createMember(laurel, p.tenantId, { programId: p.programId, externalId: `m${i}`, attributes: i % 2 === 0 ? { segment: 'vip' } : {} });
+    const referralCode = code && i % 2 === 1 ? code : undefined;
+    const m = await createMember(laurel, p.tenantId, {
+      programId: p.programId, externalId: `m${i}`, attributes: i % 2 === 0 ? { segment: 'vip' } : {}, ...(referralCode ? { referralCode } : {}),
+    });
     ids.push(m.memberId);
   }
   return ids;
+}
+
+/** What a member sees of their achievements and referral, without ids: the same in two tenants that lived the same. */
+async function engagementOf(p: Program, memberId: string): Promise<unknown> {
+  const achievements = (await memberAchievements(laurel, p.tenantId, memberId)).map((m) => ({
+    code: m.achievement.code, unlocked: m.unlocked, times: m.timesUnlocked, current: m.current, target: m.target, next: m.next,
+  }));
+  const { rows } = await sql<{ type: string; n: number }>`
+    select type, count(*)::int as n from outbox where tenant_id = ${p.tenantId} and payload->>'memberId' = ${memberId} group by type order by type`.execute(laurel.db);
+  const referral = await laurel.db.selectFrom('referrals').select(['state', 'referrer_points', 'referee_points']).where('tenant_id', '=', p.tenantId)
+    .where('referee_id', '=', memberId).executeTakeFirst();
+  const instances = await laurel.db.selectFrom('reward_instances').select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('tenant_id', '=', p.tenantId).where('member_id', '=', memberId).executeTakeFirstOrThrow();
+  return { achievements, messages: rows, referral: referral ?? null, instances: Number(instances.n) };
 }
 
 type Op =
@@ -103,7 +154,8 @@ function callsOf(ops: Op[], wave: number, p: Program, ids: string[], earlier: Se
     }
     const memberId = ids[op.m]!;
     const call = op.kind === 'purchase'
-      ? event({ externalId, type: 'purchase', memberId, lines: [{ sku: op.gift ? 'GIFT' : 'X', quantity: 1, unitPrice: op.price }] })
+      // An even price buys a latte (a stamp), the rest something of one of three categories.
+      ? event({ externalId, type: 'purchase', memberId, lines: [{ sku: op.gift ? 'GIFT' : op.price % 2 === 0 ? 'LATTE' : 'X', category: `c${op.price % 3}`, quantity: 1, unitPrice: op.price }] })
       : op.kind === 'check_in' ? event({ externalId, type: 'check_in', memberId })
         : op.kind === 'redeem' ? (l: Laurel) => redeem(l, { tenantId: p.tenantId, memberId, amount: op.amount, idempotencyKey: `${externalId}-r` })
           : (l: Laurel) => earn(l, { tenantId: p.tenantId, memberId, amount: op.amount, idempotencyKey: `${externalId}-e` });
@@ -141,13 +193,14 @@ async function byMember(calls: Sent[], l: Laurel): Promise<Outcome[]> {
 
 // PostgreSQL only: on PGlite events keep a transaction each (services/events.ts batchable).
 describe.skipIf(!onPostgres)('events in the group commit', () => {
-  it('answer as their own transactions do, batched with earns, redeems, returns and twins; the ledger verifies', async () => {
+  /** Waves of random operations against two programs alike, batched and not: every answer, balance and engagement the same, both ledgers sound. */
+  const sameAsAlone = (newProgram: () => Promise<Program>, referred: boolean, dayPerWave: boolean) => async () => {
     const before = batchStats(oneBatchAtATime);
     await fc.assert(fc.asyncProperty(fc.integer({ min: 2, max: 5 }).chain((n) => fc.record({
       n: fc.constant(n), waves: fc.array(fc.array(opArbitrary(n), { minLength: 1, maxLength: 20 }), { minLength: 1, maxLength: 4 }),
     })), async ({ n, waves }) => {
-      const [b, u] = [await program(), await program()];
-      const [bm, um] = [await members(b, n), await members(u, n)];
+      const [b, u] = [await newProgram(), await newProgram()];
+      const [bm, um] = [await members(b, n, referred), await members(u, n, referred)];
       const [bSent, uSent]: [Sent[], Sent[]] = [[], []];
       for (const [w, ops] of waves.entries()) {
         const batchedCalls = callsOf(ops, w, b, bm, bSent);
@@ -160,13 +213,19 @@ describe.skipIf(!onPostgres)('events in the group commit', () => {
         }
         bSent.push(...batchedCalls);
         uSent.push(...aloneCalls);
-        laurel.clock.advance(60_000);
+        laurel.clock.advance(dayPerWave ? 86_400_000 : 60_000);
       }
       for (const [i, m] of bm.entries()) {
         for (const wallet of ['points', 'credit']) {
           expect({ ...(await getBalance(laurel, b.tenantId, m, wallet)), memberId: null, walletId: null })
             .toEqual({ ...(await getBalance(laurel, u.tenantId, um[i]!, wallet)), memberId: null, walletId: null });
         }
+        expect(await engagementOf(b, m), `member ${i}`).toEqual(await engagementOf(u, um[i]!));
+      }
+      if (referred) {
+        const referrerOf = async (p: Program) => (await laurel.db.selectFrom('members').select('member_id').where('tenant_id', '=', p.tenantId)
+          .where('external_id', '=', 'referrer').executeTakeFirstOrThrow()).member_id;
+        expect((await getBalance(laurel, b.tenantId, await referrerOf(b))).available).toBe((await getBalance(laurel, u.tenantId, await referrerOf(u))).available);
       }
       await expectVerified(laurel, b.tenantId);
       await expectVerified(laurel, u.tenantId);
@@ -175,7 +234,11 @@ describe.skipIf(!onPostgres)('events in the group commit', () => {
     // Events went through batches, and batches took more than one operation.
     expect(after.batched - before.batched).toBeGreaterThan(0);
     expect(after.largest).toBeGreaterThan(1);
-  });
+  };
+
+  it('answer as their own transactions do, batched with earns, redeems, returns and twins; the ledger verifies', sameAsAlone(program, false, false));
+
+  it('with achievements and referrals, move progress, unlocks, rewards, milestones and referrals as their own transactions do', sameAsAlone(engagedProgram, true, true));
 
   it("many members' purchases at once go in batches, each member's in the order sent, and earn what their own transactions would", async () => {
     const p = await program();

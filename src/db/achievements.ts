@@ -7,6 +7,8 @@ import { definitionJson, definitionOf, type Achievement, type AchievementDefinit
 import type { Tally } from '../core/achievements/progress.js';
 import type { Facts } from '../core/rules/conditions.js';
 import { outboxPayload, type OutboxMessage } from './jobs.js';
+import { freeInstancesParts, rewardOf, type Instance } from './rewards.js';
+import type { Reward } from '../core/rewards/reward.js';
 import type { Db } from './schema.js';
 
 type Row = {
@@ -93,12 +95,12 @@ export async function addTallies(db: Db, tenantId: string, memberId: string, row
 }
 
 /**
- * One range's tallies (r: achievement a, periods lo to hi), for a lateral join: probed through
- * the key's leading columns for each range, never by a scan of the tenant's tallies for the member
- * (member_id is the key's third column). OFFSET 0 keeps the planner from flattening it into a join
- * it may hash over that scan.
+ * One range's tallies (r: achievement a, periods lo to hi) of a member (given, or a column such as
+ * q.m), for a lateral join: probed through the key's leading columns for each range, never by a
+ * scan of the tenant's tallies for the member (member_id is the key's third column). OFFSET 0 keeps
+ * the planner from flattening it into a join it may hash over that scan.
  */
-const talliesIn = (tenantId: string, memberId: string) => sql`
+const talliesIn = (tenantId: unknown, memberId: unknown) => sql`
   select t.achievement_id, t.period, t.key, t.value from achievement_tallies t
   where t.tenant_id = ${tenantId} and t.achievement_id = r.a and t.member_id = ${memberId} and t.period between r.lo and r.hi
   offset 0`;
@@ -184,7 +186,7 @@ export async function insertUnlocks(db: Db, tenantId: string, programId: string,
  * empty; a live unlock recorded twice fails the statement, as an insert would.
  */
 export async function recordTold(db: Db, tenantId: string, programId: string, memberId: string, told: Told, now: Date): Promise<void> {
-  const parts = toldParts(tenantId, programId, memberId, told, now);
+  const parts = toldParts(tenantId, [{ programId, memberId, told }], now);
   if (parts.length > 0) await sql`with ${sql.join(parts)} select 1`.execute(db);
 }
 
@@ -196,28 +198,37 @@ export interface Told {
   messages: OutboxMessage[];
 }
 
-/** recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that writes more. */
-export function toldParts(tenantId: string, programId: string, memberId: string, told: Told, now: Date): RawBuilder<unknown>[] {
-  const { unlocks, levels, messages } = told;
+/** What one member's progress check decided, in their program. */
+export interface MemberTold {
+  programId: string;
+  memberId: string;
+  told: Told;
+}
+
+/** recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that writes more: one insert per table for every member's. */
+export function toldParts(tenantId: string, all: readonly MemberTold[], now: Date): RawBuilder<unknown>[] {
+  const unlocks = all.flatMap(({ programId, told }) => told.unlocks.map((u) => ({ ...u, programId })));
+  const levels = all.flatMap(({ memberId, told }) => told.levels.map((l) => ({ ...l, memberId })));
+  const messages = all.flatMap(({ told }) => told.messages);
   const parts: RawBuilder<unknown>[] = [];
-  const col = <T>(f: (u: Unlock) => T) => unlocks.map(f);
+  const col = <T>(f: (u: Unlock & { programId: string }) => T) => unlocks.map(f);
   if (unlocks.length > 0) {
     parts.push(sql`unlocked as (
       insert into achievement_unlocks (tenant_id, unlock_id, achievement_id, version, program_id, member_id, period, cycle, threshold, event_id,
                                        unlocked_at, points, entry_id, instance_id)
-      select ${tenantId}::uuid, u.id, u.a, u.version, ${programId}::uuid, u.m, u.period, u.cycle, u.threshold, u.event, u.at, u.points, u.entry, u.instance
-      from unnest(${col((u) => u.unlockId)}::uuid[], ${col((u) => u.achievementId)}::uuid[], ${col((u) => u.version)}::int[], ${col((u) => u.memberId)}::uuid[],
-                  ${col((u) => u.period)}::int[], ${col((u) => u.cycle)}::int[], ${col((u) => u.threshold?.toString() ?? null)}::bigint[],
+      select ${tenantId}::uuid, u.id, u.a, u.version, u.program, u.m, u.period, u.cycle, u.threshold, u.event, u.at, u.points, u.entry, u.instance
+      from unnest(${col((u) => u.unlockId)}::uuid[], ${col((u) => u.achievementId)}::uuid[], ${col((u) => u.version)}::int[], ${col((u) => u.programId)}::uuid[],
+                  ${col((u) => u.memberId)}::uuid[], ${col((u) => u.period)}::int[], ${col((u) => u.cycle)}::int[], ${col((u) => u.threshold?.toString() ?? null)}::bigint[],
                   ${col((u) => u.eventId)}::uuid[], ${col((u) => u.unlockedAt.toISOString())}::timestamptz[], ${col((u) => u.points?.toString() ?? null)}::bigint[],
                   ${col((u) => u.entryId)}::uuid[], ${col((u) => u.instanceId)}::uuid[])
-        as u(id, a, version, m, period, cycle, threshold, event, at, points, entry, instance))`);
+        as u(id, a, version, program, m, period, cycle, threshold, event, at, points, entry, instance))`);
   }
   if (levels.length > 0) {
     parts.push(sql`levels as (
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
-      select ${tenantId}::uuid, a, ${memberId}::uuid, p, k, v
-      from unnest(${levels.map((r) => r.achievementId)}::uuid[], ${levels.map((r) => r.period)}::int[], ${levels.map((r) => r.key)}::text[],
-                  ${levels.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)
+      select ${tenantId}::uuid, a, m, p, k, v
+      from unnest(${levels.map((r) => r.achievementId)}::uuid[], ${levels.map((r) => r.memberId)}::uuid[], ${levels.map((r) => r.period)}::int[],
+                  ${levels.map((r) => r.key)}::text[], ${levels.map((r) => r.value.toString())}::bigint[]) as t(a, m, p, k, v)
       on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = excluded.value)`);
   }
   if (messages.length > 0) {
@@ -230,6 +241,39 @@ export function toldParts(tenantId: string, programId: string, memberId: string,
       on conflict (tenant_id, dedupe_key) do nothing)`);
   }
   return parts;
+}
+
+/** What a batched event decided for its member's achievements: its contributions, the instances its unlocks issued, and what it tells. */
+export interface Progressed extends MemberTold {
+  eventId: string;
+  /** added to the tallies, and recorded under the event for its returns */
+  added: readonly TallyRow[];
+  /** free instances of rewards without a stock limit, each with its reward.issued message */
+  issued: readonly { instance: Instance; told: OutboxMessage }[];
+}
+
+/**
+ * The writes of batched events' progress as the parts of a WITH (`tallied`, `contributed`, and
+ * toldParts'): one statement with the batch's ledger rows. A milestone is never counted, so its
+ * level and the added tallies never touch one row twice.
+ */
+export function progressParts(tenantId: string, all: readonly Progressed[], now: Date): RawBuilder<unknown>[] {
+  const added = all.flatMap((p) => p.added.map((t) => ({ ...t, memberId: p.memberId, eventId: p.eventId })));
+  const parts: RawBuilder<unknown>[] = [];
+  if (added.length > 0) {
+    const input = sql`unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.memberId)}::uuid[], ${added.map((r) => r.eventId)}::uuid[],
+      ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[], ${added.map((r) => r.value.toString())}::bigint[]) as t(a, m, e, p, k, v)`;
+    parts.push(sql`tallied as (
+      insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
+      select ${tenantId}::uuid, a, m, p, k, v from ${input}
+      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value)`);
+    parts.push(sql`contributed as (
+      insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
+      select ${tenantId}::uuid, e, a, p, k, m, e, v from ${input})`);
+  }
+  // Each instance told before its unlock, as issueFreeInstance tells it in the event's own transaction.
+  const told = all.map((p) => ({ ...p, told: { ...p.told, messages: [...p.issued.map((i) => i.told), ...p.told.messages] } }));
+  return [...parts, ...freeInstancesParts(tenantId, all.flatMap((p) => p.issued.map((i) => i.instance))), ...toldParts(tenantId, told, now)];
 }
 
 export async function revokeUnlocks(db: Db, tenantId: string, unlockIds: readonly string[], now: Date, by: string): Promise<void> {
@@ -496,6 +540,72 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
     else state.balance = BigInt(r.value);
   }
   return state;
+}
+
+/** What a batched event reads of its member's engagement: the tallies in its ranges, the live unlocks of some achievements, and their referral. */
+export interface EngagementQuery {
+  tenantId: string;
+  memberId: string;
+  ranges: readonly { achievementId: string; from: number; to: number }[];
+  unlocksOf: readonly string[];
+  /** the catalog rewards an unlock may issue */
+  rewardIds: readonly string[];
+  /** read the member's referral as a referee */
+  referral: boolean;
+}
+
+export interface EngagementState {
+  /** the tallies within the ranges, before the event */
+  tallies: TallyRow[];
+  live: { achievementId: string; period: number; cycle: number }[];
+  /** the state of the referral that brought the member; null when none did (or it was not asked for) */
+  referral: string | null;
+  rewards: Map<string, Reward>;
+}
+
+/**
+ * Many members' engagement in one statement, for a batch that holds their points wallets' locks
+ * (under which their tallies, unlocks and referral change): each query's rows in its place.
+ */
+export async function engagementStates(db: Db, queries: readonly EngagementQuery[]): Promise<EngagementState[]> {
+  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], referral: null, rewards: new Map() }));
+  if (queries.length === 0) return states;
+  const ranges = queries.flatMap((q, n) => q.ranges.map((r) => ({ ...r, n })));
+  const unlocks = queries.flatMap((q, n) => q.unlocksOf.map((a) => ({ a, n })));
+  const rewards = queries.flatMap((q, n) => q.rewardIds.map((id) => ({ id, n })));
+  const { rows } = await sql<{ n: number; src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
+    with q as (
+      select * from unnest(${queries.map((_, n) => n)}::int[], ${queries.map((q) => q.tenantId)}::uuid[], ${queries.map((q) => q.memberId)}::uuid[],
+                           ${queries.map((q) => q.referral)}::boolean[]) as q(n, t, m, referral)
+    ), r as (
+      select * from unnest(${ranges.map((r) => r.n)}::int[], ${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[],
+                           ${ranges.map((r) => r.to)}::int[]) as r(n, a, lo, hi)
+    ), u as (
+      select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlocks.map((u) => u.a)}::uuid[]) as u(n, a)
+    ), w as (
+      select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
+    )
+    select q.n, 'tally' as src, t.achievement_id, t.period, t.key, t.value
+    from r join q on q.n = r.n cross join lateral (${talliesIn(sql.ref('q.t'), sql.ref('q.m'))}) t
+    union all
+    select q.n, 'unlock', x.achievement_id, x.period, null, x.cycle::bigint
+    from u join q on q.n = u.n cross join lateral (
+      select x.achievement_id, x.period, x.cycle from achievement_unlocks x
+      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.revoked_at is null offset 0) x
+    union all
+    select q.n, 'referral', null, 0, x.state, 0 from q join referrals x on x.tenant_id = q.t and x.referee_id = q.m where q.referral
+    union all
+    select q.n, 'reward', x.reward_id, 0, jsonb_build_object('program_id', x.program_id, 'code', x.code, 'definition', x.definition)::text, 0
+    from w join q on q.n = w.n join rewards x on x.tenant_id = q.t and x.reward_id = w.id
+  `.execute(db);
+  for (const r of rows) {
+    const state = states[r.n]!;
+    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key!, value: BigInt(r.value) });
+    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
+    else if (r.src === 'referral') state.referral = r.key;
+    else state.rewards.set(r.achievement_id!, rewardOf({ reward_id: r.achievement_id!, ...(JSON.parse(r.key!) as { program_id: string; code: string; definition: unknown }) }));
+  }
+  return states;
 }
 
 /** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), its live unlocks, and the points balance. */

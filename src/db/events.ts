@@ -8,7 +8,7 @@ import { DEFAULT_WALLET, type PointValue } from '../core/program.js';
 import type { Facts } from '../core/rules/conditions.js';
 import type { Campaign } from '../core/rules/rule.js';
 import type { MemberProfile } from '../core/rules/facts.js';
-import type { AchievementVersion } from './achievements.js';
+import { progressParts, type AchievementVersion, type Progressed } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
 import { findingKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
 import { awardRows, big, capsOf, when, type AwardRow, type RuleRef } from './rules.js';
@@ -229,7 +229,7 @@ export async function recordEventRows(trx: Trx, tenantId: string, rows: EventRow
   /** more parts of the WITH, named apart from these (achievements' toldParts) */
   also?: readonly RawBuilder<unknown>[] | undefined;
 }): Promise<void> {
-  const parts = [sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`, ...eventRowsParts(tenantId, [rows]), ...rows.also ?? []];
+  const parts = [sql`stored as (${insertIdempotency(tenantId, [rows.stored], rows.now)})`, ...eventRowsParts(tenantId, [rows], rows.now), ...rows.also ?? []];
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
@@ -240,15 +240,19 @@ export interface EventRows {
   excluded: readonly RuleRef[];
   awards: readonly AwardRow[];
   activity: Activity;
+  /** what a batched event decided for its member's achievements */
+  progress?: Progressed | null;
 }
 
-/** The rows of these events as the parts of a WITH (`event`, `awards`, `activity`): one insert per table for them all. */
-export function eventRowsParts(tenantId: string, rows: readonly EventRows[]): RawBuilder<unknown>[] {
+/** The rows of these events as the parts of a WITH (`event`, `awards`, `activity`, and progressParts'): one insert per table for them all. */
+export function eventRowsParts(tenantId: string, rows: readonly EventRows[], now: Date): RawBuilder<unknown>[] {
   const parts = [sql`event as (${insertRows('events', rows.map((r) => eventRowOf(tenantId, r.event, r.facts, r.excluded)))})`];
   const awards = rows.flatMap((r) => awardRows(tenantId, r.awards));
   if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
   const activity = rows.flatMap((r) => activityRows(tenantId, r.activity));
   if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
+  const progressed = rows.flatMap((r) => (r.progress ? [r.progress] : []));
+  if (progressed.length > 0) parts.push(...progressParts(tenantId, progressed, now));
   return parts;
 }
 

@@ -38,16 +38,18 @@ export interface RewardRow {
 type Row = { reward_id: string; program_id: string; code: string; definition: unknown; issued: bigint | string; created_at: Date; updated_at: Date };
 
 function rowOf(r: Row): RewardRow {
+  return { reward: rewardOf(r), issued: BigInt(r.issued), createdAt: r.created_at, updatedAt: r.updated_at };
+}
+
+/** A reward as its row holds it. */
+export function rewardOf(r: Pick<Row, 'reward_id' | 'program_id' | 'code' | 'definition'>): Reward {
   const d = r.definition as Record<string, unknown>;
   return {
-    reward: {
       rewardId: r.reward_id, programId: r.program_id, code: r.code, name: d.name as string, description: (d.description as string | null) ?? null,
       imageUrl: (d.imageUrl as string | null) ?? null, value: valueOf(d.value), cost: BigInt(d.cost as number),
       validFrom: when(d.validFrom), validTo: when(d.validTo), stock: big(d.stock), perMember: capsOf(d.perMember),
       tiers: (d.tiers as string[] | null) ?? null, grades: (d.grades as string[] | null) ?? null, segment: (d.segment as string | null) ?? null,
-      channels: (d.channels as string[] | null) ?? null, expiresAfterDays: (d.expiresAfterDays as number | null) ?? null, enabled: d.enabled as boolean,
-    },
-    issued: BigInt(r.issued), createdAt: r.created_at, updatedAt: r.updated_at,
+    channels: (d.channels as string[] | null) ?? null, expiresAfterDays: (d.expiresAfterDays as number | null) ?? null, enabled: d.enabled as boolean,
   };
 }
 
@@ -100,23 +102,23 @@ export async function listRewardRows(db: Db, tenantId: string, programId: string
  * issues of the same reward do not wait for each other's commits. Only when every shard is held
  * (or none exists yet) does it add to one picked at random, and may wait there.
  */
-const issuedCountParts = (tenantId: string, rewardId: string, delta: number, guard: RawBuilder<unknown>) => sql`
-    limited as (
+const issuedCountParts = (tenantId: string, rewardId: string, delta: number, guard: RawBuilder<unknown>, suffix = '') => sql`
+    ${sql.raw(`limited${suffix}`)} as (
       update rewards set issued = issued + ${delta}
       where tenant_id = ${tenantId} and reward_id = ${rewardId} and (definition->>'stock') is not null and ${guard}
       returning 1
-    ), free as (
+    ), ${sql.raw(`free${suffix}`)} as (
       select shard from reward_issue_counts
-      where tenant_id = ${tenantId} and reward_id = ${rewardId} and ${guard} and not exists (select 1 from limited)
+      where tenant_id = ${tenantId} and reward_id = ${rewardId} and ${guard} and not exists (select 1 from ${sql.raw(`limited${suffix}`)})
       limit 1 for update skip locked
-    ), bumped as (
+    ), ${sql.raw(`bumped${suffix}`)} as (
       update reward_issue_counts c set n = c.n + ${delta}
-      from free where c.tenant_id = ${tenantId} and c.reward_id = ${rewardId} and c.shard = free.shard
+      from ${sql.raw(`free${suffix}`)} f where c.tenant_id = ${tenantId} and c.reward_id = ${rewardId} and c.shard = f.shard
       returning 1
-    ), sharded as (
+    ), ${sql.raw(`sharded${suffix}`)} as (
       insert into reward_issue_counts (tenant_id, reward_id, shard, n)
       select ${tenantId}::uuid, ${rewardId}::uuid, floor(random() * 16)::smallint, ${delta}::bigint
-      where ${guard} and not exists (select 1 from limited) and not exists (select 1 from bumped)
+      where ${guard} and not exists (select 1 from ${sql.raw(`limited${suffix}`)}) and not exists (select 1 from ${sql.raw(`bumped${suffix}`)})
       on conflict (tenant_id, reward_id, shard) do update set n = reward_issue_counts.n + excluded.n
       returning 1
     )`;
@@ -133,10 +135,7 @@ export async function countIssued(trx: Trx, tenantId: string, rewardId: string, 
 export async function issueInstance(trx: Trx, tenantId: string, i: Instance, message: OutboxMessage, now: Date): Promise<boolean> {
   const { rows } = await sql<{ issued: string }>`
     with issued as (
-      insert into reward_instances (tenant_id, instance_id, program_id, reward_id, member_id, code, status, cost, value, partner_code, channel,
-                                    entry_id, hold_id, issued_at, expires_at, resolved_at, consumed_ref)
-      values (${tenantId}, ${i.instanceId}, ${i.programId}, ${i.rewardId}, ${i.memberId}, ${i.code}, ${i.status}, ${i.cost}, ${instanceValue(i.value)},
-              ${i.partnerCode}, ${i.channel}, ${i.entryId}, ${i.holdId}, ${i.issuedAt}, ${i.expiresAt}, ${i.resolvedAt}, ${i.consumedRef})
+      insert into reward_instances ${INSTANCE_COLUMNS} values ${instanceValues(tenantId, i)}
       on conflict (tenant_id, code) do nothing
       returning 1
     ), ${issuedCountParts(tenantId, i.rewardId, 1, sql`exists (select 1 from issued)`)}, told as (
@@ -147,6 +146,28 @@ export async function issueInstance(trx: Trx, tenantId: string, i: Instance, mes
     )
     select count(*) as issued from issued`.execute(trx);
   return Number(rows[0]!.issued) === 1;
+}
+
+const INSTANCE_COLUMNS = sql`(tenant_id, instance_id, program_id, reward_id, member_id, code, status, cost, value, partner_code, channel,
+  entry_id, hold_id, issued_at, expires_at, resolved_at, consumed_ref)`;
+
+const instanceValues = (tenantId: string, i: Instance) => sql`(${tenantId}, ${i.instanceId}, ${i.programId}, ${i.rewardId}, ${i.memberId}, ${i.code},
+  ${i.status}, ${i.cost}, ${instanceValue(i.value)}, ${i.partnerCode}, ${i.channel}, ${i.entryId}, ${i.holdId}, ${i.issuedAt}, ${i.expiresAt},
+  ${i.resolvedAt}, ${i.consumedRef})`;
+
+/**
+ * Free instances of rewards without a stock limit (nor partner codes), as parts of a WITH
+ * (`instances`, and each reward's count): a batch's, with its other rows. A code another instance
+ * of the tenant holds (2^-80-rare) fails the statement, and the batch runs its operations again one by one.
+ */
+export function freeInstancesParts(tenantId: string, instances: readonly Instance[]): RawBuilder<unknown>[] {
+  if (instances.length === 0) return [];
+  const perReward = new Map<string, number>();
+  for (const i of instances) perReward.set(i.rewardId, (perReward.get(i.rewardId) ?? 0) + 1);
+  return [
+    sql`instances as (insert into reward_instances ${INSTANCE_COLUMNS} values ${sql.join(instances.map((i) => instanceValues(tenantId, i)))})`,
+    ...[...perReward].map(([rewardId, n], k) => issuedCountParts(tenantId, rewardId, n, sql`true`, `_${k}`)),
+  ];
 }
 
 export type Usage = (rewardId: string, period: Period) => { points: bigint; times: number };

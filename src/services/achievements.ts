@@ -19,17 +19,20 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  toldParts, unlockReport, type AchievementVersion, type Backfill, type Told, type TallyRow, type Unlock,
+  toldParts, unlockReport, type AchievementVersion, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
-import { countIssued, loadInstance, loadReward, resolveInstance } from '../db/rewards.js';
+import { countIssued, loadInstance, loadReward, resolveInstance, type Instance } from '../db/rewards.js';
+import type { OutboxMessage } from '../db/jobs.js';
+import type { Reward } from '../core/rewards/reward.js';
 import type { Db } from '../db/schema.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
-import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, walletAfter, type LedgerResult } from './ledger.js';
+import { decideEarnOn, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, walletAfter, type LedgerResult } from './ledger.js';
+import type { Decision } from '../core/ledger/types.js';
 import { memberInHoldout } from './analytics.js';
 import { getMember } from './members.js';
-import { issueFreeInstance } from './rewards.js';
+import { freeInstance, issueFreeInstance } from './rewards.js';
 import { getProgram } from './tenants.js';
 import { requireId } from './validate.js';
 
@@ -135,6 +138,47 @@ const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
   ? { achievementId: a.achievementId, from: period - Number(a.target) + 1, to: period + Number(a.target) - 1 }
   : { achievementId: a.achievementId, from: period, to: period };
 
+/** What an event's progress needs of the member, from the achievements it counts for: decided before anything is read. */
+export interface ProgressPlan {
+  /** the event's contributions to the tallies */
+  added: TallyRow[];
+  /** the achievements it counts for, each with the period it counts in */
+  touched: { a: Achievement; period: number }[];
+  milestones: Achievement[];
+  /** the tallies the decisions read: a streak's periods around the event's, a counter's period, a milestone's level */
+  ranges: { achievementId: string; from: number; to: number }[];
+  /** whose live unlocks the decisions read */
+  unlocksOf: string[];
+  /** the catalog rewards the unlocks may issue */
+  rewardIds: string[];
+}
+
+/** The plan of an event's progress over these achievements; null when the event moves none of them. */
+export function progressPlan(achievements: readonly Achievement[], event: CountedEvent, timeZone: string): ProgressPlan | null {
+  const added: TallyRow[] = [];
+  const touched: { a: Achievement; period: number }[] = [];
+  for (const a of achievements) {
+    const c = contributionsOf(a, event, timeZone);
+    if (c.length === 0) continue;
+    added.push(...c.map((t) => ({ ...t, achievementId: a.achievementId })));
+    touched.push({ a, period: c[0]!.period });
+  }
+  const milestones = achievements.filter((a) => a.kind === 'milestone');
+  if (touched.length === 0 && milestones.length === 0) return null;
+  return {
+    added, touched, milestones,
+    ranges: [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
+    unlocksOf: [...touched.map(({ a }) => a.achievementId), ...milestones.map((a) => a.achievementId)],
+    rewardIds: [...new Set([...touched.map(({ a }) => a), ...milestones].flatMap((a) => (a.reward.type === 'reward' ? [a.reward.rewardId] : [])))],
+  };
+}
+
+/**
+ * Pays an unlock's reward and notes it on the unlock: in the event's transaction, or decided for
+ * its batch's write. Null: it cannot be paid there (the event goes its own way).
+ */
+export type Pay = (a: Achievement, unlock: Unlock) => Promise<LedgerResult[] | null>;
+
 /**
  * A purchase's or action's progress, inside its transaction (the member's points wallet is locked),
  * for the program's enabled achievements as the event read them with its program:
@@ -142,38 +186,59 @@ const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
  * tells the balance milestones the event's points reached.
  */
 export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly AchievementVersion[], ctx: EventContext, event: CountedEvent): Promise<EventProgress> {
-  const achievements = await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled);
-  if (achievements.length === 0) return { results: [], record: [] };
-  const added: TallyRow[] = [];
-  const touched: { a: Achievement; period: number }[] = [];
-  for (const a of achievements) {
-    const c = contributionsOf(a, event, ctx.timeZone);
-    if (c.length === 0) continue;
-    added.push(...c.map((t) => ({ ...t, achievementId: a.achievementId })));
-    touched.push({ a, period: c[0]!.period });
-  }
-  const milestones = achievements.filter((a) => a.kind === 'milestone');
-  if (touched.length === 0 && milestones.length === 0) return { results: [], record: [] };
+  const plan = progressPlan(await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled), event, ctx.timeZone);
+  if (!plan) return { results: [], record: [] };
   // One statement writes the event's share and reads back every figure the decisions below need.
-  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, added,
-    [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
-    [...touched.map(({ a }) => a.achievementId), ...milestones.map((a) => a.achievementId)], milestones.length > 0);
+  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocksOf, plan.milestones.length > 0);
+  const told = nothingTold();
+  const results = (await progressDecided(now, ctx, plan, state, told, payIn(trx, now, ctx)))!;
+  return { results, record: toldParts(ctx.tenantId, [{ programId: ctx.programId, memberId: ctx.memberId, told }], now) };
+}
+
+/**
+ * The unlocks an event's progress reaches on `state` (the tallies with its own contributions, the
+ * live unlocks, the points balance before its rewards), their rewards paid by `pay`, then the
+ * milestones the balance reached: what it writes and tells goes into `told`. Null when `pay` could not.
+ */
+export async function progressDecided(now: Date, ctx: Pick<EventContext, 'memberId' | 'eventId'>, plan: ProgressPlan,
+  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; balance: bigint }, told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const unlocks: { a: Achievement; unlock: Unlock }[] = [];
-  for (const { a, period } of touched) {
+  for (const { a, period } of plan.touched) {
     const mine = state.tallies.filter((t) => t.achievementId === a.achievementId);
     const held = state.live.filter((u) => u.achievementId === a.achievementId);
     for (const u of newUnlocks(a, period, mine, held)) {
       unlocks.push({ a, unlock: { ...u, unlockId: uuidv7(now.getTime()), version: a.version, memberId: ctx.memberId, eventId: ctx.eventId, unlockedAt: now } });
     }
   }
-  const told = nothingTold();
-  const results = await unlock(trx, now, ctx, unlocks, told);
-  if (milestones.length > 0) {
-    // Rewards in points moved the balance after the read: the milestones see it as it now stands.
-    const balance = pointsAfter(results, ctx.memberId) ?? state.balance;
-    results.push(...await tellMilestones(trx, now, ctx, milestones, balance, state.tallies, state.live, told));
+  const results = await unlock(unlocks, told, pay);
+  if (!results) return null;
+  if (plan.milestones.length === 0) return results;
+  // Rewards in points moved the balance after the read: the milestones see it as it now stands.
+  const balance = pointsAfter(results, ctx.memberId) ?? state.balance;
+  const paid = await tellMilestones(now, ctx, plan.milestones, balance, state.tallies, state.live, told, pay);
+  return paid && [...results, ...paid];
+}
+
+/**
+ * An event's progress in the ledger's group commit: decided on the state its batch read under the
+ * member's lock (engagementStates: the tallies before the event) and on the points wallet it
+ * locked, after the event's own earns (`written`, their decisions in `decisions`); its rewards in
+ * points are decided there too. What it adds and tells is written with the batch. Null: the event
+ * goes its own way (a catalog reward to issue, a wallet to settle).
+ */
+export async function progressOnWallet(now: Date, ctx: Omit<EventContext, 'timeZone' | 'points'>, plan: ProgressPlan, state: EngagementState,
+  on: Pick<BatchedRewards, 'wallet' | 'written' | 'decisions'>): Promise<Progressed | null> {
+  const tallies = new Map(state.tallies.map((t) => [`${t.achievementId}/${t.period}/${t.key}`, t]));
+  for (const t of plan.added) {
+    const k = `${t.achievementId}/${t.period}/${t.key}`;
+    tallies.set(k, { ...t, value: (tallies.get(k)?.value ?? 0n) + t.value });
   }
-  return { results, record: toldParts(ctx.tenantId, ctx.programId, ctx.memberId, told, now) };
+  const told = nothingTold();
+  const issued: BatchedRewards['issued'] = [];
+  const balance = walletAfter(on.wallet, on.written).state.balance.available;
+  const paid = await progressDecided(now, ctx, plan, { tallies: [...tallies.values()], live: state.live, balance }, told,
+    payOn(now, ctx, { ...on, rewards: state.rewards, issued }));
+  return paid && { programId: ctx.programId, memberId: ctx.memberId, eventId: ctx.eventId, added: plan.added, told, issued };
 }
 
 export interface EventProgress {
@@ -197,11 +262,13 @@ function pointsAfter(results: readonly LedgerResult[], memberId: string): bigint
   return null;
 }
 
-/** Pays the unlocks' rewards; they are recorded and told (achievement.unlocked) with the rest of `told`. */
-async function unlock(trx: Trx, now: Date, ctx: EventContext, unlocks: readonly { a: Achievement; unlock: Unlock }[], told: Told): Promise<LedgerResult[]> {
+/** Pays the unlocks' rewards; they are recorded and told (achievement.unlocked) with the rest of `told`. Null when `pay` could not. */
+async function unlock(unlocks: readonly { a: Achievement; unlock: Unlock }[], told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const results: LedgerResult[] = [];
   for (const { a, unlock: u } of unlocks) {
-    results.push(...(await payReward(trx, now, ctx, a, u)));
+    const paid = await pay(a, u);
+    if (!paid) return null;
+    results.push(...paid);
     told.unlocks.push(u);
     told.messages.push({ type: 'achievement.unlocked', dedupeKey: `achievement.unlocked:${u.unlockId}`, payload: unlockMessage(a, u) });
   }
@@ -234,20 +301,63 @@ function newUnlocks(a: Achievement, period: number, tallies: readonly Tally[], h
 
 const activePeriods = (tallies: readonly Tally[]) => new Set(tallies.filter((t) => t.value > 0n).map((t) => t.period));
 
-/** Pays an unlock's reward: points into the points wallet, or a free instance of the catalog reward; a badge, or a control member's unlock, pays nothing. */
-async function payReward(trx: Trx, now: Date, ctx: Pick<EventContext, 'tenantId' | 'memberId' | 'key' | 'actor' | 'control' | 'points'>, a: Achievement, unlock: Unlock): Promise<LedgerResult[]> {
-  if (ctx.control) return [];
-  if (a.reward.type === 'points') {
-    const wallet = ctx.points ? walletAfter(ctx.points.wallet, ctx.points.written) : await lockMemberWallet(trx, ctx.tenantId, ctx.memberId, DEFAULT_WALLET, now);
-    const result = await earnWithin(trx, now, wallet, { tenantId: ctx.tenantId, idempotencyKey: ctx.key, actor: ctx.actor, amount: a.reward.points, ref: `achievement:${a.code}` });
-    ctx.points?.written.push(result);
-    unlock.points = a.reward.points;
-    unlock.entryId = result.entries[0]!.entryId;
-    return [result];
-  }
-  if (a.reward.type === 'reward') unlock.instanceId = await issueFreeInstance(trx, now, { tenantId: ctx.tenantId, memberId: ctx.memberId, rewardId: a.reward.rewardId });
-  return [];
+/** Pays rewards in the caller's transaction: points into the points wallet, or a free instance of the catalog reward; a badge, or a control member's unlock, pays nothing. */
+function payIn(trx: Trx, now: Date, ctx: Pick<EventContext, 'tenantId' | 'memberId' | 'key' | 'actor' | 'control' | 'points'>): Pay {
+  return async (a, unlock) => {
+    if (ctx.control) return [];
+    if (a.reward.type === 'points') {
+      const wallet = ctx.points ? walletAfter(ctx.points.wallet, ctx.points.written) : await lockMemberWallet(trx, ctx.tenantId, ctx.memberId, DEFAULT_WALLET, now);
+      const result = await earnWithin(trx, now, wallet, { tenantId: ctx.tenantId, idempotencyKey: ctx.key, actor: ctx.actor, amount: a.reward.points, ref: rewardRef(a) });
+      ctx.points?.written.push(result);
+      unlock.points = a.reward.points;
+      unlock.entryId = result.entries[0]!.entryId;
+      return [result];
+    }
+    if (a.reward.type === 'reward') unlock.instanceId = await issueFreeInstance(trx, now, { tenantId: ctx.tenantId, memberId: ctx.memberId, rewardId: a.reward.rewardId });
+    return [];
+  };
 }
+
+/** Where a batched event's rewards go: the points wallet its batch locked, and what it has written on it, decided, and issued so far. */
+export interface BatchedRewards {
+  wallet: LockedWallet;
+  written: LedgerResult[];
+  decisions: Decision[];
+  /** the catalog rewards its unlocks may issue, as its batch read them */
+  rewards: ReadonlyMap<string, Reward>;
+  issued: { instance: Instance; told: OutboxMessage }[];
+}
+
+/**
+ * Pays rewards on a wallet a batch locked: points decided on it as it stands after what was
+ * written, a free instance of a reward without a stock limit or partner codes (issued with the
+ * batch). A stock or partner codes are counted under the reward's lock: not here.
+ */
+function payOn(now: Date, ctx: Pick<EventContext, 'tenantId' | 'memberId' | 'key' | 'actor' | 'control'>, on: BatchedRewards): Pay {
+  return async (a, unlock) => {
+    if (ctx.control) return [];
+    if (a.reward.type === 'reward') {
+      const reward = on.rewards.get(a.reward.rewardId);
+      if (reward && (reward.stock !== null || reward.value.type === 'partner_voucher')) return null;
+      // A disabled (or vanished) reward issues nothing, as issueFreeInstance says.
+      if (!reward?.enabled) return [];
+      const issued = freeInstance(reward, ctx.memberId, uuidv7(now.getTime()), now);
+      on.issued.push(issued);
+      unlock.instanceId = issued.instance.instanceId;
+      return [];
+    }
+    if (a.reward.type !== 'points') return [];
+    const earned = decideEarnOn(walletAfter(on.wallet, on.written), now, { tenantId: ctx.tenantId, idempotencyKey: ctx.key, actor: ctx.actor, amount: a.reward.points, ref: rewardRef(a) });
+    if (!earned) return null;
+    on.written.push(earned.result);
+    on.decisions.push(earned.decision);
+    unlock.points = a.reward.points;
+    unlock.entryId = earned.result.entries[0]!.entryId;
+    return [earned.result];
+  };
+}
+
+const rewardRef = (a: Achievement) => `achievement:${a.code}`;
 
 const unlockMessage = (a: Achievement, u: Unlock) => ({
   unlockId: u.unlockId, achievementId: a.achievementId, code: a.code, name: a.name, programId: a.programId, memberId: u.memberId, version: u.version,
@@ -262,7 +372,7 @@ async function observeMilestones(trx: Trx, now: Date, ctx: MilestoneContext, ach
   const milestones = achievements.filter((a) => a.kind === 'milestone');
   if (milestones.length === 0) return [];
   const state = await milestoneState(trx, ctx.tenantId, ctx.memberId, milestones.map((a) => a.achievementId));
-  return tellMilestones(trx, now, ctx, milestones, state.balance, state.tallies, state.live, told);
+  return (await tellMilestones(now, ctx, milestones, state.balance, state.tallies, state.live, told, payIn(trx, now, ctx)))!;
 }
 
 /** observeMilestones as a check of its own: what it tells is recorded at once. */
@@ -307,13 +417,13 @@ export async function milestonesAfterAdjustment(laurel: Laurel, tenantId: string
 
 /**
  * The milestones a member's points balance has just reached: each crossing is told and its reward
- * paid, once, in the caller's transaction (the member's points wallet locked). Points a milestone
+ * paid by `pay`, once, under the member's points wallet lock (null when `pay` could not). Points a milestone
  * pays tell no further milestone: after paying, every milestone's level is set from the balance
  * the rewards made, so a threshold they jumped is told only when the balance next comes to it
  * from below. That keeps one check one step, whatever the rewards.
  */
-async function tellMilestones(trx: Trx, now: Date, ctx: MilestoneContext, milestones: readonly Achievement[], balance: bigint,
-  levels: readonly TallyRow[], live: readonly Pick<Unlock, 'achievementId'>[], told: Told): Promise<LedgerResult[]> {
+async function tellMilestones(now: Date, ctx: Pick<MilestoneContext, 'memberId' | 'eventId'>, milestones: readonly Achievement[], balance: bigint,
+  levels: readonly TallyRow[], live: readonly Pick<Unlock, 'achievementId'>[], told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const last = (a: Achievement) => levels.find((t) => t.achievementId === a.achievementId && t.period === 0)?.value ?? 0n;
   const reached: { a: Achievement; unlock: Unlock }[] = [];
   for (const a of milestones) {
@@ -326,7 +436,11 @@ async function tellMilestones(trx: Trx, now: Date, ctx: MilestoneContext, milest
     } });
   }
   const results: LedgerResult[] = [];
-  for (const { a, unlock } of reached) results.push(...(await payReward(trx, now, ctx, a, unlock)));
+  for (const { a, unlock } of reached) {
+    const paid = await pay(a, unlock);
+    if (!paid) return null;
+    results.push(...paid);
+  }
   const after = pointsAfter(results, ctx.memberId) ?? balance;
   told.levels.push(...milestones.flatMap((a) => {
     const level = milestoneLevel(a.thresholds!, after);
@@ -414,7 +528,7 @@ export async function progressOnReturn(trx: Trx, now: Date, ctx: ReturnContext):
     for (const { a, unlock } of revoked) {
       told.messages.push({ type: 'achievement.revoked', dedupeKey: `achievement.revoked:${unlock.unlockId}`, payload: { ...unlockMessage(a, unlock), revokedBy: ctx.eventId, revokedAt: now } });
     }
-    results.push(...await unlock(trx, now, ctx, again, told));
+    results.push(...(await unlock(again, told, payIn(trx, now, ctx)))!);
   }
   results.push(...await observeMilestones(trx, now, ctx, all.filter((a) => a.enabled), told));
   await recordTold(trx, ctx.tenantId, ctx.programId, ctx.memberId, told, now);

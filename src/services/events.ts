@@ -14,7 +14,8 @@ import { EVENT_TYPE } from '../core/events/rate.js';
 import { decideReturn, returnedSoFar } from '../core/events/returns.js';
 import { uuidv7 } from '../core/ids.js';
 import { decodeJson, encodeJson } from '../core/json.js';
-import { emptyDecision } from '../core/ledger/types.js';
+import { mergeDecisions, type Decision } from '../core/ledger/types.js';
+import { signalsOf } from '../core/referrals/fraud.js';
 import { MAX_POINTS, minBig, sumBig } from '../core/points.js';
 import { basketOf, earningBase, earningBaseLeft, remainingBasket } from '../core/rules/basket.js';
 import { loadRule, type Scope } from '../core/rules/evaluate.js';
@@ -26,13 +27,14 @@ import {
 } from '../db/events.js';
 import type { Upgrade } from '../core/tiers/review.js';
 import type { Activity } from '../db/activity.js';
+import { definitionsOf, engagementStates, type EngagementQuery, type EngagementState, type Progressed } from '../db/achievements.js';
 import { recordEventAccounting } from './accounting.js';
 import { markWelcomed } from '../db/members.js';
 import { lockMemberTier } from '../db/tiers.js';
 import { findIdempotency, loadEntry, loadHold, type Trx } from '../db/ledger.js';
 import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type AwardRow, type RuleRef } from '../db/rules.js';
 import { returnedOf } from '../core/achievements/progress.js';
-import { progressOnEvent, progressOnReturn } from './achievements.js';
+import { progressOnEvent, progressOnReturn, progressOnWallet, progressPlan } from './achievements.js';
 import type { Laurel } from './context.js';
 import { earningNothing, inHoldout, withoutAwards } from './analytics.js';
 import { amountsByWallet, decidableOnProfile, earningOnProfile, evaluateEarning, explained, rulesFor, type EarningEvent } from './earning.js';
@@ -40,7 +42,7 @@ import { idempotent, requestHash } from './idempotency.js';
 import { checkSurveyResponse } from '../core/engagement/nps.js';
 import { poolEarnings } from './households.js';
 import { captureWithin, decideEarnOn, DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
-import { batched, type Decided } from './ledger-batch.js';
+import { batched, deferred, type BatchRead, type Decided } from './ledger-batch.js';
 import { referralOnEvent, referralOnReturn } from './referrals.js';
 import { createMember, getMember, IDENTIFIERS, normaliseIdentifier, type Identifier, type Member, type MemberInput } from './members.js';
 import { applyUpgrade, climbOnActivity, ladderOf, type TierChange } from './tiers.js';
@@ -256,36 +258,51 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       alsoRecord: progress?.record ?? [],
     };
   });
-  const rules = batchable(laurel, program, request, { enrolled, payment })
+  const rules = batchable(laurel, tenantId, program, request, { enrolled, payment })
     ? await rulesFor(laurel.db, laurel.strategies, tenantId, program, event.type) : null;
   if (!rules || !decidableOnProfile(program, rules)) return alone();
+  const achievements = program.uses.achievements.length === 0 ? [] : await definitionsOf(laurel.db, tenantId, program.programId, program.uses.achievements);
   const control = inHoldout(program.holdout, member);
+  const { memberId } = member;
   // The event in the next batch of the ledger's group commit: decided on the points wallet its
-  // batch locks, as the transaction above would decide it, and written with the batch.
+  // batch locks, and on the achievements and referral the batch reads under that lock, as the
+  // transaction above would decide it, and written with the batch.
   return batched<EventResult>(laurel, {
-    wallet: { tenantId, memberId: member.memberId, code: DEFAULT_WALLET }, key, operation: OPERATION, requestHash: requestHash(OPERATION, request),
+    wallet: { tenantId, memberId, code: DEFAULT_WALLET }, key, operation: OPERATION, requestHash: requestHash(OPERATION, request),
     activeMember: true, alone, encode: encodeJson,
     decide: (wallet, now) => {
       const earningEvent = earningEventAt(now);
       const earned = earningOnProfile(program, rules, { event: earningEvent, basket, profile: wallet.profile! });
       const earning = control ? withoutAwards(earned) : earned;
       const explanation = earning.awards.map(explained);
-      const amounts = earnedAmounts(explanation);
       const eventId = uuidv7(now.getTime());
-      let decided: Decided<LedgerResult> | null = null;
+      const written: LedgerResult[] = [];
+      const decisions: Decision[] = [];
       const entries: EventEntry[] = [];
-      for (const [code, amount] of amounts) {
+      for (const [code, amount] of earnedAmounts(explanation)) {
         // Points that go to another wallet, or an earn that leaves the wallet to settle: the transaction above.
-        decided = code === DEFAULT_WALLET ? decideEarnOn(wallet, now, { tenantId, idempotencyKey: key, actor, amount, ref: event.externalId }) : null;
+        const decided = code === DEFAULT_WALLET ? decideEarnOn(wallet, now, { tenantId, idempotencyKey: key, actor, amount, ref: event.externalId }) : null;
         if (!decided) return null;
+        written.push(decided.result);
+        decisions.push(decided.decision);
         entries.push({ wallet: code, entryId: decided.result.entries[0]!.entryId, amount });
       }
-      const { record, awards, activity } = earnedRows(request, program, { eventId, memberId: member.memberId, now, event: earningEvent, money, entries, explanation });
-      const result: EventResult = { event: record, points: record.points, ledger: merged(decided ? [decided.result] : []), tier: null, enrolled: false, member: null };
-      return {
-        decision: decided?.decision ?? emptyDecision(), result,
-        event: { event: record, facts: earning.facts, excluded: earning.excluded, awards, activity },
-      };
+      const { record, awards, activity } = earnedRows(request, program, { eventId, memberId, now, event: earningEvent, money, entries, explanation });
+      const answer = (progress: Progressed | null): Decided<EventResult> => ({
+        decision: mergeDecisions(...decisions),
+        result: { event: record, points: record.points, ledger: merged(written), tier: null, enrolled: false, member: null },
+        event: { event: record, facts: earning.facts, excluded: earning.excluded, awards, activity, progress },
+      });
+      const plan = progressPlan(achievements, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts }, program.timeZone);
+      if (!plan && !program.uses.referrals) return answer(null);
+      return deferred(engagement, { tenantId, memberId, ranges: plan?.ranges ?? [], unlocksOf: plan?.unlocksOf ?? [], rewardIds: plan?.rewardIds ?? [], referral: program.uses.referrals }, async (state) => {
+        // A referral still pending may qualify on this event: the transaction above decides it.
+        if (state.referral === 'pending') return null;
+        if (!plan) return answer(null);
+        const ctx = { tenantId, programId: program.programId, memberId, eventId, key, actor, control };
+        const progress = await progressOnWallet(now, ctx, plan, state, { wallet, written, decisions });
+        return progress && answer(progress);
+      });
     },
   }).catch((e: unknown) => {
     throw e instanceof DomainError && e.code === 'idempotency_conflict' ? eventConflict(event.externalId) : e;
@@ -301,11 +318,17 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
  * event, and the batch's statements cost more than the event's own transaction (97 purchases/s
  * against 139 in bench/README.md's run).
  */
-function batchable(laurel: Laurel, program: EventProgram, request: EventRequest, found: { enrolled: EnrolledMember | null; payment: unknown }): boolean {
+function batchable(laurel: Laurel, tenantId: string, program: EventProgram, request: EventRequest, found: { enrolled: EnrolledMember | null; payment: unknown }): boolean {
   const { uses } = program;
+  const { attributes } = request.event;
   return laurel.settings.batch !== null && laurel.engine !== 'pglite' && request.event.type !== SIGNUP && found.enrolled === null && found.payment === null
-    && program.ladder === null && uses.achievements.length === 0 && !uses.referrals && !uses.households && !uses.accounting;
+    && program.ladder === null && !uses.households && !uses.accounting
+    // An event that gives a referral code or fraud signals writes them: its own transaction.
+    && (!uses.referrals || (attributes.referralCode === undefined && signalsOf(tenantId, attributes).length === 0));
 }
+
+/** What a batched event reads under its batch's locks: its member's tallies and unlocks, and their referral. */
+const engagement: BatchRead<EngagementQuery, EngagementState> = { readAll: engagementStates };
 
 /** An event's points per wallet, each within what one entry may move. */
 function earnedAmounts(explanation: readonly Explained[]): [string, bigint][] {

@@ -13,7 +13,7 @@
 // A batch holds at most one operation per wallet, and a wallet in flight is not taken again until
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
 import { DomainError } from '../core/errors.js';
-import { emptyDecision, type Decision } from '../core/ledger/types.js';
+import { mergeDecisions, type Decision } from '../core/ledger/types.js';
 import { eventRowsParts, type EventRows } from '../db/events.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
 import type { Laurel } from './context.js';
@@ -27,6 +27,25 @@ export interface BatchSettings {
   /** batches in flight at once (PGlite runs one: it serialises transactions anyway) */
   concurrency: number;
 }
+
+/**
+ * Reads many operations' rows under a batch's locks in one statement: each operation of the batch
+ * that defers its decision to one reader gets the state its query asks for, in its query's place.
+ */
+export interface BatchRead<Q, S> {
+  readAll(trx: Trx, queries: readonly Q[]): Promise<S[]>;
+}
+
+/** A decision that needs rows its batch reads first, with every other operation's of the same reader. */
+export interface Deferred<T> {
+  read: BatchRead<unknown, unknown>;
+  query: unknown;
+  then(state: unknown): Promise<Decided<T> | null>;
+}
+
+/** A deferred decision, typed: what `decide` returns when it needs `read`'s rows. */
+export const deferred = <Q, S, T>(read: BatchRead<Q, S>, query: Q, then: (state: S) => Promise<Decided<T> | null>): Deferred<T> =>
+  ({ read: read as BatchRead<unknown, unknown>, query, then: then as (state: unknown) => Promise<Decided<T> | null> });
 
 /** What one operation decided: its writes and its answer, or `null` to go the unbatched way. */
 export interface Decided<T> {
@@ -45,8 +64,8 @@ export interface BatchOperation<T> {
   activeMember: boolean;
   /** load the spendable lots that cover this many points */
   lots?: bigint;
-  /** the core's decision on the locked wallet; null when the operation needs the unbatched path */
-  decide(wallet: LockedWallet, now: Date): Decided<T> | null;
+  /** the core's decision on the locked wallet, or after the batch reads what it needs; null when the operation needs the unbatched path */
+  decide(wallet: LockedWallet, now: Date): Decided<T> | Deferred<T> | null;
   /** the operation through the unbatched path, in a transaction of its own */
   alone(): Promise<T>;
   encode(result: T): string;
@@ -169,6 +188,16 @@ class Coalescer {
     if (fresh.length === 0) return outcomes;
     const locked = await lockWallets(trx, fresh.map((i) => batch[i]!.op.wallet), now);
     const writes = new Map<string, { decisions: Decision[]; records: StoredResponse[]; events: EventRows[] }>();
+    const keep = (i: number, decided: Decided<unknown>) => {
+      const { op } = batch[i]!;
+      const tenant = writes.get(op.wallet.tenantId) ?? { decisions: [], records: [], events: [] };
+      writes.set(op.wallet.tenantId, tenant);
+      tenant.decisions.push(decided.decision);
+      if (decided.event) tenant.events.push(decided.event);
+      tenant.records.push({ key: op.key, operation: op.operation, requestHash: op.requestHash, response: op.encode(decided.result) });
+      outcomes[i] = { result: decided.result };
+    };
+    const deferrals: { i: number; deferred: Deferred<unknown> }[] = [];
     for (const i of fresh) {
       const { op } = batch[i]!;
       const wallet = locked.get(walletRefKey(op.wallet));
@@ -181,7 +210,7 @@ class Coalescer {
         continue;
       }
       if (op.lots !== undefined) wallet.state.lots = await loadLots(trx, op.wallet.tenantId, wallet.state, now, op.lots);
-      let decided: Decided<unknown> | null;
+      let decided: Decided<unknown> | Deferred<unknown> | null;
       try {
         decided = op.decide(wallet, now);
       } catch (e) {
@@ -189,16 +218,30 @@ class Coalescer {
         outcomes[i] = { error: e };
         continue;
       }
-      if (!decided) continue;
-      const tenant = writes.get(op.wallet.tenantId) ?? { decisions: [], records: [], events: [] };
-      writes.set(op.wallet.tenantId, tenant);
-      tenant.decisions.push(decided.decision);
-      if (decided.event) tenant.events.push(decided.event);
-      tenant.records.push({ key: op.key, operation: op.operation, requestHash: op.requestHash, response: op.encode(decided.result) });
-      outcomes[i] = { result: decided.result };
+      if (decided && 'then' in decided) deferrals.push({ i, deferred: decided });
+      else if (decided) keep(i, decided);
+    }
+    // The deferred decisions: one statement per reader reads every state they need, under the locks just taken.
+    const readers = new Map<BatchRead<unknown, unknown>, { i: number; deferred: Deferred<unknown> }[]>();
+    for (const d of deferrals) {
+      const waiting = readers.get(d.deferred.read) ?? [];
+      readers.set(d.deferred.read, waiting);
+      waiting.push(d);
+    }
+    for (const [read, waiting] of readers) {
+      const states = await read.readAll(trx, waiting.map((w) => w.deferred.query));
+      for (const [n, { i, deferred }] of waiting.entries()) {
+        try {
+          const decided = await deferred.then(states[n]);
+          if (decided) keep(i, decided);
+        } catch (e) {
+          if (!(e instanceof DomainError)) throw e;
+          outcomes[i] = { error: e };
+        }
+      }
     }
     for (const [tenantId, { decisions, records, events }] of writes) {
-      await writeDecision(trx, tenantId, concatenated(decisions), now, records, events.length > 0 ? eventRowsParts(tenantId, events) : []);
+      await writeDecision(trx, tenantId, mergeDecisions(...decisions), now, records, events.length > 0 ? eventRowsParts(tenantId, events, now) : []);
     }
     return outcomes;
   }
@@ -210,15 +253,6 @@ function settled(answer: () => unknown): Outcome {
   } catch (e) {
     return { error: e };
   }
-}
-
-/** One decision holding every list of `decisions`, in order. */
-function concatenated(decisions: Decision[]): Decision {
-  const all = emptyDecision();
-  for (const d of decisions) {
-    for (const list of Object.keys(all) as (keyof Decision)[]) (all[list] as unknown[]).push(...d[list]);
-  }
-  return all;
 }
 
 /**

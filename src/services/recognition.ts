@@ -3,11 +3,11 @@
 // is written through the ledger's decisions and writeDecision, so verifyLedger covers it.
 import { DomainError, invalid, notFound } from '../core/errors.js';
 import { uuidv7 } from '../core/ids.js';
-import type { Balance, JournalEntry, LedgerContext, Posting } from '../core/ledger/types.js';
+import { mergeDecisions, type Balance, type JournalEntry, type LedgerContext, type Posting } from '../core/ledger/types.js';
 import { positivePoints } from '../core/points.js';
 import { DEFAULT_WALLET } from '../core/program.js';
 import {
-  checkGift, decideGiftCredit, decideGiftSpend, mergeDecisions, periodOf, readMessage, validateSettings, type RecognitionSettings,
+  checkGift, decideGiftCredit, decideGiftSpend, periodOf, readMessage, validateSettings, type RecognitionSettings,
 } from '../core/engagement/recognition.js';
 import { enqueueMessage } from '../db/jobs.js';
 import { readBalances, storeIdempotency, writeDecision, type LockedWallet, type Trx } from '../db/ledger.js';

@@ -15,7 +15,7 @@ import { basketOf } from '../core/rules/basket.js';
 import { compileCondition, readsStats } from '../core/rules/conditions.js';
 import { factsOf, NO_STATS } from '../core/rules/facts.js';
 import { loadEventProgram, loadMemberProfile } from '../db/events.js';
-import { enqueueMessage } from '../db/jobs.js';
+import { enqueueMessage, type OutboxMessage } from '../db/jobs.js';
 import { storeIdempotency, type Trx } from '../db/ledger.js';
 import {
   claimRefundableInstances, codeTaken, countIssued, donationTotals, forfeitExpiredInstances, freePartnerCodes, importPartnerCodeRows,
@@ -335,22 +335,27 @@ export async function cancelInstance(laurel: Laurel, tenantId: string, instanceI
 export async function issueFreeInstance(trx: Trx, now: Date, to: { tenantId: string; memberId: string; rewardId: string }): Promise<string | null> {
   const row = await loadRewardToIssue(trx, to.tenantId, to.rewardId);
   if (!row || !row.reward.enabled || (row.reward.stock !== null && row.issued >= row.reward.stock)) return null;
-  const { reward } = row;
   const instanceId = uuidv7(now.getTime());
   for (let i = 0; i < CODE_ATTEMPTS; i++) {
-    const instance: Instance = {
-      instanceId, programId: reward.programId, rewardId: to.rewardId, memberId: to.memberId, code: newCode(), status: 'issued',
-      cost: 0n, value: reward.value, partnerCode: null, channel: null, entryId: null, holdId: null, issuedAt: now,
-      expiresAt: reward.expiresAfterDays === null ? null : new Date(now.getTime() + reward.expiresAfterDays * 86_400_000), resolvedAt: null, consumedRef: null,
-    };
-    const told = { type: 'reward.issued', dedupeKey: `reward.issued:${instanceId}`, payload: {
-      instanceId, rewardId: to.rewardId, rewardCode: reward.code, rewardName: reward.name, memberId: to.memberId, programId: reward.programId, points: 0n,
-      status: 'issued', expiresAt: instance.expiresAt, partnerCode: null,
-    } };
+    const { instance, told } = freeInstance(row.reward, to.memberId, instanceId, now);
     // Its code drawn again on the (2^-80-rare) collision, as freshCode does.
     if (await issueInstance(trx, to.tenantId, instance, told, now)) return instanceId;
   }
   throw new Error(`no free reward code after ${CODE_ATTEMPTS} draws: the random source is broken`);
+}
+
+/** A free instance of `reward` for a member, with a new code, and the reward.issued message telling it. */
+export function freeInstance(reward: Reward, memberId: string, instanceId: string, now: Date): { instance: Instance; told: OutboxMessage } {
+  const instance: Instance = {
+    instanceId, programId: reward.programId, rewardId: reward.rewardId, memberId, code: newCode(), status: 'issued',
+    cost: 0n, value: reward.value, partnerCode: null, channel: null, entryId: null, holdId: null, issuedAt: now,
+    expiresAt: reward.expiresAfterDays === null ? null : new Date(now.getTime() + reward.expiresAfterDays * 86_400_000), resolvedAt: null, consumedRef: null,
+  };
+  const told = { type: 'reward.issued', dedupeKey: `reward.issued:${instanceId}`, payload: {
+    instanceId, rewardId: reward.rewardId, rewardCode: reward.code, rewardName: reward.name, memberId, programId: reward.programId, points: 0n,
+    status: 'issued', expiresAt: instance.expiresAt, partnerCode: null,
+  } };
+  return { instance, told };
 }
 
 /** The points of an unused instance, back where they came from: the hold voided, or the spend reversed onto its lots; a free one (a referral's or an achievement's) has none. */

@@ -147,7 +147,3 @@ export function decideGiftCredit(ctx: LedgerContext, receiving: WalletState, amo
   return { ...emptyDecision(), entries: [e], lots: [lot], movements: [{ entryId: e.entryId, groupEntryId: e.entryId, lotId, delta: amount }] };
 }
 
-export const mergeDecisions = (...ds: Decision[]): Decision => ({
-  entries: ds.flatMap((d) => d.entries), lots: ds.flatMap((d) => d.lots), movements: ds.flatMap((d) => d.movements),
-  newHolds: ds.flatMap((d) => d.newHolds), resolvedHolds: ds.flatMap((d) => d.resolvedHolds), shrunkHolds: ds.flatMap((d) => d.shrunkHolds),
-});

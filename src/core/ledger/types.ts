@@ -124,4 +124,10 @@ export interface Decision {
 
 export const emptyDecision = (): Decision => ({ entries: [], lots: [], movements: [], newHolds: [], resolvedHolds: [], shrunkHolds: [] });
 
+/** One decision holding every list of `ds`, in order: written as one. */
+export const mergeDecisions = (...ds: Decision[]): Decision => ({
+  entries: ds.flatMap((d) => d.entries), lots: ds.flatMap((d) => d.lots), movements: ds.flatMap((d) => d.movements),
+  newHolds: ds.flatMap((d) => d.newHolds), resolvedHolds: ds.flatMap((d) => d.resolvedHolds), shrunkHolds: ds.flatMap((d) => d.shrunkHolds),
+});
+
 export type { NegativeBalancePolicy };
