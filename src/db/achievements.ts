@@ -504,7 +504,7 @@ export interface EventState {
  * event), the live unlocks of these achievements, and the points balance.
  */
 export async function recordAndRead(db: Db, tenantId: string, memberId: string, eventId: string, added: readonly TallyRow[],
-  ranges: readonly { achievementId: string; from: number; to: number }[], unlocksOf: readonly string[], withBalance: boolean): Promise<EventState> {
+  ranges: readonly PeriodRange[], unlocks: readonly PeriodRange[], withBalance: boolean): Promise<EventState> {
   const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with input as (
       select * from unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[],
@@ -527,8 +527,10 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
     from ranges r cross join lateral (${talliesIn(tenantId, memberId)}) t
     where not exists (select 1 from input i where i.a = t.achievement_id and i.p = t.period and i.k = t.key)
     union all
-    select 'unlock', achievement_id, period, null, cycle::bigint from achievement_unlocks
-    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...unlocksOf]}::uuid[]) and revoked_at is null
+    select 'unlock', x.achievement_id, x.period, null, x.cycle::bigint
+    from unnest(${unlocks.map((u) => u.achievementId)}::uuid[], ${unlocks.map((u) => u.from)}::int[], ${unlocks.map((u) => u.to)}::int[]) as u(a, lo, hi)
+    join achievement_unlocks x on x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = u.a and x.period between u.lo and u.hi
+      and x.revoked_at is null
     union all
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where ${withBalance} and b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
@@ -542,12 +544,22 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
   return state;
 }
 
-/** What a batched event reads of its member's engagement: the tallies in its ranges, the live unlocks of some achievements, and their referral. */
+/** A range of an achievement's periods: its tallies, or its live unlocks, that a decision reads. */
+export interface PeriodRange {
+  achievementId: string;
+  from: number;
+  to: number;
+}
+
+/** Every period: an achievement whose decision reads all its live unlocks. */
+export const ALL_PERIODS = { from: -2_147_483_648, to: 2_147_483_647 } as const;
+
+/** What a batched event reads of its member's engagement: the tallies and live unlocks in its ranges, and their referral. */
 export interface EngagementQuery {
   tenantId: string;
   memberId: string;
-  ranges: readonly { achievementId: string; from: number; to: number }[];
-  unlocksOf: readonly string[];
+  ranges: readonly PeriodRange[];
+  unlocks: readonly PeriodRange[];
   /** the catalog rewards an unlock may issue */
   rewardIds: readonly string[];
   /** read the member's referral as a referee */
@@ -571,7 +583,7 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
   const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], referral: null, rewards: new Map() }));
   if (queries.length === 0) return states;
   const ranges = queries.flatMap((q, n) => q.ranges.map((r) => ({ ...r, n })));
-  const unlocks = queries.flatMap((q, n) => q.unlocksOf.map((a) => ({ a, n })));
+  const unlocks = queries.flatMap((q, n) => q.unlocks.map((u) => ({ ...u, n })));
   const rewards = queries.flatMap((q, n) => q.rewardIds.map((id) => ({ id, n })));
   const { rows } = await sql<{ n: number; src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with q as (
@@ -581,7 +593,8 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
       select * from unnest(${ranges.map((r) => r.n)}::int[], ${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[],
                            ${ranges.map((r) => r.to)}::int[]) as r(n, a, lo, hi)
     ), u as (
-      select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlocks.map((u) => u.a)}::uuid[]) as u(n, a)
+      select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlocks.map((u) => u.achievementId)}::uuid[], ${unlocks.map((u) => u.from)}::int[],
+                           ${unlocks.map((u) => u.to)}::int[]) as u(n, a, lo, hi)
     ), w as (
       select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
     )
@@ -591,7 +604,7 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
     select q.n, 'unlock', x.achievement_id, x.period, null, x.cycle::bigint
     from u join q on q.n = u.n cross join lateral (
       select x.achievement_id, x.period, x.cycle from achievement_unlocks x
-      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.revoked_at is null offset 0) x
+      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.period between u.lo and u.hi and x.revoked_at is null offset 0) x
     union all
     select q.n, 'referral', null, 0, x.state, 0 from q join referrals x on x.tenant_id = q.t and x.referee_id = q.m where q.referral
     union all

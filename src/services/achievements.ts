@@ -19,7 +19,7 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  toldParts, unlockReport, type AchievementVersion, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
+  toldParts, unlockReport, ALL_PERIODS, type AchievementVersion, type PeriodRange, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
 import { countIssued, loadInstance, loadReward, resolveInstance, type Instance } from '../db/rewards.js';
@@ -133,6 +133,20 @@ export interface EventContext {
   points?: { wallet: LockedWallet; written: LedgerResult[] };
 }
 
+/**
+ * The live unlocks of an achievement its decision reads (newUnlocks): a repeatable counter's in
+ * the event's period, a repeatable streak's whose K periods meet the K - 1 on either side of the
+ * event's; a one-time achievement's, whatever their period (one at most). A member's history of
+ * unlocks is never read whole on the event path, only what the decision needs.
+ */
+const unlocksRead = (a: Achievement, period: number): PeriodRange => {
+  if (!a.repeatable) return { achievementId: a.achievementId, ...ALL_PERIODS };
+  const k = Number(a.target);
+  return a.kind === 'streak'
+    ? { achievementId: a.achievementId, from: period - 2 * k + 2, to: period + k - 1 }
+    : { achievementId: a.achievementId, from: period, to: period };
+};
+
 /** The tallies of an achievement its decision reads: a streak's periods around the event's, a counter's period. */
 const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
   ? { achievementId: a.achievementId, from: period - Number(a.target) + 1, to: period + Number(a.target) - 1 }
@@ -146,9 +160,9 @@ export interface ProgressPlan {
   touched: { a: Achievement; period: number }[];
   milestones: Achievement[];
   /** the tallies the decisions read: a streak's periods around the event's, a counter's period, a milestone's level */
-  ranges: { achievementId: string; from: number; to: number }[];
-  /** whose live unlocks the decisions read */
-  unlocksOf: string[];
+  ranges: PeriodRange[];
+  /** the live unlocks the decisions read (unlocksRead) */
+  unlocks: PeriodRange[];
   /** the catalog rewards the unlocks may issue */
   rewardIds: string[];
 }
@@ -168,7 +182,7 @@ export function progressPlan(achievements: readonly Achievement[], event: Counte
   return {
     added, touched, milestones,
     ranges: [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
-    unlocksOf: [...touched.map(({ a }) => a.achievementId), ...milestones.map((a) => a.achievementId)],
+    unlocks: [...touched.map(({ a, period }) => unlocksRead(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, ...ALL_PERIODS }))],
     rewardIds: [...new Set([...touched.map(({ a }) => a), ...milestones].flatMap((a) => (a.reward.type === 'reward' ? [a.reward.rewardId] : [])))],
   };
 }
@@ -189,7 +203,7 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
   const plan = progressPlan(await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled), event, ctx.timeZone);
   if (!plan) return { results: [], record: [] };
   // One statement writes the event's share and reads back every figure the decisions below need.
-  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocksOf, plan.milestones.length > 0);
+  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocks, plan.milestones.length > 0);
   const told = nothingTold();
   const results = (await progressDecided(now, ctx, plan, state, told, payIn(trx, now, ctx)))!;
   return { results, record: toldParts(ctx.tenantId, [{ programId: ctx.programId, memberId: ctx.memberId, told }], now) };
