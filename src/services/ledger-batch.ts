@@ -14,6 +14,7 @@
 // its batch ends: a member's operations apply in the order they arrived, as if sequential.
 import { DomainError } from '../core/errors.js';
 import { mergeDecisions, type Decision } from '../core/ledger/types.js';
+import { preferGenericPlans } from '../db/connection.js';
 import { eventRowsParts, type EventRows } from '../db/events.js';
 import { findIdempotencyKeys, loadLots, lockWallets, walletRefKey, writeDecision, type LockedWallet, type StoredResponse, type Trx, type WalletRef } from '../db/ledger.js';
 import type { Laurel } from './context.js';
@@ -155,7 +156,10 @@ class Coalescer {
   private async run(batch: Queued[]): Promise<void> {
     let outcomes: Outcome[];
     try {
-      outcomes = await this.laurel.db.transaction().execute((trx) => this.apply(trx, batch));
+      outcomes = await this.laurel.db.transaction().execute(async (trx) => {
+        if (this.laurel.engine === 'postgres' && batch.every((q) => q.op.lots === undefined)) await preferGenericPlans(trx);
+        return this.apply(trx, batch);
+      });
       this.stats.batches++;
       this.stats.largest = Math.max(this.stats.largest, batch.length);
     } catch {
