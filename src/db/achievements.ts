@@ -2,6 +2,7 @@
 // path, one statement per event), contributions, unlocks, the unlock report and the backfill's
 // chunked, set-based reads and writes.
 import { sql, type RawBuilder } from 'kysely';
+import { uuidv7 } from '../core/ids.js';
 import { decodeJson } from '../core/json.js';
 import { definitionJson, definitionOf, type Achievement, type AchievementDefinition } from '../core/achievements/definition.js';
 import type { Tally } from '../core/achievements/progress.js';
@@ -234,10 +235,9 @@ export function toldParts(tenantId: string, all: readonly MemberTold[], now: Dat
   if (messages.length > 0) {
     parts.push(sql`told as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
-      select ${tenantId}::uuid, laurel_uuid_v7(), m.type, m.key, m.payload::jsonb, ${now}
-      from unnest(${messages.map((m) => m.type)}::text[], ${messages.map((m) => m.dedupeKey)}::text[], ${messages.map((m) => outboxPayload(m.payload))}::text[])
-        with ordinality as m(type, key, payload, n)
-      order by m.n
+      select ${tenantId}::uuid, m.id, m.type, m.key, m.payload::jsonb, ${now}
+      from unnest(${messages.map(() => uuidv7())}::uuid[], ${messages.map((m) => m.type)}::text[], ${messages.map((m) => m.dedupeKey)}::text[],
+                  ${messages.map((m) => outboxPayload(m.payload))}::text[]) as m(id, type, key, payload)
       on conflict (tenant_id, dedupe_key) do nothing)`);
   }
   return parts;
@@ -492,10 +492,27 @@ export async function definitionsOf(db: Db, tenantId: string, programId: string,
 export interface EventState {
   /** the tallies within the ranges asked for, this event's additions included */
   tallies: TallyRow[];
-  /** live unlocks of the achievements asked for */
+  /** live unlocks in the ranges asked for */
   live: { achievementId: string; period: number; cycle: number }[];
+  /** how many live unlocks the achievements asked to count hold (a milestone's next crossing is numbered from it) */
+  counts: Map<string, number>;
   /** the points wallet's available balance, when asked for */
   balance: bigint;
+}
+
+/** Live unlocks counted per achievement, as a part of a union (src 'count'). */
+const liveCounts = (tenantId: unknown, memberId: unknown, achievementIds: unknown) => sql`
+  select 'count' as src, achievement_id, 0 as period, null as key, count(*)::bigint as value from achievement_unlocks
+  where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${achievementIds}) and revoked_at is null
+  group by achievement_id`;
+
+/** Reads a row of a state statement into `state`: a tally, a live unlock, a count of them, or the balance. */
+function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'counts'> & { balance?: bigint },
+  r: { src: string; achievement_id: string | null; period: number; key?: string | null; value: string | bigint }): void {
+  if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key ?? '', value: BigInt(r.value) });
+  else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
+  else if (r.src === 'count') state.counts.set(r.achievement_id!, Number(r.value));
+  else state.balance = BigInt(r.value);
 }
 
 /**
@@ -504,7 +521,7 @@ export interface EventState {
  * event), the live unlocks of these achievements, and the points balance.
  */
 export async function recordAndRead(db: Db, tenantId: string, memberId: string, eventId: string, added: readonly TallyRow[],
-  ranges: readonly PeriodRange[], unlocks: readonly PeriodRange[], withBalance: boolean): Promise<EventState> {
+  ranges: readonly PeriodRange[], unlocks: readonly PeriodRange[], counted: readonly string[], withBalance: boolean): Promise<EventState> {
   const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with input as (
       select * from unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[],
@@ -532,15 +549,13 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
     join achievement_unlocks x on x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = u.a and x.period between u.lo and u.hi
       and x.revoked_at is null
     union all
+    ${liveCounts(tenantId, memberId, sql`${[...counted]}::uuid[]`)}
+    union all
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where ${withBalance} and b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], balance: 0n };
-  for (const r of rows) {
-    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key!, value: BigInt(r.value) });
-    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
-    else state.balance = BigInt(r.value);
-  }
+  const state: EventState = { tallies: [], live: [], counts: new Map(), balance: 0n };
+  for (const r of rows) stateRow(state, r);
   return state;
 }
 
@@ -560,6 +575,8 @@ export interface EngagementQuery {
   memberId: string;
   ranges: readonly PeriodRange[];
   unlocks: readonly PeriodRange[];
+  /** achievements whose live unlocks are counted */
+  counted: readonly string[];
   /** the catalog rewards an unlock may issue */
   rewardIds: readonly string[];
   /** read the member's referral as a referee */
@@ -570,6 +587,7 @@ export interface EngagementState {
   /** the tallies within the ranges, before the event */
   tallies: TallyRow[];
   live: { achievementId: string; period: number; cycle: number }[];
+  counts: Map<string, number>;
   /** the state of the referral that brought the member; null when none did (or it was not asked for) */
   referral: string | null;
   rewards: Map<string, Reward>;
@@ -580,11 +598,12 @@ export interface EngagementState {
  * (under which their tallies, unlocks and referral change): each query's rows in its place.
  */
 export async function engagementStates(db: Db, queries: readonly EngagementQuery[]): Promise<EngagementState[]> {
-  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], referral: null, rewards: new Map() }));
+  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], counts: new Map(), referral: null, rewards: new Map() }));
   if (queries.length === 0) return states;
   const ranges = queries.flatMap((q, n) => q.ranges.map((r) => ({ ...r, n })));
   const unlocks = queries.flatMap((q, n) => q.unlocks.map((u) => ({ ...u, n })));
   const rewards = queries.flatMap((q, n) => q.rewardIds.map((id) => ({ id, n })));
+  const counted = queries.flatMap((q, n) => q.counted.map((a) => ({ a, n })));
   const { rows } = await sql<{ n: number; src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with q as (
       select * from unnest(${queries.map((_, n) => n)}::int[], ${queries.map((q) => q.tenantId)}::uuid[], ${queries.map((q) => q.memberId)}::uuid[],
@@ -597,6 +616,8 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
                            ${unlocks.map((u) => u.to)}::int[]) as u(n, a, lo, hi)
     ), w as (
       select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
+    ), c as (
+      select * from unnest(${counted.map((c) => c.n)}::int[], ${counted.map((c) => c.a)}::uuid[]) as c(n, a)
     )
     select q.n, 'tally' as src, t.achievement_id, t.period, t.key, t.value
     from r join q on q.n = r.n cross join lateral (${talliesIn(sql.ref('q.t'), sql.ref('q.m'))}) t
@@ -606,6 +627,10 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
       select x.achievement_id, x.period, x.cycle from achievement_unlocks x
       where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.period between u.lo and u.hi and x.revoked_at is null offset 0) x
     union all
+    select q.n, 'count', c.a, 0, null, (select count(*) from achievement_unlocks x
+      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = c.a and x.revoked_at is null)
+    from c join q on q.n = c.n
+    union all
     select q.n, 'referral', null, 0, x.state, 0 from q join referrals x on x.tenant_id = q.t and x.referee_id = q.m where q.referral
     union all
     select q.n, 'reward', x.reward_id, 0, jsonb_build_object('program_id', x.program_id, 'code', x.code, 'definition', x.definition)::text, 0
@@ -613,31 +638,26 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
   `.execute(db);
   for (const r of rows) {
     const state = states[r.n]!;
-    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key!, value: BigInt(r.value) });
-    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
-    else if (r.src === 'referral') state.referral = r.key;
-    else state.rewards.set(r.achievement_id!, rewardOf({ reward_id: r.achievement_id!, ...(JSON.parse(r.key!) as { program_id: string; code: string; definition: unknown }) }));
+    if (r.src === 'referral') state.referral = r.key;
+    else if (r.src === 'reward') state.rewards.set(r.achievement_id!, rewardOf({ reward_id: r.achievement_id!, ...(JSON.parse(r.key!) as { program_id: string; code: string; definition: unknown }) }));
+    else stateRow(state, r);
   }
   return states;
 }
 
-/** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), its live unlocks, and the points balance. */
+/** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), how many live unlocks it holds, and the points balance. */
 export async function milestoneState(db: Db, tenantId: string, memberId: string, achievementIds: readonly string[]): Promise<EventState> {
-  const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; value: string | bigint }>`
-    select 'tally' as src, achievement_id, period, value from achievement_tallies
-    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...achievementIds]}::uuid[]) and period = 0 and key = ''
+  const ids = sql`${[...achievementIds]}::uuid[]`;
+  const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
+    select 'tally' as src, achievement_id, period, key, value from achievement_tallies
+    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${ids}) and period = 0 and key = ''
     union all
-    select 'unlock', achievement_id, period, cycle::bigint from achievement_unlocks
-    where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${[...achievementIds]}::uuid[]) and revoked_at is null
+    ${liveCounts(tenantId, memberId, ids)}
     union all
-    select 'balance', null, 0, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
+    select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], balance: 0n };
-  for (const r of rows) {
-    if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: '', value: BigInt(r.value) });
-    else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
-    else state.balance = BigInt(r.value);
-  }
+  const state: EventState = { tallies: [], live: [], counts: new Map(), balance: 0n };
+  for (const r of rows) stateRow(state, r);
   return state;
 }

@@ -140,7 +140,7 @@ export const outboxPayload = (payload: Record<string, unknown>): string =>
 export async function enqueueMessage(trx: Db, tenantId: string, type: string, dedupeKey: string, payload: Record<string, unknown>, now: Date): Promise<void> {
   await sql`
     insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
-    values (${tenantId}, laurel_uuid_v7(), ${type}, ${dedupeKey}, ${outboxPayload(payload)}, ${now})
+    values (${tenantId}, ${uuidv7()}, ${type}, ${dedupeKey}, ${outboxPayload(payload)}, ${now})
     on conflict (tenant_id, dedupe_key) do nothing`.execute(trx);
 }
 

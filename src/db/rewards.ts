@@ -3,6 +3,7 @@
 // ledger's order: the member's wallet, then the reward row; an instance's row, then the wallet.
 import { sql, type RawBuilder } from 'kysely';
 import type { RewardDefinition, Reward, RewardValue } from '../core/rewards/reward.js';
+import { uuidv7 } from '../core/ids.js';
 import { periodStart } from '../core/rules/evaluate.js';
 import { big, capsJson, capsOf, when } from './rules.js';
 import type { Period } from '../core/rules/rule.js';
@@ -140,7 +141,7 @@ export async function issueInstance(trx: Trx, tenantId: string, i: Instance, mes
       returning 1
     ), ${issuedCountParts(tenantId, i.rewardId, 1, sql`exists (select 1 from issued)`)}, told as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
-      select ${tenantId}::uuid, laurel_uuid_v7(), ${message.type}, ${message.dedupeKey}, ${outboxPayload(message.payload)}::jsonb, ${now}::timestamptz
+      select ${tenantId}::uuid, ${uuidv7()}::uuid, ${message.type}, ${message.dedupeKey}, ${outboxPayload(message.payload)}::jsonb, ${now}::timestamptz
       where exists (select 1 from issued)
       on conflict (tenant_id, dedupe_key) do nothing
     )

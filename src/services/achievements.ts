@@ -163,6 +163,8 @@ export interface ProgressPlan {
   ranges: PeriodRange[];
   /** the live unlocks the decisions read (unlocksRead) */
   unlocks: PeriodRange[];
+  /** the milestones, whose live unlocks are only counted (the next crossing is numbered from them) */
+  counted: string[];
   /** the catalog rewards the unlocks may issue */
   rewardIds: string[];
 }
@@ -182,7 +184,8 @@ export function progressPlan(achievements: readonly Achievement[], event: Counte
   return {
     added, touched, milestones,
     ranges: [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
-    unlocks: [...touched.map(({ a, period }) => unlocksRead(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, ...ALL_PERIODS }))],
+    unlocks: touched.map(({ a, period }) => unlocksRead(a, period)),
+    counted: milestones.map((a) => a.achievementId),
     rewardIds: [...new Set([...touched.map(({ a }) => a), ...milestones].flatMap((a) => (a.reward.type === 'reward' ? [a.reward.rewardId] : [])))],
   };
 }
@@ -203,7 +206,7 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
   const plan = progressPlan(await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled), event, ctx.timeZone);
   if (!plan) return { results: [], record: [] };
   // One statement writes the event's share and reads back every figure the decisions below need.
-  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocks, plan.milestones.length > 0);
+  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocks, plan.counted, plan.milestones.length > 0);
   const told = nothingTold();
   const results = (await progressDecided(now, ctx, plan, state, told, payIn(trx, now, ctx)))!;
   return { results, record: toldParts(ctx.tenantId, [{ programId: ctx.programId, memberId: ctx.memberId, told }], now) };
@@ -215,7 +218,8 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
  * milestones the balance reached: what it writes and tells goes into `told`. Null when `pay` could not.
  */
 export async function progressDecided(now: Date, ctx: Pick<EventContext, 'memberId' | 'eventId'>, plan: ProgressPlan,
-  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; balance: bigint }, told: Told, pay: Pay): Promise<LedgerResult[] | null> {
+  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; counts: ReadonlyMap<string, number>; balance: bigint },
+  told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const unlocks: { a: Achievement; unlock: Unlock }[] = [];
   for (const { a, period } of plan.touched) {
     const mine = state.tallies.filter((t) => t.achievementId === a.achievementId);
@@ -229,7 +233,7 @@ export async function progressDecided(now: Date, ctx: Pick<EventContext, 'member
   if (plan.milestones.length === 0) return results;
   // Rewards in points moved the balance after the read: the milestones see it as it now stands.
   const balance = pointsAfter(results, ctx.memberId) ?? state.balance;
-  const paid = await tellMilestones(now, ctx, plan.milestones, balance, state.tallies, state.live, told, pay);
+  const paid = await tellMilestones(now, ctx, plan.milestones, balance, state.tallies, state.counts, told, pay);
   return paid && [...results, ...paid];
 }
 
@@ -250,7 +254,7 @@ export async function progressOnWallet(now: Date, ctx: Omit<EventContext, 'timeZ
   const told = nothingTold();
   const issued: BatchedRewards['issued'] = [];
   const balance = walletAfter(on.wallet, on.written).state.balance.available;
-  const paid = await progressDecided(now, ctx, plan, { tallies: [...tallies.values()], live: state.live, balance }, told,
+  const paid = await progressDecided(now, ctx, plan, { tallies: [...tallies.values()], live: state.live, counts: state.counts, balance }, told,
     payOn(now, ctx, { ...on, rewards: state.rewards, issued }));
   return paid && { programId: ctx.programId, memberId: ctx.memberId, eventId: ctx.eventId, added: plan.added, told, issued };
 }
@@ -386,7 +390,7 @@ async function observeMilestones(trx: Trx, now: Date, ctx: MilestoneContext, ach
   const milestones = achievements.filter((a) => a.kind === 'milestone');
   if (milestones.length === 0) return [];
   const state = await milestoneState(trx, ctx.tenantId, ctx.memberId, milestones.map((a) => a.achievementId));
-  return (await tellMilestones(now, ctx, milestones, state.balance, state.tallies, state.live, told, payIn(trx, now, ctx)))!;
+  return (await tellMilestones(now, ctx, milestones, state.balance, state.tallies, state.counts, told, payIn(trx, now, ctx)))!;
 }
 
 /** observeMilestones as a check of its own: what it tells is recorded at once. */
@@ -437,7 +441,7 @@ export async function milestonesAfterAdjustment(laurel: Laurel, tenantId: string
  * from below. That keeps one check one step, whatever the rewards.
  */
 async function tellMilestones(now: Date, ctx: Pick<MilestoneContext, 'memberId' | 'eventId'>, milestones: readonly Achievement[], balance: bigint,
-  levels: readonly TallyRow[], live: readonly Pick<Unlock, 'achievementId'>[], told: Told, pay: Pay): Promise<LedgerResult[] | null> {
+  levels: readonly TallyRow[], counts: ReadonlyMap<string, number>, told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const last = (a: Achievement) => levels.find((t) => t.achievementId === a.achievementId && t.period === 0)?.value ?? 0n;
   const reached: { a: Achievement; unlock: Unlock }[] = [];
   for (const a of milestones) {
@@ -445,7 +449,7 @@ async function tellMilestones(now: Date, ctx: Pick<MilestoneContext, 'memberId' 
     if (threshold === null) continue;
     reached.push({ a, unlock: {
       unlockId: uuidv7(now.getTime()), achievementId: a.achievementId, version: a.version, memberId: ctx.memberId, period: 0,
-      cycle: live.filter((u) => u.achievementId === a.achievementId).length + 1, threshold, eventId: ctx.eventId, unlockedAt: now,
+      cycle: (counts.get(a.achievementId) ?? 0) + 1, threshold, eventId: ctx.eventId, unlockedAt: now,
       points: null, entryId: null, instanceId: null, revokedAt: null,
     } });
   }
