@@ -1,10 +1,11 @@
 // Group commit for the member ledger operations (earn, redeem, adjust, hold) and for the purchases
-// and actions that need nothing but the member's points wallet (services/events.ts). Operations that
-// arrive while earlier batches are in flight wait in a queue; the next batch takes them, up to
-// `maxSize`, and decides and writes them in one transaction: one statement looks up their
-// idempotency keys, one locks their wallets (in one global order, so batches never deadlock each
-// other), one writes every decision of a tenant. When nothing is in flight an operation goes at
-// once, as a batch of one: an idle pipe adds no wait.
+// and actions that need nothing but the member's points wallet, achievements and referral
+// (services/events.ts). Operations that arrive while earlier batches are in flight wait in a queue;
+// the next batch takes them, up to `maxSize`, and decides and writes them in one transaction: one
+// statement looks up their idempotency keys, one locks their wallets (in one global order, so
+// batches never deadlock each other), one per reader reads what deferred decisions need under those
+// locks (an event's tallies, unlocks and referral), one writes every decision of a tenant. When
+// nothing is in flight an operation goes at once, as a batch of one: an idle pipe adds no wait.
 //
 // Each operation keeps its own answer: a domain refusal (insufficient points, a suspended member)
 // is decided in the core before anything is written and answers only its request. A database
@@ -41,12 +42,12 @@ export interface BatchRead<Q, S> {
 export interface Deferred<T> {
   read: BatchRead<unknown, unknown>;
   query: unknown;
-  then(state: unknown): Promise<Decided<T> | null>;
+  finish(state: unknown): Promise<Decided<T> | null>;
 }
 
 /** A deferred decision, typed: what `decide` returns when it needs `read`'s rows. */
-export const deferred = <Q, S, T>(read: BatchRead<Q, S>, query: Q, then: (state: S) => Promise<Decided<T> | null>): Deferred<T> =>
-  ({ read: read as BatchRead<unknown, unknown>, query, then: then as (state: unknown) => Promise<Decided<T> | null> });
+export const deferred = <Q, S, T>(read: BatchRead<Q, S>, query: Q, finish: (state: S) => Promise<Decided<T> | null>): Deferred<T> =>
+  ({ read: read as BatchRead<unknown, unknown>, query, finish: finish as (state: unknown) => Promise<Decided<T> | null> });
 
 /** What one operation decided: its writes and its answer, or `null` to go the unbatched way. */
 export interface Decided<T> {
@@ -222,7 +223,7 @@ class Coalescer {
         outcomes[i] = { error: e };
         continue;
       }
-      if (decided && 'then' in decided) deferrals.push({ i, deferred: decided });
+      if (decided && 'finish' in decided) deferrals.push({ i, deferred: decided });
       else if (decided) keep(i, decided);
     }
     // The deferred decisions: one statement per reader reads every state they need, under the locks just taken.
@@ -236,7 +237,7 @@ class Coalescer {
       const states = await read.readAll(trx, waiting.map((w) => w.deferred.query));
       for (const [n, { i, deferred }] of waiting.entries()) {
         try {
-          const decided = await deferred.then(states[n]);
+          const decided = await deferred.finish(states[n]);
           if (decided) keep(i, decided);
         } catch (e) {
           if (!(e instanceof DomainError)) throw e;
