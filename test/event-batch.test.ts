@@ -1,6 +1,7 @@
 // Purchases and actions in the ledger's group commit (services/events.ts, services/ledger-batch.ts):
-// an event of a program whose features need nothing but the member's points wallet is decided on
-// the wallet its batch locks and written with the batch. Each answer must be the one the event's
+// an event of a program whose features need nothing but the member's points wallet, achievements
+// and referral is decided on the wallet its batch locks (and the tallies, unlocks and referral the
+// batch reads under that lock) and written with the batch. Each answer must be the one the event's
 // own transaction gives, whatever it is batched with: earns, redeems, other events, returns (which
 // go their own way), twins under the same external id.
 import fc from 'fast-check';
@@ -51,9 +52,9 @@ async function program(): Promise<Program> {
 
 /**
  * The same with achievements of every kind and referrals on: counters paying points, spend,
- * distinct categories, a streak a return revokes, a stamp card issuing a free latte (its unlocks go
- * their own way), a milestone paying points, a monthly repeatable counter; a referee's first order
- * of 30.00 or more qualifies their referral (its own way too).
+ * distinct categories, a streak a return revokes, a stamp card issuing a free latte (an instance
+ * the batch draws), a milestone paying points, a monthly repeatable counter; a referee's first order
+ * of 30.00 or more qualifies their referral (in a transaction of its own: the referral was pending).
  */
 async function engagedProgram(): Promise<Program> {
   const p = await program();
