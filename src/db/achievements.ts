@@ -573,7 +573,9 @@ export const ALL_PERIODS = { from: -2_147_483_648, to: 2_147_483_647 } as const;
 export interface EngagementQuery {
   tenantId: string;
   memberId: string;
+  /** the tallies the decisions read */
   ranges: readonly PeriodRange[];
+  /** the live unlocks they read */
   unlocks: readonly PeriodRange[];
   /** achievements whose live unlocks are counted */
   counted: readonly string[];
