@@ -242,7 +242,7 @@ export async function progressDecided(now: Date, ctx: Pick<EventContext, 'member
  * member's lock (engagementStates: the tallies before the event) and on the points wallet it
  * locked, after the event's own earns (`written`, their decisions in `decisions`); its rewards in
  * points are decided there too. What it adds and tells is written with the batch. Null: the event
- * goes its own way (a catalog reward to issue, a wallet to settle).
+ * goes its own way (a reward with a stock limit or partner codes to issue, a wallet to settle).
  */
 export async function progressOnWallet(now: Date, ctx: Omit<EventContext, 'timeZone' | 'points'>, plan: ProgressPlan, state: EngagementState,
   on: Pick<BatchedRewards, 'wallet' | 'written' | 'decisions'>): Promise<Progressed | null> {
