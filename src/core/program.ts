@@ -2,6 +2,7 @@
 // they expire, and what a claw-back does when the points are already spent.
 import { DateTime } from 'luxon';
 import { invalid } from './errors.js';
+import { plusLocalDays } from './zone.js';
 
 export type EnrollmentMode = 'universal' | 'opt_in';
 export type NegativeBalancePolicy = 'debt' | 'write_off';
@@ -169,7 +170,7 @@ export function isValidTimeZone(zone: string): boolean {
 /** When points earned at `earnedAt` stop being pending: the return window, in calendar days of the tenant's zone. */
 export function availableAt(earnedAt: Date, returnWindowDays: number, zone: string): Date {
   if (returnWindowDays === 0) return earnedAt;
-  return DateTime.fromJSDate(earnedAt, { zone }).plus({ days: returnWindowDays }).toJSDate();
+  return plusLocalDays(earnedAt, returnWindowDays, zone);
 }
 
 /**

@@ -10,7 +10,8 @@ import type { Campaign } from '../core/rules/rule.js';
 import type { MemberProfile } from '../core/rules/facts.js';
 import { progressParts, type AchievementVersion, type Progressed } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
-import { findingKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { findingKey, findingKeyQuery, foundWithKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { compiledOnce } from './connection.js';
 import { awardRows, big, capsOf, when, type AwardRow, type RuleRef } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
 
@@ -152,10 +153,15 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
 export async function loadEventProgramFindingKey(db: Db, tenantId: string, programId: string, key: string, names: readonly MemberName[]): Promise<{
   program: EventProgram | null; stored: StoredResponse | null; members: NamedMember[];
 }> {
-  const query = programQuery(db, tenantId, programId).select((names.length > 0 ? membersNamed(names) : sql<NamedMember[]>`'[]'::jsonb`).as('members'));
-  const { row, stored } = await findingKey(db, tenantId, key, query, 'program_id');
+  const { row, stored } = names.length > 0
+    ? await findingKey(db, tenantId, key, programQuery(db, tenantId, programId).select(membersNamed(names).as('members')), 'program_id')
+    : foundWithKey(await programFindingKey(db, tenantId, programId, key), 'program_id');
   return { program: row && eventProgramOf(row), stored, members: row?.members ?? [] };
 }
+
+/** The statement of an event that names its member by id (most do), compiled once. */
+const programFindingKey = compiledOnce((db, tenantId: string, programId: string, key: string) =>
+  findingKeyQuery(tenantId, key, programQuery(db, tenantId, programId).select(sql<NamedMember[]>`'[]'::jsonb`.as('members'))));
 
 const ruleRefOf = (idVersionTrigger: string): ProgramRule => {
   const [ruleId, version] = idVersionTrigger.split(':', 2) as [string, string];

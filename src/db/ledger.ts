@@ -7,7 +7,7 @@ import type { ExpiryPolicy, ProgramPolicy } from '../core/program.js';
 import type { MemberProfile } from '../core/rules/facts.js';
 import { uuidv7 } from '../core/ids.js';
 import type { Database, Db, JournalEntriesTable } from './schema.js';
-import { UNPREPARED } from './connection.js';
+import { UNPREPARED, compiledOnce } from './connection.js';
 
 export type Trx = Transaction<Database>;
 
@@ -163,9 +163,15 @@ export async function lockWallet(trx: Trx, tenantId: string, memberId: string, w
  * violation), and idempotent() retries and replays — as with a separate lookup.
  */
 export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId: string, walletCode: string, now: Date, key: string, withProfile = false): Promise<{ wallet: LockedWallet | null; stored: StoredResponse | null }> {
-  const { row, stored } = await findingKey(trx, tenantId, key, walletQuery(tenantId, memberId, walletCode, now, withProfile), 'member_id');
+  const rows = await (withProfile ? lockProfileFindingKey : lockFindingKey)(trx, tenantId, memberId, walletCode, now, key);
+  const { row, stored } = foundWithKey(rows, 'member_id');
   return { stored, wallet: row && lockedWalletOf(tenantId, row) };
 }
+
+const walletFindingKey = (withProfile: boolean) => compiledOnce((_db, tenantId: string, memberId: string, walletCode: string, now: Date, key: string) =>
+  findingKeyQuery(tenantId, key, walletQuery(tenantId, memberId, walletCode, now, withProfile)));
+const lockFindingKey = walletFindingKey(false);
+const lockProfileFindingKey = walletFindingKey(true);
 
 /**
  * The first row of `query` (null: none) and the response stored under an idempotency key, in one
@@ -173,12 +179,21 @@ export async function lockWalletFindingKey(trx: Trx, tenantId: string, memberId:
  * always answers one row; `present` names a column the query never answers null.
  */
 export async function findingKey<R extends object>(db: Db, tenantId: string, key: string, query: Expression<R>, present: keyof R & string): Promise<{ row: R | null; stored: StoredResponse | null }> {
-  const { rows } = await sql<StoredRow & { [K in keyof R]: R[K] | null }>`
-    select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
-      coalesce(k.response_text, k.response::text) as stored_response, q.*
-    from (select) as one
-    left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
-    left join (${query}) as q on true`.execute(db);
+  return foundWithKey((await findingKeyQuery(tenantId, key, query).execute(db)).rows, present);
+}
+
+/** findingKey's statement, for a caller that compiles it once (compiledOnce). */
+export const findingKeyQuery = <R extends object>(tenantId: string, key: string, query: Expression<R>) => sql<FoundWithKey<R>>`
+  select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
+    coalesce(k.response_text, k.response::text) as stored_response, q.*
+  from (select) as one
+  left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
+  left join (${query}) as q on true`;
+
+type FoundWithKey<R> = StoredRow & { [K in keyof R]: R[K] | null };
+
+/** findingKey's answer from its statement's one row. */
+export function foundWithKey<R extends object>(rows: readonly FoundWithKey<R>[], present: keyof R & string): { row: R | null; stored: StoredResponse | null } {
   const row = rows[0]!;
   return { row: row[present] === null ? null : (row as R), stored: storedOf(row) };
 }

@@ -6,6 +6,7 @@
 import { DateTime } from 'luxon';
 import type { Facts } from '../rules/conditions.js';
 import { compileCondition } from '../rules/conditions.js';
+import { localDay, localTime } from '../zone.js';
 import type { AchievementDefinition, ResetPeriod, StreakUnit } from './definition.js';
 
 export interface Tally {
@@ -24,18 +25,12 @@ export interface CountedEvent {
   facts: Facts;
 }
 
-/** Days since 1970-01-01 of the local date: a calendar day, whatever DST does to its length. */
-export function localDay(at: Date, timeZone: string): number {
-  const local = DateTime.fromJSDate(at, { zone: timeZone });
-  return Math.round(Date.UTC(local.year, local.month - 1, local.day) / 86_400_000);
-}
-
 /** The index of the day, week (Monday to Sunday), month or year an instant falls in, in the time zone; consecutive periods have consecutive indexes. */
 export function periodIndex(at: Date, unit: StreakUnit | ResetPeriod, timeZone: string): number {
   if (unit === 'day') return localDay(at, timeZone);
   // 1970-01-01 was a Thursday: day 4 is the first Monday, which starts week 1.
   if (unit === 'week') return Math.floor((localDay(at, timeZone) + 3) / 7);
-  const local = DateTime.fromJSDate(at, { zone: timeZone });
+  const local = localTime(at, timeZone);
   return unit === 'month' ? local.year * 12 + local.month - 1 : local.year;
 }
 

@@ -1,10 +1,10 @@
 // The facts a condition reads, built from the event, its basket, the member and the clock.
 // Times are the tenant's local time at the moment the event occurred: a weekend promotion is the
 // brand's weekend, wherever the server runs.
-import { DateTime } from 'luxon';
 import type { Basket } from './basket.js';
 import type { Facts } from './conditions.js';
 import { NO_MEMBERSHIP, type MembershipFacts } from '../memberships/lifecycle.js';
+import { isoDate, localTime } from '../zone.js';
 
 export interface MemberStats {
   purchases: bigint;
@@ -61,7 +61,7 @@ function celValue(value: unknown): unknown {
 
 export function factsOf(input: FactsInput): Facts {
   const { event, basket, member } = input;
-  const local = DateTime.fromJSDate(event.occurredAt, { zone: input.timeZone });
+  const local = localTime(event.occurredAt, input.timeZone);
   const birthday = member.birthday === null ? null : { month: Number(member.birthday.slice(5, 7)), day: Number(member.birthday.slice(8, 10)) };
   const days = Math.floor((event.occurredAt.getTime() - member.enrolledAt.getTime()) / 86_400_000);
   return {
@@ -81,7 +81,7 @@ export function factsOf(input: FactsInput): Facts {
     },
     time: {
       year: BigInt(local.year), month: BigInt(local.month), day: BigInt(local.day), weekday: BigInt(local.weekday),
-      hour: BigInt(local.hour), minute: BigInt(local.minute), date: local.toISODate()!, weekend: local.weekday >= 6,
+      hour: BigInt(local.hour), minute: BigInt(local.minute), date: isoDate(local), weekend: local.weekday >= 6,
     },
   };
 }
