@@ -10,7 +10,7 @@ import type { Campaign } from '../core/rules/rule.js';
 import type { MemberProfile } from '../core/rules/facts.js';
 import { progressParts, type AchievementVersion, type Progressed } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
-import { findingKey, findingKeyQuery, foundWithKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { findingKeyQuery, foundWithKey, type FoundWithKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
 import { compiledOnce } from './connection.js';
 import { awardRows, big, capsOf, when, type AwardRow, type RuleRef } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
@@ -82,7 +82,7 @@ export interface NamedMember {
 export type MemberName = readonly ['member_id' | 'external_id' | 'email' | 'phone' | 'card_code', string];
 
 /** The program's members any of these names matches, as JSON (every column is text). */
-const membersNamed = (names: readonly MemberName[]) => sql<NamedMember[]>`coalesce((
+const membersNamed = (names: readonly MemberName[]) => names.length === 0 ? sql<NamedMember[]>`'[]'::jsonb` : sql<NamedMember[]>`coalesce((
   select jsonb_agg(jsonb_build_object('member_id', m.member_id, 'status', m.status, 'enrolled_by_event', m.enrolled_by_event,
     'external_id', m.external_id, 'email', m.email, 'phone', m.phone, 'card_code', m.card_code))
   from members m where m.tenant_id = p.tenant_id and m.program_id = p.program_id
@@ -153,15 +153,20 @@ export async function loadEventProgram(db: Db, tenantId: string, programId: stri
 export async function loadEventProgramFindingKey(db: Db, tenantId: string, programId: string, key: string, names: readonly MemberName[]): Promise<{
   program: EventProgram | null; stored: StoredResponse | null; members: NamedMember[];
 }> {
-  const { row, stored } = names.length > 0
-    ? await findingKey(db, tenantId, key, programQuery(db, tenantId, programId).select(membersNamed(names).as('members')), 'program_id')
-    : foundWithKey(await programFindingKey(db, tenantId, programId, key), 'program_id');
+  const columns = names.map(([column]) => column);
+  const shape = columns.join(' ');
+  let run = programFindingKey.get(shape);
+  if (!run) {
+    run = compiledOnce((db, tenantId: string, programId: string, key: string, ...values: string[]) => findingKeyQuery(tenantId, key,
+      programQuery(db, tenantId, programId).select(membersNamed(columns.map((column, i) => [column, values[i]!])).as('members'))));
+    programFindingKey.set(shape, run);
+  }
+  const { row, stored } = foundWithKey(await run(db, tenantId, programId, key, ...names.map(([, value]) => value)), 'program_id');
   return { program: row && eventProgramOf(row), stored, members: row?.members ?? [] };
 }
 
-/** The statement of an event that names its member by id (most do), compiled once. */
-const programFindingKey = compiledOnce((db, tenantId: string, programId: string, key: string) =>
-  findingKeyQuery(tenantId, key, programQuery(db, tenantId, programId).select(sql<NamedMember[]>`'[]'::jsonb`.as('members'))));
+/** loadEventProgramFindingKey's statements, compiled once for each set of names an event gives (there are at most 32). */
+const programFindingKey = new Map<string, ReturnType<typeof compiledOnce<[string, string, string, ...string[]], FoundWithKey<ProgramRow & { members: NamedMember[] }>>>>();
 
 const ruleRefOf = (idVersionTrigger: string): ProgramRule => {
   const [ruleId, version] = idVersionTrigger.split(':', 2) as [string, string];

@@ -157,7 +157,7 @@ export async function lockWallet(trx: Trx, tenantId: string, memberId: string, w
 }
 
 /**
- * lockWallet and the lookup of an idempotency key in one statement (findingKey). A request that
+ * lockWallet and the lookup of an idempotency key in one statement (findingKeyQuery). A request that
  * waited for the wallet's lock sees the key as it was when the statement began: if the holder of
  * the lock stored the same key meanwhile, this request's own insert of the key fails (a unique
  * violation), and idempotent() retries and replays — as with a separate lookup.
@@ -174,15 +174,10 @@ const lockFindingKey = walletFindingKey(false);
 const lockProfileFindingKey = walletFindingKey(true);
 
 /**
- * The first row of `query` (null: none) and the response stored under an idempotency key, in one
- * statement: a write whose first read is `query` saves the round trip of a separate lookup. It
- * always answers one row; `present` names a column the query never answers null.
+ * A statement that reads the first row of `query` and the response stored under an idempotency
+ * key: a write whose first read is `query` saves the round trip of a separate lookup. It always
+ * answers one row (foundWithKey reads it). Compiled once by its callers (compiledOnce).
  */
-export async function findingKey<R extends object>(db: Db, tenantId: string, key: string, query: Expression<R>, present: keyof R & string): Promise<{ row: R | null; stored: StoredResponse | null }> {
-  return foundWithKey((await findingKeyQuery(tenantId, key, query).execute(db)).rows, present);
-}
-
-/** findingKey's statement, for a caller that compiles it once (compiledOnce). */
 export const findingKeyQuery = <R extends object>(tenantId: string, key: string, query: Expression<R>) => sql<FoundWithKey<R>>`
   select k.key as stored_key, k.operation as stored_operation, k.request_hash as stored_request_hash,
     coalesce(k.response_text, k.response::text) as stored_response, q.*
@@ -190,9 +185,9 @@ export const findingKeyQuery = <R extends object>(tenantId: string, key: string,
   left join idempotency_keys k on k.tenant_id = ${tenantId} and k.key = ${key}
   left join (${query}) as q on true`;
 
-type FoundWithKey<R> = StoredRow & { [K in keyof R]: R[K] | null };
+export type FoundWithKey<R> = StoredRow & { [K in keyof R]: R[K] | null };
 
-/** findingKey's answer from its statement's one row. */
+/** The row of `query` (null: none; `present` names a column it never answers null) and the stored response, from findingKeyQuery's one row. */
 export function foundWithKey<R extends object>(rows: readonly FoundWithKey<R>[], present: keyof R & string): { row: R | null; stored: StoredResponse | null } {
   const row = rows[0]!;
   return { row: row[present] === null ? null : (row as R), stored: storedOf(row) };
