@@ -311,9 +311,10 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
 
 /**
  * Whether an event can be decided in a batch (services/ledger-batch.ts): a purchase or action of
- * an existing member, paying nothing with points, in a program whose features read or write
- * nothing but the member's points wallet and profile (no tiers, achievements, referrals,
- * households or accounting); its rules must also be decidableOnProfile. Not on PGlite: there an
+ * an existing member, paying nothing with points, in a program whose features read and write
+ * under the member's points wallet lock (achievements and referrals do; tiers, households and
+ * accounting do not), giving no referral code or fraud signals; its rules must also be
+ * decidableOnProfile. Not on PGlite: there an
  * event reads its program on the one connection a batch holds, so over HTTP each batch took one
  * event, and the batch's statements cost more than the event's own transaction (97 purchases/s
  * against 139 in bench/README.md's run).
