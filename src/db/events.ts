@@ -10,7 +10,7 @@ import type { Campaign } from '../core/rules/rule.js';
 import type { MemberProfile } from '../core/rules/facts.js';
 import { progressParts, type AchievementVersion, type Progressed } from './achievements.js';
 import { activityRows, type Activity } from './activity.js';
-import { findingKeyQuery, foundWithKey, type FoundWithKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
+import { findingKeyQuery, foundWithKey, unnested, type FoundWithKey, insertIdempotency, type StoredResponse, type Trx } from './ledger.js';
 import { compiledOnce } from './connection.js';
 import { awardRows, big, capsOf, when, type AwardRow, type RuleRef } from './rules.js';
 import type { Db, EventsTable } from './schema.js';
@@ -223,11 +223,20 @@ export function eventOf(row: EventRow): EventRecord {
   };
 }
 
-/** `insert into table (columns) values …` of rows with the same columns, as a statement part. */
+/** The PostgreSQL type of each column an event's rows write. */
+const COLUMN_TYPES: Record<string, string> = {
+  tenant_id: 'uuid', event_id: 'uuid', program_id: 'uuid', member_id: 'uuid', external_id: 'text', type: 'text', occurred_at: 'timestamptz',
+  channel: 'text', location: 'text', currency: 'text', total: 'bigint', paid_with_points: 'bigint', refund_amount: 'bigint', order_ref: 'text',
+  purchase_event_id: 'uuid', payload: 'jsonb', points: 'bigint', entry_id: 'uuid', created_at: 'timestamptz', facts: 'jsonb', explanation: 'jsonb',
+  entries: 'jsonb', points_entry_id: 'uuid', points_paid: 'bigint', excluded_rules: 'jsonb',
+  rule_id: 'uuid', version: 'int', campaign_id: 'uuid', wallet: 'text', qualifying_points: 'bigint', spend: 'bigint', visits: 'int',
+};
+
+/** `insert into table (columns) select … from unnest(…)` of rows with the same columns (each in COLUMN_TYPES), as a statement part. */
 const insertRows = (table: string, rows: readonly Record<string, unknown>[]) => {
   const columns = Object.keys(rows[0]!);
-  return sql`insert into ${sql.table(table)} (${sql.join(columns.map((c) => sql.ref(c)))})
-    values ${sql.join(rows.map((r) => sql`(${sql.join(columns.map((c) => sql`${r[c]}`))})`))}`;
+  return sql`insert into ${sql.table(table)} (${sql.raw(columns.join(', '))})
+    select * from ${unnested(rows, columns.map((c) => [c, COLUMN_TYPES[c]!, (r: Record<string, unknown>) => r[c]] as const))}`;
 };
 
 /**

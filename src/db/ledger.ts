@@ -308,28 +308,31 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   also: readonly RawBuilder<unknown>[] = []): Promise<void> {
   const parts: RawBuilder<unknown>[] = [];
   const cte = (name: string, body: RawBuilder<unknown>) => parts.push(sql`${sql.raw(name)} as (${body})`);
-  const values = <T>(rows: T[], row: (r: T) => RawBuilder<unknown>[]) =>
-    sql.join(rows.map((r) => sql`(${sql.join(row(r))})`));
 
   if (decision.entries.length) {
     cte('e', sql`insert into journal_entries (tenant_id, entry_id, program_id, wallet_id, member_id, kind, amount,
       counterparty_id, hold_id, lot_id, reverses_entry_id, idempotency_key, ref, actor, reason, created_at)
-      values ${values(decision.entries, (e) => [sql`${tenantId}`, sql`${e.entryId}`, sql`${e.programId}`, sql`${e.walletId}`,
-        sql`${e.memberId}`, sql`${e.kind}`, sql`${e.amount}`, sql`${e.counterpartyId}`, sql`${e.holdId}`, sql`${e.lotId}`,
-        sql`${e.reversesEntryId}`, sql`${e.idempotencyKey}`, sql`${e.ref}`, sql`${e.actor}`, sql`${e.reason}`, sql`${e.createdAt}`])}`);
+      select ${tenantId}::uuid, * from ${unnested(decision.entries, [['entry_id', 'uuid', (e) => e.entryId], ['program_id', 'uuid', (e) => e.programId],
+        ['wallet_id', 'uuid', (e) => e.walletId], ['member_id', 'uuid', (e) => e.memberId], ['kind', 'text', (e) => e.kind], ['amount', 'bigint', (e) => e.amount],
+        ['counterparty_id', 'uuid', (e) => e.counterpartyId], ['hold_id', 'uuid', (e) => e.holdId], ['lot_id', 'uuid', (e) => e.lotId],
+        ['reverses_entry_id', 'uuid', (e) => e.reversesEntryId], ['idempotency_key', 'text', (e) => e.idempotencyKey], ['ref', 'text', (e) => e.ref],
+        ['actor', 'text', (e) => e.actor], ['reason', 'text', (e) => e.reason], ['created_at', 'timestamptz', (e) => e.createdAt]])}`);
     const legs = decision.entries.flatMap((e) => e.postings.map((p, i) => ({ e, p, leg: i + 1 })));
     cte('p', sql`insert into postings (tenant_id, entry_id, leg, wallet_id, member_id, account, amount)
-      values ${values(legs, ({ e, p, leg }) => [sql`${tenantId}`, sql`${e.entryId}`, sql`${leg}`, sql`${e.walletId}`,
-        sql`${p.memberId}`, sql`${p.account}`, sql`${p.amount}`])}`);
+      select ${tenantId}::uuid, * from ${unnested(legs, [['entry_id', 'uuid', ({ e }) => e.entryId], ['leg', 'smallint', ({ leg }) => leg],
+        ['wallet_id', 'uuid', ({ e }) => e.walletId], ['member_id', 'uuid', ({ p }) => p.memberId], ['account', 'text', ({ p }) => p.account],
+        ['amount', 'bigint', ({ p }) => p.amount]])}`);
   }
   const newLots = new Set(decision.lots.map((l) => l.lotId));
   if (decision.lots.length) {
     const programOf = new Map(decision.entries.map((e) => [e.entryId, e.programId]));
     cte('l', sql`insert into lots (tenant_id, lot_id, program_id, wallet_id, member_id, entry_id, amount, remaining,
       pending, earned_at, available_at, expires_at)
-      values ${values(decision.lots, (l) => [sql`${tenantId}`, sql`${l.lotId}`, sql`${programOf.get(l.entryId) ?? decision.entries[0]!.programId}`,
-        sql`${l.walletId}`, sql`${l.memberId}`, sql`${l.entryId}`, sql`${l.amount}`, sql`${l.remaining}`, sql`${l.pending}`,
-        sql`${l.earnedAt}`, sql`${l.availableAt}`, sql`${l.expiresAt}`])}`);
+      select ${tenantId}::uuid, * from ${unnested(decision.lots, [['lot_id', 'uuid', (l) => l.lotId],
+        ['program_id', 'uuid', (l) => programOf.get(l.entryId) ?? decision.entries[0]!.programId], ['wallet_id', 'uuid', (l) => l.walletId],
+        ['member_id', 'uuid', (l) => l.memberId], ['entry_id', 'uuid', (l) => l.entryId], ['amount', 'bigint', (l) => l.amount],
+        ['remaining', 'bigint', (l) => l.remaining], ['pending', 'boolean', (l) => l.pending], ['earned_at', 'timestamptz', (l) => l.earnedAt],
+        ['available_at', 'timestamptz', (l) => l.availableAt], ['expires_at', 'timestamptz', (l) => l.expiresAt]])}`);
   }
   const lotDeltas = new Map<string, bigint>();
   for (const m of decision.movements) {
@@ -339,28 +342,31 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   const changed = [...lotDeltas].filter(([, d]) => d !== 0n);
   if (changed.length) {
     cte('lu', sql`update lots set remaining = lots.remaining + v.delta
-      from (values ${values(changed, ([id, d]) => [sql`${id}::uuid`, sql`${d}::bigint`])}) as v(lot_id, delta)
+      from ${unnested(changed, [['lot_id', 'uuid', ([id]) => id], ['delta', 'bigint', ([, d]) => d]])}
       where lots.tenant_id = ${tenantId} and lots.lot_id = v.lot_id`);
   }
   if (decision.movements.length) {
     cte('m', sql`insert into lot_movements (tenant_id, movement_id, entry_id, group_entry_id, lot_id, delta, created_at)
-      values ${values(decision.movements, (m) => [sql`${tenantId}`, sql`${uuidv7(now.getTime())}`, sql`${m.entryId}`,
-        sql`${m.groupEntryId}`, sql`${m.lotId}`, sql`${m.delta}`, sql`${now}`])}`);
+      select ${tenantId}::uuid, v.*, ${now}::timestamptz from ${unnested(decision.movements, [['movement_id', 'uuid', () => uuidv7(now.getTime())],
+        ['entry_id', 'uuid', (m) => m.entryId], ['group_entry_id', 'uuid', (m) => m.groupEntryId], ['lot_id', 'uuid', (m) => m.lotId],
+        ['delta', 'bigint', (m) => m.delta]])}`);
   }
   if (decision.newHolds.length) {
     cte('h', sql`insert into holds (tenant_id, hold_id, program_id, wallet_id, member_id, amount, status, hold_entry_id,
       expires_at, created_at)
-      values ${values(decision.newHolds, (h) => [sql`${tenantId}`, sql`${h.holdId}`, sql`${h.programId}`, sql`${h.walletId}`,
-        sql`${h.memberId}`, sql`${h.amount}`, sql`${h.status}`, sql`${h.holdEntryId}`, sql`${h.expiresAt}`, sql`${h.createdAt}`])}`);
+      select ${tenantId}::uuid, * from ${unnested(decision.newHolds, [['hold_id', 'uuid', (h) => h.holdId], ['program_id', 'uuid', (h) => h.programId],
+        ['wallet_id', 'uuid', (h) => h.walletId], ['member_id', 'uuid', (h) => h.memberId], ['amount', 'bigint', (h) => h.amount],
+        ['status', 'text', (h) => h.status], ['hold_entry_id', 'uuid', (h) => h.holdEntryId], ['expires_at', 'timestamptz', (h) => h.expiresAt],
+        ['created_at', 'timestamptz', (h) => h.createdAt]])}`);
   }
   if (decision.resolvedHolds.length) {
     cte('hr', sql`update holds set status = v.status, resolved_at = ${now}
-      from (values ${values(decision.resolvedHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.status}`])}) as v(hold_id, status)
+      from ${unnested(decision.resolvedHolds, [['hold_id', 'uuid', (h) => h.holdId], ['status', 'text', (h) => h.status]])}
       where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
   }
   if (decision.shrunkHolds.length) {
     cte('hs', sql`update holds set amount = v.amount
-      from (values ${values(decision.shrunkHolds, (h) => [sql`${h.holdId}::uuid`, sql`${h.amount}::bigint`])}) as v(hold_id, amount)
+      from ${unnested(decision.shrunkHolds, [['hold_id', 'uuid', (h) => h.holdId], ['amount', 'bigint', (h) => h.amount]])}
       where holds.tenant_id = ${tenantId} and holds.hold_id = v.hold_id`);
   }
   const balances = balanceChanges(decision);
@@ -369,10 +375,10 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
       held = balances.held + v.held, lifetime_earned = balances.lifetime_earned + v.earned,
       lifetime_redeemed = balances.lifetime_redeemed + v.redeemed, expired = balances.expired + v.expired,
       last_activity_at = case when v.active then ${now}::timestamptz else balances.last_activity_at end
-      from (values ${values(balances, (b) => [sql`${b.memberId}::uuid`, sql`${b.walletId}::uuid`, sql`${b.available}::bigint`,
-        sql`${b.pending}::bigint`, sql`${b.held}::bigint`, sql`${b.lifetimeEarned}::bigint`, sql`${b.lifetimeRedeemed}::bigint`,
-        sql`${b.expired}::bigint`, sql`${b.active}::boolean`])})
-        as v(member_id, wallet_id, available, pending, held, earned, redeemed, expired, active)
+      from ${unnested(balances, [['member_id', 'uuid', (b) => b.memberId], ['wallet_id', 'uuid', (b) => b.walletId],
+        ['available', 'bigint', (b) => b.available], ['pending', 'bigint', (b) => b.pending], ['held', 'bigint', (b) => b.held],
+        ['earned', 'bigint', (b) => b.lifetimeEarned], ['redeemed', 'bigint', (b) => b.lifetimeRedeemed], ['expired', 'bigint', (b) => b.expired],
+        ['active', 'boolean', (b) => b.active]])}
       where balances.tenant_id = ${tenantId} and balances.member_id = v.member_id and balances.wallet_id = v.wallet_id`);
   }
   const records = idempotency === undefined ? [] : Array.isArray(idempotency) ? idempotency : [idempotency];
@@ -384,9 +390,22 @@ export async function writeDecision(trx: Trx, tenantId: string, decision: Decisi
   await sql`with ${sql.join(parts)} select 1`.execute(trx);
 }
 
+/**
+ * Rows as `unnest(…) as v(columns)`, one array parameter per column: the statement's text is the
+ * same however many rows it writes (PostgreSQL prepares it once per connection), and Kysely
+ * compiles a parameter per column instead of one per value. Elements go as text (bigints and
+ * instants too), as both drivers take them.
+ */
+export function unnested<T>(rows: readonly T[], columns: readonly (readonly [name: string, type: string, value: (row: T) => unknown])[]): RawBuilder<unknown> {
+  const element = (v: unknown) => (typeof v === 'bigint' ? v.toString() : v instanceof Date ? v.toISOString() : v ?? null);
+  return sql`unnest(${sql.join(columns.map(([, type, value]) => sql`${rows.map((r) => element(value(r)))}::${sql.raw(type)}[]`))})
+    as v(${sql.raw(columns.map(([name]) => name).join(', '))})`;
+}
+
 export const insertIdempotency = (tenantId: string, records: readonly StoredResponse[], now: Date) => sql`
   insert into idempotency_keys (tenant_id, key, operation, request_hash, response_text, created_at)
-  values ${sql.join(records.map((r) => sql`(${tenantId}, ${r.key}, ${r.operation}, ${r.requestHash}, ${r.response}, ${now})`))}`;
+  select ${tenantId}::uuid, v.*, ${now}::timestamptz from ${unnested(records, [['key', 'text', (r) => r.key], ['operation', 'text', (r) => r.operation],
+    ['request_hash', 'text', (r) => r.requestHash], ['response_text', 'text', (r) => r.response]])}`;
 
 export async function storeIdempotency(trx: Trx, tenantId: string, record: StoredResponse, now: Date): Promise<void> {
   await insertIdempotency(tenantId, [record], now).execute(trx);
