@@ -9,6 +9,7 @@ import { getBalance } from '../src/services/ledger.js';
 import { createMember, setMemberStatus } from '../src/services/members.js';
 import { getReferral, listReferrals, memberReferral, putReferralSettings, referralFunnel, settleReferrals } from '../src/services/referrals.js';
 import { createReward } from '../src/services/rewards.js';
+import { createRule } from '../src/services/rules.js';
 import { listOutbox } from '../src/db/jobs.js';
 import { settleDue } from '../src/db/settlement.js';
 import { verifyLedger } from '../src/db/verify.js';
@@ -79,6 +80,19 @@ describe('a referral from code to both rewards', () => {
     expect(messages).toEqual(['referral.joined', 'referral.qualified']);
     const funnel = await referralFunnel(laurel, p.tenantId, p.programId, { from: null, to: null });
     expect(funnel).toMatchObject({ codesShared: 1, joined: 1, qualified: 1, rewarded: 1, pointsPaid: 1000n, rejected: {} });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it("answers the referee's balances after both the purchase's own points and the referral's", async () => {
+    const p = await program();
+    await createRule(laurel, p.tenantId, p.programId, { name: 'Base', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 } }, { actor: 'test' });
+    const ada = await referrer(p);
+    const bob = await createMember(laurel, p.tenantId, { programId: p.programId, email: `bob-${++serial}@example.com`, referralCode: ada.code });
+    const order = await purchase(p, bob.memberId, 6000);
+    // 60 points for the order, 500 for the referral, both pending in the return window.
+    expect(await balance(p, bob.memberId)).toEqual({ available: 0n, pending: 560n });
+    const answered = order.ledger!.balances.find((b) => b.memberId === bob.memberId && b.wallet === 'points');
+    expect({ available: answered!.available, pending: answered!.pending }).toEqual({ available: 0n, pending: 560n });
     await expectVerified(laurel, p.tenantId);
   });
 

@@ -70,16 +70,17 @@ export async function rejectReferral(trx: Trx, tenantId: string, referralId: str
     .where('tenant_id', '=', tenantId).where('referral_id', '=', referralId).execute();
 }
 
+/** Records the referral qualified (or rewarded at once), answering its row as written. */
 export async function qualifyReferral(trx: Trx, tenantId: string, referralId: string, q: {
   now: Date; externalId: string; rewardAt: Date; rewarded: boolean; referrerPoints: bigint; refereePoints: bigint;
   referrerEntryId: string | null; refereeEntryId: string | null; referrerInstanceId: string | null; refereeInstanceId: string | null;
-}): Promise<void> {
-  await trx.updateTable('referrals').set({
+}): Promise<ReferralRow> {
+  return trx.updateTable('referrals').set({
     state: q.rewarded ? 'rewarded' : 'qualified', qualified_at: q.now, qualifying_external_id: q.externalId, reward_at: q.rewardAt,
     rewarded_at: q.rewarded ? q.now : null, referrer_points: q.referrerPoints, referee_points: q.refereePoints,
     referrer_entry_id: q.referrerEntryId, referee_entry_id: q.refereeEntryId,
     referrer_instance_id: q.referrerInstanceId, referee_instance_id: q.refereeInstanceId,
-  }).where('tenant_id', '=', tenantId).where('referral_id', '=', referralId).execute();
+  }).where('tenant_id', '=', tenantId).where('referral_id', '=', referralId).returningAll().executeTakeFirstOrThrow();
 }
 
 export async function markReversed(trx: Trx, tenantId: string, referralId: string, now: Date): Promise<void> {

@@ -240,7 +240,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       tenantId, programId: program.programId, ladder: ladder!, state: tierState!, upgrade, timeZone: program.timeZone, eventId, idempotencyKey: key, actor,
     }) : null;
     if (tier?.bonusResult) results.push(tier.bonusResult);
-    if (referral) results.push(...await referral(earning.facts));
+    if (referral) results.push(...await referral(earning.facts, { wallet: wallets.get(DEFAULT_WALLET)!, written: results }));
     const progress = program.uses.achievements.length === 0 ? null : await progressOnEvent(trx, now, program.uses.achievements, {
       tenantId, programId: program.programId, timeZone: program.timeZone, memberId: member.memberId, eventId, key, actor, control,
       points: { wallet: wallets.get(DEFAULT_WALLET)!, written: [...results] },

@@ -28,7 +28,7 @@ import { memberInHoldout } from './analytics.js';
 import type { Laurel } from './context.js';
 import { writeOnce } from './idempotency.js';
 import { milestonesOnCredit } from './achievements.js';
-import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, type LedgerResult } from './ledger.js';
+import { DEFAULT_WALLET, earnWithin, lockMemberWallet, reverseWithin, walletAfter, type LedgerResult, type LockedWallet } from './ledger.js';
 import { getMember } from './members.js';
 import { issueFreeInstance } from './rewards.js';
 import { getProgram } from './tenants.js';
@@ -132,9 +132,10 @@ const messageOf = (r: ReferralRow) => ({
   qualifyingExternalId: r.qualifying_external_id,
 });
 
-async function tell(trx: Trx, tenantId: string, type: 'joined' | 'qualified' | 'rejected' | 'reversed', referralId: string, now: Date): Promise<void> {
-  const row = (await loadReferral(trx, tenantId, referralId))!;
-  await enqueueMessage(trx, tenantId, `referral.${type}`, `referral.${type}:${referralId}`, messageOf(row), now);
+/** Queues the referral's message, from its row as just written when the caller has it. */
+async function tell(trx: Trx, tenantId: string, type: 'joined' | 'qualified' | 'rejected' | 'reversed', referral: string | ReferralRow, now: Date): Promise<void> {
+  const row = typeof referral === 'string' ? (await loadReferral(trx, tenantId, referral))! : referral;
+  await enqueueMessage(trx, tenantId, `referral.${type}`, `referral.${type}:${row.referral_id}`, messageOf(row), now);
 }
 
 interface Joining {
@@ -199,8 +200,12 @@ export interface ReferralEvent {
   control: boolean;
 }
 
-/** Pays a qualified referral, given the facts of the referee's event (after its own earn), answering the referee's ledger results. */
-export type ReferralPayment = (facts: Facts) => Promise<LedgerResult[]>;
+/**
+ * Pays a qualified referral, given the facts of the referee's event and the referee's points wallet
+ * as the event locked it with what the event has written to it so far (its own earn first),
+ * answering the referee's ledger results.
+ */
+export type ReferralPayment = (facts: Facts, referee: { wallet: LockedWallet; written: readonly LedgerResult[] }) => Promise<LedgerResult[]>;
 
 /**
  * The referral part of a referee's purchase or action, called under the referee's wallet lock and
@@ -238,7 +243,7 @@ export async function referralOnEvent(trx: Trx, now: Date, e: ReferralEvent): Pr
   if (!referral || referral.state !== 'pending') return null;
   // The referrer's lock serialises their caps: twenty referees qualifying at once are paid one after another.
   const referrerWallet = await lockMemberWallet(trx, e.tenantId, referral.referrer_id, DEFAULT_WALLET, now);
-  return async (facts) => {
+  return async (facts, referee) => {
     const sameAs = await sharedSignal(trx, e.tenantId, e.programId, referral.referrer_id, referral.referee_id);
     const caps = settings.caps.perPeriod;
     const paid = settings.caps.perPeriod === null && settings.caps.lifetime === null ? { inPeriod: 0, ever: 0 }
@@ -254,23 +259,23 @@ export async function referralOnEvent(trx: Trx, now: Date, e: ReferralEvent): Pr
       await tell(trx, e.tenantId, 'rejected', referral.referral_id, now);
       return [];
     }
-    return pay(trx, now, e, settings, referral, context.return_window_days);
+    return pay(trx, now, e, settings, referral, context.return_window_days, {
+      [referral.referee_id]: walletAfter(referee.wallet, referee.written), [referral.referrer_id]: referrerWallet,
+    });
   };
 }
 
-async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSettings, referral: ReferralRow, returnWindowDays: number): Promise<LedgerResult[]> {
+/** Pays both sides on their points wallets as this transaction locked them (`wallets`, by member: nothing else writes them before it commits). */
+async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSettings, referral: ReferralRow, returnWindowDays: number,
+  wallets: Record<string, LockedWallet>): Promise<LedgerResult[]> {
   const request = { tenantId: e.tenantId, idempotencyKey: e.idempotencyKey, actor: e.actor, ref: `referral:${referral.referral_id}` };
   // A side in the program's holdout gets nothing (no points, no reward); the referral is recorded and qualifies all the same.
   const refereeHeldOut = e.control;
   const referrerHeldOut = e.holdout.shareBp > 0 && await memberInHoldout(trx, e.tenantId, e.programId, referral.referrer_id);
   const refereePoints = refereeHeldOut ? 0n : settings.referee.points;
   const referrerPoints = referrerHeldOut ? 0n : settings.referrer.points;
-  const earnFor = async (memberId: string, points: bigint): Promise<LedgerResult | null> => {
-    if (points === 0n) return null;
-    // Locked again for its state as it is now: the event's own earn came first.
-    const wallet = await lockMemberWallet(trx, e.tenantId, memberId, DEFAULT_WALLET, now);
-    return earnWithin(trx, now, wallet, { ...request, amount: points });
-  };
+  const earnFor = async (memberId: string, points: bigint): Promise<LedgerResult | null> =>
+    (points === 0n ? null : earnWithin(trx, now, wallets[memberId]!, { ...request, amount: points }));
   const refereeResult = await earnFor(referral.referee_id, refereePoints);
   const referrerResult = await earnFor(referral.referrer_id, referrerPoints);
   // The referrer's balance rose outside their own events: their milestones look now (the referee's look at the end of this event).
@@ -279,13 +284,13 @@ async function pay(trx: Trx, now: Date, e: ReferralEvent, settings: ReferralSett
   const refereeInstance = refereeHeldOut ? null : await issue(trx, now, e, settings.referee.rewardId, referral.referee_id);
   // The hold is the return window of the qualifying order: the points' lots become available then too.
   const rewardAt = availableAt(now, returnWindowDays, e.timeZone);
-  await qualifyReferral(trx, e.tenantId, referral.referral_id, {
+  const qualified = await qualifyReferral(trx, e.tenantId, referral.referral_id, {
     now, externalId: e.externalId, rewardAt, rewarded: rewardAt <= now,
     referrerPoints, refereePoints,
     referrerEntryId: referrerResult?.entries[0]!.entryId ?? null, refereeEntryId: refereeResult?.entries[0]!.entryId ?? null,
     referrerInstanceId: referrerInstance, refereeInstanceId: refereeInstance,
   });
-  await tell(trx, e.tenantId, 'qualified', referral.referral_id, now);
+  await tell(trx, e.tenantId, 'qualified', qualified, now);
   return refereeResult ? [refereeResult] : [];
 }
 
