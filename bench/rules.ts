@@ -297,7 +297,7 @@ export async function checkRules(laurel: Laurel, rf: RulesFixture, completed: nu
               having sum(a.points) <> (select coalesce(sum(j.amount), 0) from journal_entries j join wallets w
                 on w.tenant_id = j.tenant_id and w.wallet_id = j.wallet_id where j.tenant_id = ${t} and w.code = a.wallet)) x) as wrong_wallets,
            (select count(*) from rules r join rule_versions v on v.tenant_id = r.tenant_id and v.rule_id = r.rule_id and v.version = r.version
-              where r.tenant_id = ${t} and v.definition -> 'limits' ->> 'budget' is not null and r.budget_used <>
+              where r.tenant_id = ${t} and v.definition -> 'limits' ->> 'budget' is not null and (select sum(s.used) from budget_shards s where s.tenant_id = r.tenant_id and s.scope = 'rule:' || r.rule_id) <>
                 (select coalesce(sum(points), 0) from rule_awards a where a.tenant_id = r.tenant_id and a.rule_id = r.rule_id)) as budget_off,
            (select count(*) from (select member_id from rule_awards where tenant_id = ${t} and campaign_id = ${rf.campaignId}
               group by member_id, date_trunc('month', occurred_at at time zone 'Europe/Paris')

@@ -78,6 +78,39 @@ describe('migrate', () => {
     expect(await migrate(db.db, [list[0]!, m(2, 'create table b (x int);'), list[2]!])).toEqual([2, 3]);
   });
 
+  it("0112 moves each budget's use to its shard 0 and spreads what it has left over 16 shards", async () => {
+    const db = await (await emptyDatabase()).open();
+    const all = await loadMigrations();
+    await migrate(db.db, all.filter((x) => x.version < 112));
+    const t = '0190d0c2-0000-7000-8000-000000000001';
+    const [budgeted, unbudgeted, never, campaign] = ['a1', 'a2', 'a3', 'c1'].map((x) => `0190d0c2-0000-7000-8000-0000000000${x}`);
+    await db.db.transaction().execute(async (trx) => {
+      // rows alone, without their tenant and program
+      await sql`set local session_replication_role = replica`.execute(trx);
+      for (const [id, used, budget] of [[budgeted, 300, 1000], [unbudgeted, 40, null], [never, 0, null]] as const) {
+        await sql`insert into rules (tenant_id, rule_id, program_id, trigger, enabled, version, budget_used, created_at, updated_at)
+          values (${t}, ${id}, ${t}, 'purchase', true, 1, ${used}, now(), now())`.execute(trx);
+        await sql`insert into rule_versions (tenant_id, rule_id, version, definition, actor, created_at)
+          values (${t}, ${id}, 1, ${JSON.stringify({ limits: { budget } })}::jsonb, 'test', now())`.execute(trx);
+      }
+      await sql`insert into campaigns (tenant_id, campaign_id, program_id, name, budget, budget_used, created_at, updated_at)
+        values (${t}, ${campaign}, ${t}, 'Launch', 100, 150, now(), now())`.execute(trx);
+    });
+    expect(await migrate(db.db)).toEqual([112, ...all.filter((x) => x.version > 112).map((x) => x.version)]);
+    const { rows } = await sql<{ scope: string; budget: string | null; used: string[]; room: string[] }>`
+      select scope, min(budget)::text as budget, array_agg(used::text order by shard) as used, array_agg(room::text order by shard) as room
+      from budget_shards where tenant_id = ${t} group by scope order by scope`.execute(db.db);
+    const rest = (n: number, v: string) => Array.from({ length: n }, () => v);
+    expect(rows).toEqual([
+      // a campaign over its budget: nothing left to spread
+      { scope: `campaign:${campaign}`, budget: '100', used: ['150', ...rest(15, '0')], room: rest(16, '0') },
+      // 700 left: 12 shards of 44, 4 of 43
+      { scope: `rule:${budgeted}`, budget: '1000', used: ['300', ...rest(15, '0')], room: [...rest(12, '44'), ...rest(4, '43')] },
+      // no budget now: what it used is kept
+      { scope: `rule:${unbudgeted}`, budget: null, used: ['40', ...rest(15, '0')], room: rest(16, '0') },
+    ]);
+  });
+
   it('splits a no-transaction file into its statements', () => {
     expect(statementsOf('-- laurel: no-transaction\n-- why\ncreate index concurrently if not exists i on t (a);\n\ncreate index concurrently j on t (b)\n  where b > 0;\n'))
       .toEqual(['create index concurrently if not exists i on t (a)', 'create index concurrently j on t (b)\n  where b > 0']);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DomainError } from '../src/core/errors.js';
 import { ingestEvent, type EventResult } from '../src/services/events.js';
 import { getBalance } from '../src/services/ledger.js';
-import { createCampaign, createRule, getCampaign, getRule } from '../src/services/rules.js';
+import { createCampaign, createRule, getCampaign, getRule, updateRule } from '../src/services/rules.js';
 import type { Program } from '../src/services/tenants.js';
 import { expectVerified, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
 
@@ -79,6 +79,44 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
     expect((await getRule(laurel, p.tenantId, rule.ruleId)).budgetUsed).toBe(1000n);
     expect(await awarded(p, { ruleId: rule.ruleId })).toEqual({ rows: 10, points: 1000n });
     expect(await earnedInJournal(p)).toBe(1000n);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it("64 members buy at once against a budget of 5,000 in 16 shards: the shards' rooms run out unevenly, and exactly 50 earn", async () => {
+    const p = await newProgram(laurel);
+    const rule = await createRule(laurel, p.tenantId, p.programId, {
+      name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 5000 },
+    }, { actor: 'test' });
+    const members = await Promise.all(times(64, () => newMember(laurel, p)));
+    const { ok, failed } = await race(members.map((m, i) => () => purchase(p, m, `order-${i}`)));
+    expect(failed.map(codeOf)).toEqual([]);
+    // as if one after another: 50 take 100 each (from their shard, or from all once theirs ran short), 14 get nothing
+    expect(ok.filter((r) => r.points > 0n).map((r) => r.points)).toEqual(times(50, () => 100n));
+    expect(ok.filter((r) => r.points === 0n).map((r) => r.event.explanation[0]!.limitedBy)).toEqual(times(14, () => ['rule_budget']));
+    expect((await getRule(laurel, p.tenantId, rule.ruleId)).budgetUsed).toBe(5000n);
+    expect(await awarded(p, { ruleId: rule.ruleId })).toEqual({ rows: 50, points: 5000n });
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it('a budget lowered while 40 purchases race: its shards end holding the new budget, and nothing is given beyond what it leaves', async () => {
+    const p = await newProgram(laurel);
+    const definition = { name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 10_000 } };
+    const rule = await createRule(laurel, p.tenantId, p.programId, definition, { actor: 'test' });
+    const members = await Promise.all(times(40, () => newMember(laurel, p)));
+    const { failed } = await race<unknown>([
+      ...members.map((m, i) => () => purchase(p, m, `order-${i}`)),
+      () => updateRule(laurel, p.tenantId, rule.ruleId, { ...definition, limits: { budget: 1000 } }, { actor: 'test' }),
+    ]);
+    expect(failed.map(codeOf)).toEqual([]);
+    const used = (await getRule(laurel, p.tenantId, rule.ruleId)).budgetUsed;
+    expect((await awarded(p, { ruleId: rule.ruleId })).points).toBe(used);
+    const shards = await laurel.db.selectFrom('budget_shards').select(['budget', 'room'])
+      .where('tenant_id', '=', p.tenantId).where('scope', '=', `rule:${rule.ruleId}`).execute();
+    expect(shards.map((s) => Number(s.budget))).toEqual(times(16, () => 1000));
+    const left = used >= 1000n ? 0n : 1000n - used;
+    expect(shards.reduce((sum, s) => sum + BigInt(s.room), 0n)).toBe(left);
+    // the events that ran after the edit saw the new budget: a late one earns what it leaves
+    expect((await purchase(p, await newMember(laurel, p), 'late')).points).toBe(left < 100n ? left : 100n);
     await expectVerified(laurel, p.tenantId);
   });
 

@@ -6,6 +6,7 @@
 import fc from 'fast-check';
 import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { shardOf } from '../src/core/rules/budget.js';
 import type { PurchaseLine } from '../src/core/events/purchase.js';
 import type { ProgramInput } from '../src/core/program.js';
 import { settleDue } from '../src/db/settlement.js';
@@ -72,7 +73,8 @@ async function expectAwardsMatchLedger(p: Program, memberIds: string[], wallets 
     }
   }
   const budgets = await sql<{ rule_id: string; budget_used: string; awarded: string }>`
-    select r.rule_id, r.budget_used::text, coalesce((select sum(points) from rule_awards a
+    select r.rule_id, (select sum(s.used) from budget_shards s where s.tenant_id = r.tenant_id and s.scope = 'rule:' || r.rule_id)::text as budget_used,
+      coalesce((select sum(points) from rule_awards a
       where a.tenant_id = r.tenant_id and a.rule_id = r.rule_id), 0)::text as awarded
     from rules r join rule_versions v on v.tenant_id = r.tenant_id and v.rule_id = r.rule_id and v.version = r.version
     where r.tenant_id = ${p.tenantId} and v.definition -> 'limits' ->> 'budget' is not null`.execute(laurel.db);
@@ -570,6 +572,32 @@ describe('a rule budget', () => {
     expect((await giveBack(p, 'B4', [{ sku: 'BAG', quantity: 2 }])).points).toBe(-100n);
     expect((await getRule(laurel, p.tenantId, r.ruleId)).budgetUsed).toBe(900n);
     await expectAwardsMatchLedger(p, [m, other]);
+    await expectVerified(laurel, p.tenantId);
+  });
+
+  it("is kept in 16 shards: an event takes from its member's shard alone, or, when that holds too little, from all of them, untrimmed", async () => {
+    laurel.clock.set('2026-01-15T10:00:00Z');
+    const p = await newProgram(laurel);
+    const m = await member(p);
+    const own = shardOf(m);
+    const r = await rule(p, { name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 1600 } });
+    const shards = async () => (await laurel.db.selectFrom('budget_shards').select(['shard', 'used', 'room'])
+      .where('tenant_id', '=', p.tenantId).where('scope', '=', `rule:${r.ruleId}`).orderBy('shard').execute())
+      .map((s) => ({ shard: s.shard, used: Number(s.used), room: Number(s.room) }));
+    expect((await shards()).map((s) => [s.used, s.room])).toEqual(Array.from({ length: 16 }, () => [0, 100]));
+    // 300 points: more than the member's shard holds, all of it given; the 1,300 left spread again (4 shards of 82, 12 of 81)
+    expect(given(await purchase(p, m, 'S1', [{ sku: 'BAG', quantity: 1, unitPrice: 30_000 }]))).toEqual([['Launch', 300n, 300n, []]]);
+    const spread = await shards();
+    expect(spread.map((s) => s.used)).toEqual(spread.map((s) => (s.shard === own ? 300 : 0)));
+    expect(spread.map((s) => s.room)).toEqual(spread.map((s) => (s.shard < 4 ? 82 : 81)));
+    // 50 points fit the member's shard: it alone gives them
+    expect(given(await purchase(p, m, 'S2', [{ sku: 'CUP', quantity: 1, unitPrice: 5_000 }]))).toEqual([['Launch', 50n, 50n, []]]);
+    expect(await shards()).toEqual(spread.map((s) => (s.shard === own ? { ...s, used: 350, room: s.room - 50 } : s)));
+    expect((await getRule(laurel, p.tenantId, r.ruleId)).budgetUsed).toBe(350n);
+    // a return gives back to the budget: all the shards, spread again over the 1,300 left
+    expect((await giveBack(p, 'S2', [{ sku: 'CUP', quantity: 1 }])).points).toBe(-50n);
+    expect((await shards()).map((s) => s.room).reduce((a, b) => a + b, 0)).toBe(1300);
+    await expectAwardsMatchLedger(p, [m]);
     await expectVerified(laurel, p.tenantId);
   });
 

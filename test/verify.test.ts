@@ -270,7 +270,7 @@ describe('verify reports exactly the invariant a damage breaks, naming the entit
     const l = await ledger();
     await damage(async (trx) => {
       await sql`update rule_awards set points = points + 1 where tenant_id = ${l.t} and event_id = ${l.eventA.eventId}`.execute(trx);
-      await sql`update rules set budget_used = budget_used + 1 where tenant_id = ${l.t} and rule_id = ${l.ruleId}`.execute(trx);
+      await sql`update budget_shards set used = used + 1, room = room - 1 where tenant_id = ${l.t} and scope = ${`rule:${l.ruleId}`} and shard = 0`.execute(trx);
     });
     const check = await failed(l.t, 'an award +1 (and its budget +1)');
     expect(check.name).toBe('awards_follow_journal');
@@ -279,10 +279,18 @@ describe('verify reports exactly the invariant a damage breaks, naming the entit
 
   it('a budget used beyond its awards: budgets_follow_awards, the rule', async () => {
     const l = await ledger();
-    await damage((trx) => sql`update rules set budget_used = budget_used + 1 where tenant_id = ${l.t} and rule_id = ${l.ruleId}`.execute(trx));
+    await damage((trx) => sql`update budget_shards set used = used + 1, room = room - 1 where tenant_id = ${l.t} and scope = ${`rule:${l.ruleId}`} and shard = 3`.execute(trx));
     const check = await failed(l.t, 'budget used +1');
     expect(check.name).toBe('budgets_follow_awards');
     expect(check.failures).toEqual([expect.objectContaining({ scope: 'rule', id: l.ruleId, budget_used: 101, awards_earned: 100 })]);
+  });
+
+  it('budget shards whose rooms hold more than the budget has left: budget_shards_hold_the_budget, the budget', async () => {
+    const l = await ledger();
+    await damage((trx) => sql`update budget_shards set room = room + 1 where tenant_id = ${l.t} and scope = ${`rule:${l.ruleId}`} and shard = 5`.execute(trx));
+    const check = await failed(l.t, "a budget shard's room +1");
+    expect(check.name).toBe('budget_shards_hold_the_budget');
+    expect(check.failures).toEqual([expect.objectContaining({ scope: `rule:${l.ruleId}`, shards: 16 })]);
   });
 
   it('without the bypass, the journal refuses the damage: append-only', async () => {

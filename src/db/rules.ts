@@ -5,6 +5,7 @@ import { DateTime } from 'luxon';
 import type { Scope, Usage } from '../core/rules/evaluate.js';
 import { periodBounds } from '../core/rules/evaluate.js';
 import { NO_STATS, type MemberStats } from '../core/rules/facts.js';
+import { newBudget, respread, type BudgetShard } from '../core/rules/budget.js';
 import type { Campaign, MemberCap, Period, Rule, RuleDefinition } from '../core/rules/rule.js';
 import type { CampaignsTable, Db, RulesTable } from './schema.js';
 
@@ -44,7 +45,7 @@ export function definitionOf(json: unknown): RuleDefinition {
   };
 }
 
-type RuleRow = Selectable<RulesTable> & { definition: unknown; at_version: number };
+type RuleRow = Selectable<RulesTable> & { definition: unknown; at_version: number; budget_used: string };
 
 const ruleOf = (row: RuleRow): Rule & { budgetUsed: bigint } => ({
   ...definitionOf(row.definition), ruleId: row.rule_id, programId: row.program_id, version: row.at_version, enabled: row.enabled,
@@ -53,7 +54,7 @@ const ruleOf = (row: RuleRow): Rule & { budgetUsed: bigint } => ({
 
 const rulesWithVersion = (db: Db, tenantId: string) => db.selectFrom('rules as r')
   .innerJoin('rule_versions as v', (j) => j.onRef('v.tenant_id', '=', 'r.tenant_id').onRef('v.rule_id', '=', 'r.rule_id'))
-  .selectAll('r').select(['v.definition', 'v.version as at_version'])
+  .selectAll('r').select(['v.definition', 'v.version as at_version', budgetUsedOf('rule')])
   .where('r.tenant_id', '=', tenantId);
 
 export async function insertRule(db: Db, tenantId: string, rule: Rule, actor: string, now: Date): Promise<void> {
@@ -139,7 +140,7 @@ export async function rulesAt(db: Db, tenantId: string, refs: readonly RuleRef[]
 
 // ---- campaigns ---------------------------------------------------------------------------
 
-export const campaignOf = (row: Selectable<CampaignsTable>): Campaign & { budgetUsed: bigint } => ({
+export const campaignOf = (row: Selectable<CampaignsTable> & { budget_used: string }): Campaign & { budgetUsed: bigint } => ({
   campaignId: row.campaign_id, programId: row.program_id, name: row.name, validFrom: row.valid_from, validTo: row.valid_to,
   budget: row.budget === null ? null : BigInt(row.budget), perMember: capsOf(row.per_member), budgetUsed: BigInt(row.budget_used),
 });
@@ -158,20 +159,20 @@ export async function updateCampaign(db: Db, tenantId: string, c: Campaign, now:
 }
 
 export async function loadCampaign(db: Db, tenantId: string, campaignId: string, lock = false) {
-  const q = db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('campaign_id', '=', campaignId);
-  const row = await (lock ? q.forUpdate() : q).executeTakeFirst();
+  const q = db.selectFrom('campaigns as c').selectAll('c').select(budgetUsedOf('campaign')).where('c.tenant_id', '=', tenantId).where('c.campaign_id', '=', campaignId);
+  const row = await (lock ? q.forUpdate('c') : q).executeTakeFirst();
   return row ? campaignOf(row) : null;
 }
 
 export async function listCampaigns(db: Db, tenantId: string, programId: string) {
-  const rows = await db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('program_id', '=', programId)
-    .orderBy('campaign_id').execute();
+  const rows = await db.selectFrom('campaigns as c').selectAll('c').select(budgetUsedOf('campaign')).where('c.tenant_id', '=', tenantId).where('c.program_id', '=', programId)
+    .orderBy('c.campaign_id').execute();
   return rows.map(campaignOf);
 }
 
 export async function campaignsById(db: Db, tenantId: string, ids: readonly string[]): Promise<Map<string, Campaign>> {
   if (ids.length === 0) return new Map();
-  const rows = await db.selectFrom('campaigns').selectAll().where('tenant_id', '=', tenantId).where('campaign_id', 'in', [...new Set(ids)]).execute();
+  const rows = await db.selectFrom('campaigns as c').selectAll('c').select(budgetUsedOf('campaign')).where('c.tenant_id', '=', tenantId).where('c.campaign_id', 'in', [...new Set(ids)]).execute();
   return new Map(rows.map((r) => [r.campaign_id, campaignOf(r)]));
 }
 
@@ -221,42 +222,57 @@ export async function memberUsage(db: Db, tenantId: string, memberId: string, ca
   return (scope, period) => found.get(`${scope}|${period}`) ?? { points: 0n, times: 0 };
 }
 
+type ShardRow = { scope: string; shard: number; budget: string | null; used: string; room: string };
+
+const shardOfRow = (r: ShardRow): BudgetShard =>
+  ({ scope: r.scope as Scope, shard: r.shard, budget: r.budget === null ? null : BigInt(r.budget), used: BigInt(r.used), room: BigInt(r.room) });
+
 /**
- * What the budgets of these scopes used; with `lock`, their rows are locked first (rules, then
- * campaigns, each in id order, so two events cannot deadlock on them).
+ * The shards of these budgets: of each, only shard `shard`, or all. With `lock`, locked in
+ * (scope, shard) order: every budget lock is taken in that one order, so two events never wait for
+ * each other in a circle.
  */
-export async function budgetsUsed(db: Db, tenantId: string, scopes: readonly Scope[], lock: boolean): Promise<Map<Scope, bigint>> {
+export async function budgetShards(db: Db, tenantId: string, scopes: readonly Scope[], options: { shard: number | null; lock: boolean }): Promise<BudgetShard[]> {
+  if (scopes.length === 0) return [];
+  const { rows } = await sql<ShardRow>`
+    select scope, shard, budget::text, used::text, room::text from budget_shards
+    where tenant_id = ${tenantId} and scope = any(${[...scopes]}::text[])${options.shard === null ? sql`` : sql` and shard = ${options.shard}`}
+    order by scope, shard${options.lock ? sql` for update` : sql``}`.execute(db);
+  return rows.map(shardOfRow);
+}
+
+/** What budgets used: Σ used over each one's shards (a scope never budgeted used nothing). */
+export async function budgetsUsed(db: Db, tenantId: string, scopes: readonly Scope[]): Promise<Map<Scope, bigint>> {
   const used = new Map<Scope, bigint>();
-  const ids = (kind: string) => scopes.map(scopeParts).filter((s) => s.kind === kind).map((s) => s.id).sort();
-  const ruleIds = ids('rule');
-  const campaignIds = ids('campaign');
-  if (ruleIds.length) {
-    const rows = await db.selectFrom('rules').select(['rule_id', 'budget_used']).where('tenant_id', '=', tenantId)
-      .where('rule_id', 'in', ruleIds).orderBy('rule_id').$if(lock, (q) => q.forUpdate()).execute();
-    for (const r of rows) used.set(`rule:${r.rule_id}`, BigInt(r.budget_used));
-  }
-  if (campaignIds.length) {
-    const rows = await db.selectFrom('campaigns').select(['campaign_id', 'budget_used']).where('tenant_id', '=', tenantId)
-      .where('campaign_id', 'in', campaignIds).orderBy('campaign_id').$if(lock, (q) => q.forUpdate()).execute();
-    for (const r of rows) used.set(`campaign:${r.campaign_id}`, BigInt(r.budget_used));
-  }
+  for (const s of await budgetShards(db, tenantId, scopes, { shard: null, lock: false })) used.set(s.scope, (used.get(s.scope) ?? 0n) + s.used);
   return used;
 }
 
-/** Adds to (or, for returns, gives back to) the budgets used, under the locks of budgetsUsed. */
-export async function spendBudgets(db: Db, tenantId: string, spent: ReadonlyMap<Scope, bigint>): Promise<void> {
-  for (const [scope, amount] of spent) {
-    if (amount === 0n) continue;
-    const { kind, id } = scopeParts(scope);
-    if (kind === 'rule') {
-      await db.updateTable('rules').set((eb) => ({ budget_used: sql`greatest(${eb.ref('budget_used')} + ${amount}, 0)` }))
-        .where('tenant_id', '=', tenantId).where('rule_id', '=', id).execute();
-    } else {
-      await db.updateTable('campaigns').set((eb) => ({ budget_used: sql`greatest(${eb.ref('budget_used')} + ${amount}, 0)` }))
-        .where('tenant_id', '=', tenantId).where('campaign_id', '=', id).execute();
-    }
-  }
+/** Writes budget shards as they now stand: new ones, or ones the caller holds the locks of. */
+export async function writeBudgetShards(db: Db, tenantId: string, shards: readonly BudgetShard[]): Promise<void> {
+  if (shards.length === 0) return;
+  await sql`
+    insert into budget_shards (tenant_id, scope, shard, budget, used, room)
+    select ${tenantId}::uuid, s, n, b, u, r
+    from unnest(${shards.map((s) => s.scope)}::text[], ${shards.map((s) => s.shard)}::smallint[], ${shards.map((s) => s.budget?.toString() ?? null)}::bigint[],
+                ${shards.map((s) => s.used.toString())}::bigint[], ${shards.map((s) => s.room.toString())}::bigint[]) as v(s, n, b, u, r)
+    on conflict (tenant_id, scope, shard) do update set budget = excluded.budget, used = excluded.used, room = excluded.room`.execute(db);
 }
+
+/**
+ * Sets a budget (an edit of its rule or campaign, whose row the caller holds locked): its shards
+ * are created, or locked and spread again over what the new budget leaves. A scope that never had
+ * a budget and still has none gets no shards.
+ */
+export async function setBudget(db: Db, tenantId: string, scope: Scope, budget: bigint | null): Promise<void> {
+  const shards = await budgetShards(db, tenantId, [scope], { shard: null, lock: true });
+  if (shards.length === 0 && budget === null) return;
+  await writeBudgetShards(db, tenantId, shards.length === 0 ? newBudget(scope, budget) : respread(shards, 0, 0n, budget));
+}
+
+/** The budget used of a rule (`r`) or campaign (`c`) row, as a column. */
+const budgetUsedOf = (kind: 'rule' | 'campaign') => sql<string>`(select coalesce(sum(s.used), 0) from budget_shards s
+  where s.tenant_id = ${sql.ref(`${kind[0]}.tenant_id`)} and s.scope = ${`${kind}:`} || ${sql.ref(`${kind[0]}.${kind}_id`)})`.as('budget_used');
 
 export interface AwardRow {
   eventId: string;

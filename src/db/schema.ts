@@ -217,7 +217,6 @@ export interface CampaignsTable {
   valid_from: Date | null;
   valid_to: Date | null;
   budget: bigint | null;
-  budget_used: ColumnType<bigint, bigint | undefined, bigint>;
   per_member: ColumnType<unknown, string, string>;
   created_at: Timestamp;
   updated_at: Timestamp;
@@ -230,9 +229,18 @@ export interface RulesTable {
   trigger: string;
   enabled: boolean;
   version: number;
-  budget_used: ColumnType<bigint, bigint | undefined, bigint>;
   created_at: Timestamp;
   updated_at: Timestamp;
+}
+
+/** A budget's shards (migration 0112, core/rules/budget.ts) */
+export interface BudgetShardsTable {
+  tenant_id: string;
+  scope: string;
+  shard: number;
+  budget: bigint | null;
+  used: bigint;
+  room: bigint;
 }
 
 export interface RuleVersionsTable {
@@ -839,6 +847,7 @@ export interface Database {
   events: EventsTable;
   campaigns: CampaignsTable;
   rules: RulesTable;
+  budget_shards: BudgetShardsTable;
   rule_versions: RuleVersionsTable;
   rule_awards: RuleAwardsTable;
   job_schedules: JobSchedulesTable;

@@ -33,6 +33,7 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
     union all
     select x.tenant_id, u.lot_id, -u.amount from lot_expiries x cross join unnest(x.lot_ids, x.amounts) u(lot_id, amount) where ${t('x')}`;
   const lotSums = sql`select tenant_id, lot_id, sum(delta) as total from (${lotChanges}) c group by tenant_id, lot_id`;
+  const shardSums = sql`select tenant_id, scope, sum(used) as used from budget_shards where ${t('budget_shards')} group by tenant_id, scope`;
   return [
     {
       name: 'double_entry',
@@ -200,24 +201,38 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
     {
       // A budget counts the awards made while it is set and gives back what returns take back:
       // so it lies between the awards net of returns and the awards alone (from 0 for an
-      // unbudgeted rule, which counts nothing).
+      // unbudgeted rule, which counts nothing). What it used is Σ used over its shards (0112).
       name: 'budgets_follow_awards',
       description: "a budgeted rule's or campaign's budget used lies between its awards net of returns and its awards",
-      rows: sql`select r.tenant_id, 'rule' as scope, r.rule_id as id, r.budget_used, coalesce(a.net, 0) as awards_net, coalesce(a.earned, 0) as awards_earned,
-                  r.budget_used between case when v.definition -> 'limits' ->> 'budget' is null then 0 else greatest(coalesce(a.net, 0), 0) end
+      rows: sql`select r.tenant_id, 'rule' as scope, r.rule_id as id, coalesce(u.used, 0) as budget_used, coalesce(a.net, 0) as awards_net,
+                  coalesce(a.earned, 0) as awards_earned,
+                  coalesce(u.used, 0) between case when v.definition -> 'limits' ->> 'budget' is null then 0 else greatest(coalesce(a.net, 0), 0) end
                     and coalesce(a.earned, 0) as ok
                 from rules r
                 join rule_versions v on v.tenant_id = r.tenant_id and v.rule_id = r.rule_id and v.version = r.version
+                left join (${shardSums}) u on u.tenant_id = r.tenant_id and u.scope = 'rule:' || r.rule_id
                 left join (select tenant_id, rule_id, sum(points) as net, sum(points) filter (where points > 0) as earned
                   from rule_awards where ${t('rule_awards')} group by tenant_id, rule_id) a on a.tenant_id = r.tenant_id and a.rule_id = r.rule_id
                 where ${t('r')}
                 union all
-                select c.tenant_id, 'campaign', c.campaign_id, c.budget_used, coalesce(a.net, 0), coalesce(a.earned, 0),
-                  c.budget_used between case when c.budget is null then 0 else greatest(coalesce(a.net, 0), 0) end and coalesce(a.earned, 0)
-                from campaigns c left join (select tenant_id, campaign_id, sum(points) as net, sum(points) filter (where points > 0) as earned
+                select c.tenant_id, 'campaign', c.campaign_id, coalesce(u.used, 0), coalesce(a.net, 0), coalesce(a.earned, 0),
+                  coalesce(u.used, 0) between case when c.budget is null then 0 else greatest(coalesce(a.net, 0), 0) end and coalesce(a.earned, 0)
+                from campaigns c
+                left join (${shardSums}) u on u.tenant_id = c.tenant_id and u.scope = 'campaign:' || c.campaign_id
+                left join (select tenant_id, campaign_id, sum(points) as net, sum(points) filter (where points > 0) as earned
                   from rule_awards where campaign_id is not null and ${t('rule_awards')} group by tenant_id, campaign_id) a
                   on a.tenant_id = c.tenant_id and a.campaign_id = c.campaign_id
                 where ${t('c')}`,
+    },
+    {
+      // The shards can give out no more than the budget has left (core/rules/budget.ts): 16 of
+      // them, one budget, and rooms that add up to at most the budget less Σ used.
+      name: 'budget_shards_hold_the_budget',
+      description: "a budget's shards are 16, carry its budget, and their rooms add up to at most what it has left",
+      rows: sql`select tenant_id, scope, count(*) as shards, min(budget) as budget, sum(used) as used, sum(room) as room,
+                  count(*) = 16 and count(distinct coalesce(budget, -1)) = 1 and count(distinct shard) = 16
+                    and sum(room) <= greatest(coalesce(min(budget), 0) - sum(used), 0) as ok
+                from budget_shards where ${t('budget_shards')} group by tenant_id, scope`,
     },
     {
       name: 'allocations_follow_journal',

@@ -13,9 +13,10 @@ import { loadMemberProfile, type EventProgram } from '../db/events.js';
 import { DEFAULT_WALLET } from './ledger.js';
 import { ladderOf, tierMultiplierOf } from './tiers.js';
 import { heldTier, membershipFactsOf } from './memberships.js';
-import { budgetsUsed, enabledRulesAt, memberStats, memberUsage } from '../db/rules.js';
+import { budgetShards, enabledRulesAt, memberStats, memberUsage, writeBudgetShards } from '../db/rules.js';
 import type { Db } from '../db/schema.js';
-
+import { budgetLeft, respread, roomOf, shardOf, spentOn, type BudgetShard } from '../core/rules/budget.js';
+import { RunAgain } from './idempotency.js';
 
 export interface EarningEvent extends EvaluatedEvent {
   type: string;
@@ -36,22 +37,56 @@ export interface Earning {
 
 const ANONYMOUS: FactsInput['member'] = { memberId: '', tier: null, grade: null, attributes: {}, birthday: null, enrolledAt: new Date(0) };
 
-/** The budget scopes a rule draws on, with each budget's size. */
-function budgetsOf(rule: Rule, campaigns: ReadonlyMap<string, Campaign>): [Scope, bigint][] {
-  const found: [Scope, bigint][] = [];
-  if (rule.limits.budget !== null) found.push([`rule:${rule.ruleId}`, rule.limits.budget]);
+/**
+ * How an event's transaction draws on budgets (core/rules/budget.ts): from its member's shard of
+ * each, or from all their shards once that held too little (`all`). One draw lives across the
+ * transaction's attempts: the attempt that finds its shard short sets `all` and runs again.
+ */
+export interface BudgetDraw {
+  shard: number;
+  all: boolean;
+  /** the shards the last evaluation locked and read: spendBudgets writes what the event gave out of them */
+  held: BudgetShard[];
+}
+
+export const budgetDraw = (memberId: string | null): BudgetDraw => ({ shard: shardOf(memberId), all: false, held: [] });
+
+/** What a scope may give out: over all its shards, or from the member's one. A budget whose shards are missing gives nothing. */
+function leftIn(shards: readonly BudgetShard[], scope: Scope, all: boolean): bigint | null {
+  const mine = shards.filter((s) => s.scope === scope);
+  if (mine.length === 0) return 0n;
+  return all ? budgetLeft(mine) : roomOf(mine[0]!);
+}
+
+/** Writes what an event gave out of the budgets it drew on, under the locks its evaluation took. */
+export async function spendBudgets(db: Db, tenantId: string, draw: BudgetDraw, spent: ReadonlyMap<Scope, bigint>): Promise<void> {
+  const written: BudgetShard[] = [];
+  for (const [scope, amount] of spent) {
+    const mine = draw.held.filter((s) => s.scope === scope);
+    if (amount === 0n || mine.length === 0) continue;
+    written.push(...(draw.all ? respread(mine, draw.shard, amount) : [spentOn(mine[0]!, amount)]));
+  }
+  await writeBudgetShards(db, tenantId, written);
+}
+
+/** The budget scopes a rule draws on. */
+function budgetsOf(rule: Rule, campaigns: ReadonlyMap<string, Campaign>): Scope[] {
+  const found: Scope[] = [];
+  if (rule.limits.budget !== null) found.push(`rule:${rule.ruleId}`);
   const campaign = rule.campaignId === null ? undefined : campaigns.get(rule.campaignId);
-  if (campaign && campaign.budget !== null) found.push([`campaign:${campaign.campaignId}`, campaign.budget]);
+  if (campaign && campaign.budget !== null) found.push(`campaign:${campaign.campaignId}`);
   return found;
 }
 
 /**
- * Runs the rules. With `lock`, the budget rows an award draws on are locked before the final
- * evaluation, so concurrent events never give out more than a budget holds (the caller already
- * holds the member's wallet lock, which serialises that member's caps).
+ * Runs the rules. With `budgets` (an event's transaction), the budget shards an award draws on are
+ * locked before the final evaluation, so concurrent events never give out more than a budget
+ * holds (the caller already holds the member's wallet lock, which serialises that member's caps).
+ * An evaluation its member's shards would trim runs again on all of them: only there is the trim
+ * the budget's own. Without (a quote), budgets are read as they stand.
  */
 export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: string, program: EventProgram, input: {
-  event: EarningEvent; basket: Basket; memberId: string | null; lock: boolean;
+  event: EarningEvent; basket: Basket; memberId: string | null; budgets: BudgetDraw | null;
   /** called with the other wallets the event may pay into, before any budget row is locked */
   lockWallets?: (wallets: string[]) => Promise<void>;
   /** evaluate as if the member had this tier: the one an event lifts them to (upgradeRate crossing_event) */
@@ -79,7 +114,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   const usage = memberId !== null && caps.size > 0
     ? await memberUsage(db, tenantId, memberId, caps, event.occurredAt, program.timeZone)
     : () => ({ points: 0n, times: 0 });
-  const budgeted = new Map(rules.flatMap((r) => budgetsOf(r.rule, campaigns)));
+  const budgeted = new Set(rules.flatMap((r) => budgetsOf(r.rule, campaigns)));
   const unlimitedBudgets: LimitState = { usage, budgetLeft: () => null };
   const evaluation = { rules, campaigns, basket, facts, event };
   const unbudgeted = evaluate({ ...evaluation, limits: unlimitedBudgets });
@@ -91,15 +126,19 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
   // Lock only the budgets this event would draw on: events that earn nothing from a budgeted rule never wait for it.
   const drawing = new Set(unbudgeted
     .filter((a) => a.points > 0n)
-    .flatMap((a) => budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns).map(([scope]) => scope)));
-  const used = await budgetsUsed(db, tenantId, [...drawing], input.lock);
-  const awards = evaluate({
-    ...evaluation,
-    limits: { usage, budgetLeft: (scope) => (budgeted.has(scope) ? budgeted.get(scope)! - (used.get(scope) ?? 0n) : null) },
-  });
+    .flatMap((a) => budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns)));
+  const draw = input.budgets;
+  const all = draw === null || draw.all;
+  const shards = await budgetShards(db, tenantId, [...drawing], { shard: all ? null : draw.shard, lock: draw !== null });
+  if (draw) draw.held = shards;
+  const awards = evaluate({ ...evaluation, limits: { usage, budgetLeft: (scope) => (budgeted.has(scope) ? leftIn(shards, scope, all) : null) } });
+  if (!all && awards.some((a) => a.limitedBy.includes('rule_budget') || a.limitedBy.includes('campaign_budget'))) {
+    draw.all = true;
+    throw new RunAgain('a budget shard holds too little for this event: it runs again holding all the shards');
+  }
   const spent = new Map<Scope, bigint>();
   for (const a of awards) {
-    for (const [scope] of budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns)) {
+    for (const scope of budgetsOf(rules.find((r) => r.rule.ruleId === a.ruleId)!.rule, campaigns)) {
       spent.set(scope, (spent.get(scope) ?? 0n) + a.points);
     }
   }

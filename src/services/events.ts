@@ -32,12 +32,15 @@ import { recordEventAccounting } from './accounting.js';
 import { markWelcomed } from '../db/members.js';
 import { lockMemberTier } from '../db/tiers.js';
 import { findIdempotency, loadEntry, loadHold, type Trx } from '../db/ledger.js';
-import { awardsOf, budgetsUsed, campaignsById, rulesAt, spendBudgets, type AwardRow, type RuleRef } from '../db/rules.js';
+import { awardsOf, budgetShards, campaignsById, rulesAt, writeBudgetShards, type AwardRow, type RuleRef } from '../db/rules.js';
+import { respread, shardOf } from '../core/rules/budget.js';
 import { returnedOf } from '../core/achievements/progress.js';
 import { progressOnEvent, progressOnReturn, progressOnWallet, progressPlan } from './achievements.js';
 import type { Laurel } from './context.js';
 import { earningNothing, inHoldout, withoutAwards } from './analytics.js';
-import { amountsByWallet, decidableOnProfile, earningOnProfile, evaluateEarning, explained, rulesFor, type EarningEvent } from './earning.js';
+import {
+  amountsByWallet, budgetDraw, decidableOnProfile, earningOnProfile, evaluateEarning, explained, rulesFor, spendBudgets, type EarningEvent,
+} from './earning.js';
 import { idempotent, requestHash } from './idempotency.js';
 import { checkSurveyResponse } from '../core/engagement/nps.js';
 import { poolEarnings } from './households.js';
@@ -181,6 +184,8 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
     orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
   });
+  // Its member's budget shards, or all of them once those held too little: kept across the transaction's attempts.
+  const budgets = budgetDraw(member.memberId);
   const alone = () => store(laurel, tenantId, key, request, program, async (trx, now, lookup) => {
     // The member's lock first, in one statement with what the rules read of them: their caps and
     // stats are read under it, and a twin of this event waits here, then replays.
@@ -207,7 +212,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       : null;
     if (captured) wallets.set(DEFAULT_WALLET, await lockMemberWallet(trx, tenantId, member.memberId, DEFAULT_WALLET, now));
     const evaluate = (tier?: string) => evaluateEarning(trx, laurel.strategies, tenantId, program, {
-      event: earningEvent, basket, memberId: member.memberId, lock: true, tier, profile,
+      event: earningEvent, basket, memberId: member.memberId, budgets, tier, profile,
       lockWallets: async (codes) => {
         for (const code of codes) if (!wallets.has(code)) wallets.set(code, await lockMemberWallet(trx, tenantId, member.memberId, code, now));
       },
@@ -226,7 +231,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
     }
     const explanation = earning.awards.map(explained);
     const amounts = earnedAmounts(explanation);
-    await spendBudgets(trx, tenantId, earning.spent);
+    await spendBudgets(trx, tenantId, budgets, earning.spent);
     const eventId = uuidv7(now.getTime());
     const results: LedgerResult[] = captured ? [captured] : [];
     const entries: EventEntry[] = [];
@@ -464,7 +469,7 @@ async function recordReturn(laurel: Laurel, tenantId: string, key: string, reque
       returned: returnedOf(lines, decision.returned, { amount: decision.refundAmount, total: purchase.total!, paidLeft: decision.paidLeft }),
     }));
     // After the wallets: budget rows are always locked last.
-    await giveBackBudgets(trx, tenantId, rules.map((r) => r.rule), campaigns, explanation);
+    await giveBackBudgets(trx, tenantId, purchase.memberId, rules.map((r) => r.rule), campaigns, explanation);
     const record = newRecord(request, eventId, purchase.memberId, now, {
       currency: purchase.currency, refundAmount: decision.refundAmount, purchaseEventId: purchase.eventId,
       purchaseExternalId: purchase.externalId, entries, explanation,
@@ -492,8 +497,8 @@ async function givePointsBack(trx: Trx, now: Date, tenantId: string, purchase: E
   return reverseWithin(trx, now, { tenantId, ...request, entryId: purchase.pointsEntryId, amount: after - before });
 }
 
-/** A return gives back to the budgets what it takes back from the member. */
-async function giveBackBudgets(trx: Trx, tenantId: string, rules: readonly { ruleId: string; limits: { budget: bigint | null } }[],
+/** A return gives back to the budgets what it takes back from the member: it holds all of their shards, which it spreads again. */
+async function giveBackBudgets(trx: Trx, tenantId: string, memberId: string, rules: readonly { ruleId: string; limits: { budget: bigint | null } }[],
   campaigns: ReadonlyMap<string, { budget: bigint | null }>, taken: readonly Explained[]): Promise<void> {
   const back = new Map<Scope, bigint>();
   for (const t of taken) {
@@ -503,8 +508,11 @@ async function giveBackBudgets(trx: Trx, tenantId: string, rules: readonly { rul
     }
   }
   if (back.size === 0) return;
-  await budgetsUsed(trx, tenantId, [...back.keys()], true);
-  await spendBudgets(trx, tenantId, back);
+  const shards = await budgetShards(trx, tenantId, [...back.keys()], { shard: null, lock: true });
+  await writeBudgetShards(trx, tenantId, [...back].flatMap(([scope, amount]) => {
+    const mine = shards.filter((s) => s.scope === scope);
+    return mine.length === 0 || amount === 0n ? [] : respread(mine, shardOf(memberId), amount);
+  }));
 }
 
 function newRecord(request: EventRequest, eventId: string, memberId: string, now: Date, fields: Partial<EventRecord>): EventRecord {

@@ -78,8 +78,15 @@ const constraintOf = (e: unknown): string | undefined => (e as { constraint?: st
 export const isUniqueViolation = (e: unknown, constraint?: string): boolean =>
   sqlState(e) === '23505' && (constraint === undefined || constraintOf(e) === constraint || String((e as Error).message).includes(constraint));
 
-/** Deadlocks and serialization failures: safe to run the whole transaction again. */
-const isTransient = (e: unknown): boolean => sqlState(e) === '40P01' || sqlState(e) === '40001';
+/**
+ * Thrown by work that finds it must lock more than it did before it may decide (an event whose
+ * budget shard holds too little, services/earning.ts): its transaction ends, writing nothing, and
+ * runs again, the work having noted what to lock from the start.
+ */
+export class RunAgain extends Error {}
+
+/** Deadlocks, serialization failures and work that must run again: safe to run the whole transaction again. */
+const isTransient = (e: unknown): boolean => sqlState(e) === '40P01' || sqlState(e) === '40001' || e instanceof RunAgain;
 
 export async function idempotent<T>(laurel: Laurel, tenantId: string, key: string, operation: string, request: unknown,
   work: IdempotentWork<T>, options: IdempotentOptions = {}): Promise<T> {

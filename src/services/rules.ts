@@ -13,7 +13,7 @@ import { withBasket } from '../core/rules/facts.js';
 import { validateCampaign, validateRule, type Campaign, type Rule } from '../core/rules/rule.js';
 import { eventOf, factsOfRow, loadEventProgram, programEvents, returnIdsOf } from '../db/events.js';
 import {
-  awardsOf, budgetsUsed, campaignsById, insertCampaign, insertNextVersion, insertRule, listCampaigns as listCampaignRows, listRules as listRuleRows,
+  awardsOf, budgetsUsed, campaignsById, setBudget, insertCampaign, insertNextVersion, insertRule, listCampaigns as listCampaignRows, listRules as listRuleRows,
   listVersions, loadCampaign, loadRule as loadRuleRow, memberUsage, setRuleEnabled, updateCampaign as updateCampaignRow,
 } from '../db/rules.js';
 import type { Laurel } from './context.js';
@@ -49,6 +49,7 @@ export async function createRule(laurel: Laurel, tenantId: string, programId: st
   return writeOnce(laurel, tenantId, options.idempotencyKey, 'create_rule', { id, definition, enabled }, async (trx, now) => {
     const rule: Rule = { ...definition, ruleId: uuidv7(now.getTime()), programId: id, version: 1, enabled };
     await insertRule(trx, tenantId, rule, options.actor, now);
+    await setBudget(trx, tenantId, `rule:${rule.ruleId}`, rule.limits.budget);
     return { ...rule, budgetUsed: 0n };
   });
 }
@@ -68,6 +69,7 @@ export async function updateRule(laurel: Laurel, tenantId: string, ruleId: strin
     const locked = (await loadRuleRow(trx, tenantId, current.ruleId, { lock: true }))!;
     const next: Rule = { ...definition, ruleId: locked.ruleId, programId: locked.programId, version: locked.version + 1, enabled: locked.enabled };
     await insertNextVersion(trx, tenantId, next, options.actor, now);
+    await setBudget(trx, tenantId, `rule:${next.ruleId}`, next.limits.budget);
     return { ...next, budgetUsed: locked.budgetUsed };
   });
 }
@@ -97,6 +99,7 @@ export async function createCampaign(laurel: Laurel, tenantId: string, programId
   return writeOnce(laurel, tenantId, idempotencyKey, 'create_campaign', { programId: program.programId, fields }, async (trx, now) => {
     const campaign: Campaign = { ...fields, campaignId: uuidv7(now.getTime()), programId: program.programId };
     await insertCampaign(trx, tenantId, campaign, now);
+    await setBudget(trx, tenantId, `campaign:${campaign.campaignId}`, campaign.budget);
     return { ...campaign, budgetUsed: 0n };
   });
 }
@@ -115,6 +118,7 @@ export async function updateCampaign(laurel: Laurel, tenantId: string, campaignI
     const locked = (await loadCampaign(trx, tenantId, current.campaignId, true))!;
     const next = { ...locked, ...fields };
     await updateCampaignRow(trx, tenantId, next, laurel.clock.now());
+    await setBudget(trx, tenantId, `campaign:${next.campaignId}`, next.budget);
     return next;
   });
 }
@@ -158,7 +162,7 @@ export async function quote(laurel: Laurel, tenantId: string, input: QuoteInput)
       externalId: event.externalId, type: event.type, channel: event.channel, location: event.location, occurredAt: event.occurredAt ?? now,
       orderId: event.orderId, currency: event.currency ?? program.currency, attributes: event.attributes, paidWithPoints,
     },
-    basket, memberId, lock: false,
+    basket, memberId, budgets: null,
   });
   const awards = earning.awards.map(explained);
   const wallets = amountsByWallet(awards).map(([wallet, amount]) => ({ wallet, amount }));
@@ -224,7 +228,7 @@ export async function dryRun(laurel: Laurel, tenantId: string, ruleId: string, i
   const replay = caps.size === 0 && budgeted.length === 0 ? null : replayLimits({
     rule, campaign, timeZone, replayed: new Set(rows.map((r) => r.event_id)),
     recorded: [...recorded, ...await awardsOf(laurel.db, tenantId, await returnIdsOf(laurel.db, tenantId, rows.map((r) => r.event_id)))],
-    budgetUsed: await budgetsUsed(laurel.db, tenantId, budgeted, false),
+    budgetUsed: await budgetsUsed(laurel.db, tenantId, budgeted),
   });
   const events: DryRunEvent[] = [];
   // In the order the events occurred: each sees the caps and budgets the ones before it used.
