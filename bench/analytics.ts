@@ -70,6 +70,10 @@ async function build(laurel: Laurel, fx: Fixture, members: number, events: numbe
       select ${t}::uuid, ${id('r', g)}, ${p}::uuid, ${wallet}::uuid, md5(${`${fx.runId}:m:`}::text || ${member})::uuid, 'redeem', 50, 'bench', ${at} + interval '1 hour'
       from generate_series(${from}::int, ${to}::int) g where g % 10 = 0`.execute(laurel.db);
   }
+  // what each purchase event adds on the event path (migration 0113), in one statement
+  await sql`insert into member_purchase_months (tenant_id, member_id, month, purchases, spend)
+    select e.tenant_id, e.member_id, laurel_month_of(e.occurred_at, z.time_zone), count(*), sum(e.total)
+    from events e join tenants z on z.tenant_id = e.tenant_id where e.tenant_id = ${t} and e.type = 'purchase' group by 1, 2, 3`.execute(laurel.db);
   await sql`analyze members, events, member_activity, journal_entries, reward_instances`.execute(laurel.db);
   const { rows: [n] } = await sql<{ n: string }>`select count(*) as n from journal_entries where tenant_id = ${t}`.execute(laurel.db);
   return Number(n!.n);

@@ -111,6 +111,27 @@ describe('migrate', () => {
     ]);
   });
 
+  it("0113 adds up each member's purchase events per month of their tenant's zone", async () => {
+    const db = await (await emptyDatabase()).open();
+    const all = await loadMigrations();
+    await migrate(db.db, all.filter((x) => x.version < 113));
+    const [t, p, m] = ['01', '02', '03'].map((x) => `0190d0c2-0000-7000-8000-0000000000${x}`);
+    await db.db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      await sql`insert into tenants (tenant_id, name, time_zone, currency, created_at, member_token_secret) values (${t}, 'T', 'Pacific/Auckland', 'NZD', now(), 'secret')`.execute(trx);
+      // 11:00 UTC on 31 December 2026 is 2027 in Auckland; a review is no purchase
+      for (const [i, type, at, total] of [[1, 'purchase', '2026-12-31T10:59:00Z', 1000], [2, 'purchase', '2026-12-31T11:00:00Z', 2000],
+        [3, 'purchase', '2027-01-20T00:00:00Z', 500], [4, 'review', '2027-01-21T00:00:00Z', null]] as const) {
+        await sql`insert into events (tenant_id, event_id, program_id, member_id, external_id, type, occurred_at, currency, total, paid_with_points, payload, points, created_at)
+          values (${t}, ${`0190d0c2-0000-7000-8000-0000000001${i}0`}, ${p}, ${m}, ${`e${i}`}, ${type}, ${at}, 'NZD', ${total}, 0, '{}', 0, now())`.execute(trx);
+      }
+    });
+    await migrate(db.db);
+    const { rows } = await sql<{ month: number; purchases: string; spend: string }>`
+      select month, purchases::text, spend::text from member_purchase_months where tenant_id = ${t} and member_id = ${m} order by month`.execute(db.db);
+    expect(rows).toEqual([{ month: 2026 * 12 + 11, purchases: '1', spend: '1000' }, { month: 2027 * 12, purchases: '2', spend: '2500' }]);
+  });
+
   it('splits a no-transaction file into its statements', () => {
     expect(statementsOf('-- laurel: no-transaction\n-- why\ncreate index concurrently if not exists i on t (a);\n\ncreate index concurrently j on t (b)\n  where b > 0;\n'))
       .toEqual(['create index concurrently if not exists i on t (a)', 'create index concurrently j on t (b)\n  where b > 0']);

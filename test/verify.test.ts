@@ -293,6 +293,14 @@ describe('verify reports exactly the invariant a damage breaks, naming the entit
     expect(check.failures).toEqual([expect.objectContaining({ scope: `rule:${l.ruleId}`, shards: 16 })]);
   });
 
+  it("a member's purchases of a month +1: purchase_months_follow_events, the member and month", async () => {
+    const l = await ledger();
+    await damage((trx) => sql`update member_purchase_months set purchases = purchases + 1 where tenant_id = ${l.t} and member_id = ${l.a}`.execute(trx));
+    const check = await failed(l.t, "a member's purchases of a month +1");
+    expect(check.name).toBe('purchase_months_follow_events');
+    expect(check.failures).toEqual([expect.objectContaining({ member_id: l.a, purchases: 2, events: 1, spend: 5000, events_spend: 5000 })]);
+  });
+
   it('without the bypass, the journal refuses the damage: append-only', async () => {
     const l = await ledger();
     for (const statement of [

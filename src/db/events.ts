@@ -271,10 +271,22 @@ export function eventRowsParts(tenantId: string, rows: readonly EventRows[], now
   if (awards.length > 0) parts.push(sql`awards as (${insertRows('rule_awards', awards)})`);
   const activity = rows.flatMap((r) => activityRows(tenantId, r.activity));
   if (activity.length > 0) parts.push(sql`activity as (${insertRows('member_activity', activity)})`);
+  const purchases = rows.map((r) => r.event).filter((e) => e.type === 'purchase');
+  if (purchases.length > 0) parts.push(sql`months as (${addPurchaseMonths(tenantId, purchases)})`);
   const progressed = rows.flatMap((r) => (r.progress ? [r.progress] : []));
   if (progressed.length > 0) parts.push(...progressParts(tenantId, progressed, now));
   return parts;
 }
+
+/** Purchases added to their members' months (migration 0113), which memberStats sums. */
+const addPurchaseMonths = (tenantId: string, purchases: readonly EventRecord[]) => sql`
+  insert into member_purchase_months (tenant_id, member_id, month, purchases, spend)
+  select ${tenantId}::uuid, v.member, laurel_month_of(v.at, t.time_zone), count(*), coalesce(sum(v.total), 0)
+  from ${unnested(purchases, [['member', 'uuid', (e) => e.memberId], ['at', 'timestamptz', (e) => e.occurredAt], ['total', 'bigint', (e) => e.total]])}
+  join tenants t on t.tenant_id = ${tenantId}
+  group by v.member, laurel_month_of(v.at, t.time_zone)
+  on conflict (tenant_id, member_id, month) do update
+    set purchases = member_purchase_months.purchases + excluded.purchases, spend = member_purchase_months.spend + excluded.spend`;
 
 /** The facts a purchase's rules saw, for its returns and for dry runs. */
 export const factsOfRow = (row: EventRow): Facts | null => (row.facts === null ? null : decodeJson<Facts>(row.facts));

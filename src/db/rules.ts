@@ -1,7 +1,6 @@
 // Rule, campaign and award queries. Definitions are stored as plain JSON (numbers, ISO dates):
 // every amount in a rule is at most 10^12, exact in a double.
 import { sql, type Selectable } from 'kysely';
-import { DateTime } from 'luxon';
 import type { Scope, Usage } from '../core/rules/evaluate.js';
 import { periodBounds } from '../core/rules/evaluate.js';
 import { NO_STATS, type MemberStats } from '../core/rules/facts.js';
@@ -303,19 +302,20 @@ export async function awardsOf(db: Db, tenantId: string, eventIds: readonly stri
   }));
 }
 
-/** The member's purchases before this event: counts and money paid, lifetime, this year and this month (tenant's zone). */
-export async function memberStats(db: Db, tenantId: string, memberId: string, at: Date, timeZone: string): Promise<MemberStats> {
-  const local = DateTime.fromJSDate(at, { zone: timeZone });
-  const year = local.startOf('year').toJSDate();
-  const month = local.startOf('month').toJSDate();
-  const { rows } = await sql<{ purchases: bigint; year_count: bigint; month_count: bigint; spend: bigint; year_spend: bigint }>`
-    select count(*) as purchases,
-           count(*) filter (where occurred_at >= ${year}) as year_count,
-           count(*) filter (where occurred_at >= ${month}) as month_count,
-           coalesce(sum(total), 0) as spend,
-           coalesce(sum(total) filter (where occurred_at >= ${year}), 0) as year_spend
-    from events where tenant_id = ${tenantId} and member_id = ${memberId} and type = 'purchase'`.execute(db);
-  const r = rows[0];
+/**
+ * The member's purchases before this event: counts and money paid, lifetime, this year and this
+ * month (tenant's zone), summed over their months (migration 0113) as a scan of their purchase
+ * events would count them: a month from the start of the year or month on, whatever comes later.
+ */
+export async function memberStats(db: Db, tenantId: string, memberId: string, at: Date): Promise<MemberStats> {
+  const { rows: [r] } = await sql<{ purchases: string; year_count: string; month_count: string; spend: string; year_spend: string }>`
+    select coalesce(sum(m.purchases), 0) as purchases,
+           coalesce(sum(m.purchases) filter (where m.month >= n.month / 12 * 12), 0) as year_count,
+           coalesce(sum(m.purchases) filter (where m.month >= n.month), 0) as month_count,
+           coalesce(sum(m.spend), 0) as spend,
+           coalesce(sum(m.spend) filter (where m.month >= n.month / 12 * 12), 0) as year_spend
+    from (select laurel_month_of(${at}::timestamptz, t.time_zone) as month from tenants t where t.tenant_id = ${tenantId}) n
+    left join member_purchase_months m on m.tenant_id = ${tenantId} and m.member_id = ${memberId}`.execute(db);
   if (!r) return NO_STATS;
   return {
     purchases: BigInt(r.purchases), purchasesThisYear: BigInt(r.year_count), purchasesThisMonth: BigInt(r.month_count),

@@ -233,6 +233,16 @@ export interface RulesTable {
   updated_at: Timestamp;
 }
 
+/** A member's purchases per month of the tenant's zone (migration 0113): what member.stats sums */
+export interface MemberPurchaseMonthsTable {
+  tenant_id: string;
+  member_id: string;
+  /** year × 12 + month − 1 */
+  month: number;
+  purchases: bigint;
+  spend: bigint;
+}
+
 /** A budget's shards (migration 0112, core/rules/budget.ts) */
 export interface BudgetShardsTable {
   tenant_id: string;
@@ -848,6 +858,7 @@ export interface Database {
   campaigns: CampaignsTable;
   rules: RulesTable;
   budget_shards: BudgetShardsTable;
+  member_purchase_months: MemberPurchaseMonthsTable;
   rule_versions: RuleVersionsTable;
   rule_awards: RuleAwardsTable;
   job_schedules: JobSchedulesTable;

@@ -235,6 +235,21 @@ function checks(now: Date, tenant: RawBuilder<unknown>): { name: string; descrip
                 from budget_shards where ${t('budget_shards')} group by tenant_id, scope`,
     },
     {
+      // The running counters member.stats sums (migration 0113) are what a scan of the purchase events would count.
+      name: 'purchase_months_follow_events',
+      description: "a member's purchases and spend per month of the tenant's zone (what member.stats sums) are those of their purchase events",
+      rows: sql`select coalesce(c.tenant_id, e.tenant_id) as tenant_id, coalesce(c.member_id, e.member_id) as member_id, coalesce(c.month, e.month) as month,
+                  c.purchases, e.purchases as events, c.spend, e.spend as events_spend,
+                  coalesce(c.purchases = e.purchases and c.spend = e.spend, false) as ok
+                from (select * from member_purchase_months where ${t('member_purchase_months')}) c
+                full join (select x.tenant_id, x.member_id, laurel_month_of(x.occurred_at, z.time_zone) as month, count(*) as purchases,
+                             coalesce(sum(x.total), 0) as spend
+                           from events x join tenants z on z.tenant_id = x.tenant_id
+                           where x.type = 'purchase' and x.member_id is not null and ${t('x')}
+                           group by x.tenant_id, x.member_id, laurel_month_of(x.occurred_at, z.time_zone)) e
+                  on e.tenant_id = c.tenant_id and e.member_id = c.member_id and e.month = c.month`,
+    },
+    {
       name: 'allocations_follow_journal',
       description: "an earning purchase's accounting allocation carries the points of its earn entry, and its returns have taken back exactly their share of it (migration 0050)",
       rows: sql`select a.tenant_id, a.purchase_event_id, a.points, a.amount, j.amount as earned, coalesce(r.points_back, 0) as points_back,

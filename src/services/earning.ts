@@ -107,7 +107,7 @@ export async function evaluateEarning(db: Db, strategies: Strategies, tenantId: 
     ? await membershipFactsOf(db, tenantId, memberId, event.occurredAt) : undefined;
   const profile = { ...(loaded ?? ANONYMOUS), tier, tierMultiplier: tierMultiplierOf(ladder, tier), membership };
   const stats = memberId !== null && rules.some((r) => readsStats(r.rule.condition))
-    ? await memberStats(db, tenantId, memberId, event.occurredAt, program.timeZone) : NO_STATS;
+    ? await memberStats(db, tenantId, memberId, event.occurredAt) : NO_STATS;
   const facts = factsOf({ event: { ...event, type: event.type }, basket, member: profile, stats, timeZone: program.timeZone });
   if (rules.length === 0) return { awards: [], facts, spent: new Map(), excluded: [] };
   const caps = capsOf(rules, campaigns);

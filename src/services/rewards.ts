@@ -116,7 +116,7 @@ async function memberContext(db: Db, tenantId: string, programId: string, member
   const ladder = ladderOf(program.ladder);
   const stored = (await loadMemberProfile(db, tenantId, memberId))!;
   const profile = { ...stored, tier: (await heldTier(db, tenantId, ladder, memberId, stored.tier, now)).tier };
-  const stats = needsStats ? await memberStats(db, tenantId, memberId, now, program.timeZone) : NO_STATS;
+  const stats = needsStats ? await memberStats(db, tenantId, memberId, now) : NO_STATS;
   const facts = factsOf({
     event: { type: 'reward', externalId: '', channel, location: null, orderId: null, occurredAt: now, attributes: {}, currency: program.currency, paidWithPoints: 0n },
     basket: basketOf([], 0n), member: profile, stats, timeZone: program.timeZone,
