@@ -153,6 +153,11 @@ describe('payment events', () => {
       [{ amount: 1.5 }, 400, 'amount'],
       [{ currency: 'USD' }, 400, 'currency'],
       [{ occurredAt: 'yesterday' }, 400, 'occurredAt'],
+      // found by test/http-fuzz.test.ts: the month after 9999-12-31 is no date PostgreSQL takes as written
+      [{ occurredAt: '9999-12-31T23:59:59.999Z' }, 400, 'occurredAt'],
+      [{ periodStart: '9999-12-15T00:00:00Z' }, 400, 'periodStart'],
+      [{ occurredAt: '0000-01-01T00:00:00Z' }, 400, 'occurredAt'],
+      [{ periodEnd: '10000-01-01T00:00:00Z' }, 400, 'periodEnd'],
       [{ provider: 'stripe' }, 400, 'provider'],
       [{ provider: 'Not A Provider' }, 400, 'provider'],
       [{ eventId: '' }, 400, 'eventId'],

@@ -240,6 +240,10 @@ export async function recordPayment(laurel: Laurel, tenantId: string, input: Rec
   if (amount > 0n && currency === null) throw invalid('currency', 'currency is required with an amount');
   if (currency !== null && currency !== plan.currency) throw invalid('currency', `the plan is paid in ${plan.currency}`);
 
+  if (type === 'paid' && periodEnd === null && (periodEndOf(plan.period, periodStart ?? occurredAt)?.getUTCFullYear() ?? 0) > 9999) {
+    throw invalid(periodStart ? 'periodStart' : 'occurredAt', "the plan's period from this date would end after 9999");
+  }
+
   const key = { tenantId, programId: program.programId, provider, eventId };
   return laurel.db.transaction().execute(async (trx) => {
     const now = laurel.clock.now();

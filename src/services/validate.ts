@@ -20,8 +20,10 @@ export function requireText(value: unknown, field: string, max = 500): string {
   return text;
 }
 
+/** A date-time from 1970 to 9999, as events take them: outside, the database cannot store it (year 0), or a date derived from it (a year past 9999). */
 export function requireDate(value: unknown, field: string): Date {
   const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
   if (!date || Number.isNaN(date.getTime())) throw invalid(field, `${field} must be a date-time`);
+  if (date.getUTCFullYear() < 1970 || date.getUTCFullYear() > 9999) throw invalid(field, `${field} must be between 1970 and 9999`);
   return date;
 }
