@@ -34,6 +34,11 @@ const LINES = [{ sku: 'BAG', quantity: 1, unitPrice: 10_000 }];
 const purchase = (p: Program, memberId: string, externalId: string) =>
   ingestEvent(laurel, p.tenantId, { programId: p.programId, externalId, type: 'purchase', memberId, lines: LINES });
 
+/** A point per euro paid, under a budget */
+const budgetedRule = (p: Program, budget: number, name = 'Launch') => createRule(laurel, p.tenantId, p.programId, {
+  name, trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget },
+}, { actor: 'test' });
+
 async function awarded(p: Program, where: { ruleId?: string; campaignId?: string } = {}): Promise<{ rows: number; points: bigint }> {
   let q = laurel.db.selectFrom('rule_awards').select([sql<number>`count(*)::int`.as('n'), sql<string>`coalesce(sum(points), 0)::text`.as('s')])
     .where('tenant_id', '=', p.tenantId);
@@ -60,9 +65,7 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
 
   it('50 members buy at once against a rule budget of 1,000 (100 each): exactly 10 earn, 1,000 in all', async () => {
     const p = await newProgram(laurel);
-    const rule = await createRule(laurel, p.tenantId, p.programId, {
-      name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 1000 },
-    }, { actor: 'test' });
+    const rule = await budgetedRule(p, 1000);
     const members = await Promise.all(times(50, () => newMember(laurel, p)));
     const { ok, failed } = await race(members.map((m, i) => () => purchase(p, m, `order-${i}`)));
     expect(failed.map(codeOf)).toEqual([]);
@@ -84,9 +87,7 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
 
   it("64 members buy at once against a budget of 5,000 in 16 shards: the shards' rooms run out unevenly, and exactly 50 earn", async () => {
     const p = await newProgram(laurel);
-    const rule = await createRule(laurel, p.tenantId, p.programId, {
-      name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 5000 },
-    }, { actor: 'test' });
+    const rule = await budgetedRule(p, 5000);
     const members = await Promise.all(times(64, () => newMember(laurel, p)));
     const { ok, failed } = await race(members.map((m, i) => () => purchase(p, m, `order-${i}`)));
     expect(failed.map(codeOf)).toEqual([]);
@@ -169,9 +170,7 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
 
   it('the same event sent 10 times at once is applied once, and every sender gets the same answer', async () => {
     const p = await newProgram(laurel);
-    const rule = await createRule(laurel, p.tenantId, p.programId, {
-      name: 'Budgeted', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 1000 },
-    }, { actor: 'test' });
+    const rule = await budgetedRule(p, 1000, 'Budgeted');
     const m = await newMember(laurel, p);
     const { ok, failed } = await race(times(10, () => () => purchase(p, m, 'order-twin')));
     expect(failed.map(codeOf)).toEqual([]);
@@ -207,9 +206,7 @@ describe.skipIf(!onPostgres)('rule limits under concurrency on PostgreSQL (separ
 
   it('returns racing purchases give budget back: the budget is never over-spent and ends where the awards say', async () => {
     const p = await newProgram(laurel);
-    const rule = await createRule(laurel, p.tenantId, p.programId, {
-      name: 'Launch', trigger: 'purchase', effect: { type: 'points_per_amount', points: 1, per: 100 }, limits: { budget: 1000 },
-    }, { actor: 'test' });
+    const rule = await budgetedRule(p, 1000);
     const members = await Promise.all(times(30, () => newMember(laurel, p)));
     // 10 purchases take the whole budget; then their returns race 20 new purchases
     for (const [i, m] of members.slice(0, 10).entries()) expect((await purchase(p, m, `first-${i}`)).points).toBe(100n);
