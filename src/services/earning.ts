@@ -62,8 +62,10 @@ function leftIn(shards: readonly BudgetShard[], scope: Scope, all: boolean): big
 export async function spendBudgets(db: Db, tenantId: string, draw: BudgetDraw, spent: ReadonlyMap<Scope, bigint>): Promise<void> {
   const written: BudgetShard[] = [];
   for (const [scope, amount] of spent) {
+    if (amount === 0n) continue;
     const mine = draw.held.filter((s) => s.scope === scope);
-    if (amount === 0n || mine.length === 0) continue;
+    // A budget without shards gives nothing (leftIn), so points spent from it were decided on other locks than these.
+    if (mine.length === 0) throw new Error(`${scope}: points spent from a budget whose shards this evaluation did not lock`);
     written.push(...(draw.all ? respread(mine, draw.shard, amount) : [spentOn(mine[0]!, amount)]));
   }
   await writeBudgetShards(db, tenantId, written);
