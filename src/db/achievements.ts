@@ -98,21 +98,29 @@ export async function addTallies(db: Db, tenantId: string, memberId: string, row
 /**
  * One range's tallies (r: achievement a, periods lo to hi) of a member (given, or a column such as
  * q.m), for a lateral join: probed through the key's leading columns for each range, never by a
- * scan of the tenant's tallies for the member (member_id is the key's third column). OFFSET 0 keeps
- * the planner from flattening it into a join it may hash over that scan.
+ * scan of the tenant's tallies for the member (member_id is the key's third column). A range marked
+ * r.unheld reads nothing once the member holds a live unlock of the achievement (a one-time
+ * achievement held decides nothing on its tallies): a one-time filter, probed once per range.
+ * OFFSET 0 keeps the planner from flattening it into a join it may hash over that scan.
  */
 const talliesIn = (tenantId: unknown, memberId: unknown) => sql`
   select t.achievement_id, t.period, t.key, t.value from achievement_tallies t
   where t.tenant_id = ${tenantId} and t.achievement_id = r.a and t.member_id = ${memberId} and t.period between r.lo and r.hi
+    and not (r.unheld and exists (select 1 from achievement_unlocks x
+      where x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = r.a and x.revoked_at is null))
   offset 0`;
+
+/** The columns of talliesIn's ranges (a, lo, hi, unheld), as unnest's arguments. */
+const rangeColumns = (ranges: readonly TallyRange[]) =>
+  sql`${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[], ${ranges.map((r) => r.unheld ?? false)}::boolean[]`;
 
 /** The member's tallies of each achievement within its own range of periods, in one statement. */
 export async function readTallies(db: Db, tenantId: string, memberId: string,
-  ranges: readonly { achievementId: string; from: number; to: number }[]): Promise<TallyRow[]> {
+  ranges: readonly PeriodRange[]): Promise<TallyRow[]> {
   if (ranges.length === 0) return [];
   const { rows } = await sql<{ achievement_id: string; period: number; key: string; value: string | bigint }>`
     select t.achievement_id, t.period, t.key, t.value
-    from unnest(${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[]) as r(a, lo, hi)
+    from unnest(${rangeColumns(ranges)}) as r(a, lo, hi, unheld)
     cross join lateral (${talliesIn(tenantId, memberId)}) t
   `.execute(db);
   return rows.map((r) => ({ achievementId: r.achievement_id, period: r.period, key: r.key, value: BigInt(r.value) }));
@@ -494,24 +502,29 @@ export interface EventState {
   tallies: TallyRow[];
   /** live unlocks in the ranges asked for */
   live: { achievementId: string; period: number; cycle: number }[];
-  /** how many live unlocks the achievements asked to count hold (a milestone's next crossing is numbered from it) */
-  counts: Map<string, number>;
+  /** each milestone asked for: its last live cycle (its next crossing is numbered after it) */
+  lastCycles: Map<string, number>;
   /** the points wallet's available balance, when asked for */
   balance: bigint;
 }
 
-/** Live unlocks counted per achievement, as a part of a union (src 'count'). */
-const liveCounts = (tenantId: unknown, memberId: unknown, achievementIds: unknown) => sql`
-  select 'count' as src, achievement_id, 0 as period, null as key, count(*)::bigint as value from achievement_unlocks
-  where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${achievementIds}) and revoked_at is null
-  group by achievement_id`;
+/**
+ * Each achievement's last live cycle (in period 0: a milestone's), as a part of a union (src
+ * 'count'): one probe of the live unlocks' index, however many the member holds. A milestone's
+ * unlocks are never revoked (no contribution of a purchase is in them), so its cycles run 1..n.
+ */
+const lastCycles = (tenantId: unknown, memberId: unknown, achievementIds: unknown) => sql`
+  select 'count' as src, a.id as achievement_id, 0 as period, null as key,
+         (select coalesce(max(x.cycle), 0) from achievement_unlocks x
+          where x.tenant_id = ${tenantId} and x.achievement_id = a.id and x.member_id = ${memberId} and x.period = 0 and x.revoked_at is null)::bigint as value
+  from unnest(${achievementIds}) as a(id)`;
 
 /** Reads a row of a state statement into `state`: a tally, a live unlock, a count of them, or the balance. */
-function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'counts'> & { balance?: bigint },
+function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'lastCycles'> & { balance?: bigint },
   r: { src: string; achievement_id: string | null; period: number; key?: string | null; value: string | bigint }): void {
   if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key ?? '', value: BigInt(r.value) });
   else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
-  else if (r.src === 'count') state.counts.set(r.achievement_id!, Number(r.value));
+  else if (r.src === 'count') state.lastCycles.set(r.achievement_id!, Number(r.value));
   else state.balance = BigInt(r.value);
 }
 
@@ -521,7 +534,7 @@ function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'counts'> & { bal
  * event), the live unlocks of these achievements, and the points balance.
  */
 export async function recordAndRead(db: Db, tenantId: string, memberId: string, eventId: string, added: readonly TallyRow[],
-  ranges: readonly PeriodRange[], unlocks: readonly PeriodRange[], counted: readonly string[], withBalance: boolean): Promise<EventState> {
+  ranges: readonly TallyRange[], unlocks: readonly PeriodRange[], numbered: readonly string[], withBalance: boolean): Promise<EventState> {
   const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with input as (
       select * from unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[],
@@ -536,7 +549,7 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
       select ${tenantId}::uuid, ${eventId}::uuid, a, p, k, ${memberId}::uuid, ${eventId}::uuid, v from input
       returning 1
     ), ranges as (
-      select * from unnest(${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[]) as r(a, lo, hi)
+      select * from unnest(${rangeColumns(ranges)}) as r(a, lo, hi, unheld)
     )
     select 'tally' as src, achievement_id, period, key, value from up
     union all
@@ -549,12 +562,12 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
     join achievement_unlocks x on x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = u.a and x.period between u.lo and u.hi
       and x.revoked_at is null
     union all
-    ${liveCounts(tenantId, memberId, sql`${[...counted]}::uuid[]`)}
+    ${lastCycles(tenantId, memberId, sql`${[...numbered]}::uuid[]`)}
     union all
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where ${withBalance} and b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], counts: new Map(), balance: 0n };
+  const state: EventState = { tallies: [], live: [], lastCycles: new Map(), balance: 0n };
   for (const r of rows) stateRow(state, r);
   return state;
 }
@@ -566,6 +579,11 @@ export interface PeriodRange {
   to: number;
 }
 
+/** A range of tallies a decision reads; `unheld`: only while the member holds no live unlock of the achievement. */
+export interface TallyRange extends PeriodRange {
+  unheld?: boolean;
+}
+
 /** Every period: an achievement whose decision reads all its live unlocks. */
 export const ALL_PERIODS = { from: -2_147_483_648, to: 2_147_483_647 } as const;
 
@@ -574,11 +592,11 @@ export interface EngagementQuery {
   tenantId: string;
   memberId: string;
   /** the tallies the decisions read */
-  ranges: readonly PeriodRange[];
+  ranges: readonly TallyRange[];
   /** the live unlocks they read */
   unlocks: readonly PeriodRange[];
-  /** achievements whose live unlocks are counted */
-  counted: readonly string[];
+  /** milestones whose last live cycle is read */
+  numbered: readonly string[];
   /** the catalog rewards an unlock may issue */
   rewardIds: readonly string[];
   /** read the member's referral as a referee */
@@ -589,7 +607,7 @@ export interface EngagementState {
   /** the tallies within the ranges, before the event */
   tallies: TallyRow[];
   live: { achievementId: string; period: number; cycle: number }[];
-  counts: Map<string, number>;
+  lastCycles: Map<string, number>;
   /** the state of the referral that brought the member; null when none did (or it was not asked for) */
   referral: string | null;
   rewards: Map<string, Reward>;
@@ -600,26 +618,25 @@ export interface EngagementState {
  * (under which their tallies, unlocks and referral change): each query's rows in its place.
  */
 export async function engagementStates(db: Db, queries: readonly EngagementQuery[]): Promise<EngagementState[]> {
-  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], counts: new Map(), referral: null, rewards: new Map() }));
+  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], lastCycles: new Map(), referral: null, rewards: new Map() }));
   if (queries.length === 0) return states;
   const ranges = queries.flatMap((q, n) => q.ranges.map((r) => ({ ...r, n })));
   const unlocks = queries.flatMap((q, n) => q.unlocks.map((u) => ({ ...u, n })));
   const rewards = queries.flatMap((q, n) => q.rewardIds.map((id) => ({ id, n })));
-  const counted = queries.flatMap((q, n) => q.counted.map((a) => ({ a, n })));
+  const numbered = queries.flatMap((q, n) => q.numbered.map((a) => ({ a, n })));
   const { rows } = await sql<{ n: number; src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with q as (
       select * from unnest(${queries.map((_, n) => n)}::int[], ${queries.map((q) => q.tenantId)}::uuid[], ${queries.map((q) => q.memberId)}::uuid[],
                            ${queries.map((q) => q.referral)}::boolean[]) as q(n, t, m, referral)
     ), r as (
-      select * from unnest(${ranges.map((r) => r.n)}::int[], ${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[],
-                           ${ranges.map((r) => r.to)}::int[]) as r(n, a, lo, hi)
+      select * from unnest(${ranges.map((r) => r.n)}::int[], ${rangeColumns(ranges)}) as r(n, a, lo, hi, unheld)
     ), u as (
       select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlocks.map((u) => u.achievementId)}::uuid[], ${unlocks.map((u) => u.from)}::int[],
                            ${unlocks.map((u) => u.to)}::int[]) as u(n, a, lo, hi)
     ), w as (
       select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
     ), c as (
-      select * from unnest(${counted.map((c) => c.n)}::int[], ${counted.map((c) => c.a)}::uuid[]) as c(n, a)
+      select * from unnest(${numbered.map((c) => c.n)}::int[], ${numbered.map((c) => c.a)}::uuid[]) as c(n, a)
     )
     select q.n, 'tally' as src, t.achievement_id, t.period, t.key, t.value
     from r join q on q.n = r.n cross join lateral (${talliesIn(sql.ref('q.t'), sql.ref('q.m'))}) t
@@ -629,8 +646,8 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
       select x.achievement_id, x.period, x.cycle from achievement_unlocks x
       where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.period between u.lo and u.hi and x.revoked_at is null offset 0) x
     union all
-    select q.n, 'count', c.a, 0, null, (select count(*) from achievement_unlocks x
-      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = c.a and x.revoked_at is null)
+    select q.n, 'count', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
+      where x.tenant_id = q.t and x.achievement_id = c.a and x.member_id = q.m and x.period = 0 and x.revoked_at is null)
     from c join q on q.n = c.n
     union all
     select q.n, 'referral', null, 0, x.state, 0 from q join referrals x on x.tenant_id = q.t and x.referee_id = q.m where q.referral
@@ -647,19 +664,19 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
   return states;
 }
 
-/** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), how many live unlocks it holds, and the points balance. */
+/** What a milestone check reads, in one statement: each milestone's level (its period-0 tally), its last live cycle, and the points balance. */
 export async function milestoneState(db: Db, tenantId: string, memberId: string, achievementIds: readonly string[]): Promise<EventState> {
   const ids = sql`${[...achievementIds]}::uuid[]`;
   const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     select 'tally' as src, achievement_id, period, key, value from achievement_tallies
     where tenant_id = ${tenantId} and member_id = ${memberId} and achievement_id = any(${ids}) and period = 0 and key = ''
     union all
-    ${liveCounts(tenantId, memberId, ids)}
+    ${lastCycles(tenantId, memberId, ids)}
     union all
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], counts: new Map(), balance: 0n };
+  const state: EventState = { tallies: [], live: [], lastCycles: new Map(), balance: 0n };
   for (const r of rows) stateRow(state, r);
   return state;
 }

@@ -19,7 +19,7 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  toldParts, unlockReport, ALL_PERIODS, type AchievementVersion, type PeriodRange, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
+  toldParts, unlockReport, ALL_PERIODS, type AchievementVersion, type PeriodRange, type TallyRange, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
 import { countIssued, loadInstance, loadReward, resolveInstance, type Instance } from '../db/rewards.js';
@@ -147,10 +147,14 @@ const unlocksRead = (a: Achievement, period: number): PeriodRange => {
     : { achievementId: a.achievementId, from: period, to: period };
 };
 
-/** The tallies of an achievement its decision reads: a streak's periods around the event's, a counter's period. */
-const rangeOf = (a: Achievement, period: number) => a.kind === 'streak'
-  ? { achievementId: a.achievementId, from: period - Number(a.target) + 1, to: period + Number(a.target) - 1 }
-  : { achievementId: a.achievementId, from: period, to: period };
+/**
+ * The tallies of an achievement its decision reads: a streak's periods around the event's, a
+ * counter's period. A one-time achievement the member holds decides nothing: none are read then.
+ */
+const rangeOf = (a: Achievement, period: number): TallyRange => {
+  const k = a.kind === 'streak' ? Number(a.target) - 1 : 0;
+  return { achievementId: a.achievementId, from: period - k, to: period + k, unheld: !a.repeatable };
+};
 
 /** What an event's progress needs of the member, from the achievements it counts for: decided before anything is read. */
 export interface ProgressPlan {
@@ -160,11 +164,11 @@ export interface ProgressPlan {
   touched: { a: Achievement; period: number }[];
   milestones: Achievement[];
   /** the tallies the decisions read: a streak's periods around the event's, a counter's period, a milestone's level */
-  ranges: PeriodRange[];
+  ranges: TallyRange[];
   /** the live unlocks the decisions read (unlocksRead) */
   unlocks: PeriodRange[];
-  /** the milestones, whose live unlocks are only counted (the next crossing is numbered from them) */
-  counted: string[];
+  /** the milestones, whose last live cycle is read (the next crossing is numbered after it) */
+  numbered: string[];
   /** the catalog rewards the unlocks may issue */
   rewardIds: string[];
 }
@@ -185,7 +189,7 @@ export function progressPlan(achievements: readonly Achievement[], event: Counte
     added, touched, milestones,
     ranges: [...touched.map(({ a, period }) => rangeOf(a, period)), ...milestones.map((a) => ({ achievementId: a.achievementId, from: 0, to: 0 }))],
     unlocks: touched.map(({ a, period }) => unlocksRead(a, period)),
-    counted: milestones.map((a) => a.achievementId),
+    numbered: milestones.map((a) => a.achievementId),
     rewardIds: [...new Set([...touched.map(({ a }) => a), ...milestones].flatMap((a) => (a.reward.type === 'reward' ? [a.reward.rewardId] : [])))],
   };
 }
@@ -206,7 +210,7 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
   const plan = progressPlan(await definitionsOf(trx, ctx.tenantId, ctx.programId, enabled), event, ctx.timeZone);
   if (!plan) return { results: [], record: [] };
   // One statement writes the event's share and reads back every figure the decisions below need.
-  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocks, plan.counted, plan.milestones.length > 0);
+  const state = await recordAndRead(trx, ctx.tenantId, ctx.memberId, ctx.eventId, plan.added, plan.ranges, plan.unlocks, plan.numbered, plan.milestones.length > 0);
   const told = nothingTold();
   const results = (await progressDecided(now, ctx, plan, state, told, payIn(trx, now, ctx)))!;
   return { results, record: toldParts(ctx.tenantId, [{ programId: ctx.programId, memberId: ctx.memberId, told }], now) };
@@ -218,7 +222,7 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
  * milestones the balance reached: what it writes and tells goes into `told`. Null when `pay` could not.
  */
 export async function progressDecided(now: Date, ctx: Pick<EventContext, 'memberId' | 'eventId'>, plan: ProgressPlan,
-  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; counts: ReadonlyMap<string, number>; balance: bigint },
+  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; lastCycles: ReadonlyMap<string, number>; balance: bigint },
   told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const unlocks: { a: Achievement; unlock: Unlock }[] = [];
   for (const { a, period } of plan.touched) {
@@ -233,7 +237,7 @@ export async function progressDecided(now: Date, ctx: Pick<EventContext, 'member
   if (plan.milestones.length === 0) return results;
   // Rewards in points moved the balance after the read: the milestones see it as it now stands.
   const balance = pointsAfter(results, ctx.memberId) ?? state.balance;
-  const paid = await tellMilestones(now, ctx, plan.milestones, balance, state.tallies, state.counts, told, pay);
+  const paid = await tellMilestones(now, ctx, plan.milestones, balance, state.tallies, state.lastCycles, told, pay);
   return paid && [...results, ...paid];
 }
 
@@ -256,7 +260,7 @@ export async function progressOnWallet(now: Date, ctx: Omit<EventContext, 'timeZ
   const told = nothingTold();
   const issued: BatchedRewards['issued'] = [];
   const balance = walletAfter(on.wallet, on.written).state.balance.available;
-  const paid = await progressDecided(now, ctx, plan, { tallies, live: state.live, counts: state.counts, balance }, told,
+  const paid = await progressDecided(now, ctx, plan, { tallies, live: state.live, lastCycles: state.lastCycles, balance }, told,
     payOn(now, ctx, { ...on, rewards: state.rewards, issued }));
   return paid && { programId: ctx.programId, memberId: ctx.memberId, eventId: ctx.eventId, added: plan.added, told, issued };
 }
@@ -392,7 +396,7 @@ async function observeMilestones(trx: Trx, now: Date, ctx: MilestoneContext, ach
   const milestones = achievements.filter((a) => a.kind === 'milestone');
   if (milestones.length === 0) return [];
   const state = await milestoneState(trx, ctx.tenantId, ctx.memberId, milestones.map((a) => a.achievementId));
-  return (await tellMilestones(now, ctx, milestones, state.balance, state.tallies, state.counts, told, payIn(trx, now, ctx)))!;
+  return (await tellMilestones(now, ctx, milestones, state.balance, state.tallies, state.lastCycles, told, payIn(trx, now, ctx)))!;
 }
 
 /** observeMilestones as a check of its own: what it tells is recorded at once. */
@@ -443,7 +447,7 @@ export async function milestonesAfterAdjustment(laurel: Laurel, tenantId: string
  * from below. That keeps one check one step, whatever the rewards.
  */
 async function tellMilestones(now: Date, ctx: Pick<MilestoneContext, 'memberId' | 'eventId'>, milestones: readonly Achievement[], balance: bigint,
-  levels: readonly TallyRow[], counts: ReadonlyMap<string, number>, told: Told, pay: Pay): Promise<LedgerResult[] | null> {
+  levels: readonly TallyRow[], lastCycles: ReadonlyMap<string, number>, told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const last = (a: Achievement) => levels.find((t) => t.achievementId === a.achievementId && t.period === 0)?.value ?? 0n;
   const reached: { a: Achievement; unlock: Unlock }[] = [];
   for (const a of milestones) {
@@ -451,7 +455,7 @@ async function tellMilestones(now: Date, ctx: Pick<MilestoneContext, 'memberId' 
     if (threshold === null) continue;
     reached.push({ a, unlock: {
       unlockId: uuidv7(now.getTime()), achievementId: a.achievementId, version: a.version, memberId: ctx.memberId, period: 0,
-      cycle: (counts.get(a.achievementId) ?? 0) + 1, threshold, eventId: ctx.eventId, unlockedAt: now,
+      cycle: (lastCycles.get(a.achievementId) ?? 0) + 1, threshold, eventId: ctx.eventId, unlockedAt: now,
       points: null, entryId: null, instanceId: null, revokedAt: null,
     } });
   }

@@ -300,7 +300,7 @@ async function recordEvent(laurel: Laurel, tenantId: string, key: string, reques
       });
       const plan = progressPlan(achievements, { type: event.type, occurredAt: earningEvent.occurredAt, money, facts: earning.facts }, program.timeZone);
       if (!plan && !program.uses.referrals) return answer(null);
-      return deferred(engagement, { tenantId, memberId, ranges: plan?.ranges ?? [], unlocks: plan?.unlocks ?? [], counted: plan?.counted ?? [], rewardIds: plan?.rewardIds ?? [], referral: program.uses.referrals }, async (state) => {
+      return deferred(engagement, { tenantId, memberId, ranges: plan?.ranges ?? [], unlocks: plan?.unlocks ?? [], numbered: plan?.numbered ?? [], rewardIds: plan?.rewardIds ?? [], referral: program.uses.referrals }, async (state) => {
         // A referral still pending may qualify on this event: the transaction above decides it.
         if (state.referral === 'pending') return null;
         if (!plan) return answer(null);
