@@ -2,6 +2,7 @@
 // (across DST changes and year ends), balance milestones, stamp cards, returns undoing progress,
 // and progress kept on the event path equal to progress recomputed from history (the backfill).
 import fc from 'fast-check';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ManualClock } from '../src/core/clock.js';
 import type { Laurel } from '../src/services/context.js';
@@ -499,11 +500,18 @@ describe('recompute', () => {
         .where('tenant_id', '=', p.tenantId).where('member_id', '=', m).where('value', '<>', 0n).orderBy('achievement_id').orderBy('period').orderBy('key').execute());
       const unlocks = async () => (await laurel.db.selectFrom('achievement_unlocks').select(['achievement_id', 'period', 'cycle'])
         .where('tenant_id', '=', p.tenantId).where('member_id', '=', m).where('revoked_at', 'is', null).orderBy('achievement_id').orderBy('period').orderBy('cycle').execute());
+      // Each event's contributions, element by element (an event's row packs them): what its returns take back from.
+      const contributions = async () => (await sql<{ e: string; pe: string; a: string; p: number; k: string; v: string }>`
+        select c.event_id as e, c.purchase_event_id as pe, u.a, u.p, u.k, u.v::text as v
+        from achievement_contributions c cross join lateral unnest(c.achievement_ids, c.periods, c.keys, c.amounts) as u(a, p, k, v)
+        where c.tenant_id = ${p.tenantId} and c.member_id = ${m} order by 1, 2, 3, 4, 5`.execute(laurel.db)).rows;
       const kept = await tallies();
       const keptUnlocks = await unlocks();
+      const keptContributions = await contributions();
       for (const a of achievements) await requestBackfill(laurel, p.tenantId, a.achievementId, { actor: 'test' });
       await runBackfills(laurel);
       expect(await tallies()).toEqual(kept);
+      expect(await contributions()).toEqual(keptContributions);
       // Counters that revoke on return hold exactly what history earns; the backfill found nothing missing.
       expect(await unlocks()).toEqual(keptUnlocks);
       await expectVerified(laurel, p.tenantId);

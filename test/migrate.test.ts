@@ -132,6 +132,29 @@ describe('migrate', () => {
     expect(rows).toEqual([{ month: 2026 * 12 + 11, purchases: '1', spend: '1000' }, { month: 2027 * 12, purchases: '2', spend: '2500' }]);
   });
 
+  it("0114 packs each event's contributions into one row, under the purchase it belongs to", async () => {
+    const db = await (await emptyDatabase()).open();
+    const all = await loadMigrations();
+    await migrate(db.db, all.filter((x) => x.version < 114));
+    const [t, m, buy, back, a, b] = ['01', '02', '03', '04', '05', '06'].map((x) => `0190d0c2-0000-7000-8000-0000000000${x}`);
+    await db.db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      // a purchase adding to two achievements (one with two keys), its return taking back from one
+      for (const [e, pe, ach, period, key, value] of [[buy, buy, a, 3, '', 1], [buy, buy, b, 0, 'tea', 2], [buy, buy, b, 0, 'cake', 1], [back, buy, b, 0, 'tea', -2]] as const) {
+        await sql`insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
+          values (${t}, ${e}, ${ach}, ${period}, ${key}, ${m}, ${pe}, ${value})`.execute(trx);
+      }
+    });
+    await migrate(db.db);
+    const { rows } = await sql<{ event_id: string; purchase_event_id: string; member_id: string; achievement_ids: string[]; periods: number[]; keys: string[]; amounts: string[] }>`
+      select event_id, purchase_event_id, member_id, achievement_ids, periods, keys, amounts::text[] as amounts
+      from achievement_contributions where tenant_id = ${t} order by event_id`.execute(db.db);
+    expect(rows).toEqual([
+      { event_id: buy, purchase_event_id: buy, member_id: m, achievement_ids: [a, b, b], periods: [3, 0, 0], keys: ['', 'cake', 'tea'], amounts: ['1', '1', '2'] },
+      { event_id: back, purchase_event_id: buy, member_id: m, achievement_ids: [b], periods: [0], keys: ['tea'], amounts: ['-2'] },
+    ]);
+  });
+
   it('splits a no-transaction file into its statements', () => {
     expect(statementsOf('-- laurel: no-transaction\n-- why\ncreate index concurrently if not exists i on t (a);\n\ncreate index concurrently j on t (b)\n  where b > 0;\n'))
       .toEqual(['create index concurrently if not exists i on t (a)', 'create index concurrently j on t (b)\n  where b > 0']);

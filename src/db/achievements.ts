@@ -126,20 +126,32 @@ export async function readTallies(db: Db, tenantId: string, memberId: string,
   return rows.map((r) => ({ achievementId: r.achievement_id, period: r.period, key: r.key, value: BigInt(r.value) }));
 }
 
+/**
+ * An event's contributions as one row: element i of the arrays adds amounts[i] to the tally
+ * (achievement_ids[i], periods[i], keys[i]). `select` yields (a, p, k, v) with the event's ids
+ * in (pe, e, m); grouped by event, so it may hold many events' contributions. Aggregates of one
+ * group see its rows in one order: the four arrays stay parallel.
+ */
+const packedContributions = (tenantId: string, select: RawBuilder<unknown>) => sql`
+  insert into achievement_contributions (tenant_id, purchase_event_id, event_id, member_id, achievement_ids, periods, keys, amounts)
+  select ${tenantId}::uuid, pe, e, m, array_agg(a), array_agg(p), array_agg(k), array_agg(v) from (${select}) x group by pe, e, m`;
+
+/** The contributions of one event (a return's, under the purchase it takes from), in one row. */
 export async function insertContributions(db: Db, tenantId: string, memberId: string, eventId: string, purchaseEventId: string, rows: readonly TallyRow[]): Promise<void> {
   if (rows.length === 0) return;
-  await db.insertInto('achievement_contributions').values(rows.map((r) => ({
-    tenant_id: tenantId, event_id: eventId, achievement_id: r.achievementId, period: r.period, key: r.key, member_id: memberId,
-    purchase_event_id: purchaseEventId, value: r.value,
-  }))).execute();
+  await packedContributions(tenantId, sql`
+    select ${purchaseEventId}::uuid as pe, ${eventId}::uuid as e, ${memberId}::uuid as m, a, p, k, v
+    from unnest(${rows.map((r) => r.achievementId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
+                ${rows.map((r) => r.value.toString())}::bigint[]) as t(a, p, k, v)`).execute(db);
 }
 
-/** What a purchase still contributes to each achievement: its own rows plus its returns' (negative). */
+/** What a purchase still contributes to each achievement: its own row plus its returns' (negative). */
 export async function contributionsLeft(db: Db, tenantId: string, purchaseEventId: string): Promise<TallyRow[]> {
-  const rows = await db.selectFrom('achievement_contributions')
-    .select(['achievement_id', 'period', 'key', sql<string>`sum(value)`.as('value')])
-    .where('tenant_id', '=', tenantId).where('purchase_event_id', '=', purchaseEventId)
-    .groupBy(['achievement_id', 'period', 'key']).orderBy('achievement_id').orderBy('period').orderBy('key').execute();
+  const { rows } = await sql<{ achievement_id: string; period: number; key: string; value: string }>`
+    select u.a as achievement_id, u.p as period, u.k as key, sum(u.v)::text as value
+    from achievement_contributions c cross join lateral unnest(c.achievement_ids, c.periods, c.keys, c.amounts) as u(a, p, k, v)
+    where c.tenant_id = ${tenantId} and c.purchase_event_id = ${purchaseEventId}
+    group by 1, 2, 3 order by 1, 2, 3`.execute(db);
   return rows.map((r) => ({ achievementId: r.achievement_id, period: r.period, key: r.key, value: BigInt(r.value) }));
 }
 
@@ -275,9 +287,7 @@ export function progressParts(tenantId: string, all: readonly Progressed[], now:
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
       select ${tenantId}::uuid, a, m, p, k, v from ${input}
       on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value)`);
-    parts.push(sql`contributed as (
-      insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
-      select ${tenantId}::uuid, e, a, p, k, m, e, v from ${input})`);
+    parts.push(sql`contributed as (${packedContributions(tenantId, sql`select e as pe, e, m, a, p, k, v from ${input}`)})`);
   }
   // Each instance told before its unlock, as issueFreeInstance tells it in the event's own transaction.
   const told = all.map((p) => ({ ...p, told: { ...p.told, messages: [...p.issued.map((i) => i.told), ...p.told.messages] } }));
@@ -444,18 +454,31 @@ export async function replaceTallies(db: Db, tenantId: string, achievementId: st
   `.execute(db);
 }
 
-/** Replaces the contributions of these members' events to the achievement, in two statements. */
-export async function replaceContributions(db: Db, tenantId: string, achievementId: string, memberIds: readonly string[],
+/**
+ * Replaces the achievement's share of the contributions of these events (every event of a chunk's
+ * members), in one statement: their rows are taken out and written again with the other
+ * achievements' elements and the recomputed ones (an event that gains its first share gets a row,
+ * one left with none has none). Rows are found by the events' ids (the key's second column), never
+ * by a scan of the tenant's.
+ */
+export async function replaceContributions(db: Db, tenantId: string, achievementId: string, eventIds: readonly string[],
   rows: readonly { eventId: string; memberId: string; purchaseEventId: string; period: number; key: string; value: bigint }[]): Promise<void> {
-  await db.deleteFrom('achievement_contributions').where('tenant_id', '=', tenantId).where('achievement_id', '=', achievementId)
-    .where('member_id', 'in', [...memberIds]).execute();
-  if (rows.length === 0) return;
+  if (eventIds.length === 0) return;
   await sql`
-    insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
-    select ${tenantId}::uuid, e, ${achievementId}::uuid, p, k, m, pe, v
-    from unnest(${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
-                ${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.purchaseEventId)}::uuid[], ${rows.map((r) => r.value.toString())}::bigint[])
-      as t(e, p, k, m, pe, v)
+    with taken as (
+      delete from achievement_contributions c
+      where c.tenant_id = ${tenantId} and c.purchase_event_id = any(${[...eventIds]}::uuid[])
+      returning c.purchase_event_id, c.event_id, c.member_id, c.achievement_ids, c.periods, c.keys, c.amounts
+    )
+    ${packedContributions(tenantId, sql`
+      select c.purchase_event_id as pe, c.event_id as e, c.member_id as m, u.a, u.p, u.k, u.v
+      from taken c cross join lateral unnest(c.achievement_ids, c.periods, c.keys, c.amounts) as u(a, p, k, v)
+      where u.a <> ${achievementId}::uuid
+      union all
+      select pe, e, m, ${achievementId}::uuid, p, k, v
+      from unnest(${rows.map((r) => r.eventId)}::uuid[], ${rows.map((r) => r.period)}::int[], ${rows.map((r) => r.key)}::text[],
+                  ${rows.map((r) => r.memberId)}::uuid[], ${rows.map((r) => r.purchaseEventId)}::uuid[], ${rows.map((r) => r.value.toString())}::bigint[])
+        as t(e, p, k, m, pe, v)`)}
   `.execute(db);
 }
 
@@ -545,9 +568,7 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
       on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value
       returning achievement_id, period, key, value
     ), contributed as (
-      insert into achievement_contributions (tenant_id, event_id, achievement_id, period, key, member_id, purchase_event_id, value)
-      select ${tenantId}::uuid, ${eventId}::uuid, a, p, k, ${memberId}::uuid, ${eventId}::uuid, v from input
-      returning 1
+      ${packedContributions(tenantId, sql`select ${eventId}::uuid as pe, ${eventId}::uuid as e, ${memberId}::uuid as m, a, p, k, v from input`)}
     ), ranges as (
       select * from unnest(${rangeColumns(ranges)}) as r(a, lo, hi, unheld)
     )

@@ -700,13 +700,13 @@ export interface AchievementTalliesTable {
 
 export interface AchievementContributionsTable {
   tenant_id: string;
-  event_id: string;
-  achievement_id: string;
-  period: number;
-  key: string;
-  member_id: string;
   purchase_event_id: string;
-  value: bigint;
+  event_id: string;
+  member_id: string;
+  achievement_ids: string[];
+  periods: number[];
+  keys: string[];
+  amounts: string[];
 }
 
 export interface AchievementUnlocksTable {

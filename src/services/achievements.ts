@@ -706,9 +706,9 @@ export const BACKFILL_CHUNK = 500;
  * Runs pending backfills, a chunk of members per transaction: the backfill row is claimed with
  * SKIP LOCKED, the chunk's points wallets are locked SKIP LOCKED (the lock an event takes first,
  * so no event of theirs runs meanwhile), their events are read in one statement, the core tallies
- * them, and their tallies and contributions are replaced in two statements each. The cursor moves
- * in the same transaction: a crash loses at most the chunk in flight, and the next run goes on from
- * it. Unlocks history earned and the member does not hold are recorded (no reward is paid and
+ * them, their tallies are replaced in two statements and their events' contributions in one. The
+ * cursor moves in the same transaction: a crash loses at most the chunk in flight, and the next run
+ * goes on from it. Unlocks history earned and the member does not hold are recorded (no reward is paid and
  * nothing is told: the event that would have paid it is long past); unlocks held are kept.
  */
 export async function runBackfills(laurel: Laurel, progress: (done: number) => void = () => {}, chunk = BACKFILL_CHUNK): Promise<number> {
@@ -761,7 +761,7 @@ async function recompute(trx: Trx, now: Date, tenantId: string, a: Achievement, 
     }
   }
   await replaceTallies(trx, tenantId, a.achievementId, members, tallies);
-  await replaceContributions(trx, tenantId, a.achievementId, members, contributions);
+  await replaceContributions(trx, tenantId, a.achievementId, history.map((h) => h.eventId), contributions);
   await insertUnlocks(trx, tenantId, a.programId, found);
   return found.length;
 }
