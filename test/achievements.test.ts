@@ -94,6 +94,23 @@ describe('counters', () => {
     expect(await view(p, m, reviews)).toMatchObject({ unlocked: true, current: 2n });
   });
 
+  it("a repeatable counter reset each month numbers each month's unlocks from 1, however many the months before hold", async () => {
+    const p = await program();
+    const a = await create(p, { code: 'pairs', name: 'Pairs', kind: 'counter', target: 2, repeatable: true, resetEvery: 'month', reward: { type: 'points', points: 7 } });
+    const m = await newMember(laurel, p);
+    for (let day = 1; day <= 6; day++) await buy(p, m, `2027-01-0${day}T10:00:00Z`);
+    for (let day = 1; day <= 3; day++) await buy(p, m, `2027-02-0${day}T10:00:00Z`);
+    const unlocks = await laurel.db.selectFrom('achievement_unlocks').select(['period', 'cycle']).where('tenant_id', '=', p.tenantId)
+      .where('achievement_id', '=', a.achievementId).where('member_id', '=', m).orderBy('unlocked_at').orderBy('unlock_id').execute();
+    const [january, february] = [unlocks[0]!.period, unlocks.at(-1)!.period];
+    expect(february).toBe(january + 1);
+    expect(unlocks).toEqual([1, 2, 3].map((cycle) => ({ period: january, cycle })).concat([{ period: february, cycle: 1 }]));
+    expect(await view(p, m, a)).toMatchObject({ timesUnlocked: 4 });
+    // 9 purchases of 4.50 earn 4 points each, and four unlocks pay 7
+    expect((await getBalance(laurel, p.tenantId, m)).available).toBe(9n * 4n + 4n * 7n);
+    await expectVerified(laurel, p.tenantId);
+  });
+
   it('a challenge counts only inside its window and only for its segment', async () => {
     const p = await program();
     const a = await create(p, {

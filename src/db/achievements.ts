@@ -114,6 +114,30 @@ const talliesIn = (tenantId: unknown, memberId: unknown) => sql`
 const rangeColumns = (ranges: readonly TallyRange[]) =>
   sql`${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[], ${ranges.map((r) => r.unheld ?? false)}::boolean[]`;
 
+/**
+ * One range's live unlocks (u: achievement a, periods lo to hi) of a member, for a lateral join:
+ * rows ('unlock', period, cycle). A counted range (u.counted: a repeatable counter's one period)
+ * first gives how many live unlocks the member holds there ('held', lo, n), then only those whose
+ * cycle is above n: its decision needs no more (the next cycle is above the count), so a member
+ * holding hundreds of a stamp card's unlocks reads none of them, only their count from the index.
+ */
+const unlocksIn = (tenantId: unknown, memberId: unknown) => sql`
+  select x.src, x.period, x.value
+  from (select case when u.counted then (select count(*) from achievement_unlocks y
+          where y.tenant_id = ${tenantId} and y.achievement_id = u.a and y.member_id = ${memberId} and y.period = u.lo and y.revoked_at is null)
+        else 0 end as n) h
+  cross join lateral (
+    select 'unlock' as src, x.period, x.cycle::bigint as value from achievement_unlocks x
+    where x.tenant_id = ${tenantId} and x.achievement_id = u.a and x.member_id = ${memberId} and x.period between u.lo and u.hi
+      and x.revoked_at is null and x.cycle > h.n
+    union all
+    select 'held', u.lo, h.n where u.counted
+  ) x`;
+
+/** The columns of unlocksIn's ranges (a, lo, hi, counted), as unnest's arguments. */
+const unlockColumns = (ranges: readonly UnlockRange[]) =>
+  sql`${ranges.map((r) => r.achievementId)}::uuid[], ${ranges.map((r) => r.from)}::int[], ${ranges.map((r) => r.to)}::int[], ${ranges.map((r) => r.counted ?? false)}::boolean[]`;
+
 /** The member's tallies of each achievement within its own range of periods, in one statement. */
 export async function readTallies(db: Db, tenantId: string, memberId: string,
   ranges: readonly PeriodRange[]): Promise<TallyRow[]> {
@@ -523,8 +547,10 @@ export async function definitionsOf(db: Db, tenantId: string, programId: string,
 export interface EventState {
   /** the tallies within the ranges asked for, this event's additions included */
   tallies: TallyRow[];
-  /** live unlocks in the ranges asked for */
+  /** live unlocks in the ranges asked for (a counted range's: those above its count) */
   live: { achievementId: string; period: number; cycle: number }[];
+  /** a counted range's achievement: how many live unlocks it holds in the range's period */
+  held: Map<string, number>;
   /** each milestone asked for: its last live cycle (its next crossing is numbered after it) */
   lastCycles: Map<string, number>;
   /** the points wallet's available balance, when asked for */
@@ -542,11 +568,12 @@ const lastCycles = (tenantId: unknown, memberId: unknown, achievementIds: unknow
           where x.tenant_id = ${tenantId} and x.achievement_id = a.id and x.member_id = ${memberId} and x.period = 0 and x.revoked_at is null)::bigint as value
   from unnest(${achievementIds}) as a(id)`;
 
-/** Reads a row of a state statement into `state`: a tally, a live unlock, a count of them, or the balance. */
-function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'lastCycles'> & { balance?: bigint },
+/** Reads a row of a state statement into `state`: a tally, a live unlock, how many a counted range holds, a milestone's last cycle, or the balance. */
+function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'held' | 'lastCycles'> & { balance?: bigint },
   r: { src: string; achievement_id: string | null; period: number; key?: string | null; value: string | bigint }): void {
   if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key ?? '', value: BigInt(r.value) });
   else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
+  else if (r.src === 'held') state.held.set(r.achievement_id!, Number(r.value));
   else if (r.src === 'count') state.lastCycles.set(r.achievement_id!, Number(r.value));
   else state.balance = BigInt(r.value);
 }
@@ -557,7 +584,7 @@ function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'lastCycles'> & {
  * event), the live unlocks of these achievements, and the points balance.
  */
 export async function recordAndRead(db: Db, tenantId: string, memberId: string, eventId: string, added: readonly TallyRow[],
-  ranges: readonly TallyRange[], unlocks: readonly PeriodRange[], numbered: readonly string[], withBalance: boolean): Promise<EventState> {
+  ranges: readonly TallyRange[], unlocks: readonly UnlockRange[], numbered: readonly string[], withBalance: boolean): Promise<EventState> {
   const { rows } = await sql<{ src: string; achievement_id: string | null; period: number; key: string | null; value: string | bigint }>`
     with input as (
       select * from unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[],
@@ -578,17 +605,15 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
     from ranges r cross join lateral (${talliesIn(tenantId, memberId)}) t
     where not exists (select 1 from input i where i.a = t.achievement_id and i.p = t.period and i.k = t.key)
     union all
-    select 'unlock', x.achievement_id, x.period, null, x.cycle::bigint
-    from unnest(${unlocks.map((u) => u.achievementId)}::uuid[], ${unlocks.map((u) => u.from)}::int[], ${unlocks.map((u) => u.to)}::int[]) as u(a, lo, hi)
-    join achievement_unlocks x on x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = u.a and x.period between u.lo and u.hi
-      and x.revoked_at is null
+    select x.src, u.a, x.period, null, x.value
+    from unnest(${unlockColumns(unlocks)}) as u(a, lo, hi, counted) cross join lateral (${unlocksIn(tenantId, memberId)}) x
     union all
     ${lastCycles(tenantId, memberId, sql`${[...numbered]}::uuid[]`)}
     union all
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where ${withBalance} and b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], lastCycles: new Map(), balance: 0n };
+  const state: EventState = { tallies: [], live: [], held: new Map(), lastCycles: new Map(), balance: 0n };
   for (const r of rows) stateRow(state, r);
   return state;
 }
@@ -605,6 +630,11 @@ export interface TallyRange extends PeriodRange {
   unheld?: boolean;
 }
 
+/** A range of live unlocks a decision reads; `counted`: how many it holds in its one period, and only the unlocks above that (unlocksIn). */
+export interface UnlockRange extends PeriodRange {
+  counted?: boolean;
+}
+
 /** Every period: an achievement whose decision reads all its live unlocks. */
 export const ALL_PERIODS = { from: -2_147_483_648, to: 2_147_483_647 } as const;
 
@@ -615,7 +645,7 @@ export interface EngagementQuery {
   /** the tallies the decisions read */
   ranges: readonly TallyRange[];
   /** the live unlocks they read */
-  unlocks: readonly PeriodRange[];
+  unlocks: readonly UnlockRange[];
   /** milestones whose last live cycle is read */
   numbered: readonly string[];
   /** the catalog rewards an unlock may issue */
@@ -628,6 +658,7 @@ export interface EngagementState {
   /** the tallies within the ranges, before the event */
   tallies: TallyRow[];
   live: { achievementId: string; period: number; cycle: number }[];
+  held: Map<string, number>;
   lastCycles: Map<string, number>;
   /** the state of the referral that brought the member; null when none did (or it was not asked for) */
   referral: string | null;
@@ -639,7 +670,7 @@ export interface EngagementState {
  * (under which their tallies, unlocks and referral change): each query's rows in its place.
  */
 export async function engagementStates(db: Db, queries: readonly EngagementQuery[]): Promise<EngagementState[]> {
-  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], lastCycles: new Map(), referral: null, rewards: new Map() }));
+  const states: EngagementState[] = queries.map(() => ({ tallies: [], live: [], held: new Map(), lastCycles: new Map(), referral: null, rewards: new Map() }));
   if (queries.length === 0) return states;
   const ranges = queries.flatMap((q, n) => q.ranges.map((r) => ({ ...r, n })));
   const unlocks = queries.flatMap((q, n) => q.unlocks.map((u) => ({ ...u, n })));
@@ -652,8 +683,7 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
     ), r as (
       select * from unnest(${ranges.map((r) => r.n)}::int[], ${rangeColumns(ranges)}) as r(n, a, lo, hi, unheld)
     ), u as (
-      select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlocks.map((u) => u.achievementId)}::uuid[], ${unlocks.map((u) => u.from)}::int[],
-                           ${unlocks.map((u) => u.to)}::int[]) as u(n, a, lo, hi)
+      select * from unnest(${unlocks.map((u) => u.n)}::int[], ${unlockColumns(unlocks)}) as u(n, a, lo, hi, counted)
     ), w as (
       select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
     ), c as (
@@ -662,10 +692,8 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
     select q.n, 'tally' as src, t.achievement_id, t.period, t.key, t.value
     from r join q on q.n = r.n cross join lateral (${talliesIn(sql.ref('q.t'), sql.ref('q.m'))}) t
     union all
-    select q.n, 'unlock', x.achievement_id, x.period, null, x.cycle::bigint
-    from u join q on q.n = u.n cross join lateral (
-      select x.achievement_id, x.period, x.cycle from achievement_unlocks x
-      where x.tenant_id = q.t and x.member_id = q.m and x.achievement_id = u.a and x.period between u.lo and u.hi and x.revoked_at is null offset 0) x
+    select q.n, x.src, u.a, x.period, null, x.value
+    from u join q on q.n = u.n cross join lateral (${unlocksIn(sql.ref('q.t'), sql.ref('q.m'))}) x
     union all
     select q.n, 'count', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
       where x.tenant_id = q.t and x.achievement_id = c.a and x.member_id = q.m and x.period = 0 and x.revoked_at is null)
@@ -697,7 +725,7 @@ export async function milestoneState(db: Db, tenantId: string, memberId: string,
     select 'balance', null, 0, null, b.available from balances b join wallets w on w.tenant_id = b.tenant_id and w.wallet_id = b.wallet_id
     where b.tenant_id = ${tenantId} and b.member_id = ${memberId} and w.code = 'points'
   `.execute(db);
-  const state: EventState = { tallies: [], live: [], lastCycles: new Map(), balance: 0n };
+  const state: EventState = { tallies: [], live: [], held: new Map(), lastCycles: new Map(), balance: 0n };
   for (const r of rows) stateRow(state, r);
   return state;
 }

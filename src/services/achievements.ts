@@ -19,7 +19,7 @@ import {
   addTallies, advanceBackfill, claimBackfill, codeInUse, contributionsLeft, definitionsOf, enabledAchievements, historyOf, recordAndRead, insertAchievement, insertBackfill, insertContributions,
   insertNextVersion, insertUnlocks, listAchievementRows, listVersions, liveUnlocks, loadAchievement, loadBackfill, lockBackfillMembers,
   memberUnlocks, milestoneState, pointsBalance, readTallies, recordTold, replaceContributions, replaceTallies, revokeUnlocks, setAchievementEnabled as setEnabledRow,
-  toldParts, unlockReport, ALL_PERIODS, type AchievementVersion, type PeriodRange, type TallyRange, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
+  toldParts, unlockReport, ALL_PERIODS, type AchievementVersion, type TallyRange, type UnlockRange, type Backfill, type EngagementState, type Progressed, type Told, type TallyRow, type Unlock,
 } from '../db/achievements.js';
 import type { LockedWallet, Trx } from '../db/ledger.js';
 import { countIssued, loadInstance, loadReward, resolveInstance, type Instance } from '../db/rewards.js';
@@ -135,16 +135,17 @@ export interface EventContext {
 
 /**
  * The live unlocks of an achievement its decision reads (newUnlocks): a repeatable counter's in
- * the event's period, a repeatable streak's whose K periods meet the K - 1 on either side of the
- * event's; a one-time achievement's, whatever their period (one at most). A member's history of
- * unlocks is never read whole on the event path, only what the decision needs.
+ * the event's period (counted: how many, and only those above the count), a repeatable streak's
+ * whose K periods meet the K - 1 on either side of the event's; a one-time achievement's, whatever
+ * their period (one at most). A member's history of unlocks is never read whole on the event path,
+ * only what the decision needs.
  */
-const unlocksRead = (a: Achievement, period: number): PeriodRange => {
+const unlocksRead = (a: Achievement, period: number): UnlockRange => {
   if (!a.repeatable) return { achievementId: a.achievementId, ...ALL_PERIODS };
   const k = Number(a.target);
   return a.kind === 'streak'
     ? { achievementId: a.achievementId, from: period - 2 * k + 2, to: period + k - 1 }
-    : { achievementId: a.achievementId, from: period, to: period };
+    : { achievementId: a.achievementId, from: period, to: period, counted: true };
 };
 
 /**
@@ -166,7 +167,7 @@ export interface ProgressPlan {
   /** the tallies the decisions read: a streak's periods around the event's, a counter's period, a milestone's level */
   ranges: TallyRange[];
   /** the live unlocks the decisions read (unlocksRead) */
-  unlocks: PeriodRange[];
+  unlocks: UnlockRange[];
   /** the milestones, whose last live cycle is read (the next crossing is numbered after it) */
   numbered: string[];
   /** the catalog rewards the unlocks may issue */
@@ -222,13 +223,13 @@ export async function progressOnEvent(trx: Trx, now: Date, enabled: readonly Ach
  * milestones the balance reached: what it writes and tells goes into `told`. Null when `pay` could not.
  */
 export async function progressDecided(now: Date, ctx: Pick<EventContext, 'memberId' | 'eventId'>, plan: ProgressPlan,
-  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; lastCycles: ReadonlyMap<string, number>; balance: bigint },
+  state: { tallies: readonly TallyRow[]; live: readonly Pick<Unlock, 'achievementId' | 'period' | 'cycle'>[]; held: ReadonlyMap<string, number>; lastCycles: ReadonlyMap<string, number>; balance: bigint },
   told: Told, pay: Pay): Promise<LedgerResult[] | null> {
   const unlocks: { a: Achievement; unlock: Unlock }[] = [];
   for (const { a, period } of plan.touched) {
     const mine = state.tallies.filter((t) => t.achievementId === a.achievementId);
     const held = state.live.filter((u) => u.achievementId === a.achievementId);
-    for (const u of newUnlocks(a, period, mine, held)) {
+    for (const u of newUnlocks(a, period, mine, held, state.held.get(a.achievementId))) {
       unlocks.push({ a, unlock: { ...u, unlockId: uuidv7(now.getTime()), version: a.version, memberId: ctx.memberId, eventId: ctx.eventId, unlockedAt: now } });
     }
   }
@@ -260,7 +261,7 @@ export async function progressOnWallet(now: Date, ctx: Omit<EventContext, 'timeZ
   const told = nothingTold();
   const issued: BatchedRewards['issued'] = [];
   const balance = walletAfter(on.wallet, on.written).state.balance.available;
-  const paid = await progressDecided(now, ctx, plan, { tallies, live: state.live, lastCycles: state.lastCycles, balance }, told,
+  const paid = await progressDecided(now, ctx, plan, { tallies, live: state.live, held: state.held, lastCycles: state.lastCycles, balance }, told,
     payOn(now, ctx, { ...on, rewards: state.rewards, issued }));
   return paid && { programId: ctx.programId, memberId: ctx.memberId, eventId: ctx.eventId, added: plan.added, told, issued };
 }
@@ -301,8 +302,11 @@ async function unlock(unlocks: readonly { a: Achievement; unlock: Unlock }[], to
 
 type NewUnlock = Pick<Unlock, 'achievementId' | 'period' | 'cycle' | 'threshold' | 'points' | 'entryId' | 'instanceId' | 'revokedAt'>;
 
-/** The unlocks the tallies have earned that the member does not hold yet. */
-function newUnlocks(a: Achievement, period: number, tallies: readonly Tally[], held: readonly Pick<Unlock, 'period' | 'cycle'>[]): NewUnlock[] {
+/**
+ * The unlocks the tallies have earned that the member does not hold yet. `holds`: how many live
+ * unlocks a repeatable counter holds in the period, when `held` gives only those above that count.
+ */
+function newUnlocks(a: Achievement, period: number, tallies: readonly Tally[], held: readonly Pick<Unlock, 'period' | 'cycle'>[], holds?: number): NewUnlock[] {
   const base = { achievementId: a.achievementId, threshold: null, points: null, entryId: null, instanceId: null, revokedAt: null };
   if (a.kind === 'streak') {
     const k = Number(a.target);
@@ -317,10 +321,11 @@ function newUnlocks(a: Achievement, period: number, tallies: readonly Tally[], h
   const earned = cyclesEarned(a, metricOf(a, tallies.filter((t) => t.period === period)));
   const cycles = new Set(held.filter((u) => u.period === period || !a.repeatable).map((u) => u.cycle));
   if (!a.repeatable) return earned >= 1 && cycles.size === 0 ? [{ ...base, period, cycle: 1 }] : [];
+  // The next cycle is above how many it holds; one held above what it has earned (a return kept
+  // its unlock) earns nothing new until the count passes it.
   const out: NewUnlock[] = [];
-  for (let c = 1; c <= earned; c++) if (!cycles.has(c)) out.push({ ...base, period, cycle: c });
-  // A repeatable count held above what it has earned (a return kept its unlock) earns nothing new until it passes them.
-  return out.filter((u) => u.cycle > cycles.size);
+  for (let c = (holds ?? cycles.size) + 1; c <= earned; c++) if (!cycles.has(c)) out.push({ ...base, period, cycle: c });
+  return out;
 }
 
 const activePeriods = (tallies: readonly Tally[]) => new Set(tallies.filter((t) => t.value > 0n).map((t) => t.period));
