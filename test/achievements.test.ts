@@ -11,7 +11,7 @@ import {
 } from '../src/services/achievements.js';
 import { ingestEvent } from '../src/services/events.js';
 import { getBalance } from '../src/services/ledger.js';
-import { consumeInstance, createReward, memberInstances } from '../src/services/rewards.js';
+import { consumeInstance, createReward, getReward, memberInstances } from '../src/services/rewards.js';
 import { createRule } from '../src/services/rules.js';
 import type { Program } from '../src/services/tenants.js';
 import { expectVerified, newMember, newProgram, onPostgres, openTestLaurel } from './support/laurel.js';
@@ -427,6 +427,7 @@ describe('stamp cards', () => {
     expect(await view(p, m, card)).toMatchObject({ current: 9n, target: 10n, unlocked: false, next: { remaining: 1n } });
     await buy(p, m, '2027-02-10T10:00:00Z');
     expect(await view(p, m, card)).toMatchObject({ current: 0n, unlocked: true, timesUnlocked: 1 });
+    expect((await getReward(laurel, p.tenantId, coffee.reward.rewardId)).issued).toBe(1n);
     const [instance] = await memberInstances(laurel, p.tenantId, m, null, 10);
     expect(instance).toMatchObject({ rewardId: coffee.reward.rewardId, status: 'issued', cost: 0n, value: { type: 'free_product', sku: 'LATTE' } });
     const used = await consumeInstance(laurel, p.tenantId, { code: instance!.code, orderRef: 'till-1' }, { idempotencyKey: ext('k'), actor: 'test' });
@@ -537,6 +538,21 @@ describe('recompute', () => {
 });
 
 describe.skipIf(!onPostgres)('concurrency (PostgreSQL)', () => {
+  it('24 members filling two stamp cards at once get a free coffee and a free tea each, and each reward counts 24', async () => {
+    const p = await program();
+    const cards = [];
+    for (const sku of ['COFFEE', 'TEA']) {
+      const reward = await createReward(laurel, p.tenantId, p.programId, { code: `free-${sku.toLowerCase()}`, name: `Free ${sku}`, value: { type: 'free_product', sku }, cost: 1 });
+      await create(p, { code: `${sku.toLowerCase()}-card`, name: `${sku} card`, kind: 'counter', target: 1, repeatable: true, stampCard: true, reward: { type: 'reward', rewardId: reward.reward.rewardId } });
+      cards.push(reward.reward.rewardId);
+    }
+    const members = await Promise.all(Array.from({ length: 24 }, () => newMember(laurel, p)));
+    await Promise.all(members.map((m) => buy(p, m, '2027-02-01T10:00:00Z')));
+    for (const rewardId of cards) expect((await getReward(laurel, p.tenantId, rewardId)).issued).toBe(24n);
+    for (const m of members) expect((await memberInstances(laurel, p.tenantId, m, null, 10)).map((i) => i.rewardId).sort()).toEqual([...cards].sort());
+    await expectVerified(laurel, p.tenantId);
+  });
+
   it('20 purchases of one member at once unlock a counter once and pay it once; the same purchase sent twice at once counts once', async () => {
     const p = await program();
     const a = await create(p, { code: 'rush', name: 'Rush', kind: 'counter', target: 5, reward: { type: 'points', points: 300 } });

@@ -250,14 +250,18 @@ export interface MemberTold {
   told: Told;
 }
 
-/** recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that writes more: one insert per table for every member's. */
-export function toldParts(tenantId: string, all: readonly MemberTold[], now: Date): RawBuilder<unknown>[] {
+/**
+ * recordTold's writes as the parts of a WITH (`unlocked`, `levels`, `told`), for a statement that
+ * writes more: one insert per table for every member's. Those with nothing to write are left out,
+ * unless `every`: a batch's statement keeps one text whatever its events told.
+ */
+export function toldParts(tenantId: string, all: readonly MemberTold[], now: Date, every = false): RawBuilder<unknown>[] {
   const unlocks = all.flatMap(({ programId, told }) => told.unlocks.map((u) => ({ ...u, programId })));
   const levels = all.flatMap(({ memberId, told }) => told.levels.map((l) => ({ ...l, memberId })));
   const messages = all.flatMap(({ told }) => told.messages);
   const parts: RawBuilder<unknown>[] = [];
   const col = <T>(f: (u: Unlock & { programId: string }) => T) => unlocks.map(f);
-  if (unlocks.length > 0) {
+  if (unlocks.length > 0 || every) {
     parts.push(sql`unlocked as (
       insert into achievement_unlocks (tenant_id, unlock_id, achievement_id, version, program_id, member_id, period, cycle, threshold, event_id,
                                        unlocked_at, points, entry_id, instance_id)
@@ -268,7 +272,7 @@ export function toldParts(tenantId: string, all: readonly MemberTold[], now: Dat
                   ${col((u) => u.entryId)}::uuid[], ${col((u) => u.instanceId)}::uuid[])
         as u(id, a, version, program, m, period, cycle, threshold, event, at, points, entry, instance))`);
   }
-  if (levels.length > 0) {
+  if (levels.length > 0 || every) {
     parts.push(sql`levels as (
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
       select ${tenantId}::uuid, a, m, p, k, v
@@ -276,7 +280,7 @@ export function toldParts(tenantId: string, all: readonly MemberTold[], now: Dat
                   ${levels.map((r) => r.key)}::text[], ${levels.map((r) => r.value.toString())}::bigint[]) as t(a, m, p, k, v)
       on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = excluded.value)`);
   }
-  if (messages.length > 0) {
+  if (messages.length > 0 || every) {
     parts.push(sql`told as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
       select ${tenantId}::uuid, m.id, m.type, m.key, m.payload::jsonb, ${now}
@@ -297,25 +301,25 @@ export interface Progressed extends MemberTold {
 }
 
 /**
- * The writes of batched events' progress as the parts of a WITH (`tallied`, `contributed`, and
- * toldParts'): one statement with the batch's ledger rows. A milestone is never counted, so its
- * level and the added tallies never touch one row twice.
+ * The writes of batched events' progress as the parts of a WITH (`tallied`, `contributed`,
+ * freeInstancesParts' and toldParts'): one statement with the batch's ledger rows, every part
+ * present however little the events wrote (the statement keeps one text). A milestone is never
+ * counted, so its level and the added tallies never touch one row twice.
  */
 export function progressParts(tenantId: string, all: readonly Progressed[], now: Date): RawBuilder<unknown>[] {
   const added = all.flatMap((p) => p.added.map((t) => ({ ...t, memberId: p.memberId, eventId: p.eventId })));
-  const parts: RawBuilder<unknown>[] = [];
-  if (added.length > 0) {
-    const input = sql`unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.memberId)}::uuid[], ${added.map((r) => r.eventId)}::uuid[],
-      ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[], ${added.map((r) => r.value.toString())}::bigint[]) as t(a, m, e, p, k, v)`;
-    parts.push(sql`tallied as (
+  const input = sql`unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.memberId)}::uuid[], ${added.map((r) => r.eventId)}::uuid[],
+    ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[], ${added.map((r) => r.value.toString())}::bigint[]) as t(a, m, e, p, k, v)`;
+  const parts = [
+    sql`tallied as (
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
       select ${tenantId}::uuid, a, m, p, k, v from ${input}
-      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value)`);
-    parts.push(sql`contributed as (${packedContributions(tenantId, sql`select e as pe, e, m, a, p, k, v from ${input}`)})`);
-  }
+      on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value)`,
+    sql`contributed as (${packedContributions(tenantId, sql`select e as pe, e, m, a, p, k, v from ${input}`)})`,
+  ];
   // Each instance told before its unlock, as issueFreeInstance tells it in the event's own transaction.
   const told = all.map((p) => ({ ...p, told: { ...p.told, messages: [...p.issued.map((i) => i.told), ...p.told.messages] } }));
-  return [...parts, ...freeInstancesParts(tenantId, all.flatMap((p) => p.issued.map((i) => i.instance))), ...toldParts(tenantId, told, now)];
+  return [...parts, ...freeInstancesParts(tenantId, all.flatMap((p) => p.issued.map((i) => i.instance))), ...toldParts(tenantId, told, now, true)];
 }
 
 export async function revokeUnlocks(db: Db, tenantId: string, unlockIds: readonly string[], now: Date, by: string): Promise<void> {

@@ -8,7 +8,7 @@ import { periodStart } from '../core/rules/evaluate.js';
 import { big, capsJson, capsOf, when } from './rules.js';
 import type { Period } from '../core/rules/rule.js';
 import { outboxPayload, type OutboxMessage } from './jobs.js';
-import type { Trx } from './ledger.js';
+import { unnested, type Trx } from './ledger.js';
 import type { Db, InstanceStatus } from './schema.js';
 
 
@@ -158,16 +158,44 @@ const instanceValues = (tenantId: string, i: Instance) => sql`(${tenantId}, ${i.
 
 /**
  * Free instances of rewards without a stock limit (nor partner codes), as parts of a WITH
- * (`instances`, and each reward's count): a batch's, with its other rows. A code another instance
- * of the tenant holds (2^-80-rare) fails the statement, and the batch runs its operations again one by one.
+ * (`instances`, and `counted`, `limited`, `free`, `bumped`, `sharded` moving each reward's issued
+ * count as issuedCountParts does, for every reward at once): a batch's, with its other rows. Each
+ * reward picks its shard once, in a materialized `free` (an update joining the pick itself may
+ * pick again per row it scans, and counted 44 for 24). The parts are the same text however many
+ * instances and rewards (none too), so a batch's statement is prepared once per connection. A code
+ * another instance of the tenant holds (2^-80-rare) fails the statement, and the batch runs its
+ * operations again one by one.
  */
 export function freeInstancesParts(tenantId: string, instances: readonly Instance[]): RawBuilder<unknown>[] {
-  if (instances.length === 0) return [];
   const perReward = new Map<string, number>();
   for (const i of instances) perReward.set(i.rewardId, (perReward.get(i.rewardId) ?? 0) + 1);
   return [
-    sql`instances as (insert into reward_instances ${INSTANCE_COLUMNS} values ${sql.join(instances.map((i) => instanceValues(tenantId, i)))})`,
-    ...[...perReward].map(([rewardId, n], k) => issuedCountParts(tenantId, rewardId, n, sql`true`, `_${k}`)),
+    sql`instances as (insert into reward_instances ${INSTANCE_COLUMNS} select ${tenantId}::uuid, * from ${unnested(instances, [
+      ['instance_id', 'uuid', (i) => i.instanceId], ['program_id', 'uuid', (i) => i.programId], ['reward_id', 'uuid', (i) => i.rewardId],
+      ['member_id', 'uuid', (i) => i.memberId], ['code', 'text', (i) => i.code], ['status', 'text', (i) => i.status], ['cost', 'bigint', (i) => i.cost],
+      ['value', 'jsonb', (i) => instanceValue(i.value)], ['partner_code', 'text', (i) => i.partnerCode], ['channel', 'text', (i) => i.channel],
+      ['entry_id', 'uuid', (i) => i.entryId], ['hold_id', 'uuid', (i) => i.holdId], ['issued_at', 'timestamptz', (i) => i.issuedAt],
+      ['expires_at', 'timestamptz', (i) => i.expiresAt], ['resolved_at', 'timestamptz', (i) => i.resolvedAt], ['consumed_ref', 'text', (i) => i.consumedRef],
+    ])})`,
+    sql`counted as (select * from unnest(${[...perReward.keys()]}::uuid[], ${[...perReward.values()]}::bigint[]) as r(reward_id, n)), limited as (
+      update rewards x set issued = x.issued + r.n from counted r
+      where x.tenant_id = ${tenantId} and x.reward_id = r.reward_id and (x.definition->>'stock') is not null
+      returning x.reward_id
+    ), free as materialized (
+      select r.reward_id, r.n, f.shard from counted r cross join lateral (
+        select s.shard from reward_issue_counts s
+        where s.tenant_id = ${tenantId} and s.reward_id = r.reward_id and not exists (select 1 from limited l where l.reward_id = r.reward_id)
+        limit 1 for update skip locked) f
+    ), bumped as (
+      update reward_issue_counts c set n = c.n + f.n from free f
+      where c.tenant_id = ${tenantId} and c.reward_id = f.reward_id and c.shard = f.shard
+      returning c.reward_id
+    ), sharded as (
+      insert into reward_issue_counts (tenant_id, reward_id, shard, n)
+      select ${tenantId}::uuid, r.reward_id, floor(random() * 16)::smallint, r.n from counted r
+      where not exists (select 1 from limited l where l.reward_id = r.reward_id) and not exists (select 1 from bumped b where b.reward_id = r.reward_id)
+      on conflict (tenant_id, reward_id, shard) do update set n = reward_issue_counts.n + excluded.n
+    )`,
   ];
 }
 
