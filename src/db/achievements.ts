@@ -563,11 +563,11 @@ export interface EventState {
 
 /**
  * Each achievement's last live cycle (in period 0: a milestone's), as a part of a union (src
- * 'count'): one probe of the live unlocks' index, however many the member holds. A milestone's
+ * 'cycle'): one probe of the live unlocks' index, however many the member holds. A milestone's
  * unlocks are never revoked (no contribution of a purchase is in them), so its cycles run 1..n.
  */
 const lastCycles = (tenantId: unknown, memberId: unknown, achievementIds: unknown) => sql`
-  select 'count' as src, a.id as achievement_id, 0 as period, null as key,
+  select 'cycle' as src, a.id as achievement_id, 0 as period, null as key,
          (select coalesce(max(x.cycle), 0) from achievement_unlocks x
           where x.tenant_id = ${tenantId} and x.achievement_id = a.id and x.member_id = ${memberId} and x.period = 0 and x.revoked_at is null)::bigint as value
   from unnest(${achievementIds}) as a(id)`;
@@ -578,7 +578,7 @@ function stateRow(state: Pick<EventState, 'tallies' | 'live' | 'held' | 'lastCyc
   if (r.src === 'tally') state.tallies.push({ achievementId: r.achievement_id!, period: r.period, key: r.key ?? '', value: BigInt(r.value) });
   else if (r.src === 'unlock') state.live.push({ achievementId: r.achievement_id!, period: r.period, cycle: Number(r.value) });
   else if (r.src === 'held') state.held.set(r.achievement_id!, Number(r.value));
-  else if (r.src === 'count') state.lastCycles.set(r.achievement_id!, Number(r.value));
+  else if (r.src === 'cycle') state.lastCycles.set(r.achievement_id!, Number(r.value));
   else state.balance = BigInt(r.value);
 }
 
@@ -699,7 +699,7 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
     select q.n, x.src, u.a, x.period, null, x.value
     from u join q on q.n = u.n cross join lateral (${unlocksIn(sql.ref('q.t'), sql.ref('q.m'))}) x
     union all
-    select q.n, 'count', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
+    select q.n, 'cycle', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
       where x.tenant_id = q.t and x.achievement_id = c.a and x.member_id = q.m and x.period = 0 and x.revoked_at is null)
     from c join q on q.n = c.n
     union all

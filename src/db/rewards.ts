@@ -97,36 +97,42 @@ export async function listRewardRows(db: Db, tenantId: string, programId: string
 }
 
 /**
- * The statement parts that move a reward's issued count by `delta` where `guard` holds. With a
- * stock limit, on the reward's row (which the caller has locked to check the limit); without, on
- * one of 16 shard rows: the first that no other transaction holds (SKIP LOCKED), so concurrent
- * issues of the same reward do not wait for each other's commits. Only when every shard is held
- * (or none exists yet) does it add to one picked at random, and may wait there.
+ * The statement parts that move rewards' issued counts (`counted`: rows of reward_id and n, the
+ * delta). With a stock limit, on the reward's row (which the caller has locked to check the
+ * limit); without, on one of 16 shard rows: the first that no other transaction holds (SKIP
+ * LOCKED), so concurrent issues of the same reward do not wait for each other's commits. Only when
+ * every shard is held (or none exists yet) does it add to one picked at random, and may wait
+ * there. Each reward picks its shard once, in a materialized `free` (an update joining the pick
+ * itself may pick again per row it scans: it counted 44 for 24). One text however many rewards.
  */
-const issuedCountParts = (tenantId: string, rewardId: string, delta: number, guard: RawBuilder<unknown>, suffix = '') => sql`
-    ${sql.raw(`limited${suffix}`)} as (
-      update rewards set issued = issued + ${delta}
-      where tenant_id = ${tenantId} and reward_id = ${rewardId} and (definition->>'stock') is not null and ${guard}
-      returning 1
-    ), ${sql.raw(`free${suffix}`)} as (
-      select shard from reward_issue_counts
-      where tenant_id = ${tenantId} and reward_id = ${rewardId} and ${guard} and not exists (select 1 from ${sql.raw(`limited${suffix}`)})
-      limit 1 for update skip locked
-    ), ${sql.raw(`bumped${suffix}`)} as (
-      update reward_issue_counts c set n = c.n + ${delta}
-      from ${sql.raw(`free${suffix}`)} f where c.tenant_id = ${tenantId} and c.reward_id = ${rewardId} and c.shard = f.shard
-      returning 1
-    ), ${sql.raw(`sharded${suffix}`)} as (
+const issuedCountParts = (tenantId: string, counted: RawBuilder<unknown>) => sql`
+    counted as (${counted}), limited as (
+      update rewards x set issued = x.issued + r.n from counted r
+      where x.tenant_id = ${tenantId} and x.reward_id = r.reward_id and (x.definition->>'stock') is not null
+      returning x.reward_id
+    ), free as materialized (
+      select r.reward_id, r.n, f.shard from counted r cross join lateral (
+        select s.shard from reward_issue_counts s
+        where s.tenant_id = ${tenantId} and s.reward_id = r.reward_id and not exists (select 1 from limited l where l.reward_id = r.reward_id)
+        limit 1 for update skip locked) f
+    ), bumped as (
+      update reward_issue_counts c set n = c.n + f.n from free f
+      where c.tenant_id = ${tenantId} and c.reward_id = f.reward_id and c.shard = f.shard
+      returning c.reward_id
+    ), sharded as (
       insert into reward_issue_counts (tenant_id, reward_id, shard, n)
-      select ${tenantId}::uuid, ${rewardId}::uuid, floor(random() * 16)::smallint, ${delta}::bigint
-      where ${guard} and not exists (select 1 from ${sql.raw(`limited${suffix}`)}) and not exists (select 1 from ${sql.raw(`bumped${suffix}`)})
+      select ${tenantId}::uuid, r.reward_id, floor(random() * 16)::smallint, r.n from counted r
+      where not exists (select 1 from limited l where l.reward_id = r.reward_id) and not exists (select 1 from bumped b where b.reward_id = r.reward_id)
       on conflict (tenant_id, reward_id, shard) do update set n = reward_issue_counts.n + excluded.n
-      returning 1
     )`;
+
+/** One reward's delta as issuedCountParts' `counted`, where `guard` holds. */
+const oneReward = (rewardId: string, delta: number, guard: RawBuilder<unknown>) =>
+  sql`select ${rewardId}::uuid as reward_id, ${delta}::bigint as n where ${guard}`;
 
 /** Moves a reward's issued count: +1 when an instance is issued, −n when instances are cancelled (issuedCountParts). */
 export async function countIssued(trx: Trx, tenantId: string, rewardId: string, delta: number): Promise<void> {
-  await sql`with ${issuedCountParts(tenantId, rewardId, delta, sql`true`)} select 1`.execute(trx);
+  await sql`with ${issuedCountParts(tenantId, oneReward(rewardId, delta, sql`true`))} select 1`.execute(trx);
 }
 
 /**
@@ -139,7 +145,7 @@ export async function issueInstance(trx: Trx, tenantId: string, i: Instance, mes
       insert into reward_instances ${INSTANCE_COLUMNS} values ${instanceValues(tenantId, i)}
       on conflict (tenant_id, code) do nothing
       returning 1
-    ), ${issuedCountParts(tenantId, i.rewardId, 1, sql`exists (select 1 from issued)`)}, told as (
+    ), ${issuedCountParts(tenantId, oneReward(i.rewardId, 1, sql`exists (select 1 from issued)`))}, told as (
       insert into outbox (tenant_id, message_id, type, dedupe_key, payload, created_at)
       select ${tenantId}::uuid, ${uuidv7()}::uuid, ${message.type}, ${message.dedupeKey}, ${outboxPayload(message.payload)}::jsonb, ${now}::timestamptz
       where exists (select 1 from issued)
@@ -158,13 +164,10 @@ const instanceValues = (tenantId: string, i: Instance) => sql`(${tenantId}, ${i.
 
 /**
  * Free instances of rewards without a stock limit (nor partner codes), as parts of a WITH
- * (`instances`, and `counted`, `limited`, `free`, `bumped`, `sharded` moving each reward's issued
- * count as issuedCountParts does, for every reward at once): a batch's, with its other rows. Each
- * reward picks its shard once, in a materialized `free` (an update joining the pick itself may
- * pick again per row it scans, and counted 44 for 24). The parts are the same text however many
- * instances and rewards (none too), so a batch's statement is prepared once per connection. A code
- * another instance of the tenant holds (2^-80-rare) fails the statement, and the batch runs its
- * operations again one by one.
+ * (`instances`, and issuedCountParts' for every reward at once): a batch's, with its other rows.
+ * The parts are the same text however many instances and rewards (none too), so a batch's
+ * statement is prepared once per connection. A code another instance of the tenant holds
+ * (2^-80-rare) fails the statement, and the batch runs its operations again one by one.
  */
 export function freeInstancesParts(tenantId: string, instances: readonly Instance[]): RawBuilder<unknown>[] {
   const perReward = new Map<string, number>();
@@ -177,25 +180,7 @@ export function freeInstancesParts(tenantId: string, instances: readonly Instanc
       ['entry_id', 'uuid', (i) => i.entryId], ['hold_id', 'uuid', (i) => i.holdId], ['issued_at', 'timestamptz', (i) => i.issuedAt],
       ['expires_at', 'timestamptz', (i) => i.expiresAt], ['resolved_at', 'timestamptz', (i) => i.resolvedAt], ['consumed_ref', 'text', (i) => i.consumedRef],
     ])})`,
-    sql`counted as (select * from unnest(${[...perReward.keys()]}::uuid[], ${[...perReward.values()]}::bigint[]) as r(reward_id, n)), limited as (
-      update rewards x set issued = x.issued + r.n from counted r
-      where x.tenant_id = ${tenantId} and x.reward_id = r.reward_id and (x.definition->>'stock') is not null
-      returning x.reward_id
-    ), free as materialized (
-      select r.reward_id, r.n, f.shard from counted r cross join lateral (
-        select s.shard from reward_issue_counts s
-        where s.tenant_id = ${tenantId} and s.reward_id = r.reward_id and not exists (select 1 from limited l where l.reward_id = r.reward_id)
-        limit 1 for update skip locked) f
-    ), bumped as (
-      update reward_issue_counts c set n = c.n + f.n from free f
-      where c.tenant_id = ${tenantId} and c.reward_id = f.reward_id and c.shard = f.shard
-      returning c.reward_id
-    ), sharded as (
-      insert into reward_issue_counts (tenant_id, reward_id, shard, n)
-      select ${tenantId}::uuid, r.reward_id, floor(random() * 16)::smallint, r.n from counted r
-      where not exists (select 1 from limited l where l.reward_id = r.reward_id) and not exists (select 1 from bumped b where b.reward_id = r.reward_id)
-      on conflict (tenant_id, reward_id, shard) do update set n = reward_issue_counts.n + excluded.n
-    )`,
+    issuedCountParts(tenantId, sql`select * from unnest(${[...perReward.keys()]}::uuid[], ${[...perReward.values()]}::bigint[]) as r(reward_id, n)`),
   ];
 }
 
