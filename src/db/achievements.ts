@@ -98,17 +98,23 @@ export async function addTallies(db: Db, tenantId: string, memberId: string, row
 /**
  * One range's tallies (r: achievement a, periods lo to hi) of a member (given, or a column such as
  * q.m), for a lateral join: probed through the key's leading columns for each range, never by a
- * scan of the tenant's tallies for the member (member_id is the key's third column). A range marked
- * r.unheld reads nothing once the member holds a live unlock of the achievement (a one-time
- * achievement held decides nothing on its tallies): a one-time filter, probed once per range.
+ * scan of the tenant's tallies for the member (member_id is the key's third column).
  * OFFSET 0 keeps the planner from flattening it into a join it may hash over that scan.
  */
 const talliesIn = (tenantId: unknown, memberId: unknown) => sql`
   select t.achievement_id, t.period, t.key, t.value from achievement_tallies t
   where t.tenant_id = ${tenantId} and t.achievement_id = r.a and t.member_id = ${memberId} and t.period between r.lo and r.hi
-    and not (r.unheld and exists (select 1 from achievement_unlocks x
-      where x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = r.a and x.revoked_at is null))
   offset 0`;
+
+/**
+ * Whether range r is left unread: it is r.unheld and the statement's unlock rows (`live`: a, src,
+ * and the query's n when `n` is given) hold a live unlock of its achievement, which then decides
+ * nothing on its tallies (a one-time achievement held). Its unlock rows are read anyway (their
+ * range covers every period): holding is known without probing the unlocks a second time.
+ */
+const unreadRange = (n?: RawBuilder<unknown>) => (n
+  ? sql`(r.unheld and (${n}, r.a) in (select h.n, h.a from live h where h.src = 'unlock'))`
+  : sql`(r.unheld and r.a in (select h.a from live h where h.src = 'unlock'))`);
 
 /** The columns of talliesIn's ranges (a, lo, hi, unheld), as unnest's arguments. */
 const rangeColumns = (ranges: readonly TallyRange[]) =>
@@ -301,21 +307,26 @@ export interface Progressed extends MemberTold {
 }
 
 /**
- * The writes of batched events' progress as the parts of a WITH (`tallied`, `contributed`,
+ * The writes of batched events' progress as the parts of a WITH (`added`, `tallied`, `contributed`,
  * freeInstancesParts' and toldParts'): one statement with the batch's ledger rows, every part
- * present however little the events wrote (the statement keeps one text). A milestone is never
- * counted, so its level and the added tallies never touch one row twice.
+ * present however little the events wrote (the statement keeps one text). The contributions are
+ * sent once, each naming its event by ordinal (`n`, the events' member and id sent once each): the
+ * tallies and the contributions rows read the same rows. A milestone is never counted, so its
+ * level and the added tallies never touch one row twice.
  */
 export function progressParts(tenantId: string, all: readonly Progressed[], now: Date): RawBuilder<unknown>[] {
-  const added = all.flatMap((p) => p.added.map((t) => ({ ...t, memberId: p.memberId, eventId: p.eventId })));
-  const input = sql`unnest(${added.map((r) => r.achievementId)}::uuid[], ${added.map((r) => r.memberId)}::uuid[], ${added.map((r) => r.eventId)}::uuid[],
-    ${added.map((r) => r.period)}::int[], ${added.map((r) => r.key)}::text[], ${added.map((r) => r.value.toString())}::bigint[]) as t(a, m, e, p, k, v)`;
+  const added = all.flatMap((p, i) => p.added.map((t) => ({ t, n: i + 1 })));
   const parts = [
+    sql`added as (
+      select w.m, w.e, t.a, t.p, t.k, t.v
+      from unnest(${added.map((r) => r.t.achievementId)}::uuid[], ${added.map((r) => r.n)}::int[], ${added.map((r) => r.t.period)}::int[],
+                  ${added.map((r) => r.t.key)}::text[], ${added.map((r) => r.t.value.toString())}::bigint[]) as t(a, n, p, k, v)
+      join unnest(${all.map((p) => p.memberId)}::uuid[], ${all.map((p) => p.eventId)}::uuid[]) with ordinality as w(m, e, n) on w.n = t.n)`,
     sql`tallied as (
       insert into achievement_tallies (tenant_id, achievement_id, member_id, period, key, value)
-      select ${tenantId}::uuid, a, m, p, k, v from ${input}
+      select ${tenantId}::uuid, a, m, p, k, v from added
       on conflict (tenant_id, achievement_id, member_id, period, key) do update set value = achievement_tallies.value + excluded.value)`,
-    sql`contributed as (${packedContributions(tenantId, sql`select e as pe, e, m, a, p, k, v from ${input}`)})`,
+    sql`contributed as (${packedContributions(tenantId, sql`select e as pe, e, m, a, p, k, v from added`)})`,
   ];
   // Each instance told before its unlock, as issueFreeInstance tells it in the event's own transaction.
   const told = all.map((p) => ({ ...p, told: { ...p.told, messages: [...p.issued.map((i) => i.told), ...p.told.messages] } }));
@@ -602,15 +613,17 @@ export async function recordAndRead(db: Db, tenantId: string, memberId: string, 
       ${packedContributions(tenantId, sql`select ${eventId}::uuid as pe, ${eventId}::uuid as e, ${memberId}::uuid as m, a, p, k, v from input`)}
     ), ranges as (
       select * from unnest(${rangeColumns(ranges)}) as r(a, lo, hi, unheld)
+    ), live as materialized (
+      select x.src, u.a, x.period, x.value
+      from unnest(${unlockColumns(unlocks)}) as u(a, lo, hi, counted) cross join lateral (${unlocksIn(tenantId, memberId)}) x
     )
     select 'tally' as src, achievement_id, period, key, value from up
     union all
     select 'tally', t.achievement_id, t.period, t.key, t.value
     from ranges r cross join lateral (${talliesIn(tenantId, memberId)}) t
-    where not exists (select 1 from input i where i.a = t.achievement_id and i.p = t.period and i.k = t.key)
+    where not ${unreadRange()} and not exists (select 1 from input i where i.a = t.achievement_id and i.p = t.period and i.k = t.key)
     union all
-    select x.src, u.a, x.period, null, x.value
-    from unnest(${unlockColumns(unlocks)}) as u(a, lo, hi, counted) cross join lateral (${unlocksIn(tenantId, memberId)}) x
+    select src, a, period, null, value from live
     union all
     ${lastCycles(tenantId, memberId, sql`${[...numbered]}::uuid[]`)}
     union all
@@ -629,7 +642,10 @@ export interface PeriodRange {
   to: number;
 }
 
-/** A range of tallies a decision reads; `unheld`: only while the member holds no live unlock of the achievement. */
+/**
+ * A range of tallies a decision reads; `unheld`: only while the member holds no live unlock of the
+ * achievement — known from the statement's unlock rows, so the achievement's unlock range must cover every period (ALL_PERIODS).
+ */
 export interface TallyRange extends PeriodRange {
   unheld?: boolean;
 }
@@ -692,12 +708,15 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
       select * from unnest(${rewards.map((w) => w.n)}::int[], ${rewards.map((w) => w.id)}::uuid[]) as w(n, id)
     ), c as (
       select * from unnest(${numbered.map((c) => c.n)}::int[], ${numbered.map((c) => c.a)}::uuid[]) as c(n, a)
+    ), live as materialized (
+      select q.n, x.src, u.a, x.period, x.value
+      from u join q on q.n = u.n cross join lateral (${unlocksIn(sql.ref('q.t'), sql.ref('q.m'))}) x
     )
     select q.n, 'tally' as src, t.achievement_id, t.period, t.key, t.value
     from r join q on q.n = r.n cross join lateral (${talliesIn(sql.ref('q.t'), sql.ref('q.m'))}) t
+    where not ${unreadRange(sql.ref('r.n'))}
     union all
-    select q.n, x.src, u.a, x.period, null, x.value
-    from u join q on q.n = u.n cross join lateral (${unlocksIn(sql.ref('q.t'), sql.ref('q.m'))}) x
+    select n, src, a, period, null, value from live
     union all
     select q.n, 'cycle', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
       where x.tenant_id = q.t and x.achievement_id = c.a and x.member_id = q.m and x.period = 0 and x.revoked_at is null)
