@@ -644,7 +644,8 @@ export interface PeriodRange {
 
 /**
  * A range of tallies a decision reads; `unheld`: only while the member holds no live unlock of the
- * achievement — known from the statement's unlock rows, so the achievement's unlock range must cover every period (ALL_PERIODS).
+ * achievement — known from the statement's unlock rows, so its unlock range covers every period
+ * (ALL_PERIODS, as a one-time achievement's decision needs anyway).
  */
 export interface TallyRange extends PeriodRange {
   unheld?: boolean;
