@@ -155,6 +155,27 @@ describe('migrate', () => {
     ]);
   });
 
+  it('0115 keys the live unlocks by member first: still one live unlock per achievement, member, period and cycle', async () => {
+    const db = await (await emptyDatabase()).open();
+    const all = await loadMigrations();
+    await migrate(db.db, all.filter((x) => x.version < 115));
+    const [t, m, a, p] = ['01', '02', '03', '04'].map((x) => `0190d0c2-0000-7000-8000-0000000001${x}`);
+    const unlock = (id: string, cycle: number, revoked: boolean) => db.db.transaction().execute(async (trx) => {
+      await sql`set local session_replication_role = replica`.execute(trx);
+      await sql`insert into achievement_unlocks (tenant_id, unlock_id, achievement_id, version, program_id, member_id, period, cycle, unlocked_at, revoked_at)
+        values (${t}, ${id}, ${a}, 1, ${p}, ${m}, 0, ${cycle}, now(), ${revoked ? sql`now()` : null})`.execute(trx);
+    });
+    await unlock('0190d0c2-0000-7000-8000-000000000201', 1, false);
+    await migrate(db.db);
+    const { rows } = await sql<{ name: string }>`select indexname as name from pg_indexes where tablename = 'achievement_unlocks' order by 1`.execute(db.db);
+    expect(rows.map((r) => r.name)).toEqual(['achievement_unlocks_member_live', 'achievement_unlocks_pkey', 'achievement_unlocks_report']);
+    await expect(unlock('0190d0c2-0000-7000-8000-000000000202', 1, false)).rejects.toThrow(/achievement_unlocks_member_live/);
+    await unlock('0190d0c2-0000-7000-8000-000000000203', 1, true);
+    await unlock('0190d0c2-0000-7000-8000-000000000204', 2, false);
+    const live = await sql<{ cycle: number }>`select cycle from achievement_unlocks where tenant_id = ${t} and revoked_at is null order by cycle`.execute(db.db);
+    expect(live.rows).toEqual([{ cycle: 1 }, { cycle: 2 }]);
+  });
+
   it('splits a no-transaction file into its statements', () => {
     expect(statementsOf('-- laurel: no-transaction\n-- why\ncreate index concurrently if not exists i on t (a);\n\ncreate index concurrently j on t (b)\n  where b > 0;\n'))
       .toEqual(['create index concurrently if not exists i on t (a)', 'create index concurrently j on t (b)\n  where b > 0']);

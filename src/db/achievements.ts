@@ -126,12 +126,13 @@ const rangeColumns = (ranges: readonly TallyRange[]) =>
  * first gives how many live unlocks the member holds there ('held', lo, n), then only those whose
  * cycle is above n: its decision needs no more (the next cycle is above the count), so a member
  * holding hundreds of a stamp card's unlocks reads none of them, only their count from the index.
+ * OFFSET 0 keeps the count one subquery: inlined, it was planned twice (for the rows and for 'held').
  */
 const unlocksIn = (tenantId: unknown, memberId: unknown) => sql`
   select x.src, x.period, x.value
   from (select case when u.counted then (select count(*) from achievement_unlocks y
           where y.tenant_id = ${tenantId} and y.achievement_id = u.a and y.member_id = ${memberId} and y.period = u.lo and y.revoked_at is null)
-        else 0 end as n) h
+        else 0 end as n offset 0) h
   cross join lateral (
     select 'unlock' as src, x.period, x.cycle::bigint as value from achievement_unlocks x
     where x.tenant_id = ${tenantId} and x.achievement_id = u.a and x.member_id = ${memberId} and x.period between u.lo and u.hi
@@ -339,10 +340,10 @@ export async function revokeUnlocks(db: Db, tenantId: string, unlockIds: readonl
     .where('tenant_id', '=', tenantId).where('unlock_id', 'in', [...unlockIds]).execute();
 }
 
-/** A member's unlocks, newest first. */
+/** A member's live unlocks, newest first (the most recent 1,000). */
 export async function memberUnlocks(db: Db, tenantId: string, memberId: string): Promise<Unlock[]> {
   const rows = await db.selectFrom('achievement_unlocks').selectAll().where('tenant_id', '=', tenantId).where('member_id', '=', memberId)
-    .orderBy('unlock_id', 'desc').limit(1000).execute();
+    .where('revoked_at', 'is', null).orderBy('unlock_id', 'desc').limit(1000).execute();
   return rows.map(unlockOf);
 }
 
@@ -573,14 +574,17 @@ export interface EventState {
 }
 
 /**
- * Each achievement's last live cycle (in period 0: a milestone's), as a part of a union (src
- * 'cycle'): one probe of the live unlocks' index, however many the member holds. A milestone's
- * unlocks are never revoked (no contribution of a purchase is in them), so its cycles run 1..n.
+ * An achievement's last live cycle in period 0 (a milestone's; 0: none): one descent of the live
+ * unlocks' index, however many the member holds. A milestone's unlocks are never revoked (no
+ * contribution of a purchase is in them), so its cycles run 1..n.
  */
+const lastCycle = (tenantId: unknown, memberId: unknown, achievementId: unknown) => sql`coalesce((select x.cycle from achievement_unlocks x
+  where x.tenant_id = ${tenantId} and x.member_id = ${memberId} and x.achievement_id = ${achievementId} and x.period = 0 and x.revoked_at is null
+  order by x.cycle desc limit 1), 0)::bigint`;
+
+/** Each achievement's last live cycle (lastCycle), as a part of a union (src 'cycle'). */
 const lastCycles = (tenantId: unknown, memberId: unknown, achievementIds: unknown) => sql`
-  select 'cycle' as src, a.id as achievement_id, 0 as period, null as key,
-         (select coalesce(max(x.cycle), 0) from achievement_unlocks x
-          where x.tenant_id = ${tenantId} and x.achievement_id = a.id and x.member_id = ${memberId} and x.period = 0 and x.revoked_at is null)::bigint as value
+  select 'cycle' as src, a.id as achievement_id, 0 as period, null as key, ${lastCycle(tenantId, memberId, sql.ref('a.id'))} as value
   from unnest(${achievementIds}) as a(id)`;
 
 /** Reads a row of a state statement into `state`: a tally, a live unlock, how many a counted range holds, a milestone's last cycle, or the balance. */
@@ -719,8 +723,7 @@ export async function engagementStates(db: Db, queries: readonly EngagementQuery
     union all
     select n, src, a, period, null, value from live
     union all
-    select q.n, 'cycle', c.a, 0, null, (select coalesce(max(x.cycle), 0) from achievement_unlocks x
-      where x.tenant_id = q.t and x.achievement_id = c.a and x.member_id = q.m and x.period = 0 and x.revoked_at is null)
+    select q.n, 'cycle', c.a, 0, null, ${lastCycle(sql.ref('q.t'), sql.ref('q.m'), sql.ref('c.a'))}
     from c join q on q.n = c.n
     union all
     select q.n, 'referral', null, 0, x.state, 0 from q join referrals x on x.tenant_id = q.t and x.referee_id = q.m where q.referral

@@ -628,8 +628,7 @@ export async function memberAchievements(laurel: Laurel, tenantId: string, membe
   const timeZone = (await laurel.db.selectFrom('tenants').select('time_zone').where('tenant_id', '=', tenantId).executeTakeFirstOrThrow()).time_zone;
   const now = laurel.clock.now();
   const all = await listAchievementRows(laurel.db, tenantId, member.programId);
-  const unlocks = await memberUnlocks(laurel.db, tenantId, member.memberId);
-  const live = unlocks.filter((u) => u.revokedAt === null);
+  const live = await memberUnlocks(laurel.db, tenantId, member.memberId);
   const shown = all.filter((a) => live.some((u) => u.achievementId === a.achievementId) || (a.enabled && !a.hidden));
   const periodNow = (a: Achievement) => tallyPeriod(a, now, timeZone);
   const tallies = await readTallies(laurel.db, tenantId, member.memberId, shown.map((a) => a.kind === 'streak'
